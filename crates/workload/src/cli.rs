@@ -1,0 +1,220 @@
+//! The command line every model shares (`../shared/CONTRACT.md`, "Arguments").
+//!
+//! One parser for all six binaries, so a flag means the same thing everywhere. A model
+//! only says which optional knobs it has (`--workers`, `--offload`); asking a model for a
+//! knob it lacks is bad input, not something to ignore silently.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process;
+use std::time::Duration;
+
+use clap::{error::ErrorKind, value_parser, CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+/// What each task does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// Wait `--ms` milliseconds without using the CPU.
+    Sleep,
+    /// One HTTP/1.1 GET to the local service, which answers after `--ms` milliseconds.
+    Http,
+    /// A chain of `--work` SHA-256 rounds.
+    Cpu,
+}
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Sleep => "sleep",
+            Workload::Http => "http",
+            Workload::Cpu => "cpu",
+        }
+    }
+}
+
+/// The parsed arguments, identical for every model.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    about = "Run N tasks under one concurrency model and report what it cost.",
+    after_help = "The contract all models share: ../shared/CONTRACT.md"
+)]
+pub struct Args {
+    /// What each task does
+    #[arg(long, value_enum, default_value_t = Workload::Sleep)]
+    pub workload: Workload,
+    /// How many tasks (N >= 1)
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = value_parser!(u32).range(1..))]
+    pub tasks: u32,
+    /// sleep: each task waits MS ms; http: the delay each request asks the service for
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub ms: u64,
+    /// cpu: SHA-256 rounds per task
+    #[arg(long, value_name = "K", default_value_t = 100_000)]
+    pub work: u32,
+    /// http: where the service listens
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7878", value_parser = parse_addr)]
+    pub addr: SocketAddr,
+    /// Pool size (procs, threads, tokio); default: one process/thread per task, tokio one worker per core
+    #[arg(long, value_name = "W", value_parser = value_parser!(u32).range(1..))]
+    pub workers: Option<u32>,
+    /// cpu in tokio, epoll, uring: hand each task to a thread pool (asyncio's run_in_executor)
+    #[arg(long)]
+    pub offload: bool,
+    /// http: give up on a request after T ms (the task counts as failed)
+    #[arg(long, value_name = "T", default_value_t = 30_000, value_parser = value_parser!(u64).range(1..))]
+    pub timeout_ms: u64,
+    /// Print the report as one JSON object on one stdout line
+    #[arg(long)]
+    pub json: bool,
+    /// One line per finished task on stderr: id, value, and the process/thread that ran it
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// Which optional knobs a model has; everything else in [`Args`] applies to all.
+#[derive(Clone, Copy, Debug)]
+pub struct Model {
+    pub name: &'static str,
+    /// `--workers` sets a pool size (procs, threads, tokio).
+    pub has_pool: bool,
+    /// `--offload` hands cpu tasks from an event loop to a thread pool (tokio, epoll, uring).
+    pub can_offload: bool,
+}
+
+impl Args {
+    /// Parse `std::env::args`, or print a one-line reason and the usage and exit 2.
+    pub fn parse_for(model: Model) -> Args {
+        match Args::try_parse_for(model, std::env::args_os()) {
+            Ok(args) => args,
+            Err(Rejected::Help(e)) => e.exit(),
+            Err(Rejected::Bad { reason, usage }) => {
+                eprintln!("Error: {reason}\n\n{usage}");
+                process::exit(2);
+            }
+        }
+    }
+
+    /// The parser without the exits, for tests.
+    pub fn try_parse_for<I, T>(model: Model, argv: I) -> Result<Args, Rejected>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = Args::command().name(model.name).bin_name(model.name);
+        let usage = command.render_usage().to_string();
+        let bad = |reason: String| Rejected::Bad {
+            reason,
+            usage: usage.clone(),
+        };
+        let args = command
+            .try_get_matches_from_mut(argv)
+            .and_then(|m| Args::from_arg_matches(&m))
+            .map_err(|e| match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Rejected::Help(e),
+                _ => bad(first_line(&e.to_string())),
+            })?;
+        if args.workers.is_some() && !model.has_pool {
+            return Err(bad(format!(
+                "{} has no pool: --workers applies to procs, threads and tokio",
+                model.name
+            )));
+        }
+        if args.offload && !model.can_offload {
+            return Err(bad(format!(
+                "{} has no event loop to offload from: --offload applies to tokio, epoll and uring",
+                model.name
+            )));
+        }
+        if args.offload && args.workload != Workload::Cpu {
+            return Err(bad("--offload applies to the cpu workload only".into()));
+        }
+        Ok(args)
+    }
+
+    pub fn sleep(&self) -> Duration {
+        Duration::from_millis(self.ms)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// Why parsing stopped: a help/version request (exit 0) or bad input (exit 2).
+#[derive(Debug)]
+pub enum Rejected {
+    Help(clap::Error),
+    Bad { reason: String, usage: String },
+}
+
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or(message);
+    line.trim_start_matches("error: ").to_string()
+}
+
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.to_socket_addrs()
+        .map_err(|e| format!("{e} (expected HOST:PORT)"))?
+        .next()
+        .ok_or_else(|| format!("{s} resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const THREADS: Model = Model {
+        name: "threads",
+        has_pool: true,
+        can_offload: false,
+    };
+
+    fn parse(argv: &[&str]) -> Result<Args, Rejected> {
+        Args::try_parse_for(THREADS, std::iter::once("threads").chain(argv.iter().copied()))
+    }
+
+    fn reason(argv: &[&str]) -> String {
+        match parse(argv) {
+            Err(Rejected::Bad { reason, .. }) => reason,
+            other => panic!("{argv:?} should be rejected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.workload, Workload::Sleep);
+        assert_eq!((a.tasks, a.ms, a.work, a.timeout_ms), (10, 1000, 100_000, 30_000));
+        assert_eq!(a.addr, "127.0.0.1:7878".parse().unwrap());
+        assert_eq!(a.workers, None);
+        assert!(!a.json && !a.verbose && !a.offload);
+    }
+
+    #[test]
+    fn bad_numbers_are_rejected_with_a_one_line_reason() {
+        for argv in [
+            &["--tasks", "0"][..],
+            &["--tasks", "abc"],
+            &["--tasks", "-3"],
+            &["--ms", "-5"],
+            &["--workers", "0"],
+            &["--workload", "nope"],
+            &["--frobnicate"],
+            &["--addr", "nohost"],
+        ] {
+            let r = reason(argv);
+            assert!(!r.is_empty() && !r.contains('\n'), "{argv:?}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn a_knob_the_model_lacks_is_bad_input() {
+        assert!(reason(&["--workload", "cpu", "--offload"]).contains("tokio, epoll and uring"));
+        let serial = Model {
+            name: "serial",
+            has_pool: false,
+            can_offload: false,
+        };
+        let r = Args::try_parse_for(serial, ["serial", "--workers", "2"]);
+        assert!(matches!(r, Err(Rejected::Bad { .. })));
+    }
+}

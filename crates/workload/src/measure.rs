@@ -1,0 +1,170 @@
+//! What the binaries measure about themselves: rusage, children's peak memory, lateness.
+//!
+//! hyperfine's memory field is a high-water mark over every child it ever waited for, so it
+//! cannot tell one command's memory; each binary reports its own instead.
+
+use std::io;
+use std::time::Duration;
+
+use nix::sys::resource::{getrlimit, getrusage, setrlimit, Resource, Usage, UsageWho};
+
+/// The process's own resource usage, plus that of the children it has reaped.
+pub struct Rusage {
+    pub max_rss_kib: u64,
+    pub voluntary_ctx_switches: u64,
+    pub involuntary_ctx_switches: u64,
+    pub user_s: f64,
+    pub sys_s: f64,
+}
+
+/// Read `getrusage` for this process (all its threads) and its reaped children.
+///
+/// Context switches and CPU time add the children's in, since for `procs` that is where the
+/// work happens; peak RSS is this process's own (children's is summed from `wait4`).
+pub fn rusage() -> Rusage {
+    let me = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage(RUSAGE_SELF) cannot fail");
+    let kids = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage(RUSAGE_CHILDREN) cannot fail");
+    let secs = |u: &Usage| {
+        let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+        (t(u.user_time()), t(u.system_time()))
+    };
+    let ((mu, ms), (ku, ks)) = (secs(&me), secs(&kids));
+    Rusage {
+        max_rss_kib: me.max_rss() as u64,
+        voluntary_ctx_switches: (me.voluntary_context_switches() + kids.voluntary_context_switches()) as u64,
+        involuntary_ctx_switches: (me.involuntary_context_switches() + kids.involuntary_context_switches())
+            as u64,
+        user_s: mu + ku,
+        sys_s: ms + ks,
+    }
+}
+
+/// How a reaped child ended, and its peak RSS.
+pub struct Reaped {
+    pub pid: i32,
+    pub status: i32,
+    pub max_rss_kib: u64,
+}
+
+impl Reaped {
+    /// A one-line description of an abnormal end, or `None` for `exit(0)`.
+    pub fn failure(&self) -> Option<String> {
+        let s = self.status;
+        if libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == 0 {
+            None
+        } else if libc::WIFEXITED(s) {
+            Some(format!("child {} exited with status {}", self.pid, libc::WEXITSTATUS(s)))
+        } else if libc::WIFSIGNALED(s) {
+            Some(format!("child {} was killed by signal {}", self.pid, libc::WTERMSIG(s)))
+        } else {
+            Some(format!("child {} ended with wait status {s:#x}", self.pid))
+        }
+    }
+}
+
+/// Reap one child with `wait4` (`pid` -1: any child), returning its status and peak RSS.
+/// nix has no `wait4`, and only `wait4` gives one child's own rusage.
+pub fn wait4(pid: i32) -> io::Result<Reaped> {
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `status` and `usage` are valid, writable and outlive the call.
+        let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if got >= 0 {
+            return Ok(Reaped {
+                pid: got,
+                status,
+                max_rss_kib: usage.ru_maxrss as u64,
+            });
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Raise the soft `RLIMIT_NOFILE` to the hard limit, and return it: every socket is a file
+/// descriptor, and the default soft limit (often 1024) would stop the models long before the
+/// machine does.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard)
+}
+
+/// p50, p99 and max of a set of durations, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Lateness of each completion against a perfect model that runs `concurrency` tasks at a
+/// time, each taking `each`: the k-th task to finish (k from 0) ideally finishes at
+/// `(k / concurrency + 1) × each`. Comparing in completion order makes the figure fair to
+/// models that finish tasks out of id order. Negative lateness is possible (a task the
+/// ideal schedule would have queued) and is kept, not clipped.
+pub fn lateness(finished: &mut [Duration], concurrency: u32, each: Duration) -> Option<Percentiles> {
+    if finished.is_empty() {
+        return None;
+    }
+    finished.sort_unstable();
+    let mut late: Vec<f64> = finished
+        .iter()
+        .enumerate()
+        .map(|(k, at)| {
+            let ideal = each.as_secs_f64() * ((k as u64 / u64::from(concurrency.max(1))) + 1) as f64;
+            (at.as_secs_f64() - ideal) * 1000.0
+        })
+        .collect();
+    late.sort_unstable_by(f64::total_cmp);
+    let pick = |q: f64| late[(((late.len() as f64) * q).ceil() as usize).clamp(1, late.len()) - 1];
+    Some(Percentiles {
+        p50: pick(0.50),
+        p99: pick(0.99),
+        max: late[late.len() - 1],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn lateness_compares_each_completion_with_the_ideal_schedule() {
+        // Two at a time, 100 ms each: ideal finishes 100, 100, 200, 200.
+        let mut done = vec![ms(203), ms(101), ms(205), ms(100)];
+        let p = lateness(&mut done, 2, ms(100)).unwrap();
+        assert!((p.p50 - 1.0).abs() < 1e-9, "{p:?}");
+        assert!((p.max - 5.0).abs() < 1e-9, "{p:?}");
+        assert!((p.p99 - 5.0).abs() < 1e-9, "{p:?}");
+    }
+
+    #[test]
+    fn serial_lateness_grows_only_with_real_delay() {
+        let mut done: Vec<_> = (1..=10).map(|k| ms(k * 100 + 1)).collect();
+        let p = lateness(&mut done, 1, ms(100)).unwrap();
+        assert!((p.max - 1.0).abs() < 1e-9, "{p:?}");
+        assert!(lateness(&mut [], 1, ms(100)).is_none());
+    }
+
+    #[test]
+    fn rusage_reports_a_nonzero_peak() {
+        assert!(rusage().max_rss_kib > 0);
+    }
+
+    #[test]
+    fn the_nofile_limit_can_be_raised_to_the_hard_limit() {
+        let hard = raise_nofile_limit().unwrap();
+        assert_eq!(getrlimit(Resource::RLIMIT_NOFILE).unwrap().0, hard);
+    }
+}

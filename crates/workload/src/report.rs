@@ -1,0 +1,289 @@
+//! Collecting task results and printing the report (`../shared/CONTRACT.md`, "The report").
+//!
+//! A [`Tally`] starts the clock just before the first task and takes each result as it
+//! comes. It keeps only the checksum, the counts, the first error and one `u32` finish time
+//! per task: at a million tasks the models' own costs must dominate, not the bookkeeping.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::cli::{Args, Workload};
+use crate::measure::{self, Percentiles, Reaped};
+use crate::task::TaskError;
+
+/// Which process and thread ran a task, for `--verbose`.
+#[derive(Clone, Copy, Debug)]
+pub struct Runner {
+    pub pid: u32,
+    pub tid: u32,
+}
+
+impl Runner {
+    pub fn here() -> Runner {
+        Runner {
+            pid: std::process::id(),
+            tid: nix::unistd::gettid().as_raw() as u32,
+        }
+    }
+}
+
+/// Results as they come in, and the clock they are measured on.
+pub struct Tally {
+    model: &'static str,
+    args: Args,
+    workers: u32,
+    concurrency: u32,
+    /// The instant the first task was about to start; every finish time is measured from it.
+    pub start: Instant,
+    checksum: u64,
+    ok: u32,
+    failed: u32,
+    first_error: Option<TaskError>,
+    finished_us: Vec<u32>,
+    children_max_rss_kib_sum: u64,
+}
+
+impl Tally {
+    /// Start the clock. `workers` is what the report shows as the model's pool (processes,
+    /// threads or loops); `concurrency` is how many tasks it can have waiting at once,
+    /// which sets the ideal time.
+    pub fn start(model: &'static str, args: &Args, workers: u32, concurrency: u32) -> Tally {
+        Tally {
+            model,
+            args: args.clone(),
+            workers,
+            concurrency: concurrency.clamp(1, args.tasks),
+            finished_us: Vec::with_capacity(args.tasks as usize),
+            checksum: 0,
+            ok: 0,
+            failed: 0,
+            first_error: None,
+            children_max_rss_kib_sum: 0,
+            start: Instant::now(),
+        }
+    }
+
+    /// Take task `id`'s result, which `runner` produced at `finished`.
+    pub fn record(&mut self, id: u32, result: Result<u64, TaskError>, finished: Instant, runner: Runner) {
+        let at = finished.saturating_duration_since(self.start);
+        if self.args.verbose {
+            let what = match &result {
+                Ok(value) => format!("value {value}"),
+                Err(e) => format!("failed: {e}"),
+            };
+            eprintln!(
+                "task {id} {what} · pid {} tid {} · at {:.4} s",
+                runner.pid,
+                runner.tid,
+                at.as_secs_f64()
+            );
+        }
+        match result {
+            Ok(value) => {
+                self.ok += 1;
+                self.checksum = self.checksum.wrapping_add(value);
+                self.finished_us.push(at.as_micros().min(u32::MAX as u128) as u32);
+            }
+            Err(e) => self.fail(1, e),
+        }
+    }
+
+    /// Count `count` tasks as failed for one reason: a model that stops starting tasks
+    /// when the machine says no gives up on all the rest at once.
+    pub fn fail(&mut self, count: u32, error: TaskError) {
+        self.failed += count;
+        self.first_error.get_or_insert(error);
+    }
+
+    /// Add a reaped child's peak RSS (`procs`).
+    pub fn add_child(&mut self, child: &Reaped) {
+        self.children_max_rss_kib_sum += child.max_rss_kib;
+    }
+
+    pub fn first_error(&self) -> Option<&TaskError> {
+        self.first_error.as_ref()
+    }
+
+    /// Stop the clock and build the report.
+    pub fn finish(mut self) -> Report {
+        let wall = self.start.elapsed();
+        let missing = self.args.tasks - self.ok - self.failed;
+        if missing > 0 {
+            // A model bug, never a machine limit: say so rather than report fewer tasks.
+            self.fail(missing, TaskError::new(format!("{missing} tasks never reported a result")));
+        }
+        let usage = measure::rusage();
+        let a = &self.args;
+        let timed = matches!(a.workload, Workload::Sleep | Workload::Http);
+        let ideal_s = timed.then(|| a.tasks.div_ceil(self.concurrency) as f64 * a.sleep().as_secs_f64());
+        let mut finished: Vec<Duration> = self
+            .finished_us
+            .iter()
+            .map(|&us| Duration::from_micros(us.into()))
+            .collect();
+        self.finished_us = Vec::new();
+        let lateness_ms = timed
+            .then(|| measure::lateness(&mut finished, self.concurrency, a.sleep()))
+            .flatten();
+        Report {
+            model: self.model,
+            workload: a.workload.name(),
+            tasks: a.tasks,
+            workers: self.workers,
+            concurrency: self.concurrency,
+            ms: timed.then_some(a.ms),
+            work: (a.workload == Workload::Cpu).then_some(a.work),
+            offload: a.offload,
+            ok: self.ok,
+            failed: self.failed,
+            checksum: self.checksum,
+            wall_s: wall.as_secs_f64(),
+            ideal_s,
+            user_s: usage.user_s,
+            sys_s: usage.sys_s,
+            max_rss_kib: usage.max_rss_kib,
+            children_max_rss_kib_sum: self.children_max_rss_kib_sum,
+            voluntary_ctx_switches: usage.voluntary_ctx_switches,
+            involuntary_ctx_switches: usage.involuntary_ctx_switches,
+            lateness_ms,
+            first_error: self.first_error.map(|e| e.to_string()),
+            json: a.json,
+        }
+    }
+}
+
+/// The report, as printed with `--json` (one line) or as one human line.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub model: &'static str,
+    pub workload: &'static str,
+    pub tasks: u32,
+    pub workers: u32,
+    pub concurrency: u32,
+    pub ms: Option<u64>,
+    pub work: Option<u32>,
+    pub offload: bool,
+    pub ok: u32,
+    pub failed: u32,
+    pub checksum: u64,
+    pub wall_s: f64,
+    pub ideal_s: Option<f64>,
+    pub user_s: f64,
+    pub sys_s: f64,
+    pub max_rss_kib: u64,
+    pub children_max_rss_kib_sum: u64,
+    pub voluntary_ctx_switches: u64,
+    pub involuntary_ctx_switches: u64,
+    pub lateness_ms: Option<Percentiles>,
+    pub first_error: Option<String>,
+    #[serde(skip)]
+    json: bool,
+}
+
+impl Report {
+    /// The human line: `tokio · sleep · 10 tasks · 1.0012 s (ideal 1.0000 s) · …`.
+    pub fn human_line(&self) -> String {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        let mut line = format!(
+            "{} · {} · {} tasks · {:.4} s",
+            self.model, self.workload, self.tasks, self.wall_s
+        );
+        if let Some(ideal) = self.ideal_s {
+            line += &format!(" (ideal {ideal:.4} s)");
+        }
+        line += &format!(" · peak RSS {:.1} MiB", mib(self.max_rss_kib));
+        if self.children_max_rss_kib_sum > 0 {
+            line += &format!(" + children {:.1} MiB", mib(self.children_max_rss_kib_sum));
+        }
+        line += &format!(" · checksum {}", self.checksum);
+        if self.failed > 0 {
+            line += &format!(" · {} failed", self.failed);
+        }
+        line
+    }
+}
+
+/// The end of every model's `main`: print the report, name the first error, and turn the
+/// outcome into the contract's exit status (0 all ok, 1 a task or the setup failed).
+pub fn exit(outcome: Result<Report, Box<dyn std::error::Error>>) -> ExitCode {
+    match outcome {
+        Ok(report) => {
+            let line = if report.json {
+                serde_json::to_string(&report).expect("a report always serializes")
+            } else {
+                report.human_line()
+            };
+            // A closed stdout (`| head`) is no reason to panic.
+            let _ = writeln!(std::io::stdout(), "{line}");
+            match &report.first_error {
+                None => ExitCode::SUCCESS,
+                Some(e) => {
+                    eprintln!("Error: {} of {} tasks failed; the first: {e}", report.failed, report.tasks);
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Model;
+
+    fn args(argv: &[&str]) -> Args {
+        let model = Model {
+            name: "t",
+            has_pool: true,
+            can_offload: true,
+        };
+        Args::try_parse_for(model, std::iter::once("t").chain(argv.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn the_report_counts_sums_and_sets_the_ideal() {
+        let a = args(&["--tasks", "4", "--ms", "100"]);
+        let mut t = Tally::start("t", &a, 2, 2);
+        let start = t.start;
+        for id in 0..3 {
+            t.record(id, Ok(id as u64 + 100), start + Duration::from_millis(100), Runner::here());
+        }
+        t.record(3, Err(TaskError::new("boom")), start, Runner::here());
+        let r = t.finish();
+        assert_eq!((r.ok, r.failed, r.checksum), (3, 1, 303));
+        assert_eq!(r.ideal_s, Some(0.2));
+        assert_eq!(r.first_error.as_deref(), Some("boom"));
+        assert!(r.lateness_ms.is_some());
+        let json: serde_json::Value = serde_json::to_value(&r).unwrap();
+        for field in ["model", "workers", "wall_s", "max_rss_kib", "children_max_rss_kib_sum"] {
+            assert!(json.get(field).is_some(), "{field}");
+        }
+    }
+
+    #[test]
+    fn cpu_reports_have_no_ideal_and_no_lateness() {
+        let a = args(&["--workload", "cpu", "--tasks", "1"]);
+        let mut t = Tally::start("t", &a, 1, 1);
+        let now = Instant::now();
+        t.record(0, Ok(1), now, Runner::here());
+        let r = t.finish();
+        assert_eq!((r.ideal_s, r.lateness_ms), (None, None));
+        let line = r.human_line();
+        assert!(line.starts_with("t · cpu · 1 tasks · ") && !line.contains("ideal"), "{line}");
+    }
+
+    #[test]
+    fn tasks_that_never_report_count_as_failed() {
+        let a = args(&["--tasks", "3"]);
+        let r = Tally::start("t", &a, 1, 1).finish();
+        assert_eq!(r.failed, 3);
+        assert!(r.first_error.unwrap().contains("never reported"));
+    }
+}
