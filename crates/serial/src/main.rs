@@ -1,1 +1,38 @@
-fn main() {}
+//! # serial — one task after another, on one thread
+//!
+//! The baseline every other model is measured against, and the article's first row
+//! (10 × 1 s = 10.08 s). Each task blocks the only thread until it is done: a sleeping task
+//! sleeps in `clock_nanosleep`, an http task waits in `connect`/`read` on a blocking socket,
+//! a cpu task runs on this one core. N tasks take N times one task, whatever the machine.
+//!
+//! What it costs: nothing beyond the work itself — no threads, no processes, no event loop.
+//!
+//! Under `strace -f -c`: one `clock_nanosleep` per sleeping task; per http task one
+//! `socket`, `connect`, `write`, a few `read`s and a `close`; no `clone`, no `futex`.
+
+use std::error::Error;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use workload::{task, Args, Model, Report, Runner, Tally};
+
+const MODEL: Model = Model {
+    name: "serial",
+    has_pool: false,
+    can_offload: false,
+};
+
+fn main() -> ExitCode {
+    let args = Args::parse_for(MODEL);
+    workload::exit(run(&args))
+}
+
+fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
+    workload::measure::raise_nofile_limit()?;
+    let mut tally = Tally::start(MODEL.name, args, 1, 1);
+    for id in 0..args.tasks {
+        let result = task::run_blocking(args, id);
+        tally.record(id, result, Instant::now(), Runner::here());
+    }
+    Ok(tally.finish())
+}

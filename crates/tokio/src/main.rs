@@ -1,1 +1,99 @@
-fn main() {}
+//! # tokio — tasks on tokio's multi-thread runtime
+//!
+//! The article's `asyncio` row, with one difference that matters: tokio's runtime has a
+//! worker thread per core (`--workers` sets how many) and moves tasks between them, where
+//! asyncio runs one loop on one thread. Each task is a future; `tokio::spawn` puts it on a
+//! run queue, and a worker polls it until it waits on a timer or a socket, then picks up
+//! another. Results are gathered in submission order, like `asyncio.gather`.
+//!
+//! What it costs: a heap allocation per task (its future and header, a few hundred bytes),
+//! one timer entry per sleeping task, and no thread or process per task — so a million
+//! sleeping tasks fit in a few hundred MiB.
+//!
+//! cpu tasks run on the workers themselves and block them: while W of them hash, no other
+//! task on those workers (a timer, a socket) makes progress. That is fine for a batch job and
+//! wrong for a server, whose latency then depends on the longest computation in flight.
+//! `--offload` does what a server should: `spawn_blocking` hands each one to tokio's
+//! blocking-thread pool, and the workers stay free (the article's `run_in_executor`).
+//!
+//! Under `strace -f -c`: `epoll_wait` on the workers (tokio's I/O and timer driver),
+//! `futex` as idle workers park and wake, a handful of `clone`s for the workers, and for
+//! http a non-blocking `socket`/`connect`/`write`/`recvfrom` per task.
+
+use std::error::Error;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use workload::http::{self, io_error, Progress, ResponseParser};
+use workload::{task, Args, Model, Report, Runner, Tally, TaskError, Workload};
+
+const MODEL: Model = Model {
+    name: "tokio",
+    has_pool: true,
+    can_offload: true,
+};
+
+fn main() -> ExitCode {
+    let args = Args::parse_for(MODEL);
+    workload::exit(run(args))
+}
+
+fn run(args: Args) -> Result<Report, Box<dyn Error>> {
+    workload::measure::raise_nofile_limit()?;
+    let workers = match args.workers {
+        Some(w) => w,
+        None => std::thread::available_parallelism()?.get() as u32,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers as usize)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        // Waiting tasks do not hold a worker, so all N can wait at once.
+        let mut tally = Tally::start(MODEL.name, &args, workers, args.tasks);
+        let handles: Vec<_> = (0..args.tasks).map(|id| tokio::spawn(one_task(args, id))).collect();
+        for (id, handle) in (0..).zip(handles) {
+            let (result, finished, runner) = handle.await?;
+            tally.record(id, result, finished, runner);
+        }
+        Ok(tally.finish())
+    })
+}
+
+async fn one_task(args: Args, id: u32) -> (Result<u64, TaskError>, Instant, Runner) {
+    let result = match args.workload {
+        Workload::Sleep => {
+            tokio::time::sleep(args.sleep()).await;
+            Ok(task::sleep_value(id))
+        }
+        Workload::Http => match tokio::time::timeout(args.timeout(), http_get(args, id)).await {
+            Ok(result) => result,
+            Err(_) => Err(TaskError::timed_out("the request", args.timeout())),
+        },
+        Workload::Cpu if args.offload => tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
+            .await
+            .map_err(|e| TaskError::new(format!("the blocking pool lost the task: {e}"))),
+        Workload::Cpu => Ok(task::sha256_chain(id, args.work)),
+    };
+    (result, Instant::now(), Runner::here())
+}
+
+async fn http_get(args: Args, id: u32) -> Result<u64, TaskError> {
+    let addr = args.addr;
+    let mut stream = TcpStream::connect(addr).await.map_err(|e| io_error(addr, "connect to", &e))?;
+    let request = http::request(addr, id, args.ms);
+    stream.write_all(&request).await.map_err(|e| io_error(addr, "write to", &e))?;
+    let mut parser = ResponseParser::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let n = stream.read(&mut buf).await.map_err(|e| io_error(addr, "read from", &e))?;
+        if n == 0 {
+            return Ok(parser.eof()?);
+        }
+        if let Progress::Done(value) = parser.feed(&buf[..n])? {
+            return Ok(value);
+        }
+    }
+}

@@ -1,1 +1,96 @@
-fn main() {}
+//! # uring — tasks on tokio-uring: one thread, I/O through an io_uring
+//!
+//! The analog of the article's `asyncio + uvloop` row: the same task-and-await model as
+//! `tokio`, on a faster engine underneath. `tokio_uring::start` runs a current-thread tokio
+//! runtime whose sockets go through an io_uring: a `connect`, `write` or `read` is a
+//! submission queue entry, and its result comes back as a completion, so the program asks
+//! the kernel to *do* the I/O rather than (as with epoll) to say when it could be done.
+//!
+//! Say it plainly: tokio-uring 0.5 has no timeout op, so its timers are tokio's own timer
+//! wheel, woken by the epoll_wait the runtime parks in. The sleep workload therefore shows
+//! `epoll_wait` under strace, just like `tokio`; only the http workload shows the ring,
+//! as `io_uring_enter` with no `read`/`write`/`recvfrom`/`sendto` on sockets.
+//!
+//! What it costs: one thread for everything, a future per task, the ring's memory, and for
+//! each socket an owned buffer the kernel writes into (io_uring needs buffers it can hold
+//! while the operation is in flight, so reads take and give back a `Vec`).
+//!
+//! cpu tasks run on the one thread and block the loop entirely; `--offload` hands each to
+//! tokio's blocking pool with `spawn_blocking` (the article's `run_in_executor`).
+//!
+//! Under `strace -f -c`: `io_uring_enter` (and one `io_uring_setup`), `epoll_wait` for the
+//! timers, a `socket` per http task; no `clone` unless `--offload` starts the blocking pool.
+
+use std::error::Error;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use tokio_uring::net::TcpStream;
+use workload::http::{self, io_error, Progress, ResponseParser};
+use workload::{task, Args, Model, Report, Runner, Tally, TaskError, Workload};
+
+const MODEL: Model = Model {
+    name: "uring",
+    has_pool: false,
+    can_offload: true,
+};
+
+fn main() -> ExitCode {
+    let args = Args::parse_for(MODEL);
+    workload::exit(run(args))
+}
+
+fn run(args: Args) -> Result<Report, Box<dyn Error>> {
+    workload::measure::raise_nofile_limit()?;
+    tokio_uring::builder().entries(4096).start(async {
+        // Waiting tasks cost the one thread nothing, so all N can wait at once.
+        let mut tally = Tally::start(MODEL.name, &args, 1, args.tasks);
+        let handles: Vec<_> = (0..args.tasks).map(|id| tokio_uring::spawn(one_task(args, id))).collect();
+        for (id, handle) in (0..).zip(handles) {
+            let (result, finished, runner) = handle.await?;
+            tally.record(id, result, finished, runner);
+        }
+        Ok(tally.finish())
+    })
+}
+
+async fn one_task(args: Args, id: u32) -> (Result<u64, TaskError>, Instant, Runner) {
+    let result = match args.workload {
+        Workload::Sleep => {
+            tokio::time::sleep(args.sleep()).await;
+            Ok(task::sleep_value(id))
+        }
+        Workload::Http => match tokio::time::timeout(args.timeout(), http_get(args, id)).await {
+            Ok(result) => result,
+            Err(_) => Err(TaskError::timed_out("the request", args.timeout())),
+        },
+        Workload::Cpu if args.offload => tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
+            .await
+            .map_err(|e| TaskError::new(format!("the blocking pool lost the task: {e}"))),
+        Workload::Cpu => Ok(task::sha256_chain(id, args.work)),
+    };
+    (result, Instant::now(), Runner::here())
+}
+
+async fn http_get(args: Args, id: u32) -> Result<u64, TaskError> {
+    let addr = args.addr;
+    let stream = TcpStream::connect(addr).await.map_err(|e| io_error(addr, "connect to", &e))?;
+    let (written, _) = stream.write_all(http::request(addr, id, args.ms)).await;
+    written.map_err(|e| io_error(addr, "write to", &e))?;
+    let mut parser = ResponseParser::new();
+    let mut buf = Vec::with_capacity(512);
+    loop {
+        // The ring owns the buffer while the read is in flight and hands it back with the
+        // result; the read fills the Vec's spare capacity, so it must start empty.
+        let (read, mut returned) = stream.read(buf).await;
+        let n = read.map_err(|e| io_error(addr, "read from", &e))?;
+        if n == 0 {
+            return Ok(parser.eof()?);
+        }
+        if let Progress::Done(value) = parser.feed(&returned)? {
+            return Ok(value);
+        }
+        returned.clear();
+        buf = returned;
+    }
+}

@@ -32,7 +32,7 @@ impl Workload {
 }
 
 /// The parsed arguments, identical for every model.
-#[derive(Clone, Debug, Parser)]
+#[derive(Clone, Copy, Debug, Parser)]
 #[command(
     about = "Run N tasks under one concurrency model and report what it cost.",
     after_help = "The contract all models share: ../shared/CONTRACT.md"

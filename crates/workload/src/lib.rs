@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod http;
+pub mod limits;
 pub mod measure;
 pub mod report;
 pub mod task;

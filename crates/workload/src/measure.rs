@@ -118,8 +118,8 @@ pub fn lateness(finished: &mut [Duration], concurrency: u32, each: Duration) -> 
         .iter()
         .enumerate()
         .map(|(k, at)| {
-            let ideal = each.as_secs_f64() * ((k as u64 / u64::from(concurrency.max(1))) + 1) as f64;
-            (at.as_secs_f64() - ideal) * 1000.0
+            let ideal = each * (k as u32 / concurrency.max(1) + 1);
+            (at.as_nanos() as f64 - ideal.as_nanos() as f64) / 1e6
         })
         .collect();
     late.sort_unstable_by(f64::total_cmp);

@@ -118,7 +118,7 @@ impl Tally {
         let usage = measure::rusage();
         let a = &self.args;
         let timed = matches!(a.workload, Workload::Sleep | Workload::Http);
-        let ideal_s = timed.then(|| a.tasks.div_ceil(self.concurrency) as f64 * a.sleep().as_secs_f64());
+        let ideal_s = timed.then(|| (u64::from(a.tasks.div_ceil(self.concurrency)) * a.ms) as f64 / 1000.0);
         let mut finished: Vec<Duration> = self
             .finished_us
             .iter()
