@@ -26,6 +26,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::error::Error;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -57,13 +58,17 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     let mut sockets: Vec<Option<Connection>> = Vec::new();
     let mut ready: VecDeque<u32> = VecDeque::new();
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<(u32, u64, Instant, Runner)>();
-    let waker = Waker::new(poll.registry(), WAKER)?;
+    // The loop keeps its own handle: were the last worker to close the eventfd, epoll
+    // would forget an event it had not yet handed out.
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
 
     let mut tally = Tally::start(MODEL.name, &args, 1, args.tasks);
     let mut left = n; // tasks without a result yet
     let due_after = |d: Duration| d.as_nanos() as u64;
     match args.workload {
-        Workload::Sleep => (0..args.tasks).for_each(|id| timers.push(Reverse((due_after(args.sleep()), id)))),
+        Workload::Sleep => {
+            (0..args.tasks).for_each(|id| timers.push(Reverse((due_after(args.sleep()), id))))
+        }
         Workload::Http => {
             sockets.resize_with(n, || None);
             for id in 0..args.tasks {
@@ -77,14 +82,19 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
                 timers.push(Reverse((due_after(args.timeout()), id)));
             }
         }
-        Workload::Cpu if args.offload => offload(&args, done_tx, waker)?,
+        Workload::Cpu if args.offload => offload(&args, done_tx, &waker)?,
         Workload::Cpu => ready.extend(0..args.tasks),
     }
 
     while left > 0 {
         // 1. One ready cpu task per turn: it blocks the loop for as long as it runs.
         if let Some(id) = ready.pop_front() {
-            tally.record(id, Ok(task::sha256_chain(id, args.work)), Instant::now(), Runner::here());
+            tally.record(
+                id,
+                Ok(task::sha256_chain(id, args.work)),
+                Instant::now(),
+                Runner::here(),
+            );
             left -= 1;
         }
         // 2. Every timer that is due: a sleep ends, or a request runs out of time.
@@ -120,7 +130,9 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
                 continue;
             }
             let id = event.token().0 as u32;
-            let Some(conn) = sockets[id as usize].as_mut() else { continue };
+            let Some(conn) = sockets[id as usize].as_mut() else {
+                continue;
+            };
             if let Some(result) = conn.advance() {
                 sockets[id as usize] = None; // closes the socket
                 tally.record(id, result, Instant::now(), Runner::here());
@@ -132,11 +144,14 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
 }
 
 /// Run every cpu task on a pool of one thread per core; each result wakes the loop.
-fn offload(args: &Args, done: crossbeam_channel::Sender<(u32, u64, Instant, Runner)>, waker: Waker) -> io::Result<()> {
+fn offload(
+    args: &Args,
+    done: crossbeam_channel::Sender<(u32, u64, Instant, Runner)>,
+    waker: &Arc<Waker>,
+) -> io::Result<()> {
     let (ids_tx, ids_rx) = crossbeam_channel::unbounded::<u32>();
     (0..args.tasks).for_each(|id| ids_tx.send(id).expect("receiver alive"));
     drop(ids_tx);
-    let waker = std::sync::Arc::new(waker);
     for _ in 0..std::thread::available_parallelism()?.get() {
         let (ids, done, waker, work) = (ids_rx.clone(), done.clone(), waker.clone(), args.work);
         std::thread::Builder::new().spawn(move || {
@@ -170,10 +185,19 @@ impl Connection {
         let addr = args.addr;
         let mut stream = TcpStream::connect(addr).map_err(|e| io_error(addr, "connect to", &e))?;
         poll.registry()
-            .register(&mut stream, Token(id as usize), Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut stream,
+                Token(id as usize),
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .map_err(|e| TaskError::starting("epoll_ctl", &e))?;
         let request = http::request(addr, id, args.ms);
-        Ok(Connection { stream, addr, request, state: State::Connecting })
+        Ok(Connection {
+            stream,
+            addr,
+            request,
+            state: State::Connecting,
+        })
     }
 
     /// Go as far as the socket allows without blocking: `None` while the task still waits,
@@ -184,7 +208,9 @@ impl Connection {
         loop {
             match &mut self.state {
                 State::Connecting => match (self.stream.take_error(), self.stream.peer_addr()) {
-                    (Ok(Some(e)) | Err(e), _) => return Some(Err(io_error(addr, "connect to", &e))),
+                    (Ok(Some(e)) | Err(e), _) => {
+                        return Some(Err(io_error(addr, "connect to", &e)))
+                    }
                     (Ok(None), Ok(_)) => self.state = State::Writing { sent: 0 },
                     (Ok(None), Err(e)) if e.kind() == io::ErrorKind::NotConnected => return None,
                     (Ok(None), Err(e)) => return Some(Err(io_error(addr, "connect to", &e))),
@@ -193,7 +219,9 @@ impl Connection {
                     Ok(n) => {
                         *sent += n;
                         if *sent == self.request.len() {
-                            self.state = State::Reading { parser: ResponseParser::new() };
+                            self.state = State::Reading {
+                                parser: ResponseParser::new(),
+                            };
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,

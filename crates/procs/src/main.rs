@@ -74,7 +74,10 @@ fn one_child_per_task(args: &Args, results: &OwnedFd, tally: &mut Tally) -> io::
         match start_child(|| write_record(results, id, task::run_blocking(args, id), start)) {
             Ok(pid) => children.push(pid),
             Err(e) => {
-                tally.fail(args.tasks - id, TaskError::starting(&format!("fork after {id} children"), &e));
+                tally.fail(
+                    args.tasks - id,
+                    TaskError::starting(&format!("fork after {id} children"), &e),
+                );
                 break;
             }
         }
@@ -105,7 +108,10 @@ fn pool(args: &Args, workers: u32, results: &OwnedFd, tally: &mut Tally) -> io::
         match start_child(worker) {
             Ok(pid) => children.push(pid),
             Err(e) => {
-                tally.fail(args.tasks, TaskError::starting(&format!("fork after {n} workers"), &e));
+                tally.fail(
+                    args.tasks,
+                    TaskError::starting(&format!("fork after {n} workers"), &e),
+                );
                 return Ok(children); // dropping ids_tx lets the started workers exit
             }
         }
@@ -146,7 +152,12 @@ fn start_child(work: impl FnOnce() -> io::Result<()>) -> io::Result<Pid> {
 // under PIPE_BUF (4096) bytes, so records from many children never interleave.
 const MAX_MESSAGE: usize = 2048;
 
-fn write_record(pipe: &OwnedFd, id: u32, result: Result<u64, TaskError>, start: Instant) -> io::Result<()> {
+fn write_record(
+    pipe: &OwnedFd,
+    id: u32,
+    result: Result<u64, TaskError>,
+    start: Instant,
+) -> io::Result<()> {
     let mut record = Vec::with_capacity(64);
     record.extend(id.to_ne_bytes());
     record.extend((start.elapsed().as_nanos() as u64).to_ne_bytes());
@@ -164,7 +175,9 @@ fn write_record(pipe: &OwnedFd, id: u32, result: Result<u64, TaskError>, start: 
             record.extend(message);
         }
     }
-    nix::unistd::write(pipe, &record).map(drop).map_err(io::Error::from)
+    nix::unistd::write(pipe, &record)
+        .map(drop)
+        .map_err(io::Error::from)
 }
 
 type Record = (u32, Result<u64, TaskError>, Instant, Runner);
@@ -176,7 +189,8 @@ fn read_record(pipe: &mut impl Read, start: Instant) -> io::Result<Option<Record
         other => other?,
     }
     let id = u32::from_ne_bytes(head[0..4].try_into().unwrap());
-    let finished = start + Duration::from_nanos(u64::from_ne_bytes(head[4..12].try_into().unwrap()));
+    let finished =
+        start + Duration::from_nanos(u64::from_ne_bytes(head[4..12].try_into().unwrap()));
     let pid = u32::from_ne_bytes(head[12..16].try_into().unwrap());
     let result = if head[16] == 0 {
         let mut value = [0u8; 8];

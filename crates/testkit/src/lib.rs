@@ -1,0 +1,440 @@
+//! Test helpers shared by the model crates' integration tests.
+//!
+//! The tests drive the real binaries as a user would, so a test here can only see what a
+//! user sees: the exit status, stdout, stderr and the time it took. [`contract_tests!`]
+//! writes the tests every model must pass (the contract); each model crate adds the tests
+//! that tell its model apart (serial is slow, pools run in rounds, forks can run out).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The fields `../shared/CONTRACT.md` requires in the `--json` line.
+pub const CONTRACT_FIELDS: [&str; 14] = [
+    "model",
+    "workload",
+    "tasks",
+    "workers",
+    "ok",
+    "failed",
+    "checksum",
+    "wall_s",
+    "ideal_s",
+    "max_rss_kib",
+    "children_max_rss_kib_sum",
+    "voluntary_ctx_switches",
+    "involuntary_ctx_switches",
+    "lateness_ms",
+];
+
+/// No test run may hang the suite: past this, the binary is killed and the test fails.
+const KILL_AFTER: Duration = Duration::from_secs(120);
+
+/// What a finished run of a binary showed.
+pub struct Outcome {
+    /// `None` when it was killed by a signal (or by the suite's time limit).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// The `--json` report: exactly one line on stdout that parses as an object.
+    pub fn report(&self) -> Value {
+        let lines: Vec<&str> = self
+            .stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "want one report line; stdout: {:?} stderr: {:?}",
+            self.stdout,
+            self.stderr
+        );
+        serde_json::from_str(lines[0])
+            .unwrap_or_else(|e| panic!("report is not JSON ({e}): {}", lines[0]))
+    }
+
+    /// The report of a run that must have succeeded with every task ok.
+    pub fn success(&self) -> Value {
+        assert_eq!(self.code, Some(0), "exit status; stderr: {}", self.stderr);
+        let report = self.report();
+        assert_eq!(report["failed"], 0, "failed tasks: {report}");
+        assert_eq!(report["ok"], report["tasks"], "ok tasks: {report}");
+        report
+    }
+
+    /// `wall_s` from the binary's own report.
+    pub fn wall_s(&self) -> f64 {
+        self.report()["wall_s"]
+            .as_f64()
+            .expect("wall_s is a number")
+    }
+}
+
+/// Run `bin` with `args` (plus nothing else) and wait for it.
+pub fn run(bin: &str, args: &[&str]) -> Outcome {
+    let mut command = Command::new(bin);
+    command.args(args);
+    finish(command)
+}
+
+/// Run `bin` as the unprivileged user `nobody` with RLIMIT_NPROC lowered to `nproc`, so that
+/// fork and clone fail with EAGAIN (root is exempt from RLIMIT_NPROC, hence the user switch).
+pub fn run_with_nproc_limit(bin: &str, args: &[&str], nproc: u64) -> Outcome {
+    let mut command = Command::new(bin);
+    command.args(args);
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (setgroups, setgid, setuid, setrlimit); it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            let nobody = 65534;
+            let limit = libc::rlimit {
+                rlim_cur: nproc,
+                rlim_max: nproc,
+            };
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(nobody) != 0
+                || libc::setuid(nobody) != 0
+                || libc::setrlimit(libc::RLIMIT_NPROC, &limit) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    finish(command)
+}
+
+fn finish(command: Command) -> Outcome {
+    let started = Instant::now();
+    let output = assert_cmd::Command::from_std(command)
+        .timeout(KILL_AFTER)
+        .output()
+        .expect("the binary starts");
+    Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The checksum of N sleep or http tasks, from the contract: the sum of `i + 100`.
+pub fn sum_of_values(tasks: u64) -> u64 {
+    (0..tasks).map(|i| i + 100).sum()
+}
+
+/// Processes owned by `uid` still alive (zombies included): after a run as `nobody`, none.
+pub fn processes_of(uid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let owner = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next());
+        if owner == Some(&uid.to_string()) {
+            let name = status.lines().next().unwrap_or("").to_string();
+            let state = status
+                .lines()
+                .find(|l| l.starts_with("State:"))
+                .unwrap_or("")
+                .to_string();
+            found.push(format!(
+                "{}: {name} {state}",
+                entry.file_name().to_string_lossy()
+            ));
+        }
+    }
+    found
+}
+
+/// The project's HTTP service, running in this test process on a free port until dropped.
+pub struct Service {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Service {
+    pub fn start() -> Service {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener =
+                    workload::service::listen("127.0.0.1:0".parse().unwrap()).expect("listen");
+                ready_tx.send(listener.local_addr().unwrap()).unwrap();
+                workload::service::serve(listener, async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            });
+        });
+        let addr = ready_rx.recv().expect("the service starts");
+        Service {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.stop.take().map(|stop| stop.send(()));
+        let _ = self.thread.take().map(|t| t.join());
+    }
+}
+
+/// An address where nothing listens: connecting is refused at once.
+pub fn refusing_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+    // The listener closes here; the port stays free for the test's short life.
+}
+
+/// A server that accepts every connection and never answers: only a timeout ends a request.
+/// Keep the returned listener alive for as long as it should listen.
+pub fn silent_server() -> (SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let thread = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    (addr, thread)
+}
+
+/// A server that answers every request with a response cut short: the headers promise a
+/// 100-byte body, 10 bytes arrive, then the connection closes.
+pub fn truncating_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request);
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":0,\"v");
+            });
+        }
+    });
+    addr
+}
+
+/// The tests every model passes: the contract's tasks, checksum, report and exit statuses.
+/// `contract_tests!("tokio")` in `crates/tokio/tests/` expands to them for the `tokio` binary.
+#[macro_export]
+macro_rules! contract_tests {
+    ($bin:literal) => {
+        fn bin() -> &'static str {
+            env!(concat!("CARGO_BIN_EXE_", $bin))
+        }
+
+        #[test]
+        fn twenty_sleeping_tasks_yield_every_value() {
+            let report = $crate::run(bin(), &["--tasks", "20", "--ms", "200", "--json"]).success();
+            assert_eq!(report["checksum"], $crate::sum_of_values(20));
+            assert_eq!(report["model"], $bin);
+        }
+
+        #[test]
+        fn json_report_holds_every_contract_field() {
+            let report = $crate::run(bin(), &["--tasks", "3", "--ms", "10", "--json"]).success();
+            for field in $crate::CONTRACT_FIELDS {
+                assert!(report.get(field).is_some(), "missing {field} in {report}");
+            }
+            assert_eq!(report["workload"], "sleep");
+            assert!(report["ideal_s"].as_f64() >= Some(0.01), "{report}");
+            assert!(report["lateness_ms"]["p99"].is_number(), "{report}");
+        }
+
+        #[test]
+        fn human_report_is_one_line_with_the_checksum() {
+            let outcome = $crate::run(bin(), &["--tasks", "3", "--ms", "10"]);
+            assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+            assert_eq!(outcome.stdout.lines().count(), 1, "{}", outcome.stdout);
+            assert!(
+                outcome
+                    .stdout
+                    .starts_with(concat!($bin, " · sleep · 3 tasks")),
+                "{}",
+                outcome.stdout
+            );
+            assert!(
+                outcome.stdout.contains("checksum 303"),
+                "{}",
+                outcome.stdout
+            );
+        }
+
+        #[test]
+        fn verbose_names_every_task_on_stderr() {
+            let outcome = $crate::run(bin(), &["--tasks", "4", "--ms", "10", "--verbose"]);
+            assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+            assert_eq!(outcome.stderr.lines().count(), 4, "{}", outcome.stderr);
+        }
+
+        #[test]
+        fn bad_input_exits_2_with_a_reason_and_nothing_on_stdout() {
+            let cases: &[&[&str]] = &[
+                &["--tasks", "0"],
+                &["--tasks", "-3"],
+                &["--tasks", "ten"],
+                &["--ms", "-5"],
+                &["--work", "1.5"],
+                &["--workload", "nope"],
+                &["--addr", "nowhere"],
+                &["--timeout-ms", "0"],
+                &["--frobnicate"],
+            ];
+            for case in cases {
+                let outcome = $crate::run(bin(), case);
+                assert_eq!(outcome.code, Some(2), "{case:?}: {}", outcome.stderr);
+                assert!(
+                    outcome.stdout.is_empty(),
+                    "{case:?}: stdout {:?}",
+                    outcome.stdout
+                );
+                assert!(
+                    outcome.stderr.starts_with("Error: "),
+                    "{case:?}: {}",
+                    outcome.stderr
+                );
+                assert!(
+                    !outcome.stderr.contains("panicked"),
+                    "{case:?}: {}",
+                    outcome.stderr
+                );
+            }
+        }
+
+        #[test]
+        fn cpu_tasks_yield_the_known_checksum() {
+            // From Python's hashlib: 4 chains of 1000 SHA-256 rounds, the first 8 bytes summed.
+            let report = $crate::run(
+                bin(),
+                &[
+                    "--workload",
+                    "cpu",
+                    "--tasks",
+                    "4",
+                    "--work",
+                    "1000",
+                    "--json",
+                ],
+            )
+            .success();
+            assert_eq!(report["checksum"], 11416395711822536050u64);
+            assert!(
+                report["ideal_s"].is_null() && report["lateness_ms"].is_null(),
+                "{report}"
+            );
+        }
+
+        #[test]
+        fn http_tasks_get_their_values_from_the_service() {
+            let service = $crate::Service::start();
+            let addr = service.addr.to_string();
+            let args = [
+                "--workload",
+                "http",
+                "--tasks",
+                "200",
+                "--ms",
+                "100",
+                "--addr",
+                &addr,
+                "--json",
+            ];
+            let report = $crate::run(bin(), &args).success();
+            assert_eq!(report["checksum"], $crate::sum_of_values(200));
+        }
+
+        #[test]
+        fn refused_connection_fails_fast_with_exit_1() {
+            let addr = $crate::refusing_addr().to_string();
+            let outcome = $crate::run(
+                bin(),
+                &[
+                    "--workload",
+                    "http",
+                    "--tasks",
+                    "5",
+                    "--addr",
+                    &addr,
+                    "--json",
+                ],
+            );
+            assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+            assert_eq!(outcome.report()["failed"], 5);
+            assert!(
+                outcome.stderr.contains("connection refused"),
+                "{}",
+                outcome.stderr
+            );
+            assert!(outcome.elapsed.as_secs() < 10, "took {:?}", outcome.elapsed);
+        }
+
+        #[test]
+        fn truncated_response_is_an_error_not_a_hang() {
+            let addr = $crate::truncating_server().to_string();
+            let outcome = $crate::run(
+                bin(),
+                &[
+                    "--workload",
+                    "http",
+                    "--tasks",
+                    "3",
+                    "--addr",
+                    &addr,
+                    "--json",
+                ],
+            );
+            assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+            assert_eq!(outcome.report()["failed"], 3);
+            assert!(outcome.stderr.contains("truncated"), "{}", outcome.stderr);
+            assert!(outcome.elapsed.as_secs() < 10, "took {:?}", outcome.elapsed);
+        }
+
+        #[test]
+        fn silent_service_is_bounded_by_the_timeout() {
+            let (addr, _server) = $crate::silent_server();
+            let addr = addr.to_string();
+            let args = [
+                "--workload",
+                "http",
+                "--tasks",
+                "3",
+                "--addr",
+                &addr,
+                "--timeout-ms",
+                "300",
+                "--json",
+            ];
+            let outcome = $crate::run(bin(), &args);
+            assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+            assert_eq!(outcome.report()["failed"], 3);
+            assert!(outcome.stderr.contains("timed out"), "{}", outcome.stderr);
+            assert!(outcome.elapsed.as_secs() < 10, "took {:?}", outcome.elapsed);
+        }
+    };
+}

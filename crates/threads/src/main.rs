@@ -70,7 +70,7 @@ fn one_thread_per_task(args: &Args, done: &Sender<Done>, tally: &mut Tally) -> V
     let mut started = Vec::with_capacity(args.tasks as usize);
     for id in 0..args.tasks {
         let job = {
-            let (args, done) = (args.clone(), done.clone());
+            let (args, done) = (*args, done.clone());
             move || {
                 let result = task::run_blocking(&args, id);
                 let _ = done.send((id, result, Instant::now(), Runner::here()));
@@ -95,7 +95,8 @@ fn pool(args: &Args, workers: u32, done: &Sender<Done>, tally: &mut Tally) -> Ve
     let mut started = Vec::with_capacity(workers as usize);
     for _ in 0..workers {
         let job = {
-            let (args, done, ids): (Args, Sender<Done>, Receiver<u32>) = (args.clone(), done.clone(), ids_rx.clone());
+            let (args, done, ids): (Args, Sender<Done>, Receiver<u32>) =
+                (*args, done.clone(), ids_rx.clone());
             move || {
                 for id in ids {
                     let result = task::run_blocking(&args, id);
@@ -112,16 +113,24 @@ fn pool(args: &Args, workers: u32, done: &Sender<Done>, tally: &mut Tally) -> Ve
         }
     }
     for id in 0..args.tasks {
-        ids_tx.send(id).expect("the workers hold the receiver until the sender is dropped");
+        ids_tx
+            .send(id)
+            .expect("the workers hold the receiver until the sender is dropped");
     }
     started
 }
 
 /// Spawn the `count`-th thread, unless it would cross the limit read beforehand.
-fn start_thread(count: u64, headroom: &workload::limits::Headroom, job: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, TaskError> {
+fn start_thread(
+    count: u64,
+    headroom: &workload::limits::Headroom,
+    job: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, TaskError> {
     if count >= headroom.threads {
         return Err(TaskError {
-            message: format!("stopped after starting {count} threads, before the next one would cross a limit"),
+            message: format!(
+                "stopped after starting {count} threads, before the next one would cross a limit"
+            ),
             limit: Some(headroom.limit.clone()),
         });
     }

@@ -53,7 +53,9 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     runtime.block_on(async {
         // Waiting tasks do not hold a worker, so all N can wait at once.
         let mut tally = Tally::start(MODEL.name, &args, workers, args.tasks);
-        let handles: Vec<_> = (0..args.tasks).map(|id| tokio::spawn(one_task(args, id))).collect();
+        let handles: Vec<_> = (0..args.tasks)
+            .map(|id| tokio::spawn(one_task(args, id)))
+            .collect();
         for (id, handle) in (0..).zip(handles) {
             let (result, finished, runner) = handle.await?;
             tally.record(id, result, finished, runner);
@@ -72,9 +74,11 @@ async fn one_task(args: Args, id: u32) -> (Result<u64, TaskError>, Instant, Runn
             Ok(result) => result,
             Err(_) => Err(TaskError::timed_out("the request", args.timeout())),
         },
-        Workload::Cpu if args.offload => tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
-            .await
-            .map_err(|e| TaskError::new(format!("the blocking pool lost the task: {e}"))),
+        Workload::Cpu if args.offload => {
+            tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
+                .await
+                .map_err(|e| TaskError::new(format!("the blocking pool lost the task: {e}")))
+        }
         Workload::Cpu => Ok(task::sha256_chain(id, args.work)),
     };
     (result, Instant::now(), Runner::here())
@@ -82,13 +86,21 @@ async fn one_task(args: Args, id: u32) -> (Result<u64, TaskError>, Instant, Runn
 
 async fn http_get(args: Args, id: u32) -> Result<u64, TaskError> {
     let addr = args.addr;
-    let mut stream = TcpStream::connect(addr).await.map_err(|e| io_error(addr, "connect to", &e))?;
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| io_error(addr, "connect to", &e))?;
     let request = http::request(addr, id, args.ms);
-    stream.write_all(&request).await.map_err(|e| io_error(addr, "write to", &e))?;
+    stream
+        .write_all(&request)
+        .await
+        .map_err(|e| io_error(addr, "write to", &e))?;
     let mut parser = ResponseParser::new();
     let mut buf = [0u8; 512];
     loop {
-        let n = stream.read(&mut buf).await.map_err(|e| io_error(addr, "read from", &e))?;
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| io_error(addr, "read from", &e))?;
         if n == 0 {
             return Ok(parser.eof()?);
         }

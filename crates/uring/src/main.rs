@@ -45,7 +45,9 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     tokio_uring::builder().entries(4096).start(async {
         // Waiting tasks cost the one thread nothing, so all N can wait at once.
         let mut tally = Tally::start(MODEL.name, &args, 1, args.tasks);
-        let handles: Vec<_> = (0..args.tasks).map(|id| tokio_uring::spawn(one_task(args, id))).collect();
+        let handles: Vec<_> = (0..args.tasks)
+            .map(|id| tokio_uring::spawn(one_task(args, id)))
+            .collect();
         for (id, handle) in (0..).zip(handles) {
             let (result, finished, runner) = handle.await?;
             tally.record(id, result, finished, runner);
@@ -64,9 +66,11 @@ async fn one_task(args: Args, id: u32) -> (Result<u64, TaskError>, Instant, Runn
             Ok(result) => result,
             Err(_) => Err(TaskError::timed_out("the request", args.timeout())),
         },
-        Workload::Cpu if args.offload => tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
-            .await
-            .map_err(|e| TaskError::new(format!("the blocking pool lost the task: {e}"))),
+        Workload::Cpu if args.offload => {
+            tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
+                .await
+                .map_err(|e| TaskError::new(format!("the blocking pool lost the task: {e}")))
+        }
         Workload::Cpu => Ok(task::sha256_chain(id, args.work)),
     };
     (result, Instant::now(), Runner::here())
@@ -74,7 +78,9 @@ async fn one_task(args: Args, id: u32) -> (Result<u64, TaskError>, Instant, Runn
 
 async fn http_get(args: Args, id: u32) -> Result<u64, TaskError> {
     let addr = args.addr;
-    let stream = TcpStream::connect(addr).await.map_err(|e| io_error(addr, "connect to", &e))?;
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| io_error(addr, "connect to", &e))?;
     let (written, _) = stream.write_all(http::request(addr, id, args.ms)).await;
     written.map_err(|e| io_error(addr, "write to", &e))?;
     let mut parser = ResponseParser::new();

@@ -169,7 +169,10 @@ mod tests {
     };
 
     fn parse(argv: &[&str]) -> Result<Args, Rejected> {
-        Args::try_parse_for(THREADS, std::iter::once("threads").chain(argv.iter().copied()))
+        Args::try_parse_for(
+            THREADS,
+            std::iter::once("threads").chain(argv.iter().copied()),
+        )
     }
 
     fn reason(argv: &[&str]) -> String {
@@ -183,7 +186,10 @@ mod tests {
     fn defaults_follow_the_contract() {
         let a = parse(&[]).unwrap();
         assert_eq!(a.workload, Workload::Sleep);
-        assert_eq!((a.tasks, a.ms, a.work, a.timeout_ms), (10, 1000, 100_000, 30_000));
+        assert_eq!(
+            (a.tasks, a.ms, a.work, a.timeout_ms),
+            (10, 1000, 100_000, 30_000)
+        );
         assert_eq!(a.addr, "127.0.0.1:7878".parse().unwrap());
         assert_eq!(a.workers, None);
         assert!(!a.json && !a.verbose && !a.offload);

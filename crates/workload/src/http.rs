@@ -42,7 +42,9 @@ impl std::fmt::Display for HttpError {
         match self {
             HttpError::Status(code) => write!(f, "the service answered HTTP {code}"),
             HttpError::Malformed(why) => write!(f, "malformed response: {why}"),
-            HttpError::Truncated => f.write_str("the connection closed before the response was complete"),
+            HttpError::Truncated => {
+                f.write_str("truncated response: the connection closed before it was complete")
+            }
         }
     }
 }
@@ -112,7 +114,9 @@ impl ResponseParser {
 fn body_length(headers: &[httparse::Header]) -> Result<Option<usize>, HttpError> {
     for h in headers {
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(HttpError::Malformed("chunked bodies are not expected here".into()));
+            return Err(HttpError::Malformed(
+                "chunked bodies are not expected here".into(),
+            ));
         }
         if h.name.eq_ignore_ascii_case("content-length") {
             let n = std::str::from_utf8(h.value)
@@ -150,7 +154,12 @@ pub fn io_error(addr: SocketAddr, stage: &str, err: &io::Error) -> TaskError {
 
 /// One request on a blocking socket: what `serial`, `procs` and `threads` do.
 /// The whole exchange must finish within `timeout`.
-pub fn blocking_get(addr: SocketAddr, id: u32, delay_ms: u64, timeout: Duration) -> Result<u64, TaskError> {
+pub fn blocking_get(
+    addr: SocketAddr,
+    id: u32,
+    delay_ms: u64,
+    timeout: Duration,
+) -> Result<u64, TaskError> {
     let deadline = Instant::now() + timeout;
     let left = || {
         deadline
@@ -158,15 +167,20 @@ pub fn blocking_get(addr: SocketAddr, id: u32, delay_ms: u64, timeout: Duration)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| TaskError::timed_out("the request", timeout))
     };
-    let mut stream = TcpStream::connect_timeout(&addr, left()?).map_err(|e| io_error(addr, "connect to", &e))?;
-    stream.set_write_timeout(Some(left()?)).map_err(|e| io_error(addr, "write to", &e))?;
+    let mut stream =
+        TcpStream::connect_timeout(&addr, left()?).map_err(|e| io_error(addr, "connect to", &e))?;
+    stream
+        .set_write_timeout(Some(left()?))
+        .map_err(|e| io_error(addr, "write to", &e))?;
     stream
         .write_all(&request(addr, id, delay_ms))
         .map_err(|e| io_error(addr, "write to", &e))?;
     let mut parser = ResponseParser::new();
     let mut buf = [0u8; 4096];
     loop {
-        stream.set_read_timeout(Some(left()?)).map_err(|e| io_error(addr, "read from", &e))?;
+        stream
+            .set_read_timeout(Some(left()?))
+            .map_err(|e| io_error(addr, "read from", &e))?;
         match stream.read(&mut buf) {
             Ok(0) => return Ok(parser.eof()?),
             Ok(n) => {
@@ -189,7 +203,10 @@ mod tests {
     #[test]
     fn the_request_names_the_task_and_the_delay() {
         let r = String::from_utf8(request("127.0.0.1:9".parse().unwrap(), 7, 250)).unwrap();
-        assert!(r.starts_with("GET /query?id=7&delay_ms=250 HTTP/1.1\r\n"), "{r}");
+        assert!(
+            r.starts_with("GET /query?id=7&delay_ms=250 HTTP/1.1\r\n"),
+            "{r}"
+        );
         assert!(r.ends_with("\r\n\r\n"));
     }
 
@@ -209,7 +226,10 @@ mod tests {
     #[test]
     fn a_body_delimited_by_close_completes_at_eof() {
         let mut p = ResponseParser::new();
-        assert_eq!(p.feed(b"HTTP/1.1 200 OK\r\n\r\n{\"value\":5}").unwrap(), Progress::NeedMore);
+        assert_eq!(
+            p.feed(b"HTTP/1.1 200 OK\r\n\r\n{\"value\":5}").unwrap(),
+            Progress::NeedMore
+        );
         assert_eq!(p.eof(), Ok(5));
     }
 
@@ -231,7 +251,11 @@ mod tests {
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
         ];
         for case in cases {
-            assert!(ResponseParser::new().feed(case).is_err(), "{:?}", String::from_utf8_lossy(case));
+            assert!(
+                ResponseParser::new().feed(case).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(case)
+            );
         }
         assert_eq!(
             ResponseParser::new().feed(b"HTTP/1.1 503 Busy\r\n\r\n"),

@@ -9,6 +9,7 @@
 //!   model supplies only its own way of moving bytes;
 //! - [`measure`]: rusage, children's peak RSS from `wait4`, lateness, the file-descriptor limit;
 //! - [`report`]: the tally of results, the human and JSON report, and the exit status.
+//! - [`service`]: the local HTTP service the http workload queries.
 //!
 //! The `service` binary in this crate is the local HTTP service the http workload queries.
 
@@ -17,6 +18,7 @@ pub mod http;
 pub mod limits;
 pub mod measure;
 pub mod report;
+pub mod service;
 pub mod task;
 
 pub use cli::{Args, Model, Workload};

@@ -23,7 +23,8 @@ pub struct Rusage {
 /// work happens; peak RSS is this process's own (children's is summed from `wait4`).
 pub fn rusage() -> Rusage {
     let me = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage(RUSAGE_SELF) cannot fail");
-    let kids = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage(RUSAGE_CHILDREN) cannot fail");
+    let kids =
+        getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage(RUSAGE_CHILDREN) cannot fail");
     let secs = |u: &Usage| {
         let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
         (t(u.user_time()), t(u.system_time()))
@@ -31,9 +32,10 @@ pub fn rusage() -> Rusage {
     let ((mu, ms), (ku, ks)) = (secs(&me), secs(&kids));
     Rusage {
         max_rss_kib: me.max_rss() as u64,
-        voluntary_ctx_switches: (me.voluntary_context_switches() + kids.voluntary_context_switches()) as u64,
-        involuntary_ctx_switches: (me.involuntary_context_switches() + kids.involuntary_context_switches())
-            as u64,
+        voluntary_ctx_switches: (me.voluntary_context_switches()
+            + kids.voluntary_context_switches()) as u64,
+        involuntary_ctx_switches: (me.involuntary_context_switches()
+            + kids.involuntary_context_switches()) as u64,
         user_s: mu + ku,
         sys_s: ms + ks,
     }
@@ -53,9 +55,17 @@ impl Reaped {
         if libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == 0 {
             None
         } else if libc::WIFEXITED(s) {
-            Some(format!("child {} exited with status {}", self.pid, libc::WEXITSTATUS(s)))
+            Some(format!(
+                "child {} exited with status {}",
+                self.pid,
+                libc::WEXITSTATUS(s)
+            ))
         } else if libc::WIFSIGNALED(s) {
-            Some(format!("child {} was killed by signal {}", self.pid, libc::WTERMSIG(s)))
+            Some(format!(
+                "child {} was killed by signal {}",
+                self.pid,
+                libc::WTERMSIG(s)
+            ))
         } else {
             Some(format!("child {} ended with wait status {s:#x}", self.pid))
         }
@@ -109,7 +119,11 @@ pub struct Percentiles {
 /// `(k / concurrency + 1) × each`. Comparing in completion order makes the figure fair to
 /// models that finish tasks out of id order. Negative lateness is possible (a task the
 /// ideal schedule would have queued) and is kept, not clipped.
-pub fn lateness(finished: &mut [Duration], concurrency: u32, each: Duration) -> Option<Percentiles> {
+pub fn lateness(
+    finished: &mut [Duration],
+    concurrency: u32,
+    each: Duration,
+) -> Option<Percentiles> {
     if finished.is_empty() {
         return None;
     }

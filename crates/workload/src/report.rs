@@ -53,7 +53,7 @@ impl Tally {
     pub fn start(model: &'static str, args: &Args, workers: u32, concurrency: u32) -> Tally {
         Tally {
             model,
-            args: args.clone(),
+            args: *args,
             workers,
             concurrency: concurrency.clamp(1, args.tasks),
             finished_us: Vec::with_capacity(args.tasks as usize),
@@ -67,7 +67,13 @@ impl Tally {
     }
 
     /// Take task `id`'s result, which `runner` produced at `finished`.
-    pub fn record(&mut self, id: u32, result: Result<u64, TaskError>, finished: Instant, runner: Runner) {
+    pub fn record(
+        &mut self,
+        id: u32,
+        result: Result<u64, TaskError>,
+        finished: Instant,
+        runner: Runner,
+    ) {
         let at = finished.saturating_duration_since(self.start);
         if self.args.verbose {
             let what = match &result {
@@ -85,7 +91,8 @@ impl Tally {
             Ok(value) => {
                 self.ok += 1;
                 self.checksum = self.checksum.wrapping_add(value);
-                self.finished_us.push(at.as_micros().min(u32::MAX as u128) as u32);
+                self.finished_us
+                    .push(at.as_micros().min(u32::MAX as u128) as u32);
             }
             Err(e) => self.fail(1, e),
         }
@@ -113,12 +120,16 @@ impl Tally {
         let missing = self.args.tasks - self.ok - self.failed;
         if missing > 0 {
             // A model bug, never a machine limit: say so rather than report fewer tasks.
-            self.fail(missing, TaskError::new(format!("{missing} tasks never reported a result")));
+            self.fail(
+                missing,
+                TaskError::new(format!("{missing} tasks never reported a result")),
+            );
         }
         let usage = measure::rusage();
         let a = &self.args;
         let timed = matches!(a.workload, Workload::Sleep | Workload::Http);
-        let ideal_s = timed.then(|| (u64::from(a.tasks.div_ceil(self.concurrency)) * a.ms) as f64 / 1000.0);
+        let ideal_s =
+            timed.then(|| (u64::from(a.tasks.div_ceil(self.concurrency)) * a.ms) as f64 / 1000.0);
         let mut finished: Vec<Duration> = self
             .finished_us
             .iter()
@@ -221,7 +232,10 @@ pub fn exit(outcome: Result<Report, Box<dyn std::error::Error>>) -> ExitCode {
             match &report.first_error {
                 None => ExitCode::SUCCESS,
                 Some(e) => {
-                    eprintln!("Error: {} of {} tasks failed; the first: {e}", report.failed, report.tasks);
+                    eprintln!(
+                        "Error: {} of {} tasks failed; the first: {e}",
+                        report.failed, report.tasks
+                    );
                     ExitCode::from(1)
                 }
             }
@@ -253,7 +267,12 @@ mod tests {
         let mut t = Tally::start("t", &a, 2, 2);
         let start = t.start;
         for id in 0..3 {
-            t.record(id, Ok(id as u64 + 100), start + Duration::from_millis(100), Runner::here());
+            t.record(
+                id,
+                Ok(id as u64 + 100),
+                start + Duration::from_millis(100),
+                Runner::here(),
+            );
         }
         t.record(3, Err(TaskError::new("boom")), start, Runner::here());
         let r = t.finish();
@@ -262,7 +281,13 @@ mod tests {
         assert_eq!(r.first_error.as_deref(), Some("boom"));
         assert!(r.lateness_ms.is_some());
         let json: serde_json::Value = serde_json::to_value(&r).unwrap();
-        for field in ["model", "workers", "wall_s", "max_rss_kib", "children_max_rss_kib_sum"] {
+        for field in [
+            "model",
+            "workers",
+            "wall_s",
+            "max_rss_kib",
+            "children_max_rss_kib_sum",
+        ] {
             assert!(json.get(field).is_some(), "{field}");
         }
     }
@@ -276,7 +301,10 @@ mod tests {
         let r = t.finish();
         assert_eq!((r.ideal_s, r.lateness_ms), (None, None));
         let line = r.human_line();
-        assert!(line.starts_with("t · cpu · 1 tasks · ") && !line.contains("ideal"), "{line}");
+        assert!(
+            line.starts_with("t · cpu · 1 tasks · ") && !line.contains("ideal"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -90,7 +90,10 @@ impl TaskError {
     }
 
     pub fn timed_out(what: &str, after: Duration) -> TaskError {
-        TaskError::new(format!("{what} timed out after {} ms (--timeout-ms)", after.as_millis()))
+        TaskError::new(format!(
+            "{what} timed out after {} ms (--timeout-ms)",
+            after.as_millis()
+        ))
     }
 }
 

@@ -1,0 +1,85 @@
+# conclab — every model of concurrency, side by side, measured.
+# `make help` lists the targets. Everything a target needs (hyperfine, the Python peers'
+# virtualenv) is installed by the Makefile itself into git-ignored directories.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO   ?= cargo
+PYTHON  ?= python3
+BIN     := target/release
+MODELS  := serial procs threads tokio epoll uring
+
+# hyperfine 2.x needs a newer Rust than this machine has: pin 1.20 when none is on PATH.
+HYPERFINE_VERSION := 1.20.0
+HYPERFINE := $(or $(shell command -v hyperfine 2>/dev/null),.tools/bin/hyperfine)
+VENV := .venv
+PEER_PYTHON := $(VENV)/bin/python
+
+# One binary under strace/perf: make strace MODEL=epoll WORKLOAD=http TASKS=1000
+MODEL    ?= tokio
+WORKLOAD ?= sleep
+TASKS    ?= 10000
+MS       ?= 100
+SERVICE_ADDR ?= 127.0.0.1:7878
+
+.PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
+        strace perf syscalls tools peers clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+build: ## build the six model binaries, the service and the bench tool (release)
+	$(CARGO) build --release --workspace
+
+test: peers ## cargo test --workspace, then clippy -D warnings and fmt --check
+	CONCLAB_PEER_PYTHON=$(abspath $(PEER_PYTHON)) $(CARGO) test --release --workspace
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+
+lint: ## clippy and rustfmt only
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+
+service: build ## run the http workload's service in the foreground on $(SERVICE_ADDR)
+	$(BIN)/service --addr $(SERVICE_ADDR)
+
+bench: build tools peers ## the article's table: 10 tasks x 1 s, six Rust models and seven Python peers -> results/seed/
+	$(BIN)/bench seed --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/seed
+
+bench-quick: build tools peers ## the same matrix at 10 x 100 ms with fewer runs, in under a minute -> results/tmp/quick/
+	$(BIN)/bench seed --quick --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/tmp/quick
+
+bench-http: build tools peers ## http workload, N = 100, 1000, 10000 at 100 ms, service started and stopped -> results/http/
+	$(BIN)/bench http --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/http
+
+bench-cpu: build tools peers ## cpu workload, 8 SHA-256 chains: speedup and efficiency -> results/cpu/
+	$(BIN)/bench cpu --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/cpu
+
+bench-scale: build peers ## 10 ... 1,000,000 sleeping tasks per model, breaking points, SVG plots -> results/scale/
+	$(BIN)/bench scale --python $(PEER_PYTHON) --out results/scale
+
+strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS)
+	$(BIN)/bench trace --tool strace --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) --ms $(MS)
+
+perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TASKS, MS)
+	$(BIN)/bench trace --tool perf --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) --ms $(MS)
+
+syscalls: build ## top syscalls per model for sleep (N=10000) and http (N=1000) -> results/syscalls.md
+	$(BIN)/bench syscalls --out results/syscalls.md
+
+tools: $(HYPERFINE) ## install hyperfine $(HYPERFINE_VERSION) into .tools/ unless one is on PATH
+
+.tools/bin/hyperfine:
+	$(CARGO) install --locked --root .tools hyperfine --version $(HYPERFINE_VERSION)
+
+peers: $(VENV)/.installed ## the Python peers' virtualenv (pinned uvloop) in .venv/
+
+$(VENV)/.installed: scripts/peers/requirements.txt
+	@if command -v $(PYTHON) >/dev/null; then \
+	  $(PYTHON) -m venv $(VENV) && $(PEER_PYTHON) -m pip install --quiet -r $< && touch $@; \
+	else echo "python3 not found: the Python peer rows will say so"; fi
+
+clean: ## remove build output, tools, the virtualenv and scratch results
+	rm -rf target .tools $(VENV) results/tmp

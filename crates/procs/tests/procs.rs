@@ -1,0 +1,114 @@
+testkit::contract_tests!("procs");
+
+#[test]
+fn one_process_per_task_overlaps_the_sleeps() {
+    let outcome = testkit::run(bin(), &["--tasks", "20", "--ms", "200", "--json"]);
+    let report = outcome.success();
+    assert!(
+        outcome.wall_s() < 1.0,
+        "20 x 200 ms in {} s; ideal 0.2 s",
+        outcome.wall_s()
+    );
+    assert!(
+        report["children_max_rss_kib_sum"].as_u64() > Some(0),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_pool_of_two_runs_four_tasks_in_two_rounds() {
+    let outcome = testkit::run(
+        bin(),
+        &["--tasks", "4", "--ms", "200", "--workers", "2", "--json"],
+    );
+    let report = outcome.success();
+    assert_eq!(report["workers"], 2);
+    assert!(
+        outcome.wall_s() >= 0.4,
+        "4 x 200 ms on 2 workers in {} s",
+        outcome.wall_s()
+    );
+    assert!(
+        outcome.wall_s() < 2.0,
+        "4 x 200 ms on 2 workers in {} s",
+        outcome.wall_s()
+    );
+}
+
+#[test]
+fn every_task_runs_in_a_child_process() {
+    let outcome = testkit::run(bin(), &["--tasks", "3", "--ms", "10", "--verbose"]);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    let pids: std::collections::BTreeSet<&str> = outcome
+        .stderr
+        .lines()
+        .filter_map(|l| l.split("pid ").nth(1)?.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        pids.len(),
+        3,
+        "three tasks, three processes: {}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn http_tasks_overlap_far_below_serial_time() {
+    let service = testkit::Service::start();
+    let addr = service.addr.to_string();
+    let outcome = testkit::run(
+        bin(),
+        &[
+            "--workload",
+            "http",
+            "--tasks",
+            "200",
+            "--ms",
+            "100",
+            "--addr",
+            &addr,
+            "--json",
+        ],
+    );
+    outcome.success();
+    assert!(
+        outcome.wall_s() < 2.0,
+        "200 x 100 ms requests in {} s; serial takes 20 s",
+        outcome.wall_s()
+    );
+}
+
+#[test]
+fn cpu_tasks_in_a_pool_yield_the_same_checksum() {
+    let args = [
+        "--workload",
+        "cpu",
+        "--tasks",
+        "4",
+        "--work",
+        "1000",
+        "--workers",
+        "3",
+        "--json",
+    ];
+    assert_eq!(
+        testkit::run(bin(), &args).success()["checksum"],
+        11416395711822536050u64
+    );
+}
+
+#[test]
+fn running_out_of_processes_exits_1_and_leaves_no_zombie() {
+    let outcome =
+        testkit::run_with_nproc_limit(bin(), &["--tasks", "200", "--ms", "200", "--json"], 50);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    let report = outcome.report();
+    assert!(report["failed"].as_u64() > Some(0), "{report}");
+    assert_eq!(
+        report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(),
+        200
+    );
+    assert!(outcome.stderr.contains("ulimit -u"), "{}", outcome.stderr);
+    // Every child was reaped before exit: nothing of user `nobody` is left, not even a zombie.
+    assert_eq!(testkit::processes_of(65534), Vec::<String>::new());
+}

@@ -1,0 +1,77 @@
+testkit::contract_tests!("tokio");
+
+#[test]
+fn sleeping_tokio_tasks_overlap() {
+    let outcome = testkit::run(bin(), &["--tasks", "20", "--ms", "200", "--json"]);
+    outcome.success();
+    assert!(
+        outcome.wall_s() < 1.0,
+        "20 x 200 ms in {} s; ideal 0.2 s",
+        outcome.wall_s()
+    );
+}
+
+#[test]
+fn ten_thousand_sleeping_tokio_tasks_take_about_one_sleep() {
+    // tasks on the multi-thread runtime: 10,000 waits cost little more than one.
+    let outcome = testkit::run(bin(), &["--tasks", "10000", "--ms", "200", "--json"]);
+    outcome.success();
+    assert!(
+        outcome.wall_s() < 2.0,
+        "10,000 x 200 ms in {} s; ideal 0.2 s",
+        outcome.wall_s()
+    );
+}
+
+#[test]
+fn http_tasks_overlap_far_below_serial_time() {
+    let service = testkit::Service::start();
+    let addr = service.addr.to_string();
+    let outcome = testkit::run(
+        bin(),
+        &[
+            "--workload",
+            "http",
+            "--tasks",
+            "200",
+            "--ms",
+            "100",
+            "--addr",
+            &addr,
+            "--json",
+        ],
+    );
+    outcome.success();
+    assert!(
+        outcome.wall_s() < 2.0,
+        "200 x 100 ms requests in {} s; serial takes 20 s",
+        outcome.wall_s()
+    );
+}
+
+#[test]
+fn offloaded_cpu_tasks_yield_the_same_checksum() {
+    let args = [
+        "--workload",
+        "cpu",
+        "--tasks",
+        "4",
+        "--work",
+        "1000",
+        "--offload",
+        "--json",
+    ];
+    let report = testkit::run(bin(), &args).success();
+    assert_eq!(report["checksum"], 11416395711822536050u64);
+    assert_eq!(report["offload"], true);
+}
+
+#[test]
+fn workers_sets_the_runtime_threads() {
+    let report = testkit::run(
+        bin(),
+        &["--tasks", "4", "--ms", "10", "--workers", "3", "--json"],
+    )
+    .success();
+    assert_eq!(report["workers"], 3);
+}
