@@ -1,0 +1,102 @@
+//! The machine facts recorded beside every result: a figure means little without them.
+
+use std::process::Command;
+
+/// `command args…`'s first line of output, or why there is none.
+fn first_line(program: &str, args: &[&str]) -> String {
+    match Command::new(program).args(args).output() {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(if out.stdout.is_empty() {
+                &out.stderr
+            } else {
+                &out.stdout
+            })
+            .into_owned();
+            text.lines().next().unwrap_or("").trim().to_string()
+        }
+        Ok(out) => format!(
+            "unavailable ({})",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+        ),
+        Err(_) => format!("{program} not found"),
+    }
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Machine facts as (name, value) pairs, in the order they are printed.
+pub type Facts = Vec<(&'static str, String)>;
+
+pub fn collect(hyperfine: Option<&str>, python: Option<&str>) -> Facts {
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get().to_string())
+        .unwrap_or_default();
+    let mut nofile = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass it.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut nofile) };
+    let mut facts = vec![
+        ("date", first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
+        ("cpu", cpu.unwrap_or_else(|| "unknown".into())),
+        ("cores", cores),
+        (
+            "memory",
+            read("/proc/meminfo")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .replace("MemTotal:", "")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        ("kernel", read("/proc/sys/kernel/osrelease")),
+        ("rustc", first_line("rustc", &["--version"])),
+        (
+            "limits",
+            format!(
+            "pid_max {}, threads-max {}, vm.max_map_count {}, somaxconn {}, RLIMIT_NOFILE {}/{}",
+            read("/proc/sys/kernel/pid_max"), read("/proc/sys/kernel/threads-max"),
+            read("/proc/sys/vm/max_map_count"), read("/proc/sys/net/core/somaxconn"),
+            nofile.rlim_cur, nofile.rlim_max,
+        ),
+        ),
+    ];
+    if let Some(h) = hyperfine {
+        facts.push(("hyperfine", first_line(h, &["--version"])));
+    }
+    if let Some(p) = python {
+        facts.push(("python", first_line(p, &["--version"])));
+        facts.push((
+            "uvloop",
+            first_line(p, &["-c", "import uvloop; print(uvloop.__version__)"]),
+        ));
+    }
+    facts
+}
+
+pub fn markdown(facts: &[(&str, String)]) -> String {
+    facts.iter().map(|(k, v)| format!("- {k}: {v}\n")).collect()
+}
+
+pub fn json(facts: &[(&str, String)]) -> serde_json::Value {
+    facts
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(v.clone())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}

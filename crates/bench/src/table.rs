@@ -1,0 +1,247 @@
+//! Markdown tables from measured rows. Every figure comes from hyperfine's JSON or the
+//! command's own report; nothing here rounds toward an expected value.
+
+use crate::run::Measured;
+
+/// A Markdown table built row by row.
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+        let mut out = line(&self.header);
+        out += &line(
+            &self
+                .header
+                .iter()
+                .map(|_| "---".to_string())
+                .collect::<Vec<_>>(),
+        );
+        for row in &self.rows {
+            out += &line(row);
+        }
+        out
+    }
+}
+
+pub fn seconds(s: f64) -> String {
+    if s >= 10.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{s:.4} s")
+    }
+}
+
+const DASH: &str = "—";
+
+/// "2.5 MiB" or "2.5 + 31.0 MiB" when children had memory of their own.
+pub fn memory(m: &Measured) -> String {
+    match (
+        m.report_f64("max_rss_kib"),
+        m.report_f64("children_max_rss_kib_sum"),
+    ) {
+        (Some(own), Some(kids)) if kids > 0.0 => {
+            format!("{:.1} + {:.1} MiB", own / 1024.0, kids / 1024.0)
+        }
+        (Some(own), _) => format!("{:.1} MiB", own / 1024.0),
+        _ => DASH.into(),
+    }
+}
+
+fn lateness_p99(m: &Measured) -> String {
+    m.report
+        .as_ref()
+        .and_then(|r| r["lateness_ms"]["p99"].as_f64())
+        .map_or(DASH.into(), |p| format!("{p:.1} ms"))
+}
+
+fn count(m: &Measured, field: &str) -> String {
+    m.report_f64(field)
+        .map_or(DASH.into(), |v| format!("{v:.0}"))
+}
+
+/// The first cells of every timed row: name, then mean ± σ (or why there is none).
+fn mean_cell(m: &Measured) -> String {
+    match (&m.row.missing, &m.timing) {
+        (Some(why), _) => format!("not run: {why}"),
+        (None, None) => "no timing".into(),
+        (None, Some(t)) if t.failed_runs > 0 => {
+            format!(
+                "{} ± {} ({} of {} runs failed)",
+                seconds(t.mean),
+                seconds(t.stddev),
+                t.failed_runs,
+                t.runs
+            )
+        }
+        (None, Some(t)) => format!("{} ± {}", seconds(t.mean), seconds(t.stddev)),
+    }
+}
+
+/// The sleep/http table: wall time against the ideal, CPU, memory, switches, lateness.
+pub fn timed_table(rows: &[Measured], with_article: bool) -> String {
+    let mut header = vec!["model"];
+    if with_article {
+        header.push("article");
+    }
+    header.extend([
+        "mean ± σ",
+        "min",
+        "median",
+        "own wall",
+        "ideal",
+        "over ideal",
+        "user + sys",
+        "peak memory (self + children)",
+        "voluntary ctx switches",
+        "p99 lateness",
+    ]);
+    let mut table = Table::new(&header);
+    for m in rows {
+        let mut cells = vec![format!("`{}`", m.row.name)];
+        if with_article {
+            cells.push(m.row.article.unwrap_or(DASH).to_string());
+        }
+        cells.push(mean_cell(m));
+        let ideal = m.report_f64("ideal_s");
+        match &m.timing {
+            Some(t) => {
+                cells.push(seconds(t.min));
+                cells.push(seconds(t.median));
+                cells.push(m.report_f64("wall_s").map_or(DASH.into(), seconds));
+                cells.push(ideal.map_or(DASH.into(), seconds));
+                cells.push(ideal.map_or(DASH.into(), |i| {
+                    format!("{:+.1} ms", (t.median - i) * 1000.0)
+                }));
+                cells.push(seconds(t.user + t.system));
+            }
+            None => cells.extend(std::iter::repeat_n(DASH.to_string(), 6)),
+        }
+        cells.push(memory(m));
+        cells.push(count(m, "voluntary_ctx_switches"));
+        cells.push(lateness_p99(m));
+        table.push(cells);
+    }
+    table.render()
+}
+
+/// The cpu table: speedup over the serial row and parallel efficiency (speedup / cores).
+pub fn cpu_table(rows: &[Measured], serial_median: Option<f64>, cores: usize) -> String {
+    let mut table = Table::new(&[
+        "model",
+        "mean ± σ",
+        "min",
+        "median",
+        "user + sys",
+        "CPU / wall",
+        "speedup over serial",
+        "efficiency (speedup / cores)",
+        "peak memory (self + children)",
+    ]);
+    for m in rows {
+        let mut cells = vec![format!("`{}`", m.row.name), mean_cell(m)];
+        match &m.timing {
+            Some(t) => {
+                cells.push(seconds(t.min));
+                cells.push(seconds(t.median));
+                cells.push(seconds(t.user + t.system));
+                cells.push(format!("{:.2}", (t.user + t.system) / t.mean));
+                let speedup = serial_median.map(|s| s / t.median);
+                cells.push(speedup.map_or(DASH.into(), |s| format!("{s:.2}×")));
+                cells.push(speedup.map_or(DASH.into(), |s| {
+                    format!("{:.0} %", 100.0 * s / cores as f64)
+                }));
+            }
+            None => cells.extend(std::iter::repeat_n(DASH.to_string(), 6)),
+        }
+        cells.push(memory(m));
+        table.push(cells);
+    }
+    table.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{measured, Row, Timing};
+    use serde_json::json;
+
+    /// Two rows as hyperfine 1.20 and the binaries would give them, and one that could not run.
+    fn fixture() -> Vec<Measured> {
+        let hyperfine = json!({"results": [
+            {"command": "tokio", "mean": 1.0021, "stddev": 0.0004, "median": 1.0019, "min": 1.0015, "max": 1.003,
+             "user": 0.002, "system": 0.003, "times": [1.0015, 1.0019, 1.003], "exit_codes": [0, 0, 0]},
+            {"command": "procs", "mean": 1.0102, "stddev": 0.002, "median": 1.0100, "min": 1.0081, "max": 1.013,
+             "user": 0.004, "system": 0.016, "times": [1.0081, 1.01, 1.013], "exit_codes": [0, 1, 0]}
+        ]});
+        let timings = hyperfine["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Timing::from_hyperfine)
+            .collect::<Vec<_>>();
+        let reports = vec![
+            Some(
+                json!({"ideal_s": 1.0, "wall_s": 1.0012, "max_rss_kib": 3174, "children_max_rss_kib_sum": 0, "voluntary_ctx_switches": 31, "lateness_ms": {"p99": 1.14}}),
+            ),
+            Some(
+                json!({"ideal_s": 1.0, "max_rss_kib": 2560, "children_max_rss_kib_sum": 5120, "voluntary_ctx_switches": 12, "lateness_ms": {"p99": 9.5}}),
+            ),
+            None,
+        ];
+        let mut missing = Row::new("py-uvloop", vec!["python".into()]);
+        missing.missing = Some("python3 not found".into());
+        let rows = vec![
+            Row::new("tokio", vec![]).article("1.011 s"),
+            Row::new("procs", vec![]),
+            missing,
+        ];
+        measured(
+            rows,
+            vec![timings[0].clone(), timings[1].clone(), None],
+            reports,
+        )
+    }
+
+    #[test]
+    fn the_timed_table_shows_every_figure_from_its_source() {
+        let text = timed_table(&fixture(), true);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert_eq!(
+            lines[2],
+            "| `tokio` | 1.011 s | 1.0021 s ± 0.0004 s | 1.0015 s | 1.0019 s | 1.0012 s | 1.0000 s | +1.9 ms | 0.0050 s | 3.1 MiB | 31 | 1.1 ms |"
+        );
+        assert!(lines[3].contains("(1 of 3 runs failed)"), "{}", lines[3]);
+        assert!(lines[3].contains("| 2.5 + 5.0 MiB |"), "{}", lines[3]);
+        assert!(
+            lines[4].starts_with("| `py-uvloop` | — | not run: python3 not found | — |"),
+            "{}",
+            lines[4]
+        );
+    }
+
+    #[test]
+    fn the_cpu_table_divides_by_the_serial_median() {
+        let text = cpu_table(&fixture()[..1], Some(2.0038), 2);
+        assert!(text.contains("| 2.00× | 100 % |"), "{text}");
+        assert!(
+            text.contains("| 0.00 |"),
+            "CPU/wall of a sleeping row: {text}"
+        );
+    }
+}

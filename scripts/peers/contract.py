@@ -1,0 +1,237 @@
+"""What every Python peer shares: the contract's command line, its tasks, and its report.
+
+The peers are the article's own models (a loop, ProcessPoolExecutor, ThreadPoolExecutor,
+asyncio, asyncio + uvloop), written to speak ../shared/CONTRACT.md exactly like the Rust
+binaries, so one harness runs both and their checksums must agree. Each peer file holds
+only its model's mechanism; everything else is here.
+"""
+import argparse
+import hashlib
+import json
+import math
+import os
+import resource
+import socket
+import sys
+import threading
+import time
+
+WORKLOADS = ("sleep", "http", "cpu")
+
+
+class ContractParser(argparse.ArgumentParser):
+    """argparse, but failing the contract's way: `Error: <reason>`, the usage, exit 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"Error: {message}\n\n{self.format_usage()}")
+        sys.exit(2)
+
+
+def _count(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+    return parse
+
+
+def _addr(text):
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not HOST:PORT")
+    return host, int(port)
+
+
+def parse_args(model, has_pool=False, can_offload=False):
+    p = ContractParser(prog=model, description=f"{model}: a conclab Python peer")
+    p.add_argument("--workload", choices=WORKLOADS, default="sleep")
+    p.add_argument("--tasks", type=_count(1), default=10)
+    p.add_argument("--ms", type=_count(0), default=1000)
+    p.add_argument("--work", type=_count(0), default=100000)
+    p.add_argument("--addr", type=_addr, default=("127.0.0.1", 7878))
+    p.add_argument("--workers", type=_count(1), default=None)
+    p.add_argument("--offload", action="store_true")
+    p.add_argument("--timeout-ms", type=_count(1), default=30000)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args()
+    if args.workers is not None and not has_pool:
+        p.error(f"--workers: {model} has no pool")
+    if args.offload and not (can_offload and args.workload == "cpu"):
+        p.error(f"--offload: only for the cpu workload in a model with an event loop")
+    return args
+
+
+# ---- the tasks -------------------------------------------------------------------------
+
+def sleep_task(i, ms):
+    time.sleep(ms / 1000)
+    return i + 100
+
+
+def cpu_task(i, rounds):
+    h = i.to_bytes(8, "big")
+    for _ in range(rounds):
+        h = hashlib.sha256(h).digest()
+    return int.from_bytes(h[:8], "big")
+
+
+class TaskError(Exception):
+    pass
+
+
+def request_bytes(addr, i, ms):
+    host, port = addr
+    return (f"GET /query?id={i}&delay_ms={ms} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Connection: close\r\n\r\n").encode()
+
+
+def parse_response(data):
+    """The value in a complete response read to EOF (the request asked for Connection: close)."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        raise TaskError("truncated response: the connection closed before it was complete")
+    status = head.split(b"\r\n", 1)[0].split(b" ")
+    if len(status) < 2 or not status[0].startswith(b"HTTP/1."):
+        raise TaskError("malformed response")
+    if status[1] != b"200":
+        raise TaskError(f"the service answered {status[1].decode(errors='replace')}")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and len(body) < int(value):
+            raise TaskError("truncated response: the connection closed before it was complete")
+    try:
+        return int(json.loads(body)["value"])
+    except (ValueError, KeyError, TypeError):
+        raise TaskError("malformed response body")
+
+
+def io_failure(addr, err):
+    if isinstance(err, ConnectionRefusedError):
+        return TaskError(f"connection refused to {addr[0]}:{addr[1]} "
+                         "(is the service running? `make service`)")
+    if isinstance(err, (socket.timeout, TimeoutError)):
+        return TaskError("the request timed out")
+    if isinstance(err, OSError) and err.errno in (24, 23):
+        return TaskError(f"{err} — limit to raise: RLIMIT_NOFILE (`ulimit -n`)")
+    return TaskError(f"{addr[0]}:{addr[1]}: {err}")
+
+
+def http_task(i, ms, addr, timeout_ms):
+    """One GET on a fresh blocking socket, bounded by the timeout as a whole."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    try:
+        with socket.create_connection(addr, timeout=timeout_ms / 1000) as s:
+            s.sendall(request_bytes(addr, i, ms))
+            chunks = []
+            while True:
+                s.settimeout(max(deadline - time.monotonic(), 0.001))
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    except OSError as err:
+        raise io_failure(addr, err) from None
+    return parse_response(b"".join(chunks))
+
+
+def run_blocking(args, i):
+    """Task i, run to completion on the calling thread: (value, finished_at, pid, thread)."""
+    if args.workload == "sleep":
+        value = sleep_task(i, args.ms)
+    elif args.workload == "http":
+        value = http_task(i, args.ms, args.addr, args.timeout_ms)
+    else:
+        value = cpu_task(i, args.work)
+    return value, time.monotonic(), os.getpid(), threading.get_ident(), _self_rss_kib()
+
+
+def _self_rss_kib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+# ---- the tally and the report ------------------------------------------------------------
+
+class Tally:
+    """Results as they come in, then the contract's report."""
+
+    def __init__(self, model, args, workers, concurrency):
+        self.model, self.args = model, args
+        self.workers, self.concurrency = workers, concurrency
+        self.ok = self.failed = self.checksum = 0
+        self.first_error = None
+        self.finished = []
+        self.child_rss = {}  # pid -> peak RSS, for the tasks that ran in child processes
+        self.start = time.monotonic()
+
+    def record(self, i, outcome):
+        """`outcome` is run_blocking's tuple or an exception."""
+        if isinstance(outcome, BaseException):
+            self.failed += 1
+            self.first_error = self.first_error or str(outcome) or type(outcome).__name__
+            if self.args.verbose:
+                print(f"task {i} failed: {outcome}", file=sys.stderr)
+            return
+        value, finished_at, pid, thread, rss = outcome
+        self.ok += 1
+        self.checksum = (self.checksum + value) & (2**64 - 1)
+        self.finished.append(finished_at - self.start)
+        if pid != os.getpid():
+            self.child_rss[pid] = max(rss, self.child_rss.get(pid, 0))
+        if self.args.verbose:
+            print(f"task {i} value {value} · pid {pid} thread {thread} · "
+                  f"at {finished_at - self.start:.4f} s", file=sys.stderr)
+
+    def report(self):
+        wall = time.monotonic() - self.start
+        a = self.args
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        timed = a.workload in ("sleep", "http")
+        ideal = math.ceil(a.tasks / self.concurrency) * a.ms / 1000 if timed else None
+        return {
+            "model": self.model, "workload": a.workload, "tasks": a.tasks,
+            "workers": self.workers, "concurrency": self.concurrency,
+            "ms": a.ms if timed else None, "work": a.work if a.workload == "cpu" else None,
+            "offload": a.offload, "ok": self.ok, "failed": self.failed + (a.tasks - self.ok - self.failed),
+            "checksum": self.checksum, "wall_s": round(wall, 6), "ideal_s": ideal,
+            "user_s": round(me.ru_utime + kids.ru_utime, 6), "sys_s": round(me.ru_stime + kids.ru_stime, 6),
+            "max_rss_kib": me.ru_maxrss,
+            # Each worker process's peak as it finished its last task: the executor reaps
+            # its own workers, so wait4's figure is out of reach.
+            "children_max_rss_kib_sum": sum(self.child_rss.values()),
+            "voluntary_ctx_switches": me.ru_nvcsw + kids.ru_nvcsw,
+            "involuntary_ctx_switches": me.ru_nivcsw + kids.ru_nivcsw,
+            "lateness_ms": self._lateness() if timed else None,
+            "first_error": self.first_error,
+        }
+
+    def _lateness(self):
+        """The k-th finish against the ideal: round k // concurrency ends at (round + 1) × ms."""
+        if not self.finished:
+            return None
+        each = self.args.ms / 1000
+        late = sorted(max(0.0, t - (k // self.concurrency + 1) * each) * 1000
+                      for k, t in enumerate(sorted(self.finished)))
+        pick = lambda q: late[min(len(late) - 1, math.ceil(q * len(late)) - 1)]
+        return {"p50": round(pick(0.50), 3), "p99": round(pick(0.99), 3), "max": round(late[-1], 3)}
+
+    def exit(self):
+        """Print the report and leave with the contract's status."""
+        r = self.report()
+        if self.args.json:
+            print(json.dumps(r, separators=(",", ":")))
+        else:
+            ideal = f" (ideal {r['ideal_s']:.4f} s)" if r["ideal_s"] is not None else ""
+            print(f"{r['model']} · {r['workload']} · {r['tasks']} tasks · {r['wall_s']:.4f} s{ideal}"
+                  f" · peak RSS {r['max_rss_kib'] / 1024:.1f} MiB · checksum {r['checksum']}"
+                  + (f" · {r['failed']} failed" if r["failed"] else ""))
+        sys.stdout.flush()
+        if r["failed"]:
+            print(f"Error: {r['failed']} of {r['tasks']} tasks failed; the first: {r['first_error']}",
+                  file=sys.stderr)
+            sys.exit(1)
+        sys.exit(0)

@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""py-threads: concurrent.futures.ThreadPoolExecutor, the article's "threads" row.
+
+Without --workers the executor picks its default, min(32, os.cpu_count() + 4) threads.
+Sleeping and waiting on sockets release the GIL; hashing does not, so cpu tasks take turns.
+"""
+import concurrent.futures as cf
+
+import contract
+
+args = contract.parse_args("py-threads", has_pool=True)
+pool = cf.ThreadPoolExecutor(max_workers=args.workers)
+workers = pool._max_workers
+tally = contract.Tally("py-threads", args, workers, min(workers, args.tasks))
+with pool:
+    try:
+        futures = [pool.submit(contract.run_blocking, args, i) for i in range(args.tasks)]
+    except RuntimeError as e:  # "can't start new thread"
+        raise SystemExit(f"Error: {e} — limit to raise: `ulimit -u`, kernel.threads-max")
+    for i, future in enumerate(futures):
+        try:
+            tally.record(i, future.result())
+        except Exception as e:
+            tally.record(i, e)
+tally.exit()
