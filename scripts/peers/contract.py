@@ -156,6 +156,15 @@ def _self_rss_kib():
 
 # ---- the tally and the report ------------------------------------------------------------
 
+def percentiles(values_ms):
+    """Nearest-rank p50, p99 and max, as the Rust models compute them; None for no values."""
+    if not values_ms:
+        return None
+    v = sorted(values_ms)
+    pick = lambda q: v[min(len(v), max(1, math.ceil(q * len(v)))) - 1]
+    return {"p50": round(pick(0.50), 3), "p99": round(pick(0.99), 3), "max": round(v[-1], 3)}
+
+
 class Tally:
     """Results as they come in, then the contract's report."""
 
@@ -166,6 +175,7 @@ class Tally:
         self.first_error = None
         self.finished = []
         self.child_rss = {}  # pid -> peak RSS, for the tasks that ran in child processes
+        self.loop_lag = []  # an event loop's 10 ms ticker: how late each tick woke, in ms
         self.start = time.monotonic()
 
     def record(self, i, outcome):
@@ -206,6 +216,7 @@ class Tally:
             "voluntary_ctx_switches": me.ru_nvcsw + kids.ru_nvcsw,
             "involuntary_ctx_switches": me.ru_nivcsw + kids.ru_nivcsw,
             "lateness_ms": self._lateness() if timed else None,
+            "loop_lag_ms": percentiles(self.loop_lag),
             "first_error": self.first_error,
         }
 
@@ -214,10 +225,8 @@ class Tally:
         if not self.finished:
             return None
         each = self.args.ms / 1000
-        late = sorted(max(0.0, t - (k // self.concurrency + 1) * each) * 1000
-                      for k, t in enumerate(sorted(self.finished)))
-        pick = lambda q: late[min(len(late) - 1, math.ceil(q * len(late)) - 1)]
-        return {"p50": round(pick(0.50), 3), "p99": round(pick(0.99), 3), "max": round(late[-1], 3)}
+        return percentiles([(t - (k // self.concurrency + 1) * each) * 1000
+                            for k, t in enumerate(sorted(self.finished))])
 
     def exit(self):
         """Print the report and leave with the contract's status."""
@@ -227,7 +236,9 @@ class Tally:
         else:
             ideal = f" (ideal {r['ideal_s']:.4f} s)" if r["ideal_s"] is not None else ""
             print(f"{r['model']} · {r['workload']} · {r['tasks']} tasks · {r['wall_s']:.4f} s{ideal}"
-                  f" · peak RSS {r['max_rss_kib'] / 1024:.1f} MiB · checksum {r['checksum']}"
+                  f" · peak RSS {r['max_rss_kib'] / 1024:.1f} MiB"
+                  + (f" · loop lag max {r['loop_lag_ms']['max']:.1f} ms" if r["loop_lag_ms"] else "")
+                  + f" · checksum {r['checksum']}"
                   + (f" · {r['failed']} failed" if r["failed"] else ""))
         sys.stdout.flush()
         if r["failed"]:

@@ -43,11 +43,27 @@ async def one_task(i, args, pool):
     return value, time.monotonic(), os.getpid(), threading.get_ident(), 0
 
 
+async def pulse(late_ms, pending):
+    """A 10 ms ticker on the loop: while a cpu task runs on the loop, it cannot tick."""
+    while True:
+        pending[0] = time.monotonic() + 0.010
+        await asyncio.sleep(0.010)
+        late_ms.append((time.monotonic() - pending[0]) * 1000)
+        pending[0] = None
+
+
 async def main(args, tally):
     pool = cf.ProcessPoolExecutor() if args.offload else None
     tally.start = time.monotonic()
-    outcomes = await asyncio.gather(*(one_task(i, args, pool) for i in range(args.tasks)),
-                                    return_exceptions=True)
+    # The ticker first, so that it is waiting on its timer before any task can block the loop.
+    pending = [None]  # the tick being waited for: if the run ends first, it still counts
+    ticker = asyncio.ensure_future(pulse(tally.loop_lag, pending)) if args.workload == "cpu" else None
+    tasks = [asyncio.ensure_future(one_task(i, args, pool)) for i in range(args.tasks)]
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    if ticker is not None:
+        ticker.cancel()
+        if pending[0] is not None:
+            tally.loop_lag.append((time.monotonic() - pending[0]) * 1000)
     for i, outcome in enumerate(outcomes):
         tally.record(i, outcome)
     if pool is not None:

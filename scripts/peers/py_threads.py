@@ -13,10 +13,15 @@ pool = cf.ThreadPoolExecutor(max_workers=args.workers)
 workers = pool._max_workers
 tally = contract.Tally("py-threads", args, workers, min(workers, args.tasks))
 with pool:
-    try:
-        futures = [pool.submit(contract.run_blocking, args, i) for i in range(args.tasks)]
-    except RuntimeError as e:  # "can't start new thread"
-        raise SystemExit(f"Error: {e} — limit to raise: `ulimit -u`, kernel.threads-max")
+    futures = []
+    for i in range(args.tasks):
+        try:
+            futures.append(pool.submit(contract.run_blocking, args, i))
+        except RuntimeError as e:  # "can't start new thread": stop starting, finish the rest
+            limit = "`ulimit -u`, kernel.threads-max, vm.max_map_count"
+            for j in range(i, args.tasks):
+                tally.record(j, contract.TaskError(f"after {i} threads: {e} — limit to raise: {limit}"))
+            break
     for i, future in enumerate(futures):
         try:
             tally.record(i, future.result())

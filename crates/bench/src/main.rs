@@ -9,8 +9,10 @@
 
 mod facts;
 mod run;
+mod scale;
 mod service;
 mod suites;
+mod svg;
 mod table;
 mod trace;
 
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         "seed" => suites::seed(&options),
         "http" => suites::http(&options),
         "cpu" => suites::cpu(&options),
+        "scale" => scale::scale(&options),
         "trace" => trace::one(&options),
         "syscalls" => trace::syscalls(&options),
         other => {

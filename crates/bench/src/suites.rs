@@ -253,8 +253,8 @@ fn seed_reading(rows: &[Measured], each: f64) -> String {
     };
     if let (Some(rust), Some(py)) = (children("procs"), children("py-processes (10 workers)")) {
         out += &format!(
-            "- Ten children cost `procs` {:.1} MiB in all and the Python pool {:.1} MiB: a forked Rust child shares \
-             almost everything with its parent, a Python worker carries an interpreter of its own.\n",
+            "- Ten children's peak RSS adds up to {:.1} MiB for `procs` and {:.1} MiB for the Python pool: a forked \
+             Rust child is as small as the parent it copies, a Python worker is a whole interpreter.\n",
             rust / 1024.0, py / 1024.0
         );
     }

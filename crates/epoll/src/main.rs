@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use workload::http::{self, io_error, Progress, ResponseParser};
+use workload::measure::Pulse;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError, Workload};
 
 const MODEL: Model = Model {
@@ -42,6 +43,8 @@ const MODEL: Model = Model {
 
 /// The token of the waker the offload pool uses; sockets use their task id.
 const WAKER: Token = Token(usize::MAX);
+/// The id of the loop's own 10 ms pulse timer in the heap; tasks use their id.
+const PULSE: u32 = u32::MAX;
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);
@@ -85,6 +88,12 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
         Workload::Cpu if args.offload => offload(&args, done_tx, &waker)?,
         Workload::Cpu => ready.extend(0..args.tasks),
     }
+    // While cpu tasks run, a 10 ms timer shows whether they block the loop.
+    let pulse = Pulse::default();
+    if args.workload == Workload::Cpu {
+        timers.push(Reverse((due_after(Pulse::PERIOD), PULSE)));
+        pulse.expect(tally.start + Pulse::PERIOD);
+    }
 
     while left > 0 {
         // 1. One ready cpu task per turn: it blocks the loop for as long as it runs.
@@ -101,6 +110,13 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
         let now = due_after(tally.start.elapsed());
         while let Some(&Reverse((_, id))) = timers.peek().filter(|t| t.0 .0 <= now) {
             timers.pop();
+            if id == PULSE {
+                pulse.tick();
+                let next = now + due_after(Pulse::PERIOD);
+                timers.push(Reverse((next, PULSE)));
+                pulse.expect(tally.start + Duration::from_nanos(next));
+                continue;
+            }
             let result = match args.workload {
                 Workload::Sleep => Ok(task::sleep_value(id)),
                 _ => match sockets[id as usize].take() {
@@ -139,6 +155,9 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
                 left -= 1;
             }
         }
+    }
+    if args.workload == Workload::Cpu {
+        tally.loop_lag(pulse.lag());
     }
     Ok(tally.finish())
 }

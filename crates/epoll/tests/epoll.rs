@@ -71,3 +71,31 @@ fn a_single_threaded_loop_has_no_workers_flag() {
     let outcome = testkit::run(bin(), &["--workers", "2"]);
     assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
 }
+
+#[test]
+fn offloading_cpu_work_keeps_the_loop_ticking() {
+    // Each task hashes for roughly 0.1 to 0.4 s on this machine kind; on the loop, the
+    // loop's 10 ms ticker waits for it; handed to a pool, the ticker keeps (generous) time.
+    let args = [
+        "--workload",
+        "cpu",
+        "--tasks",
+        "4",
+        "--work",
+        "4000000",
+        "--json",
+    ];
+    let blocked = testkit::run(bin(), &args).success();
+    let offloaded = testkit::run(bin(), &[&args[..], &["--offload"]].concat()).success();
+    let max = |r: &serde_json::Value| r["loop_lag_ms"]["max"].as_f64().expect("loop_lag_ms.max");
+    assert!(
+        max(&blocked) > 60.0,
+        "blocked loop lag {}",
+        blocked["loop_lag_ms"]
+    );
+    assert!(
+        max(&offloaded) < 60.0,
+        "offloaded loop lag {}",
+        offloaded["loop_lag_ms"]
+    );
+}

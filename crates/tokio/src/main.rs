@@ -27,6 +27,7 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use workload::http::{self, io_error, Progress, ResponseParser};
+use workload::measure::Pulse;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError, Workload};
 
 const MODEL: Model = Model {
@@ -53,12 +54,20 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     runtime.block_on(async {
         // Waiting tasks do not hold a worker, so all N can wait at once.
         let mut tally = Tally::start(MODEL.name, &args, workers, args.tasks);
+        // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
+        // so it is waiting on its timer before any task can block the loop.
+        let pulse = Pulse::default();
+        let ticker = (args.workload == Workload::Cpu).then(|| tokio::spawn(pulse.clone().run()));
         let handles: Vec<_> = (0..args.tasks)
             .map(|id| tokio::spawn(one_task(args, id)))
             .collect();
         for (id, handle) in (0..).zip(handles) {
             let (result, finished, runner) = handle.await?;
             tally.record(id, result, finished, runner);
+        }
+        if let Some(ticker) = ticker {
+            ticker.abort();
+            tally.loop_lag(pulse.lag());
         }
         Ok(tally.finish())
     })

@@ -75,3 +75,31 @@ fn workers_sets_the_runtime_threads() {
     .success();
     assert_eq!(report["workers"], 3);
 }
+
+#[test]
+fn offloading_cpu_work_keeps_the_loop_ticking() {
+    // Each task hashes for roughly 0.1 to 0.4 s on this machine kind; on the loop, the
+    // loop's 10 ms ticker waits for it; handed to a pool, the ticker keeps (generous) time.
+    let args = [
+        "--workload",
+        "cpu",
+        "--tasks",
+        "4",
+        "--work",
+        "4000000",
+        "--json",
+    ];
+    let blocked = testkit::run(bin(), &args).success();
+    let offloaded = testkit::run(bin(), &[&args[..], &["--offload"]].concat()).success();
+    let max = |r: &serde_json::Value| r["loop_lag_ms"]["max"].as_f64().expect("loop_lag_ms.max");
+    assert!(
+        max(&blocked) > 60.0,
+        "blocked loop lag {}",
+        blocked["loop_lag_ms"]
+    );
+    assert!(
+        max(&offloaded) < 60.0,
+        "offloaded loop lag {}",
+        offloaded["loop_lag_ms"]
+    );
+}

@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use tokio_uring::net::TcpStream;
 use workload::http::{self, io_error, Progress, ResponseParser};
+use workload::measure::Pulse;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError, Workload};
 
 const MODEL: Model = Model {
@@ -45,12 +46,21 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     tokio_uring::builder().entries(4096).start(async {
         // Waiting tasks cost the one thread nothing, so all N can wait at once.
         let mut tally = Tally::start(MODEL.name, &args, 1, args.tasks);
+        // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
+        // so it is waiting on its timer before any task can block the loop.
+        let pulse = Pulse::default();
+        let ticker =
+            (args.workload == Workload::Cpu).then(|| tokio_uring::spawn(pulse.clone().run()));
         let handles: Vec<_> = (0..args.tasks)
             .map(|id| tokio_uring::spawn(one_task(args, id)))
             .collect();
         for (id, handle) in (0..).zip(handles) {
             let (result, finished, runner) = handle.await?;
             tally.record(id, result, finished, runner);
+        }
+        if let Some(ticker) = ticker {
+            ticker.abort();
+            tally.loop_lag(pulse.lag());
         }
         Ok(tally.finish())
     })

@@ -128,7 +128,7 @@ pub fn lateness(
         return None;
     }
     finished.sort_unstable();
-    let mut late: Vec<f64> = finished
+    let late: Vec<f64> = finished
         .iter()
         .enumerate()
         .map(|(k, at)| {
@@ -136,13 +136,74 @@ pub fn lateness(
             (at.as_nanos() as f64 - ideal.as_nanos() as f64) / 1e6
         })
         .collect();
-    late.sort_unstable_by(f64::total_cmp);
-    let pick = |q: f64| late[(((late.len() as f64) * q).ceil() as usize).clamp(1, late.len()) - 1];
-    Some(Percentiles {
-        p50: pick(0.50),
-        p99: pick(0.99),
-        max: late[late.len() - 1],
-    })
+    Percentiles::of(late)
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of values in ms; `None` for no values.
+    pub fn of(mut ms: Vec<f64>) -> Option<Percentiles> {
+        if ms.is_empty() {
+            return None;
+        }
+        ms.sort_unstable_by(f64::total_cmp);
+        let pick = |q: f64| ms[(((ms.len() as f64) * q).ceil() as usize).clamp(1, ms.len()) - 1];
+        Some(Percentiles {
+            p50: pick(0.50),
+            p99: pick(0.99),
+            max: ms[ms.len() - 1],
+        })
+    }
+}
+
+/// An event loop's pulse: a timer that should fire every [`Pulse::PERIOD`], and how late
+/// each tick woke. While the loop runs a cpu task itself, the pulse stops until it is done;
+/// while it hands the task to a pool (`--offload`), the pulse keeps time. `tokio` and
+/// `uring` run [`Pulse::run`] as a task; `epoll` keeps the timer in its own heap.
+#[derive(Clone, Default)]
+pub struct Pulse(std::sync::Arc<std::sync::Mutex<PulseState>>);
+
+#[derive(Default)]
+struct PulseState {
+    late_ms: Vec<f64>,
+    /// The tick being waited for: if the run ends before the loop gets to it, it still counts.
+    pending: Option<std::time::Instant>,
+}
+
+impl Pulse {
+    pub const PERIOD: Duration = Duration::from_millis(10);
+
+    fn state(&self) -> std::sync::MutexGuard<'_, PulseState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next tick is due at `due`.
+    pub fn expect(&self, due: std::time::Instant) {
+        self.state().pending = Some(due);
+    }
+
+    /// The pending tick woke now.
+    pub fn tick(&self) {
+        let mut state = self.state();
+        if let Some(due) = state.pending.take() {
+            state.late_ms.push(due.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+
+    /// Tick forever on the current tokio runtime; abort the task to stop it.
+    pub async fn run(self) {
+        loop {
+            let due = tokio::time::Instant::now() + Self::PERIOD;
+            self.expect(due.into_std());
+            tokio::time::sleep_until(due).await;
+            self.tick();
+        }
+    }
+
+    /// How late every tick woke, counting a tick still waiting as woken now.
+    pub fn lag(&self) -> Option<Percentiles> {
+        self.tick();
+        Percentiles::of(self.state().late_ms.clone())
+    }
 }
 
 #[cfg(test)]

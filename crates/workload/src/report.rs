@@ -44,6 +44,7 @@ pub struct Tally {
     first_error: Option<TaskError>,
     finished_us: Vec<u32>,
     children_max_rss_kib_sum: u64,
+    loop_lag: Option<Percentiles>,
 }
 
 impl Tally {
@@ -62,6 +63,7 @@ impl Tally {
             failed: 0,
             first_error: None,
             children_max_rss_kib_sum: 0,
+            loop_lag: None,
             start: Instant::now(),
         }
     }
@@ -103,6 +105,11 @@ impl Tally {
     pub fn fail(&mut self, count: u32, error: TaskError) {
         self.failed += count;
         self.first_error.get_or_insert(error);
+    }
+
+    /// The event loop's pulse while cpu tasks ran (`tokio`, `epoll`, `uring`).
+    pub fn loop_lag(&mut self, lag: Option<Percentiles>) {
+        self.loop_lag = lag;
     }
 
     /// Add a reaped child's peak RSS (`procs`).
@@ -160,6 +167,7 @@ impl Tally {
             voluntary_ctx_switches: usage.voluntary_ctx_switches,
             involuntary_ctx_switches: usage.involuntary_ctx_switches,
             lateness_ms,
+            loop_lag_ms: self.loop_lag,
             first_error: self.first_error.map(|e| e.to_string()),
             json: a.json,
         }
@@ -189,6 +197,8 @@ pub struct Report {
     pub voluntary_ctx_switches: u64,
     pub involuntary_ctx_switches: u64,
     pub lateness_ms: Option<Percentiles>,
+    /// Event loops on the cpu workload: how late a 10 ms timer on the loop woke.
+    pub loop_lag_ms: Option<Percentiles>,
     pub first_error: Option<String>,
     #[serde(skip)]
     json: bool,
@@ -208,6 +218,9 @@ impl Report {
         line += &format!(" · peak RSS {:.1} MiB", mib(self.max_rss_kib));
         if self.children_max_rss_kib_sum > 0 {
             line += &format!(" + children {:.1} MiB", mib(self.children_max_rss_kib_sum));
+        }
+        if let Some(lag) = self.loop_lag_ms {
+            line += &format!(" · loop lag max {:.1} ms", lag.max);
         }
         line += &format!(" · checksum {}", self.checksum);
         if self.failed > 0 {

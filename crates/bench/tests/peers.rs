@@ -1,0 +1,156 @@
+//! The Python peers speak the same contract as the Rust models: same values, same checksum,
+//! same exit statuses. `make test` points CONCLAB_PEER_PYTHON at the virtualenv that has
+//! uvloop; without it, `python3` from PATH runs them.
+
+use std::path::PathBuf;
+
+const PEERS: [&str; 5] = [
+    "py_serial.py",
+    "py_processes.py",
+    "py_threads.py",
+    "py_asyncio.py",
+    "py_uvloop.py",
+];
+
+fn python() -> String {
+    std::env::var("CONCLAB_PEER_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn script(name: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers");
+    root.join(name).display().to_string()
+}
+
+fn run_peer(peer: &str, args: &[&str]) -> testkit::Outcome {
+    let script = script(peer);
+    let mut argv = vec![script.as_str()];
+    argv.extend_from_slice(args);
+    testkit::run(&python(), &argv)
+}
+
+#[test]
+fn every_peer_yields_the_rust_checksum_for_sleeping_tasks() {
+    for peer in PEERS {
+        let report = run_peer(peer, &["--tasks", "4", "--ms", "10", "--json"]).success();
+        assert_eq!(report["checksum"], testkit::sum_of_values(4), "{peer}");
+        for field in testkit::CONTRACT_FIELDS {
+            assert!(
+                report.get(field).is_some(),
+                "{peer}: missing {field} in {report}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_peer_yields_the_rust_checksum_for_cpu_tasks() {
+    for peer in PEERS {
+        let report = run_peer(
+            peer,
+            &[
+                "--workload",
+                "cpu",
+                "--tasks",
+                "4",
+                "--work",
+                "1000",
+                "--json",
+            ],
+        )
+        .success();
+        // The same constant the Rust models' tests check.
+        assert_eq!(report["checksum"], 11416395711822536050u64, "{peer}");
+    }
+}
+
+#[test]
+fn every_peer_gets_its_values_from_the_service() {
+    let service = testkit::Service::start();
+    let addr = service.addr.to_string();
+    for peer in PEERS {
+        let args = [
+            "--workload",
+            "http",
+            "--tasks",
+            "20",
+            "--ms",
+            "10",
+            "--addr",
+            &addr,
+            "--json",
+        ];
+        let report = run_peer(peer, &args).success();
+        assert_eq!(report["checksum"], testkit::sum_of_values(20), "{peer}");
+    }
+}
+
+#[test]
+fn every_peer_fails_a_refused_connection_with_exit_1() {
+    let addr = testkit::refusing_addr().to_string();
+    for peer in PEERS {
+        let outcome = run_peer(
+            peer,
+            &[
+                "--workload",
+                "http",
+                "--tasks",
+                "2",
+                "--addr",
+                &addr,
+                "--json",
+            ],
+        );
+        assert_eq!(outcome.code, Some(1), "{peer}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains("connection refused"),
+            "{peer}: {}",
+            outcome.stderr
+        );
+    }
+}
+
+#[test]
+fn every_peer_rejects_bad_input_with_exit_2() {
+    for peer in PEERS {
+        for case in [
+            &["--tasks", "0"][..],
+            &["--workload", "nope"],
+            &["--frobnicate"],
+        ] {
+            let outcome = run_peer(peer, case);
+            assert_eq!(outcome.code, Some(2), "{peer} {case:?}: {}", outcome.stderr);
+            assert!(
+                outcome.stdout.is_empty() && outcome.stderr.starts_with("Error: "),
+                "{peer} {case:?}: {}",
+                outcome.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn offloading_to_a_process_pool_keeps_the_python_loop_ticking() {
+    let args = [
+        "--workload",
+        "cpu",
+        "--tasks",
+        "2",
+        "--work",
+        "400000",
+        "--json",
+    ];
+    let blocked = run_peer("py_asyncio.py", &args).success();
+    let offloaded = run_peer("py_asyncio.py", &[&args[..], &["--offload"]].concat()).success();
+    let max = |r: &serde_json::Value| r["loop_lag_ms"]["max"].as_f64().unwrap_or(0.0);
+    // Each task hashes for roughly 0.1 s; on the loop, the ticker waits for it.
+    assert!(
+        max(&blocked) > 50.0,
+        "blocked loop lag {}",
+        blocked["loop_lag_ms"]
+    );
+    assert!(
+        max(&offloaded) < 50.0,
+        "offloaded loop lag {}",
+        offloaded["loop_lag_ms"]
+    );
+}
