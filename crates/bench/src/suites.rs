@@ -354,6 +354,26 @@ fn cpu_reading(rust: &[Measured], python: &[Measured], cores: usize) -> String {
          Handing the work to a pool (`--offload`, the article's `run_in_executor`) is what makes it parallel.\n",
         fmt(rust, "serial", &single)
     );
+    let lag = |rows: &[Measured], name: &str| {
+        rows.iter().find(|m| m.row.name == name)?.report.as_ref()?["loop_lag_ms"]["max"].as_f64()
+    };
+    let lags: Vec<String> = ["tokio", "epoll", "uring"]
+        .iter()
+        .filter_map(|n| {
+            Some(format!(
+                "`{n}` {:.0} ms → {:.1} ms",
+                lag(rust, n)?,
+                lag(rust, &format!("{n} --offload"))?
+            ))
+        })
+        .collect();
+    if !lags.is_empty() {
+        out += &format!(
+            "- The loop stays responsive only when it offloads. A 10 ms timer on the loop woke at worst this late, \
+             without → with `--offload`: {}. A server on such a loop would answer nothing for that long.\n",
+            lags.join(", ")
+        );
+    }
     out += &format!(
         "- Python: {}. Threads take turns on the GIL, so `py-threads` is no faster than serial; processes and \
          `run_in_executor` on a process pool are parallel.\n",

@@ -22,14 +22,13 @@
 
 use std::error::Error;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{self, BufReader};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use nix::unistd::{fork, pipe, ForkResult, Pid};
-use workload::measure::wait4;
-use workload::{task, Args, Model, Report, Runner, Tally, TaskError};
+use nix::unistd::pipe;
+use process_pool::{read_record, start_child, write_record, ProcessPool};
+use workload::measure::{wait4, Reaped};
+use workload::{task, Args, Model, Report, Tally, TaskError};
 
 const MODEL: Model = Model {
     name: "procs",
@@ -45,163 +44,66 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
     let processes = args.workers.unwrap_or(args.tasks);
-    let (results_rx, results_tx) = pipe()?;
     let mut tally = Tally::start(MODEL.name, args, processes, processes);
-    let children = match args.workers {
-        None => one_child_per_task(args, &results_tx, &mut tally)?,
-        Some(workers) => pool(args, workers, &results_tx, &mut tally)?,
-    };
-    // Our copy of the write end must go, or the pipe never reaches end-of-file.
-    drop(results_tx);
-    let mut results = BufReader::new(File::from(results_rx));
-    while let Some((id, result, finished, runner)) = read_record(&mut results, tally.start)? {
-        tally.record(id, result, finished, runner);
-    }
-    for pid in children {
-        let child = wait4(pid.as_raw())?;
-        tally.add_child(&child);
-        if let Some(why) = child.failure() {
-            tally.fail(0, TaskError::new(why));
-        }
+    match args.workers {
+        None => one_child_per_task(args, &mut tally)?,
+        Some(workers) => pool(args, workers, &mut tally)?,
     }
     Ok(tally.finish())
 }
 
-/// Fork one child per task; stop at the first fork the kernel refuses.
-fn one_child_per_task(args: &Args, results: &OwnedFd, tally: &mut Tally) -> io::Result<Vec<Pid>> {
+/// Fork one child per task, stopping at the first fork the kernel refuses; every child
+/// writes its record to one shared pipe, read here until the last child has closed it.
+fn one_child_per_task(args: &Args, tally: &mut Tally) -> io::Result<()> {
+    let (results_rx, results_tx) = pipe()?;
     let (mut children, start) = (Vec::with_capacity(args.tasks as usize), tally.start);
     for id in 0..args.tasks {
-        match start_child(|| write_record(results, id, task::run_blocking(args, id), start)) {
+        match start_child(|| write_record(&results_tx, id, task::run_blocking(args, id), start)) {
             Ok(pid) => children.push(pid),
             Err(e) => {
-                tally.fail(
-                    args.tasks - id,
-                    TaskError::starting(&format!("fork after {id} children"), &e),
-                );
+                let error = TaskError::starting(&format!("fork after {id} children"), &e);
+                tally.fail(args.tasks - id, error);
                 break;
             }
         }
     }
-    Ok(children)
-}
-
-/// Fork `workers` children that read task ids from a pipe: the ProcessPoolExecutor analog.
-/// If the pool cannot be started whole, no task runs: the user asked for W workers.
-fn pool(args: &Args, workers: u32, results: &OwnedFd, tally: &mut Tally) -> io::Result<Vec<Pid>> {
-    let (ids_rx, ids_tx) = pipe()?;
-    let (mut children, start) = (Vec::with_capacity(workers as usize), tally.start);
-    for n in 0..workers {
-        let worker = || {
-            // The child's copy of the write end must close, or the ids pipe never ends.
-            // (The child never drops `ids_tx`: it leaves through `_exit`.)
-            nix::unistd::close(ids_tx.as_raw_fd())?;
-            let mut ids = File::from(ids_rx.try_clone()?);
-            let mut id = [0u8; 4];
-            // Each id is one 4-byte write, and pipe writes under PIPE_BUF are atomic, so
-            // every read of 4 bytes takes exactly one whole id.
-            while ids.read_exact(&mut id).is_ok() {
-                let id = u32::from_ne_bytes(id);
-                write_record(results, id, task::run_blocking(args, id), start)?;
-            }
-            Ok(())
-        };
-        match start_child(worker) {
-            Ok(pid) => children.push(pid),
-            Err(e) => {
-                tally.fail(
-                    args.tasks,
-                    TaskError::starting(&format!("fork after {n} workers"), &e),
-                );
-                return Ok(children); // dropping ids_tx lets the started workers exit
-            }
-        }
+    // Our copy of the write end must go, or the pipe never reaches end-of-file.
+    drop(results_tx);
+    let mut results = BufReader::new(File::from(results_rx));
+    while let Some(done) = read_record(&mut results, start)? {
+        tally.record(done.id, done.result, done.finished, done.runner);
     }
-    // Feed the ids from a thread: the parent must read results at the same time, or a full
-    // results pipe and a full ids pipe would wait on each other. The thread starts only
-    // after the last fork, so no child inherits a half-running parent.
-    let tasks = args.tasks;
-    std::thread::spawn(move || {
-        let mut ids = File::from(ids_tx);
-        for id in 0..tasks {
-            if ids.write_all(&id.to_ne_bytes()).is_err() {
-                break; // every worker died; their exit status tells why
-            }
-        }
-    });
-    Ok(children)
-}
-
-/// Fork a child that runs `work` and `_exit`s: 0 if it succeeded, 1 if it could not report.
-fn start_child(work: impl FnOnce() -> io::Result<()>) -> io::Result<Pid> {
-    // SAFETY: the parent is single-threaded whenever it forks (the pool's feeder thread
-    // starts after the last fork), so the child's copy of the heap and of every lock is
-    // consistent and it may allocate and run ordinary code.
-    match unsafe { fork() }? {
-        ForkResult::Parent { child } => Ok(child),
-        ForkResult::Child => {
-            let status = if work().is_ok() { 0 } else { 1 };
-            // SAFETY: `_exit` ends the child at once, without running the parent's atexit
-            // handlers or flushing stdio buffers that belong to the parent.
-            unsafe { nix::libc::_exit(status) }
-        }
+    for pid in children {
+        reaped(tally, &wait4(pid.as_raw())?);
     }
+    Ok(())
 }
 
-// A record on the results pipe: id u32, finish time u64 ns since start, pid u32, then
-// either tag 0 + value u64, or tag 1 + message length u16 + message bytes. One `write`,
-// under PIPE_BUF (4096) bytes, so records from many children never interleave.
-const MAX_MESSAGE: usize = 2048;
-
-fn write_record(
-    pipe: &OwnedFd,
-    id: u32,
-    result: Result<u64, TaskError>,
-    start: Instant,
-) -> io::Result<()> {
-    let mut record = Vec::with_capacity(64);
-    record.extend(id.to_ne_bytes());
-    record.extend((start.elapsed().as_nanos() as u64).to_ne_bytes());
-    record.extend(std::process::id().to_ne_bytes());
-    match result {
-        Ok(value) => {
-            record.push(0);
-            record.extend(value.to_ne_bytes());
-        }
+/// `workers` pre-forked children taking task ids from a pipe: the ProcessPoolExecutor
+/// analog ([`process_pool::ProcessPool`]). If it cannot be started whole, no task runs.
+fn pool(args: &Args, workers: u32, tally: &mut Tally) -> io::Result<()> {
+    let job = |id| task::run_blocking(args, id);
+    let mut pool = match ProcessPool::start(workers, tally.start, job) {
+        Ok(pool) => pool,
         Err(e) => {
-            let message = e.to_string();
-            let message = &message.as_bytes()[..message.len().min(MAX_MESSAGE)];
-            record.push(1);
-            record.extend((message.len() as u16).to_ne_bytes());
-            record.extend(message);
+            let what = format!("fork after {} workers", e.started);
+            tally.fail(args.tasks, TaskError::starting(&what, &e.error));
+            return Ok(());
         }
+    };
+    for done in pool.map(0..args.tasks)? {
+        tally.record(done.id, done.result, done.finished, done.runner);
     }
-    nix::unistd::write(pipe, &record)
-        .map(drop)
-        .map_err(io::Error::from)
+    for child in pool.shutdown()? {
+        reaped(tally, &child);
+    }
+    Ok(())
 }
 
-type Record = (u32, Result<u64, TaskError>, Instant, Runner);
-
-fn read_record(pipe: &mut impl Read, start: Instant) -> io::Result<Option<Record>> {
-    let mut head = [0u8; 17];
-    match pipe.read_exact(&mut head) {
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        other => other?,
+/// A reaped child adds its peak RSS; one that died (say, killed) is a failure of its own.
+fn reaped(tally: &mut Tally, child: &Reaped) {
+    tally.add_child(child);
+    if let Some(why) = child.failure() {
+        tally.fail(0, TaskError::new(why));
     }
-    let id = u32::from_ne_bytes(head[0..4].try_into().unwrap());
-    let finished =
-        start + Duration::from_nanos(u64::from_ne_bytes(head[4..12].try_into().unwrap()));
-    let pid = u32::from_ne_bytes(head[12..16].try_into().unwrap());
-    let result = if head[16] == 0 {
-        let mut value = [0u8; 8];
-        pipe.read_exact(&mut value)?;
-        Ok(u64::from_ne_bytes(value))
-    } else {
-        let mut len = [0u8; 2];
-        pipe.read_exact(&mut len)?;
-        let mut message = vec![0u8; u16::from_ne_bytes(len) as usize];
-        pipe.read_exact(&mut message)?;
-        Err(TaskError::new(String::from_utf8_lossy(&message)))
-    };
-    Ok(Some((id, result, finished, Runner { pid, tid: pid })))
 }

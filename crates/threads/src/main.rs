@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
+use thread_pool::{ThreadPool, Worker};
 use workload::limits::thread_headroom;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError};
 
@@ -48,29 +48,23 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
     let threads = args.workers.unwrap_or(args.tasks);
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let mut tally = Tally::start(MODEL.name, args, threads, threads);
-    let started = match args.workers {
-        None => one_thread_per_task(args, &done_tx, &mut tally),
-        Some(workers) => pool(args, workers, &done_tx, &mut tally),
-    };
-    drop(done_tx);
-    for (id, result, finished, runner) in done_rx {
-        tally.record(id, result, finished, runner);
-    }
-    for handle in started {
-        handle.join().map_err(|_| "a task thread panicked")?;
+    match args.workers {
+        None => one_thread_per_task(args, &mut tally)?,
+        Some(workers) => pool(args, workers, &mut tally),
     }
     Ok(tally.finish())
 }
 
-/// Start one thread per task, stopping at the first limit.
-fn one_thread_per_task(args: &Args, done: &Sender<Done>, tally: &mut Tally) -> Vec<JoinHandle<()>> {
+/// Start one thread per task, stopping at the first limit; results come back over a channel
+/// in the order the tasks finish.
+fn one_thread_per_task(args: &Args, tally: &mut Tally) -> Result<(), Box<dyn Error>> {
     let headroom = thread_headroom(MAPPINGS_PER_THREAD);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
     let mut started = Vec::with_capacity(args.tasks as usize);
     for id in 0..args.tasks {
         let job = {
-            let (args, done) = (*args, done.clone());
+            let (args, done) = (*args, done_tx.clone());
             move || {
                 let result = task::run_blocking(&args, id);
                 let _ = done.send((id, result, Instant::now(), Runner::here()));
@@ -84,40 +78,43 @@ fn one_thread_per_task(args: &Args, done: &Sender<Done>, tally: &mut Tally) -> V
             }
         }
     }
-    started
+    drop(done_tx); // the channel closes when the last task thread is done
+    for (id, result, finished, runner) in done_rx {
+        tally.record(id, result, finished, runner);
+    }
+    for handle in started {
+        handle.join().map_err(|_| "a task thread panicked")?;
+    }
+    Ok(())
 }
 
-/// Start `workers` threads that take task ids from a channel: the ThreadPoolExecutor analog.
-/// If the pool cannot be started whole, no task runs: the user asked for W workers.
-fn pool(args: &Args, workers: u32, done: &Sender<Done>, tally: &mut Tally) -> Vec<JoinHandle<()>> {
+/// `workers` threads taking tasks from one queue: the ThreadPoolExecutor analog
+/// ([`thread_pool::ThreadPool`]), results waited for in submission order. If the pool
+/// cannot be started whole, no task runs: the user asked for W workers.
+fn pool(args: &Args, workers: u32, tally: &mut Tally) {
     let headroom = thread_headroom(MAPPINGS_PER_THREAD);
-    let (ids_tx, ids_rx) = crossbeam_channel::unbounded::<u32>();
-    let mut started = Vec::with_capacity(workers as usize);
-    for _ in 0..workers {
-        let job = {
-            let (args, done, ids): (Args, Sender<Done>, Receiver<u32>) =
-                (*args, done.clone(), ids_rx.clone());
-            move || {
-                for id in ids {
-                    let result = task::run_blocking(&args, id);
-                    let _ = done.send((id, result, Instant::now(), Runner::here()));
-                }
-            }
-        };
-        match start_thread(started.len() as u64, &headroom, job) {
-            Ok(handle) => started.push(handle),
-            Err(e) => {
-                tally.fail(args.tasks, e);
-                return started; // dropping ids_tx lets the started workers exit
-            }
-        }
+    let spawn =
+        |count: usize, worker: Worker| start_thread(count as u64, &headroom, move || worker.run());
+    let pool = match ThreadPool::start(workers as usize, spawn) {
+        Ok(pool) => pool,
+        Err(e) => return tally.fail(args.tasks, e),
+    };
+    let handles: Vec<_> = (0..args.tasks)
+        .map(|id| {
+            let args = *args;
+            pool.submit(move || {
+                (
+                    task::run_blocking(&args, id),
+                    Instant::now(),
+                    Runner::here(),
+                )
+            })
+        })
+        .collect();
+    for (id, handle) in (0..).zip(handles) {
+        let (result, finished, runner) = handle.wait();
+        tally.record(id, result, finished, runner);
     }
-    for id in 0..args.tasks {
-        ids_tx
-            .send(id)
-            .expect("the workers hold the receiver until the sender is dropped");
-    }
-    started
 }
 
 /// Spawn the `count`-th thread, unless it would cross the limit read beforehand.
