@@ -151,6 +151,7 @@ pub fn cpu_table(rows: &[Measured], serial_median: Option<f64>, cores: usize) ->
         "speedup over serial",
         "efficiency (speedup / cores)",
         "peak memory (self + children)",
+        "loop's 10 ms timer: max lag",
     ]);
     for m in rows {
         let mut cells = vec![format!("`{}`", m.row.name), mean_cell(m)];
@@ -169,6 +170,11 @@ pub fn cpu_table(rows: &[Measured], serial_median: Option<f64>, cores: usize) ->
             None => cells.extend(std::iter::repeat_n(DASH.to_string(), 6)),
         }
         cells.push(memory(m));
+        let lag = m
+            .report
+            .as_ref()
+            .and_then(|r| r["loop_lag_ms"]["max"].as_f64());
+        cells.push(lag.map_or(DASH.into(), |l| format!("{l:.1} ms")));
         table.push(cells);
     }
     table.render()
@@ -242,6 +248,10 @@ mod tests {
         assert!(
             text.contains("| 0.00 |"),
             "CPU/wall of a sleeping row: {text}"
+        );
+        assert!(
+            text.ends_with("| 3.1 MiB | — |\n"),
+            "no loop lag in a sleep report: {text}"
         );
     }
 }

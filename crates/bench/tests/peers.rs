@@ -12,8 +12,13 @@ const PEERS: [&str; 5] = [
     "py_uvloop.py",
 ];
 
+/// CONCLAB_PEER_PYTHON, else the project's virtualenv (`make peers`), else `python3`.
 fn python() -> String {
-    std::env::var("CONCLAB_PEER_PYTHON").unwrap_or_else(|_| "python3".into())
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    std::env::var("CONCLAB_PEER_PYTHON")
+        .ok()
+        .or_else(|| venv.exists().then(|| venv.display().to_string()))
+        .unwrap_or_else(|| "python3".into())
 }
 
 fn script(name: &str) -> String {

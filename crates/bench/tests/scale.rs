@@ -4,7 +4,14 @@
 #[test]
 fn the_scale_sweep_writes_its_table_json_and_plots_on_a_tiny_grid() {
     let out = std::env::temp_dir().join(format!("conclab-scale-smoke-{}", std::process::id()));
-    let python = std::env::var("CONCLAB_PEER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    let python = std::env::var("CONCLAB_PEER_PYTHON").unwrap_or_else(|_| {
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            "python3".into()
+        }
+    });
     let outcome = testkit::run(
         env!("CARGO_BIN_EXE_bench"),
         &[
