@@ -65,6 +65,7 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     // would forget an event it had not yet handed out.
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
 
+    let runner = Runner::here(); // every task but the offloaded ones runs on this thread
     let mut tally = Tally::start(MODEL.name, &args, 1, args.tasks);
     let mut left = n; // tasks without a result yet
     let due_after = |d: Duration| d.as_nanos() as u64;
@@ -78,7 +79,7 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
                 match Connection::open(&poll, &args, id) {
                     Ok(conn) => sockets[id as usize] = Some(conn),
                     Err(e) => {
-                        tally.record(id, Err(e), Instant::now(), Runner::here());
+                        tally.record(id, Err(e), Instant::now(), runner);
                         left -= 1;
                     }
                 }
@@ -98,12 +99,8 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     while left > 0 {
         // 1. One ready cpu task per turn: it blocks the loop for as long as it runs.
         if let Some(id) = ready.pop_front() {
-            tally.record(
-                id,
-                Ok(task::sha256_chain(id, args.work)),
-                Instant::now(),
-                Runner::here(),
-            );
+            let value = task::sha256_chain(id, args.work);
+            tally.record(id, Ok(value), Instant::now(), runner);
             left -= 1;
         }
         // 2. Every timer that is due: a sleep ends, or a request runs out of time.
@@ -124,7 +121,7 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
                     None => continue, // finished before its deadline
                 },
             };
-            tally.record(id, result, Instant::now(), Runner::here());
+            tally.record(id, result, Instant::now(), runner);
             left -= 1;
         }
         if left == 0 {
@@ -151,7 +148,7 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
             };
             if let Some(result) = conn.advance() {
                 sockets[id as usize] = None; // closes the socket
-                tally.record(id, result, Instant::now(), Runner::here());
+                tally.record(id, result, Instant::now(), runner);
                 left -= 1;
             }
         }

@@ -37,15 +37,17 @@ const MODEL: Model = Model {
 };
 
 fn main() -> ExitCode {
-    let args = Args::parse_for(MODEL);
+    // Every task reads the arguments: a `'static` reference keeps a copy of them out of each
+    // task's future, which at a million tasks is most of the memory.
+    let args: &'static Args = Box::leak(Box::new(Args::parse_for(MODEL)));
     workload::exit(run(args))
 }
 
-fn run(args: Args) -> Result<Report, Box<dyn Error>> {
+fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
     tokio_uring::builder().entries(4096).start(async {
         // Waiting tasks cost the one thread nothing, so all N can wait at once.
-        let mut tally = Tally::start(MODEL.name, &args, 1, args.tasks);
+        let mut tally = Tally::start(MODEL.name, args, 1, args.tasks);
         // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
         // so it is waiting on its timer before any task can block the loop.
         let pulse = Pulse::default();
@@ -66,16 +68,15 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     })
 }
 
-async fn one_task(args: Args, id: u32) -> (Result<u64, TaskError>, Instant, Runner) {
+async fn one_task(args: &'static Args, id: u32) -> (Result<u64, TaskError>, Instant, Runner) {
     let result = match args.workload {
         Workload::Sleep => {
             tokio::time::sleep(args.sleep()).await;
             Ok(task::sleep_value(id))
         }
-        Workload::Http => match tokio::time::timeout(args.timeout(), http_get(args, id)).await {
-            Ok(result) => result,
-            Err(_) => Err(TaskError::timed_out("the request", args.timeout())),
-        },
+        // Boxed: a task's future is as large as its largest branch, and a sleeping task
+        // should not carry the room for a socket, a buffer and a parser.
+        Workload::Http => Box::pin(http_with_timeout(args, id)).await,
         Workload::Cpu if args.offload => {
             tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
                 .await
@@ -83,10 +84,17 @@ async fn one_task(args: Args, id: u32) -> (Result<u64, TaskError>, Instant, Runn
         }
         Workload::Cpu => Ok(task::sha256_chain(id, args.work)),
     };
-    (result, Instant::now(), Runner::here())
+    (result, Instant::now(), Runner::cached())
 }
 
-async fn http_get(args: Args, id: u32) -> Result<u64, TaskError> {
+async fn http_with_timeout(args: &'static Args, id: u32) -> Result<u64, TaskError> {
+    match tokio::time::timeout(args.timeout(), http_get(args, id)).await {
+        Ok(result) => result,
+        Err(_) => Err(TaskError::timed_out("the request", args.timeout())),
+    }
+}
+
+async fn http_get(args: &Args, id: u32) -> Result<u64, TaskError> {
     let addr = args.addr;
     let stream = TcpStream::connect(addr)
         .await

@@ -39,6 +39,7 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
 /// Answer connections until `shutdown` completes; one tokio task per connection.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let mut last_complaint: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -51,9 +52,12 @@ pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
                     });
                 }
                 Err(e) => {
-                    // Out of file descriptors: say so, and give closing connections a moment
-                    // instead of spinning on accept.
-                    eprintln!("accept: {e}");
+                    // Out of file descriptors: say so (once a second, not once per try), and
+                    // give closing connections a moment instead of spinning on accept.
+                    if last_complaint.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                        eprintln!("service: accept: {e} — limit to raise: RLIMIT_NOFILE (`ulimit -n`)");
+                        last_complaint = Some(tokio::time::Instant::now());
+                    }
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
