@@ -25,7 +25,7 @@ MS       ?= 100
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
-        strace perf syscalls tools peers clean
+        strace perf syscalls readme tools peers clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,18 +47,22 @@ service: build ## run the http workload's service in the foreground on $(SERVICE
 
 bench: build tools peers ## the article's table: 10 tasks x 1 s, six Rust models and seven Python peers -> results/seed/
 	$(BIN)/bench seed --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/seed
+	$(BIN)/bench readme
 
 bench-quick: build tools peers ## the same matrix at 10 x 100 ms with fewer runs, in under a minute -> results/tmp/quick/
 	$(BIN)/bench seed --quick --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/tmp/quick
 
 bench-http: build tools peers ## http workload, N = 100, 1000, 10000 at 100 ms, service started and stopped -> results/http/
 	$(BIN)/bench http --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/http
+	$(BIN)/bench readme
 
 bench-cpu: build tools peers ## cpu workload, 8 SHA-256 chains: speedup and efficiency -> results/cpu/
 	$(BIN)/bench cpu --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/cpu
+	$(BIN)/bench readme
 
 bench-scale: build peers ## 10 ... 1,000,000 sleeping tasks per model, breaking points, SVG plots -> results/scale/
 	$(BIN)/bench scale --python $(PEER_PYTHON) --out results/scale
+	$(BIN)/bench readme
 
 strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS)
 	$(BIN)/bench trace --tool strace --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) --ms $(MS)
@@ -68,6 +72,9 @@ perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TAS
 
 syscalls: build ## top syscalls per model for sleep (N=10000) and http (N=1000) -> results/syscalls.md
 	$(BIN)/bench syscalls --out results/syscalls.md
+
+readme: build ## rewrite the README's result sections from the JSON in results/
+	$(BIN)/bench readme
 
 tools: $(HYPERFINE) ## install hyperfine $(HYPERFINE_VERSION) into .tools/ unless one is on PATH
 

@@ -8,6 +8,7 @@
 //! facts to `results/…`. The tables are produced here from that JSON, never by hand.
 
 mod facts;
+mod readme;
 mod run;
 mod scale;
 mod service;
@@ -23,7 +24,8 @@ use std::process::ExitCode;
 const USAGE: &str =
     "Usage: bench <seed [--quick] | http | cpu> --hyperfine PATH --python PATH --out DIR
        bench trace --tool strace|perf --model M [--workload W] [--tasks N] [--ms MS]
-       bench syscalls --out FILE";
+       bench syscalls --out FILE
+       bench readme [--readme README.md] [--results results]";
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         "scale" => scale::scale(&options),
         "trace" => trace::one(&options),
         "syscalls" => trace::syscalls(&options),
+        "readme" => readme::readme(&options),
         other => {
             eprintln!("Error: unknown command {other:?}\n\n{USAGE}");
             return ExitCode::from(2);

@@ -30,11 +30,6 @@ impl Row {
         }
     }
 
-    pub fn article(mut self, figure: &'static str) -> Row {
-        self.article = Some(figure);
-        self
-    }
-
     fn command_line(&self) -> String {
         self.argv
             .iter()

@@ -465,3 +465,37 @@ fn targets(points: &[Point]) -> String {
     }
     t.render()
 }
+
+/// The README's scale section, from `scale.json`: the plots, the targets, where each stops.
+pub fn summary(dir: &std::path::Path) -> Result<String, String> {
+    let path = dir.join("scale.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: {e} (run make bench-scale)", path.display()))?;
+    let data: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let points = |key: &str| -> Vec<Point> {
+        let all = data[key].as_array().cloned().unwrap_or_default();
+        all.iter()
+            .map(|p| {
+                let line = p["line"].as_str().unwrap_or("?").to_string();
+                Point {
+                    peer: line.starts_with("py-"),
+                    line,
+                    n: p["n"].as_u64().unwrap_or(0),
+                    report: Some(p["report"].clone()).filter(|r| !r.is_null()),
+                    status: p["status"].as_str().unwrap_or("").to_string(),
+                    error: p["error"].as_str().map(String::from),
+                }
+            })
+            .collect()
+    };
+    let (sleep, http) = (points("sleep"), points("http"));
+    Ok(format!(
+        "![time above the ideal](results/scale/overhead.svg)\n\n![memory per task](results/scale/memory-per-task.svg)\n\n\
+         Targets for a million sleeping tasks (and 10,000 threads, 1,000 processes):\n\n{}\n\
+         Where each one stops, and the error it stopped with:\n\n{}\n\
+         Every point, the http sweep and the machine: [results/scale](results/scale/README.md).\n",
+        targets(&sleep),
+        breaking_points(&sleep, &http)
+    ))
+}

@@ -105,6 +105,28 @@ fn median(rows: &[Measured], name: &str) -> Option<f64> {
 
 // ---- make bench: the article's table ----------------------------------------------------
 
+/// The article's figures for "10 tasks, each waits 1 s", beside the rows that reproduce
+/// them: the Python rows it measured, and the Rust rows that are their analogs.
+const ARTICLE: [(&str, &str); 10] = [
+    ("serial", "10.0751 s (serial)"),
+    ("procs", "1.1639 s (processes)"),
+    ("threads", "1.0146 s (threads)"),
+    ("tokio", "1.0110 s (asyncio)"),
+    ("uring", "1.01 s (asyncio + uvloop)"),
+    ("py-serial", "10.0751 s"),
+    ("py-processes (10 workers)", "1.1639 s"),
+    ("py-threads (10 workers)", "1.0146 s"),
+    ("py-asyncio", "1.0110 s"),
+    ("py-uvloop", "1.01 s"),
+];
+
+pub fn article_figure(name: &str) -> Option<&'static str> {
+    ARTICLE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, figure)| *figure)
+}
+
 pub fn seed(options: &Options) -> Result<(), String> {
     let quick = options.flag("quick");
     let (bench, peers, facts) = tools(options)?;
@@ -112,30 +134,30 @@ pub fn seed(options: &Options) -> Result<(), String> {
     let a = args(&format!("--tasks 10 --ms {ms}"));
     let per_task = args(&format!("--tasks 10 --ms {ms} --workers 10"));
     let slow = vec![
-        model("serial", "serial", &a).article("10.0751 s (serial)"),
-        peers
-            .row("py-serial", "py_serial.py", &a)
-            .article("10.0751 s"),
+        model("serial", "serial", &a),
+        peers.row("py-serial", "py_serial.py", &a),
     ];
     let fast = vec![
-        model("procs", "procs", &a).article("1.1639 s (processes)"),
-        model("threads", "threads", &a).article("1.0146 s (threads)"),
-        model("tokio", "tokio", &a).article("1.0110 s (asyncio)"),
+        model("procs", "procs", &a),
+        model("threads", "threads", &a),
+        model("tokio", "tokio", &a),
         model("epoll", "epoll", &a),
-        model("uring", "uring", &a).article("1.01 s (asyncio + uvloop)"),
+        model("uring", "uring", &a),
         peers.row("py-processes (default workers)", "py_processes.py", &a),
-        peers
-            .row("py-processes (10 workers)", "py_processes.py", &per_task)
-            .article("1.1639 s"),
+        peers.row("py-processes (10 workers)", "py_processes.py", &per_task),
         peers.row("py-threads (default workers)", "py_threads.py", &a),
-        peers
-            .row("py-threads (10 workers)", "py_threads.py", &per_task)
-            .article("1.0146 s"),
-        peers
-            .row("py-asyncio", "py_asyncio.py", &a)
-            .article("1.0110 s"),
-        peers.row("py-uvloop", "py_uvloop.py", &a).article("1.01 s"),
+        peers.row("py-threads (10 workers)", "py_threads.py", &per_task),
+        peers.row("py-asyncio", "py_asyncio.py", &a),
+        peers.row("py-uvloop", "py_uvloop.py", &a),
     ];
+    let [slow, fast] = [slow, fast].map(|rows| {
+        rows.into_iter()
+            .map(|mut row| {
+                row.article = article_figure(&row.name);
+                row
+            })
+            .collect::<Vec<_>>()
+    });
     let measured = measure(
         &bench,
         vec![

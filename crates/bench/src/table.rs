@@ -212,7 +212,11 @@ mod tests {
         let mut missing = Row::new("py-uvloop", vec!["python".into()]);
         missing.missing = Some("python3 not found".into());
         let rows = vec![
-            Row::new("tokio", vec![]).article("1.011 s"),
+            {
+                let mut r = Row::new("tokio", vec![]);
+                r.article = Some("1.011 s");
+                r
+            },
             Row::new("procs", vec![]),
             missing,
         ];

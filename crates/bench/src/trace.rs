@@ -88,84 +88,204 @@ pub fn parse_strace_summary(text: &str) -> Vec<(String, u64, u64)> {
     rows
 }
 
-const SOCKET_IO: [&str; 6] = ["read", "write", "recvfrom", "sendto", "readv", "writev"];
+const SOCKET_IO: &str = "read,write,recvfrom,sendto,readv,writev,recvmsg,sendmsg";
+
+/// Run `argv` under strace with `flags`, output to `scratch`; the service is stopped after.
+fn strace(
+    flags: &[&str],
+    scratch: &std::path::Path,
+    argv: Vec<String>,
+    service: Option<Service>,
+) -> Result<String, String> {
+    eprintln!("strace {} {}", flags.join(" "), argv.join(" "));
+    let status = Command::new("strace")
+        .args(flags)
+        .arg("-o")
+        .arg(scratch)
+        .args(&argv)
+        .stdout(std::process::Stdio::null())
+        .status();
+    drop(service);
+    status.map_err(|e| format!("cannot run strace: {e}"))?;
+    std::fs::read_to_string(scratch).map_err(|e| format!("strace wrote nothing: {e}"))
+}
+
+/// What one model did under strace for one workload.
+struct Counts {
+    model: &'static str,
+    tasks: u64,
+    top: String,
+    clones: u64,
+    futex: u64,
+    io_uring_enter: u64,
+    epoll_wait: u64,
+    /// read/write/recv/send calls whose file descriptor was a socket (http only).
+    socket_io: Option<u64>,
+}
+
+fn measure(
+    model: &'static str,
+    workload: &str,
+    tasks: u64,
+    scratch: &std::path::Path,
+) -> Result<Counts, String> {
+    let (argv, service) = command(model, workload, &tasks.to_string(), "100")?;
+    let calls = parse_strace_summary(&strace(&["-f", "-c"], scratch, argv, service)?);
+    let count = |names: &[&str]| {
+        calls
+            .iter()
+            .filter(|c| names.contains(&c.0.as_str()))
+            .map(|c| c.1)
+            .sum::<u64>()
+    };
+    let socket_io = if workload == "http" {
+        // A second run that names every descriptor (-y): count the calls made on sockets.
+        let (argv, service) = command(model, workload, &tasks.to_string(), "100")?;
+        let trace = strace(
+            &["-f", "-y", "-e", &format!("trace={SOCKET_IO}")],
+            scratch,
+            argv,
+            service,
+        )?;
+        Some(
+            trace
+                .lines()
+                .filter(|l| l.contains("<socket:[") || l.contains("<TCP"))
+                .count() as u64,
+        )
+    } else {
+        None
+    };
+    Ok(Counts {
+        model,
+        tasks,
+        top: calls
+            .iter()
+            .take(6)
+            .map(|(n, c, _)| format!("{n} {c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        clones: count(&["clone", "clone3", "fork", "vfork"]),
+        futex: count(&["futex"]),
+        io_uring_enter: count(&["io_uring_enter"]),
+        epoll_wait: count(&["epoll_wait", "epoll_pwait", "epoll_pwait2"]),
+        socket_io,
+    })
+}
 
 pub fn syscalls(options: &Options) -> Result<(), String> {
     let out = options.out()?;
     let scratch = std::env::temp_dir().join(format!("conclab-strace-{}", std::process::id()));
     let mut text = String::from(
         "# Syscalls per model\n\nWritten by `make syscalls` ([`crates/bench/src/trace.rs`](../crates/bench/src/trace.rs)): \
-         each model under `strace -f -c` (all threads and children), the top syscalls by count. strace slows every \
-         syscall down, so read the counts, not the times.\n\n",
+         each model under `strace -f -c` (all threads and children), the top syscalls by count; for http, a second \
+         run under `strace -f -y` counts the reads and writes made on a socket. strace slows every syscall down, so \
+         read the counts, not the times. A `clone` count above N in `procs` is forks the kernel restarted when a \
+         child's SIGCHLD arrived mid-fork.\n\n",
     );
-    for (workload, tasks) in [("sleep", "10000"), ("http", "1000")] {
-        text += &format!("## {workload}, N = {tasks}\n\n");
+    let mut all = Vec::new();
+    for (workload, tasks) in [("sleep", 10_000u64), ("http", 1_000)] {
         let mut table = Table::new(&[
             "model",
             "top syscalls (calls)",
-            "socket read/write calls",
-            "clone + fork",
+            "clone",
             "futex",
             "io_uring_enter",
             "epoll_wait",
+            "reads and writes on sockets",
         ]);
         for model in MODELS {
-            if model == "serial" && workload == "sleep" {
-                continue; // 10,000 × 100 ms one after another: 17 minutes of nothing new
-            }
-            let tasks = if model == "serial" { "100" } else { tasks };
-            let (argv, service) = command(model, workload, tasks, "100")?;
-            eprintln!("strace -f -c {}", argv.join(" "));
-            let status = Command::new("strace")
-                .args(["-f", "-c", "-o"])
-                .arg(&scratch)
-                .args(&argv)
-                .stdout(std::process::Stdio::null())
-                .status();
-            drop(service);
-            status.map_err(|e| format!("cannot run strace: {e}"))?;
-            let summary = std::fs::read_to_string(&scratch)
-                .map_err(|e| format!("strace wrote nothing: {e}"))?;
-            let calls = parse_strace_summary(&summary);
-            let count = |names: &[&str]| {
-                calls
-                    .iter()
-                    .filter(|c| names.contains(&c.0.as_str()))
-                    .map(|c| c.1)
-                    .sum::<u64>()
+            // Serial at full N is N × 100 ms of nothing new: it runs 100 tasks, for http only.
+            let tasks = match (model, workload) {
+                ("serial", "sleep") => continue,
+                ("serial", _) => 100,
+                _ => tasks,
             };
-            let top = calls
-                .iter()
-                .take(6)
-                .map(|(n, c, _)| format!("{n} {c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let c = measure(model, workload, tasks, &scratch)?;
             table.push(vec![
-                format!(
-                    "`{model}`{}",
-                    if tasks == "100" && workload == "http" && model == "serial" {
-                        " (N = 100)"
-                    } else {
-                        ""
-                    }
-                ),
-                top,
-                count(&SOCKET_IO).to_string(),
-                count(&["clone", "clone3", "fork", "vfork"]).to_string(),
-                count(&["futex"]).to_string(),
-                count(&["io_uring_enter"]).to_string(),
-                count(&["epoll_wait", "epoll_pwait", "epoll_pwait2"]).to_string(),
+                format!("`{model}` (N = {tasks})"),
+                c.top.clone(),
+                c.clones.to_string(),
+                c.futex.to_string(),
+                c.io_uring_enter.to_string(),
+                c.epoll_wait.to_string(),
+                c.socket_io.map_or("—".into(), |n| n.to_string()),
             ]);
+            all.push((workload, c));
         }
-        text += &table.render();
-        text += "\n";
+        text += &format!("## {workload}\n\n{}\n", table.render());
     }
     let _ = std::fs::remove_file(&scratch);
-    text += "`socket read/write calls` counts read, write, recvfrom, sendto, readv and writev of any file descriptor \
-             (the pipes of `procs` included); for `uring`'s http run they are the ring's job instead.\n";
+    text += &format!("## What the counts show\n\n{}", claims(&all));
     std::fs::write(&out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     println!("{text}");
     Ok(())
+}
+
+/// The claims a reader should be able to check in the tables, checked against them.
+fn claims(all: &[(&str, Counts)]) -> String {
+    let find = |workload: &str, model: &str| {
+        all.iter()
+            .find(|(w, c)| *w == workload && c.model == model)
+            .map(|(_, c)| c)
+    };
+    let mut out = String::new();
+    let mut claim = |holds: Option<bool>, text: String| {
+        let mark = match holds {
+            Some(true) => "holds",
+            Some(false) => "**does not hold**",
+            None => "not measured",
+        };
+        out += &format!("- {text}: {mark}.\n");
+    };
+    let uring = find("http", "uring");
+    claim(
+        uring.map(|c| c.io_uring_enter > 0 && c.socket_io == Some(0)),
+        format!(
+            "`uring` moves socket I/O into the ring: {} `io_uring_enter`, {} reads or writes on a socket",
+            uring.map_or(0, |c| c.io_uring_enter),
+            uring.and_then(|c| c.socket_io).unwrap_or(0)
+        ),
+    );
+    for workload in ["sleep", "http"] {
+        let epoll = find(workload, "epoll");
+        claim(
+            epoll.map(|c| c.clones == 0 && c.epoll_wait > 0),
+            format!(
+                "`epoll` ({workload}) runs in one thread on `epoll_wait`: {} clones, {} epoll_wait",
+                epoll.map_or(0, |c| c.clones),
+                epoll.map_or(0, |c| c.epoll_wait)
+            ),
+        );
+    }
+    let threads = find("sleep", "threads");
+    claim(
+        threads.map(|c| c.clones >= c.tasks && c.futex > 0),
+        format!(
+            "`threads` clones per task and waits in `futex`: {} clones for {} tasks, {} futex",
+            threads.map_or(0, |c| c.clones),
+            threads.map_or(0, |c| c.tasks),
+            threads.map_or(0, |c| c.futex)
+        ),
+    );
+    let procs = find("sleep", "procs");
+    claim(
+        procs.map(|c| c.clones >= c.tasks),
+        format!(
+            "`procs` forks per task: {} clones for {} tasks",
+            procs.map_or(0, |c| c.clones),
+            procs.map_or(0, |c| c.tasks)
+        ),
+    );
+    let uring_sleep = find("sleep", "uring");
+    claim(
+        uring_sleep.map(|c| c.epoll_wait > 0),
+        format!(
+            "`uring`'s timers are tokio's, woken by `epoll_wait`: {} epoll_wait for sleep",
+            uring_sleep.map_or(0, |c| c.epoll_wait)
+        ),
+    );
+    out
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+pub use serde_json::Value;
 
 /// The fields `../shared/CONTRACT.md` requires in the `--json` line.
 pub const CONTRACT_FIELDS: [&str; 14] = [
@@ -435,6 +435,148 @@ macro_rules! contract_tests {
             assert_eq!(outcome.report()["failed"], 3);
             assert!(outcome.stderr.contains("timed out"), "{}", outcome.stderr);
             assert!(outcome.elapsed.as_secs() < 10, "took {:?}", outcome.elapsed);
+        }
+    };
+}
+
+/// What every concurrent model shows: the sleeps and the requests overlap.
+/// `concurrent_tests!()` after `contract_tests!` in a concurrent model's tests.
+#[macro_export]
+macro_rules! concurrent_tests {
+    () => {
+        #[test]
+        fn twenty_sleeping_tasks_overlap() {
+            let outcome = $crate::run(bin(), &["--tasks", "20", "--ms", "200", "--json"]);
+            outcome.success();
+            let wall = outcome.wall_s();
+            assert!(
+                wall < 1.0,
+                "20 x 200 ms in {wall} s; ideal 0.2 s, serial 4 s"
+            );
+        }
+
+        #[test]
+        fn http_tasks_overlap_far_below_serial_time() {
+            let service = $crate::Service::start();
+            let addr = service.addr.to_string();
+            let args = [
+                "--workload",
+                "http",
+                "--tasks",
+                "200",
+                "--ms",
+                "100",
+                "--addr",
+                &addr,
+                "--json",
+            ];
+            let outcome = $crate::run(bin(), &args);
+            outcome.success();
+            let wall = outcome.wall_s();
+            assert!(
+                wall < 2.0,
+                "200 x 100 ms requests in {wall} s; serial takes 20 s"
+            );
+        }
+    };
+}
+
+/// What the models with a `--workers` pool show (`procs`, `threads`).
+#[macro_export]
+macro_rules! pool_tests {
+    () => {
+        #[test]
+        fn a_pool_of_two_runs_four_tasks_in_two_rounds() {
+            let outcome = $crate::run(
+                bin(),
+                &["--tasks", "4", "--ms", "200", "--workers", "2", "--json"],
+            );
+            assert_eq!(outcome.success()["workers"], 2);
+            let wall = outcome.wall_s();
+            assert!(
+                (0.4..2.0).contains(&wall),
+                "4 x 200 ms on 2 workers in {wall} s"
+            );
+        }
+
+        #[test]
+        fn cpu_tasks_in_a_pool_yield_the_same_checksum() {
+            let args = [
+                "--workload",
+                "cpu",
+                "--tasks",
+                "4",
+                "--work",
+                "1000",
+                "--workers",
+                "3",
+                "--json",
+            ];
+            assert_eq!(
+                $crate::run(bin(), &args).success()["checksum"],
+                11416395711822536050u64
+            );
+        }
+    };
+}
+
+/// What the event loops show (`tokio`, `epoll`, `uring`): thousands of waits cost little
+/// more than one, and cpu work blocks the loop unless it is offloaded.
+#[macro_export]
+macro_rules! event_loop_tests {
+    () => {
+        #[test]
+        fn ten_thousand_sleeping_tasks_take_about_one_sleep() {
+            let outcome = $crate::run(bin(), &["--tasks", "10000", "--ms", "200", "--json"]);
+            outcome.success();
+            let wall = outcome.wall_s();
+            assert!(wall < 2.0, "10,000 x 200 ms in {wall} s; ideal 0.2 s");
+        }
+
+        #[test]
+        fn offloaded_cpu_tasks_yield_the_same_checksum() {
+            let args = [
+                "--workload",
+                "cpu",
+                "--tasks",
+                "4",
+                "--work",
+                "1000",
+                "--offload",
+                "--json",
+            ];
+            let report = $crate::run(bin(), &args).success();
+            assert_eq!(report["checksum"], 11416395711822536050u64);
+            assert_eq!(report["offload"], true);
+        }
+
+        #[test]
+        fn offloading_cpu_work_keeps_the_loop_ticking() {
+            // Each task hashes for roughly 0.1 to 0.4 s on this machine kind; on the loop, the
+            // loop's 10 ms timer waits for it; handed to a pool, it keeps (generous) time.
+            let args = [
+                "--workload",
+                "cpu",
+                "--tasks",
+                "4",
+                "--work",
+                "4000000",
+                "--json",
+            ];
+            let blocked = $crate::run(bin(), &args).success();
+            let offloaded = $crate::run(bin(), &[&args[..], &["--offload"]].concat()).success();
+            let max =
+                |r: &$crate::Value| r["loop_lag_ms"]["max"].as_f64().expect("loop_lag_ms.max");
+            assert!(
+                max(&blocked) > 60.0,
+                "blocked loop lag {}",
+                blocked["loop_lag_ms"]
+            );
+            assert!(
+                max(&offloaded) < 60.0,
+                "offloaded loop lag {}",
+                offloaded["loop_lag_ms"]
+            );
         }
     };
 }
