@@ -23,12 +23,11 @@
 
 use std::error::Error;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use tokio_uring::net::TcpStream;
 use workload::http::{self, io_error, Progress, ResponseParser};
 use workload::measure::Pulse;
-use workload::{task, Args, Model, Report, Runner, Tally, TaskError, Workload};
+use workload::{aio, Args, Model, Report, Tally, TaskError, Workload};
 
 const MODEL: Model = Model {
     name: "uring",
@@ -54,7 +53,7 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         let ticker =
             (args.workload == Workload::Cpu).then(|| tokio_uring::spawn(pulse.clone().run()));
         let handles: Vec<_> = (0..args.tasks)
-            .map(|id| tokio_uring::spawn(one_task(args, id)))
+            .map(|id| tokio_uring::spawn(aio::one_task(args, id, http_get)))
             .collect();
         for (id, handle) in (0..).zip(handles) {
             let (result, finished, runner) = handle.await?;
@@ -68,33 +67,7 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     })
 }
 
-async fn one_task(args: &'static Args, id: u32) -> (Result<u64, TaskError>, Instant, Runner) {
-    let result = match args.workload {
-        Workload::Sleep => {
-            tokio::time::sleep(args.sleep()).await;
-            Ok(task::sleep_value(id))
-        }
-        // Boxed: a task's future is as large as its largest branch, and a sleeping task
-        // should not carry the room for a socket, a buffer and a parser.
-        Workload::Http => Box::pin(http_with_timeout(args, id)).await,
-        Workload::Cpu if args.offload => {
-            tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
-                .await
-                .map_err(|e| TaskError::new(format!("the blocking pool lost the task: {e}")))
-        }
-        Workload::Cpu => Ok(task::sha256_chain(id, args.work)),
-    };
-    (result, Instant::now(), Runner::cached())
-}
-
-async fn http_with_timeout(args: &'static Args, id: u32) -> Result<u64, TaskError> {
-    match tokio::time::timeout(args.timeout(), http_get(args, id)).await {
-        Ok(result) => result,
-        Err(_) => Err(TaskError::timed_out("the request", args.timeout())),
-    }
-}
-
-async fn http_get(args: &Args, id: u32) -> Result<u64, TaskError> {
+async fn http_get(args: &'static Args, id: u32) -> Result<u64, TaskError> {
     let addr = args.addr;
     let stream = TcpStream::connect(addr)
         .await

@@ -1,0 +1,48 @@
+//! What one task does on tokio's timer and blocking pool, shared by `tokio` and `uring`: the
+//! two differ in their runtime and in how a socket moves bytes, not in this. Each passes its
+//! own `http_get`; everything else a task does is here once.
+
+use std::future::Future;
+use std::time::Instant;
+
+use crate::{task, Args, Runner, TaskError, Workload};
+
+/// A task's result, when it finished, and which thread finished it.
+pub type Outcome = (Result<u64, TaskError>, Instant, Runner);
+
+/// Task `id`: sleep on tokio's timer, one request through the model's `http_get` (bounded by
+/// `--timeout-ms`), or a SHA-256 chain — on the loop's own thread, or with `--offload` on
+/// tokio's blocking pool (`spawn_blocking`, the article's `run_in_executor`).
+pub async fn one_task<F>(
+    args: &'static Args,
+    id: u32,
+    http_get: fn(&'static Args, u32) -> F,
+) -> Outcome
+where
+    F: Future<Output = Result<u64, TaskError>> + 'static,
+{
+    let result = match args.workload {
+        Workload::Sleep => {
+            tokio::time::sleep(args.sleep()).await;
+            Ok(task::sleep_value(id))
+        }
+        // Boxed: a task's future is as large as its largest branch, and a sleeping task
+        // should not carry the room for a socket, a buffer and a parser.
+        Workload::Http => {
+            Box::pin(async move {
+                match tokio::time::timeout(args.timeout(), http_get(args, id)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(TaskError::timed_out("the request", args.timeout())),
+                }
+            })
+            .await
+        }
+        Workload::Cpu if args.offload => {
+            tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
+                .await
+                .map_err(|e| TaskError::new(format!("the blocking pool lost the task: {e}")))
+        }
+        Workload::Cpu => Ok(task::sha256_chain(id, args.work)),
+    };
+    (result, Instant::now(), Runner::cached())
+}
