@@ -25,7 +25,7 @@ MS       ?= 100
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
-        strace perf syscalls readme tools peers clean
+        strace perf syscalls readme tools peers jemalloc clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ help: ## list the targets
 build: ## build the six model binaries, the service and the bench tool (release)
 	$(CARGO) build --release --workspace
 
-test: peers ## cargo test --workspace, then clippy -D warnings and fmt --check
+test: build peers ## cargo test --workspace, then clippy -D warnings and fmt --check
 	CONCLAB_PEER_PYTHON=$(abspath $(PEER_PYTHON)) $(CARGO) test --release --workspace
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all --check
@@ -60,7 +60,7 @@ bench-cpu: build tools peers ## cpu workload, 8 SHA-256 chains: speedup and effi
 	$(BIN)/bench cpu --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/cpu
 	$(BIN)/bench readme
 
-bench-scale: build peers ## 10 ... 1,000,000 sleeping tasks per model, breaking points, SVG plots -> results/scale/
+bench-scale: build peers jemalloc ## 10 ... 1,000,000 sleeping tasks per model, breaking points, SVG plots -> results/scale/
 	$(BIN)/bench scale --python $(PEER_PYTHON) --out results/scale
 	$(BIN)/bench readme
 
@@ -75,6 +75,13 @@ syscalls: build ## top syscalls per model for sleep (N=10000) and http (N=1000) 
 
 readme: build ## rewrite the README's result sections from the JSON in results/
 	$(BIN)/bench readme
+
+# The scale sweep also runs tokio and uring on jemalloc, to measure what glibc's aligned
+# allocations cost them; without the library those rows say so.
+JEMALLOC := /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+jemalloc: ## install libjemalloc2 (Debian) for the scale sweep's allocator comparison, if possible
+	@test -e $(JEMALLOC) || (command -v apt-get >/dev/null && apt-get install -y -q libjemalloc2 >/dev/null) \
+	  || echo "libjemalloc2 not installed: the (jemalloc) rows will say so"
 
 tools: $(HYPERFINE) ## install hyperfine $(HYPERFINE_VERSION) into .tools/ unless one is on PATH
 

@@ -23,6 +23,8 @@ struct Line {
     argv: Box<dyn Fn(u64) -> Vec<String>>,
     /// Why a point is not run (too slow by construction), if it is not.
     skip: Box<dyn Fn(u64) -> Option<String>>,
+    /// Extra environment, e.g. LD_PRELOAD of another allocator.
+    env: Vec<(String, String)>,
 }
 
 /// One measured point.
@@ -50,6 +52,8 @@ impl Point {
     }
 }
 
+const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Run one point: its report, or why it failed, killed after [`LIMIT`].
@@ -67,6 +71,7 @@ fn run_point(line: &Line, n: u64) -> Point {
     let child = Command::new(&argv[0])
         .args(&argv[1..])
         .arg("--json")
+        .envs(line.env.iter().cloned())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
@@ -141,6 +146,7 @@ fn model_line(name: &str, binary: &'static str, extra: Vec<String>, base: Vec<St
             argv
         }),
         skip: Box::new(|_| None),
+        env: Vec::new(),
     }
 }
 
@@ -165,6 +171,7 @@ fn peer_line(
             argv
         }),
         skip: Box::new(move |_| missing.clone()),
+        env: Vec::new(),
     }
 }
 
@@ -243,6 +250,18 @@ pub fn scale(options: &Options) -> Result<(), String> {
             }
             _ => None,
         });
+    }
+    // The same two binaries on jemalloc instead of glibc's malloc: tokio aligns each task's
+    // memory to 128 bytes, and glibc's posix_memalign pays for that alignment with memory
+    // that jemalloc's size classes do not waste. Run, not assumed.
+    for (i, m) in ["tokio", "uring"].into_iter().enumerate() {
+        let mut line = model_line(&format!("{m} (jemalloc)"), m, vec![], base.clone());
+        line.env = vec![("LD_PRELOAD".into(), JEMALLOC.into())];
+        if !std::path::Path::new(JEMALLOC).exists() {
+            line.skip =
+                Box::new(|_| Some(format!("{JEMALLOC} not found (apt install libjemalloc2)")));
+        }
+        lines.insert(8 + i, line);
     }
     let points = sweep(&lines, &grid);
 
@@ -436,6 +455,8 @@ fn targets(points: &[Point]) -> String {
         ("epoll", 1_000_000, 1.2, Some(32.0)),
         ("tokio", 1_000_000, 1.5, Some(300.0)),
         ("uring", 1_000_000, 1.5, Some(300.0)),
+        ("tokio (jemalloc)", 1_000_000, 1.5, Some(300.0)),
+        ("uring (jemalloc)", 1_000_000, 1.5, Some(300.0)),
         ("threads", 10_000, 1.5, None),
         ("procs", 1_000, 1.3, None),
     ] {

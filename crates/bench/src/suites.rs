@@ -39,10 +39,11 @@ impl Peers {
     }
 
     pub fn row(&self, name: &str, script: &str, args: &[String]) -> Row {
-        let path = Path::new("scripts/peers")
-            .join(script)
-            .display()
-            .to_string();
+        // By absolute path: the bench runs from the repository root, its tests from the crate.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scripts/peers")
+            .join(script);
+        let path = path.canonicalize().unwrap_or(path).display().to_string();
         let mut argv = vec![self.python.clone(), path];
         argv.extend(args.iter().cloned());
         let mut row = Row::new(name, argv);

@@ -39,6 +39,13 @@ fn the_scale_sweep_writes_its_table_json_and_plots_on_a_tiny_grid() {
             );
         }
     }
+    for peer in ["py-asyncio", "py-uvloop"] {
+        let ok = sleep
+            .iter()
+            .filter(|p| p["line"] == peer && p["status"] == "ok")
+            .count();
+        assert_eq!(ok, 2, "{peer} ran both points: {sleep:?}");
+    }
     assert!(data["http"]
         .as_array()
         .unwrap()
