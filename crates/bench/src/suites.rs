@@ -189,13 +189,14 @@ pub fn seed(options: &Options) -> Result<(), String> {
     } else {
         "10 tasks, each waits 1 s".to_string()
     };
-    let table = table::timed_table(&rows, !quick);
+    let table = table::timed_table(&rows, !quick, Some(ms as f64 / 1000.0));
     let text = format!(
         "# The article's table, reproduced: {title}\n\n\
          Written by `make {}` ([`crates/bench`](../../crates/bench/src/suites.rs)) from `hyperfine-*.json` and \
          `reports.json` beside this file. Serial rows ran in their own hyperfine run ({slow_runs} runs), all others \
-         in one run ({fast_runs} runs after a warm-up), so their figures compare as ratios. `ideal` is each row's own: \
-         ⌈10 / concurrency⌉ × {ms} ms. Memory and context switches are each command's own report from one more run \
+         in one run ({fast_runs} runs after a warm-up), so their figures compare as ratios. `over the ideal` is the median above \
+         the article's ideal, all ten tasks at once ({ms} ms); `ideal at its concurrency` is what the row's own \
+         concurrency allows, ⌈10 / concurrency⌉ × {ms} ms (a pool of 2 takes 5 rounds). Memory and context switches are each command's own report from one more run \
          (hyperfine's memory field is a high-water mark over all its runs).\n\n{table}\n{}\n## Machine\n\n{}",
         if quick { "bench-quick" } else { "bench" },
         seed_reading(&rows, ms as f64 / 1000.0),
@@ -461,7 +462,7 @@ pub fn http(options: &Options) -> Result<(), String> {
             bench.out.join(format!("reports-n{n}.json")),
         )
         .map_err(|e| e.to_string())?;
-        let table = table::timed_table(&rows, false);
+        let table = table::timed_table(&rows, false, None);
         sections += &format!("## N = {n} requests, 100 ms each\n\n{table}\n");
         printed += &format!("\nN = {n}\n{table}");
     }
