@@ -42,7 +42,7 @@ lint: ## clippy and rustfmt only
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all --check
 
-service: build ## run the http workload's service in the foreground on $(SERVICE_ADDR)
+service: build ## run the http workload's service in the foreground (SERVICE_ADDR=127.0.0.1:7878)
 	$(BIN)/service --addr $(SERVICE_ADDR)
 
 bench: build tools peers ## the article's table: 10 tasks x 1 s, six Rust models and seven Python peers -> results/seed/
@@ -83,7 +83,7 @@ jemalloc: ## install libjemalloc2 (Debian) for the scale sweep's allocator compa
 	@test -e $(JEMALLOC) || (command -v apt-get >/dev/null && apt-get install -y -q libjemalloc2 >/dev/null) \
 	  || echo "libjemalloc2 not installed: the (jemalloc) rows will say so"
 
-tools: $(HYPERFINE) ## install hyperfine $(HYPERFINE_VERSION) into .tools/ unless one is on PATH
+tools: $(HYPERFINE) ## install hyperfine 1.20.0 into .tools/ unless one is on PATH
 
 .tools/bin/hyperfine:
 	$(CARGO) install --locked --root .tools hyperfine --version $(HYPERFINE_VERSION)
