@@ -70,46 +70,21 @@ fn every_peer_yields_the_rust_checksum_for_cpu_tasks() {
 
 #[test]
 fn every_peer_gets_its_values_from_the_service() {
-    let service = testkit::Service::start();
-    let addr = service.addr.to_string();
     for peer in PEERS {
-        let args = [
-            "--workload",
-            "http",
-            "--tasks",
-            "20",
-            "--ms",
-            "10",
-            "--addr",
-            &addr,
-            "--json",
-        ];
-        let report = run_peer(peer, &args).success();
+        let report = testkit::run_http(&python(), &[&script(peer)], 20, 10).success();
         assert_eq!(report["checksum"], testkit::sum_of_values(20), "{peer}");
     }
 }
 
 #[test]
 fn every_peer_fails_a_refused_connection_with_exit_1() {
-    let addr = testkit::refusing_addr().to_string();
     for peer in PEERS {
-        let outcome = run_peer(
-            peer,
-            &[
-                "--workload",
-                "http",
-                "--tasks",
-                "2",
-                "--addr",
-                &addr,
-                "--json",
-            ],
-        );
-        assert_eq!(outcome.code, Some(1), "{peer}: {}", outcome.stderr);
-        assert!(
-            outcome.stderr.contains("connection refused"),
-            "{peer}: {}",
-            outcome.stderr
+        testkit::assert_http_fails(
+            &python(),
+            &[&script(peer)],
+            testkit::refusing_addr(),
+            &[],
+            "connection refused",
         );
     }
 }

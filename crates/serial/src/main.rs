@@ -7,8 +7,10 @@
 //!
 //! What it costs: nothing beyond the work itself — no threads, no processes, no event loop.
 //!
-//! Under `strace -f -c`: one `clock_nanosleep` per sleeping task; per http task one
-//! `socket`, `connect`, `write`, a few `read`s and a `close`; no `clone`, no `futex`.
+//! Under `strace -f -c`: one `clock_nanosleep` per sleeping task; per http task a `socket`,
+//! a `connect` bounded by `poll` (std's `connect_timeout`, with two `ioctl`s to switch the
+//! socket to non-blocking and back), two `setsockopt`s for the read and write timeouts, a
+//! `sendto`, a `recvfrom` or two and a `close`; no `clone`, no `futex`.
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -29,10 +31,11 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
+    let runner = Runner::here(); // every task runs on this one thread
     let mut tally = Tally::start(MODEL.name, args, 1, 1);
     for id in 0..args.tasks {
         let result = task::run_blocking(args, id);
-        tally.record(id, result, Instant::now(), Runner::here());
+        tally.record(id, result, Instant::now(), runner);
     }
     Ok(tally.finish())
 }

@@ -132,6 +132,63 @@ pub fn sum_of_values(tasks: u64) -> u64 {
     (0..tasks).map(|i| i + 100).sum()
 }
 
+/// Run `program` (after `leading` arguments, e.g. a Python peer's script) on the http
+/// workload against a fresh in-process service: `tasks` requests of `ms` each.
+pub fn run_http(program: &str, leading: &[&str], tasks: u32, ms: u32) -> Outcome {
+    let service = Service::start();
+    let (addr, tasks, ms) = (service.addr.to_string(), tasks.to_string(), ms.to_string());
+    let mut args = leading.to_vec();
+    args.extend([
+        "--workload",
+        "http",
+        "--tasks",
+        &tasks,
+        "--ms",
+        &ms,
+        "--addr",
+        &addr,
+        "--json",
+    ]);
+    run(program, &args)
+}
+
+/// Run `program` on the http workload against `addr`, which misbehaves, and check that it
+/// fails the way the contract says: exit 1, every task failed, `expected` named on stderr,
+/// and quickly (no hang).
+pub fn assert_http_fails(
+    program: &str,
+    leading: &[&str],
+    addr: SocketAddr,
+    extra: &[&str],
+    expected: &str,
+) {
+    let addr = addr.to_string();
+    let mut args = leading.to_vec();
+    args.extend([
+        "--workload",
+        "http",
+        "--tasks",
+        "3",
+        "--addr",
+        &addr,
+        "--json",
+    ]);
+    args.extend(extra);
+    let outcome = run(program, &args);
+    assert_eq!(outcome.code, Some(1), "{args:?}: {}", outcome.stderr);
+    assert_eq!(outcome.report()["failed"], 3, "{args:?}");
+    assert!(
+        outcome.stderr.contains(expected),
+        "{args:?}: want {expected:?} in {}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.elapsed.as_secs() < 10,
+        "{args:?} took {:?}",
+        outcome.elapsed
+    );
+}
+
 /// Processes owned by `uid` still alive (zombies included): after a run as `nobody`, none.
 pub fn processes_of(uid: u32) -> Vec<String> {
     let mut found = Vec::new();
@@ -352,89 +409,30 @@ macro_rules! contract_tests {
 
         #[test]
         fn http_tasks_get_their_values_from_the_service() {
-            let service = $crate::Service::start();
-            let addr = service.addr.to_string();
-            let args = [
-                "--workload",
-                "http",
-                "--tasks",
-                "200",
-                "--ms",
-                "100",
-                "--addr",
-                &addr,
-                "--json",
-            ];
-            let report = $crate::run(bin(), &args).success();
+            let report = $crate::run_http(bin(), &[], 200, 100).success();
             assert_eq!(report["checksum"], $crate::sum_of_values(200));
         }
 
         #[test]
         fn refused_connection_fails_fast_with_exit_1() {
-            let addr = $crate::refusing_addr().to_string();
-            let outcome = $crate::run(
+            $crate::assert_http_fails(
                 bin(),
-                &[
-                    "--workload",
-                    "http",
-                    "--tasks",
-                    "5",
-                    "--addr",
-                    &addr,
-                    "--json",
-                ],
+                &[],
+                $crate::refusing_addr(),
+                &[],
+                "connection refused",
             );
-            assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
-            assert_eq!(outcome.report()["failed"], 5);
-            assert!(
-                outcome.stderr.contains("connection refused"),
-                "{}",
-                outcome.stderr
-            );
-            assert!(outcome.elapsed.as_secs() < 10, "took {:?}", outcome.elapsed);
         }
 
         #[test]
         fn truncated_response_is_an_error_not_a_hang() {
-            let addr = $crate::truncating_server().to_string();
-            let outcome = $crate::run(
-                bin(),
-                &[
-                    "--workload",
-                    "http",
-                    "--tasks",
-                    "3",
-                    "--addr",
-                    &addr,
-                    "--json",
-                ],
-            );
-            assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
-            assert_eq!(outcome.report()["failed"], 3);
-            assert!(outcome.stderr.contains("truncated"), "{}", outcome.stderr);
-            assert!(outcome.elapsed.as_secs() < 10, "took {:?}", outcome.elapsed);
+            $crate::assert_http_fails(bin(), &[], $crate::truncating_server(), &[], "truncated");
         }
 
         #[test]
         fn silent_service_is_bounded_by_the_timeout() {
             let (addr, _server) = $crate::silent_server();
-            let addr = addr.to_string();
-            let args = [
-                "--workload",
-                "http",
-                "--tasks",
-                "3",
-                "--addr",
-                &addr,
-                "--timeout-ms",
-                "300",
-                "--json",
-            ];
-            let outcome = $crate::run(bin(), &args);
-            assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
-            assert_eq!(outcome.report()["failed"], 3);
-            assert!(outcome.stderr.contains("timed out"), "{}", outcome.stderr);
-            assert!(outcome.elapsed.as_secs() < 10, "took {:?}", outcome.elapsed);
+            $crate::assert_http_fails(bin(), &[], addr, &["--timeout-ms", "300"], "timed out");
         }
     };
 }
@@ -457,20 +455,7 @@ macro_rules! concurrent_tests {
 
         #[test]
         fn http_tasks_overlap_far_below_serial_time() {
-            let service = $crate::Service::start();
-            let addr = service.addr.to_string();
-            let args = [
-                "--workload",
-                "http",
-                "--tasks",
-                "200",
-                "--ms",
-                "100",
-                "--addr",
-                &addr,
-                "--json",
-            ];
-            let outcome = $crate::run(bin(), &args);
+            let outcome = $crate::run_http(bin(), &[], 200, 100);
             outcome.success();
             let wall = outcome.wall_s();
             assert!(

@@ -50,19 +50,12 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
         // so it is waiting on its timer before any task can block the loop.
         let pulse = Pulse::default();
-        let ticker =
-            (args.workload == Workload::Cpu).then(|| tokio_uring::spawn(pulse.clone().run()));
+        let ticker = (args.workload == Workload::Cpu)
+            .then(|| (tokio_uring::spawn(pulse.clone().run()), pulse));
         let handles: Vec<_> = (0..args.tasks)
             .map(|id| tokio_uring::spawn(aio::one_task(args, id, http_get)))
             .collect();
-        for (id, handle) in (0..).zip(handles) {
-            let (result, finished, runner) = handle.await?;
-            tally.record(id, result, finished, runner);
-        }
-        if let Some(ticker) = ticker {
-            ticker.abort();
-            tally.loop_lag(pulse.lag());
-        }
+        aio::gather(&mut tally, handles, ticker).await?;
         Ok(tally.finish())
     })
 }

@@ -46,3 +46,21 @@ where
     };
     (result, Instant::now(), Runner::cached())
 }
+
+/// `asyncio.gather`: wait for every task in submission order, whatever order they finish
+/// in, then stop the loop's pulse (if it ran) and note how late it ticked.
+pub async fn gather(
+    tally: &mut crate::Tally,
+    handles: Vec<tokio::task::JoinHandle<Outcome>>,
+    pulse: Option<(tokio::task::JoinHandle<()>, crate::measure::Pulse)>,
+) -> Result<(), tokio::task::JoinError> {
+    for (id, handle) in (0..).zip(handles) {
+        let (result, finished, runner) = handle.await?;
+        tally.record(id, result, finished, runner);
+    }
+    if let Some((ticker, pulse)) = pulse {
+        ticker.abort();
+        tally.loop_lag(pulse.lag());
+    }
+    Ok(())
+}
