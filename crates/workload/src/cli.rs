@@ -80,6 +80,22 @@ pub struct Model {
     pub can_offload: bool,
 }
 
+/// Parse any other command line of the project (the `service`, say) the same way: a
+/// one-line reason and the usage on bad input, exit 2; `--help` prints and exits 0.
+pub fn parse_or_exit<T: clap::Parser>() -> T {
+    T::try_parse().unwrap_or_else(|e| match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
+        _ => {
+            eprintln!(
+                "Error: {}\n\n{}",
+                first_line(&e.to_string()),
+                T::command().render_usage()
+            );
+            process::exit(2);
+        }
+    })
+}
+
 impl Args {
     /// Parse `std::env::args`, or print a one-line reason and the usage and exit 2.
     pub fn parse_for(model: Model) -> Args {

@@ -10,6 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 /// Serve the http workload's queries on loopback.
 #[derive(Parser)]
+#[command(name = "service")]
 struct Cli {
     /// Where to listen; port 0 picks a free one (the `listening on` line tells which)
     #[arg(long, default_value = "127.0.0.1:7878")]
@@ -17,7 +18,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = workload::cli::parse_or_exit();
     match run(cli.addr) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
