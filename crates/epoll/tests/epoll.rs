@@ -1,5 +1,6 @@
 testkit::contract_tests!("epoll");
 testkit::concurrent_tests!();
+testkit::socket_limit_tests!();
 testkit::event_loop_tests!();
 
 #[test]

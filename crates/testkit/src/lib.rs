@@ -113,6 +113,28 @@ pub fn run_with_nproc_limit(bin: &str, args: &[&str], nproc: u64) -> Outcome {
     finish(command)
 }
 
+/// Run `bin` with RLIMIT_NOFILE lowered to `nofile` (soft and hard, so the binary cannot
+/// raise it back): a model holding more sockets at once runs out of file descriptors.
+pub fn run_with_nofile_limit(bin: &str, args: &[&str], nofile: u64) -> Outcome {
+    let mut command = Command::new(bin);
+    command.args(args);
+    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit,
+    // which is async-signal-safe; it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: nofile,
+                rlim_max: nofile,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    finish(command)
+}
+
 fn finish(command: Command) -> Outcome {
     let started = Instant::now();
     let output = assert_cmd::Command::from_std(command)
@@ -501,6 +523,44 @@ macro_rules! pool_tests {
                 $crate::run(bin(), &args).success()["checksum"],
                 11416395711822536050u64
             );
+        }
+    };
+}
+
+/// What the models that hold every socket at once show (`threads`, `tokio`, `epoll`,
+/// `uring`): past RLIMIT_NOFILE, requests fail with the limit named, and the run ends.
+#[macro_export]
+macro_rules! socket_limit_tests {
+    () => {
+        #[test]
+        fn running_out_of_file_descriptors_exits_1_naming_the_limit() {
+            let service = $crate::Service::start();
+            let addr = service.addr.to_string();
+            let args = [
+                "--workload",
+                "http",
+                "--tasks",
+                "200",
+                "--ms",
+                "200",
+                "--addr",
+                &addr,
+                "--json",
+            ];
+            let outcome = $crate::run_with_nofile_limit(bin(), &args, 64);
+            assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+            let report = outcome.report();
+            assert!(report["failed"].as_u64() > Some(0), "{report}");
+            assert_eq!(
+                report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(),
+                200
+            );
+            assert!(
+                outcome.stderr.contains("RLIMIT_NOFILE"),
+                "{}",
+                outcome.stderr
+            );
+            assert!(outcome.elapsed.as_secs() < 30, "took {:?}", outcome.elapsed);
         }
     };
 }

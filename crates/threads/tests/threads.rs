@@ -1,5 +1,6 @@
 testkit::contract_tests!("threads");
 testkit::concurrent_tests!();
+testkit::socket_limit_tests!();
 testkit::pool_tests!();
 
 #[test]
