@@ -66,6 +66,25 @@ pub fn thread_headroom(mappings_per_thread: u64) -> Headroom {
         })
 }
 
+/// What bounds the number of processes and threads, with the values read now: said when
+/// `fork` or `clone` fails with EAGAIN, so the reader sees which limit was reached.
+pub fn process_limits_now() -> String {
+    let show = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+    let nproc = match nproc_limit() {
+        Some(limit) => format!(
+            "`ulimit -u` (RLIMIT_NPROC) = {limit}, with {} of this user's threads alive",
+            user_tasks()
+        ),
+        None => "`ulimit -u` (RLIMIT_NPROC) does not apply (root, or unlimited)".to_string(),
+    };
+    format!(
+        "kernel.pid_max = {} and kernel.threads-max = {}, with {} threads alive on the machine; {nproc}",
+        show(read_number("/proc/sys/kernel/pid_max")),
+        show(read_number("/proc/sys/kernel/threads-max")),
+        show(system_tasks()),
+    )
+}
+
 fn read_number(path: &str) -> Option<u64> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }

@@ -72,15 +72,22 @@ impl TaskError {
     /// behind it when the OS error says one ran out.
     pub fn starting(what: &str, err: &io::Error) -> TaskError {
         let limit = match err.raw_os_error() {
-            Some(libc::EAGAIN) => Some(
-                "the process/thread limits: `ulimit -u` (RLIMIT_NPROC), kernel.threads-max, kernel.pid_max",
-            ),
-            Some(libc::ENOMEM) => Some("memory: vm.max_map_count, vm.overcommit_memory, or free RAM"),
-            Some(libc::EMFILE) => Some("`ulimit -n` (RLIMIT_NOFILE; its hard limit here may be fixed)"),
-            Some(libc::ENFILE) => Some("fs.file-max (the system-wide file table)"),
-            Some(libc::EADDRNOTAVAIL) => {
-                Some("the ephemeral ports: net.ipv4.ip_local_port_range (or fewer connections at once)")
+            Some(libc::EAGAIN) => {
+                return TaskError {
+                    message: format!("{what}: {err}"),
+                    limit: Some(crate::limits::process_limits_now()),
+                }
             }
+            Some(libc::ENOMEM) => {
+                Some("memory: vm.max_map_count, vm.overcommit_memory, or free RAM")
+            }
+            Some(libc::EMFILE) => {
+                Some("`ulimit -n` (RLIMIT_NOFILE; its hard limit here may be fixed)")
+            }
+            Some(libc::ENFILE) => Some("fs.file-max (the system-wide file table)"),
+            Some(libc::EADDRNOTAVAIL) => Some(
+                "the ephemeral ports: net.ipv4.ip_local_port_range (or fewer connections at once)",
+            ),
             _ => None,
         };
         TaskError {
