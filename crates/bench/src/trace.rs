@@ -66,6 +66,21 @@ pub fn one(options: &Options) -> Result<(), String> {
     }
 }
 
+/// The first line a tool prints for `flag` (its version), or that it is missing.
+fn first_line_of(tool: &str, flag: &str) -> String {
+    Command::new(tool).arg(flag).output().map_or_else(
+        |_| format!("{tool} not found"),
+        |o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        },
+    )
+}
+
 /// One line of `strace -c`'s table: (syscall, calls, errors).
 pub fn parse_strace_summary(text: &str) -> Vec<(String, u64, u64)> {
     let mut rows = Vec::new();
@@ -217,6 +232,9 @@ pub fn syscalls(options: &Options) -> Result<(), String> {
     }
     let _ = std::fs::remove_file(&scratch);
     text += &format!("## What the counts show\n\n{}", claims(&all));
+    let mut facts = crate::facts::collect(None, None);
+    facts.push(("strace", first_line_of("strace", "-V")));
+    text += &format!("\n## Machine\n\n{}", crate::facts::markdown(&facts));
     std::fs::write(&out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     println!("{text}");
     Ok(())
