@@ -25,7 +25,7 @@ MS       ?= 100
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
-        strace perf syscalls readme tools peers jemalloc clean
+        strace perf syscalls plots readme tools peers jemalloc clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TAS
 
 syscalls: build ## top syscalls per model for sleep (N=10000) and http (N=1000) -> results/syscalls.md
 	$(BIN)/bench syscalls --out results/syscalls.md
+
+plots: build ## draw the scale SVGs again from results/scale/scale.json, running nothing
+	$(BIN)/bench plots --out results/scale
 
 readme: build ## rewrite the README's result sections from the JSON in results/
 	$(BIN)/bench readme

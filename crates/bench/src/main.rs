@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         "http" => suites::http(&options),
         "cpu" => suites::cpu(&options),
         "scale" => scale::scale(&options),
+        "plots" => scale::plots(&options),
         "trace" => trace::one(&options),
         "syscalls" => trace::syscalls(&options),
         "readme" => readme::readme(&options),

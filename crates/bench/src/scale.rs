@@ -300,55 +300,7 @@ pub fn scale(options: &Options) -> Result<(), String> {
         &out.join("scale.json"),
         &serde_json::to_string_pretty(&data).unwrap(),
     )?;
-    let plot = |points: &[Point], f: &dyn Fn(&Point) -> Option<f64>| -> Vec<Series> {
-        let mut names: Vec<(&str, bool)> = Vec::new();
-        for p in points {
-            if !names.iter().any(|(n, _)| *n == p.line) {
-                names.push((&p.line, p.peer));
-            }
-        }
-        names
-            .into_iter()
-            .map(|(name, peer)| Series {
-                name: name.to_string(),
-                peer,
-                points: points
-                    .iter()
-                    .filter(|p| p.line == name && p.ok())
-                    .filter_map(|p| Some((p.n as f64, f(p)?)))
-                    .collect(),
-            })
-            .collect()
-    };
-    let overhead = |p: &Point| p.overhead_ms();
-    let per_task = |p: &Point| Some(p.memory_kib()? * 1024.0 / p.n as f64);
-    write(
-        &out.join("overhead.svg"),
-        &loglog(
-            &format!("sleep {ms} ms: time above the ideal"),
-            "tasks (N)",
-            "wall − ideal (ms)",
-            &plot(&points, &overhead),
-        ),
-    )?;
-    write(
-        &out.join("memory-per-task.svg"),
-        &loglog(
-            &format!("sleep {ms} ms: peak memory per task"),
-            "tasks (N)",
-            "bytes per task (self + children)",
-            &plot(&points, &per_task),
-        ),
-    )?;
-    write(
-        &out.join("http-overhead.svg"),
-        &loglog(
-            "http, 100 ms delay: time above the ideal",
-            "requests (N)",
-            "wall − ideal (ms)",
-            &plot(&http_points, &overhead),
-        ),
-    )?;
+    write_plots(&out, ms, &points, &http_points)?;
 
     let text = format!(
         "# Scale: from ten tasks to a million\n\n\
@@ -487,8 +439,68 @@ fn targets(points: &[Point]) -> String {
     t.render()
 }
 
-/// The README's scale section, from `scale.json`: the plots, the targets, where each stops.
-pub fn summary(dir: &std::path::Path) -> Result<String, String> {
+/// One series per line of the sweep, in sweep order, from the points that ran.
+fn series(points: &[Point], f: &dyn Fn(&Point) -> Option<f64>) -> Vec<Series> {
+    let mut names: Vec<(&str, bool)> = Vec::new();
+    for p in points {
+        if !names.iter().any(|(n, _)| *n == p.line) {
+            names.push((&p.line, p.peer));
+        }
+    }
+    names
+        .into_iter()
+        .map(|(name, peer)| Series {
+            name: name.to_string(),
+            peer,
+            points: points
+                .iter()
+                .filter(|p| p.line == name && p.ok())
+                .filter_map(|p| Some((p.n as f64, f(p)?)))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The three plots: overhead and memory per task for sleep, overhead for http.
+fn write_plots(
+    out: &std::path::Path,
+    ms: u64,
+    sleep: &[Point],
+    http: &[Point],
+) -> Result<(), String> {
+    let overhead = |p: &Point| p.overhead_ms();
+    let per_task = |p: &Point| Some(p.memory_kib()? * 1024.0 / p.n as f64);
+    let plots = [
+        (
+            "overhead.svg",
+            format!("sleep {ms} ms: time above the ideal"),
+            "tasks (N)",
+            "wall − ideal (ms)",
+            series(sleep, &overhead),
+        ),
+        (
+            "memory-per-task.svg",
+            format!("sleep {ms} ms: peak memory per task"),
+            "tasks (N)",
+            "bytes per task (self + children)",
+            series(sleep, &per_task),
+        ),
+        (
+            "http-overhead.svg",
+            "http, 100 ms delay: time above the ideal".to_string(),
+            "requests (N)",
+            "wall − ideal (ms)",
+            series(http, &overhead),
+        ),
+    ];
+    for (file, title, x, y, lines) in plots {
+        write(&out.join(file), &loglog(&title, x, y, &lines))?;
+    }
+    Ok(())
+}
+
+/// The sweep's points as `scale.json` holds them: (sleep ms, sleep points, http points).
+fn load(dir: &std::path::Path) -> Result<(u64, Vec<Point>, Vec<Point>), String> {
     let path = dir.join("scale.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: {e} (run make bench-scale)", path.display()))?;
@@ -510,7 +522,23 @@ pub fn summary(dir: &std::path::Path) -> Result<String, String> {
             })
             .collect()
     };
-    let (sleep, http) = (points("sleep"), points("http"));
+    Ok((
+        data["sleep_ms"].as_u64().unwrap_or(1000),
+        points("sleep"),
+        points("http"),
+    ))
+}
+
+/// `bench plots`: draw the SVGs again from `scale.json`, without running anything.
+pub fn plots(options: &Options) -> Result<(), String> {
+    let out = options.out()?;
+    let (ms, sleep, http) = load(&out)?;
+    write_plots(&out, ms, &sleep, &http)
+}
+
+/// The README's scale section, from `scale.json`: the plots, the targets, where each stops.
+pub fn summary(dir: &std::path::Path) -> Result<String, String> {
+    let (_, sleep, http) = load(dir)?;
     Ok(format!(
         "![time above the ideal](results/scale/overhead.svg)\n\n![memory per task](results/scale/memory-per-task.svg)\n\n\
          Targets for a million sleeping tasks (and 10,000 threads, 1,000 processes):\n\n{}\n\

@@ -7,8 +7,10 @@ pub struct Series {
     pub peer: bool,
 }
 
-const COLORS: [&str; 8] = [
+/// Distinct colours for up to 14 lines (Tableau 20's darker half, then its lighter one).
+const COLORS: [&str; 14] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+    "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39",
 ];
 // The canvas and the plot area's margins (the legend sits in the right one).
 const W: f64 = 760.0;
