@@ -16,20 +16,14 @@ fn first_line(program: &str, args: &[&str]) -> String {
         }
         Ok(out) => format!(
             "unavailable ({})",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-                .trim()
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").trim()
         ),
         Err(_) => format!("{program} not found"),
     }
 }
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
+    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into())
 }
 
 /// Machine facts as (name, value) pairs, in the order they are printed.
@@ -40,13 +34,9 @@ pub fn collect(hyperfine: Option<&str>, python: Option<&str>) -> Facts {
         .lines()
         .find_map(|l| l.strip_prefix("model name"))
         .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get().to_string())
-        .unwrap_or_default();
-    let mut nofile = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let cores =
+        std::thread::available_parallelism().map(|n| n.get().to_string()).unwrap_or_default();
+    let mut nofile = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit only writes the struct we pass it.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut nofile) };
     let mut facts = vec![
@@ -81,10 +71,7 @@ pub fn collect(hyperfine: Option<&str>, python: Option<&str>) -> Facts {
     }
     if let Some(p) = python {
         facts.push(("python", first_line(p, &["--version"])));
-        facts.push((
-            "uvloop",
-            first_line(p, &["-c", "import uvloop; print(uvloop.__version__)"]),
-        ));
+        facts.push(("uvloop", first_line(p, &["-c", "import uvloop; print(uvloop.__version__)"])));
     }
     facts
 }

@@ -74,9 +74,8 @@ impl Options {
         let (mut values, mut flags) = (HashMap::new(), Vec::new());
         let mut it = args.iter().peekable();
         while let Some(arg) = it.next() {
-            let key = arg
-                .strip_prefix("--")
-                .ok_or_else(|| format!("unexpected argument {arg:?}"))?;
+            let key =
+                arg.strip_prefix("--").ok_or_else(|| format!("unexpected argument {arg:?}"))?;
             match it.peek() {
                 Some(v) if !v.starts_with("--") => {
                     values.insert(key.to_string(), it.next().unwrap().clone());
@@ -88,10 +87,7 @@ impl Options {
     }
 
     pub fn get(&self, key: &str) -> Result<&str, String> {
-        self.values
-            .get(key)
-            .map(String::as_str)
-            .ok_or_else(|| format!("--{key} is required"))
+        self.values.get(key).map(String::as_str).ok_or_else(|| format!("--{key} is required"))
     }
 
     pub fn get_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {

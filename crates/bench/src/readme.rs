@@ -28,17 +28,9 @@ pub fn load(dir: &Path, filter: &str, reports_file: &str) -> Result<Vec<Measured
         .collect();
     files.sort();
     for path in files {
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
         if name.starts_with("hyperfine-") && name.contains(filter) {
-            for result in read(&path)?["results"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-            {
+            for result in read(&path)?["results"].as_array().cloned().unwrap_or_default() {
                 if let (Some(command), Some(timing)) =
                     (result["command"].as_str(), Timing::from_hyperfine(&result))
                 {
@@ -106,13 +98,8 @@ pub fn seed_section(rows: &[Measured]) -> String {
 
 /// 10,000 requests at once: the compact form of `results/http/README.md`.
 pub fn http_section(rows: &[Measured]) -> String {
-    let mut t = Table::new(&[
-        "model",
-        "median (hyperfine)",
-        "own wall",
-        "peak memory",
-        "p99 lateness",
-    ]);
+    let mut t =
+        Table::new(&["model", "median (hyperfine)", "own wall", "peak memory", "p99 lateness"]);
     for m in rows {
         t.push(vec![
             format!("`{}`", m.row.name),
@@ -137,13 +124,8 @@ pub fn cpu_section(rows: &[Measured]) -> String {
             "serial"
         }
     };
-    let median_of = |name: &str| {
-        rows.iter()
-            .find(|m| m.row.name == name)?
-            .timing
-            .as_ref()
-            .map(|t| t.median)
-    };
+    let median_of =
+        |name: &str| rows.iter().find(|m| m.row.name == name)?.timing.as_ref().map(|t| t.median);
     let mut t = Table::new(&[
         "model",
         "median",
@@ -152,17 +134,15 @@ pub fn cpu_section(rows: &[Measured]) -> String {
         "loop's 10 ms timer: max lag",
     ]);
     for m in rows {
-        let speedup = m
-            .timing
-            .as_ref()
-            .and_then(|t| Some(median_of(serial_of(&m.row.name))? / t.median));
+        let speedup =
+            m.timing.as_ref().and_then(|t| Some(median_of(serial_of(&m.row.name))? / t.median));
         t.push(vec![
             format!("`{}`", m.row.name),
             median(m),
             speedup.map_or(DASH.into(), |s| format!("{s:.2}×")),
-            m.timing.as_ref().map_or(DASH.into(), |t| {
-                format!("{:.2}", (t.user + t.system) / t.mean)
-            }),
+            m.timing
+                .as_ref()
+                .map_or(DASH.into(), |t| format!("{:.2}", (t.user + t.system) / t.mean)),
             m.report
                 .as_ref()
                 .and_then(|r| r["loop_lag_ms"]["max"].as_f64())
@@ -174,10 +154,7 @@ pub fn cpu_section(rows: &[Measured]) -> String {
 
 /// Replace the text between `<!-- name:start -->` and `<!-- name:end -->`.
 pub fn replace_section(text: &str, name: &str, content: &str) -> Result<String, String> {
-    let (start, end) = (
-        format!("<!-- {name}:start -->"),
-        format!("<!-- {name}:end -->"),
-    );
+    let (start, end) = (format!("<!-- {name}:start -->"), format!("<!-- {name}:end -->"));
     let (Some(a), Some(b)) = (text.find(&start), text.find(&end)) else {
         return Err(format!("README.md has no {start} … {end} markers"));
     };
@@ -189,19 +166,13 @@ pub fn readme(options: &Options) -> Result<(), String> {
     let results = Path::new(options.get_or("results", "results"));
     let mut text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let sections: [(&str, Result<String, String>); 4] = [
-        (
-            "seed",
-            load(&results.join("seed"), "", "reports.json").map(|rows| seed_section(&rows)),
-        ),
+        ("seed", load(&results.join("seed"), "", "reports.json").map(|rows| seed_section(&rows))),
         (
             "http",
             load(&results.join("http"), "n10000", "reports-n10000.json")
                 .map(|rows| http_section(&rows)),
         ),
-        (
-            "cpu",
-            load(&results.join("cpu"), "", "reports.json").map(|rows| cpu_section(&rows)),
-        ),
+        ("cpu", load(&results.join("cpu"), "", "reports.json").map(|rows| cpu_section(&rows))),
         ("scale", crate::scale::summary(&results.join("scale"))),
     ];
     for (name, content) in sections {
@@ -221,10 +192,7 @@ mod tests {
     fn a_section_is_replaced_between_its_markers_only() {
         let text = "intro\n<!-- seed:start -->\nold\n<!-- seed:end -->\nrest\n";
         let new = replace_section(text, "seed", "| new |\n").unwrap();
-        assert_eq!(
-            new,
-            "intro\n<!-- seed:start -->\n| new |\n<!-- seed:end -->\nrest\n"
-        );
+        assert_eq!(new, "intro\n<!-- seed:start -->\n| new |\n<!-- seed:end -->\nrest\n");
         assert!(replace_section(text, "cpu", "x").is_err());
     }
 
@@ -242,10 +210,7 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(
-            text.contains("| `py-uvloop` | 1.01 s | — | — | — | — |"),
-            "{text}"
-        );
+        assert!(text.contains("| `py-uvloop` | 1.01 s | — | — | — | — |"), "{text}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -22,24 +22,13 @@ pub struct Row {
 
 impl Row {
     pub fn new(name: impl Into<String>, argv: Vec<String>) -> Row {
-        Row {
-            name: name.into(),
-            argv,
-            article: None,
-            missing: None,
-        }
+        Row { name: name.into(), argv, article: None, missing: None }
     }
 
     fn command_line(&self) -> String {
         self.argv
             .iter()
-            .map(|a| {
-                if a.contains(' ') {
-                    format!("'{a}'")
-                } else {
-                    a.clone()
-                }
-            })
+            .map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -104,10 +93,7 @@ impl Bench {
     pub fn new(hyperfine: String, out: &Path) -> Result<Bench, String> {
         std::fs::create_dir_all(out)
             .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-        Ok(Bench {
-            hyperfine,
-            out: out.to_path_buf(),
-        })
+        Ok(Bench { hyperfine, out: out.to_path_buf() })
     }
 
     /// Time `rows` in one hyperfine run, so their figures compare as ratios; the JSON export
@@ -137,9 +123,7 @@ impl Bench {
             "\n== hyperfine {label}: {} commands, {warmup} warm-up + {runs} runs each",
             runnable.len()
         );
-        let status = cmd
-            .status()
-            .map_err(|e| format!("cannot run {}: {e}", self.hyperfine))?;
+        let status = cmd.status().map_err(|e| format!("cannot run {}: {e}", self.hyperfine))?;
         if !status.success() {
             return Err(format!("hyperfine failed ({status})"));
         }
@@ -151,27 +135,13 @@ impl Bench {
         let mut timings = results.iter().map(Timing::from_hyperfine);
         Ok(rows
             .iter()
-            .map(|r| {
-                if r.missing.is_none() {
-                    timings.next().flatten()
-                } else {
-                    None
-                }
-            })
+            .map(|r| if r.missing.is_none() { timings.next().flatten() } else { None })
             .collect())
     }
 
     /// Run each row once with `--json` and keep its report.
     pub fn reports(&self, rows: &[Row]) -> Vec<Option<Value>> {
-        rows.iter()
-            .map(|row| {
-                if row.missing.is_some() {
-                    None
-                } else {
-                    report_of(row)
-                }
-            })
-            .collect()
+        rows.iter().map(|row| if row.missing.is_some() { None } else { report_of(row) }).collect()
     }
 
     pub fn write(&self, name: &str, contents: &str) -> Result<(), String> {
@@ -182,11 +152,7 @@ impl Bench {
 
 /// One run of the row with `--json`: its report, or `None` when it printed none.
 pub fn report_of(row: &Row) -> Option<Value> {
-    let out = Command::new(&row.argv[0])
-        .args(&row.argv[1..])
-        .arg("--json")
-        .output()
-        .ok()?;
+    let out = Command::new(&row.argv[0]).args(&row.argv[1..]).arg("--json").output().ok()?;
     if !out.status.success() {
         eprintln!(
             "warning: {} exited with {}: {}",
@@ -196,10 +162,7 @@ pub fn report_of(row: &Row) -> Option<Value> {
         );
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
+    stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok())
 }
 
 /// Pair rows with their timings and reports.
@@ -211,10 +174,6 @@ pub fn measured(
     rows.into_iter()
         .zip(timings)
         .zip(reports)
-        .map(|((row, timing), report)| Measured {
-            row,
-            timing,
-            report,
-        })
+        .map(|((row, timing), report)| Measured { row, timing, report })
         .collect()
 }

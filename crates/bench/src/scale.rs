@@ -98,14 +98,8 @@ fn run_point(line: &Line, n: u64) -> Point {
             Err(_) => break None,
         }
     };
-    let (stdout, stderr) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
-    point.report = stdout
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok());
+    let (stdout, stderr) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    point.report = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok());
     match status {
         None => {
             point.status = format!("killed after {} s", LIMIT.as_secs());
@@ -113,14 +107,9 @@ fn run_point(line: &Line, n: u64) -> Point {
         }
         Some(s) if s.success() => point.status = "ok".into(),
         Some(s) => {
-            point.status = s
-                .code()
-                .map_or_else(|| format!("{s}"), |c| format!("exit {c}"));
-            let last = stderr
-                .lines()
-                .rev()
-                .find(|l| l.starts_with("Error"))
-                .or(stderr.lines().last());
+            point.status = s.code().map_or_else(|| format!("{s}"), |c| format!("exit {c}"));
+            let last =
+                stderr.lines().rev().find(|l| l.starts_with("Error")).or(stderr.lines().last());
             point.error = Some(last.unwrap_or("no message").trim().to_string());
         }
     }
@@ -229,13 +218,7 @@ pub fn scale(options: &Options) -> Result<(), String> {
         model_line("uring", "uring", vec![], base.clone()),
         peer_line(&peers, "py-asyncio", "py_asyncio.py", false, base.clone()),
         peer_line(&peers, "py-uvloop", "py_uvloop.py", false, base.clone()),
-        peer_line(
-            &peers,
-            "py-threads (N workers)",
-            "py_threads.py",
-            true,
-            base.clone(),
-        ),
+        peer_line(&peers, "py-threads (N workers)", "py_threads.py", true, base.clone()),
     ];
     // Serial takes N × the sleep and a pool of W takes N / W of them: past ten seconds
     // such a point says nothing new and costs the budget.
@@ -266,27 +249,17 @@ pub fn scale(options: &Options) -> Result<(), String> {
     let points = sweep(&lines, &grid);
 
     // The http workload, with the service, at 100 ms, for the models that hold the connections.
-    let http_grid: Vec<u64> = if smoke {
-        vec![10, 100]
-    } else {
-        vec![100, 1_000, 5_000, 10_000, 20_000]
-    };
+    let http_grid: Vec<u64> =
+        if smoke { vec![10, 100] } else { vec![100, 1_000, 5_000, 10_000, 20_000] };
     let service = crate::service::Service::start(&bin_dir())?;
-    let http_base = ["--workload", "http", "--ms", "100", "--addr", &service.addr]
-        .map(String::from)
-        .to_vec();
+    let http_base =
+        ["--workload", "http", "--ms", "100", "--addr", &service.addr].map(String::from).to_vec();
     let http_lines = vec![
         model_line("threads", "threads", vec![], http_base.clone()),
         model_line("tokio", "tokio", vec![], http_base.clone()),
         model_line("epoll", "epoll", vec![], http_base.clone()),
         model_line("uring", "uring", vec![], http_base.clone()),
-        peer_line(
-            &peers,
-            "py-asyncio",
-            "py_asyncio.py",
-            false,
-            http_base.clone(),
-        ),
+        peer_line(&peers, "py-asyncio", "py_asyncio.py", false, http_base.clone()),
         peer_line(&peers, "py-uvloop", "py_uvloop.py", false, http_base),
     ];
     let http_points = sweep(&http_lines, &http_grid);
@@ -296,10 +269,7 @@ pub fn scale(options: &Options) -> Result<(), String> {
         points.iter().map(|p| json!({"line": p.line, "n": p.n, "status": p.status, "error": p.error, "report": p.report})).collect()
     };
     let data = json!({"machine": facts::json(&facts), "sleep_ms": ms, "sleep": to_json(&points), "http": to_json(&http_points)});
-    write(
-        &out.join("scale.json"),
-        &serde_json::to_string_pretty(&data).unwrap(),
-    )?;
+    write(&out.join("scale.json"), &serde_json::to_string_pretty(&data).unwrap())?;
     write_plots(&out, ms, &points, &http_points)?;
 
     let text = format!(
@@ -318,11 +288,7 @@ pub fn scale(options: &Options) -> Result<(), String> {
         facts::markdown(&facts)
     );
     write(&out.join("README.md"), &text)?;
-    println!(
-        "{}\n{}",
-        breaking_points(&points, &http_points),
-        targets(&points)
-    );
+    println!("{}\n{}", breaking_points(&points, &http_points), targets(&points));
     Ok(())
 }
 
@@ -348,14 +314,10 @@ fn point_table(points: &[Point]) -> String {
             format!("`{}`", p.line),
             p.n.to_string(),
             p.f("wall_s").map_or("—".into(), seconds),
-            p.overhead_ms()
-                .map_or("—".into(), |o| format!("{o:+.1} ms")),
+            p.overhead_ms().map_or("—".into(), |o| format!("{o:+.1} ms")),
             memory.map_or("—".into(), |m| format!("{:.1} MiB", m / 1024.0)),
-            memory.map_or("—".into(), |m| {
-                format!("{:.0} B", m * 1024.0 / p.n as f64)
-            }),
-            p.f("voluntary_ctx_switches")
-                .map_or("—".into(), |v| format!("{v:.0}")),
+            memory.map_or("—".into(), |m| format!("{:.0} B", m * 1024.0 / p.n as f64)),
+            p.f("voluntary_ctx_switches").map_or("—".into(), |v| format!("{v:.0}")),
             p.report
                 .as_ref()
                 .and_then(|r| r["lateness_ms"]["p99"].as_f64())
@@ -389,10 +351,7 @@ fn breaking_points(sleep: &[Point], http: &[Point]) -> String {
                 format!("`{name}`"),
                 largest.map_or("—".into(), |n| n.to_string()),
                 failed.map_or("did not stop".into(), |p| format!("N = {}", p.n)),
-                failed
-                    .and_then(|p| p.error.clone())
-                    .unwrap_or_default()
-                    .replace('|', "/"),
+                failed.and_then(|p| p.error.clone()).unwrap_or_default().replace('|', "/"),
             ]);
         }
     }
@@ -428,13 +387,7 @@ fn targets(points: &[Point]) -> String {
             }
             None => ("not measured".into(), "—"),
         };
-        t.push(vec![
-            format!("`{line}`"),
-            n.to_string(),
-            target,
-            measured,
-            met.into(),
-        ]);
+        t.push(vec![format!("`{line}`"), n.to_string(), target, measured, met.into()]);
     }
     t.render()
 }
@@ -522,11 +475,7 @@ fn load(dir: &std::path::Path) -> Result<(u64, Vec<Point>, Vec<Point>), String> 
             })
             .collect()
     };
-    Ok((
-        data["sleep_ms"].as_u64().unwrap_or(1000),
-        points("sleep"),
-        points("http"),
-    ))
+    Ok((data["sleep_ms"].as_u64().unwrap_or(1000), points("sleep"), points("http")))
 }
 
 /// `bench plots`: draw the SVGs again from `scale.json`, without running anything.

@@ -20,10 +20,7 @@ impl Service {
             .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
         let mut line = String::new();
         let read = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .map(str::to_string);
+        let addr = line.trim().strip_prefix("listening on ").map(str::to_string);
         match (read, addr) {
             (Ok(_), Some(addr)) => Ok(Service { child, addr }),
             _ => {

@@ -22,27 +22,18 @@ pub struct Peers {
 impl Peers {
     pub fn find(python: &str) -> Peers {
         let runs = |args: &[&str]| {
-            std::process::Command::new(python)
-                .args(args)
-                .output()
-                .is_ok_and(|o| o.status.success())
+            std::process::Command::new(python).args(args).output().is_ok_and(|o| o.status.success())
         };
         let missing = (!runs(&["--version"])).then(|| "python3 not found".to_string());
         let uvloop_missing = missing
             .clone()
             .or_else(|| (!runs(&["-c", "import uvloop"])).then(|| "uvloop not installed".into()));
-        Peers {
-            python: python.to_string(),
-            missing,
-            uvloop_missing,
-        }
+        Peers { python: python.to_string(), missing, uvloop_missing }
     }
 
     pub fn row(&self, name: &str, script: &str, args: &[String]) -> Row {
         // By absolute path: the bench runs from the repository root, its tests from the crate.
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../scripts/peers")
-            .join(script);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers").join(script);
         let path = path.canonicalize().unwrap_or(path).display().to_string();
         let mut argv = vec![self.python.clone(), path];
         argv.extend(args.iter().cloned());
@@ -77,10 +68,7 @@ fn measure(
         .iter()
         .map(|m| serde_json::json!({"name": m.row.name, "argv": m.row.argv, "report": m.report}))
         .collect();
-    bench.write(
-        "reports.json",
-        &serde_json::to_string_pretty(&reports).unwrap(),
-    )?;
+    bench.write("reports.json", &serde_json::to_string_pretty(&reports).unwrap())?;
     Ok(all)
 }
 
@@ -89,19 +77,12 @@ fn tools(options: &Options) -> Result<(Bench, Peers, facts::Facts), String> {
     let peers = Peers::find(options.get("python")?);
     let bench = Bench::new(hyperfine.clone(), &options.out()?)?;
     let facts = facts::collect(Some(&hyperfine), Some(&peers.python));
-    bench.write(
-        "machine.json",
-        &serde_json::to_string_pretty(&facts::json(&facts)).unwrap(),
-    )?;
+    bench.write("machine.json", &serde_json::to_string_pretty(&facts::json(&facts)).unwrap())?;
     Ok((bench, peers, facts))
 }
 
 fn median(rows: &[Measured], name: &str) -> Option<f64> {
-    rows.iter()
-        .find(|m| m.row.name == name)?
-        .timing
-        .as_ref()
-        .map(|t| t.median)
+    rows.iter().find(|m| m.row.name == name)?.timing.as_ref().map(|t| t.median)
 }
 
 // ---- make bench: the article's table ----------------------------------------------------
@@ -122,10 +103,7 @@ const ARTICLE: [(&str, &str); 10] = [
 ];
 
 pub fn article_figure(name: &str) -> Option<&'static str> {
-    ARTICLE
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, figure)| *figure)
+    ARTICLE.iter().find(|(n, _)| *n == name).map(|(_, figure)| *figure)
 }
 
 pub fn seed(options: &Options) -> Result<(), String> {
@@ -134,10 +112,7 @@ pub fn seed(options: &Options) -> Result<(), String> {
     let (ms, fast_runs, slow_runs) = if quick { (100, 3, 2) } else { (1000, 5, 3) };
     let a = args(&format!("--tasks 10 --ms {ms}"));
     let per_task = args(&format!("--tasks 10 --ms {ms} --workers 10"));
-    let slow = vec![
-        model("serial", "serial", &a),
-        peers.row("py-serial", "py_serial.py", &a),
-    ];
+    let slow = vec![model("serial", "serial", &a), peers.row("py-serial", "py_serial.py", &a)];
     let fast = vec![
         model("procs", "procs", &a),
         model("threads", "threads", &a),
@@ -159,30 +134,12 @@ pub fn seed(options: &Options) -> Result<(), String> {
             })
             .collect::<Vec<_>>()
     });
-    let measured = measure(
-        &bench,
-        vec![
-            ("serial", slow, 0, slow_runs),
-            ("concurrent", fast, 1, fast_runs),
-        ],
-    )?;
+    let measured =
+        measure(&bench, vec![("serial", slow, 0, slow_runs), ("concurrent", fast, 1, fast_runs)])?;
     // The article's order: Rust rows first, serial at the top of each language.
-    let order = [
-        "serial",
-        "procs",
-        "threads",
-        "tokio",
-        "epoll",
-        "uring",
-        "py-serial",
-    ];
+    let order = ["serial", "procs", "threads", "tokio", "epoll", "uring", "py-serial"];
     let mut rows = measured.clone();
-    rows.sort_by_key(|m| {
-        order
-            .iter()
-            .position(|n| *n == m.row.name)
-            .unwrap_or(order.len())
-    });
+    rows.sort_by_key(|m| order.iter().position(|n| *n == m.row.name).unwrap_or(order.len()));
 
     let title = if quick {
         format!("10 tasks × {ms} ms (bench-quick)")
@@ -212,10 +169,8 @@ pub fn seed(options: &Options) -> Result<(), String> {
 fn seed_reading(rows: &[Measured], each: f64) -> String {
     let mut out = String::from("## Reading\n\n");
     let concurrent = ["procs", "threads", "tokio", "epoll", "uring"];
-    let medians: Vec<(&str, f64)> = concurrent
-        .iter()
-        .filter_map(|n| Some((*n, median(rows, n)?)))
-        .collect();
+    let medians: Vec<(&str, f64)> =
+        concurrent.iter().filter_map(|n| Some((*n, median(rows, n)?))).collect();
     if let (Some(best), Some(worst)) = (
         medians.iter().min_by(|a, b| a.1.total_cmp(&b.1)),
         medians.iter().max_by(|a, b| a.1.total_cmp(&b.1)),
@@ -231,16 +186,8 @@ fn seed_reading(rows: &[Measured], each: f64) -> String {
         out += &format!("- Serial is serial in any language: {} in Rust, {} in Python, against the article's 10.0751 s for 1 s tasks.\n", table::seconds(rust), table::seconds(py));
     }
     for (name, what, article) in [
-        (
-            "py-processes (default workers)",
-            "ProcessPoolExecutor()",
-            "1.1639 s",
-        ),
-        (
-            "py-threads (default workers)",
-            "ThreadPoolExecutor()",
-            "1.0146 s",
-        ),
+        ("py-processes (default workers)", "ProcessPoolExecutor()", "1.1639 s"),
+        ("py-threads (default workers)", "ThreadPoolExecutor()", "1.0146 s"),
     ] {
         if let Some(m) = rows.iter().find(|m| m.row.name == name) {
             if let (Some(workers), Some(t)) = (m.report_f64("workers"), &m.timing) {
@@ -254,13 +201,7 @@ fn seed_reading(rows: &[Measured], each: f64) -> String {
         }
     }
     let startup = |name: &str| {
-        Some(
-            median(rows, name)?
-                - rows
-                    .iter()
-                    .find(|m| m.row.name == name)?
-                    .report_f64("wall_s")?,
-        )
+        Some(median(rows, name)? - rows.iter().find(|m| m.row.name == name)?.report_f64("wall_s")?)
     };
     if let (Some(rust), Some(py)) = (startup("tokio"), startup("py-asyncio")) {
         out += &format!(
@@ -271,9 +212,7 @@ fn seed_reading(rows: &[Measured], each: f64) -> String {
         );
     }
     let children = |name: &str| {
-        rows.iter()
-            .find(|m| m.row.name == name)?
-            .report_f64("children_max_rss_kib_sum")
+        rows.iter().find(|m| m.row.name == name)?.report_f64("children_max_rss_kib_sum")
     };
     if let (Some(rust), Some(py)) = (children("procs"), children("py-processes (10 workers)")) {
         out += &format!(
@@ -295,9 +234,7 @@ const CPU_TASKS: u32 = 8;
 pub fn cpu(options: &Options) -> Result<(), String> {
     let (bench, peers, facts) = tools(options)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let a = args(&format!(
-        "--workload cpu --tasks {CPU_TASKS} --work {CPU_WORK}"
-    ));
+    let a = args(&format!("--workload cpu --tasks {CPU_TASKS} --work {CPU_WORK}"));
     let with = |extra: &str| [a.clone(), args(extra)].concat();
     let pool = format!("--workers {cores}");
     let rust = vec![
@@ -305,11 +242,7 @@ pub fn cpu(options: &Options) -> Result<(), String> {
         model("procs", "procs", &a),
         model(&format!("procs ({cores} workers)"), "procs", &with(&pool)),
         model("threads", "threads", &a),
-        model(
-            &format!("threads ({cores} workers)"),
-            "threads",
-            &with(&pool),
-        ),
+        model(&format!("threads ({cores} workers)"), "threads", &with(&pool)),
         model("tokio", "tokio", &a),
         model("tokio --offload", "tokio", &with("--offload")),
         model("epoll", "epoll", &a),
@@ -322,16 +255,11 @@ pub fn cpu(options: &Options) -> Result<(), String> {
         peers.row("py-processes (default workers)", "py_processes.py", &a),
         peers.row("py-threads (default workers)", "py_threads.py", &a),
         peers.row("py-asyncio", "py_asyncio.py", &a),
-        peers.row(
-            "py-asyncio --offload (process pool)",
-            "py_asyncio.py",
-            &with("--offload"),
-        ),
+        peers.row("py-asyncio --offload (process pool)", "py_asyncio.py", &with("--offload")),
     ];
     let measured = measure(&bench, vec![("rust", rust, 1, 5), ("python", python, 0, 3)])?;
-    let (rust, python): (Vec<Measured>, Vec<Measured>) = measured
-        .into_iter()
-        .partition(|m| !m.row.name.starts_with("py-"));
+    let (rust, python): (Vec<Measured>, Vec<Measured>) =
+        measured.into_iter().partition(|m| !m.row.name.starts_with("py-"));
     let rust_table = table::cpu_table(&rust, median(&rust, "serial"), cores);
     let python_table = table::cpu_table(&python, median(&python, "py-serial"), cores);
     let reading = cpu_reading(&rust, &python, cores);
@@ -353,14 +281,8 @@ fn cpu_reading(rust: &[Measured], python: &[Measured], cores: usize) -> String {
         Some(median(rows, serial)? / median(rows, name)?)
     };
     let mut out = String::from("## Reading\n\n");
-    let parallel = [
-        "procs",
-        "threads",
-        "tokio",
-        "tokio --offload",
-        "epoll --offload",
-        "uring --offload",
-    ];
+    let parallel =
+        ["procs", "threads", "tokio", "tokio --offload", "epoll --offload", "uring --offload"];
     let single = ["epoll", "uring"];
     let fmt = |rows: &[Measured], serial: &str, names: &[&str]| {
         names
@@ -414,19 +336,12 @@ pub fn http(options: &Options) -> Result<(), String> {
     let mut sections = String::new();
     let mut printed = String::new();
     for n in [100u32, 1_000, 10_000] {
-        let a = args(&format!(
-            "--workload http --tasks {n} --ms 100 --addr {}",
-            service.addr
-        ));
+        let a = args(&format!("--workload http --tasks {n} --ms 100 --addr {}", service.addr));
         let with = |extra: &str| [a.clone(), args(extra)].concat();
         let mut rows = Vec::new();
         if n <= 1_000 {
             rows.push(model("procs", "procs", &a));
-            rows.push(model(
-                "threads (100 workers)",
-                "threads",
-                &with("--workers 100"),
-            ));
+            rows.push(model("threads (100 workers)", "threads", &with("--workers 100")));
             rows.push(peers.row(
                 &format!("py-threads ({n} workers)"),
                 "py_threads.py",
@@ -443,19 +358,13 @@ pub fn http(options: &Options) -> Result<(), String> {
                 0,
                 (
                     "n100-serial".to_string(),
-                    vec![
-                        model("serial", "serial", &a),
-                        peers.row("py-serial", "py_serial.py", &a),
-                    ],
+                    vec![model("serial", "serial", &a), peers.row("py-serial", "py_serial.py", &a)],
                     0,
                     2,
                 ),
             );
         }
-        let groups = groups
-            .iter()
-            .map(|(l, r, w, k)| (l.as_str(), r.clone(), *w, *k))
-            .collect();
+        let groups = groups.iter().map(|(l, r, w, k)| (l.as_str(), r.clone(), *w, *k)).collect();
         let rows = measure(&bench, groups)?;
         std::fs::rename(
             bench.out.join("reports.json"),

@@ -36,10 +36,7 @@ fn decades(values: impl Iterator<Item = f64>) -> Option<(i32, i32)> {
         .filter(|v| *v > 0.0)
         .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     (lo <= hi).then(|| {
-        (
-            lo.log10().floor() as i32,
-            (hi.log10().ceil() as i32).max(lo.log10().floor() as i32 + 1),
-        )
+        (lo.log10().floor() as i32, (hi.log10().ceil() as i32).max(lo.log10().floor() as i32 + 1))
     })
 }
 
@@ -47,10 +44,7 @@ fn decades(values: impl Iterator<Item = f64>) -> Option<(i32, i32)> {
 /// log axes and are left out (the tables beside the plots have every figure).
 pub fn loglog(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
     let all = || {
-        series
-            .iter()
-            .flat_map(|s| s.points.iter().copied())
-            .filter(|(x, y)| *x > 0.0 && *y > 0.0)
+        series.iter().flat_map(|s| s.points.iter().copied()).filter(|(x, y)| *x > 0.0 && *y > 0.0)
     };
     let (Some((x0, x1)), Some((y0, y1))) =
         (decades(all().map(|p| p.0)), decades(all().map(|p| p.1)))
@@ -82,11 +76,7 @@ pub fn loglog(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> S
     );
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let style = if s.peer {
-            " stroke-dasharray=\"5 4\" opacity=\"0.55\""
-        } else {
-            ""
-        };
+        let style = if s.peer { " stroke-dasharray=\"5 4\" opacity=\"0.55\"" } else { "" };
         let points: Vec<String> = s
             .points
             .iter()
@@ -119,11 +109,7 @@ mod tests {
                 points: vec![(10.0, 0.5), (1000.0, 2.0), (1e6, 150.0)],
                 peer: false,
             },
-            Series {
-                name: "py-asyncio".into(),
-                points: vec![(10.0, 3.0), (1e5, 0.0)],
-                peer: true,
-            },
+            Series { name: "py-asyncio".into(), points: vec![(10.0, 3.0), (1e5, 0.0)], peer: true },
         ];
         let svg = loglog("overhead", "tasks", "ms", &series);
         assert_eq!(svg.matches("<polyline").count(), 2);
@@ -145,11 +131,7 @@ mod tests {
             "empty",
             "x",
             "y",
-            &[Series {
-                name: "a".into(),
-                points: vec![(0.0, 1.0)],
-                peer: false,
-            }],
+            &[Series { name: "a".into(), points: vec![(0.0, 1.0)], peer: false }],
         );
         assert!(svg.contains("no data"));
     }

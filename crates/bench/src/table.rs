@@ -11,10 +11,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(header: &[&str]) -> Table {
-        Table {
-            header: header.iter().map(|s| s.to_string()).collect(),
-            rows: Vec::new(),
-        }
+        Table { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
     }
 
     pub fn push(&mut self, cells: Vec<String>) {
@@ -24,13 +21,7 @@ impl Table {
     pub fn render(&self) -> String {
         let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
         let mut out = line(&self.header);
-        out += &line(
-            &self
-                .header
-                .iter()
-                .map(|_| "---".to_string())
-                .collect::<Vec<_>>(),
-        );
+        out += &line(&self.header.iter().map(|_| "---".to_string()).collect::<Vec<_>>());
         for row in &self.rows {
             out += &line(row);
         }
@@ -50,10 +41,7 @@ const DASH: &str = "—";
 
 /// "2.5 MiB" or "2.5 + 31.0 MiB" when children had memory of their own.
 pub fn memory(m: &Measured) -> String {
-    match (
-        m.report_f64("max_rss_kib"),
-        m.report_f64("children_max_rss_kib_sum"),
-    ) {
+    match (m.report_f64("max_rss_kib"), m.report_f64("children_max_rss_kib_sum")) {
         (Some(own), Some(kids)) if kids > 0.0 => {
             format!("{:.1} + {:.1} MiB", own / 1024.0, kids / 1024.0)
         }
@@ -70,8 +58,7 @@ fn lateness_p99(m: &Measured) -> String {
 }
 
 fn count(m: &Measured, field: &str) -> String {
-    m.report_f64(field)
-        .map_or(DASH.into(), |v| format!("{v:.0}"))
+    m.report_f64(field).map_or(DASH.into(), |v| format!("{v:.0}"))
 }
 
 /// The first cells of every timed row: name, then mean ± σ (or why there is none).
@@ -97,9 +84,8 @@ fn mean_cell(m: &Measured) -> String {
 /// `over` is what "over" counts from: `Some(s)` a fixed ideal for every row (the article's
 /// 1 s, all tasks at once), `None` each row's own ideal at its concurrency.
 pub fn timed_table(rows: &[Measured], with_article: bool, over: Option<f64>) -> String {
-    let over_header = over.map_or("over its ideal".to_string(), |s| {
-        format!("over the ideal {}", seconds(s))
-    });
+    let over_header =
+        over.map_or("over its ideal".to_string(), |s| format!("over the ideal {}", seconds(s)));
     let mut header = vec!["model"];
     if with_article {
         header.push("article");
@@ -131,9 +117,10 @@ pub fn timed_table(rows: &[Measured], with_article: bool, over: Option<f64>) -> 
                 cells.push(m.report_f64("wall_s").map_or(DASH.into(), seconds));
                 cells.push(ideal.map_or(DASH.into(), seconds));
                 let reference = over.or(ideal);
-                cells.push(reference.map_or(DASH.into(), |i| {
-                    format!("{:+.1} ms", (t.median - i) * 1000.0)
-                }));
+                cells.push(
+                    reference
+                        .map_or(DASH.into(), |i| format!("{:+.1} ms", (t.median - i) * 1000.0)),
+                );
                 cells.push(seconds(t.user + t.system));
             }
             None => cells.extend(std::iter::repeat_n(DASH.to_string(), 6)),
@@ -170,17 +157,14 @@ pub fn cpu_table(rows: &[Measured], serial_median: Option<f64>, cores: usize) ->
                 cells.push(format!("{:.2}", (t.user + t.system) / t.mean));
                 let speedup = serial_median.map(|s| s / t.median);
                 cells.push(speedup.map_or(DASH.into(), |s| format!("{s:.2}×")));
-                cells.push(speedup.map_or(DASH.into(), |s| {
-                    format!("{:.0} %", 100.0 * s / cores as f64)
-                }));
+                cells.push(
+                    speedup.map_or(DASH.into(), |s| format!("{:.0} %", 100.0 * s / cores as f64)),
+                );
             }
             None => cells.extend(std::iter::repeat_n(DASH.to_string(), 6)),
         }
         cells.push(memory(m));
-        let lag = m
-            .report
-            .as_ref()
-            .and_then(|r| r["loop_lag_ms"]["max"].as_f64());
+        let lag = m.report.as_ref().and_then(|r| r["loop_lag_ms"]["max"].as_f64());
         cells.push(lag.map_or(DASH.into(), |l| format!("{l:.1} ms")));
         table.push(cells);
     }
@@ -227,11 +211,7 @@ mod tests {
             Row::new("procs", vec![]),
             missing,
         ];
-        measured(
-            rows,
-            vec![timings[0].clone(), timings[1].clone(), None],
-            reports,
-        )
+        measured(rows, vec![timings[0].clone(), timings[1].clone(), None], reports)
     }
 
     #[test]
@@ -256,13 +236,7 @@ mod tests {
     fn the_cpu_table_divides_by_the_serial_median() {
         let text = cpu_table(&fixture()[..1], Some(2.0038), 2);
         assert!(text.contains("| 2.00× | 100 % |"), "{text}");
-        assert!(
-            text.contains("| 0.00 |"),
-            "CPU/wall of a sleeping row: {text}"
-        );
-        assert!(
-            text.ends_with("| 3.1 MiB | — |\n"),
-            "no loop lag in a sleep report: {text}"
-        );
+        assert!(text.contains("| 0.00 |"), "CPU/wall of a sleeping row: {text}");
+        assert!(text.ends_with("| 3.1 MiB | — |\n"), "no loop lag in a sleep report: {text}");
     }
 }

@@ -17,16 +17,9 @@ fn command(
     ms: &str,
 ) -> Result<(Vec<String>, Option<Service>), String> {
     if !MODELS.contains(&model) {
-        return Err(format!(
-            "MODEL={model:?} is not one of {}",
-            MODELS.join(", ")
-        ));
+        return Err(format!("MODEL={model:?} is not one of {}", MODELS.join(", ")));
     }
-    let service = if workload == "http" {
-        Some(Service::start(&bin_dir())?)
-    } else {
-        None
-    };
+    let service = if workload == "http" { Some(Service::start(&bin_dir())?) } else { None };
     let mut argv = vec![bin_dir().join(model).display().to_string()];
     argv.extend(["--workload", workload, "--tasks", tasks, "--ms", ms].map(String::from));
     if let Some(s) = &service {
@@ -45,12 +38,9 @@ pub fn one(options: &Options) -> Result<(), String> {
     let tool: Vec<&str> = match options.get("tool")? {
         "strace" => vec!["strace", "-f", "-c"],
         // Hardware counters are not available on this machine kind: software events only.
-        "perf" => vec![
-            "perf",
-            "stat",
-            "-e",
-            "task-clock,context-switches,cpu-migrations,page-faults",
-        ],
+        "perf" => {
+            vec!["perf", "stat", "-e", "task-clock,context-switches,cpu-migrations,page-faults"]
+        }
         other => return Err(format!("--tool {other:?}: strace or perf")),
     };
     eprintln!("$ {} {}", tool.join(" "), argv.join(" "));
@@ -70,14 +60,7 @@ pub fn one(options: &Options) -> Result<(), String> {
 fn first_line_of(tool: &str, flag: &str) -> String {
     Command::new(tool).arg(flag).output().map_or_else(
         |_| format!("{tool} not found"),
-        |o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string()
-        },
+        |o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_string(),
     )
 }
 
@@ -92,11 +75,7 @@ pub fn parse_strace_summary(text: &str) -> Vec<(String, u64, u64)> {
             continue;
         }
         let calls = fields[3].parse().unwrap_or(0);
-        let errors = if fields.len() == 6 {
-            fields[4].parse().unwrap_or(0)
-        } else {
-            0
-        };
+        let errors = if fields.len() == 6 { fields[4].parse().unwrap_or(0) } else { 0 };
         rows.push((fields.last().unwrap().to_string(), calls, errors));
     }
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -147,27 +126,14 @@ fn measure(
     let (argv, service) = command(model, workload, &tasks.to_string(), "100")?;
     let calls = parse_strace_summary(&strace(&["-f", "-c"], scratch, argv, service)?);
     let count = |names: &[&str]| {
-        calls
-            .iter()
-            .filter(|c| names.contains(&c.0.as_str()))
-            .map(|c| c.1)
-            .sum::<u64>()
+        calls.iter().filter(|c| names.contains(&c.0.as_str())).map(|c| c.1).sum::<u64>()
     };
     let socket_io = if workload == "http" {
         // A second run that names every descriptor (-y): count the calls made on sockets.
         let (argv, service) = command(model, workload, &tasks.to_string(), "100")?;
-        let trace = strace(
-            &["-f", "-y", "-e", &format!("trace={SOCKET_IO}")],
-            scratch,
-            argv,
-            service,
-        )?;
-        Some(
-            trace
-                .lines()
-                .filter(|l| l.contains("<socket:[") || l.contains("<TCP"))
-                .count() as u64,
-        )
+        let trace =
+            strace(&["-f", "-y", "-e", &format!("trace={SOCKET_IO}")], scratch, argv, service)?;
+        Some(trace.lines().filter(|l| l.contains("<socket:[") || l.contains("<TCP")).count() as u64)
     } else {
         None
     };
@@ -243,9 +209,7 @@ pub fn syscalls(options: &Options) -> Result<(), String> {
 /// The claims a reader should be able to check in the tables, checked against them.
 fn claims(all: &[(&str, Counts)]) -> String {
     let find = |workload: &str, model: &str| {
-        all.iter()
-            .find(|(w, c)| *w == workload && c.model == model)
-            .map(|(_, c)| c)
+        all.iter().find(|(w, c)| *w == workload && c.model == model).map(|(_, c)| c)
     };
     let mut out = String::new();
     let mut claim = |holds: Option<bool>, text: String| {

@@ -4,13 +4,8 @@
 
 use std::path::PathBuf;
 
-const PEERS: [&str; 5] = [
-    "py_serial.py",
-    "py_processes.py",
-    "py_threads.py",
-    "py_asyncio.py",
-    "py_uvloop.py",
-];
+const PEERS: [&str; 5] =
+    ["py_serial.py", "py_processes.py", "py_threads.py", "py_asyncio.py", "py_uvloop.py"];
 
 /// CONCLAB_PEER_PYTHON, else the project's virtualenv (`make peers`), else `python3`.
 fn python() -> String {
@@ -39,10 +34,7 @@ fn every_peer_yields_the_rust_checksum_for_sleeping_tasks() {
         let report = run_peer(peer, &["--tasks", "4", "--ms", "10", "--json"]).success();
         assert_eq!(report["checksum"], testkit::sum_of_values(4), "{peer}");
         for field in testkit::CONTRACT_FIELDS {
-            assert!(
-                report.get(field).is_some(),
-                "{peer}: missing {field} in {report}"
-            );
+            assert!(report.get(field).is_some(), "{peer}: missing {field} in {report}");
         }
     }
 }
@@ -50,19 +42,9 @@ fn every_peer_yields_the_rust_checksum_for_sleeping_tasks() {
 #[test]
 fn every_peer_yields_the_rust_checksum_for_cpu_tasks() {
     for peer in PEERS {
-        let report = run_peer(
-            peer,
-            &[
-                "--workload",
-                "cpu",
-                "--tasks",
-                "4",
-                "--work",
-                "1000",
-                "--json",
-            ],
-        )
-        .success();
+        let report =
+            run_peer(peer, &["--workload", "cpu", "--tasks", "4", "--work", "1000", "--json"])
+                .success();
         // The same constant the Rust models' tests check.
         assert_eq!(report["checksum"], 11416395711822536050u64, "{peer}");
     }
@@ -92,11 +74,7 @@ fn every_peer_fails_a_refused_connection_with_exit_1() {
 #[test]
 fn every_peer_rejects_bad_input_with_exit_2() {
     for peer in PEERS {
-        for case in [
-            &["--tasks", "0"][..],
-            &["--workload", "nope"],
-            &["--frobnicate"],
-        ] {
+        for case in [&["--tasks", "0"][..], &["--workload", "nope"], &["--frobnicate"]] {
             let outcome = run_peer(peer, case);
             assert_eq!(outcome.code, Some(2), "{peer} {case:?}: {}", outcome.stderr);
             assert!(
@@ -110,27 +88,11 @@ fn every_peer_rejects_bad_input_with_exit_2() {
 
 #[test]
 fn offloading_to_a_process_pool_keeps_the_python_loop_ticking() {
-    let args = [
-        "--workload",
-        "cpu",
-        "--tasks",
-        "2",
-        "--work",
-        "400000",
-        "--json",
-    ];
+    let args = ["--workload", "cpu", "--tasks", "2", "--work", "400000", "--json"];
     let blocked = run_peer("py_asyncio.py", &args).success();
     let offloaded = run_peer("py_asyncio.py", &[&args[..], &["--offload"]].concat()).success();
     let max = |r: &serde_json::Value| r["loop_lag_ms"]["max"].as_f64().unwrap_or(0.0);
     // Each task hashes for roughly 0.1 s; on the loop, the ticker waits for it.
-    assert!(
-        max(&blocked) > 50.0,
-        "blocked loop lag {}",
-        blocked["loop_lag_ms"]
-    );
-    assert!(
-        max(&offloaded) < 50.0,
-        "offloaded loop lag {}",
-        offloaded["loop_lag_ms"]
-    );
+    assert!(max(&blocked) > 50.0, "blocked loop lag {}", blocked["loop_lag_ms"]);
+    assert!(max(&offloaded) < 50.0, "offloaded loop lag {}", offloaded["loop_lag_ms"]);
 }

@@ -14,14 +14,7 @@ fn the_scale_sweep_writes_its_table_json_and_plots_on_a_tiny_grid() {
     });
     let outcome = testkit::run(
         env!("CARGO_BIN_EXE_bench"),
-        &[
-            "scale",
-            "--smoke",
-            "--python",
-            &python,
-            "--out",
-            out.to_str().unwrap(),
-        ],
+        &["scale", "--smoke", "--python", &python, "--out", out.to_str().unwrap()],
     );
     assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
 
@@ -33,17 +26,11 @@ fn the_scale_sweep_writes_its_table_json_and_plots_on_a_tiny_grid() {
         assert_eq!(points.len(), 2, "{model}: {points:?}");
         for p in points {
             assert_eq!(p["status"], "ok", "{p}");
-            assert_eq!(
-                p["report"]["checksum"],
-                testkit::sum_of_values(p["n"].as_u64().unwrap())
-            );
+            assert_eq!(p["report"]["checksum"], testkit::sum_of_values(p["n"].as_u64().unwrap()));
         }
     }
     for peer in ["py-asyncio", "py-uvloop"] {
-        let ok = sleep
-            .iter()
-            .filter(|p| p["line"] == peer && p["status"] == "ok")
-            .count();
+        let ok = sleep.iter().filter(|p| p["line"] == peer && p["status"] == "ok").count();
         assert_eq!(ok, 2, "{peer} ran both points: {sleep:?}");
     }
     assert!(data["http"]

@@ -43,17 +43,14 @@ impl EventLoop {
     }
 
     fn note(&mut self, what: impl Into<String>) {
-        self.log
-            .push((self.started.elapsed().as_millis(), what.into()));
+        self.log.push((self.started.elapsed().as_millis(), what.into()));
     }
 
     /// `loop.call_later(delay, callback)`.
     fn call_later(&mut self, delay: Duration, callback: impl FnOnce(&mut EventLoop) + 'static) {
         self.next_id += 1;
-        self.timers
-            .push(Reverse((Instant::now() + delay, self.next_id)));
-        self.timer_callbacks
-            .insert(self.next_id, Box::new(callback));
+        self.timers.push(Reverse((Instant::now() + delay, self.next_id)));
+        self.timer_callbacks.insert(self.next_id, Box::new(callback));
     }
 
     /// `loop.add_reader(socket, callback)`: the loop owns the socket while it watches it.
@@ -64,9 +61,7 @@ impl EventLoop {
     ) -> io::Result<()> {
         self.next_id += 1;
         let token = Token(self.next_id as usize);
-        self.poll
-            .registry()
-            .register(&mut stream, token, Interest::READABLE)?;
+        self.poll.registry().register(&mut stream, token, Interest::READABLE)?;
         self.readers.insert(token, (stream, Box::new(callback)));
         Ok(())
     }
@@ -96,10 +91,8 @@ impl EventLoop {
                     break;
                 }
                 self.timers.pop();
-                let callback = self
-                    .timer_callbacks
-                    .remove(&id)
-                    .expect("every timer has its callback");
+                let callback =
+                    self.timer_callbacks.remove(&id).expect("every timer has its callback");
                 callback(self);
             }
         }
@@ -123,15 +116,11 @@ fn slow_greeter(after: Duration) -> std::net::SocketAddr {
 /// Two timers, one socket and a timer set from inside a callback; returns the log.
 fn demo() -> io::Result<Vec<(u128, String)>> {
     let mut event_loop = EventLoop::new()?;
-    event_loop.call_later(Duration::from_millis(300), |l| {
-        l.note("timer set for 300 ms")
-    });
+    event_loop.call_later(Duration::from_millis(300), |l| l.note("timer set for 300 ms"));
     event_loop.call_later(Duration::from_millis(100), |l| {
         l.note("timer set for 100 ms");
         // A callback may schedule more work: this one fires at 100 + 100 ms.
-        l.call_later(Duration::from_millis(100), |l| {
-            l.note("timer set by a callback")
-        });
+        l.call_later(Duration::from_millis(100), |l| l.note("timer set by a callback"));
     });
     let stream = TcpStream::connect(slow_greeter(Duration::from_millis(150)))?;
     let mut received = Vec::new();
@@ -158,10 +147,7 @@ fn demo() -> io::Result<Vec<(u128, String)>> {
             }
         };
         if received.ends_with(b"hello") {
-            l.note(format!(
-                "socket said {:?}",
-                String::from_utf8_lossy(&received)
-            ));
+            l.note(format!("socket said {:?}", String::from_utf8_lossy(&received)));
             return false;
         }
         !closed // keep watching until it says hello or closes
@@ -196,9 +182,6 @@ mod tests {
         );
         // Timers fire no earlier than their deadline.
         let at = |i: usize| log[i].0;
-        assert!(
-            at(0) >= 100 && at(1) >= 150 && at(2) >= 200 && at(3) >= 300,
-            "{log:?}"
-        );
+        assert!(at(0) >= 100 && at(1) >= 150 && at(2) >= 200 && at(3) >= 300, "{log:?}");
     }
 }

@@ -35,11 +35,7 @@ use workload::http::{self, io_error, Progress, ResponseParser};
 use workload::measure::Pulse;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError, Workload};
 
-const MODEL: Model = Model {
-    name: "epoll",
-    has_pool: false,
-    can_offload: true,
-};
+const MODEL: Model = Model { name: "epoll", has_pool: false, can_offload: true };
 
 /// The token of the waker the offload pool uses; sockets use their task id.
 const WAKER: Token = Token(usize::MAX);
@@ -201,19 +197,10 @@ impl Connection {
         let addr = args.addr;
         let mut stream = TcpStream::connect(addr).map_err(|e| io_error(addr, "connect to", &e))?;
         poll.registry()
-            .register(
-                &mut stream,
-                Token(id as usize),
-                Interest::READABLE | Interest::WRITABLE,
-            )
+            .register(&mut stream, Token(id as usize), Interest::READABLE | Interest::WRITABLE)
             .map_err(|e| TaskError::starting("epoll_ctl", &e))?;
         let request = http::request(addr, id, args.ms);
-        Ok(Connection {
-            stream,
-            addr,
-            request,
-            state: State::Connecting,
-        })
+        Ok(Connection { stream, addr, request, state: State::Connecting })
     }
 
     /// Go as far as the socket allows without blocking: `None` while the task still waits,
@@ -235,9 +222,7 @@ impl Connection {
                     Ok(n) => {
                         *sent += n;
                         if *sent == self.request.len() {
-                            self.state = State::Reading {
-                                parser: ResponseParser::new(),
-                            };
+                            self.state = State::Reading { parser: ResponseParser::new() };
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,

@@ -50,9 +50,7 @@ fn sum_through_a_pipe(numbers: &[u32]) -> io::Result<u64> {
     drop(queue_rx);
     drop(answer_tx);
     let mut queue = File::from(queue_tx);
-    numbers
-        .iter()
-        .try_for_each(|n| queue.write_all(&n.to_ne_bytes()))?;
+    numbers.iter().try_for_each(|n| queue.write_all(&n.to_ne_bytes()))?;
     drop(queue); // end-of-file: the child stops reading
     let answer = read_record(&mut BufReader::new(File::from(answer_rx)), epoch)?;
     wait4(child.as_raw())?;
@@ -98,10 +96,7 @@ fn pool_map(jobs: u32) -> io::Result<(Vec<u64>, Vec<u32>)> {
     let mut pool = ProcessPool::start(2, Instant::now(), square).map_err(|e| e.error)?;
     let done = pool.map(0..jobs)?;
     pool.shutdown()?;
-    let values = done
-        .iter()
-        .map(|d| d.result.as_ref().copied().unwrap_or(u64::MAX))
-        .collect();
+    let values = done.iter().map(|d| d.result.as_ref().copied().unwrap_or(u64::MAX)).collect();
     let mut pids: Vec<u32> = done.iter().map(|d| d.runner.pid).collect();
     pids.sort_unstable();
     pids.dedup();
@@ -115,10 +110,7 @@ fn main() -> io::Result<()> {
         "sum of 1..=100 through a pipe to a child: {}",
         sum_through_a_pipe(&(1..=100).collect::<Vec<_>>())?
     );
-    println!(
-        "4 children x 500 increments under flock: {}",
-        locked_counter_in_a_file(4, 500)?
-    );
+    println!("4 children x 500 increments under flock: {}", locked_counter_in_a_file(4, 500)?);
     let (values, workers) = pool_map(6)?;
     println!("pool of 2 (pids {workers:?}), map(square, 0..6) in input order: {values:?}");
     Ok(())
@@ -134,28 +126,15 @@ mod tests {
     fn fork_pipe_lock_and_pool_behave_as_the_article_says() {
         let (pids, took) = fork_and_wait(3, Duration::from_millis(200)).unwrap();
         assert_eq!(pids.len(), 3);
-        assert!(
-            took < Duration::from_millis(550),
-            "children slept one after another: {took:?}"
-        );
+        assert!(took < Duration::from_millis(550), "children slept one after another: {took:?}");
 
-        assert_eq!(
-            sum_through_a_pipe(&(1..=100).collect::<Vec<_>>()).unwrap(),
-            5050
-        );
+        assert_eq!(sum_through_a_pipe(&(1..=100).collect::<Vec<_>>()).unwrap(), 5050);
 
-        assert_eq!(
-            locked_counter_in_a_file(4, 200).unwrap(),
-            800,
-            "the lock lost an update"
-        );
+        assert_eq!(locked_counter_in_a_file(4, 200).unwrap(), 800, "the lock lost an update");
 
         let (values, workers) = pool_map(6).unwrap();
         assert_eq!(values, vec![0, 1, 4, 9, 16, 25], "map keeps input order");
         assert_eq!(workers.len(), 2, "two workers ran every job: {workers:?}");
-        assert!(
-            !workers.contains(&std::process::id()),
-            "jobs ran in children"
-        );
+        assert!(!workers.contains(&std::process::id()), "jobs ran in children");
     }
 }

@@ -74,9 +74,7 @@ pub fn write_record(
             record.extend(message);
         }
     }
-    nix::unistd::write(pipe, &record)
-        .map(drop)
-        .map_err(io::Error::from)
+    nix::unistd::write(pipe, &record).map(drop).map_err(io::Error::from)
 }
 
 /// The next record, or `None` once every writer has closed the pipe.
@@ -101,12 +99,7 @@ pub fn read_record(pipe: &mut impl Read, epoch: Instant) -> io::Result<Option<Do
         pipe.read_exact(&mut message)?;
         Err(TaskError::new(String::from_utf8_lossy(&message)))
     };
-    Ok(Some(Done {
-        id,
-        result,
-        finished,
-        runner: Runner { pid, tid: pid },
-    }))
+    Ok(Some(Done { id, result, finished, runner: Runner { pid, tid: pid } }))
 }
 
 /// W pre-forked children running one job function on the ids they are sent.
@@ -154,9 +147,7 @@ impl ProcessPool {
                 Ok(pid) => children.push(pid),
                 Err(error) => {
                     drop(ids_tx); // the started workers see end-of-file and exit
-                    children
-                        .into_iter()
-                        .for_each(|pid| drop(wait4(pid.as_raw())));
+                    children.into_iter().for_each(|pid| drop(wait4(pid.as_raw())));
                     return Err(StartError { started, error });
                 }
             }
@@ -228,10 +219,7 @@ impl ProcessPool {
             self.arrived.insert(done.id, done);
         }
         let children = std::mem::take(&mut self.children);
-        children
-            .into_iter()
-            .map(|pid| wait4(pid.as_raw()))
-            .collect()
+        children.into_iter().map(|pid| wait4(pid.as_raw())).collect()
     }
 }
 

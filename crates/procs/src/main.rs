@@ -30,11 +30,7 @@ use process_pool::{read_record, start_child, write_record, ProcessPool};
 use workload::measure::{wait4, Reaped};
 use workload::{task, Args, Model, Report, Tally, TaskError};
 
-const MODEL: Model = Model {
-    name: "procs",
-    has_pool: true,
-    can_offload: false,
-};
+const MODEL: Model = Model { name: "procs", has_pool: true, can_offload: false };
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);

@@ -5,10 +5,7 @@ testkit::pool_tests!();
 #[test]
 fn each_child_reports_its_own_peak_memory() {
     let report = testkit::run(bin(), &["--tasks", "3", "--ms", "10", "--json"]).success();
-    assert!(
-        report["children_max_rss_kib_sum"].as_u64() > Some(0),
-        "{report}"
-    );
+    assert!(report["children_max_rss_kib_sum"].as_u64() > Some(0), "{report}");
 }
 
 #[test]
@@ -20,12 +17,7 @@ fn every_task_runs_in_a_child_process() {
         .lines()
         .filter_map(|l| l.split("pid ").nth(1)?.split_whitespace().next())
         .collect();
-    assert_eq!(
-        pids.len(),
-        3,
-        "three tasks, three processes: {}",
-        outcome.stderr
-    );
+    assert_eq!(pids.len(), 3, "three tasks, three processes: {}", outcome.stderr);
 }
 
 #[test]
@@ -35,10 +27,7 @@ fn running_out_of_processes_exits_1_and_leaves_no_zombie() {
     assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
     let report = outcome.report();
     assert!(report["failed"].as_u64() > Some(0), "{report}");
-    assert_eq!(
-        report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(),
-        200
-    );
+    assert_eq!(report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(), 200);
     assert!(outcome.stderr.contains("ulimit -u"), "{}", outcome.stderr);
     // Every child was reaped before exit: nothing of user `nobody` is left, not even a zombie.
     assert_eq!(testkit::processes_of(65534), Vec::<String>::new());

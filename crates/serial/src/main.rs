@@ -18,11 +18,7 @@ use std::time::Instant;
 
 use workload::{task, Args, Model, Report, Runner, Tally};
 
-const MODEL: Model = Model {
-    name: "serial",
-    has_pool: false,
-    can_offload: false,
-};
+const MODEL: Model = Model { name: "serial", has_pool: false, can_offload: false };
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);

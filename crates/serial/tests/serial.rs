@@ -4,19 +4,12 @@ testkit::contract_tests!("serial");
 fn serial_takes_n_times_the_sleep() {
     let outcome = testkit::run(bin(), &["--tasks", "20", "--ms", "200", "--json"]);
     outcome.success();
-    assert!(
-        outcome.wall_s() >= 4.0,
-        "20 x 200 ms in {} s",
-        outcome.wall_s()
-    );
+    assert!(outcome.wall_s() >= 4.0, "20 x 200 ms in {} s", outcome.wall_s());
 }
 
 #[test]
 fn serial_rejects_workers_and_offload() {
-    for flag in [
-        &["--workers", "2"][..],
-        &["--workload", "cpu", "--offload"][..],
-    ] {
+    for flag in [&["--workers", "2"][..], &["--workload", "cpu", "--offload"][..]] {
         let outcome = testkit::run(bin(), flag);
         assert_eq!(outcome.code, Some(2), "{flag:?}: {}", outcome.stderr);
     }

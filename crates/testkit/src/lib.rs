@@ -46,11 +46,7 @@ pub struct Outcome {
 impl Outcome {
     /// The `--json` report: exactly one line on stdout that parses as an object.
     pub fn report(&self) -> Value {
-        let lines: Vec<&str> = self
-            .stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
+        let lines: Vec<&str> = self.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(
             lines.len(),
             1,
@@ -73,9 +69,7 @@ impl Outcome {
 
     /// `wall_s` from the binary's own report.
     pub fn wall_s(&self) -> f64 {
-        self.report()["wall_s"]
-            .as_f64()
-            .expect("wall_s is a number")
+        self.report()["wall_s"].as_f64().expect("wall_s is a number")
     }
 }
 
@@ -96,10 +90,7 @@ pub fn run_with_nproc_limit(bin: &str, args: &[&str], nproc: u64) -> Outcome {
     unsafe {
         command.pre_exec(move || {
             let nobody = 65534;
-            let limit = libc::rlimit {
-                rlim_cur: nproc,
-                rlim_max: nproc,
-            };
+            let limit = libc::rlimit { rlim_cur: nproc, rlim_max: nproc };
             if libc::setgroups(0, std::ptr::null()) != 0
                 || libc::setgid(nobody) != 0
                 || libc::setuid(nobody) != 0
@@ -122,10 +113,7 @@ pub fn run_with_nofile_limit(bin: &str, args: &[&str], nofile: u64) -> Outcome {
     // which is async-signal-safe; it allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: nofile,
-                rlim_max: nofile,
-            };
+            let limit = libc::rlimit { rlim_cur: nofile, rlim_max: nofile };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -160,17 +148,7 @@ pub fn run_http(program: &str, leading: &[&str], tasks: u32, ms: u32) -> Outcome
     let service = Service::start();
     let (addr, tasks, ms) = (service.addr.to_string(), tasks.to_string(), ms.to_string());
     let mut args = leading.to_vec();
-    args.extend([
-        "--workload",
-        "http",
-        "--tasks",
-        &tasks,
-        "--ms",
-        &ms,
-        "--addr",
-        &addr,
-        "--json",
-    ]);
+    args.extend(["--workload", "http", "--tasks", &tasks, "--ms", &ms, "--addr", &addr, "--json"]);
     run(program, &args)
 }
 
@@ -186,29 +164,13 @@ pub fn assert_http_fails(
 ) {
     let addr = addr.to_string();
     let mut args = leading.to_vec();
-    args.extend([
-        "--workload",
-        "http",
-        "--tasks",
-        "3",
-        "--addr",
-        &addr,
-        "--json",
-    ]);
+    args.extend(["--workload", "http", "--tasks", "3", "--addr", &addr, "--json"]);
     args.extend(extra);
     let outcome = run(program, &args);
     assert_eq!(outcome.code, Some(1), "{args:?}: {}", outcome.stderr);
     assert_eq!(outcome.report()["failed"], 3, "{args:?}");
-    assert!(
-        outcome.stderr.contains(expected),
-        "{args:?}: want {expected:?} in {}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.elapsed.as_secs() < 10,
-        "{args:?} took {:?}",
-        outcome.elapsed
-    );
+    assert!(outcome.stderr.contains(expected), "{args:?}: want {expected:?} in {}", outcome.stderr);
+    assert!(outcome.elapsed.as_secs() < 10, "{args:?} took {:?}", outcome.elapsed);
 }
 
 /// Processes owned by `uid` still alive (zombies included): after a run as `nobody`, none.
@@ -224,15 +186,8 @@ pub fn processes_of(uid: u32) -> Vec<String> {
             .and_then(|l| l.split_whitespace().next());
         if owner == Some(&uid.to_string()) {
             let name = status.lines().next().unwrap_or("").to_string();
-            let state = status
-                .lines()
-                .find(|l| l.starts_with("State:"))
-                .unwrap_or("")
-                .to_string();
-            found.push(format!(
-                "{}: {name} {state}",
-                entry.file_name().to_string_lossy()
-            ));
+            let state = status.lines().find(|l| l.starts_with("State:")).unwrap_or("").to_string();
+            found.push(format!("{}: {name} {state}", entry.file_name().to_string_lossy()));
         }
     }
     found
@@ -250,10 +205,8 @@ impl Service {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
             runtime.block_on(async move {
                 let listener =
                     workload::service::listen("127.0.0.1:0".parse().unwrap()).expect("listen");
@@ -265,11 +218,7 @@ impl Service {
             });
         });
         let addr = ready_rx.recv().expect("the service starts");
-        Service {
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
+        Service { addr, stop: Some(stop_tx), thread: Some(thread) }
     }
 }
 
@@ -352,17 +301,11 @@ macro_rules! contract_tests {
             assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
             assert_eq!(outcome.stdout.lines().count(), 1, "{}", outcome.stdout);
             assert!(
-                outcome
-                    .stdout
-                    .starts_with(concat!($bin, " · sleep · 3 tasks")),
+                outcome.stdout.starts_with(concat!($bin, " · sleep · 3 tasks")),
                 "{}",
                 outcome.stdout
             );
-            assert!(
-                outcome.stdout.contains("checksum 303"),
-                "{}",
-                outcome.stdout
-            );
+            assert!(outcome.stdout.contains("checksum 303"), "{}", outcome.stdout);
         }
 
         #[test]
@@ -388,21 +331,9 @@ macro_rules! contract_tests {
             for case in cases {
                 let outcome = $crate::run(bin(), case);
                 assert_eq!(outcome.code, Some(2), "{case:?}: {}", outcome.stderr);
-                assert!(
-                    outcome.stdout.is_empty(),
-                    "{case:?}: stdout {:?}",
-                    outcome.stdout
-                );
-                assert!(
-                    outcome.stderr.starts_with("Error: "),
-                    "{case:?}: {}",
-                    outcome.stderr
-                );
-                assert!(
-                    !outcome.stderr.contains("panicked"),
-                    "{case:?}: {}",
-                    outcome.stderr
-                );
+                assert!(outcome.stdout.is_empty(), "{case:?}: stdout {:?}", outcome.stdout);
+                assert!(outcome.stderr.starts_with("Error: "), "{case:?}: {}", outcome.stderr);
+                assert!(!outcome.stderr.contains("panicked"), "{case:?}: {}", outcome.stderr);
             }
         }
 
@@ -411,22 +342,11 @@ macro_rules! contract_tests {
             // From Python's hashlib: 4 chains of 1000 SHA-256 rounds, the first 8 bytes summed.
             let report = $crate::run(
                 bin(),
-                &[
-                    "--workload",
-                    "cpu",
-                    "--tasks",
-                    "4",
-                    "--work",
-                    "1000",
-                    "--json",
-                ],
+                &["--workload", "cpu", "--tasks", "4", "--work", "1000", "--json"],
             )
             .success();
             assert_eq!(report["checksum"], 11416395711822536050u64);
-            assert!(
-                report["ideal_s"].is_null() && report["lateness_ms"].is_null(),
-                "{report}"
-            );
+            assert!(report["ideal_s"].is_null() && report["lateness_ms"].is_null(), "{report}");
         }
 
         #[test]
@@ -469,10 +389,7 @@ macro_rules! concurrent_tests {
             let outcome = $crate::run(bin(), &["--tasks", "20", "--ms", "200", "--json"]);
             outcome.success();
             let wall = outcome.wall_s();
-            assert!(
-                wall < 1.0,
-                "20 x 200 ms in {wall} s; ideal 0.2 s, serial 4 s"
-            );
+            assert!(wall < 1.0, "20 x 200 ms in {wall} s; ideal 0.2 s, serial 4 s");
         }
 
         #[test]
@@ -480,10 +397,7 @@ macro_rules! concurrent_tests {
             let outcome = $crate::run_http(bin(), &[], 200, 100);
             outcome.success();
             let wall = outcome.wall_s();
-            assert!(
-                wall < 2.0,
-                "200 x 100 ms requests in {wall} s; serial takes 20 s"
-            );
+            assert!(wall < 2.0, "200 x 100 ms requests in {wall} s; serial takes 20 s");
         }
     };
 }
@@ -494,35 +408,18 @@ macro_rules! pool_tests {
     () => {
         #[test]
         fn a_pool_of_two_runs_four_tasks_in_two_rounds() {
-            let outcome = $crate::run(
-                bin(),
-                &["--tasks", "4", "--ms", "200", "--workers", "2", "--json"],
-            );
+            let outcome =
+                $crate::run(bin(), &["--tasks", "4", "--ms", "200", "--workers", "2", "--json"]);
             assert_eq!(outcome.success()["workers"], 2);
             let wall = outcome.wall_s();
-            assert!(
-                (0.4..2.0).contains(&wall),
-                "4 x 200 ms on 2 workers in {wall} s"
-            );
+            assert!((0.4..2.0).contains(&wall), "4 x 200 ms on 2 workers in {wall} s");
         }
 
         #[test]
         fn cpu_tasks_in_a_pool_yield_the_same_checksum() {
-            let args = [
-                "--workload",
-                "cpu",
-                "--tasks",
-                "4",
-                "--work",
-                "1000",
-                "--workers",
-                "3",
-                "--json",
-            ];
-            assert_eq!(
-                $crate::run(bin(), &args).success()["checksum"],
-                11416395711822536050u64
-            );
+            let args =
+                ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--workers", "3", "--json"];
+            assert_eq!($crate::run(bin(), &args).success()["checksum"], 11416395711822536050u64);
         }
     };
 }
@@ -536,30 +433,14 @@ macro_rules! socket_limit_tests {
         fn running_out_of_file_descriptors_exits_1_naming_the_limit() {
             let service = $crate::Service::start();
             let addr = service.addr.to_string();
-            let args = [
-                "--workload",
-                "http",
-                "--tasks",
-                "200",
-                "--ms",
-                "200",
-                "--addr",
-                &addr,
-                "--json",
-            ];
+            let args =
+                ["--workload", "http", "--tasks", "200", "--ms", "200", "--addr", &addr, "--json"];
             let outcome = $crate::run_with_nofile_limit(bin(), &args, 64);
             assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
             let report = outcome.report();
             assert!(report["failed"].as_u64() > Some(0), "{report}");
-            assert_eq!(
-                report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(),
-                200
-            );
-            assert!(
-                outcome.stderr.contains("RLIMIT_NOFILE"),
-                "{}",
-                outcome.stderr
-            );
+            assert_eq!(report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(), 200);
+            assert!(outcome.stderr.contains("RLIMIT_NOFILE"), "{}", outcome.stderr);
             assert!(outcome.elapsed.as_secs() < 30, "took {:?}", outcome.elapsed);
         }
     };
@@ -580,16 +461,8 @@ macro_rules! event_loop_tests {
 
         #[test]
         fn offloaded_cpu_tasks_yield_the_same_checksum() {
-            let args = [
-                "--workload",
-                "cpu",
-                "--tasks",
-                "4",
-                "--work",
-                "1000",
-                "--offload",
-                "--json",
-            ];
+            let args =
+                ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--offload", "--json"];
             let report = $crate::run(bin(), &args).success();
             assert_eq!(report["checksum"], 11416395711822536050u64);
             assert_eq!(report["offload"], true);
@@ -599,29 +472,13 @@ macro_rules! event_loop_tests {
         fn offloading_cpu_work_keeps_the_loop_ticking() {
             // Each task hashes for roughly 0.1 to 0.4 s on this machine kind; on the loop, the
             // loop's 10 ms timer waits for it; handed to a pool, it keeps (generous) time.
-            let args = [
-                "--workload",
-                "cpu",
-                "--tasks",
-                "4",
-                "--work",
-                "4000000",
-                "--json",
-            ];
+            let args = ["--workload", "cpu", "--tasks", "4", "--work", "4000000", "--json"];
             let blocked = $crate::run(bin(), &args).success();
             let offloaded = $crate::run(bin(), &[&args[..], &["--offload"]].concat()).success();
             let max =
                 |r: &$crate::Value| r["loop_lag_ms"]["max"].as_f64().expect("loop_lag_ms.max");
-            assert!(
-                max(&blocked) > 60.0,
-                "blocked loop lag {}",
-                blocked["loop_lag_ms"]
-            );
-            assert!(
-                max(&offloaded) < 60.0,
-                "offloaded loop lag {}",
-                offloaded["loop_lag_ms"]
-            );
+            assert!(max(&blocked) > 60.0, "blocked loop lag {}", blocked["loop_lag_ms"]);
+            assert!(max(&offloaded) < 60.0, "offloaded loop lag {}", offloaded["loop_lag_ms"]);
         }
     };
 }

@@ -13,10 +13,7 @@ use thread_pool::ThreadPool;
 /// thread's return value, which Python's threads cannot do.
 fn spawn_and_join(count: usize) -> Vec<usize> {
     let handles: Vec<_> = (0..count).map(|i| thread::spawn(move || i * i)).collect();
-    handles
-        .into_iter()
-        .map(|h| h.join().expect("no panic"))
-        .collect()
+    handles.into_iter().map(|h| h.join().expect("no panic")).collect()
 }
 
 /// `queue.Queue`: a producer thread puts items, the consumer gets them in the same order;
@@ -40,9 +37,7 @@ fn locked_counter(threads: u64, increments: u64) -> u64 {
             thread::spawn(move || (0..increments).for_each(|_| *counter.lock().unwrap() += 1))
         })
         .collect();
-    handles
-        .into_iter()
-        .for_each(|h| h.join().expect("no panic"));
+    handles.into_iter().for_each(|h| h.join().expect("no panic"));
     let total = *counter.lock().unwrap();
     total
 }
@@ -62,18 +57,9 @@ fn pool_map(pool: &ThreadPool, items: u64) -> (Vec<u64>, Vec<u64>) {
 }
 
 fn main() {
-    println!(
-        "spawn + join, values back from join: {:?}",
-        spawn_and_join(5)
-    );
-    println!(
-        "a queue between two threads keeps order: {:?}",
-        producer_and_consumer(10)
-    );
-    println!(
-        "8 threads x 10,000 increments under a Mutex: {}",
-        locked_counter(8, 10_000)
-    );
+    println!("spawn + join, values back from join: {:?}", spawn_and_join(5));
+    println!("a queue between two threads keeps order: {:?}", producer_and_consumer(10));
+    println!("8 threads x 10,000 increments under a Mutex: {}", locked_counter(8, 10_000));
 
     let pool = ThreadPool::new(4).expect("4 threads");
     let started = Instant::now();
@@ -81,11 +67,7 @@ fn main() {
         thread::sleep(Duration::from_millis(100));
         format!("ran on {:?}", thread::current().id())
     });
-    println!(
-        "submit returns at once ({:?}); wait() gives: {}",
-        started.elapsed(),
-        handle.wait()
-    );
+    println!("submit returns at once ({:?}); wait() gives: {}", started.elapsed(), handle.wait());
     let (results, order) = pool_map(&pool, 4);
     println!("map: results {results:?} in input order; the jobs finished in the order {order:?}");
 }

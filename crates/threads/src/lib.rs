@@ -32,9 +32,7 @@ impl Worker {
 impl ThreadPool {
     /// `workers` threads from `thread::Builder`.
     pub fn new(workers: usize) -> std::io::Result<ThreadPool> {
-        ThreadPool::start(workers, |_, worker| {
-            thread::Builder::new().spawn(move || worker.run())
-        })
+        ThreadPool::start(workers, |_, worker| thread::Builder::new().spawn(move || worker.run()))
     }
 
     /// `workers` threads, each started by `spawn(index, worker)`: the `threads` binary checks
@@ -45,10 +43,7 @@ impl ThreadPool {
         mut spawn: impl FnMut(usize, Worker) -> Result<JoinHandle<()>, E>,
     ) -> Result<ThreadPool, E> {
         let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
-        let mut pool = ThreadPool {
-            queue: Some(queue),
-            workers: Vec::with_capacity(workers),
-        };
+        let mut pool = ThreadPool { queue: Some(queue), workers: Vec::with_capacity(workers) };
         for index in 0..workers {
             // On error, dropping `pool` closes the queue and joins the started workers.
             pool.workers.push(spawn(index, Worker(jobs.clone()))?);
@@ -63,11 +58,7 @@ impl ThreadPool {
         let job: Job = Box::new(move || {
             let _ = tx.send(panic::catch_unwind(AssertUnwindSafe(job)));
         });
-        self.queue
-            .as_ref()
-            .expect("open until drop")
-            .send(job)
-            .expect("workers hold the queue");
+        self.queue.as_ref().expect("open until drop").send(job).expect("workers hold the queue");
         Handle(rx)
     }
 
@@ -112,11 +103,7 @@ pub struct Handle<T>(Receiver<thread::Result<T>>);
 impl<T> Handle<T> {
     /// Block until the job has run; re-raise its panic here if it panicked.
     pub fn wait(self) -> T {
-        match self
-            .0
-            .recv()
-            .expect("the pool runs every queued job before it stops")
-        {
+        match self.0.recv().expect("the pool runs every queued job before it stops") {
             Ok(value) => value,
             Err(panic) => panic::resume_unwind(panic),
         }

@@ -28,11 +28,7 @@ use thread_pool::{ThreadPool, Worker};
 use workload::limits::thread_headroom;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError};
 
-const MODEL: Model = Model {
-    name: "threads",
-    has_pool: true,
-    can_offload: false,
-};
+const MODEL: Model = Model { name: "threads", has_pool: true, can_offload: false };
 
 /// std's stack, its guard page, the alternate signal stack and its guard.
 const MAPPINGS_PER_THREAD: u64 = 4;
@@ -102,13 +98,7 @@ fn pool(args: &Args, workers: u32, tally: &mut Tally) {
     let handles: Vec<_> = (0..args.tasks)
         .map(|id| {
             let args = *args;
-            pool.submit(move || {
-                (
-                    task::run_blocking(&args, id),
-                    Instant::now(),
-                    Runner::here(),
-                )
-            })
+            pool.submit(move || (task::run_blocking(&args, id), Instant::now(), Runner::here()))
         })
         .collect();
     for (id, handle) in (0..).zip(handles) {

@@ -20,10 +20,7 @@ fn spawn_with_callback<T: Send + 'static>(
 }
 
 fn thread_name() -> String {
-    std::thread::current()
-        .name()
-        .unwrap_or("unnamed")
-        .to_string()
+    std::thread::current().name().unwrap_or("unnamed").to_string()
 }
 
 /// What happened, in order: each entry is (event, thread that ran it).
@@ -31,25 +28,15 @@ async fn request_then_callback() -> Vec<(String, String)> {
     let log = Arc::new(Mutex::new(Vec::new()));
     let (request_log, callback_log) = (log.clone(), log.clone());
     let request = async move {
-        request_log
-            .lock()
-            .unwrap()
-            .push(("request".to_string(), thread_name()));
+        request_log.lock().unwrap().push(("request".to_string(), thread_name()));
         tokio::time::sleep(Duration::from_millis(100)).await; // the "service query"
         42
     };
     let callback = move |value: u64| {
-        callback_log
-            .lock()
-            .unwrap()
-            .push((format!("callback got {value}"), thread_name()));
+        callback_log.lock().unwrap().push((format!("callback got {value}"), thread_name()));
     };
-    log.lock()
-        .unwrap()
-        .push(("main".to_string(), thread_name()));
-    spawn_with_callback(request, callback)
-        .await
-        .expect("no panic");
+    log.lock().unwrap().push(("main".to_string(), thread_name()));
+    spawn_with_callback(request, callback).await.expect("no panic");
     let entries = log.lock().unwrap().clone();
     entries
 }

@@ -23,10 +23,8 @@ async fn wait_and_return(ms: u64, finished: Arc<Mutex<Vec<u64>>>) -> u64 {
 /// gather: (results in submission order, the order the tasks finished in).
 async fn gather(delays: &[u64]) -> (Vec<u64>, Vec<u64>) {
     let finished = Arc::new(Mutex::new(Vec::new()));
-    let handles: Vec<_> = delays
-        .iter()
-        .map(|&ms| tokio::spawn(wait_and_return(ms, finished.clone())))
-        .collect();
+    let handles: Vec<_> =
+        delays.iter().map(|&ms| tokio::spawn(wait_and_return(ms, finished.clone()))).collect();
     let mut results = Vec::new();
     for handle in handles {
         results.push(handle.await.expect("no panic"));

@@ -67,13 +67,7 @@ mod tests {
         let (values, peak, took) = blocking_requests(6, 200);
         assert_eq!(values, vec![100, 101, 102, 103, 104, 105]);
         assert_eq!(peak, BLOCKING_THREADS);
-        assert!(
-            took >= Duration::from_millis(400),
-            "two rounds of 200 ms: {took:?}"
-        );
-        assert!(
-            took < Duration::from_millis(1200),
-            "not one at a time: {took:?}"
-        );
+        assert!(took >= Duration::from_millis(400), "two rounds of 200 ms: {took:?}");
+        assert!(took < Duration::from_millis(1200), "not one at a time: {took:?}");
     }
 }

@@ -29,11 +29,7 @@ use workload::http::{self, io_error, Progress, ResponseParser};
 use workload::measure::Pulse;
 use workload::{aio, Args, Model, Report, Tally, TaskError, Workload};
 
-const MODEL: Model = Model {
-    name: "tokio",
-    has_pool: true,
-    can_offload: true,
-};
+const MODEL: Model = Model { name: "tokio", has_pool: true, can_offload: true };
 
 fn main() -> ExitCode {
     // Every task reads the arguments: a `'static` reference keeps a copy of them out of each
@@ -60,9 +56,8 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         let pulse = Pulse::default();
         let ticker =
             (args.workload == Workload::Cpu).then(|| (tokio::spawn(pulse.clone().run()), pulse));
-        let handles: Vec<_> = (0..args.tasks)
-            .map(|id| tokio::spawn(aio::one_task(args, id, http_get)))
-            .collect();
+        let handles: Vec<_> =
+            (0..args.tasks).map(|id| tokio::spawn(aio::one_task(args, id, http_get))).collect();
         aio::gather(&mut tally, handles, ticker).await?;
         Ok(tally.finish())
     })
@@ -70,21 +65,14 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
 
 async fn http_get(args: &'static Args, id: u32) -> Result<u64, TaskError> {
     let addr = args.addr;
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| io_error(addr, "connect to", &e))?;
+    let mut stream =
+        TcpStream::connect(addr).await.map_err(|e| io_error(addr, "connect to", &e))?;
     let request = http::request(addr, id, args.ms);
-    stream
-        .write_all(&request)
-        .await
-        .map_err(|e| io_error(addr, "write to", &e))?;
+    stream.write_all(&request).await.map_err(|e| io_error(addr, "write to", &e))?;
     let mut parser = ResponseParser::new();
     let mut buf = [0u8; 512];
     loop {
-        let n = stream
-            .read(&mut buf)
-            .await
-            .map_err(|e| io_error(addr, "read from", &e))?;
+        let n = stream.read(&mut buf).await.map_err(|e| io_error(addr, "read from", &e))?;
         if n == 0 {
             return Ok(parser.eof()?);
         }

@@ -5,10 +5,7 @@ testkit::event_loop_tests!();
 
 #[test]
 fn workers_sets_the_runtime_threads() {
-    let report = testkit::run(
-        bin(),
-        &["--tasks", "4", "--ms", "10", "--workers", "3", "--json"],
-    )
-    .success();
+    let report =
+        testkit::run(bin(), &["--tasks", "4", "--ms", "10", "--workers", "3", "--json"]).success();
     assert_eq!(report["workers"], 3);
 }

@@ -29,11 +29,7 @@ use workload::http::{self, io_error, Progress, ResponseParser};
 use workload::measure::Pulse;
 use workload::{aio, Args, Model, Report, Tally, TaskError, Workload};
 
-const MODEL: Model = Model {
-    name: "uring",
-    has_pool: false,
-    can_offload: true,
-};
+const MODEL: Model = Model { name: "uring", has_pool: false, can_offload: true };
 
 fn main() -> ExitCode {
     // Every task reads the arguments: a `'static` reference keeps a copy of them out of each
@@ -62,9 +58,7 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
 
 async fn http_get(args: &'static Args, id: u32) -> Result<u64, TaskError> {
     let addr = args.addr;
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| io_error(addr, "connect to", &e))?;
+    let stream = TcpStream::connect(addr).await.map_err(|e| io_error(addr, "connect to", &e))?;
     let (written, _) = stream.write_all(http::request(addr, id, args.ms)).await;
     written.map_err(|e| io_error(addr, "write to", &e))?;
     let mut parser = ResponseParser::new();

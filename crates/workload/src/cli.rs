@@ -86,11 +86,7 @@ pub fn parse_or_exit<T: clap::Parser>() -> T {
     T::try_parse().unwrap_or_else(|e| match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
         _ => {
-            eprintln!(
-                "Error: {}\n\n{}",
-                first_line(&e.to_string()),
-                T::command().render_usage()
-            );
+            eprintln!("Error: {}\n\n{}", first_line(&e.to_string()), T::command().render_usage());
             process::exit(2);
         }
     })
@@ -117,10 +113,7 @@ impl Args {
     {
         let mut command = Args::command().name(model.name).bin_name(model.name);
         let usage = command.render_usage().to_string();
-        let bad = |reason: String| Rejected::Bad {
-            reason,
-            usage: usage.clone(),
-        };
+        let bad = |reason: String| Rejected::Bad { reason, usage: usage.clone() };
         let args = command
             .try_get_matches_from_mut(argv)
             .and_then(|m| Args::from_arg_matches(&m))
@@ -178,17 +171,10 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
 mod tests {
     use super::*;
 
-    const THREADS: Model = Model {
-        name: "threads",
-        has_pool: true,
-        can_offload: false,
-    };
+    const THREADS: Model = Model { name: "threads", has_pool: true, can_offload: false };
 
     fn parse(argv: &[&str]) -> Result<Args, Rejected> {
-        Args::try_parse_for(
-            THREADS,
-            std::iter::once("threads").chain(argv.iter().copied()),
-        )
+        Args::try_parse_for(THREADS, std::iter::once("threads").chain(argv.iter().copied()))
     }
 
     fn reason(argv: &[&str]) -> String {
@@ -202,10 +188,7 @@ mod tests {
     fn defaults_follow_the_contract() {
         let a = parse(&[]).unwrap();
         assert_eq!(a.workload, Workload::Sleep);
-        assert_eq!(
-            (a.tasks, a.ms, a.work, a.timeout_ms),
-            (10, 1000, 100_000, 30_000)
-        );
+        assert_eq!((a.tasks, a.ms, a.work, a.timeout_ms), (10, 1000, 100_000, 30_000));
         assert_eq!(a.addr, "127.0.0.1:7878".parse().unwrap());
         assert_eq!(a.workers, None);
         assert!(!a.json && !a.verbose && !a.offload);
@@ -231,11 +214,7 @@ mod tests {
     #[test]
     fn a_knob_the_model_lacks_is_bad_input() {
         assert!(reason(&["--workload", "cpu", "--offload"]).contains("tokio, epoll and uring"));
-        let serial = Model {
-            name: "serial",
-            has_pool: false,
-            can_offload: false,
-        };
+        let serial = Model { name: "serial", has_pool: false, can_offload: false };
         let r = Args::try_parse_for(serial, ["serial", "--workers", "2"]);
         assert!(matches!(r, Err(Rejected::Bad { .. })));
     }

@@ -114,9 +114,7 @@ impl ResponseParser {
 fn body_length(headers: &[httparse::Header]) -> Result<Option<usize>, HttpError> {
     for h in headers {
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(HttpError::Malformed(
-                "chunked bodies are not expected here".into(),
-            ));
+            return Err(HttpError::Malformed("chunked bodies are not expected here".into()));
         }
         if h.name.eq_ignore_ascii_case("content-length") {
             let n = std::str::from_utf8(h.value)
@@ -169,18 +167,12 @@ pub fn blocking_get(
     };
     let mut stream =
         TcpStream::connect_timeout(&addr, left()?).map_err(|e| io_error(addr, "connect to", &e))?;
-    stream
-        .set_write_timeout(Some(left()?))
-        .map_err(|e| io_error(addr, "write to", &e))?;
-    stream
-        .write_all(&request(addr, id, delay_ms))
-        .map_err(|e| io_error(addr, "write to", &e))?;
+    stream.set_write_timeout(Some(left()?)).map_err(|e| io_error(addr, "write to", &e))?;
+    stream.write_all(&request(addr, id, delay_ms)).map_err(|e| io_error(addr, "write to", &e))?;
     let mut parser = ResponseParser::new();
     let mut buf = [0u8; 4096];
     loop {
-        stream
-            .set_read_timeout(Some(left()?))
-            .map_err(|e| io_error(addr, "read from", &e))?;
+        stream.set_read_timeout(Some(left()?)).map_err(|e| io_error(addr, "read from", &e))?;
         match stream.read(&mut buf) {
             Ok(0) => return Ok(parser.eof()?),
             Ok(n) => {
@@ -203,10 +195,7 @@ mod tests {
     #[test]
     fn the_request_names_the_task_and_the_delay() {
         let r = String::from_utf8(request("127.0.0.1:9".parse().unwrap(), 7, 250)).unwrap();
-        assert!(
-            r.starts_with("GET /query?id=7&delay_ms=250 HTTP/1.1\r\n"),
-            "{r}"
-        );
+        assert!(r.starts_with("GET /query?id=7&delay_ms=250 HTTP/1.1\r\n"), "{r}");
         assert!(r.ends_with("\r\n\r\n"));
     }
 
@@ -226,10 +215,7 @@ mod tests {
     #[test]
     fn a_body_delimited_by_close_completes_at_eof() {
         let mut p = ResponseParser::new();
-        assert_eq!(
-            p.feed(b"HTTP/1.1 200 OK\r\n\r\n{\"value\":5}").unwrap(),
-            Progress::NeedMore
-        );
+        assert_eq!(p.feed(b"HTTP/1.1 200 OK\r\n\r\n{\"value\":5}").unwrap(), Progress::NeedMore);
         assert_eq!(p.eof(), Ok(5));
     }
 

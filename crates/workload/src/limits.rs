@@ -27,10 +27,9 @@ const MAPPING_MARGIN: u64 = 1024;
 pub fn thread_headroom(mappings_per_thread: u64) -> Headroom {
     let tasks_running = system_tasks();
     let mut candidates = Vec::new();
-    if let (Some(max), Ok(maps)) = (
-        read_number("/proc/sys/vm/max_map_count"),
-        fs::read("/proc/self/maps"),
-    ) {
+    if let (Some(max), Ok(maps)) =
+        (read_number("/proc/sys/vm/max_map_count"), fs::read("/proc/self/maps"))
+    {
         let in_use = maps.iter().filter(|&&b| b == b'\n').count() as u64;
         candidates.push(Headroom {
             threads: max.saturating_sub(in_use + MAPPING_MARGIN) / mappings_per_thread,
@@ -60,10 +59,7 @@ pub fn thread_headroom(mappings_per_thread: u64) -> Headroom {
     candidates
         .into_iter()
         .min_by_key(|h| h.threads)
-        .unwrap_or(Headroom {
-            threads: u64::MAX,
-            limit: "no limit could be read".into(),
-        })
+        .unwrap_or(Headroom { threads: u64::MAX, limit: "no limit could be read".into() })
 }
 
 /// What bounds the number of processes and threads, with the values read now: said when
@@ -92,13 +88,7 @@ fn read_number(path: &str) -> Option<u64> {
 /// Threads alive on the whole system: the fourth field of /proc/loadavg, "running/total".
 fn system_tasks() -> Option<u64> {
     let loadavg = fs::read_to_string("/proc/loadavg").ok()?;
-    loadavg
-        .split_whitespace()
-        .nth(3)?
-        .split('/')
-        .nth(1)?
-        .parse()
-        .ok()
+    loadavg.split_whitespace().nth(3)?.split('/').nth(1)?.parse().ok()
 }
 
 /// RLIMIT_NPROC as it applies to this process: root (CAP_SYS_RESOURCE) is exempt from it.
@@ -115,29 +105,15 @@ fn user_tasks() -> u64 {
         return 0;
     };
     dir.flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
         .filter_map(|e| fs::read_to_string(e.path().join("status")).ok())
         .filter(|status| {
-            let field = |name: &str| {
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .map(str::trim)
-            };
+            let field =
+                |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
             field("Uid:").and_then(|u| u.split_whitespace().next()) == Some(uid.as_str())
         })
         .filter_map(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Threads:"))?
-                .trim()
-                .parse::<u64>()
-                .ok()
+            status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse::<u64>().ok()
         })
         .sum()
 }

@@ -55,17 +55,9 @@ impl Reaped {
         if libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == 0 {
             None
         } else if libc::WIFEXITED(s) {
-            Some(format!(
-                "child {} exited with status {}",
-                self.pid,
-                libc::WEXITSTATUS(s)
-            ))
+            Some(format!("child {} exited with status {}", self.pid, libc::WEXITSTATUS(s)))
         } else if libc::WIFSIGNALED(s) {
-            Some(format!(
-                "child {} was killed by signal {}",
-                self.pid,
-                libc::WTERMSIG(s)
-            ))
+            Some(format!("child {} was killed by signal {}", self.pid, libc::WTERMSIG(s)))
         } else {
             Some(format!("child {} ended with wait status {s:#x}", self.pid))
         }
@@ -82,11 +74,7 @@ pub fn wait4(pid: i32) -> io::Result<Reaped> {
         // SAFETY: `status` and `usage` are valid, writable and outlive the call.
         let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         if got >= 0 {
-            return Ok(Reaped {
-                pid: got,
-                status,
-                max_rss_kib: usage.ru_maxrss as u64,
-            });
+            return Ok(Reaped { pid: got, status, max_rss_kib: usage.ru_maxrss as u64 });
         }
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
@@ -147,11 +135,7 @@ impl Percentiles {
         }
         ms.sort_unstable_by(f64::total_cmp);
         let pick = |q: f64| ms[(((ms.len() as f64) * q).ceil() as usize).clamp(1, ms.len()) - 1];
-        Some(Percentiles {
-            p50: pick(0.50),
-            p99: pick(0.99),
-            max: ms[ms.len() - 1],
-        })
+        Some(Percentiles { p50: pick(0.50), p99: pick(0.99), max: ms[ms.len() - 1] })
     }
 }
 

@@ -23,10 +23,7 @@ pub struct Runner {
 
 impl Runner {
     pub fn here() -> Runner {
-        Runner {
-            pid: std::process::id(),
-            tid: nix::unistd::gettid().as_raw() as u32,
-        }
+        Runner { pid: std::process::id(), tid: nix::unistd::gettid().as_raw() as u32 }
     }
 
     /// [`Runner::here`] without its two syscalls after the first call on each thread: at a
@@ -101,8 +98,7 @@ impl Tally {
             Ok(value) => {
                 self.ok += 1;
                 self.checksum = self.checksum.wrapping_add(value);
-                self.finished_us
-                    .push(at.as_micros().min(u32::MAX as u128) as u32);
+                self.finished_us.push(at.as_micros().min(u32::MAX as u128) as u32);
             }
             Err(e) => self.fail(1, e),
         }
@@ -135,25 +131,18 @@ impl Tally {
         let missing = self.args.tasks - self.ok - self.failed;
         if missing > 0 {
             // A model bug, never a machine limit: say so rather than report fewer tasks.
-            self.fail(
-                missing,
-                TaskError::new(format!("{missing} tasks never reported a result")),
-            );
+            self.fail(missing, TaskError::new(format!("{missing} tasks never reported a result")));
         }
         let usage = measure::rusage();
         let a = &self.args;
         let timed = matches!(a.workload, Workload::Sleep | Workload::Http);
         let ideal_s =
             timed.then(|| (u64::from(a.tasks.div_ceil(self.concurrency)) * a.ms) as f64 / 1000.0);
-        let mut finished: Vec<Duration> = self
-            .finished_us
-            .iter()
-            .map(|&us| Duration::from_micros(us.into()))
-            .collect();
+        let mut finished: Vec<Duration> =
+            self.finished_us.iter().map(|&us| Duration::from_micros(us.into())).collect();
         self.finished_us = Vec::new();
-        let lateness_ms = timed
-            .then(|| measure::lateness(&mut finished, self.concurrency, a.sleep()))
-            .flatten();
+        let lateness_ms =
+            timed.then(|| measure::lateness(&mut finished, self.concurrency, a.sleep())).flatten();
         Report {
             model: self.model,
             workload: a.workload.name(),
@@ -274,11 +263,7 @@ mod tests {
     use crate::cli::Model;
 
     fn args(argv: &[&str]) -> Args {
-        let model = Model {
-            name: "t",
-            has_pool: true,
-            can_offload: true,
-        };
+        let model = Model { name: "t", has_pool: true, can_offload: true };
         Args::try_parse_for(model, std::iter::once("t").chain(argv.iter().copied())).unwrap()
     }
 
@@ -288,12 +273,7 @@ mod tests {
         let mut t = Tally::start("t", &a, 2, 2);
         let start = t.start;
         for id in 0..3 {
-            t.record(
-                id,
-                Ok(id as u64 + 100),
-                start + Duration::from_millis(100),
-                Runner::here(),
-            );
+            t.record(id, Ok(id as u64 + 100), start + Duration::from_millis(100), Runner::here());
         }
         t.record(3, Err(TaskError::new("boom")), start, Runner::here());
         let r = t.finish();
@@ -302,13 +282,7 @@ mod tests {
         assert_eq!(r.first_error.as_deref(), Some("boom"));
         assert!(r.lateness_ms.is_some());
         let json: serde_json::Value = serde_json::to_value(&r).unwrap();
-        for field in [
-            "model",
-            "workers",
-            "wall_s",
-            "max_rss_kib",
-            "children_max_rss_kib_sum",
-        ] {
+        for field in ["model", "workers", "wall_s", "max_rss_kib", "children_max_rss_kib_sum"] {
             assert!(json.get(field).is_some(), "{field}");
         }
     }
@@ -322,10 +296,7 @@ mod tests {
         let r = t.finish();
         assert_eq!((r.ideal_s, r.lateness_ms), (None, None));
         let line = r.human_line();
-        assert!(
-            line.starts_with("t · cpu · 1 tasks · ") && !line.contains("ideal"),
-            "{line}"
-        );
+        assert!(line.starts_with("t · cpu · 1 tasks · ") && !line.contains("ideal"), "{line}");
     }
 
     #[test]

@@ -83,10 +83,7 @@ async fn answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
                 let value = id + 100;
                 reply(StatusCode::OK, format!("{{\"id\":{id},\"value\":{value}}}"))
             }
-            None => reply(
-                StatusCode::BAD_REQUEST,
-                "expected /query?id=I&delay_ms=D\n".into(),
-            ),
+            None => reply(StatusCode::BAD_REQUEST, "expected /query?id=I&delay_ms=D\n".into()),
         },
         _ => reply(StatusCode::NOT_FOUND, "not found\n".into()),
     }

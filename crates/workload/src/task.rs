@@ -62,10 +62,7 @@ pub struct TaskError {
 
 impl TaskError {
     pub fn new(message: impl Into<String>) -> TaskError {
-        TaskError {
-            message: message.into(),
-            limit: None,
-        }
+        TaskError { message: message.into(), limit: None }
     }
 
     /// An error from starting something (a process, a thread, a socket), with the limit
@@ -90,17 +87,11 @@ impl TaskError {
             ),
             _ => None,
         };
-        TaskError {
-            message: format!("{what}: {err}"),
-            limit: limit.map(str::to_string),
-        }
+        TaskError { message: format!("{what}: {err}"), limit: limit.map(str::to_string) }
     }
 
     pub fn timed_out(what: &str, after: Duration) -> TaskError {
-        TaskError::new(format!(
-            "{what} timed out after {} ms (--timeout-ms)",
-            after.as_millis()
-        ))
+        TaskError::new(format!("{what} timed out after {} ms (--timeout-ms)", after.as_millis()))
     }
 }
 
@@ -133,11 +124,7 @@ mod tests {
             (3, 100_000, 0xb510270e8b7e7a7a),
         ];
         for (id, rounds, answer) in known {
-            assert_eq!(
-                sha256_chain(id, rounds),
-                answer,
-                "task {id}, {rounds} rounds"
-            );
+            assert_eq!(sha256_chain(id, rounds), answer, "task {id}, {rounds} rounds");
         }
         // Zero rounds leave the id's own bytes.
         assert_eq!(sha256_chain(7, 0), 7);
@@ -146,11 +133,7 @@ mod tests {
     #[test]
     fn the_articles_case_sums_to_1045() {
         let args = crate::cli::Args::try_parse_for(
-            crate::cli::Model {
-                name: "t",
-                has_pool: false,
-                can_offload: false,
-            },
+            crate::cli::Model { name: "t", has_pool: false, can_offload: false },
             ["t"],
         )
         .unwrap();

@@ -35,10 +35,8 @@ fn run(addr: SocketAddr) -> std::io::Result<()> {
     runtime.block_on(async {
         let listener = workload::service::listen(addr)?;
         println!("listening on {}", listener.local_addr()?);
-        let (mut sigint, mut sigterm) = (
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::terminate())?,
-        );
+        let (mut sigint, mut sigterm) =
+            (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
         let stop = async move {
             tokio::select! {
                 _ = sigint.recv() => {},
