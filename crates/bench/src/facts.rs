@@ -3,7 +3,7 @@
 use std::process::Command;
 
 /// `command args…`'s first line of output, or why there is none.
-fn first_line(program: &str, args: &[&str]) -> String {
+pub fn first_line(program: &str, args: &[&str]) -> String {
     match Command::new(program).args(args).output() {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(if out.stdout.is_empty() {

@@ -7,10 +7,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::run::{Measured, Row, Timing};
-use crate::table::{memory, seconds, Table};
+use crate::table::{lateness_p99, loop_lag, memory, own_wall, seconds, Table, DASH};
 use crate::Options;
-
-const DASH: &str = "—";
 
 /// The rows a bench wrote to `dir`: timings from its `hyperfine-*.json` files whose name
 /// contains `filter`, reports from `reports_file`, in the order of the reports.
@@ -58,19 +56,8 @@ pub fn load(dir: &Path, filter: &str, reports_file: &str) -> Result<Vec<Measured
         .collect())
 }
 
-fn lateness_p99(m: &Measured) -> String {
-    m.report
-        .as_ref()
-        .and_then(|r| r["lateness_ms"]["p99"].as_f64())
-        .map_or(DASH.into(), |p| format!("{p:.1} ms"))
-}
-
 fn median(m: &Measured) -> String {
     m.timing.as_ref().map_or(DASH.into(), |t| seconds(t.median))
-}
-
-fn own_wall(m: &Measured) -> String {
-    m.report_f64("wall_s").map_or(DASH.into(), seconds)
 }
 
 /// The article's table: the compact form of `results/seed/README.md`.
@@ -143,10 +130,7 @@ pub fn cpu_section(rows: &[Measured]) -> String {
             m.timing
                 .as_ref()
                 .map_or(DASH.into(), |t| format!("{:.2}", (t.user + t.system) / t.mean)),
-            m.report
-                .as_ref()
-                .and_then(|r| r["loop_lag_ms"]["max"].as_f64())
-                .map_or(DASH.into(), |l| format!("{l:.1} ms")),
+            loop_lag(m),
         ]);
     }
     format!("{}\nWith user + sys time, efficiency, memory and the reading: [results/cpu](results/cpu/README.md).\n", t.render())

@@ -81,6 +81,11 @@ impl Measured {
     pub fn report_f64(&self, field: &str) -> Option<f64> {
         self.report.as_ref()?.get(field)?.as_f64()
     }
+
+    /// How late the event loop's 10 ms timer woke at worst (`loop_lag_ms.max`), if it ran.
+    pub fn loop_lag_max(&self) -> Option<f64> {
+        self.report.as_ref()?["loop_lag_ms"]["max"].as_f64()
+    }
 }
 
 /// Where a benchmark writes, and the hyperfine it uses.
@@ -161,7 +166,11 @@ pub fn report_of(row: &Row) -> Option<Value> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    report_line(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The `--json` report in a command's stdout: its last line that parses as JSON.
+pub fn report_line(stdout: &str) -> Option<Value> {
     stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok())
 }
 

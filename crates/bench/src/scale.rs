@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::suites::Peers;
 use crate::svg::{loglog, Series};
-use crate::table::{seconds, Table};
+use crate::table::{seconds, Table, DASH};
 use crate::{bin_dir, facts, Options};
 
 /// One line of the sweep: a model or peer and the points it runs at.
@@ -99,7 +99,7 @@ fn run_point(line: &Line, n: u64) -> Point {
         }
     };
     let (stdout, stderr) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
-    point.report = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok());
+    point.report = crate::run::report_line(&stdout);
     match status {
         None => {
             point.status = format!("killed after {} s", LIMIT.as_secs());
@@ -313,15 +313,15 @@ fn point_table(points: &[Point]) -> String {
         t.push(vec![
             format!("`{}`", p.line),
             p.n.to_string(),
-            p.f("wall_s").map_or("—".into(), seconds),
-            p.overhead_ms().map_or("—".into(), |o| format!("{o:+.1} ms")),
-            memory.map_or("—".into(), |m| format!("{:.1} MiB", m / 1024.0)),
-            memory.map_or("—".into(), |m| format!("{:.0} B", m * 1024.0 / p.n as f64)),
-            p.f("voluntary_ctx_switches").map_or("—".into(), |v| format!("{v:.0}")),
+            p.f("wall_s").map_or(DASH.into(), seconds),
+            p.overhead_ms().map_or(DASH.into(), |o| format!("{o:+.1} ms")),
+            memory.map_or(DASH.into(), |m| format!("{:.1} MiB", m / 1024.0)),
+            memory.map_or(DASH.into(), |m| format!("{:.0} B", m * 1024.0 / p.n as f64)),
+            p.f("voluntary_ctx_switches").map_or(DASH.into(), |v| format!("{v:.0}")),
             p.report
                 .as_ref()
                 .and_then(|r| r["lateness_ms"]["p99"].as_f64())
-                .map_or("—".into(), |v| format!("{v:.1} ms")),
+                .map_or(DASH.into(), |v| format!("{v:.1} ms")),
             match &p.error {
                 Some(e) => format!("{}: {}", p.status, e.replace('|', "/")),
                 None => p.status.clone(),
@@ -349,7 +349,7 @@ fn breaking_points(sleep: &[Point], http: &[Point]) -> String {
             t.push(vec![
                 workload.into(),
                 format!("`{name}`"),
-                largest.map_or("—".into(), |n| n.to_string()),
+                largest.map_or(DASH.into(), |n| n.to_string()),
                 failed.map_or("did not stop".into(), |p| format!("N = {}", p.n)),
                 failed.and_then(|p| p.error.clone()).unwrap_or_default().replace('|', "/"),
             ]);
@@ -385,7 +385,7 @@ fn targets(points: &[Point]) -> String {
                     if met { "yes" } else { "**no**" },
                 )
             }
-            None => ("not measured".into(), "—"),
+            None => ("not measured".into(), DASH),
         };
         t.push(vec![format!("`{line}`"), n.to_string(), target, measured, met.into()]);
     }

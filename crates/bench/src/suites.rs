@@ -300,9 +300,8 @@ fn cpu_reading(rust: &[Measured], python: &[Measured], cores: usize) -> String {
          Handing the work to a pool (`--offload`, the article's `run_in_executor`) is what makes it parallel.\n",
         fmt(rust, "serial", &single)
     );
-    let lag = |rows: &[Measured], name: &str| {
-        rows.iter().find(|m| m.row.name == name)?.report.as_ref()?["loop_lag_ms"]["max"].as_f64()
-    };
+    let lag =
+        |rows: &[Measured], name: &str| rows.iter().find(|m| m.row.name == name)?.loop_lag_max();
     let lags: Vec<String> = ["tokio", "epoll", "uring"]
         .iter()
         .filter_map(|n| {

@@ -37,7 +37,7 @@ pub fn seconds(s: f64) -> String {
     }
 }
 
-const DASH: &str = "—";
+pub const DASH: &str = "—";
 
 /// "2.5 MiB" or "2.5 + 31.0 MiB" when children had memory of their own.
 pub fn memory(m: &Measured) -> String {
@@ -50,11 +50,22 @@ pub fn memory(m: &Measured) -> String {
     }
 }
 
-fn lateness_p99(m: &Measured) -> String {
+/// The p99 of the row's lateness, from its own report.
+pub fn lateness_p99(m: &Measured) -> String {
     m.report
         .as_ref()
         .and_then(|r| r["lateness_ms"]["p99"].as_f64())
         .map_or(DASH.into(), |p| format!("{p:.1} ms"))
+}
+
+/// The row's own wall time, from its report (hyperfine's includes start-up and exit).
+pub fn own_wall(m: &Measured) -> String {
+    m.report_f64("wall_s").map_or(DASH.into(), seconds)
+}
+
+/// The event loop's worst timer lag, for the cpu rows that ran one.
+pub fn loop_lag(m: &Measured) -> String {
+    m.loop_lag_max().map_or(DASH.into(), |l| format!("{l:.1} ms"))
 }
 
 fn count(m: &Measured, field: &str) -> String {
@@ -114,7 +125,7 @@ pub fn timed_table(rows: &[Measured], with_article: bool, over: Option<f64>) -> 
             Some(t) => {
                 cells.push(seconds(t.min));
                 cells.push(seconds(t.median));
-                cells.push(m.report_f64("wall_s").map_or(DASH.into(), seconds));
+                cells.push(own_wall(m));
                 cells.push(ideal.map_or(DASH.into(), seconds));
                 let reference = over.or(ideal);
                 cells.push(
@@ -164,8 +175,7 @@ pub fn cpu_table(rows: &[Measured], serial_median: Option<f64>, cores: usize) ->
             None => cells.extend(std::iter::repeat_n(DASH.to_string(), 6)),
         }
         cells.push(memory(m));
-        let lag = m.report.as_ref().and_then(|r| r["loop_lag_ms"]["max"].as_f64());
-        cells.push(lag.map_or(DASH.into(), |l| format!("{l:.1} ms")));
+        cells.push(loop_lag(m));
         table.push(cells);
     }
     table.render()

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use crate::service::Service;
-use crate::table::Table;
+use crate::table::{Table, DASH};
 use crate::{bin_dir, Options};
 
 const MODELS: [&str; 6] = ["serial", "procs", "threads", "tokio", "epoll", "uring"];
@@ -54,14 +54,6 @@ pub fn one(options: &Options) -> Result<(), String> {
     } else {
         Err(format!("{} exited with {status}", tool[0]))
     }
-}
-
-/// The first line a tool prints for `flag` (its version), or that it is missing.
-fn first_line_of(tool: &str, flag: &str) -> String {
-    Command::new(tool).arg(flag).output().map_or_else(
-        |_| format!("{tool} not found"),
-        |o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_string(),
-    )
 }
 
 /// One line of `strace -c`'s table: (syscall, calls, errors).
@@ -190,7 +182,7 @@ pub fn syscalls(options: &Options) -> Result<(), String> {
                 c.futex.to_string(),
                 c.io_uring_enter.to_string(),
                 c.epoll_wait.to_string(),
-                c.socket_io.map_or("—".into(), |n| n.to_string()),
+                c.socket_io.map_or(DASH.into(), |n| n.to_string()),
             ]);
             all.push((workload, c));
         }
@@ -199,7 +191,7 @@ pub fn syscalls(options: &Options) -> Result<(), String> {
     let _ = std::fs::remove_file(&scratch);
     text += &format!("## What the counts show\n\n{}", claims(&all));
     let mut facts = crate::facts::collect(None, None);
-    facts.push(("strace", first_line_of("strace", "-V")));
+    facts.push(("strace", crate::facts::first_line("strace", &["-V"])));
     text += &format!("\n## Machine\n\n{}", crate::facts::markdown(&facts));
     std::fs::write(&out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     println!("{text}");
