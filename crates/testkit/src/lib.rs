@@ -67,6 +67,17 @@ impl Outcome {
         report
     }
 
+    /// The report of a run the machine stopped short: exit 1, every one of `tasks` counted
+    /// as ok or failed with some failed, and the `limit` to raise named on stderr.
+    pub fn stopped_at_a_limit(&self, tasks: u64, limit: &str) -> Value {
+        assert_eq!(self.code, Some(1), "{}", self.stderr);
+        let report = self.report();
+        assert!(report["failed"].as_u64() > Some(0), "{report}");
+        assert_eq!(report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(), tasks);
+        assert!(self.stderr.contains(limit), "want {limit:?} in {}", self.stderr);
+        report
+    }
+
     /// `wall_s` from the binary's own report.
     pub fn wall_s(&self) -> f64 {
         self.report()["wall_s"].as_f64().expect("wall_s is a number")
@@ -83,6 +94,23 @@ pub fn run(bin: &str, args: &[&str]) -> Outcome {
 /// Run `bin` as the unprivileged user `nobody` with RLIMIT_NPROC lowered to `nproc`, so that
 /// fork and clone fail with EAGAIN (root is exempt from RLIMIT_NPROC, hence the user switch).
 pub fn run_with_nproc_limit(bin: &str, args: &[&str], nproc: u64) -> Outcome {
+    run_with_rlimit(bin, args, libc::RLIMIT_NPROC, nproc, true)
+}
+
+/// Run `bin` with RLIMIT_NOFILE lowered to `nofile` (soft and hard, so the binary cannot
+/// raise it back): a model holding more sockets at once runs out of file descriptors.
+pub fn run_with_nofile_limit(bin: &str, args: &[&str], nofile: u64) -> Outcome {
+    run_with_rlimit(bin, args, libc::RLIMIT_NOFILE, nofile, false)
+}
+
+/// Run `bin` with `resource` lowered to `value` (soft and hard), as `nobody` if asked.
+fn run_with_rlimit(
+    bin: &str,
+    args: &[&str],
+    resource: libc::__rlimit_resource_t,
+    value: u64,
+    as_nobody: bool,
+) -> Outcome {
     let mut command = Command::new(bin);
     command.args(args);
     // SAFETY: the closure runs in the forked child before exec and calls only
@@ -90,31 +118,13 @@ pub fn run_with_nproc_limit(bin: &str, args: &[&str], nproc: u64) -> Outcome {
     unsafe {
         command.pre_exec(move || {
             let nobody = 65534;
-            let limit = libc::rlimit { rlim_cur: nproc, rlim_max: nproc };
-            if libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setgid(nobody) != 0
-                || libc::setuid(nobody) != 0
-                || libc::setrlimit(libc::RLIMIT_NPROC, &limit) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    finish(command)
-}
-
-/// Run `bin` with RLIMIT_NOFILE lowered to `nofile` (soft and hard, so the binary cannot
-/// raise it back): a model holding more sockets at once runs out of file descriptors.
-pub fn run_with_nofile_limit(bin: &str, args: &[&str], nofile: u64) -> Outcome {
-    let mut command = Command::new(bin);
-    command.args(args);
-    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit,
-    // which is async-signal-safe; it allocates nothing.
-    unsafe {
-        command.pre_exec(move || {
-            let limit = libc::rlimit { rlim_cur: nofile, rlim_max: nofile };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+            let failed = (as_nobody
+                && (libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(nobody) != 0
+                    || libc::setuid(nobody) != 0))
+                || libc::setrlimit(resource, &limit) != 0;
+            if failed {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -436,11 +446,7 @@ macro_rules! socket_limit_tests {
             let args =
                 ["--workload", "http", "--tasks", "200", "--ms", "200", "--addr", &addr, "--json"];
             let outcome = $crate::run_with_nofile_limit(bin(), &args, 64);
-            assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
-            let report = outcome.report();
-            assert!(report["failed"].as_u64() > Some(0), "{report}");
-            assert_eq!(report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(), 200);
-            assert!(outcome.stderr.contains("RLIMIT_NOFILE"), "{}", outcome.stderr);
+            outcome.stopped_at_a_limit(200, "RLIMIT_NOFILE");
             assert!(outcome.elapsed.as_secs() < 30, "took {:?}", outcome.elapsed);
         }
     };
