@@ -14,8 +14,9 @@
 //!
 //! cpu tasks run on the loop's one thread, one per turn of the loop, and block it: timers
 //! and sockets wait until the hashing stops. `--offload` hands each task to a `crossbeam`
-//! pool of one thread per core, which wakes the loop through a `mio::Waker` (an eventfd)
-//! when a result is ready: the article's `run_in_executor`, by hand.
+//! pool of one thread per core (`thread_pool::ThreadPool`, from the `threads` crate), and
+//! each result wakes the loop through a `mio::Waker` (an eventfd): the article's
+//! `run_in_executor`, by hand.
 //!
 //! Under `strace -f -c`: `epoll_wait` and little else for sleep — one thread, no `futex`,
 //! no `clone`; for http a `socket`, `connect`, `epoll_ctl`, `sendto`, `recvfrom` and `close`
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use thread_pool::ThreadPool;
 use workload::http::{self, io_error, Progress, ResponseParser};
 use workload::measure::Pulse;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError, Workload};
@@ -65,9 +67,11 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     let mut tally = Tally::start(MODEL.name, &args, 1, args.tasks);
     let mut left = n; // tasks without a result yet
     let due_after = |d: Duration| d.as_nanos() as u64;
-    match args.workload {
+    // With --offload, the pool lives until every result is in; dropping it joins its threads.
+    let _offload_pool = match args.workload {
         Workload::Sleep => {
-            (0..args.tasks).for_each(|id| timers.push(Reverse((due_after(args.sleep()), id))))
+            (0..args.tasks).for_each(|id| timers.push(Reverse((due_after(args.sleep()), id))));
+            None
         }
         Workload::Http => {
             sockets.resize_with(n, || None);
@@ -81,10 +85,14 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
                 }
                 timers.push(Reverse((due_after(args.timeout()), id)));
             }
+            None
         }
-        Workload::Cpu if args.offload => offload(&args, done_tx, &waker)?,
-        Workload::Cpu => ready.extend(0..args.tasks),
-    }
+        Workload::Cpu if args.offload => Some(offload(&args, done_tx, &waker)?),
+        Workload::Cpu => {
+            ready.extend(0..args.tasks);
+            None
+        }
+    };
     // While cpu tasks run, a 10 ms timer shows whether they block the loop.
     let pulse = Pulse::default();
     if args.workload == Workload::Cpu {
@@ -155,26 +163,25 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     Ok(tally.finish())
 }
 
-/// Run every cpu task on a pool of one thread per core; each result wakes the loop.
+/// Hand every cpu task to a pool of one thread per core — the ThreadPoolExecutor analog
+/// the `threads` model runs `--workers` on; each result comes back over `done` and wakes
+/// the loop through the waker.
 fn offload(
     args: &Args,
     done: crossbeam_channel::Sender<(u32, u64, Instant, Runner)>,
     waker: &Arc<Waker>,
-) -> io::Result<()> {
-    let (ids_tx, ids_rx) = crossbeam_channel::unbounded::<u32>();
-    (0..args.tasks).for_each(|id| ids_tx.send(id).expect("receiver alive"));
-    drop(ids_tx);
-    for _ in 0..std::thread::available_parallelism()?.get() {
-        let (ids, done, waker, work) = (ids_rx.clone(), done.clone(), waker.clone(), args.work);
-        std::thread::Builder::new().spawn(move || {
-            for id in ids {
-                let value = task::sha256_chain(id, work);
-                let _ = done.send((id, value, Instant::now(), Runner::here()));
-                let _ = waker.wake();
-            }
-        })?;
+) -> io::Result<ThreadPool> {
+    let pool = ThreadPool::new(std::thread::available_parallelism()?.get())?;
+    for id in 0..args.tasks {
+        let (done, waker, work) = (done.clone(), waker.clone(), args.work);
+        // The result travels over `done`, which the loop watches: the handle is not needed.
+        drop(pool.submit(move || {
+            let value = task::sha256_chain(id, work);
+            let _ = done.send((id, value, Instant::now(), Runner::here()));
+            let _ = waker.wake();
+        }));
     }
-    Ok(())
+    Ok(pool)
 }
 
 /// One http task's socket and where it is in the exchange.
