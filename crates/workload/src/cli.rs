@@ -85,11 +85,14 @@ pub struct Model {
 pub fn parse_or_exit<T: clap::Parser>() -> T {
     T::try_parse().unwrap_or_else(|e| match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
-        _ => {
-            eprintln!("Error: {}\n\n{}", first_line(&e.to_string()), T::command().render_usage());
-            process::exit(2);
-        }
+        _ => reject(&first_line(&e.to_string()), &T::command().render_usage().to_string()),
     })
+}
+
+/// Bad input, the contract's way: a one-line reason and the usage on stderr, exit 2.
+fn reject(reason: &str, usage: &str) -> ! {
+    eprintln!("Error: {reason}\n\n{usage}");
+    process::exit(2)
 }
 
 impl Args {
@@ -98,10 +101,7 @@ impl Args {
         match Args::try_parse_for(model, std::env::args_os()) {
             Ok(args) => args,
             Err(Rejected::Help(e)) => e.exit(),
-            Err(Rejected::Bad { reason, usage }) => {
-                eprintln!("Error: {reason}\n\n{usage}");
-                process::exit(2);
-            }
+            Err(Rejected::Bad { reason, usage }) => reject(&reason, &usage),
         }
     }
 
