@@ -52,10 +52,11 @@ fn args(text: &str) -> Vec<String> {
 }
 
 /// Run groups of rows — each group one hyperfine run with its own (warm-up, runs) — then
-/// the reports; rows come back in the order given.
+/// the reports, written to `reports_file`; rows come back in the order given.
 fn measure(
     bench: &Bench,
     groups: Vec<(&str, Vec<Row>, u32, u32)>,
+    reports_file: &str,
 ) -> Result<Vec<Measured>, String> {
     let mut all = Vec::new();
     for (label, rows, warmup, runs) in groups {
@@ -68,7 +69,7 @@ fn measure(
         .iter()
         .map(|m| serde_json::json!({"name": m.row.name, "argv": m.row.argv, "report": m.report}))
         .collect();
-    bench.write("reports.json", &serde_json::to_string_pretty(&reports).unwrap())?;
+    bench.write(reports_file, &serde_json::to_string_pretty(&reports).unwrap())?;
     Ok(all)
 }
 
@@ -134,8 +135,11 @@ pub fn seed(options: &Options) -> Result<(), String> {
             })
             .collect::<Vec<_>>()
     });
-    let measured =
-        measure(&bench, vec![("serial", slow, 0, slow_runs), ("concurrent", fast, 1, fast_runs)])?;
+    let measured = measure(
+        &bench,
+        vec![("serial", slow, 0, slow_runs), ("concurrent", fast, 1, fast_runs)],
+        "reports.json",
+    )?;
     // The article's order: Rust rows first, serial at the top of each language.
     let order = ["serial", "procs", "threads", "tokio", "epoll", "uring", "py-serial"];
     let mut rows = measured.clone();
@@ -257,7 +261,8 @@ pub fn cpu(options: &Options) -> Result<(), String> {
         peers.row("py-asyncio", "py_asyncio.py", &a),
         peers.row("py-asyncio --offload (process pool)", "py_asyncio.py", &with("--offload")),
     ];
-    let measured = measure(&bench, vec![("rust", rust, 1, 5), ("python", python, 0, 3)])?;
+    let measured =
+        measure(&bench, vec![("rust", rust, 1, 5), ("python", python, 0, 3)], "reports.json")?;
     let (rust, python): (Vec<Measured>, Vec<Measured>) =
         measured.into_iter().partition(|m| !m.row.name.starts_with("py-"));
     let rust_table = table::cpu_table(&rust, median(&rust, "serial"), cores);
@@ -364,12 +369,7 @@ pub fn http(options: &Options) -> Result<(), String> {
             );
         }
         let groups = groups.iter().map(|(l, r, w, k)| (l.as_str(), r.clone(), *w, *k)).collect();
-        let rows = measure(&bench, groups)?;
-        std::fs::rename(
-            bench.out.join("reports.json"),
-            bench.out.join(format!("reports-n{n}.json")),
-        )
-        .map_err(|e| e.to_string())?;
+        let rows = measure(&bench, groups, &format!("reports-n{n}.json"))?;
         let table = table::timed_table(&rows, false, None);
         sections += &format!("## N = {n} requests, 100 ms each\n\n{table}\n");
         printed += &format!("\nN = {n}\n{table}");
