@@ -1,7 +1,7 @@
 """What every Python peer shares: the contract's command line, its tasks, and its report.
 
 The peers are the article's own models (a loop, ProcessPoolExecutor, ThreadPoolExecutor,
-asyncio, asyncio + uvloop), written to speak ../shared/CONTRACT.md exactly like the Rust
+asyncio, asyncio + uvloop), written to speak CONTRACT.md (at the repository root) exactly like the Rust
 binaries, so one harness runs both and their checksums must agree. Each peer file holds
 only its model's mechanism; everything else is here.
 """
@@ -90,24 +90,72 @@ def request_bytes(addr, i, ms):
             f"Connection: close\r\n\r\n").encode()
 
 
+TRUNCATED = "truncated response: the connection closed before it was complete"
+MAX_BODY = 64 * 1024
+
+
 def parse_response(data):
-    """The value in a complete response read to EOF (the request asked for Connection: close)."""
+    """The value in a complete response read to EOF (the request asked for Connection: close).
+
+    The body may be framed by Content-Length, by Transfer-Encoding: chunked, or by the close,
+    as RFC 9112 allows; the rules are the Rust models' (CONTRACT.md, "Task i")."""
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
-        raise TaskError("truncated response: the connection closed before it was complete")
+        raise TaskError(TRUNCATED)
     status = head.split(b"\r\n", 1)[0].split(b" ")
     if len(status) < 2 or not status[0].startswith(b"HTTP/1."):
         raise TaskError("malformed response")
+    if status[1].startswith(b"1") and status[1] != b"101":
+        return parse_response(body)  # an interim response; the real one follows
     if status[1] != b"200":
         raise TaskError(f"the service answered {status[1].decode(errors='replace')}")
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length" and len(body) < int(value):
-            raise TaskError("truncated response: the connection closed before it was complete")
+    fields = [line.partition(b":") for line in head.split(b"\r\n")[1:]]
+    headers = {}
+    for name, _, value in fields:
+        headers.setdefault(name.strip().lower(), []).append(value.strip().lower())
+    if b"transfer-encoding" in headers:
+        if headers[b"transfer-encoding"] != [b"chunked"]:
+            raise TaskError("malformed response: transfer coding was not asked for")
+        body = dechunk(body)
+    elif b"content-length" in headers:
+        try:
+            length = int(headers[b"content-length"][0])
+        except ValueError:
+            raise TaskError("malformed response: bad Content-Length") from None
+        if len(body) < length:
+            raise TaskError(TRUNCATED)
+        body = body[:length]
     try:
         return int(json.loads(body)["value"])
     except (ValueError, KeyError, TypeError):
         raise TaskError("malformed response body")
+
+
+def dechunk(data):
+    """The body of a chunked message: hex sizes, extensions ignored, trailers skipped."""
+    body, at = b"", 0
+    while True:
+        end = data.find(b"\r\n", at)
+        if end < 0:
+            raise TaskError("truncated response: the connection closed before the last chunk")
+        try:
+            size = int(data[at:end].split(b";")[0].strip(), 16)
+        except ValueError:
+            raise TaskError("malformed response: bad chunk size") from None
+        if size < 0 or len(body) + size > MAX_BODY:
+            raise TaskError(f"malformed response: body over the {MAX_BODY}-byte bound")
+        at = end + 2
+        if size == 0:
+            # The empty line after the last chunk (and after any trailers) ends the message.
+            if data.find(b"\r\n\r\n", at - 2) < 0:
+                raise TaskError("truncated response: the connection closed before the last chunk")
+            return body
+        if len(data) < at + size + 2:
+            raise TaskError("truncated response: the connection closed before the last chunk")
+        if data[at + size:at + size + 2] != b"\r\n":
+            raise TaskError("malformed response: a chunk's data is not followed by CRLF")
+        body += data[at:at + size]
+        at += size + 2
 
 
 def io_failure(addr, err):

@@ -45,8 +45,7 @@ fn every_peer_yields_the_rust_checksum_for_cpu_tasks() {
         let report =
             run_peer(peer, &["--workload", "cpu", "--tasks", "4", "--work", "1000", "--json"])
                 .success();
-        // The same constant the Rust models' tests check.
-        assert_eq!(report["checksum"], 11416395711822536050u64, "{peer}");
+        assert_eq!(report["checksum"], testkit::CPU_CHECKSUM_4_X_1000, "{peer}");
     }
 }
 
@@ -55,6 +54,19 @@ fn every_peer_gets_its_values_from_the_service() {
     for peer in PEERS {
         let report = testkit::run_http(&python(), &[&script(peer)], 20, 10).success();
         assert_eq!(report["checksum"], testkit::sum_of_values(20), "{peer}");
+    }
+}
+
+#[test]
+fn every_peer_reads_a_chunked_response_streamed_in_pieces() {
+    let addr = testkit::chunked_server().to_string();
+    for peer in PEERS {
+        let args = ["--workload", "http", "--tasks", "5", "--addr", &addr, "--json"];
+        assert_eq!(
+            run_peer(peer, &args).success()["checksum"],
+            testkit::sum_of_values(5),
+            "{peer}"
+        );
     }
 }
 

@@ -33,7 +33,8 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use thread_pool::ThreadPool;
-use workload::http::{self, io_error, Progress, ResponseParser};
+use workload::error::io_error;
+use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError, Workload};
 

@@ -1,10 +1,12 @@
+//! `epoll`: the contract, concurrency, descriptors and the event loop.
+
 testkit::contract_tests!("epoll");
-testkit::concurrent_tests!();
-testkit::socket_limit_tests!();
-testkit::event_loop_tests!();
+testkit::concurrent_tests!("epoll");
+testkit::socket_limit_tests!("epoll");
+testkit::event_loop_tests!("epoll");
 
 #[test]
 fn a_single_threaded_loop_has_no_workers_flag() {
-    let outcome = testkit::run(bin(), &["--workers", "2"]);
+    let outcome = testkit::run(env!("CARGO_BIN_EXE_epoll"), &["--workers", "2"]);
     assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
 }

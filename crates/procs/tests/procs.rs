@@ -1,16 +1,20 @@
+//! `procs`: the contract, concurrency, the pool, and what forking costs and where it stops.
+
 testkit::contract_tests!("procs");
-testkit::concurrent_tests!();
-testkit::pool_tests!();
+testkit::concurrent_tests!("procs");
+testkit::pool_tests!("procs");
+
+const BIN: &str = env!("CARGO_BIN_EXE_procs");
 
 #[test]
 fn each_child_reports_its_own_peak_memory() {
-    let report = testkit::run(bin(), &["--tasks", "3", "--ms", "10", "--json"]).success();
+    let report = testkit::run(BIN, &["--tasks", "3", "--ms", "10", "--json"]).success();
     assert!(report["children_max_rss_kib_sum"].as_u64() > Some(0), "{report}");
 }
 
 #[test]
 fn every_task_runs_in_a_child_process() {
-    let outcome = testkit::run(bin(), &["--tasks", "3", "--ms", "10", "--verbose"]);
+    let outcome = testkit::run(BIN, &["--tasks", "3", "--ms", "10", "--verbose"]);
     assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
     let pids: std::collections::BTreeSet<&str> = outcome
         .stderr
@@ -22,9 +26,10 @@ fn every_task_runs_in_a_child_process() {
 
 #[test]
 fn running_out_of_processes_exits_1_and_leaves_no_zombie() {
-    let outcome =
-        testkit::run_with_nproc_limit(bin(), &["--tasks", "200", "--ms", "200", "--json"], 50);
-    outcome.stopped_at_a_limit(200, "ulimit -u");
-    // Every child was reaped before exit: nothing of user `nobody` is left, not even a zombie.
-    assert_eq!(testkit::processes_of(65534), Vec::<String>::new());
+    // Room for 50 more processes, and far more tasks than that, whatever else runs meanwhile.
+    let args = ["--tasks", "1000", "--ms", "200", "--json"];
+    let Some(outcome) = testkit::run_with_nproc_limit(BIN, &args, 50) else { return };
+    outcome.stopped_at_a_limit(1000, "ulimit -u");
+    // Every child was reaped before exit: not one is left, not even a zombie.
+    assert_eq!(outcome.processes_left(), Vec::<String>::new());
 }

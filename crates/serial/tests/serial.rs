@@ -1,8 +1,12 @@
+//! `serial`: the contract, and one task after another.
+
 testkit::contract_tests!("serial");
+
+const BIN: &str = env!("CARGO_BIN_EXE_serial");
 
 #[test]
 fn serial_takes_n_times_the_sleep() {
-    let outcome = testkit::run(bin(), &["--tasks", "20", "--ms", "200", "--json"]);
+    let outcome = testkit::run(BIN, &["--tasks", "20", "--ms", "200", "--json"]);
     outcome.success();
     assert!(outcome.wall_s() >= 4.0, "20 x 200 ms in {} s", outcome.wall_s());
 }
@@ -10,7 +14,7 @@ fn serial_takes_n_times_the_sleep() {
 #[test]
 fn serial_rejects_workers_and_offload() {
     for flag in [&["--workers", "2"][..], &["--workload", "cpu", "--offload"][..]] {
-        let outcome = testkit::run(bin(), flag);
+        let outcome = testkit::run(BIN, flag);
         assert_eq!(outcome.code, Some(2), "{flag:?}: {}", outcome.stderr);
     }
 }

@@ -1,11 +1,16 @@
+//! `threads`: the contract, concurrency, the pool, and where starting threads stops.
+
 testkit::contract_tests!("threads");
-testkit::concurrent_tests!();
-testkit::socket_limit_tests!();
-testkit::pool_tests!();
+testkit::concurrent_tests!("threads");
+testkit::socket_limit_tests!("threads");
+testkit::pool_tests!("threads");
 
 #[test]
 fn running_out_of_threads_exits_1_naming_the_limit() {
-    let outcome =
-        testkit::run_with_nproc_limit(bin(), &["--tasks", "200", "--ms", "200", "--json"], 50);
-    outcome.stopped_at_a_limit(200, "RLIMIT_NPROC");
+    // Room for 50 more threads, and far more tasks than that, whatever else runs meanwhile.
+    let args = ["--tasks", "1000", "--ms", "200", "--json"];
+    let bin = env!("CARGO_BIN_EXE_threads");
+    let Some(outcome) = testkit::run_with_nproc_limit(bin, &args, 50) else { return };
+    outcome.stopped_at_a_limit(1000, "RLIMIT_NPROC");
+    assert_eq!(outcome.processes_left(), Vec::<String>::new());
 }

@@ -23,9 +23,9 @@ fn blocking_requests(requests: u32, delay_ms: u64) -> (Vec<u64>, usize, Duration
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let listener = workload::service::listen("127.0.0.1:0".parse().unwrap()).expect("listen");
+        let listener = service::listen("127.0.0.1:0".parse().unwrap()).expect("listen");
         let addr = listener.local_addr().unwrap();
-        let service = tokio::spawn(workload::service::serve(listener, std::future::pending()));
+        let service = tokio::spawn(service::serve(listener, std::future::pending()));
 
         let (in_flight, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let started = Instant::now();
@@ -36,7 +36,7 @@ fn blocking_requests(requests: u32, delay_ms: u64) -> (Vec<u64>, usize, Duration
                     let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
                     let value =
-                        workload::http::blocking_get(addr, id, delay_ms, Duration::from_secs(10));
+                        workload::task::blocking_get(addr, id, delay_ms, Duration::from_secs(10));
                     in_flight.fetch_sub(1, Ordering::SeqCst);
                     value.expect("the service answers")
                 })

@@ -25,9 +25,10 @@ use std::process::ExitCode;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use workload::http::{self, io_error, Progress, ResponseParser};
+use workload::error::io_error;
+use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
-use workload::{aio, Args, Model, Report, Tally, TaskError, Workload};
+use workload::{Args, Model, Report, Tally, TaskError, Workload};
 
 const MODEL: Model = Model { name: "tokio", has_pool: true, can_offload: true };
 
@@ -54,11 +55,12 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
         // so it is waiting on its timer before any task can block the loop.
         let pulse = Pulse::default();
-        let ticker =
-            (args.workload == Workload::Cpu).then(|| (tokio::spawn(pulse.clone().run()), pulse));
-        let handles: Vec<_> =
-            (0..args.tasks).map(|id| tokio::spawn(aio::one_task(args, id, http_get))).collect();
-        aio::gather(&mut tally, handles, ticker).await?;
+        let ticker = (args.workload == Workload::Cpu)
+            .then(|| (tokio::spawn(tokio_task::pulse(pulse.clone())), pulse));
+        let handles: Vec<_> = (0..args.tasks)
+            .map(|id| tokio::spawn(tokio_task::one_task(args, id, http_get)))
+            .collect();
+        tokio_task::gather(&mut tally, handles, ticker).await?;
         Ok(tally.finish())
     })
 }

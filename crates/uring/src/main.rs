@@ -25,9 +25,10 @@ use std::error::Error;
 use std::process::ExitCode;
 
 use tokio_uring::net::TcpStream;
-use workload::http::{self, io_error, Progress, ResponseParser};
+use workload::error::io_error;
+use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
-use workload::{aio, Args, Model, Report, Tally, TaskError, Workload};
+use workload::{Args, Model, Report, Tally, TaskError, Workload};
 
 const MODEL: Model = Model { name: "uring", has_pool: false, can_offload: true };
 
@@ -47,11 +48,11 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         // so it is waiting on its timer before any task can block the loop.
         let pulse = Pulse::default();
         let ticker = (args.workload == Workload::Cpu)
-            .then(|| (tokio_uring::spawn(pulse.clone().run()), pulse));
+            .then(|| (tokio_uring::spawn(tokio_task::pulse(pulse.clone())), pulse));
         let handles: Vec<_> = (0..args.tasks)
-            .map(|id| tokio_uring::spawn(aio::one_task(args, id, http_get)))
+            .map(|id| tokio_uring::spawn(tokio_task::one_task(args, id, http_get)))
             .collect();
-        aio::gather(&mut tally, handles, ticker).await?;
+        tokio_task::gather(&mut tally, handles, ticker).await?;
         Ok(tally.finish())
     })
 }

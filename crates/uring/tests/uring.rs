@@ -1,10 +1,12 @@
+//! `uring`: the contract, concurrency, descriptors and the event loop, on tokio-uring.
+
 testkit::contract_tests!("uring");
-testkit::concurrent_tests!();
-testkit::socket_limit_tests!();
-testkit::event_loop_tests!();
+testkit::concurrent_tests!("uring");
+testkit::socket_limit_tests!("uring");
+testkit::event_loop_tests!("uring");
 
 #[test]
-fn a_single_threaded_loop_has_no_workers_flag() {
-    let outcome = testkit::run(bin(), &["--workers", "2"]);
+fn its_one_thread_takes_no_workers_flag() {
+    let outcome = testkit::run(env!("CARGO_BIN_EXE_uring"), &["--workers", "2"]);
     assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
 }

@@ -1,4 +1,4 @@
-//! The command line every model shares (`../shared/CONTRACT.md`, "Arguments").
+//! The command line every model shares (`CONTRACT.md`, "Arguments").
 //!
 //! One parser for all six binaries, so a flag means the same thing everywhere. A model
 //! only says which optional knobs it has (`--workers`, `--offload`); asking a model for a
@@ -35,7 +35,7 @@ impl Workload {
 #[derive(Clone, Copy, Debug, Parser)]
 #[command(
     about = "Run N tasks under one concurrency model and report what it cost.",
-    after_help = "The contract all models share: ../shared/CONTRACT.md"
+    after_help = "The contract all models share: CONTRACT.md at the root of the repository"
 )]
 pub struct Args {
     /// What each task does

@@ -1,15 +1,15 @@
 //! The http task's protocol, sans I/O: bytes in, bytes out.
 //!
 //! [`request`] gives the bytes to send for task `id`; [`ResponseParser`] takes the bytes as
-//! they arrive and says when the answer is complete. Each model supplies only the I/O —
-//! a blocking socket, an epoll-driven state machine, an io_uring completion — so the models
-//! differ in how they wait, never in what they send or how they read it.
+//! they arrive, split anywhere, and says when the answer is complete. Each model supplies only
+//! the I/O — a blocking socket, an epoll-driven state machine, an io_uring completion — so the
+//! models differ in how they wait, never in what they send or how they read it.
+//!
+//! The parser reads the three ways an HTTP/1.1 response can end its body (RFC 9112 §6.3):
+//! `Transfer-Encoding: chunked` (what Node's `http` and Go's `net/http` send when a handler
+//! writes in pieces), `Content-Length`, and the close of the connection.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
-
-use crate::task::TaskError;
+use std::net::SocketAddr;
 
 /// `GET /query?id=ID&delay_ms=MS` on a connection the service closes after answering.
 pub fn request(addr: SocketAddr, id: u32, delay_ms: u64) -> Vec<u8> {
@@ -33,8 +33,8 @@ pub enum Progress {
 pub enum HttpError {
     Status(u16),
     Malformed(String),
-    /// The connection closed before the response was complete.
-    Truncated,
+    /// The connection closed before the response was complete; says what was still missing.
+    Truncated(&'static str),
 }
 
 impl std::fmt::Display for HttpError {
@@ -42,30 +42,54 @@ impl std::fmt::Display for HttpError {
         match self {
             HttpError::Status(code) => write!(f, "the service answered HTTP {code}"),
             HttpError::Malformed(why) => write!(f, "malformed response: {why}"),
-            HttpError::Truncated => {
-                f.write_str("truncated response: the connection closed before it was complete")
+            HttpError::Truncated(before) => {
+                write!(f, "truncated response: the connection closed before {before}")
             }
         }
     }
 }
 
-impl From<HttpError> for TaskError {
-    fn from(e: HttpError) -> TaskError {
-        TaskError::new(e.to_string())
-    }
-}
-
-/// An incremental HTTP/1.1 response reader for one request.
-#[derive(Debug, Default)]
-pub struct ResponseParser {
-    buf: Vec<u8>,
-    /// Where the body starts and how long it is, once the head has been parsed.
-    body: Option<(usize, Option<usize>)>,
-}
+impl std::error::Error for HttpError {}
 
 /// Generous caps, so a hostile or broken peer cannot make the client buffer without end.
-const MAX_HEAD: usize = 16 * 1024;
-const MAX_BODY: usize = 64 * 1024;
+pub const MAX_HEAD: usize = 16 * 1024;
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// An incremental HTTP/1.1 response reader for one request.
+#[derive(Debug)]
+pub struct ResponseParser {
+    /// Bytes read but not yet taken: the head until it parses, then what the framing has
+    /// not consumed (a chunk-size line split across reads, say).
+    pending: Vec<u8>,
+    /// The body so far, with any chunk framing removed.
+    body: Vec<u8>,
+    state: State,
+}
+
+/// Where the parser is in the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    /// `Content-Length`: this many body bytes still to come.
+    Length(usize),
+    /// No length: the body is whatever arrives before the close.
+    UntilClose,
+    /// Chunked: waiting for a `size[;ext]\r\n` line.
+    ChunkSize,
+    /// Chunked: this many bytes of the current chunk still to come.
+    ChunkData(usize),
+    /// Chunked: the `\r\n` that ends a chunk's data.
+    ChunkEnd,
+    /// Chunked: after the last (zero-size) chunk, trailer lines up to an empty line.
+    Trailers,
+    Complete,
+}
+
+impl Default for ResponseParser {
+    fn default() -> Self {
+        ResponseParser { pending: Vec::new(), body: Vec::new(), state: State::Head }
+    }
+}
 
 impl ResponseParser {
     pub fn new() -> ResponseParser {
@@ -74,57 +98,173 @@ impl ResponseParser {
 
     /// Take the next bytes read from the socket.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Progress, HttpError> {
-        self.buf.extend_from_slice(bytes);
-        if self.body.is_none() {
-            let mut headers = [httparse::EMPTY_HEADER; 32];
-            let mut head = httparse::Response::new(&mut headers);
-            match head.parse(&self.buf) {
-                Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => {
-                    return Err(HttpError::Malformed("header section too long".into()))
-                }
-                Ok(httparse::Status::Partial) => return Ok(Progress::NeedMore),
-                Ok(httparse::Status::Complete(head_len)) => {
-                    let code = head.code.unwrap_or(0);
-                    if code != 200 {
-                        return Err(HttpError::Status(code));
-                    }
-                    self.body = Some((head_len, body_length(head.headers)?));
-                }
-                Err(e) => return Err(HttpError::Malformed(e.to_string())),
-            }
-        }
-        let (start, length) = self.body.expect("head parsed above");
-        let body = &self.buf[start..];
-        match length {
-            Some(n) if body.len() >= n => value_of(&body[..n]).map(Progress::Done),
-            _ if body.len() > MAX_BODY => Err(HttpError::Malformed("body too long".into())),
+        self.pending.extend_from_slice(bytes);
+        while self.step()? {}
+        match self.state {
+            State::Complete => value_of(&self.body).map(Progress::Done),
             _ => Ok(Progress::NeedMore),
         }
     }
 
-    /// The peer closed the connection: complete only if the body was delimited by the close.
+    /// The peer closed the connection: complete only if the body was delimited by the close,
+    /// or had already ended.
     pub fn eof(&mut self) -> Result<u64, HttpError> {
-        match self.body {
-            Some((start, None)) => value_of(&self.buf[start..]),
-            _ => Err(HttpError::Truncated),
+        match self.state {
+            State::UntilClose | State::Complete => value_of(&self.body),
+            State::Head => Err(HttpError::Truncated("the head was complete")),
+            State::Length(_) => Err(HttpError::Truncated("the Content-Length body was complete")),
+            _ => Err(HttpError::Truncated("the last chunk")),
         }
+    }
+
+    /// One step of the state machine over `pending`: `true` if it moved and may move again.
+    fn step(&mut self) -> Result<bool, HttpError> {
+        match self.state {
+            State::Head => self.head(),
+            State::Length(left) => {
+                let n = self.take_body(left)?;
+                self.state = if n == left { State::Complete } else { State::Length(left - n) };
+                Ok(false)
+            }
+            State::UntilClose => {
+                self.take_body(usize::MAX)?;
+                Ok(false)
+            }
+            State::ChunkSize => match httparse::parse_chunk_size(&self.pending) {
+                Ok(httparse::Status::Complete((used, size))) => {
+                    self.pending.drain(..used);
+                    let size = usize::try_from(size)
+                        .ok()
+                        .filter(|s| self.body.len().saturating_add(*s) <= MAX_BODY)
+                        .ok_or_else(|| over_bound(size))?;
+                    self.state = if size == 0 { State::Trailers } else { State::ChunkData(size) };
+                    Ok(true)
+                }
+                Ok(httparse::Status::Partial) if self.pending.len() > MAX_HEAD => {
+                    Err(HttpError::Malformed("chunk-size line too long".into()))
+                }
+                Ok(httparse::Status::Partial) => Ok(false),
+                Err(_) => Err(HttpError::Malformed(format!(
+                    "bad chunk size line {:?}",
+                    String::from_utf8_lossy(&self.pending[..self.pending.len().min(40)])
+                ))),
+            },
+            State::ChunkData(left) => {
+                let n = self.take_body(left)?;
+                self.state = if n == left { State::ChunkEnd } else { State::ChunkData(left - n) };
+                Ok(n == left)
+            }
+            State::ChunkEnd => {
+                let have = self.pending.len().min(2);
+                if self.pending[..have] != b"\r\n"[..have] {
+                    return Err(HttpError::Malformed(
+                        "a chunk's data is not followed by CRLF".into(),
+                    ));
+                }
+                if have == 2 {
+                    self.pending.drain(..2);
+                    self.state = State::ChunkSize;
+                }
+                Ok(have == 2)
+            }
+            State::Trailers => match self.pending.windows(2).position(|w| w == b"\r\n") {
+                // An empty line ends the message; a trailer field is read and ignored.
+                Some(0) => {
+                    self.pending.drain(..2);
+                    self.state = State::Complete;
+                    Ok(false)
+                }
+                Some(end) => {
+                    self.pending.drain(..end + 2);
+                    Ok(true)
+                }
+                None if self.pending.len() > MAX_HEAD => {
+                    Err(HttpError::Malformed("trailer section too long".into()))
+                }
+                None => Ok(false),
+            },
+            State::Complete => Ok(false),
+        }
+    }
+
+    /// Parse the status line and headers once they are all in, and choose the body's framing.
+    fn head(&mut self) -> Result<bool, HttpError> {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut head = httparse::Response::new(&mut headers);
+        let used = match head.parse(&self.pending) {
+            Ok(httparse::Status::Complete(used)) => used,
+            Ok(httparse::Status::Partial) if self.pending.len() > MAX_HEAD => {
+                return Err(HttpError::Malformed("header section too long".into()))
+            }
+            Ok(httparse::Status::Partial) => return Ok(false),
+            Err(e) => return Err(HttpError::Malformed(e.to_string())),
+        };
+        let code = head.code.unwrap_or(0);
+        let next = match code {
+            // An interim response (100 Continue, 103 Early Hints): the real one follows.
+            100..=199 if code != 101 => State::Head,
+            200 => framing(head.headers)?,
+            _ => return Err(HttpError::Status(code)),
+        };
+        self.pending.drain(..used);
+        self.state = next;
+        Ok(true)
+    }
+
+    /// Move up to `limit` pending bytes into the body, within [`MAX_BODY`]; how many moved.
+    fn take_body(&mut self, limit: usize) -> Result<usize, HttpError> {
+        let n = self.pending.len().min(limit);
+        if self.body.len() + n > MAX_BODY {
+            return Err(over_bound((self.body.len() + n) as u64));
+        }
+        self.body.extend(self.pending.drain(..n));
+        Ok(n)
     }
 }
 
-fn body_length(headers: &[httparse::Header]) -> Result<Option<usize>, HttpError> {
-    for h in headers {
-        if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(HttpError::Malformed("chunked bodies are not expected here".into()));
-        }
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .ok_or_else(|| HttpError::Malformed("bad Content-Length".into()))?;
-            return Ok(Some(n));
-        }
+/// How the body ends (RFC 9112 §6.3): chunked if the response says so (it overrides any
+/// Content-Length), else by a Content-Length all of whose values agree, else by the close.
+fn framing(headers: &[httparse::Header]) -> Result<State, HttpError> {
+    // Every comma-separated value of every header field named `name`, trimmed, lower case.
+    let values = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .flat_map(|h| h.value.split(|&b| b == b','))
+            .map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase())
+    };
+    // The request offers no transfer coding (no `TE` header), so chunked is the only one a
+    // server may apply (RFC 9112 §7.4); any other would leave bytes this parser cannot read.
+    let codings: Vec<String> = values("transfer-encoding").collect();
+    if !codings.is_empty() {
+        return match codings.as_slice() {
+            [only] if only == "chunked" => Ok(State::ChunkSize),
+            _ => Err(HttpError::Malformed(format!(
+                "transfer coding {:?} was not asked for",
+                codings.join(", ")
+            ))),
+        };
     }
-    Ok(None)
+    let mut length = None;
+    for value in values("content-length") {
+        let n: u64 = value
+            .parse()
+            .map_err(|_| HttpError::Malformed(format!("bad Content-Length {value:?}")))?;
+        if length.is_some_and(|l| l != n) {
+            return Err(HttpError::Malformed("Content-Length values disagree".into()));
+        }
+        length = Some(n);
+    }
+    match length {
+        None => Ok(State::UntilClose),
+        Some(0) => Ok(State::Complete),
+        Some(n) if n > MAX_BODY as u64 => Err(over_bound(n)),
+        Some(n) => Ok(State::Length(n as usize)),
+    }
+}
+
+fn over_bound(size: u64) -> HttpError {
+    HttpError::Malformed(format!("body of {size} bytes or more is over the {MAX_BODY}-byte bound"))
 }
 
 fn value_of(body: &[u8]) -> Result<u64, HttpError> {
@@ -137,60 +277,49 @@ fn value_of(body: &[u8]) -> Result<u64, HttpError> {
         .map_err(|e| HttpError::Malformed(format!("body is not the expected JSON: {e}")))
 }
 
-/// Turn a socket error into a task error that tells the user what to do about it.
-pub fn io_error(addr: SocketAddr, stage: &str, err: &io::Error) -> TaskError {
-    match err.kind() {
-        io::ErrorKind::ConnectionRefused => TaskError::new(format!(
-            "connection refused to {addr} (is the service running? `make service`)"
-        )),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            TaskError::new(format!("{stage} {addr}: timed out (--timeout-ms)"))
-        }
-        _ => TaskError::starting(&format!("{stage} {addr}"), err),
-    }
-}
-
-/// One request on a blocking socket: what `serial`, `procs` and `threads` do.
-/// The whole exchange must finish within `timeout`.
-pub fn blocking_get(
-    addr: SocketAddr,
-    id: u32,
-    delay_ms: u64,
-    timeout: Duration,
-) -> Result<u64, TaskError> {
-    let deadline = Instant::now() + timeout;
-    let left = || {
-        deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| TaskError::timed_out("the request", timeout))
-    };
-    let mut stream =
-        TcpStream::connect_timeout(&addr, left()?).map_err(|e| io_error(addr, "connect to", &e))?;
-    stream.set_write_timeout(Some(left()?)).map_err(|e| io_error(addr, "write to", &e))?;
-    stream.write_all(&request(addr, id, delay_ms)).map_err(|e| io_error(addr, "write to", &e))?;
-    let mut parser = ResponseParser::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        stream.set_read_timeout(Some(left()?)).map_err(|e| io_error(addr, "read from", &e))?;
-        match stream.read(&mut buf) {
-            Ok(0) => return Ok(parser.eof()?),
-            Ok(n) => {
-                if let Progress::Done(value) = parser.feed(&buf[..n])? {
-                    return Ok(value);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_error(addr, "read from", &e)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 23\r\n\r\n{\"id\":7,\"value\":107}   ";
+
+    /// The same answer as three chunks, with an extension, upper-case hex and a trailer.
+    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+        7\r\n{\"id\":7\r\n\
+        A;name=\"x\"\r\n,\"value\":1\r\n\
+        3\r\n07}\r\n\
+        0\r\nX-Checksum: 1\r\n\r\n";
+
+    /// Chunks of one byte each, no trailer, and both Content-Length and chunked (chunked wins).
+    const TINY_CHUNKS: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\
+        Transfer-Encoding: chunked\r\n\r\n\
+        1\r\n{\r\n1\r\n\"\r\n1\r\nv\r\n1\r\na\r\n1\r\nl\r\n1\r\nu\r\n1\r\ne\r\n1\r\n\"\r\n\
+        1\r\n:\r\n1\r\n9\r\n1\r\n}\r\n0\r\n\r\n";
+
+    /// Feed `response` in two reads split at `at`, then in as many reads as it has bytes:
+    /// only the last byte completes it, and the value is always `want`.
+    fn every_split_gives(response: &[u8], want: u64) {
+        for at in 0..=response.len() {
+            let mut p = ResponseParser::new();
+            let first = p.feed(&response[..at]).unwrap();
+            let second = p.feed(&response[at..]).unwrap();
+            if at < response.len() {
+                assert_eq!(first, Progress::NeedMore, "split at {at}");
+            }
+            assert_eq!(
+                if at == response.len() { first } else { second },
+                Progress::Done(want),
+                "split at {at}"
+            );
+        }
+        let mut p = ResponseParser::new();
+        for (i, b) in response.iter().enumerate() {
+            let got = p.feed(&[*b]).unwrap();
+            let want =
+                if i + 1 < response.len() { Progress::NeedMore } else { Progress::Done(want) };
+            assert_eq!(got, want, "byte {i}");
+        }
+    }
 
     #[test]
     fn the_request_names_the_task_and_the_delay() {
@@ -200,16 +329,21 @@ mod tests {
     }
 
     #[test]
-    fn a_response_fed_byte_by_byte_gives_its_value_at_the_last_byte() {
-        let mut p = ResponseParser::new();
-        for (i, b) in OK.iter().enumerate() {
-            let got = p.feed(&[*b]).unwrap();
-            if i + 1 < OK.len() {
-                assert_eq!(got, Progress::NeedMore, "at byte {i}");
-            } else {
-                assert_eq!(got, Progress::Done(107));
-            }
-        }
+    fn a_content_length_response_split_anywhere_gives_its_value_at_the_last_byte() {
+        every_split_gives(OK, 107);
+    }
+
+    #[test]
+    fn a_chunked_response_split_anywhere_gives_its_value_at_the_last_byte() {
+        every_split_gives(CHUNKED, 107);
+        every_split_gives(TINY_CHUNKS, 9);
+    }
+
+    #[test]
+    fn an_interim_response_is_skipped() {
+        let mut response = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+        response.extend_from_slice(OK);
+        every_split_gives(&response, 107);
     }
 
     #[test]
@@ -223,30 +357,63 @@ mod tests {
     fn a_truncated_response_is_an_error() {
         let mut p = ResponseParser::new();
         assert_eq!(p.feed(&OK[..30]).unwrap(), Progress::NeedMore);
-        assert_eq!(p.eof(), Err(HttpError::Truncated));
-        assert_eq!(ResponseParser::new().eof(), Err(HttpError::Truncated));
+        assert!(matches!(p.eof(), Err(HttpError::Truncated(_))));
+        assert!(matches!(ResponseParser::new().eof(), Err(HttpError::Truncated(_))));
+    }
+
+    #[test]
+    fn eof_before_the_last_chunk_is_an_error_at_every_split() {
+        for at in 0..CHUNKED.len() {
+            let mut p = ResponseParser::new();
+            assert_eq!(p.feed(&CHUNKED[..at]).unwrap(), Progress::NeedMore, "at {at}");
+            let err = p.eof().unwrap_err();
+            assert!(matches!(err, HttpError::Truncated(_)), "at {at}: {err}");
+        }
     }
 
     #[test]
     fn malformed_responses_are_errors() {
-        let cases: [&[u8]; 5] = [
+        let cases: [&[u8]; 10] = [
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
             b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
             b"NOT-HTTP garbage\r\n\r\n",
             b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
             b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-1\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabXY",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
         ];
         for case in cases {
-            assert!(
-                ResponseParser::new().feed(case).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(case)
-            );
+            let got = ResponseParser::new().feed(case);
+            assert!(got.is_err(), "{:?} gave {got:?}", String::from_utf8_lossy(case));
         }
         assert_eq!(
             ResponseParser::new().feed(b"HTTP/1.1 503 Busy\r\n\r\n"),
             Err(HttpError::Status(503))
         );
+    }
+
+    #[test]
+    fn a_body_over_the_bound_is_rejected_however_it_is_framed() {
+        let stated = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", MAX_BODY + 1);
+        let huge_chunk = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nFFFFFFFFFFFF\r\n";
+        let overflow =
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n";
+        for case in [stated.as_str(), huge_chunk, overflow] {
+            let err = ResponseParser::new().feed(case.as_bytes()).unwrap_err();
+            assert!(matches!(err, HttpError::Malformed(_)), "{case:?}: {err}");
+        }
+        let mut endless = ResponseParser::new();
+        endless.feed(b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
+        let err = endless.feed(&vec![b'x'; MAX_BODY + 1]).unwrap_err();
+        assert!(err.to_string().contains("bound"), "{err}");
+        let mut many = ResponseParser::new();
+        many.feed(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").unwrap();
+        let chunk = format!("{:x}\r\n{}\r\n", 1024, "x".repeat(1024));
+        let err = (0..100).find_map(|_| many.feed(chunk.as_bytes()).err()).expect("bounded");
+        assert!(err.to_string().contains("bound"), "{err}");
     }
 
     #[test]

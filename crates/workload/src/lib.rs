@@ -1,28 +1,41 @@
 //! # workload — everything the conclab models share
 //!
 //! Each model binary (`serial`, `procs`, `threads`, `tokio`, `epoll`, `uring`) is one short
-//! `main.rs` holding only its model's mechanism. Everything else lives here, once:
+//! `main.rs` holding only its model's mechanism: how it starts tasks and how it waits for
+//! them. What the tasks are, how their results are counted and how the run is reported is the
+//! same for every model, so it lives here, once — and a model that gets any of it wrong shows
+//! up as a wrong checksum, not as a subtly different benchmark.
 //!
-//! - [`aio`]: what a task does on tokio's timer, for the two tokio-based models;
-//! - [`cli`]: the command line of `../shared/CONTRACT.md`, with exit status 2 on bad input;
-//! - [`task`]: what task `i` does and its value, the checksum, the blocking form of each task;
-//! - [`http`]: the http task's request and an incremental response parser, sans I/O, so each
-//!   model supplies only its own way of moving bytes;
-//! - [`measure`]: rusage, children's peak RSS from `wait4`, lateness, the file-descriptor limit;
-//! - [`report`]: the tally of results, the human and JSON report, and the exit status.
-//! - [`service`]: the local HTTP service the http workload queries.
+//! # Layout
 //!
-//! The `service` binary in this crate is the local HTTP service the http workload queries.
+//! Read them in this order; each module depends only on the ones above it.
+//!
+//! - [`cli`]: the command line of `CONTRACT.md`, one parser for every model, exit 2 on bad
+//!   input.
+//! - [`limits`]: the kernel limits on threads and processes, read before a model crosses one.
+//! - [`http`]: the http task's request and an incremental response parser (chunked,
+//!   Content-Length or close-delimited), sans I/O: each model only moves the bytes.
+//! - [`error`]: [`TaskError`], why a task failed, naming the limit to raise when the machine
+//!   ran out of something.
+//! - [`task`]: what task `i` does and its value, the checksum, and the blocking form of each
+//!   task (what `serial`, `procs` and `threads` run).
+//! - [`measure`]: rusage, a child's peak RSS from `wait4`, lateness percentiles, and the event
+//!   loop's [`Pulse`](measure::Pulse).
+//! - [`report`]: the [`Tally`] of results, the [`Report`] (printed as one human line or one
+//!   JSON line, and read back by `bench`), and the exit status.
+//!
+//! What is not here, and why: the HTTP service the http workload queries is the `service`
+//! crate, and the async task body that `tokio` and `uring` share is `tokio-task` — so that a
+//! model that blocks (`serial`, `procs`, `threads`) links neither tokio nor hyper.
 
-pub mod aio;
 pub mod cli;
+pub mod error;
 pub mod http;
 pub mod limits;
 pub mod measure;
 pub mod report;
-pub mod service;
 pub mod task;
 
 pub use cli::{Args, Model, Workload};
+pub use error::TaskError;
 pub use report::{exit, Report, Runner, Tally};
-pub use task::TaskError;

@@ -100,7 +100,13 @@ fn nproc_limit() -> Option<u64> {
 
 /// Threads of this process's real user, which is what RLIMIT_NPROC counts.
 fn user_tasks() -> u64 {
-    let uid = nix::unistd::getuid().as_raw().to_string();
+    threads_of_user(nix::unistd::getuid().as_raw())
+}
+
+/// Threads alive on the machine whose process has real user id `uid`: the count RLIMIT_NPROC
+/// compares with its limit when that user forks or starts a thread.
+pub fn threads_of_user(uid: u32) -> u64 {
+    let uid = uid.to_string();
     let Ok(dir) = fs::read_dir("/proc") else {
         return 0;
     };

@@ -95,7 +95,7 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
 }
 
 /// p50, p99 and max of a set of durations, in milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Percentiles {
     pub p50: f64,
     pub p99: f64,
@@ -142,7 +142,7 @@ impl Percentiles {
 /// An event loop's pulse: a timer that should fire every [`Pulse::PERIOD`], and how late
 /// each tick woke. While the loop runs a cpu task itself, the pulse stops until it is done;
 /// while it hands the task to a pool (`--offload`), the pulse keeps time. `tokio` and
-/// `uring` run [`Pulse::run`] as a task; `epoll` keeps the timer in its own heap.
+/// `uring` run it as a task (`tokio_task::pulse`); `epoll` keeps its timer in its own heap.
 #[derive(Clone, Default)]
 pub struct Pulse(std::sync::Arc<std::sync::Mutex<PulseState>>);
 
@@ -160,7 +160,7 @@ impl Pulse {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next tick is due at `due`.
+    /// The next tick is due at `due`: call before waiting for it.
     pub fn expect(&self, due: std::time::Instant) {
         self.state().pending = Some(due);
     }
@@ -170,16 +170,6 @@ impl Pulse {
         let mut state = self.state();
         if let Some(due) = state.pending.take() {
             state.late_ms.push(due.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-
-    /// Tick forever on the current tokio runtime; abort the task to stop it.
-    pub async fn run(self) {
-        loop {
-            let due = tokio::time::Instant::now() + Self::PERIOD;
-            self.expect(due.into_std());
-            tokio::time::sleep_until(due).await;
-            self.tick();
         }
     }
 

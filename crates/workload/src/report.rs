@@ -1,4 +1,4 @@
-//! Collecting task results and printing the report (`../shared/CONTRACT.md`, "The report").
+//! Collecting task results and printing the report (`CONTRACT.md`, "The report").
 //!
 //! A [`Tally`] starts the clock just before the first task and takes each result as it
 //! comes. It keeps only the checksum, the counts, the first error and one `u32` finish time
@@ -8,11 +8,11 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{Args, Workload};
+use crate::error::TaskError;
 use crate::measure::{self, Percentiles, Reaped};
-use crate::task::TaskError;
 
 /// Which process and thread ran a task, for `--verbose`.
 #[derive(Clone, Copy, Debug)]
@@ -144,8 +144,8 @@ impl Tally {
         let lateness_ms =
             timed.then(|| measure::lateness(&mut finished, self.concurrency, a.sleep())).flatten();
         Report {
-            model: self.model,
-            workload: a.workload.name(),
+            model: self.model.to_string(),
+            workload: a.workload.name().to_string(),
             tasks: a.tasks,
             workers: self.workers,
             concurrency: self.concurrency,
@@ -172,22 +172,30 @@ impl Tally {
 }
 
 /// The report, as printed with `--json` (one line) or as one human line.
-#[derive(Debug, Serialize)]
+///
+/// The one definition of the report's fields: the models write it, the Python peers write
+/// the same JSON, and `bench` reads every one of them back into this struct. The fields
+/// `CONTRACT.md` does not require of every program have defaults, so a peer may leave them out.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
-    pub model: &'static str,
-    pub workload: &'static str,
+    pub model: String,
+    pub workload: String,
     pub tasks: u32,
     pub workers: u32,
+    #[serde(default)]
     pub concurrency: u32,
     pub ms: Option<u64>,
     pub work: Option<u32>,
+    #[serde(default)]
     pub offload: bool,
     pub ok: u32,
     pub failed: u32,
     pub checksum: u64,
     pub wall_s: f64,
     pub ideal_s: Option<f64>,
+    #[serde(default)]
     pub user_s: f64,
+    #[serde(default)]
     pub sys_s: f64,
     pub max_rss_kib: u64,
     pub children_max_rss_kib_sum: u64,
@@ -197,6 +205,7 @@ pub struct Report {
     /// Event loops on the cpu workload: how late a 10 ms timer on the loop woke.
     pub loop_lag_ms: Option<Percentiles>,
     pub first_error: Option<String>,
+    /// Print as JSON: how the run was asked to report, not part of the report.
     #[serde(skip)]
     json: bool,
 }

@@ -1,16 +1,17 @@
-//! What task `i` does and the value it yields (`../shared/CONTRACT.md`, "What task i does").
+//! What task `i` does and the value it yields (`CONTRACT.md`, "What task i does").
 //!
 //! The values are chosen so that every model, and every Python peer, must print the same
 //! checksum: a model that drops, repeats or mixes up a task cannot hide it.
 
-use std::fmt;
-use std::io;
-use std::time::Duration;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use crate::cli::{Args, Workload};
-use crate::http;
+use crate::error::{io_error, TaskError};
+use crate::http::{self, Progress, ResponseParser};
 
 /// The value of sleep and http task `id`: the service answers `id + 100` too.
 pub fn sleep_value(id: u32) -> u64 {
@@ -47,65 +48,48 @@ pub fn run_blocking(args: &Args, id: u32) -> Result<u64, TaskError> {
             std::thread::sleep(args.sleep());
             Ok(sleep_value(id))
         }
-        Workload::Http => http::blocking_get(args.addr, id, args.ms, args.timeout()),
+        Workload::Http => blocking_get(args.addr, id, args.ms, args.timeout()),
         Workload::Cpu => Ok(sha256_chain(id, args.work)),
     }
 }
 
-/// Why a task failed. `limit` is set when the machine ran out of something, and names the
-/// limit to raise, so the user learns what to change rather than just that it broke.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TaskError {
-    pub message: String,
-    pub limit: Option<String>,
-}
-
-impl TaskError {
-    pub fn new(message: impl Into<String>) -> TaskError {
-        TaskError { message: message.into(), limit: None }
-    }
-
-    /// An error from starting something (a process, a thread, a socket), with the limit
-    /// behind it when the OS error says one ran out.
-    pub fn starting(what: &str, err: &io::Error) -> TaskError {
-        let limit = match err.raw_os_error() {
-            Some(libc::EAGAIN) => {
-                return TaskError {
-                    message: format!("{what}: {err}"),
-                    limit: Some(crate::limits::process_limits_now()),
+/// One request on a blocking socket: what `serial`, `procs` and `threads` do.
+/// The whole exchange must finish within `timeout`.
+pub fn blocking_get(
+    addr: SocketAddr,
+    id: u32,
+    delay_ms: u64,
+    timeout: Duration,
+) -> Result<u64, TaskError> {
+    let deadline = Instant::now() + timeout;
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| TaskError::timed_out("the request", timeout))
+    };
+    let mut stream =
+        TcpStream::connect_timeout(&addr, left()?).map_err(|e| io_error(addr, "connect to", &e))?;
+    stream.set_write_timeout(Some(left()?)).map_err(|e| io_error(addr, "write to", &e))?;
+    stream
+        .write_all(&http::request(addr, id, delay_ms))
+        .map_err(|e| io_error(addr, "write to", &e))?;
+    let mut parser = ResponseParser::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        stream.set_read_timeout(Some(left()?)).map_err(|e| io_error(addr, "read from", &e))?;
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(parser.eof()?),
+            Ok(n) => {
+                if let Progress::Done(value) = parser.feed(&buf[..n])? {
+                    return Ok(value);
                 }
             }
-            Some(libc::ENOMEM) => {
-                Some("memory: vm.max_map_count, vm.overcommit_memory, or free RAM")
-            }
-            Some(libc::EMFILE) => {
-                Some("`ulimit -n` (RLIMIT_NOFILE; its hard limit here may be fixed)")
-            }
-            Some(libc::ENFILE) => Some("fs.file-max (the system-wide file table)"),
-            Some(libc::EADDRNOTAVAIL) => Some(
-                "the ephemeral ports: net.ipv4.ip_local_port_range (or fewer connections at once)",
-            ),
-            _ => None,
-        };
-        TaskError { message: format!("{what}: {err}"), limit: limit.map(str::to_string) }
-    }
-
-    pub fn timed_out(what: &str, after: Duration) -> TaskError {
-        TaskError::new(format!("{what} timed out after {} ms (--timeout-ms)", after.as_millis()))
-    }
-}
-
-impl fmt::Display for TaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(limit) = &self.limit {
-            write!(f, " — limit to raise: {limit}")?;
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(addr, "read from", &e)),
         }
-        Ok(())
     }
 }
-
-impl std::error::Error for TaskError {}
 
 #[cfg(test)]
 mod tests {
@@ -138,13 +122,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(expected_checksum(&args), 1045);
-    }
-
-    #[test]
-    fn an_exhausted_resource_names_the_limit() {
-        let e = TaskError::starting("fork", &io::Error::from_raw_os_error(libc::EAGAIN));
-        assert!(e.to_string().contains("ulimit -u"), "{e}");
-        let e = TaskError::starting("connect", &io::Error::from_raw_os_error(libc::EMFILE));
-        assert!(e.to_string().contains("RLIMIT_NOFILE"), "{e}");
     }
 }

@@ -1,11 +1,17 @@
-//! What one task does on tokio's timer and blocking pool, shared by `tokio` and `uring`: the
-//! two differ in their runtime and in how a socket moves bytes, not in this. Each passes its
-//! own `http_get`; everything else a task does is here once.
+//! # tokio-task — what one task does on tokio's timer and blocking pool
+//!
+//! Shared by `tokio` and `uring`: the two differ in their runtime and in how a socket moves
+//! bytes, not in this. Each passes its own `http_get`; everything else a task does is here
+//! once: [`one_task`], [`gather`] (asyncio's `gather`), and the loop's [`pulse`].
+//!
+//! It is its own crate, not a module of `workload`, so that the models that block
+//! (`serial`, `procs`, `threads`) do not link tokio.
 
 use std::future::Future;
 use std::time::Instant;
 
-use crate::{task, Args, Runner, TaskError, Workload};
+use workload::measure::Pulse;
+use workload::{task, Args, Runner, Tally, TaskError, Workload};
 
 /// A task's result, when it finished, and which thread finished it.
 pub type Outcome = (Result<u64, TaskError>, Instant, Runner);
@@ -50,9 +56,9 @@ where
 /// `asyncio.gather`: wait for every task in submission order, whatever order they finish
 /// in, then stop the loop's pulse (if it ran) and note how late it ticked.
 pub async fn gather(
-    tally: &mut crate::Tally,
+    tally: &mut Tally,
     handles: Vec<tokio::task::JoinHandle<Outcome>>,
-    pulse: Option<(tokio::task::JoinHandle<()>, crate::measure::Pulse)>,
+    pulse: Option<(tokio::task::JoinHandle<()>, Pulse)>,
 ) -> Result<(), tokio::task::JoinError> {
     for (id, handle) in (0..).zip(handles) {
         let (result, finished, runner) = handle.await?;
@@ -63,4 +69,15 @@ pub async fn gather(
         tally.loop_lag(pulse.lag());
     }
     Ok(())
+}
+
+/// Tick `pulse` every [`Pulse::PERIOD`] on the current tokio runtime, forever; abort the task
+/// to stop it. A tick that wakes late was held up by whatever else ran on the loop.
+pub async fn pulse(pulse: Pulse) {
+    loop {
+        let due = tokio::time::Instant::now() + Pulse::PERIOD;
+        pulse.expect(due.into_std());
+        tokio::time::sleep_until(due).await;
+        pulse.tick();
+    }
 }

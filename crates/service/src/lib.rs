@@ -1,5 +1,7 @@
-//! The local HTTP/1.1 service the http workload queries (the `service` binary runs it; tests
-//! start it in-process on a free port).
+//! # service — the local HTTP/1.1 service the http workload queries
+//!
+//! The `service` binary runs it; the tests start it in-process on a free port. It is a
+//! fixture, not a model: the models are its clients.
 //!
 //! `GET /query?id=I&delay_ms=D` answers after D ms with `{"id":I,"value":I+100}`;
 //! `GET /health` answers `ok` at once; anything else gets 400 or 404. Built on hyper, a real

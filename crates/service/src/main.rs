@@ -1,6 +1,6 @@
-//! `service`: the local HTTP/1.1 service the http workload queries — see
-//! [`workload::service`]. This binary adds only the command line, the file-descriptor limit
-//! and a clean stop on SIGINT/SIGTERM.
+//! `service`: the local HTTP/1.1 service the http workload queries — see the library,
+//! [`service`]. This binary adds only the command line, the file-descriptor limit and a clean
+//! stop on SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -33,7 +33,7 @@ fn run(addr: SocketAddr) -> std::io::Result<()> {
     workload::measure::raise_nofile_limit()?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let listener = workload::service::listen(addr)?;
+        let listener = service::listen(addr)?;
         println!("listening on {}", listener.local_addr()?);
         let (mut sigint, mut sigterm) =
             (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
@@ -43,7 +43,7 @@ fn run(addr: SocketAddr) -> std::io::Result<()> {
                 _ = sigterm.recv() => {},
             }
         };
-        workload::service::serve(listener, stop).await;
+        service::serve(listener, stop).await;
         eprintln!("service: stopping");
         Ok(())
     })

@@ -1,8 +1,8 @@
-//! The ThreadPoolExecutor analog: a fixed set of threads taking jobs from one queue.
+//! # thread-pool — the ThreadPoolExecutor analog: a fixed set of threads taking jobs from one queue
 //!
-//! The `threads` binary runs `--workers W` on it, and `examples/thread_executor.rs` shows it
-//! beside the other pieces the article's threading section uses (a queue, a lock, `submit`,
-//! `map`). A job is any closure; `submit` returns a [`Handle`] to wait on (a `Future` in
+//! The `threads` binary runs `--workers W` on it, `epoll --offload` hands its cpu tasks to it,
+//! and `crates/threads/examples/thread_executor.rs` shows it beside the other pieces the
+//! article's threading section uses (a queue, a lock, `submit`, `map`). A job is any closure; `submit` returns a [`Handle`] to wait on (a `Future` in
 //! Python's terms), `map` returns results in input order whatever order they finish in.
 
 use std::panic::{self, AssertUnwindSafe};

@@ -1,9 +1,9 @@
-//! Processes as workers: `fork` a child, let it report over a pipe, reap it with `wait4` —
-//! and the ProcessPoolExecutor analog built from those pieces.
+//! # process-pool — processes as workers: `fork` a child, let it report over a pipe, reap it
+//! with `wait4`, and the ProcessPoolExecutor analog built from those pieces
 //!
 //! The `procs` binary forks one child per task with [`start_child`] and runs `--workers W`
-//! on a [`ProcessPool`]; `examples/process_executor.rs` shows them beside a pipe as a queue and a
-//! lock shared between processes. As with Python's pool, what crosses between processes
+//! on a [`ProcessPool`]; `crates/procs/examples/process_executor.rs` shows them beside a pipe
+//! as a queue and a lock shared between processes. As with Python's pool, what crosses between processes
 //! must be bytes: a job takes a `u32` and gives a `u64` (or an error message), and the
 //! function the workers run is fixed when they are forked.
 

@@ -1,0 +1,269 @@
+//! Running a binary as a user would, and reading what it showed.
+//!
+//! Every run is marked with an environment variable that its children inherit, so that after
+//! it exits a test can ask which of its processes are still there ([`Outcome::processes_left`]):
+//! the contract allows no orphan and no zombie.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::servers::Service;
+
+/// No test run may hang the suite: past this, the binary is killed and the test fails.
+const KILL_AFTER: Duration = Duration::from_secs(120);
+
+/// The variable that marks a run's processes, and its children's.
+const MARK: &str = "CONCLAB_TEST_RUN";
+
+/// What a finished run of a binary showed.
+pub struct Outcome {
+    /// `None` when it was killed by a signal (or by the suite's time limit).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    /// The value of [`MARK`] this run and its children carried.
+    mark: String,
+}
+
+impl Outcome {
+    /// The `--json` report: exactly one line on stdout that parses as an object.
+    pub fn report(&self) -> Value {
+        let lines: Vec<&str> = self.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "want one report line; stdout: {:?} stderr: {:?}",
+            self.stdout,
+            self.stderr
+        );
+        serde_json::from_str(lines[0])
+            .unwrap_or_else(|e| panic!("report is not JSON ({e}): {}", lines[0]))
+    }
+
+    /// The report of a run that must have succeeded with every task ok.
+    pub fn success(&self) -> Value {
+        assert_eq!(self.code, Some(0), "exit status; stderr: {}", self.stderr);
+        let report = self.report();
+        assert_eq!(report["failed"], 0, "failed tasks: {report}");
+        assert_eq!(report["ok"], report["tasks"], "ok tasks: {report}");
+        report
+    }
+
+    /// The report of a run the machine stopped short: exit 1, every one of `tasks` counted
+    /// as ok or failed with some failed, and the `limit` to raise named on stderr.
+    pub fn stopped_at_a_limit(&self, tasks: u64, limit: &str) -> Value {
+        assert_eq!(self.code, Some(1), "{}", self.stderr);
+        let report = self.report();
+        assert!(report["failed"].as_u64() > Some(0), "{report}");
+        assert_eq!(report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(), tasks);
+        assert!(self.stderr.contains(limit), "want {limit:?} in {}", self.stderr);
+        report
+    }
+
+    /// `wall_s` from the binary's own report.
+    pub fn wall_s(&self) -> f64 {
+        self.report()["wall_s"].as_f64().expect("wall_s is a number")
+    }
+
+    /// The processes of this run still alive, zombies included: after it exits, none.
+    pub fn processes_left(&self) -> Vec<String> {
+        let needle = format!("{MARK}={}\0", self.mark);
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            if environ.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                let status =
+                    std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+                let name = status.lines().next().unwrap_or("").to_string();
+                let state =
+                    status.lines().find(|l| l.starts_with("State:")).unwrap_or("").to_string();
+                found.push(format!("{}: {name} {state}", entry.file_name().to_string_lossy()));
+            }
+        }
+        found
+    }
+}
+
+/// Run `bin` with `args` (plus nothing else) and wait for it.
+pub fn run(bin: &str, args: &[&str]) -> Outcome {
+    let mut command = Command::new(bin);
+    command.args(args);
+    finish(command)
+}
+
+/// Run `bin` with RLIMIT_NOFILE lowered to `nofile` (soft and hard, so the binary cannot
+/// raise it back): a model holding more sockets at once runs out of file descriptors.
+pub fn run_with_nofile_limit(bin: &str, args: &[&str], nofile: u64) -> Outcome {
+    let mut command = Command::new(bin);
+    command.args(args);
+    lower_rlimit(&mut command, libc::RLIMIT_NOFILE, nofile);
+    finish(command)
+}
+
+/// Run `bin` with RLIMIT_NPROC set so that it can start about `headroom` more processes or
+/// threads, so that fork and clone fail with EAGAIN past them; `None` (with the reason
+/// printed) where this machine cannot set that up.
+///
+/// RLIMIT_NPROC counts every thread of the binary's real user, so the limit counts from the
+/// threads that user already has. Root is exempt from it: as root, the binary runs as the
+/// unprivileged user `nobody`, from a copy in a directory `nobody` can reach (the tree it was
+/// built in may be closed to other users, as a clone inside `/root` is).
+pub fn run_with_nproc_limit(bin: &str, args: &[&str], headroom: u64) -> Option<Outcome> {
+    let root = nix::unistd::geteuid().is_root();
+    let copy = if root {
+        match ReachableCopy::of(Path::new(bin)) {
+            Ok(copy) => Some(copy),
+            Err(why) => return skipped(&why),
+        }
+    } else {
+        None
+    };
+    let user = if root { NOBODY } else { nix::unistd::getuid().as_raw() };
+    if !Path::new("/proc/self/status").exists() {
+        return skipped("/proc is not mounted, so the threads a user has cannot be counted");
+    }
+    let limit = workload::limits::threads_of_user(user) + headroom;
+    let mut command = Command::new(copy.as_ref().map_or(Path::new(bin), |c| &c.binary));
+    command.args(args);
+    if let Some(copy) = &copy {
+        command.uid(NOBODY).gid(NOBODY).current_dir(&copy.dir);
+    }
+    lower_rlimit(&mut command, libc::RLIMIT_NPROC, limit);
+    match start(command) {
+        Ok(outcome) => Some(outcome),
+        Err(e) if copy.is_some() => {
+            skipped(&format!("cannot start {bin} as user nobody ({NOBODY}): {e}"))
+        }
+        Err(e) => panic!("{bin} does not start: {e}"),
+    }
+}
+
+/// The unprivileged user and group root's runs switch to.
+const NOBODY: u32 = 65534;
+
+/// Say on the terminal why a test did not run, and return `None`.
+///
+/// Written to the process's stderr directly: the test harness captures `eprintln!`, and a
+/// test that did not run must not look like one that passed.
+fn skipped<T>(why: &str) -> Option<T> {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "\nSKIPPED {name}: {why}");
+    None
+}
+
+/// Lower `resource` to `value`, soft and hard, in the child just before it execs.
+fn lower_rlimit(command: &mut Command, resource: libc::__rlimit_resource_t, value: u64) {
+    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit,
+    // which is async-signal-safe; it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+            if libc::setrlimit(resource, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A copy of a binary in a fresh directory of its own, which every user can enter; removed
+/// on drop.
+struct ReachableCopy {
+    dir: PathBuf,
+    binary: PathBuf,
+}
+
+impl ReachableCopy {
+    fn of(bin: &Path) -> Result<ReachableCopy, String> {
+        static COPIES: AtomicU32 = AtomicU32::new(0);
+        let n = COPIES.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("conclab-{}-{n}", std::process::id()));
+        let binary = dir.join(bin.file_name().ok_or("the binary has no file name")?);
+        let copy = ReachableCopy { dir, binary };
+        let io = |e: std::io::Error| {
+            format!("cannot copy {} to {}: {e}", bin.display(), copy.dir.display())
+        };
+        std::fs::create_dir_all(&copy.dir).map_err(io)?;
+        // Set the modes outright: the umask (077, say) applies to what is created.
+        std::fs::set_permissions(&copy.dir, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+        std::fs::copy(bin, &copy.binary).map_err(io)?;
+        std::fs::set_permissions(&copy.binary, std::fs::Permissions::from_mode(0o755))
+            .map_err(io)?;
+        for dir in copy.dir.ancestors().skip(1) {
+            let mode = std::fs::metadata(dir).map_err(io)?.permissions().mode();
+            if mode & 0o001 == 0 {
+                return Err(format!(
+                    "{} is closed to other users, so nobody cannot reach a copy there: point TMPDIR at a directory every user can enter",
+                    dir.display()
+                ));
+            }
+        }
+        Ok(copy)
+    }
+}
+
+impl Drop for ReachableCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn finish(command: Command) -> Outcome {
+    start(command).unwrap_or_else(|e| panic!("the binary does not start: {e}"))
+}
+
+/// Run `command`, marked, with the suite's time limit, and collect what it showed.
+fn start(mut command: Command) -> std::io::Result<Outcome> {
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let mark = format!("{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
+    command.env(MARK, &mark);
+    let started = Instant::now();
+    let output = assert_cmd::Command::from_std(command).timeout(KILL_AFTER).output()?;
+    Ok(Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        elapsed: started.elapsed(),
+        mark,
+    })
+}
+
+/// Run `program` (after `leading` arguments, e.g. a Python peer's script) on the http
+/// workload against a fresh in-process service: `tasks` requests of `ms` each.
+pub fn run_http(program: &str, leading: &[&str], tasks: u32, ms: u32) -> Outcome {
+    let service = Service::start();
+    let (addr, tasks, ms) = (service.addr.to_string(), tasks.to_string(), ms.to_string());
+    let mut args = leading.to_vec();
+    args.extend(["--workload", "http", "--tasks", &tasks, "--ms", &ms, "--addr", &addr, "--json"]);
+    run(program, &args)
+}
+
+/// Run `program` on the http workload against `addr`, which misbehaves, and check that it
+/// fails the way the contract says: exit 1, every task failed, `expected` named on stderr,
+/// and quickly (no hang).
+pub fn assert_http_fails(
+    program: &str,
+    leading: &[&str],
+    addr: std::net::SocketAddr,
+    extra: &[&str],
+    expected: &str,
+) {
+    let addr = addr.to_string();
+    let mut args = leading.to_vec();
+    args.extend(["--workload", "http", "--tasks", "3", "--addr", &addr, "--json"]);
+    args.extend(extra);
+    let outcome = run(program, &args);
+    assert_eq!(outcome.code, Some(1), "{args:?}: {}", outcome.stderr);
+    assert_eq!(outcome.report()["failed"], 3, "{args:?}");
+    assert!(outcome.stderr.contains(expected), "{args:?}: want {expected:?} in {}", outcome.stderr);
+    assert!(outcome.elapsed.as_secs() < 10, "{args:?} took {:?}", outcome.elapsed);
+}

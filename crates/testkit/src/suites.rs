@@ -1,0 +1,231 @@
+//! The test suites, as macros: `contract_tests!("tokio")` in `crates/tokio/tests/tokio.rs`
+//! expands to a module of tests that drive the `tokio` binary. Each macro takes the binary's
+//! name and needs nothing else from the file it is invoked in.
+
+/// The tests every model passes: the contract's tasks, checksum, report and exit statuses,
+/// and the http task against the service and against servers that misbehave.
+#[macro_export]
+macro_rules! contract_tests {
+    ($bin:literal) => {
+        mod contract {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+            #[test]
+            fn twenty_sleeping_tasks_yield_every_value() {
+                let report =
+                    $crate::run(BIN, &["--tasks", "20", "--ms", "200", "--json"]).success();
+                assert_eq!(report["checksum"], $crate::sum_of_values(20));
+                assert_eq!(report["model"], $bin);
+            }
+
+            #[test]
+            fn json_report_holds_every_contract_field() {
+                let report = $crate::run(BIN, &["--tasks", "3", "--ms", "10", "--json"]).success();
+                for field in $crate::CONTRACT_FIELDS {
+                    assert!(report.get(field).is_some(), "missing {field} in {report}");
+                }
+                assert_eq!(report["workload"], "sleep");
+                assert!(report["ideal_s"].as_f64() >= Some(0.01), "{report}");
+                assert!(report["lateness_ms"]["p99"].is_number(), "{report}");
+            }
+
+            #[test]
+            fn human_report_is_one_line_with_the_checksum() {
+                let outcome = $crate::run(BIN, &["--tasks", "3", "--ms", "10"]);
+                assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+                assert_eq!(outcome.stdout.lines().count(), 1, "{}", outcome.stdout);
+                assert!(
+                    outcome.stdout.starts_with(concat!($bin, " · sleep · 3 tasks")),
+                    "{}",
+                    outcome.stdout
+                );
+                assert!(outcome.stdout.contains("checksum 303"), "{}", outcome.stdout);
+            }
+
+            #[test]
+            fn verbose_names_every_task_on_stderr() {
+                let outcome = $crate::run(BIN, &["--tasks", "4", "--ms", "10", "--verbose"]);
+                assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+                assert_eq!(outcome.stderr.lines().count(), 4, "{}", outcome.stderr);
+            }
+
+            #[test]
+            fn bad_input_exits_2_with_a_reason_and_nothing_on_stdout() {
+                let cases: &[&[&str]] = &[
+                    &["--tasks", "0"],
+                    &["--tasks", "-3"],
+                    &["--tasks", "ten"],
+                    &["--ms", "-5"],
+                    &["--work", "1.5"],
+                    &["--workload", "nope"],
+                    &["--addr", "nowhere"],
+                    &["--timeout-ms", "0"],
+                    &["--frobnicate"],
+                ];
+                for case in cases {
+                    let outcome = $crate::run(BIN, case);
+                    assert_eq!(outcome.code, Some(2), "{case:?}: {}", outcome.stderr);
+                    assert!(outcome.stdout.is_empty(), "{case:?}: stdout {:?}", outcome.stdout);
+                    assert!(outcome.stderr.starts_with("Error: "), "{case:?}: {}", outcome.stderr);
+                    assert!(!outcome.stderr.contains("panicked"), "{case:?}: {}", outcome.stderr);
+                }
+            }
+
+            #[test]
+            fn cpu_tasks_yield_the_known_checksum() {
+                let args = ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--json"];
+                let report = $crate::run(BIN, &args).success();
+                assert_eq!(report["checksum"], $crate::CPU_CHECKSUM_4_X_1000);
+                assert!(report["ideal_s"].is_null() && report["lateness_ms"].is_null(), "{report}");
+            }
+
+            #[test]
+            fn http_tasks_get_their_values_from_the_service() {
+                let report = $crate::run_http(BIN, &[], 200, 100).success();
+                assert_eq!(report["checksum"], $crate::sum_of_values(200));
+            }
+
+            #[test]
+            fn chunked_responses_streamed_in_pieces_are_read_whole() {
+                let addr = $crate::chunked_server().to_string();
+                let args = ["--workload", "http", "--tasks", "20", "--addr", &addr, "--json"];
+                let report = $crate::run(BIN, &args).success();
+                assert_eq!(report["checksum"], $crate::sum_of_values(20));
+            }
+
+            #[test]
+            fn refused_connection_fails_fast_with_exit_1() {
+                let addr = $crate::refusing_addr();
+                $crate::assert_http_fails(BIN, &[], addr, &[], "connection refused");
+            }
+
+            #[test]
+            fn truncated_response_is_an_error_not_a_hang() {
+                $crate::assert_http_fails(BIN, &[], $crate::truncating_server(), &[], "truncated");
+            }
+
+            #[test]
+            fn silent_service_is_bounded_by_the_timeout() {
+                let addr = $crate::silent_server();
+                $crate::assert_http_fails(BIN, &[], addr, &["--timeout-ms", "300"], "timed out");
+            }
+        }
+    };
+}
+
+/// What every concurrent model shows: the sleeps and the requests overlap.
+#[macro_export]
+macro_rules! concurrent_tests {
+    ($bin:literal) => {
+        mod concurrency {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+            #[test]
+            fn twenty_sleeping_tasks_overlap() {
+                let outcome = $crate::run(BIN, &["--tasks", "20", "--ms", "200", "--json"]);
+                outcome.success();
+                let wall = outcome.wall_s();
+                assert!(wall < 1.0, "20 x 200 ms in {wall} s; ideal 0.2 s, serial 4 s");
+            }
+
+            #[test]
+            fn http_tasks_overlap_far_below_serial_time() {
+                let outcome = $crate::run_http(BIN, &[], 200, 100);
+                outcome.success();
+                let wall = outcome.wall_s();
+                assert!(wall < 2.0, "200 x 100 ms requests in {wall} s; serial takes 20 s");
+            }
+        }
+    };
+}
+
+/// What the models with a `--workers` pool show (`procs`, `threads`).
+#[macro_export]
+macro_rules! pool_tests {
+    ($bin:literal) => {
+        mod pool {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+            #[test]
+            fn a_pool_of_two_runs_four_tasks_in_two_rounds() {
+                let args = ["--tasks", "4", "--ms", "200", "--workers", "2", "--json"];
+                let outcome = $crate::run(BIN, &args);
+                assert_eq!(outcome.success()["workers"], 2);
+                let wall = outcome.wall_s();
+                assert!((0.4..2.0).contains(&wall), "4 x 200 ms on 2 workers in {wall} s");
+            }
+
+            #[test]
+            fn cpu_tasks_in_a_pool_yield_the_same_checksum() {
+                let args = ["--workload", "cpu", "--tasks", "4", "--work", "1000"];
+                let report = $crate::run(BIN, &[&args[..], &["--workers", "3", "--json"]].concat())
+                    .success();
+                assert_eq!(report["checksum"], $crate::CPU_CHECKSUM_4_X_1000);
+            }
+        }
+    };
+}
+
+/// What the models that hold every socket at once show (`threads`, `tokio`, `epoll`,
+/// `uring`): past RLIMIT_NOFILE, requests fail with the limit named, and the run ends.
+#[macro_export]
+macro_rules! socket_limit_tests {
+    ($bin:literal) => {
+        mod socket_limits {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+            #[test]
+            fn running_out_of_file_descriptors_exits_1_naming_the_limit() {
+                let service = $crate::Service::start();
+                let addr = service.addr.to_string();
+                let args = ["--workload", "http", "--tasks", "200", "--ms", "200", "--addr", &addr];
+                let args = [&args[..], &["--json"]].concat();
+                let outcome = $crate::run_with_nofile_limit(BIN, &args, 64);
+                outcome.stopped_at_a_limit(200, "RLIMIT_NOFILE");
+                assert!(outcome.elapsed.as_secs() < 30, "took {:?}", outcome.elapsed);
+                assert_eq!(outcome.processes_left(), Vec::<String>::new());
+            }
+        }
+    };
+}
+
+/// What the event loops show (`tokio`, `epoll`, `uring`): thousands of waits cost little
+/// more than one, and cpu work blocks the loop unless it is offloaded.
+#[macro_export]
+macro_rules! event_loop_tests {
+    ($bin:literal) => {
+        mod event_loop {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+            #[test]
+            fn ten_thousand_sleeping_tasks_take_about_one_sleep() {
+                let outcome = $crate::run(BIN, &["--tasks", "10000", "--ms", "200", "--json"]);
+                outcome.success();
+                let wall = outcome.wall_s();
+                assert!(wall < 2.0, "10,000 x 200 ms in {wall} s; ideal 0.2 s");
+            }
+
+            #[test]
+            fn offloaded_cpu_tasks_yield_the_same_checksum() {
+                let args =
+                    ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--offload", "--json"];
+                let report = $crate::run(BIN, &args).success();
+                assert_eq!(report["checksum"], $crate::CPU_CHECKSUM_4_X_1000);
+                assert_eq!(report["offload"], true);
+            }
+
+            #[test]
+            fn offloading_cpu_work_keeps_the_loop_ticking() {
+                // Each task hashes for roughly 0.1 to 0.4 s on this machine kind; on the loop,
+                // the loop's 10 ms timer waits for it; handed to a pool, it keeps (generous) time.
+                let args = ["--workload", "cpu", "--tasks", "4", "--work", "4000000", "--json"];
+                let blocked = $crate::run(BIN, &args).success();
+                let offloaded = $crate::run(BIN, &[&args[..], &["--offload"]].concat()).success();
+                let max =
+                    |r: &$crate::Value| r["loop_lag_ms"]["max"].as_f64().expect("loop_lag_ms.max");
+                assert!(max(&blocked) > 60.0, "blocked loop lag {}", blocked["loop_lag_ms"]);
+                assert!(max(&offloaded) < 60.0, "offloaded loop lag {}", offloaded["loop_lag_ms"]);
+            }
+        }
+    };
+}
