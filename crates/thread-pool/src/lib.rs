@@ -86,6 +86,11 @@ impl ThreadPool {
     pub fn workers(&self) -> usize {
         self.workers.len()
     }
+
+    /// Let the queued jobs finish, then join every worker (what dropping the pool does).
+    pub fn join(self) {
+        drop(self);
+    }
 }
 
 impl Drop for ThreadPool {
