@@ -1,23 +1,18 @@
 //! `make readme`: the result sections of the top-level README, generated from the JSON in
 //! `results/` and written between `<!-- NAME:start -->` and `<!-- NAME:end -->` markers.
-//! Every bench target runs it at its end, so the README never shows a figure by hand.
+//! `make bench`, `bench-http`, `bench-cpu` and `bench-scale` run it at their end, so the
+//! README never shows a figure by hand (`bench-quick` writes only to results/tmp/).
 
 use std::path::Path;
 
-use serde_json::Value;
-
-use crate::run::{Measured, Row, Timing};
+use crate::cli::Readme;
+use crate::run::{read_json, HyperfineExport, Measured, ReportEntry, Row};
 use crate::table::{lateness_p99, loop_lag, memory, own_wall, seconds, Table, DASH};
-use crate::Options;
+use crate::template;
 
 /// The rows a bench wrote to `dir`: timings from its `hyperfine-*.json` files whose name
 /// contains `filter`, reports from `reports_file`, in the order of the reports.
 pub fn load(dir: &Path, filter: &str, reports_file: &str) -> Result<Vec<Measured>, String> {
-    let read = |path: &Path| -> Result<Value, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: {e} (run the bench first)", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-    };
     let mut timings = std::collections::HashMap::new();
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
@@ -28,30 +23,18 @@ pub fn load(dir: &Path, filter: &str, reports_file: &str) -> Result<Vec<Measured
     for path in files {
         let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
         if name.starts_with("hyperfine-") && name.contains(filter) {
-            for result in read(&path)?["results"].as_array().cloned().unwrap_or_default() {
-                if let (Some(command), Some(timing)) =
-                    (result["command"].as_str(), Timing::from_hyperfine(&result))
-                {
-                    timings.insert(command.to_string(), timing);
-                }
+            for timing in read_json::<HyperfineExport>(&path)?.results {
+                timings.insert(timing.command.clone(), timing);
             }
         }
     }
-    let reports = read(&dir.join(reports_file))?;
+    let reports: Vec<ReportEntry> = read_json(&dir.join(reports_file))?;
     Ok(reports
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
         .into_iter()
         .map(|entry| {
-            let name = entry["name"].as_str().unwrap_or("?").to_string();
-            let mut row = Row::new(name.clone(), Vec::new());
-            row.article = crate::suites::article_figure(&name);
-            Measured {
-                timing: timings.get(&name).cloned(),
-                report: Some(entry["report"].clone()).filter(|r| !r.is_null()),
-                row,
-            }
+            let mut row = Row::new(entry.name.clone(), entry.argv);
+            row.article = crate::suites::article_figure(&entry.name);
+            Measured { timing: timings.remove(&entry.name), report: entry.report, row }
         })
         .collect())
 }
@@ -61,7 +44,7 @@ fn median(m: &Measured) -> String {
 }
 
 /// The article's table: the compact form of `results/seed/README.md`.
-pub fn seed_section(rows: &[Measured]) -> String {
+pub fn seed_section(rows: &[Measured]) -> Result<String, String> {
     let mut t = Table::new(&[
         "model",
         "article",
@@ -71,39 +54,38 @@ pub fn seed_section(rows: &[Measured]) -> String {
         "p99 lateness",
     ]);
     for m in rows {
+        let report = m.report.as_ref();
         t.push(vec![
             format!("`{}`", m.row.name),
             m.row.article.unwrap_or(DASH).to_string(),
             median(m),
-            own_wall(m),
-            memory(m),
-            lateness_p99(m),
+            own_wall(report),
+            memory(report),
+            lateness_p99(report),
         ]);
     }
-    format!("{}\nThe full table, with σ, min, CPU time and context switches, the reading and the machine: [results/seed](results/seed/README.md).\n", t.render())
+    template::fill("readme-seed.md", template::README_SEED, &[("table", &t.render())])
 }
 
 /// 10,000 requests at once: the compact form of `results/http/README.md`.
-pub fn http_section(rows: &[Measured]) -> String {
+pub fn http_section(rows: &[Measured]) -> Result<String, String> {
     let mut t =
         Table::new(&["model", "median (hyperfine)", "own wall", "peak memory", "p99 lateness"]);
     for m in rows {
+        let report = m.report.as_ref();
         t.push(vec![
             format!("`{}`", m.row.name),
             median(m),
-            own_wall(m),
-            memory(m),
-            lateness_p99(m),
+            own_wall(report),
+            memory(report),
+            lateness_p99(report),
         ]);
     }
-    format!(
-        "{}\nN = 100 and 1,000, serial and the pools: [results/http](results/http/README.md).\n",
-        t.render()
-    )
+    template::fill("readme-http.md", template::README_HTTP, &[("table", &t.render())])
 }
 
 /// The GIL contrast: speedup over each language's serial row, and the loop's lag.
-pub fn cpu_section(rows: &[Measured]) -> String {
+pub fn cpu_section(rows: &[Measured]) -> Result<String, String> {
     let serial_of = |name: &str| {
         if name.starts_with("py-") {
             "py-serial"
@@ -130,10 +112,10 @@ pub fn cpu_section(rows: &[Measured]) -> String {
             m.timing
                 .as_ref()
                 .map_or(DASH.into(), |t| format!("{:.2}", (t.user + t.system) / t.mean)),
-            loop_lag(m),
+            loop_lag(m.report.as_ref()),
         ]);
     }
-    format!("{}\nWith user + sys time, efficiency, memory and the reading: [results/cpu](results/cpu/README.md).\n", t.render())
+    template::fill("readme-cpu.md", template::README_CPU, &[("table", &t.render())])
 }
 
 /// Replace the text between `<!-- name:start -->` and `<!-- name:end -->`.
@@ -145,18 +127,17 @@ pub fn replace_section(text: &str, name: &str, content: &str) -> Result<String, 
     Ok(format!("{}{start}\n{content}{}", &text[..a], &text[b..]))
 }
 
-pub fn readme(options: &Options) -> Result<(), String> {
-    let path = Path::new(options.get_or("readme", "README.md"));
-    let results = Path::new(options.get_or("results", "results"));
+pub fn readme(options: &Readme) -> Result<(), String> {
+    let (path, results) = (options.readme.as_path(), options.results.as_path());
     let mut text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let sections: [(&str, Result<String, String>); 4] = [
-        ("seed", load(&results.join("seed"), "", "reports.json").map(|rows| seed_section(&rows))),
+        ("seed", load(&results.join("seed"), "", "reports.json").and_then(|r| seed_section(&r))),
         (
             "http",
             load(&results.join("http"), "n10000", "reports-n10000.json")
-                .map(|rows| http_section(&rows)),
+                .and_then(|r| http_section(&r)),
         ),
-        ("cpu", load(&results.join("cpu"), "", "reports.json").map(|rows| cpu_section(&rows))),
+        ("cpu", load(&results.join("cpu"), "", "reports.json").and_then(|r| cpu_section(&r))),
         ("scale", crate::scale::summary(&results.join("scale"))),
     ];
     for (name, content) in sections {
@@ -185,9 +166,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("conclab-readme-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("hyperfine-concurrent.json"), r#"{"results":[{"command":"tokio","mean":1.0021,"stddev":0.0004,"median":1.0019,"min":1.0015,"max":1.003,"user":0.002,"system":0.003,"exit_codes":[0,0]}]}"#).unwrap();
-        std::fs::write(dir.join("reports.json"), r#"[{"name":"tokio","argv":[],"report":{"wall_s":1.0012,"max_rss_kib":3174,"children_max_rss_kib_sum":0,"lateness_ms":{"p99":1.14}}},{"name":"py-uvloop","argv":[],"report":null}]"#).unwrap();
+        std::fs::write(dir.join("reports.json"), r#"[{"name":"tokio","argv":[],"report":{"model":"tokio","workload":"sleep","tasks":10,"workers":2,"ok":10,"failed":0,"checksum":1045,"wall_s":1.0012,"ideal_s":1.0,"max_rss_kib":3174,"children_max_rss_kib_sum":0,"voluntary_ctx_switches":31,"involuntary_ctx_switches":2,"lateness_ms":{"p50":0.4,"p99":1.14,"max":1.2}}},{"name":"py-uvloop","argv":[],"report":null}]"#).unwrap();
         let rows = load(&dir, "", "reports.json").unwrap();
-        let text = seed_section(&rows);
+        let text = seed_section(&rows).unwrap();
         assert!(
             text.contains(
                 "| `tokio` | 1.0110 s (asyncio) | 1.0019 s | 1.0012 s | 3.1 MiB | 1.1 ms |"

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use workload::Report;
 
 /// One command of a benchmark: a model binary or a Python peer with its arguments.
 #[derive(Clone, Debug)]
@@ -34,38 +35,45 @@ impl Row {
     }
 }
 
-/// hyperfine's figures for one command, in seconds.
-#[derive(Clone, Debug, PartialEq)]
+/// hyperfine's `--export-json` file.
+#[derive(Deserialize)]
+pub struct HyperfineExport {
+    pub results: Vec<Timing>,
+}
+
+/// hyperfine's figures for one command, in seconds: one entry of its export's `results`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct Timing {
+    pub command: String,
     pub mean: f64,
-    pub stddev: f64,
+    /// `null` when there was a single run.
+    pub stddev: Option<f64>,
     pub median: f64,
     pub min: f64,
     pub max: f64,
     pub user: f64,
     pub system: f64,
-    pub runs: usize,
-    /// Runs that exited non-zero (hyperfine ran with --ignore-failure).
-    pub failed_runs: usize,
+    /// One per run; `null` for a run ended by a signal.
+    pub exit_codes: Vec<Option<i32>>,
 }
 
 impl Timing {
-    /// From one entry of hyperfine's `--export-json` `results` array.
-    pub fn from_hyperfine(result: &Value) -> Option<Timing> {
-        let f = |k: &str| result[k].as_f64();
-        let codes = result["exit_codes"].as_array()?;
-        Some(Timing {
-            mean: f("mean")?,
-            stddev: f("stddev").unwrap_or(0.0),
-            median: f("median")?,
-            min: f("min")?,
-            max: f("max")?,
-            user: f("user")?,
-            system: f("system")?,
-            runs: codes.len(),
-            failed_runs: codes.iter().filter(|c| c.as_i64() != Some(0)).count(),
-        })
+    pub fn runs(&self) -> usize {
+        self.exit_codes.len()
     }
+
+    /// Runs that exited non-zero (hyperfine runs with --ignore-failure).
+    pub fn failed_runs(&self) -> usize {
+        self.exit_codes.iter().filter(|c| **c != Some(0)).count()
+    }
+}
+
+/// One command's own report, as a bench writes it to `reports*.json`.
+#[derive(Serialize, Deserialize)]
+pub struct ReportEntry {
+    pub name: String,
+    pub argv: Vec<String>,
+    pub report: Option<Report>,
 }
 
 /// A row with what was measured of it.
@@ -74,18 +82,16 @@ pub struct Measured {
     pub row: Row,
     pub timing: Option<Timing>,
     /// The command's own `--json` report from one more run.
-    pub report: Option<Value>,
+    pub report: Option<Report>,
 }
 
-impl Measured {
-    pub fn report_f64(&self, field: &str) -> Option<f64> {
-        self.report.as_ref()?.get(field)?.as_f64()
-    }
-
-    /// How late the event loop's 10 ms timer woke at worst (`loop_lag_ms.max`), if it ran.
-    pub fn loop_lag_max(&self) -> Option<f64> {
-        self.report.as_ref()?["loop_lag_ms"]["max"].as_f64()
-    }
+/// Rows timed together in one hyperfine run, so their figures compare as ratios.
+pub struct Group {
+    /// Names the export, `hyperfine-<label>.json`.
+    pub label: String,
+    pub rows: Vec<Row>,
+    pub warmup: u32,
+    pub runs: u32,
 }
 
 /// Where a benchmark writes, and the hyperfine it uses.
@@ -101,23 +107,40 @@ impl Bench {
         Ok(Bench { hyperfine, out: out.to_path_buf() })
     }
 
-    /// Time `rows` in one hyperfine run, so their figures compare as ratios; the JSON export
-    /// goes to `hyperfine-<label>.json`.
-    pub fn hyperfine(
-        &self,
-        label: &str,
-        rows: &[Row],
-        warmup: u32,
-        runs: u32,
-    ) -> Result<Vec<Option<Timing>>, String> {
-        let runnable: Vec<&Row> = rows.iter().filter(|r| r.missing.is_none()).collect();
-        if runnable.is_empty() {
-            return Ok(vec![None; rows.len()]);
+    /// Time each group in one hyperfine run, then run each row once more for its report;
+    /// the reports go to `reports_file`, and the rows come back in the order given.
+    pub fn measure(&self, groups: Vec<Group>, reports_file: &str) -> Result<Vec<Measured>, String> {
+        let mut all = Vec::new();
+        for group in groups {
+            let timings = self.hyperfine(&group)?;
+            eprintln!("== {}: one more run of each with --json for its own report", group.label);
+            for (row, timing) in group.rows.into_iter().zip(timings) {
+                let report = if row.missing.is_some() { None } else { report_of(&row) };
+                all.push(Measured { row, timing, report });
+            }
         }
-        let export = self.out.join(format!("hyperfine-{label}.json"));
+        let entries: Vec<ReportEntry> = all
+            .iter()
+            .map(|m| ReportEntry {
+                name: m.row.name.clone(),
+                argv: m.row.argv.clone(),
+                report: m.report.clone(),
+            })
+            .collect();
+        self.write(reports_file, &to_json(&entries))?;
+        Ok(all)
+    }
+
+    /// Time the group's runnable rows in one hyperfine run; `None` for the others.
+    fn hyperfine(&self, group: &Group) -> Result<Vec<Option<Timing>>, String> {
+        let runnable: Vec<&Row> = group.rows.iter().filter(|r| r.missing.is_none()).collect();
+        if runnable.is_empty() {
+            return Ok(vec![None; group.rows.len()]);
+        }
+        let export = self.out.join(format!("hyperfine-{}.json", group.label));
         let mut cmd = Command::new(&self.hyperfine);
         cmd.args(["-N", "--ignore-failure", "--style", "basic"])
-            .args(["--warmup", &warmup.to_string(), "--runs", &runs.to_string()])
+            .args(["--warmup", &group.warmup.to_string(), "--runs", &group.runs.to_string()])
             .arg("--export-json")
             .arg(&export);
         for row in &runnable {
@@ -125,38 +148,31 @@ impl Bench {
         }
         cmd.args(runnable.iter().map(|r| r.command_line()));
         eprintln!(
-            "\n== hyperfine {label}: {} commands, {warmup} warm-up + {runs} runs each",
-            runnable.len()
+            "\n== hyperfine {}: {} commands, {} warm-up + {} runs each",
+            group.label,
+            runnable.len(),
+            group.warmup,
+            group.runs
         );
         let status = cmd.status().map_err(|e| format!("cannot run {}: {e}", self.hyperfine))?;
         if !status.success() {
             return Err(format!("hyperfine failed ({status})"));
         }
-        let text =
-            std::fs::read_to_string(&export).map_err(|e| format!("{}: {e}", export.display()))?;
-        let json: Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", export.display()))?;
-        let results = json["results"].as_array().cloned().unwrap_or_default();
-        let mut timings = results.iter().map(Timing::from_hyperfine);
-        Ok(rows
+        let mut timings = read_json::<HyperfineExport>(&export)?.results.into_iter();
+        Ok(group
+            .rows
             .iter()
-            .map(|r| if r.missing.is_none() { timings.next().flatten() } else { None })
+            .map(|r| if r.missing.is_none() { timings.next() } else { None })
             .collect())
     }
 
-    /// Run each row once with `--json` and keep its report.
-    pub fn reports(&self, rows: &[Row]) -> Vec<Option<Value>> {
-        rows.iter().map(|row| if row.missing.is_some() { None } else { report_of(row) }).collect()
-    }
-
     pub fn write(&self, name: &str, contents: &str) -> Result<(), String> {
-        let path = self.out.join(name);
-        std::fs::write(&path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        write(&self.out.join(name), contents)
     }
 }
 
 /// One run of the row with `--json`: its report, or `None` when it printed none.
-pub fn report_of(row: &Row) -> Option<Value> {
+pub fn report_of(row: &Row) -> Option<Report> {
     let out = Command::new(&row.argv[0]).args(&row.argv[1..]).arg("--json").output().ok()?;
     if !out.status.success() {
         eprintln!(
@@ -169,20 +185,22 @@ pub fn report_of(row: &Row) -> Option<Value> {
     report_line(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// The `--json` report in a command's stdout: its last line that parses as JSON.
-pub fn report_line(stdout: &str) -> Option<Value> {
+/// The `--json` report in a command's stdout: its last line that parses as a report.
+pub fn report_line(stdout: &str) -> Option<Report> {
     stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok())
 }
 
-/// Pair rows with their timings and reports.
-pub fn measured(
-    rows: Vec<Row>,
-    timings: Vec<Option<Timing>>,
-    reports: Vec<Option<Value>>,
-) -> Vec<Measured> {
-    rows.into_iter()
-        .zip(timings)
-        .zip(reports)
-        .map(|((row, timing), report)| Measured { row, timing, report })
-        .collect()
+/// Read and parse a JSON file, saying which file when it fails.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {e} (run the bench first)", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("results always serialize")
+}
+
+pub fn write(path: &Path, contents: &str) -> Result<(), String> {
+    std::fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

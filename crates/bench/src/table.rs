@@ -1,6 +1,8 @@
 //! Markdown tables from measured rows. Every figure comes from hyperfine's JSON or the
 //! command's own report; nothing here rounds toward an expected value.
 
+use workload::Report;
+
 use crate::run::Measured;
 
 /// A Markdown table built row by row.
@@ -40,36 +42,30 @@ pub fn seconds(s: f64) -> String {
 pub const DASH: &str = "—";
 
 /// "2.5 MiB" or "2.5 + 31.0 MiB" when children had memory of their own.
-pub fn memory(m: &Measured) -> String {
-    match (m.report_f64("max_rss_kib"), m.report_f64("children_max_rss_kib_sum")) {
-        (Some(own), Some(kids)) if kids > 0.0 => {
-            format!("{:.1} + {:.1} MiB", own / 1024.0, kids / 1024.0)
+pub fn memory(report: Option<&Report>) -> String {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    match report {
+        Some(r) if r.children_max_rss_kib_sum > 0 => {
+            format!("{:.1} + {:.1} MiB", mib(r.max_rss_kib), mib(r.children_max_rss_kib_sum))
         }
-        (Some(own), _) => format!("{:.1} MiB", own / 1024.0),
-        _ => DASH.into(),
+        Some(r) => format!("{:.1} MiB", mib(r.max_rss_kib)),
+        None => DASH.into(),
     }
 }
 
 /// The p99 of the row's lateness, from its own report.
-pub fn lateness_p99(m: &Measured) -> String {
-    m.report
-        .as_ref()
-        .and_then(|r| r["lateness_ms"]["p99"].as_f64())
-        .map_or(DASH.into(), |p| format!("{p:.1} ms"))
+pub fn lateness_p99(report: Option<&Report>) -> String {
+    report.and_then(|r| r.lateness_ms).map_or(DASH.into(), |l| format!("{:.1} ms", l.p99))
 }
 
 /// The row's own wall time, from its report (hyperfine's includes start-up and exit).
-pub fn own_wall(m: &Measured) -> String {
-    m.report_f64("wall_s").map_or(DASH.into(), seconds)
+pub fn own_wall(report: Option<&Report>) -> String {
+    report.map_or(DASH.into(), |r| seconds(r.wall_s))
 }
 
 /// The event loop's worst timer lag, for the cpu rows that ran one.
-pub fn loop_lag(m: &Measured) -> String {
-    m.loop_lag_max().map_or(DASH.into(), |l| format!("{l:.1} ms"))
-}
-
-fn count(m: &Measured, field: &str) -> String {
-    m.report_f64(field).map_or(DASH.into(), |v| format!("{v:.0}"))
+pub fn loop_lag(report: Option<&Report>) -> String {
+    report.and_then(|r| r.loop_lag_ms).map_or(DASH.into(), |l| format!("{:.1} ms", l.max))
 }
 
 /// The first cells of every timed row: name, then mean ± σ (or why there is none).
@@ -77,16 +73,16 @@ fn mean_cell(m: &Measured) -> String {
     match (&m.row.missing, &m.timing) {
         (Some(why), _) => format!("not run: {why}"),
         (None, None) => "no timing".into(),
-        (None, Some(t)) if t.failed_runs > 0 => {
+        (None, Some(t)) if t.failed_runs() > 0 => {
             format!(
                 "{} ± {} ({} of {} runs failed)",
                 seconds(t.mean),
-                seconds(t.stddev),
-                t.failed_runs,
-                t.runs
+                seconds(t.stddev.unwrap_or(0.0)),
+                t.failed_runs(),
+                t.runs()
             )
         }
-        (None, Some(t)) => format!("{} ± {}", seconds(t.mean), seconds(t.stddev)),
+        (None, Some(t)) => format!("{} ± {}", seconds(t.mean), seconds(t.stddev.unwrap_or(0.0))),
     }
 }
 
@@ -120,12 +116,13 @@ pub fn timed_table(rows: &[Measured], with_article: bool, over: Option<f64>) -> 
             cells.push(m.row.article.unwrap_or(DASH).to_string());
         }
         cells.push(mean_cell(m));
-        let ideal = m.report_f64("ideal_s");
+        let report = m.report.as_ref();
+        let ideal = report.and_then(|r| r.ideal_s);
         match &m.timing {
             Some(t) => {
                 cells.push(seconds(t.min));
                 cells.push(seconds(t.median));
-                cells.push(own_wall(m));
+                cells.push(own_wall(report));
                 cells.push(ideal.map_or(DASH.into(), seconds));
                 let reference = over.or(ideal);
                 cells.push(
@@ -136,9 +133,9 @@ pub fn timed_table(rows: &[Measured], with_article: bool, over: Option<f64>) -> 
             }
             None => cells.extend(std::iter::repeat_n(DASH.to_string(), 6)),
         }
-        cells.push(memory(m));
-        cells.push(count(m, "voluntary_ctx_switches"));
-        cells.push(lateness_p99(m));
+        cells.push(memory(report));
+        cells.push(report.map_or(DASH.into(), |r| r.voluntary_ctx_switches.to_string()));
+        cells.push(lateness_p99(report));
         table.push(cells);
     }
     table.render()
@@ -174,8 +171,8 @@ pub fn cpu_table(rows: &[Measured], serial_median: Option<f64>, cores: usize) ->
             }
             None => cells.extend(std::iter::repeat_n(DASH.to_string(), 6)),
         }
-        cells.push(memory(m));
-        cells.push(loop_lag(m));
+        cells.push(memory(m.report.as_ref()));
+        cells.push(loop_lag(m.report.as_ref()));
         table.push(cells);
     }
     table.render()
@@ -184,44 +181,49 @@ pub fn cpu_table(rows: &[Measured], serial_median: Option<f64>, cores: usize) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{measured, Row, Timing};
+    use crate::run::{HyperfineExport, Row};
     use serde_json::json;
+
+    /// A report as a binary would print it, with `fields` over the defaults.
+    pub fn report(fields: serde_json::Value) -> Report {
+        let mut r = json!({"model": "m", "workload": "sleep", "tasks": 10, "workers": 1, "ok": 10,
+            "failed": 0, "checksum": 1045, "wall_s": 1.0, "ideal_s": 1.0, "max_rss_kib": 0,
+            "children_max_rss_kib_sum": 0, "voluntary_ctx_switches": 0, "involuntary_ctx_switches": 0,
+            "lateness_ms": null});
+        r.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+        serde_json::from_value(r).expect("a report")
+    }
 
     /// Two rows as hyperfine 1.20 and the binaries would give them, and one that could not run.
     fn fixture() -> Vec<Measured> {
-        let hyperfine = json!({"results": [
+        let hyperfine: HyperfineExport = serde_json::from_value(json!({"results": [
             {"command": "tokio", "mean": 1.0021, "stddev": 0.0004, "median": 1.0019, "min": 1.0015, "max": 1.003,
              "user": 0.002, "system": 0.003, "times": [1.0015, 1.0019, 1.003], "exit_codes": [0, 0, 0]},
             {"command": "procs", "mean": 1.0102, "stddev": 0.002, "median": 1.0100, "min": 1.0081, "max": 1.013,
              "user": 0.004, "system": 0.016, "times": [1.0081, 1.01, 1.013], "exit_codes": [0, 1, 0]}
-        ]});
-        let timings = hyperfine["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(Timing::from_hyperfine)
-            .collect::<Vec<_>>();
-        let reports = vec![
-            Some(
-                json!({"ideal_s": 1.0, "wall_s": 1.0012, "max_rss_kib": 3174, "children_max_rss_kib_sum": 0, "voluntary_ctx_switches": 31, "lateness_ms": {"p99": 1.14}}),
-            ),
-            Some(
-                json!({"ideal_s": 1.0, "max_rss_kib": 2560, "children_max_rss_kib_sum": 5120, "voluntary_ctx_switches": 12, "lateness_ms": {"p99": 9.5}}),
-            ),
+        ]}))
+        .unwrap();
+        let reports = [
+            Some(report(json!({"ideal_s": 1.0, "wall_s": 1.0012, "max_rss_kib": 3174,
+                "voluntary_ctx_switches": 31, "lateness_ms": {"p50": 1.0, "p99": 1.14, "max": 1.2}}))),
+            Some(report(
+                json!({"ideal_s": 1.0, "max_rss_kib": 2560, "children_max_rss_kib_sum": 5120,
+                "voluntary_ctx_switches": 12, "lateness_ms": {"p50": 1.0, "p99": 9.5, "max": 9.9}}),
+            )),
             None,
         ];
         let mut missing = Row::new("py-uvloop", vec!["python".into()]);
         missing.missing = Some("python3 not found".into());
-        let rows = vec![
-            {
-                let mut r = Row::new("tokio", vec![]);
-                r.article = Some("1.011 s");
-                r
-            },
-            Row::new("procs", vec![]),
-            missing,
-        ];
-        measured(rows, vec![timings[0].clone(), timings[1].clone(), None], reports)
+        let mut tokio = Row::new("tokio", vec![]);
+        tokio.article = Some("1.011 s");
+        let rows = [tokio, Row::new("procs", vec![]), missing];
+        let timings =
+            [Some(hyperfine.results[0].clone()), Some(hyperfine.results[1].clone()), None];
+        rows.into_iter()
+            .zip(timings)
+            .zip(reports)
+            .map(|((row, timing), report)| Measured { row, timing, report })
+            .collect()
     }
 
     #[test]

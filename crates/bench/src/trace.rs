@@ -3,45 +3,43 @@
 
 use std::process::Command;
 
+use workload::Workload;
+
+use crate::bin_dir;
+use crate::cli::{Out, Tool, Trace};
 use crate::service::Service;
 use crate::table::{Table, DASH};
-use crate::{bin_dir, Options};
 
-const MODELS: [&str; 6] = ["serial", "procs", "threads", "tokio", "epoll", "uring"];
+/// The model binaries, in the order of the tables.
+pub const MODELS: [&str; 6] = ["serial", "procs", "threads", "tokio", "epoll", "uring"];
 
 /// The model's command line for the workload; the service when it needs one.
 fn command(
     model: &str,
-    workload: &str,
-    tasks: &str,
-    ms: &str,
+    workload: Workload,
+    tasks: u64,
+    ms: u64,
 ) -> Result<(Vec<String>, Option<Service>), String> {
-    if !MODELS.contains(&model) {
-        return Err(format!("MODEL={model:?} is not one of {}", MODELS.join(", ")));
-    }
-    let service = if workload == "http" { Some(Service::start(&bin_dir())?) } else { None };
+    let http = workload == Workload::Http;
+    let service = if http { Some(Service::start(&bin_dir())?) } else { None };
     let mut argv = vec![bin_dir().join(model).display().to_string()];
-    argv.extend(["--workload", workload, "--tasks", tasks, "--ms", ms].map(String::from));
+    let (tasks, ms) = (tasks.to_string(), ms.to_string());
+    argv.extend(["--workload", workload.name(), "--tasks", &tasks, "--ms", &ms].map(String::from));
     if let Some(s) = &service {
         argv.extend(["--addr".to_string(), s.addr.clone()]);
     }
     Ok((argv, service))
 }
 
-pub fn one(options: &Options) -> Result<(), String> {
-    let (argv, _service) = command(
-        options.get("model")?,
-        options.get_or("workload", "sleep"),
-        options.get_or("tasks", "10000"),
-        options.get_or("ms", "100"),
-    )?;
-    let tool: Vec<&str> = match options.get("tool")? {
-        "strace" => vec!["strace", "-f", "-c"],
+pub fn one(options: &Trace) -> Result<(), String> {
+    let (argv, _service) =
+        command(&options.model, options.workload, options.tasks.into(), options.ms)?;
+    let tool: Vec<&str> = match options.tool {
+        Tool::Strace => vec!["strace", "-f", "-c"],
         // Hardware counters are not available on this machine kind: software events only.
-        "perf" => {
+        Tool::Perf => {
             vec!["perf", "stat", "-e", "task-clock,context-switches,cpu-migrations,page-faults"]
         }
-        other => return Err(format!("--tool {other:?}: strace or perf")),
     };
     eprintln!("$ {} {}", tool.join(" "), argv.join(" "));
     let status = Command::new(tool[0])
@@ -111,18 +109,18 @@ struct Counts {
 
 fn measure(
     model: &'static str,
-    workload: &str,
+    workload: Workload,
     tasks: u64,
     scratch: &std::path::Path,
 ) -> Result<Counts, String> {
-    let (argv, service) = command(model, workload, &tasks.to_string(), "100")?;
+    let (argv, service) = command(model, workload, tasks, 100)?;
     let calls = parse_strace_summary(&strace(&["-f", "-c"], scratch, argv, service)?);
     let count = |names: &[&str]| {
         calls.iter().filter(|c| names.contains(&c.0.as_str())).map(|c| c.1).sum::<u64>()
     };
-    let socket_io = if workload == "http" {
+    let socket_io = if workload == Workload::Http {
         // A second run that names every descriptor (-y): count the calls made on sockets.
-        let (argv, service) = command(model, workload, &tasks.to_string(), "100")?;
+        let (argv, service) = command(model, workload, tasks, 100)?;
         let trace =
             strace(&["-f", "-y", "-e", &format!("trace={SOCKET_IO}")], scratch, argv, service)?;
         Some(trace.lines().filter(|l| l.contains("<socket:[") || l.contains("<TCP")).count() as u64)
@@ -146,8 +144,8 @@ fn measure(
     })
 }
 
-pub fn syscalls(options: &Options) -> Result<(), String> {
-    let out = options.out()?;
+pub fn syscalls(options: &Out) -> Result<(), String> {
+    let out = &options.out;
     let scratch = std::env::temp_dir().join(format!("conclab-strace-{}", std::process::id()));
     let mut text = String::from(
         "# Syscalls per model\n\nWritten by `make syscalls` ([`crates/bench/src/trace.rs`](../crates/bench/src/trace.rs)): \
@@ -157,7 +155,7 @@ pub fn syscalls(options: &Options) -> Result<(), String> {
          child's SIGCHLD arrived mid-fork.\n\n",
     );
     let mut all = Vec::new();
-    for (workload, tasks) in [("sleep", 10_000u64), ("http", 1_000)] {
+    for (workload, tasks) in [(Workload::Sleep, 10_000u64), (Workload::Http, 1_000)] {
         let mut table = Table::new(&[
             "model",
             "top syscalls (calls)",
@@ -169,7 +167,7 @@ pub fn syscalls(options: &Options) -> Result<(), String> {
         ]);
         for model in MODELS {
             // Serial at full N is N × 100 ms of nothing new: it runs 100 tasks, for http only.
-            let tasks = match (model, workload) {
+            let tasks = match (model, workload.name()) {
                 ("serial", "sleep") => continue,
                 ("serial", _) => 100,
                 _ => tasks,
@@ -184,16 +182,16 @@ pub fn syscalls(options: &Options) -> Result<(), String> {
                 c.epoll_wait.to_string(),
                 c.socket_io.map_or(DASH.into(), |n| n.to_string()),
             ]);
-            all.push((workload, c));
+            all.push((workload.name(), c));
         }
-        text += &format!("## {workload}\n\n{}\n", table.render());
+        text += &format!("## {}\n\n{}\n", workload.name(), table.render());
     }
     let _ = std::fs::remove_file(&scratch);
     text += &format!("## What the counts show\n\n{}", claims(&all));
     let mut facts = crate::facts::collect(None, None);
     facts.push(("strace", crate::facts::first_line("strace", &["-V"])));
     text += &format!("\n## Machine\n\n{}", crate::facts::markdown(&facts));
-    std::fs::write(&out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    std::fs::write(out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     println!("{text}");
     Ok(())
 }

@@ -84,8 +84,16 @@ pub struct Model {
 /// one-line reason and the usage on bad input, exit 2; `--help` prints and exits 0.
 pub fn parse_or_exit<T: clap::Parser>() -> T {
     T::try_parse().unwrap_or_else(|e| match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
-        _ => reject(&first_line(&e.to_string()), &T::command().render_usage().to_string()),
+        // --help and --version print and exit 0; a missing subcommand prints the help, exit 2.
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            // The usage of the subcommand that was misused, where clap names one.
+            let text = e.to_string();
+            let usage = text.lines().find(|l| l.starts_with("Usage:")).map(str::to_string);
+            reject(&first_line(&text), &usage.unwrap_or(T::command().render_usage().to_string()))
+        }
     })
 }
 

@@ -1,0 +1,128 @@
+//! The command line: one subcommand per benchmark, each with its own `--help`. Bad input is
+//! a one-line reason, the usage and exit 2, as for every binary of the project.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run the benchmarks and write results/ (the Makefile's bench targets call this).
+#[derive(Parser)]
+#[command(name = "bench")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// The article's table: 10 tasks, each waits 1 s (or 100 ms with --quick), every model and peer
+    Seed(Suite),
+    /// The http workload at N = 100, 1,000 and 10,000 against the local service
+    Http(Suite),
+    /// The cpu workload: 8 SHA-256 chains through every model and peer
+    Cpu(Suite),
+    /// Sleeping tasks from 10 to 1,000,000 per model, until each stops; tables and plots
+    Scale(Scale),
+    /// Draw the scale plots again from scale.json, running nothing
+    Plots(Out),
+    /// One model under `strace -f -c` or `perf stat`
+    Trace(Trace),
+    /// Every model under `strace -f -c`, sleep and http: the top syscalls, to a Markdown file
+    Syscalls(Out),
+    /// Rewrite the README's result sections from the JSON in results/
+    Readme(Readme),
+}
+
+/// What a hyperfine suite needs.
+#[derive(Args)]
+pub struct Suite {
+    /// The hyperfine to time with
+    #[arg(long, value_name = "PATH")]
+    pub hyperfine: String,
+    /// The Python that runs the peers (the project's .venv has uvloop)
+    #[arg(long, value_name = "PATH")]
+    pub python: String,
+    /// Where the results go
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// seed only: 10 × 100 ms with fewer runs, in under a minute
+    #[arg(long)]
+    pub quick: bool,
+}
+
+#[derive(Args)]
+pub struct Scale {
+    /// The Python that runs the peers
+    #[arg(long, value_name = "PATH")]
+    pub python: String,
+    /// Where scale.json, the tables and the plots go
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A tiny grid (N = 10, 100 at 50 ms), to check the machinery in seconds
+    #[arg(long)]
+    pub smoke: bool,
+}
+
+#[derive(Args)]
+pub struct Out {
+    /// The file or directory to write
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tool {
+    Strace,
+    Perf,
+}
+
+#[derive(Args)]
+pub struct Trace {
+    #[arg(long, value_enum)]
+    pub tool: Tool,
+    /// The model binary to run
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::trace::MODELS))]
+    pub model: String,
+    #[arg(long, value_enum, default_value_t = workload::Workload::Sleep)]
+    pub workload: workload::Workload,
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub tasks: u32,
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub ms: u64,
+}
+
+#[derive(Args)]
+pub struct Readme {
+    /// The README to rewrite
+    #[arg(long, default_value = "README.md")]
+    pub readme: PathBuf,
+    /// The results directory to read
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_misspelled_option_is_an_error_not_ignored() {
+        let bad = [
+            &["bench", "seed", "--bogus"][..],
+            &["bench", "seed", "--hyperfine", "h", "--python", "p", "--out", "o", "--qiuck"],
+            &["bench", "trace", "--tool", "strace", "--model", "nosuch"],
+            &["bench", "frobnicate"],
+        ];
+        for argv in bad {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+        }
+        let ok = ["bench", "scale", "--smoke", "--python", "p", "--out", "o"];
+        assert!(Cli::try_parse_from(ok).is_ok());
+    }
+}

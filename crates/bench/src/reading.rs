@@ -1,0 +1,124 @@
+//! What the figures say, computed from them each time: which of the article's claims hold
+//! on this machine, in sentences whose every number comes from the run.
+
+use crate::run::Measured;
+use crate::table;
+
+fn find<'a>(rows: &'a [Measured], name: &str) -> Option<&'a Measured> {
+    rows.iter().find(|m| m.row.name == name)
+}
+
+pub fn median(rows: &[Measured], name: &str) -> Option<f64> {
+    find(rows, name)?.timing.as_ref().map(|t| t.median)
+}
+
+/// What the figures say, computed from them: which claims of the article hold here.
+pub fn seed(rows: &[Measured], each: f64) -> String {
+    let mut out = String::from("## Reading\n\n");
+    let concurrent = ["procs", "threads", "tokio", "epoll", "uring"];
+    let medians: Vec<(&str, f64)> =
+        concurrent.iter().filter_map(|n| Some((*n, median(rows, n)?))).collect();
+    if let (Some(best), Some(worst)) = (
+        medians.iter().min_by(|a, b| a.1.total_cmp(&b.1)),
+        medians.iter().max_by(|a, b| a.1.total_cmp(&b.1)),
+    ) {
+        out += &format!(
+            "- The five concurrent Rust models finish between {} (`{}`) and {} (`{}`) at the median: {:.1} ms apart \
+             on a {:.0} ms task. At 10 tasks the models cannot be told apart; what each costs shows from 10,000 tasks \
+             up (`make bench-scale`).\n",
+            table::seconds(best.1), best.0, table::seconds(worst.1), worst.0, (worst.1 - best.1) * 1000.0, each * 1000.0
+        );
+    }
+    if let (Some(rust), Some(py)) = (median(rows, "serial"), median(rows, "py-serial")) {
+        out += &format!("- Serial is serial in any language: {} in Rust, {} in Python, against the article's 10.0751 s for 1 s tasks.\n", table::seconds(rust), table::seconds(py));
+    }
+    for (name, what, article) in [
+        ("py-processes (default workers)", "ProcessPoolExecutor()", "1.1639 s"),
+        ("py-threads (default workers)", "ThreadPoolExecutor()", "1.0146 s"),
+    ] {
+        if let Some(m) = find(rows, name) {
+            if let (Some(workers), Some(t)) =
+                (m.report.as_ref().map(|r| f64::from(r.workers)), &m.timing)
+            {
+                out += &format!(
+                    "- `{what}` picks {workers:.0} workers on this machine, so 10 tasks run in {:.0} rounds: {} at the median. \
+                     The article's {article} needs 10 workers, which its machine's core count gave the default; the \
+                     `10 workers` row is that case here.\n",
+                    (10.0 / workers).ceil(), table::seconds(t.median)
+                );
+            }
+        }
+    }
+    let startup =
+        |name: &str| Some(median(rows, name)? - find(rows, name)?.report.as_ref()?.wall_s);
+    if let (Some(rust), Some(py)) = (startup("tokio"), startup("py-asyncio")) {
+        out += &format!(
+            "- hyperfine times the whole process. Outside the tasks' own wall time, `tokio` spends {:.1} ms (start, \
+             runtime, exit) and `py-asyncio` {:.1} ms (mostly the interpreter starting and importing asyncio): the \
+             `own wall` column is each program's figure from the first task's start to the last one's end.\n",
+            rust * 1000.0, py * 1000.0
+        );
+    }
+    let children =
+        |name: &str| Some(find(rows, name)?.report.as_ref()?.children_max_rss_kib_sum as f64);
+    if let (Some(rust), Some(py)) = (children("procs"), children("py-processes (10 workers)")) {
+        out += &format!(
+            "- Ten children's peak RSS adds up to {:.1} MiB for `procs` and {:.1} MiB for the Python pool: a forked \
+             Rust child is as small as the parent it copies, a Python worker is a whole interpreter.\n",
+            rust / 1024.0, py / 1024.0
+        );
+    }
+    out
+}
+
+/// The cpu page's reading: parallelism without a GIL, and what blocking the loop costs.
+pub fn cpu(rust: &[Measured], python: &[Measured], cores: usize) -> String {
+    let speedup = |rows: &[Measured], serial: &str, name: &str| {
+        Some(median(rows, serial)? / median(rows, name)?)
+    };
+    let mut out = String::from("## Reading\n\n");
+    let parallel =
+        ["procs", "threads", "tokio", "tokio --offload", "epoll --offload", "uring --offload"];
+    let single = ["epoll", "uring"];
+    let fmt = |rows: &[Measured], serial: &str, names: &[&str]| {
+        names
+            .iter()
+            .filter_map(|n| Some(format!("`{n}` {:.2}×", speedup(rows, serial, n)?)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out += &format!(
+        "- Rust has no GIL: the models that put tasks on several threads or processes reach {} over serial on {cores} cores.\n",
+        fmt(rust, "serial", &parallel)
+    );
+    out += &format!(
+        "- A single-threaded loop runs cpu tasks one after another, whatever it is built on: {} — the same as serial. \
+         Handing the work to a pool (`--offload`, the article's `run_in_executor`) is what makes it parallel.\n",
+        fmt(rust, "serial", &single)
+    );
+    let lag =
+        |rows: &[Measured], name: &str| Some(find(rows, name)?.report.as_ref()?.loop_lag_ms?.max);
+    let lags: Vec<String> = ["tokio", "epoll", "uring"]
+        .iter()
+        .filter_map(|n| {
+            Some(format!(
+                "`{n}` {:.0} ms → {:.1} ms",
+                lag(rust, n)?,
+                lag(rust, &format!("{n} --offload"))?
+            ))
+        })
+        .collect();
+    if !lags.is_empty() {
+        out += &format!(
+            "- The loop stays responsive only when it offloads. A 10 ms timer on the loop woke at worst this late, \
+             without → with `--offload`: {}. A server on such a loop would answer nothing for that long.\n",
+            lags.join(", ")
+        );
+    }
+    out += &format!(
+        "- Python: {}. Threads take turns on the GIL, so `py-threads` is no faster than serial; processes and \
+         `run_in_executor` on a process pool are parallel.\n",
+        fmt(python, "py-serial", &["py-processes (default workers)", "py-threads (default workers)", "py-asyncio", "py-asyncio --offload (process pool)"])
+    );
+    out
+}

@@ -1,0 +1,97 @@
+//! The sweep's tables: every point, where each line stopped, and the targets it was set.
+
+use super::point::Point;
+use crate::table::{lateness_p99, seconds, Table, DASH};
+
+pub fn point_table(points: &[Point]) -> String {
+    let mut t = Table::new(&[
+        "model",
+        "N",
+        "wall",
+        "over ideal",
+        "peak memory (self + children)",
+        "per task",
+        "voluntary ctx switches",
+        "p99 lateness",
+        "status",
+    ]);
+    for p in points {
+        let memory = p.memory_kib();
+        t.push(vec![
+            format!("`{}`", p.line),
+            p.n.to_string(),
+            p.wall_s().map_or(DASH.into(), seconds),
+            p.overhead_ms().map_or(DASH.into(), |o| format!("{o:+.1} ms")),
+            memory.map_or(DASH.into(), |m| format!("{:.1} MiB", m / 1024.0)),
+            memory.map_or(DASH.into(), |m| format!("{:.0} B", m * 1024.0 / p.n as f64)),
+            p.report.as_ref().map_or(DASH.into(), |r| r.voluntary_ctx_switches.to_string()),
+            lateness_p99(p.report.as_ref()),
+            match &p.error {
+                Some(e) => format!("{}: {}", p.status, e.replace('|', "/")),
+                None => p.status.clone(),
+            },
+        ]);
+    }
+    t.render()
+}
+
+pub fn breaking_points(sleep: &[Point], http: &[Point]) -> String {
+    let mut t = Table::new(&[
+        "workload",
+        "model",
+        "largest N that ran",
+        "stopped at",
+        "why (its own error)",
+    ]);
+    for (workload, points) in [("sleep", sleep), ("http", http)] {
+        let mut names: Vec<&str> = points.iter().map(|p| p.line.as_str()).collect();
+        names.dedup();
+        for name in names {
+            let mine: Vec<&Point> = points.iter().filter(|p| p.line == name).collect();
+            let largest = mine.iter().filter(|p| p.ok()).map(|p| p.n).max();
+            let failed = mine.iter().find(|p| !p.ok());
+            t.push(vec![
+                workload.into(),
+                format!("`{name}`"),
+                largest.map_or(DASH.into(), |n| n.to_string()),
+                failed.map_or("did not stop".into(), |p| format!("N = {}", p.n)),
+                failed.and_then(|p| p.error.clone()).unwrap_or_default().replace('|', "/"),
+            ]);
+        }
+    }
+    t.render()
+}
+
+/// The targets, checked against the measured points.
+pub fn targets(points: &[Point]) -> String {
+    let find = |line: &str, n: u64| points.iter().find(|p| p.line == line && p.n == n && p.ok());
+    let mut t = Table::new(&["model", "N", "target", "measured", "met"]);
+    for (line, n, max_wall, max_bytes) in [
+        ("epoll", 1_000_000, 1.2, Some(32.0)),
+        ("tokio", 1_000_000, 1.5, Some(300.0)),
+        ("uring", 1_000_000, 1.5, Some(300.0)),
+        ("tokio (jemalloc)", 1_000_000, 1.5, Some(300.0)),
+        ("uring (jemalloc)", 1_000_000, 1.5, Some(300.0)),
+        ("threads", 10_000, 1.5, None),
+        ("procs", 1_000, 1.3, None),
+    ] {
+        let target = match max_bytes {
+            Some(b) => format!("< {max_wall} s, < {b:.0} B per task"),
+            None => format!("< {max_wall} s"),
+        };
+        let (measured, met) = match find(line, n) {
+            Some(p) => {
+                let wall = p.wall_s().unwrap_or(f64::MAX);
+                let bytes = p.memory_kib().unwrap_or(f64::MAX) * 1024.0 / n as f64;
+                let met = wall < max_wall && max_bytes.is_none_or(|b| bytes < b);
+                (
+                    format!("{}, {bytes:.0} B per task", seconds(wall)),
+                    if met { "yes" } else { "**no**" },
+                )
+            }
+            None => ("not measured".into(), DASH),
+        };
+        t.push(vec![format!("`{line}`"), n.to_string(), target, measured, met.into()]);
+    }
+    t.render()
+}
