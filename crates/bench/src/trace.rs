@@ -196,67 +196,77 @@ pub fn syscalls(options: &Out) -> Result<(), String> {
     Ok(())
 }
 
-/// The claims a reader should be able to check in the tables, checked against them.
-fn claims(all: &[(&str, Counts)]) -> String {
-    let find = |workload: &str, model: &str| {
-        all.iter().find(|(w, c)| *w == workload && c.model == model).map(|(_, c)| c)
-    };
-    let mut out = String::new();
-    let mut claim = |holds: Option<bool>, text: String| {
-        let mark = match holds {
-            Some(true) => "holds",
-            Some(false) => "**does not hold**",
-            None => "not measured",
-        };
-        out += &format!("- {text}: {mark}.\n");
-    };
-    let uring = find("http", "uring");
-    claim(
-        uring.map(|c| c.io_uring_enter > 0 && c.socket_io == Some(0)),
-        format!(
-            "`uring` moves socket I/O into the ring: {} `io_uring_enter`, {} reads or writes on a socket",
-            uring.map_or(0, |c| c.io_uring_enter),
-            uring.and_then(|c| c.socket_io).unwrap_or(0)
-        ),
-    );
-    for workload in ["sleep", "http"] {
-        let epoll = find(workload, "epoll");
-        claim(
-            epoll.map(|c| c.clones == 0 && c.epoll_wait > 0),
+/// A claim a reader should be able to check in the tables: which runs it is about, what must
+/// hold of their counts, and how to say it with them.
+struct Claim {
+    workloads: &'static [&'static str],
+    model: &'static str,
+    holds: fn(&Counts) -> bool,
+    says: fn(&str, &Counts) -> String,
+}
+
+const CLAIMS: [Claim; 5] = [
+    Claim {
+        workloads: &["http"],
+        model: "uring",
+        holds: |c| c.io_uring_enter > 0 && c.socket_io == Some(0),
+        says: |_, c| {
+            let (enters, io) = (c.io_uring_enter, c.socket_io.unwrap_or(0));
+            format!("`uring` moves socket I/O into the ring: {enters} `io_uring_enter`, {io} reads or writes on a socket")
+        },
+    },
+    Claim {
+        workloads: &["sleep", "http"],
+        model: "epoll",
+        holds: |c| c.clones == 0 && c.epoll_wait > 0,
+        says: |workload, c| {
+            let (clones, waits) = (c.clones, c.epoll_wait);
+            format!("`epoll` ({workload}) runs in one thread on `epoll_wait`: {clones} clones, {waits} epoll_wait")
+        },
+    },
+    Claim {
+        workloads: &["sleep"],
+        model: "threads",
+        holds: |c| c.clones >= c.tasks && c.futex > 0,
+        says: |_, c| {
+            let (clones, tasks, futex) = (c.clones, c.tasks, c.futex);
+            format!("`threads` clones per task and waits in `futex`: {clones} clones for {tasks} tasks, {futex} futex")
+        },
+    },
+    Claim {
+        workloads: &["sleep"],
+        model: "procs",
+        holds: |c| c.clones >= c.tasks,
+        says: |_, c| format!("`procs` forks per task: {} clones for {} tasks", c.clones, c.tasks),
+    },
+    Claim {
+        workloads: &["sleep"],
+        model: "uring",
+        holds: |c| c.epoll_wait > 0,
+        says: |_, c| {
+            let waits = c.epoll_wait;
             format!(
-                "`epoll` ({workload}) runs in one thread on `epoll_wait`: {} clones, {} epoll_wait",
-                epoll.map_or(0, |c| c.clones),
-                epoll.map_or(0, |c| c.epoll_wait)
-            ),
-        );
+                "`uring`'s timers are tokio's, woken by `epoll_wait`: {waits} epoll_wait for sleep"
+            )
+        },
+    },
+];
+
+/// Every claim, checked against the counts: "holds", "does not hold", or "not measured".
+fn claims(all: &[(&str, Counts)]) -> String {
+    let mut out = String::new();
+    for claim in &CLAIMS {
+        for &workload in claim.workloads {
+            let counts = all.iter().find(|(w, c)| *w == workload && c.model == claim.model);
+            out += &match counts {
+                Some((_, c)) => {
+                    let verdict = if (claim.holds)(c) { "holds" } else { "**does not hold**" };
+                    format!("- {}: {verdict}.\n", (claim.says)(workload, c))
+                }
+                None => format!("- `{}` ({workload}): not measured.\n", claim.model),
+            };
+        }
     }
-    let threads = find("sleep", "threads");
-    claim(
-        threads.map(|c| c.clones >= c.tasks && c.futex > 0),
-        format!(
-            "`threads` clones per task and waits in `futex`: {} clones for {} tasks, {} futex",
-            threads.map_or(0, |c| c.clones),
-            threads.map_or(0, |c| c.tasks),
-            threads.map_or(0, |c| c.futex)
-        ),
-    );
-    let procs = find("sleep", "procs");
-    claim(
-        procs.map(|c| c.clones >= c.tasks),
-        format!(
-            "`procs` forks per task: {} clones for {} tasks",
-            procs.map_or(0, |c| c.clones),
-            procs.map_or(0, |c| c.tasks)
-        ),
-    );
-    let uring_sleep = find("sleep", "uring");
-    claim(
-        uring_sleep.map(|c| c.epoll_wait > 0),
-        format!(
-            "`uring`'s timers are tokio's, woken by `epoll_wait`: {} epoll_wait for sleep",
-            uring_sleep.map_or(0, |c| c.epoll_wait)
-        ),
-    );
     out
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The article's `threading` row and its `ThreadPoolExecutor`. Every task runs on its own
 //! `std::thread` and blocks it (in `clock_nanosleep`, a socket `read`, or on the CPU); the
-//! kernel's scheduler does the interleaving. With `--workers W`, W threads take task ids
+//! kernel's scheduler does the interleaving. With `--workers W`, the tasks go to a
+//! `thread_pool::ThreadPool` of W threads, which take jobs (boxed closures, each one task)
 //! from a `crossbeam` channel, so at most W tasks run at once. Results come back over a
 //! channel to the main thread, which tallies them.
 //!

@@ -18,6 +18,13 @@
 //! cpu tasks run on the one thread and block the loop entirely; `--offload` hands each to
 //! tokio's blocking pool with `spawn_blocking` (the article's `run_in_executor`).
 //!
+//! Where it stops: sleeping tasks by memory alone — a million fit, at about 470 B a task
+//! under glibc (tokio's 128-byte-aligned task cells; see the README's scale section). Each
+//! http task holds a socket, so past RLIMIT_NOFILE (hard limit 20,000 on this machine kind)
+//! `socket` fails with EMFILE, those tasks fail naming the limit, and the rest finish. The
+//! ring itself must be created: where io_uring is disabled (`kernel.io_uring_disabled`) or
+//! blocked by a seccomp profile, the run stops at once with the OS error.
+//!
 //! Under `strace -f -c`: `io_uring_enter` (and one `io_uring_setup`), `epoll_wait` for the
 //! timers, a `socket` per http task; no `clone` unless `--offload` starts the blocking pool.
 
