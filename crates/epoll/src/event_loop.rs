@@ -1,18 +1,19 @@
 //! The loop's state — timers, sockets, the ready queue, the waker — and one handler for each
 //! thing it waits on: a timer falls due, a socket is ready, the pool wakes it.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Receiver;
 use mio::{Poll, Token, Waker};
+use thread_pool::ThreadPool;
 use workload::measure::Pulse;
+use workload::timers::{Due, Timers};
 use workload::{task, Args, Report, Runner, Tally, TaskError, Workload};
 
 use crate::connection::Connection;
-use crate::offload::Offload;
 use crate::MODEL;
 
 /// The waker's token; a socket's token is its task's id.
@@ -24,14 +25,14 @@ pub struct EventLoop {
     /// The epoll instance: every socket and the waker are registered with it.
     pub poll: Poll,
     /// Every timer, nearest first. For a sleeping task this is all the memory it takes.
-    timers: BinaryHeap<Reverse<Timer>>,
+    timers: Timers,
     /// The http tasks' sockets by task id; `None` once the task is done (dropping it closes
     /// the socket), so a deadline or a late event for it finds nothing to do.
     sockets: Vec<Option<Connection>>,
     /// cpu tasks waiting for their turn on the loop's own thread.
     ready: VecDeque<u32>,
     /// With `--offload`: the pool that runs cpu tasks, and the results it sends back.
-    offload: Option<Offload>,
+    offload: Option<(ThreadPool, Receiver<Done>)>,
     /// An eventfd registered as [`WAKER`]: the pool writes to it after each result. The loop
     /// keeps its own handle, for were the last worker to close the eventfd, epoll would
     /// forget an event it had not yet handed out.
@@ -46,29 +47,15 @@ pub struct EventLoop {
     pub unfinished: u32,
 }
 
-/// A timer: when it is due, in nanoseconds since the run started, and what it is for.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Timer {
-    due_ns: u64,
-    what: Due,
-}
-
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-enum Due {
-    SleepEnds(u32),
-    RequestDeadline(u32),
-    Pulse,
-}
-
-// The whole cost of a sleeping task.
-const _: () = assert!(std::mem::size_of::<Timer>() == 16);
+/// An offloaded cpu task's result as the pool sends it back.
+type Done = (u32, u64, Instant, Runner);
 
 impl EventLoop {
     pub fn new(args: Args) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         Ok(EventLoop {
-            timers: BinaryHeap::with_capacity(args.tasks as usize),
+            timers: Timers::with_capacity(args.tasks as usize),
             sockets: Vec::new(),
             ready: VecDeque::new(),
             offload: None,
@@ -83,12 +70,13 @@ impl EventLoop {
     }
 
     /// Start every task: a timer per sleep, a socket and a deadline per request, a place in
-    /// the ready queue (or the pool) per cpu task.
+    /// the ready queue (or the pool) per cpu task. Every task starts at the run's start, so
+    /// its sleep or deadline counts from there.
     pub fn start_tasks(&mut self) -> io::Result<()> {
         let args = self.args;
         match args.workload {
             Workload::Sleep => {
-                (0..args.tasks).for_each(|id| self.set_timer(args.sleep(), Due::SleepEnds(id)))
+                (0..args.tasks).for_each(|id| self.timers.set(args.sleep(), Due::SleepEnds(id)))
             }
             Workload::Http => {
                 self.sockets.resize_with(args.tasks as usize, || None);
@@ -97,34 +85,39 @@ impl EventLoop {
                         Ok(conn) => self.sockets[id as usize] = Some(conn),
                         Err(e) => self.finish_task(id, Err(e)),
                     }
-                    self.set_timer(args.timeout(), Due::RequestDeadline(id));
+                    self.timers.set(args.timeout(), Due::RequestDeadline(id));
                 }
             }
             Workload::Cpu => {
                 if args.offload {
-                    self.offload = Some(Offload::start(&args, &self.waker)?);
+                    self.offload = Some(self.start_offload()?);
                 } else {
                     self.ready.extend(0..args.tasks);
                 }
                 self.pulse = Some(Pulse::default());
-                self.set_timer(Pulse::PERIOD, Due::Pulse);
+                self.set_pulse(Duration::ZERO);
             }
         }
         Ok(())
     }
 
-    fn now_ns(&self) -> u64 {
-        self.tally.start.elapsed().as_nanos() as u64
+    /// `--offload`: every cpu task to a pool of one thread per core — the ThreadPoolExecutor
+    /// analog that `threads --workers` runs on; each result wakes the loop through the waker.
+    fn start_offload(&self) -> io::Result<(ThreadPool, Receiver<Done>)> {
+        let pool = ThreadPool::new(std::thread::available_parallelism()?.get())?;
+        let (work, waker) = (self.args.work, self.waker.clone());
+        let hash = move |id| (id, task::sha256_chain(id, work), Instant::now(), Runner::cached());
+        let results = pool.map_unordered(0..self.args.tasks, hash, move || {
+            let _ = waker.wake();
+        });
+        Ok((pool, results))
     }
 
-    /// Set a timer due `at` after the run's start; the pulse learns when its tick is due.
-    /// Every task starts at the start, so its sleep or deadline counts from there.
-    fn set_timer(&mut self, at: Duration, what: Due) {
-        let due_ns = at.as_nanos() as u64;
-        if let (Due::Pulse, Some(pulse)) = (&what, &self.pulse) {
-            pulse.expect(self.tally.start + Duration::from_nanos(due_ns));
-        }
-        self.timers.push(Reverse(Timer { due_ns, what }));
+    /// The next pulse, one period after `now`; the pulse learns when its tick is due.
+    fn set_pulse(&mut self, now: Duration) {
+        let at = now + Pulse::PERIOD;
+        self.pulse.as_ref().expect("a pulse to set").expect(self.tally.start + at);
+        self.timers.set(at, Due::Pulse);
     }
 
     /// How long `epoll_wait` may sleep: not at all while cpu tasks wait, else until the next
@@ -133,8 +126,7 @@ impl EventLoop {
         if !self.ready.is_empty() {
             return Some(Duration::ZERO);
         }
-        let now = self.now_ns();
-        self.timers.peek().map(|Reverse(t)| Duration::from_nanos(t.due_ns.saturating_sub(now)))
+        self.timers.next_in(self.tally.start.elapsed())
     }
 
     fn finish_task(&mut self, id: u32, result: Result<u64, TaskError>) {
@@ -150,10 +142,9 @@ impl EventLoop {
     }
 
     pub fn fire_due_timers(&mut self) {
-        let now = self.now_ns();
-        while self.timers.peek().is_some_and(|Reverse(t)| t.due_ns <= now) {
-            let Reverse(timer) = self.timers.pop().expect("peeked");
-            match timer.what {
+        let now = self.tally.start.elapsed();
+        while let Some(due) = self.timers.pop_due(now) {
+            match due {
                 Due::SleepEnds(id) => self.finish_task(id, Ok(task::sleep_value(id))),
                 Due::RequestDeadline(id) => {
                     // A request still open at its deadline has timed out; closing it is all.
@@ -164,7 +155,7 @@ impl EventLoop {
                 }
                 Due::Pulse => {
                     self.pulse.as_ref().expect("a pulse timer has a pulse").tick();
-                    self.set_timer(Duration::from_nanos(now) + Pulse::PERIOD, Due::Pulse);
+                    self.set_pulse(now);
                 }
             }
         }
@@ -182,8 +173,8 @@ impl EventLoop {
 
     /// The pool has results: take every one that has arrived.
     pub fn on_wake(&mut self) {
-        let Some(offload) = &self.offload else { return };
-        for (id, value, finished, runner) in offload.results.try_iter() {
+        let Some((_, results)) = &self.offload else { return };
+        for (id, value, finished, runner) in results.try_iter() {
             self.tally.record(id, Ok(value), finished, runner);
             self.unfinished -= 1;
         }
@@ -195,8 +186,8 @@ impl EventLoop {
             self.tally.loop_lag(pulse.lag());
         }
         let report = self.tally.finish();
-        if let Some(offload) = self.offload {
-            offload.pool.join();
+        if let Some((pool, _)) = self.offload {
+            pool.join();
         }
         report
     }

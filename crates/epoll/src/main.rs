@@ -29,7 +29,6 @@
 
 mod connection;
 mod event_loop;
-mod offload;
 
 use std::error::Error;
 use std::process::ExitCode;

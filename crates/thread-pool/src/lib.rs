@@ -83,6 +83,33 @@ impl ThreadPool {
         handles.into_iter().map(Handle::wait).collect()
     }
 
+    /// `f` over `items` on the pool, each result sent on the returned channel as soon as it is
+    /// ready, then `notify()` called: how an event loop hears of results without waiting for
+    /// them (it watches `notify`'s eventfd or waker, then drains the channel). This is
+    /// asyncio's `run_in_executor`, whose executor wakes the loop through its self-pipe.
+    pub fn map_unordered<I, T>(
+        &self,
+        items: impl IntoIterator<Item = I>,
+        f: impl Fn(I) -> T + Send + Sync + 'static,
+        notify: impl Fn() + Send + Sync + 'static,
+    ) -> Receiver<T>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+    {
+        let (results, received) = crossbeam_channel::unbounded();
+        let job = std::sync::Arc::new((f, notify));
+        for item in items {
+            let (job, results) = (job.clone(), results.clone());
+            // The result travels over the channel, so the handle is not needed.
+            drop(self.submit(move || {
+                let _ = results.send((job.0)(item));
+                (job.1)();
+            }));
+        }
+        received
+    }
+
     pub fn workers(&self) -> usize {
         self.workers.len()
     }
@@ -112,5 +139,31 @@ impl<T> Handle<T> {
             Ok(value) => value,
             Err(panic) => panic::resume_unwind(panic),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn map_unordered_sends_every_result_and_notifies_after_each() {
+        let pool = ThreadPool::new(3).unwrap();
+        let notified = Arc::new(AtomicUsize::new(0));
+        let counter = notified.clone();
+        let results = pool.map_unordered(
+            0..20u64,
+            |i| i * i,
+            move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            },
+        );
+        let mut got: Vec<u64> = results.iter().take(20).collect();
+        got.sort_unstable();
+        assert_eq!(got, (0..20u64).map(|i| i * i).collect::<Vec<_>>());
+        pool.join();
+        assert_eq!(notified.load(Ordering::SeqCst), 20);
     }
 }

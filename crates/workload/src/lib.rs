@@ -23,6 +23,7 @@
 //!   loop's [`Pulse`](measure::Pulse).
 //! - [`report`]: the [`Tally`] of results, the [`Report`] (printed as one human line or one
 //!   JSON line, and read back by `bench`), and the exit status.
+//! - [`timers`]: the heap of deadlines the hand-written loops (`epoll`, `ring`) sleep on.
 //!
 //! What is not here, and why: the HTTP service the http workload queries is the `service`
 //! crate, and the async task body that `tokio` and `uring` share is `tokio-task` — so that a
@@ -35,6 +36,7 @@ pub mod limits;
 pub mod measure;
 pub mod report;
 pub mod task;
+pub mod timers;
 
 pub use cli::{Args, Model, Workload};
 pub use error::TaskError;

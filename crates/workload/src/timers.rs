@@ -1,0 +1,84 @@
+//! The timer heap a hand-written event loop sleeps on (`epoll`, `ring`): every deadline in
+//! one binary heap, nearest first. A timer is 16 bytes, and for a sleeping task it is all the
+//! memory the task takes: no stack, no future, no thread.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Duration;
+
+/// What a timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Due {
+    /// Sleeping task `id` is done.
+    SleepEnds(u32),
+    /// Request `id`, if still open, has run out of time (`--timeout-ms`).
+    RequestDeadline(u32),
+    /// The loop's 10 ms pulse ([`crate::measure::Pulse`]).
+    Pulse,
+}
+
+/// Every timer of a loop, nearest first; times count from the run's start.
+#[derive(Default)]
+pub struct Timers {
+    heap: BinaryHeap<Reverse<Timer>>,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    /// Nanoseconds since the run's start: a `Duration` would take 8 bytes more a timer.
+    due_ns: u64,
+    what: Due,
+}
+
+const _: () = assert!(std::mem::size_of::<Timer>() == 16);
+
+impl Timers {
+    pub fn with_capacity(timers: usize) -> Timers {
+        Timers { heap: BinaryHeap::with_capacity(timers) }
+    }
+
+    /// A timer due `at` after the run's start.
+    pub fn set(&mut self, at: Duration, what: Due) {
+        self.heap.push(Reverse(Timer { due_ns: at.as_nanos() as u64, what }));
+    }
+
+    /// How long from `now` until the nearest timer is due (zero if one is overdue); `None`
+    /// when there is no timer.
+    pub fn next_in(&self, now: Duration) -> Option<Duration> {
+        let now = now.as_nanos() as u64;
+        self.heap.peek().map(|Reverse(t)| Duration::from_nanos(t.due_ns.saturating_sub(now)))
+    }
+
+    /// The nearest timer, taken off the heap, if it is due at `now`.
+    pub fn pop_due(&mut self, now: Duration) -> Option<Due> {
+        let now = now.as_nanos() as u64;
+        self.heap.peek().filter(|Reverse(t)| t.due_ns <= now)?;
+        self.heap.pop().map(|Reverse(t)| t.what)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_fall_due_nearest_first_and_not_before_their_time() {
+        let ms = Duration::from_millis;
+        let mut t = Timers::default();
+        t.set(ms(30), Due::SleepEnds(3));
+        t.set(ms(10), Due::Pulse);
+        t.set(ms(20), Due::RequestDeadline(2));
+        assert_eq!(t.next_in(ms(4)), Some(ms(6)));
+        assert_eq!(t.pop_due(ms(9)), None);
+        assert_eq!(t.pop_due(ms(25)), Some(Due::Pulse));
+        assert_eq!(t.pop_due(ms(25)), Some(Due::RequestDeadline(2)));
+        assert_eq!(t.pop_due(ms(25)), None);
+        assert_eq!(t.next_in(ms(40)), Some(Duration::ZERO));
+        assert_eq!(t.pop_due(ms(40)), Some(Due::SleepEnds(3)));
+        assert!(t.is_empty() && t.next_in(ms(40)).is_none());
+    }
+}
