@@ -9,7 +9,7 @@ SHELL := /bin/bash
 CARGO   ?= cargo
 PYTHON  ?= python3
 BIN     := target/release
-MODELS  := serial procs threads tokio epoll uring
+MODELS  := serial procs threads tokio epoll uring ring
 
 # hyperfine 2.x needs a newer Rust than this machine has: pin 1.20 when none is on PATH.
 HYPERFINE_VERSION := 1.20.0

@@ -15,7 +15,7 @@ pub fn median(rows: &[Measured], name: &str) -> Option<f64> {
 /// What the figures say, computed from them: which claims of the article hold here.
 pub fn seed(rows: &[Measured], each: f64) -> String {
     let mut out = String::from("## Reading\n\n");
-    let concurrent = ["procs", "threads", "tokio", "epoll", "uring"];
+    let concurrent = ["procs", "threads", "tokio", "epoll", "uring", "ring"];
     let medians: Vec<(&str, f64)> =
         concurrent.iter().filter_map(|n| Some((*n, median(rows, n)?))).collect();
     if let (Some(best), Some(worst)) = (
@@ -79,7 +79,7 @@ pub fn cpu(rust: &[Measured], python: &[Measured], cores: usize) -> String {
     let mut out = String::from("## Reading\n\n");
     let parallel =
         ["procs", "threads", "tokio", "tokio --offload", "epoll --offload", "uring --offload"];
-    let single = ["epoll", "uring"];
+    let single = ["epoll", "uring", "ring"];
     let fmt = |rows: &[Measured], serial: &str, names: &[&str]| {
         names
             .iter()
@@ -98,7 +98,7 @@ pub fn cpu(rust: &[Measured], python: &[Measured], cores: usize) -> String {
     );
     let lag =
         |rows: &[Measured], name: &str| Some(find(rows, name)?.report.as_ref()?.loop_lag_ms?.max);
-    let lags: Vec<String> = ["tokio", "epoll", "uring"]
+    let lags: Vec<String> = ["tokio", "epoll", "uring", "ring"]
         .iter()
         .filter_map(|n| {
             Some(format!(

@@ -101,6 +101,7 @@ pub fn seed(options: &Suite) -> Result<(), String> {
         model("tokio", "tokio", &a),
         model("epoll", "epoll", &a),
         model("uring", "uring", &a),
+        model("ring", "ring", &a),
         peers.row("py-processes (default workers)", "py_processes.py", &a),
         peers.row("py-processes (10 workers)", "py_processes.py", &per_task),
         peers.row("py-threads (default workers)", "py_threads.py", &a),
@@ -119,7 +120,7 @@ pub fn seed(options: &Suite) -> Result<(), String> {
     let groups = vec![group("serial", slow, 0, slow_runs), group("concurrent", fast, 1, fast_runs)];
     let mut rows = bench.measure(groups, "reports.json")?;
     // The article's order: Rust rows first, serial at the top of each language.
-    let order = ["serial", "procs", "threads", "tokio", "epoll", "uring", "py-serial"];
+    let order = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring", "py-serial"];
     rows.sort_by_key(|m| order.iter().position(|n| *n == m.row.name).unwrap_or(order.len()));
 
     let table = table::timed_table(&rows, !quick, Some(ms as f64 / 1000.0));
@@ -174,6 +175,8 @@ pub fn cpu(options: &Suite) -> Result<(), String> {
         model("epoll --offload", "epoll", &with("--offload")),
         model("uring", "uring", &a),
         model("uring --offload", "uring", &with("--offload")),
+        model("ring", "ring", &a),
+        model("ring --offload", "ring", &with("--offload")),
     ];
     let python = vec![
         peers.row("py-serial", "py_serial.py", &a),
@@ -231,7 +234,7 @@ pub fn http(options: &Suite) -> Result<(), String> {
             rows.push(peers.row(&name, "py_threads.py", &with(&workers)));
         }
         rows.push(model("threads", "threads", &a));
-        rows.extend(["tokio", "epoll", "uring"].map(|m| model(m, m, &a)));
+        rows.extend(["tokio", "epoll", "uring", "ring"].map(|m| model(m, m, &a)));
         rows.push(peers.row("py-asyncio", "py_asyncio.py", &a));
         rows.push(peers.row("py-uvloop", "py_uvloop.py", &a));
         groups.push(group(&format!("n{n}"), rows, 1, if n >= 10_000 { 3 } else { 5 }));

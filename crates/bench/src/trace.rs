@@ -11,7 +11,7 @@ use crate::service::Service;
 use crate::table::{Table, DASH};
 
 /// The model binaries, in the order of the tables.
-pub const MODELS: [&str; 6] = ["serial", "procs", "threads", "tokio", "epoll", "uring"];
+pub const MODELS: [&str; 7] = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
 
 /// The model's command line for the workload; the service when it needs one.
 fn command(
@@ -103,6 +103,8 @@ struct Counts {
     futex: u64,
     io_uring_enter: u64,
     epoll_wait: u64,
+    /// Every system call of the run.
+    total: u64,
     /// read/write/recv/send calls whose file descriptor was a socket (http only).
     socket_io: Option<u64>,
 }
@@ -140,6 +142,7 @@ fn measure(
         futex: count(&["futex"]),
         io_uring_enter: count(&["io_uring_enter"]),
         epoll_wait: count(&["epoll_wait", "epoll_pwait", "epoll_pwait2"]),
+        total: calls.iter().map(|c| c.1).sum(),
         socket_io,
     })
 }
@@ -197,20 +200,23 @@ pub fn syscalls(options: &Out) -> Result<(), String> {
 }
 
 /// A claim a reader should be able to check in the tables: which runs it is about, what must
-/// hold of their counts, and how to say it with them.
+/// hold of their counts (beside another model's in the same workload, where it compares),
+/// and how to say it with them.
 struct Claim {
     workloads: &'static [&'static str],
     model: &'static str,
-    holds: fn(&Counts) -> bool,
-    says: fn(&str, &Counts) -> String,
+    versus: Option<&'static str>,
+    holds: fn(&Counts, Option<&Counts>) -> bool,
+    says: fn(&str, &Counts, Option<&Counts>) -> String,
 }
 
-const CLAIMS: [Claim; 5] = [
+const CLAIMS: [Claim; 8] = [
     Claim {
         workloads: &["http"],
         model: "uring",
-        holds: |c| c.io_uring_enter > 0 && c.socket_io == Some(0),
-        says: |_, c| {
+        versus: None,
+        holds: |c, _| c.io_uring_enter > 0 && c.socket_io == Some(0),
+        says: |_, c, _| {
             let (enters, io) = (c.io_uring_enter, c.socket_io.unwrap_or(0));
             format!("`uring` moves socket I/O into the ring: {enters} `io_uring_enter`, {io} reads or writes on a socket")
         },
@@ -218,17 +224,40 @@ const CLAIMS: [Claim; 5] = [
     Claim {
         workloads: &["sleep", "http"],
         model: "epoll",
-        holds: |c| c.clones == 0 && c.epoll_wait > 0,
-        says: |workload, c| {
+        versus: None,
+        holds: |c, _| c.clones == 0 && c.epoll_wait > 0,
+        says: |workload, c, _| {
             let (clones, waits) = (c.clones, c.epoll_wait);
             format!("`epoll` ({workload}) runs in one thread on `epoll_wait`: {clones} clones, {waits} epoll_wait")
         },
     },
     Claim {
         workloads: &["sleep"],
+        model: "ring",
+        versus: None,
+        holds: |c, _| c.io_uring_enter > 0 && c.epoll_wait == 0 && c.clones == 0,
+        says: |_, c, _| {
+            let (enters, waits, clones) = (c.io_uring_enter, c.epoll_wait, c.clones);
+            format!("`ring` (sleep) waits for its timers in the ring: {enters} `io_uring_enter`, {waits} epoll_wait, {clones} clones")
+        },
+    },
+    Claim {
+        workloads: &["http"],
+        model: "ring",
+        versus: Some("epoll"),
+        holds: |c, epoll| c.socket_io == Some(0) && epoll.is_some_and(|e| c.total * 10 <= e.total),
+        says: |_, c, epoll| {
+            let (io, total) = (c.socket_io.unwrap_or(0), c.total);
+            let epoll = epoll.map_or("not measured".into(), |e| e.total.to_string());
+            format!("`ring` (http) does every socket operation in the ring, in a tenth of `epoll`'s system calls or fewer: {io} reads or writes on a socket, {total} system calls against {epoll}")
+        },
+    },
+    Claim {
+        workloads: &["sleep"],
         model: "threads",
-        holds: |c| c.clones >= c.tasks && c.futex > 0,
-        says: |_, c| {
+        versus: None,
+        holds: |c, _| c.clones >= c.tasks && c.futex > 0,
+        says: |_, c, _| {
             let (clones, tasks, futex) = (c.clones, c.tasks, c.futex);
             format!("`threads` clones per task and waits in `futex`: {clones} clones for {tasks} tasks, {futex} futex")
         },
@@ -236,32 +265,50 @@ const CLAIMS: [Claim; 5] = [
     Claim {
         workloads: &["sleep"],
         model: "procs",
-        holds: |c| c.clones >= c.tasks,
-        says: |_, c| format!("`procs` forks per task: {} clones for {} tasks", c.clones, c.tasks),
+        versus: None,
+        holds: |c, _| c.clones >= c.tasks,
+        says: |_, c, _| {
+            format!("`procs` forks per task: {} clones for {} tasks", c.clones, c.tasks)
+        },
     },
     Claim {
         workloads: &["sleep"],
         model: "uring",
-        holds: |c| c.epoll_wait > 0,
-        says: |_, c| {
+        versus: None,
+        holds: |c, _| c.epoll_wait > 0,
+        says: |_, c, _| {
             let waits = c.epoll_wait;
             format!(
                 "`uring`'s timers are tokio's, woken by `epoll_wait`: {waits} epoll_wait for sleep"
             )
         },
     },
+    Claim {
+        workloads: &["sleep"],
+        model: "tokio",
+        versus: None,
+        holds: |c, _| c.epoll_wait > 0 && c.io_uring_enter == 0,
+        says: |_, c, _| {
+            let waits = c.epoll_wait;
+            format!("`tokio` parks its workers in `epoll_wait`: {waits} epoll_wait for sleep")
+        },
+    },
 ];
 
 /// Every claim, checked against the counts: "holds", "does not hold", or "not measured".
 fn claims(all: &[(&str, Counts)]) -> String {
+    let find = |workload: &str, model: &str| {
+        all.iter().find(|(w, c)| *w == workload && c.model == model).map(|(_, c)| c)
+    };
     let mut out = String::new();
     for claim in &CLAIMS {
         for &workload in claim.workloads {
-            let counts = all.iter().find(|(w, c)| *w == workload && c.model == claim.model);
-            out += &match counts {
-                Some((_, c)) => {
-                    let verdict = if (claim.holds)(c) { "holds" } else { "**does not hold**" };
-                    format!("- {}: {verdict}.\n", (claim.says)(workload, c))
+            let versus = claim.versus.and_then(|other| find(workload, other));
+            out += &match find(workload, claim.model) {
+                Some(c) => {
+                    let holds = (claim.holds)(c, versus);
+                    let verdict = if holds { "holds" } else { "**does not hold**" };
+                    format!("- {}: {verdict}.\n", (claim.says)(workload, c, versus))
                 }
                 None => format!("- `{}` ({workload}): not measured.\n", claim.model),
             };

@@ -21,7 +21,7 @@ fn the_scale_sweep_writes_its_table_json_and_plots_on_a_tiny_grid() {
     let data: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("scale.json")).unwrap()).unwrap();
     let sleep = data["sleep"].as_array().unwrap();
-    for model in ["serial", "procs", "threads", "tokio", "epoll", "uring"] {
+    for model in ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"] {
         let points: Vec<_> = sleep.iter().filter(|p| p["line"] == model).collect();
         assert_eq!(points.len(), 2, "{model}: {points:?}");
         for p in points {

@@ -9,7 +9,8 @@
 //! # Layout
 //!
 //! - [`run`]: run a binary and read its [`Outcome`]; run it under a lowered RLIMIT_NPROC or
-//!   RLIMIT_NOFILE, as root or as any other user; find the processes a run left behind.
+//!   RLIMIT_NOFILE, as root or as any other user, or where io_uring is refused; find the
+//!   processes a run left behind.
 //! - [`servers`]: the project's service in-process, and the servers that misbehave on
 //!   purpose: one that refuses, one that never answers, one that cuts its answer short, one
 //!   that streams it in chunks.
@@ -22,7 +23,10 @@ pub mod servers;
 mod suites;
 
 pub use run::Outcome;
-pub use run::{assert_http_fails, run, run_http, run_with_nofile_limit, run_with_nproc_limit};
+pub use run::{
+    assert_http_fails, run, run_http, run_with_nofile_limit, run_with_nproc_limit,
+    run_without_io_uring,
+};
 pub use serde_json::Value;
 pub use servers::{chunked_server, refusing_addr, silent_server, truncating_server, Service};
 

@@ -145,6 +145,43 @@ pub fn run_with_nproc_limit(bin: &str, args: &[&str], headroom: u64) -> Option<O
     }
 }
 
+/// Run `bin` where `io_uring_setup` fails with EPERM, as it does under a container's default
+/// seccomp profile or with kernel.io_uring_disabled = 2: a seccomp filter, installed in the
+/// child just before it execs, refuses that one call and allows every other.
+pub fn run_without_io_uring(bin: &str, args: &[&str]) -> Outcome {
+    let stmt = |code: u32, k: u32| libc::sock_filter { code: code as u16, jt: 0, jf: 0, k };
+    let filter = [
+        // The system call's number is the first word of seccomp_data.
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_io_uring_setup as u32,
+        },
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+    ];
+    let mut command = Command::new(bin);
+    command.args(args);
+    // SAFETY: the closure runs in the forked child before exec and calls only prctl, which is
+    // async-signal-safe; the program it installs lives on the closure's stack for the call,
+    // and the kernel copies it.
+    unsafe {
+        command.pre_exec(move || {
+            let program =
+                libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr().cast_mut() };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &program) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    finish(command)
+}
+
 /// The unprivileged user and group root's runs switch to.
 const NOBODY: u32 = 65534;
 

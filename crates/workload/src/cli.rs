@@ -56,7 +56,7 @@ pub struct Args {
     /// Pool size (procs, threads, tokio); default: one process/thread per task, tokio one worker per core
     #[arg(long, value_name = "W", value_parser = value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
-    /// cpu in tokio, epoll, uring: hand each task to a thread pool (asyncio's run_in_executor)
+    /// cpu in tokio, epoll, uring, ring: hand each task to a thread pool (asyncio's run_in_executor)
     #[arg(long)]
     pub offload: bool,
     /// http: give up on a request after T ms (the task counts as failed)
@@ -76,7 +76,7 @@ pub struct Model {
     pub name: &'static str,
     /// `--workers` sets a pool size (procs, threads, tokio).
     pub has_pool: bool,
-    /// `--offload` hands cpu tasks from an event loop to a thread pool (tokio, epoll, uring).
+    /// `--offload` hands cpu tasks from an event loop to a thread pool (tokio, epoll, uring, ring).
     pub can_offload: bool,
 }
 
@@ -137,7 +137,7 @@ impl Args {
         }
         if args.offload && !model.can_offload {
             return Err(bad(format!(
-                "{} has no event loop to offload from: --offload applies to tokio, epoll and uring",
+                "{} has no event loop to offload from: --offload applies to tokio, epoll, uring and ring",
                 model.name
             )));
         }
@@ -221,7 +221,9 @@ mod tests {
 
     #[test]
     fn a_knob_the_model_lacks_is_bad_input() {
-        assert!(reason(&["--workload", "cpu", "--offload"]).contains("tokio, epoll and uring"));
+        assert!(
+            reason(&["--workload", "cpu", "--offload"]).contains("tokio, epoll, uring and ring")
+        );
         let serial = Model { name: "serial", has_pool: false, can_offload: false };
         let r = Args::try_parse_for(serial, ["serial", "--workers", "2"]);
         assert!(matches!(r, Err(Rejected::Bad { .. })));

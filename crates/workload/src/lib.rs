@@ -1,6 +1,6 @@
 //! # workload — everything the conclab models share
 //!
-//! Each model binary (`serial`, `procs`, `threads`, `tokio`, `epoll`, `uring`) is one short
+//! Each model binary (`serial`, `procs`, `threads`, `tokio`, `epoll`, `uring`, `ring`) is one short
 //! `main.rs` holding only its model's mechanism: how it starts tasks and how it waits for
 //! them. What the tasks are, how their results are counted and how the run is reported is the
 //! same for every model, so it lives here, once — and a model that gets any of it wrong shows

@@ -139,6 +139,7 @@ fn sleep_lines(peers: &Peers, ms: u64) -> Vec<Line> {
         Line::model("tokio", "tokio", &base, &[]),
         Line::model("epoll", "epoll", &base, &[]),
         Line::model("uring", "uring", &base, &[]),
+        Line::model("ring", "ring", &base, &[]),
         Line::model("tokio (jemalloc)", "tokio", &base, &[]).on_jemalloc(),
         Line::model("uring (jemalloc)", "uring", &base, &[]).on_jemalloc(),
         Line::peer(peers, "py-asyncio", "py_asyncio.py", &base),
@@ -155,6 +156,7 @@ fn http_lines(peers: &Peers, addr: &str) -> Vec<Line> {
         Line::model("tokio", "tokio", &base, &[]),
         Line::model("epoll", "epoll", &base, &[]),
         Line::model("uring", "uring", &base, &[]),
+        Line::model("ring", "ring", &base, &[]),
         Line::peer(peers, "py-asyncio", "py_asyncio.py", &base),
         Line::peer(peers, "py-uvloop", "py_uvloop.py", &base),
     ]
