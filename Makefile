@@ -30,7 +30,7 @@ SERVICE_ADDR ?= 127.0.0.1:7878
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-build: ## build the six model binaries, the service and the bench tool (release)
+build: ## build the seven model binaries, the service and the bench tool (release)
 	$(CARGO) build --release --workspace
 
 test: build peers ## cargo test --workspace, then clippy -D warnings and fmt --check
@@ -45,7 +45,7 @@ lint: ## clippy and rustfmt only
 service: build ## run the http workload's service in the foreground (SERVICE_ADDR=127.0.0.1:7878)
 	$(BIN)/service --addr $(SERVICE_ADDR)
 
-bench: build tools peers ## the article's table: 10 tasks x 1 s, six Rust models and seven Python peers -> results/seed/
+bench: build tools peers ## the article's table: 10 tasks x 1 s, seven Rust models and seven Python peers -> results/seed/
 	$(BIN)/bench seed --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/seed
 	$(BIN)/bench readme
 
@@ -70,7 +70,7 @@ strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS)
 perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TASKS, MS)
 	$(BIN)/bench trace --tool perf --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) --ms $(MS)
 
-syscalls: build ## top syscalls per model for sleep (N=10000) and http (N=1000) -> results/syscalls.md
+syscalls: build ## every model under strace -f -c, sleep and http (N=10000; 1000 for procs and threads) -> results/syscalls.md and .json
 	$(BIN)/bench syscalls --out results/syscalls.md
 
 plots: build ## draw the scale SVGs again from results/scale/scale.json, running nothing

@@ -15,12 +15,14 @@
 //!   figures say, computed from them; `templates/*.md`: the fixed prose around them.
 //! - [`scale`]: the sweep from ten tasks to a million, its tables and its plots ([`svg`]).
 //! - [`trace`]: one binary under strace or perf, and the syscall counts of every model.
-//! - [`readme`]: the README's result sections, from `results/`.
+//! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
+//!   of `epoll` and `ring`.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
 //!   machine facts beside every result, and the service the http benchmarks start.
 
 mod cli;
 mod facts;
+mod loops;
 mod reading;
 mod readme;
 mod run;

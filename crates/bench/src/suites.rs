@@ -76,7 +76,7 @@ const ARTICLE: [(&str, &str); 10] = [
     ("procs", "1.1639 s (processes)"),
     ("threads", "1.0146 s (threads)"),
     ("tokio", "1.0110 s (asyncio)"),
-    ("uring", "1.01 s (asyncio + uvloop)"),
+    ("epoll", "1.01 s (asyncio + uvloop)"),
     ("py-serial", "10.0751 s"),
     ("py-processes (10 workers)", "1.1639 s"),
     ("py-threads (10 workers)", "1.0146 s"),

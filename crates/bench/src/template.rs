@@ -22,10 +22,12 @@ pub const SEED: &str = include_str!("../templates/seed.md");
 pub const HTTP: &str = include_str!("../templates/http.md");
 pub const CPU: &str = include_str!("../templates/cpu.md");
 pub const SCALE: &str = include_str!("../templates/scale.md");
+pub const SYSCALLS: &str = include_str!("../templates/syscalls.md");
 pub const README_SEED: &str = include_str!("../templates/readme-seed.md");
 pub const README_HTTP: &str = include_str!("../templates/readme-http.md");
 pub const README_CPU: &str = include_str!("../templates/readme-cpu.md");
 pub const README_SCALE: &str = include_str!("../templates/readme-scale.md");
+pub const README_LOOPS: &str = include_str!("../templates/readme-loops.md");
 
 #[cfg(test)]
 mod tests {

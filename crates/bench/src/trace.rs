@@ -6,6 +6,8 @@ use std::process::Command;
 use workload::Workload;
 
 use crate::bin_dir;
+use serde::{Deserialize, Serialize};
+
 use crate::cli::{Out, Tool, Trace};
 use crate::service::Service;
 use crate::table::{Table, DASH};
@@ -94,23 +96,25 @@ fn strace(
     std::fs::read_to_string(scratch).map_err(|e| format!("strace wrote nothing: {e}"))
 }
 
-/// What one model did under strace for one workload.
-struct Counts {
-    model: &'static str,
-    tasks: u64,
-    top: String,
-    clones: u64,
-    futex: u64,
-    io_uring_enter: u64,
-    epoll_wait: u64,
+/// What one model did under strace for one workload; `results/syscalls.json` holds them all.
+#[derive(Serialize, Deserialize)]
+pub struct Counts {
+    pub workload: String,
+    pub model: String,
+    pub tasks: u64,
+    pub top: String,
+    pub clones: u64,
+    pub futex: u64,
+    pub io_uring_enter: u64,
+    pub epoll_wait: u64,
     /// Every system call of the run.
-    total: u64,
+    pub total: u64,
     /// read/write/recv/send calls whose file descriptor was a socket (http only).
-    socket_io: Option<u64>,
+    pub socket_io: Option<u64>,
 }
 
 fn measure(
-    model: &'static str,
+    model: &str,
     workload: Workload,
     tasks: u64,
     scratch: &std::path::Path,
@@ -130,7 +134,8 @@ fn measure(
         None
     };
     Ok(Counts {
-        model,
+        workload: workload.name().into(),
+        model: model.into(),
         tasks,
         top: calls
             .iter()
@@ -147,21 +152,28 @@ fn measure(
     })
 }
 
+/// How many tasks a model runs under strace for a workload, if it runs: N = 10,000, but
+/// fewer where thousands of processes or threads under strace say nothing new, and serial's
+/// 10,000 sleeps of 100 ms would take 17 minutes.
+fn tasks_under_strace(model: &str, workload: Workload) -> Option<u64> {
+    match (model, workload) {
+        ("serial", Workload::Sleep) => None,
+        ("serial", _) => Some(100),
+        ("procs" | "threads", Workload::Http) => Some(1_000),
+        _ => Some(10_000),
+    }
+}
+
 pub fn syscalls(options: &Out) -> Result<(), String> {
     let out = &options.out;
     let scratch = std::env::temp_dir().join(format!("conclab-strace-{}", std::process::id()));
-    let mut text = String::from(
-        "# Syscalls per model\n\nWritten by `make syscalls` ([`crates/bench/src/trace.rs`](../crates/bench/src/trace.rs)): \
-         each model under `strace -f -c` (all threads and children), the top syscalls by count; for http, a second \
-         run under `strace -f -y` counts the reads and writes made on a socket. strace slows every syscall down, so \
-         read the counts, not the times. A `clone` count above N in `procs` is forks the kernel restarted when a \
-         child's SIGCHLD arrived mid-fork.\n\n",
-    );
+    let mut tables = String::new();
     let mut all = Vec::new();
-    for (workload, tasks) in [(Workload::Sleep, 10_000u64), (Workload::Http, 1_000)] {
+    for workload in [Workload::Sleep, Workload::Http] {
         let mut table = Table::new(&[
             "model",
             "top syscalls (calls)",
+            "all syscalls",
             "clone",
             "futex",
             "io_uring_enter",
@@ -169,32 +181,36 @@ pub fn syscalls(options: &Out) -> Result<(), String> {
             "reads and writes on sockets",
         ]);
         for model in MODELS {
-            // Serial at full N is N × 100 ms of nothing new: it runs 100 tasks, for http only.
-            let tasks = match (model, workload.name()) {
-                ("serial", "sleep") => continue,
-                ("serial", _) => 100,
-                _ => tasks,
-            };
+            let Some(tasks) = tasks_under_strace(model, workload) else { continue };
             let c = measure(model, workload, tasks, &scratch)?;
             table.push(vec![
                 format!("`{model}` (N = {tasks})"),
                 c.top.clone(),
+                c.total.to_string(),
                 c.clones.to_string(),
                 c.futex.to_string(),
                 c.io_uring_enter.to_string(),
                 c.epoll_wait.to_string(),
                 c.socket_io.map_or(DASH.into(), |n| n.to_string()),
             ]);
-            all.push((workload.name(), c));
+            all.push(c);
         }
-        text += &format!("## {}\n\n{}\n", workload.name(), table.render());
+        tables += &format!("## {}\n\n{}\n", workload.name(), table.render());
     }
     let _ = std::fs::remove_file(&scratch);
-    text += &format!("## What the counts show\n\n{}", claims(&all));
     let mut facts = crate::facts::collect(None, None);
     facts.push(("strace", crate::facts::first_line("strace", &["-V"])));
-    text += &format!("\n## Machine\n\n{}", crate::facts::markdown(&facts));
-    std::fs::write(out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    let text = crate::template::fill(
+        "syscalls.md",
+        crate::template::SYSCALLS,
+        &[
+            ("tables", &tables),
+            ("claims", &claims(&all)),
+            ("machine", &crate::facts::markdown(&facts)),
+        ],
+    )?;
+    crate::run::write(out, &text)?;
+    crate::run::write(&out.with_extension("json"), &crate::run::to_json(&all))?;
     println!("{text}");
     Ok(())
 }
@@ -296,9 +312,9 @@ const CLAIMS: [Claim; 8] = [
 ];
 
 /// Every claim, checked against the counts: "holds", "does not hold", or "not measured".
-fn claims(all: &[(&str, Counts)]) -> String {
+fn claims(all: &[Counts]) -> String {
     let find = |workload: &str, model: &str| {
-        all.iter().find(|(w, c)| *w == workload && c.model == model).map(|(_, c)| c)
+        all.iter().find(|c| c.workload == workload && c.model == model)
     };
     let mut out = String::new();
     for claim in &CLAIMS {

@@ -10,7 +10,7 @@
 //! [`point`] runs one point, [`tables`] and [`plots`] draw what `scale.json` holds.
 
 mod plots;
-mod point;
+pub mod point;
 mod tables;
 
 use serde::{Deserialize, Serialize};
@@ -23,11 +23,11 @@ use point::{Point, LIMIT};
 
 /// What `scale.json` holds: the machine, and every point of both sweeps.
 #[derive(Serialize, Deserialize)]
-struct ScaleData {
-    machine: serde_json::Value,
-    sleep_ms: u64,
-    sleep: Vec<Point>,
-    http: Vec<Point>,
+pub struct ScaleData {
+    pub machine: serde_json::Value,
+    pub sleep_ms: u64,
+    pub sleep: Vec<Point>,
+    pub http: Vec<Point>,
 }
 
 /// One line of the sweep: a model or peer at every N of the grid.
