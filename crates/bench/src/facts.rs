@@ -29,7 +29,7 @@ fn read(path: &str) -> String {
 /// Machine facts as (name, value) pairs, in the order they are printed.
 pub type Facts = Vec<(&'static str, String)>;
 
-pub fn collect(hyperfine: Option<&str>, python: Option<&str>) -> Facts {
+pub fn collect(hyperfine: Option<&str>, peers: Option<&crate::peers::Peers>) -> Facts {
     let cpu = read("/proc/cpuinfo")
         .lines()
         .find_map(|l| l.strip_prefix("model name"))
@@ -69,9 +69,8 @@ pub fn collect(hyperfine: Option<&str>, python: Option<&str>) -> Facts {
     if let Some(h) = hyperfine {
         facts.push(("hyperfine", first_line(h, &["--version"])));
     }
-    if let Some(p) = python {
-        facts.push(("python", first_line(p, &["--version"])));
-        facts.push(("uvloop", first_line(p, &["-c", "import uvloop; print(uvloop.__version__)"])));
+    if let Some(peers) = peers {
+        facts.extend(peers.versions());
     }
     facts
 }

@@ -10,7 +10,8 @@
 //! # Layout
 //!
 //! - [`cli`]: the subcommands and their options.
-//! - [`run`]: running commands — hyperfine for timings, then each command for its report.
+//! - [`run`]: running commands — hyperfine for timings, then each command for its report;
+//!   [`peers`]: the Python, Go and Node programs beside the Rust models.
 //! - [`suites`]: what `seed`, `http` and `cpu` run, in which groups; [`reading`]: what their
 //!   figures say, computed from them; `templates/*.md`: the fixed prose around them.
 //! - [`scale`]: the sweep from ten tasks to a million, its tables and its plots ([`svg`]).
@@ -23,6 +24,7 @@
 mod cli;
 mod facts;
 mod loops;
+mod peers;
 mod reading;
 mod readme;
 mod run;

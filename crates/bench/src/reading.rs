@@ -72,13 +72,20 @@ pub fn seed(rows: &[Measured], each: f64) -> String {
 }
 
 /// The cpu page's reading: parallelism without a GIL, and what blocking the loop costs.
-pub fn cpu(rust: &[Measured], python: &[Measured], cores: usize) -> String {
+pub fn cpu(rust: &[Measured], python: &[Measured], others: &[Measured], cores: usize) -> String {
     let speedup = |rows: &[Measured], serial: &str, name: &str| {
         Some(median(rows, serial)? / median(rows, name)?)
     };
     let mut out = String::from("## Reading\n\n");
-    let parallel =
-        ["procs", "threads", "tokio", "tokio --offload", "epoll --offload", "uring --offload"];
+    let parallel = [
+        "procs",
+        "threads",
+        "tokio",
+        "tokio --offload",
+        "epoll --offload",
+        "uring --offload",
+        "ring --offload",
+    ];
     let single = ["epoll", "uring", "ring"];
     let fmt = |rows: &[Measured], serial: &str, names: &[&str]| {
         names
@@ -120,5 +127,18 @@ pub fn cpu(rust: &[Measured], python: &[Measured], cores: usize) -> String {
          `run_in_executor` on a process pool are parallel.\n",
         fmt(python, "py-serial", &["py-processes (default workers)", "py-threads (default workers)", "py-asyncio", "py-asyncio --offload (process pool)"])
     );
+    let go = fmt(others, "go-goroutines (1 worker)", &["go-goroutines"]);
+    let node = fmt(others, "node-promises", &["node-promises --offload (worker_threads)"]);
+    if !go.is_empty() && !node.is_empty() {
+        let node_lag =
+            |name: &str| lag(others, name).map_or("—".into(), |l| format!("{l:.0} ms"));
+        out += &format!(
+            "- Go runs goroutines on every core (GOMAXPROCS = {cores}): {go} over one worker. Node runs them on its one \
+             loop, as asyncio does, until `--offload` hands them to `worker_threads`: {node}; its loop's 10 ms timer \
+             waited {} on the loop and {} offloaded.\n",
+            node_lag("node-promises"),
+            node_lag("node-promises --offload (worker_threads)")
+        );
+    }
     out
 }

@@ -86,15 +86,8 @@ pub fn http_section(rows: &[Measured]) -> Result<String, String> {
 
 /// The GIL contrast: speedup over each language's serial row, and the loop's lag.
 pub fn cpu_section(rows: &[Measured]) -> Result<String, String> {
-    let serial_of = |name: &str| {
-        if name.starts_with("py-") {
-            "py-serial"
-        } else {
-            "serial"
-        }
-    };
-    let median_of =
-        |name: &str| rows.iter().find(|m| m.row.name == name)?.timing.as_ref().map(|t| t.median);
+    let serial_of = crate::suites::serial_of;
+    let median_of = |name: &str| crate::reading::median(rows, name);
     let mut t = Table::new(&[
         "model",
         "median",

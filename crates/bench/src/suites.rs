@@ -2,9 +2,8 @@
 //! the page each writes. The prose of the pages is in `templates/`, what the figures say is
 //! computed in [`crate::reading`].
 
-use std::path::Path;
-
 use crate::cli::Suite;
+use crate::peers::Peers;
 use crate::run::{Bench, Group, Measured, Row};
 use crate::{bin_dir, facts, reading, table, template};
 
@@ -13,41 +12,6 @@ fn model(name: &str, binary: &str, args: &[String]) -> Row {
     let mut argv = vec![bin_dir().join(binary).display().to_string()];
     argv.extend(args.iter().cloned());
     Row::new(name, argv)
-}
-
-/// The Python peers and whether they can run here.
-pub struct Peers {
-    pub python: String,
-    missing: Option<String>,
-    uvloop_missing: Option<String>,
-}
-
-impl Peers {
-    pub fn find(python: &str) -> Peers {
-        let runs = |args: &[&str]| {
-            std::process::Command::new(python).args(args).output().is_ok_and(|o| o.status.success())
-        };
-        let missing = (!runs(&["--version"])).then(|| "python3 not found".to_string());
-        let uvloop_missing = missing
-            .clone()
-            .or_else(|| (!runs(&["-c", "import uvloop"])).then(|| "uvloop not installed".into()));
-        Peers { python: python.to_string(), missing, uvloop_missing }
-    }
-
-    pub fn row(&self, name: &str, script: &str, args: &[String]) -> Row {
-        // By absolute path: the bench runs from the repository root, its tests from the crate.
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers").join(script);
-        let path = path.canonicalize().unwrap_or(path).display().to_string();
-        let mut argv = vec![self.python.clone(), path];
-        argv.extend(args.iter().cloned());
-        let mut row = Row::new(name, argv);
-        row.missing = if script == "py_uvloop.py" {
-            self.uvloop_missing.clone()
-        } else {
-            self.missing.clone()
-        };
-        row
-    }
 }
 
 fn args(text: &str) -> Vec<String> {
@@ -62,7 +26,7 @@ fn group(label: &str, rows: Vec<Row>, warmup: u32, runs: u32) -> Group {
 fn setup(options: &Suite) -> Result<(Bench, Peers, facts::Facts), String> {
     let peers = Peers::find(&options.python);
     let bench = Bench::new(options.hyperfine.clone(), &options.out)?;
-    let facts = facts::collect(Some(&options.hyperfine), Some(&peers.python));
+    let facts = facts::collect(Some(&options.hyperfine), Some(&peers));
     bench.write("machine.json", &crate::run::to_json(&facts::json(&facts)))?;
     Ok((bench, peers, facts))
 }
@@ -94,7 +58,7 @@ pub fn seed(options: &Suite) -> Result<(), String> {
     let (ms, fast_runs, slow_runs) = if quick { (100, 3, 2) } else { (1000, 5, 3) };
     let a = args(&format!("--tasks 10 --ms {ms}"));
     let per_task = args(&format!("--tasks 10 --ms {ms} --workers 10"));
-    let slow = vec![model("serial", "serial", &a), peers.row("py-serial", "py_serial.py", &a)];
+    let slow = vec![model("serial", "serial", &a), peers.python("py-serial", "py_serial.py", &a)];
     let fast = vec![
         model("procs", "procs", &a),
         model("threads", "threads", &a),
@@ -102,12 +66,14 @@ pub fn seed(options: &Suite) -> Result<(), String> {
         model("epoll", "epoll", &a),
         model("uring", "uring", &a),
         model("ring", "ring", &a),
-        peers.row("py-processes (default workers)", "py_processes.py", &a),
-        peers.row("py-processes (10 workers)", "py_processes.py", &per_task),
-        peers.row("py-threads (default workers)", "py_threads.py", &a),
-        peers.row("py-threads (10 workers)", "py_threads.py", &per_task),
-        peers.row("py-asyncio", "py_asyncio.py", &a),
-        peers.row("py-uvloop", "py_uvloop.py", &a),
+        peers.python("py-processes (default workers)", "py_processes.py", &a),
+        peers.python("py-processes (10 workers)", "py_processes.py", &per_task),
+        peers.python("py-threads (default workers)", "py_threads.py", &a),
+        peers.python("py-threads (10 workers)", "py_threads.py", &per_task),
+        peers.python("py-asyncio", "py_asyncio.py", &a),
+        peers.python("py-uvloop", "py_uvloop.py", &a),
+        peers.node("node-promises", &a),
+        peers.go("go-goroutines", &a),
     ];
     let [slow, fast] = [slow, fast].map(|rows| {
         rows.into_iter()
@@ -179,19 +145,34 @@ pub fn cpu(options: &Suite) -> Result<(), String> {
         model("ring --offload", "ring", &with("--offload")),
     ];
     let python = vec![
-        peers.row("py-serial", "py_serial.py", &a),
-        peers.row("py-processes (default workers)", "py_processes.py", &a),
-        peers.row("py-threads (default workers)", "py_threads.py", &a),
-        peers.row("py-asyncio", "py_asyncio.py", &a),
-        peers.row("py-asyncio --offload (process pool)", "py_asyncio.py", &with("--offload")),
+        peers.python("py-serial", "py_serial.py", &a),
+        peers.python("py-processes (default workers)", "py_processes.py", &a),
+        peers.python("py-threads (default workers)", "py_threads.py", &a),
+        peers.python("py-asyncio", "py_asyncio.py", &a),
+        peers.python("py-asyncio --offload (process pool)", "py_asyncio.py", &with("--offload")),
     ];
-    let groups = vec![group("rust", rust, 1, 5), group("python", python, 0, 3)];
+    // Go and Node each against its own one-at-a-time row: one goroutine worker, the loop.
+    let others = vec![
+        peers.go("go-goroutines (1 worker)", &with("--workers 1")),
+        peers.go("go-goroutines", &a),
+        peers.node("node-promises", &a),
+        peers.node("node-promises --offload (worker_threads)", &with("--offload")),
+    ];
+    let groups = vec![
+        group("rust", rust, 1, 5),
+        group("python", python, 0, 3),
+        group("go-node", others, 0, 3),
+    ];
     let measured = bench.measure(groups, "reports.json")?;
-    let (rust, python): (Vec<Measured>, Vec<Measured>) =
-        measured.into_iter().partition(|m| !m.row.name.starts_with("py-"));
-    let rust_table = table::cpu_table(&rust, reading::median(&rust, "serial"), cores);
-    let python_table = table::cpu_table(&python, reading::median(&python, "py-serial"), cores);
-    let reading = reading::cpu(&rust, &python, cores);
+    let of = |language: Language| -> Vec<Measured> {
+        measured.iter().filter(|m| Language::of(&m.row.name) == language).cloned().collect()
+    };
+    let (rust, python, others) = (of(Language::Rust), of(Language::Python), of(Language::GoNode));
+    let table = |rows: &[Measured]| {
+        table::cpu_table(rows, cores, |m| reading::median(rows, serial_of(&m.row.name)))
+    };
+    let (rust_table, python_table, others_table) = (table(&rust), table(&python), table(&others));
+    let reading = reading::cpu(&rust, &python, &others, cores);
     let text = template::fill(
         "cpu.md",
         template::CPU,
@@ -201,13 +182,42 @@ pub fn cpu(options: &Suite) -> Result<(), String> {
             ("cores", &cores.to_string()),
             ("rust_table", &rust_table),
             ("python_table", &python_table),
+            ("others_table", &others_table),
             ("reading", &reading),
             ("machine", &facts::markdown(&facts)),
         ],
     )?;
     bench.write("README.md", &text)?;
-    println!("\n{rust_table}\n{python_table}\n{reading}");
+    println!("\n{rust_table}\n{python_table}\n{others_table}\n{reading}");
     Ok(())
+}
+
+/// Which language a row of the cpu suite is in, by its name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Language {
+    Rust,
+    Python,
+    GoNode,
+}
+
+impl Language {
+    fn of(name: &str) -> Language {
+        match name {
+            n if n.starts_with("py-") => Language::Python,
+            n if n.starts_with("go-") || n.starts_with("node-") => Language::GoNode,
+            _ => Language::Rust,
+        }
+    }
+}
+
+/// The row a cpu row's speedup is measured against: the same runtime, one task at a time.
+pub fn serial_of(name: &str) -> &'static str {
+    match name {
+        n if n.starts_with("py-") => "py-serial",
+        n if n.starts_with("go-") => "go-goroutines (1 worker)",
+        n if n.starts_with("node-") => "node-promises",
+        _ => "serial",
+    }
 }
 
 // ---- make bench-http: real sockets ------------------------------------------------------
@@ -222,7 +232,7 @@ pub fn http(options: &Suite) -> Result<(), String> {
         let mut groups = Vec::new();
         if n == 100 {
             let serial =
-                vec![model("serial", "serial", &a), peers.row("py-serial", "py_serial.py", &a)];
+                vec![model("serial", "serial", &a), peers.python("py-serial", "py_serial.py", &a)];
             groups.push(group("n100-serial", serial, 0, 2));
         }
         let mut rows = Vec::new();
@@ -231,12 +241,14 @@ pub fn http(options: &Suite) -> Result<(), String> {
             rows.push(model("threads (100 workers)", "threads", &with("--workers 100")));
             let workers = format!("--workers {n}");
             let name = format!("py-threads ({n} workers)");
-            rows.push(peers.row(&name, "py_threads.py", &with(&workers)));
+            rows.push(peers.python(&name, "py_threads.py", &with(&workers)));
         }
         rows.push(model("threads", "threads", &a));
         rows.extend(["tokio", "epoll", "uring", "ring"].map(|m| model(m, m, &a)));
-        rows.push(peers.row("py-asyncio", "py_asyncio.py", &a));
-        rows.push(peers.row("py-uvloop", "py_uvloop.py", &a));
+        rows.push(peers.python("py-asyncio", "py_asyncio.py", &a));
+        rows.push(peers.python("py-uvloop", "py_uvloop.py", &a));
+        rows.push(peers.node("node-promises", &a));
+        rows.push(peers.go("go-goroutines", &a));
         groups.push(group(&format!("n{n}"), rows, 1, if n >= 10_000 { 3 } else { 5 }));
         let rows = bench.measure(groups, &format!("reports-n{n}.json"))?;
         let table = table::timed_table(&rows, false, None);

@@ -141,8 +141,13 @@ pub fn timed_table(rows: &[Measured], with_article: bool, over: Option<f64>) -> 
     table.render()
 }
 
-/// The cpu table: speedup over the serial row and parallel efficiency (speedup / cores).
-pub fn cpu_table(rows: &[Measured], serial_median: Option<f64>, cores: usize) -> String {
+/// The cpu table: speedup over each row's serial row (`serial(row)` gives its median) and
+/// parallel efficiency (speedup / cores).
+pub fn cpu_table(
+    rows: &[Measured],
+    cores: usize,
+    serial: impl Fn(&Measured) -> Option<f64>,
+) -> String {
     let mut table = Table::new(&[
         "model",
         "mean ± σ",
@@ -163,7 +168,7 @@ pub fn cpu_table(rows: &[Measured], serial_median: Option<f64>, cores: usize) ->
                 cells.push(seconds(t.median));
                 cells.push(seconds(t.user + t.system));
                 cells.push(format!("{:.2}", (t.user + t.system) / t.mean));
-                let speedup = serial_median.map(|s| s / t.median);
+                let speedup = serial(m).map(|s| s / t.median);
                 cells.push(speedup.map_or(DASH.into(), |s| format!("{s:.2}×")));
                 cells.push(
                     speedup.map_or(DASH.into(), |s| format!("{:.0} %", 100.0 * s / cores as f64)),
@@ -246,7 +251,7 @@ mod tests {
 
     #[test]
     fn the_cpu_table_divides_by_the_serial_median() {
-        let text = cpu_table(&fixture()[..1], Some(2.0038), 2);
+        let text = cpu_table(&fixture()[..1], 2, |_| Some(2.0038));
         assert!(text.contains("| 2.00× | 100 % |"), "{text}");
         assert!(text.contains("| 0.00 |"), "CPU/wall of a sleeping row: {text}");
         assert!(text.ends_with("| 3.1 MiB | — |\n"), "no loop lag in a sleep report: {text}");

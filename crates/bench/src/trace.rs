@@ -5,26 +5,33 @@ use std::process::Command;
 
 use workload::Workload;
 
-use crate::bin_dir;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Out, Tool, Trace};
+use crate::bin_dir;
+use crate::cli::{Syscalls, Tool, Trace};
+use crate::peers::Peers;
 use crate::service::Service;
 use crate::table::{Table, DASH};
 
 /// The model binaries, in the order of the tables.
 pub const MODELS: [&str; 7] = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
 
-/// The model's command line for the workload; the service when it needs one.
+/// A model binary, as the start of a command line.
+fn model(name: &str) -> Vec<String> {
+    vec![bin_dir().join(name).display().to_string()]
+}
+
+/// `program` (a model binary, or a peer and its script) with the contract's arguments for the
+/// workload; the service when it needs one.
 fn command(
-    model: &str,
+    program: &[String],
     workload: Workload,
     tasks: u64,
     ms: u64,
 ) -> Result<(Vec<String>, Option<Service>), String> {
     let http = workload == Workload::Http;
     let service = if http { Some(Service::start(&bin_dir())?) } else { None };
-    let mut argv = vec![bin_dir().join(model).display().to_string()];
+    let mut argv = program.to_vec();
     let (tasks, ms) = (tasks.to_string(), ms.to_string());
     argv.extend(["--workload", workload.name(), "--tasks", &tasks, "--ms", &ms].map(String::from));
     if let Some(s) = &service {
@@ -35,7 +42,7 @@ fn command(
 
 pub fn one(options: &Trace) -> Result<(), String> {
     let (argv, _service) =
-        command(&options.model, options.workload, options.tasks.into(), options.ms)?;
+        command(&model(&options.model), options.workload, options.tasks.into(), options.ms)?;
     let tool: Vec<&str> = match options.tool {
         Tool::Strace => vec!["strace", "-f", "-c"],
         // Hardware counters are not available on this machine kind: software events only.
@@ -114,19 +121,20 @@ pub struct Counts {
 }
 
 fn measure(
-    model: &str,
+    name: &str,
+    program: &[String],
     workload: Workload,
     tasks: u64,
     scratch: &std::path::Path,
 ) -> Result<Counts, String> {
-    let (argv, service) = command(model, workload, tasks, 100)?;
+    let (argv, service) = command(program, workload, tasks, 100)?;
     let calls = parse_strace_summary(&strace(&["-f", "-c"], scratch, argv, service)?);
     let count = |names: &[&str]| {
         calls.iter().filter(|c| names.contains(&c.0.as_str())).map(|c| c.1).sum::<u64>()
     };
     let socket_io = if workload == Workload::Http {
         // A second run that names every descriptor (-y): count the calls made on sockets.
-        let (argv, service) = command(model, workload, tasks, 100)?;
+        let (argv, service) = command(program, workload, tasks, 100)?;
         let trace =
             strace(&["-f", "-y", "-e", &format!("trace={SOCKET_IO}")], scratch, argv, service)?;
         Some(trace.lines().filter(|l| l.contains("<socket:[") || l.contains("<TCP")).count() as u64)
@@ -135,7 +143,7 @@ fn measure(
     };
     Ok(Counts {
         workload: workload.name().into(),
-        model: model.into(),
+        model: name.into(),
         tasks,
         top: calls
             .iter()
@@ -164,8 +172,21 @@ fn tasks_under_strace(model: &str, workload: Workload) -> Option<u64> {
     }
 }
 
-pub fn syscalls(options: &Out) -> Result<(), String> {
+pub fn syscalls(options: &Syscalls) -> Result<(), String> {
     let out = &options.out;
+    let peers = Peers::find(&options.python);
+    // The models, then the two runtimes uvloop's claim names, where they can run here.
+    let mut programs: Vec<(&str, Vec<String>)> =
+        MODELS.iter().map(|&name| (name, model(name))).collect();
+    for row in [peers.node("node-promises", &[]), peers.go("go-goroutines", &[])] {
+        match row.missing {
+            None => programs.push((
+                if row.name.starts_with("go") { "go-goroutines" } else { "node-promises" },
+                row.argv,
+            )),
+            Some(why) => eprintln!("{}: not run: {why}", row.name),
+        }
+    }
     let scratch = std::env::temp_dir().join(format!("conclab-strace-{}", std::process::id()));
     let mut tables = String::new();
     let mut all = Vec::new();
@@ -180,11 +201,11 @@ pub fn syscalls(options: &Out) -> Result<(), String> {
             "epoll_wait",
             "reads and writes on sockets",
         ]);
-        for model in MODELS {
-            let Some(tasks) = tasks_under_strace(model, workload) else { continue };
-            let c = measure(model, workload, tasks, &scratch)?;
+        for (name, program) in &programs {
+            let Some(tasks) = tasks_under_strace(name, workload) else { continue };
+            let c = measure(name, program, workload, tasks, &scratch)?;
             table.push(vec![
-                format!("`{model}` (N = {tasks})"),
+                format!("`{name}` (N = {tasks})"),
                 c.top.clone(),
                 c.total.to_string(),
                 c.clones.to_string(),
@@ -226,7 +247,7 @@ struct Claim {
     says: fn(&str, &Counts, Option<&Counts>) -> String,
 }
 
-const CLAIMS: [Claim; 8] = [
+const CLAIMS: [Claim; 10] = [
     Claim {
         workloads: &["http"],
         model: "uring",
@@ -297,6 +318,26 @@ const CLAIMS: [Claim; 8] = [
             format!(
                 "`uring`'s timers are tokio's, woken by `epoll_wait`: {waits} epoll_wait for sleep"
             )
+        },
+    },
+    Claim {
+        workloads: &["sleep"],
+        model: "go-goroutines",
+        versus: None,
+        holds: |c, _| c.clones < c.tasks / 100 && c.futex > 0 && c.epoll_wait > 0,
+        says: |_, c, _| {
+            let (tasks, clones, futex, waits) = (c.tasks, c.clones, c.futex, c.epoll_wait);
+            format!("goroutines are not threads: {tasks} sleeping goroutines on {clones} clones, parked and woken with {futex} futex and the netpoller's {waits} epoll_pwait")
+        },
+    },
+    Claim {
+        workloads: &["sleep", "http"],
+        model: "node-promises",
+        versus: None,
+        holds: |c, _| c.epoll_wait > 0 && c.clones < 32,
+        says: |workload, c, _| {
+            let (waits, clones) = (c.epoll_wait, c.clones);
+            format!("Node ({workload}) runs its loop on libuv's `epoll_pwait`: {waits} epoll_wait, {clones} clones (V8's and libuv's helper threads, none per task)")
         },
     },
     Claim {

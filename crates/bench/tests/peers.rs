@@ -1,37 +1,51 @@
-//! The Python peers speak the same contract as the Rust models: same values, same checksum,
-//! same exit statuses. `make test` points CONCLAB_PEER_PYTHON at the virtualenv that has
-//! uvloop; without it, `python3` from PATH runs them.
+//! The peers speak the same contract as the Rust models: same values, same checksum, same
+//! exit statuses — the Python ones, Go's and Node's. `make test` points CONCLAB_PEER_PYTHON at
+//! the virtualenv that has uvloop, Go and Node; without it, the project's `.venv`, and then
+//! `python3` from PATH for the Python peers.
 
 use std::path::PathBuf;
 
-const PEERS: [&str; 5] =
-    ["py_serial.py", "py_processes.py", "py_threads.py", "py_asyncio.py", "py_uvloop.py"];
-
-/// CONCLAB_PEER_PYTHON, else the project's virtualenv (`make peers`), else `python3`.
-fn python() -> String {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    std::env::var("CONCLAB_PEER_PYTHON")
-        .ok()
-        .or_else(|| venv.exists().then(|| venv.display().to_string()))
-        .unwrap_or_else(|| "python3".into())
-}
-
-fn script(name: &str) -> String {
+/// Every peer, as (name, program, leading arguments).
+fn peers() -> Vec<(&'static str, String, Vec<String>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers");
-    root.join(name).display().to_string()
+    let script = |name: &str| root.join(name).display().to_string();
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin");
+    let python =
+        std::env::var("CONCLAB_PEER_PYTHON").ok().map(PathBuf::from).unwrap_or_else(|| {
+            let python = venv.join("python");
+            if python.exists() {
+                python
+            } else {
+                PathBuf::from("python3")
+            }
+        });
+    let bin = python.parent().map_or(venv.clone(), PathBuf::from);
+    let py = |name: &'static str| (name, python.display().to_string(), vec![script(name)]);
+    vec![
+        py("py_serial.py"),
+        py("py_processes.py"),
+        py("py_threads.py"),
+        py("py_asyncio.py"),
+        py("py_uvloop.py"),
+        ("go-goroutines", bin.join("go-goroutines").display().to_string(), vec![]),
+        ("node-promises", bin.join("node").display().to_string(), vec![script("node_peer.mjs")]),
+    ]
 }
 
-fn run_peer(peer: &str, args: &[&str]) -> testkit::Outcome {
-    let script = script(peer);
-    let mut argv = vec![script.as_str()];
+fn run_peer(program: &str, leading: &[String], args: &[&str]) -> testkit::Outcome {
+    let mut argv: Vec<&str> = leading.iter().map(String::as_str).collect();
     argv.extend_from_slice(args);
-    testkit::run(&python(), &argv)
+    testkit::run(program, &argv)
+}
+
+fn leading(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 #[test]
 fn every_peer_yields_the_rust_checksum_for_sleeping_tasks() {
-    for peer in PEERS {
-        let report = run_peer(peer, &["--tasks", "4", "--ms", "10", "--json"]).success();
+    for (peer, program, lead) in peers() {
+        let report = run_peer(&program, &lead, &["--tasks", "4", "--ms", "10", "--json"]).success();
         assert_eq!(report["checksum"], testkit::sum_of_values(4), "{peer}");
         for field in testkit::CONTRACT_FIELDS {
             assert!(report.get(field).is_some(), "{peer}: missing {field} in {report}");
@@ -41,18 +55,17 @@ fn every_peer_yields_the_rust_checksum_for_sleeping_tasks() {
 
 #[test]
 fn every_peer_yields_the_rust_checksum_for_cpu_tasks() {
-    for peer in PEERS {
-        let report =
-            run_peer(peer, &["--workload", "cpu", "--tasks", "4", "--work", "1000", "--json"])
-                .success();
+    for (peer, program, lead) in peers() {
+        let args = ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--json"];
+        let report = run_peer(&program, &lead, &args).success();
         assert_eq!(report["checksum"], testkit::CPU_CHECKSUM_4_X_1000, "{peer}");
     }
 }
 
 #[test]
 fn every_peer_gets_its_values_from_the_service() {
-    for peer in PEERS {
-        let report = testkit::run_http(&python(), &[&script(peer)], 20, 10).success();
+    for (peer, program, lead) in peers() {
+        let report = testkit::run_http(&program, &leading(&lead), 20, 10).success();
         assert_eq!(report["checksum"], testkit::sum_of_values(20), "{peer}");
     }
 }
@@ -60,34 +73,44 @@ fn every_peer_gets_its_values_from_the_service() {
 #[test]
 fn every_peer_reads_a_chunked_response_streamed_in_pieces() {
     let addr = testkit::chunked_server().to_string();
-    for peer in PEERS {
+    for (peer, program, lead) in peers() {
         let args = ["--workload", "http", "--tasks", "5", "--addr", &addr, "--json"];
-        assert_eq!(
-            run_peer(peer, &args).success()["checksum"],
-            testkit::sum_of_values(5),
-            "{peer}"
-        );
+        let report = run_peer(&program, &lead, &args).success();
+        assert_eq!(report["checksum"], testkit::sum_of_values(5), "{peer}");
     }
 }
 
 #[test]
 fn every_peer_fails_a_refused_connection_with_exit_1() {
-    for peer in PEERS {
+    for (_, program, lead) in peers() {
+        let addr = testkit::refusing_addr();
+        testkit::assert_http_fails(&program, &leading(&lead), addr, &[], "connection refused");
+    }
+}
+
+#[test]
+fn every_peer_fails_a_truncated_or_silent_answer_with_exit_1() {
+    for (_, program, lead) in peers() {
+        let lead = leading(&lead);
+        testkit::assert_http_fails(&program, &lead, testkit::truncating_server(), &[], "truncated");
+        let timeout = ["--timeout-ms", "300"];
         testkit::assert_http_fails(
-            &python(),
-            &[&script(peer)],
-            testkit::refusing_addr(),
-            &[],
-            "connection refused",
+            &program,
+            &lead,
+            testkit::silent_server(),
+            &timeout,
+            "timed out",
         );
     }
 }
 
 #[test]
 fn every_peer_rejects_bad_input_with_exit_2() {
-    for peer in PEERS {
-        for case in [&["--tasks", "0"][..], &["--workload", "nope"], &["--frobnicate"]] {
-            let outcome = run_peer(peer, case);
+    for (peer, program, lead) in peers() {
+        for case in
+            [&["--tasks", "0"][..], &["--tasks", "-3"], &["--workload", "nope"], &["--frobnicate"]]
+        {
+            let outcome = run_peer(&program, &lead, case);
             assert_eq!(outcome.code, Some(2), "{peer} {case:?}: {}", outcome.stderr);
             assert!(
                 outcome.stdout.is_empty() && outcome.stderr.starts_with("Error: "),
@@ -99,12 +122,39 @@ fn every_peer_rejects_bad_input_with_exit_2() {
 }
 
 #[test]
-fn offloading_to_a_process_pool_keeps_the_python_loop_ticking() {
+fn every_peer_names_the_runner_of_each_task() {
+    for (peer, program, lead) in peers() {
+        let outcome = run_peer(&program, &lead, &["--tasks", "3", "--ms", "10", "--verbose"]);
+        assert_eq!(outcome.code, Some(0), "{peer}: {}", outcome.stderr);
+        let lines: Vec<&str> = outcome.stderr.lines().collect();
+        assert_eq!(lines.len(), 3, "{peer}: {}", outcome.stderr);
+        assert!(lines.iter().all(|l| l.contains("pid ")), "{peer}: {}", outcome.stderr);
+    }
+}
+
+#[test]
+fn a_pool_of_goroutines_runs_four_tasks_in_two_rounds() {
+    let (_, program, lead) = peers().into_iter().find(|p| p.0 == "go-goroutines").unwrap();
+    let args = ["--tasks", "4", "--ms", "200", "--workers", "2", "--json"];
+    let outcome = run_peer(&program, &lead, &args);
+    assert_eq!(outcome.success()["workers"], 2);
+    let wall = outcome.wall_s();
+    assert!((0.4..2.0).contains(&wall), "4 x 200 ms on 2 goroutine workers in {wall} s");
+}
+
+#[test]
+fn offloading_keeps_the_python_and_node_loops_ticking() {
     let args = ["--workload", "cpu", "--tasks", "2", "--work", "400000", "--json"];
-    let blocked = run_peer("py_asyncio.py", &args).success();
-    let offloaded = run_peer("py_asyncio.py", &[&args[..], &["--offload"]].concat()).success();
-    let max = |r: &serde_json::Value| r["loop_lag_ms"]["max"].as_f64().unwrap_or(0.0);
-    // Each task hashes for roughly 0.1 s; on the loop, the ticker waits for it.
-    assert!(max(&blocked) > 50.0, "blocked loop lag {}", blocked["loop_lag_ms"]);
-    assert!(max(&offloaded) < 50.0, "offloaded loop lag {}", offloaded["loop_lag_ms"]);
+    for (peer, program, lead) in peers() {
+        if peer != "py_asyncio.py" && peer != "node-promises" {
+            continue;
+        }
+        let blocked = run_peer(&program, &lead, &args).success();
+        let offloaded = run_peer(&program, &lead, &[&args[..], &["--offload"]].concat()).success();
+        assert_eq!(offloaded["checksum"], blocked["checksum"], "{peer}");
+        let max = |r: &serde_json::Value| r["loop_lag_ms"]["max"].as_f64().unwrap_or(0.0);
+        // Each task hashes for roughly 0.1 s or more; on the loop, the ticker waits for it.
+        assert!(max(&blocked) > 50.0, "{peer}: blocked loop lag {}", blocked["loop_lag_ms"]);
+        assert!(max(&offloaded) < 50.0, "{peer}: offloaded loop lag {}", offloaded["loop_lag_ms"]);
+    }
 }

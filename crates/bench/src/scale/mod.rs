@@ -16,8 +16,9 @@ mod tables;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Out, Scale};
+use crate::peers::Peers;
+use crate::run::Row;
 use crate::run::{read_json, to_json, write};
-use crate::suites::Peers;
 use crate::{bin_dir, facts, template};
 use point::{Point, LIMIT};
 
@@ -93,10 +94,10 @@ impl Line {
         Line { name: name.into(), argv, workers_per_task: false, env: Vec::new(), skip: Skip::None }
     }
 
-    fn peer(peers: &Peers, name: &str, script: &str, base: &[String]) -> Line {
-        let row = peers.row(name, script, base);
+    /// A peer's line, from its row (which says why, if it cannot run here).
+    fn peer(row: Row) -> Line {
         let skip = row.missing.map_or(Skip::None, Skip::Always);
-        Line { name: name.into(), argv: row.argv, workers_per_task: false, env: Vec::new(), skip }
+        Line { name: row.name, argv: row.argv, workers_per_task: false, env: Vec::new(), skip }
     }
 
     fn skip(mut self, skip: Skip) -> Line {
@@ -126,7 +127,8 @@ impl Line {
 fn sleep_lines(peers: &Peers, ms: u64) -> Vec<Line> {
     let base = ["--ms".to_string(), ms.to_string()];
     let pool = POOL.to_string();
-    let mut threads_per_task = Line::peer(peers, "py-threads (N workers)", "py_threads.py", &base);
+    let mut threads_per_task =
+        Line::peer(peers.python("py-threads (N workers)", "py_threads.py", &base));
     threads_per_task.workers_per_task = true;
     vec![
         Line::model("serial", "serial", &base, &[]).skip(Skip::Rounds { at_once: 1, ms }),
@@ -142,9 +144,11 @@ fn sleep_lines(peers: &Peers, ms: u64) -> Vec<Line> {
         Line::model("ring", "ring", &base, &[]),
         Line::model("tokio (jemalloc)", "tokio", &base, &[]).on_jemalloc(),
         Line::model("uring (jemalloc)", "uring", &base, &[]).on_jemalloc(),
-        Line::peer(peers, "py-asyncio", "py_asyncio.py", &base),
-        Line::peer(peers, "py-uvloop", "py_uvloop.py", &base),
+        Line::peer(peers.python("py-asyncio", "py_asyncio.py", &base)),
+        Line::peer(peers.python("py-uvloop", "py_uvloop.py", &base)),
         threads_per_task,
+        Line::peer(peers.node("node-promises", &base)),
+        Line::peer(peers.go("go-goroutines", &base)),
     ]
 }
 
@@ -157,8 +161,10 @@ fn http_lines(peers: &Peers, addr: &str) -> Vec<Line> {
         Line::model("epoll", "epoll", &base, &[]),
         Line::model("uring", "uring", &base, &[]),
         Line::model("ring", "ring", &base, &[]),
-        Line::peer(peers, "py-asyncio", "py_asyncio.py", &base),
-        Line::peer(peers, "py-uvloop", "py_uvloop.py", &base),
+        Line::peer(peers.python("py-asyncio", "py_asyncio.py", &base)),
+        Line::peer(peers.python("py-uvloop", "py_uvloop.py", &base)),
+        Line::peer(peers.node("node-promises", &base)),
+        Line::peer(peers.go("go-goroutines", &base)),
     ]
 }
 
@@ -191,7 +197,7 @@ pub fn scale(options: &Scale) -> Result<(), String> {
     } else {
         (&[10, 100, 1_000, 10_000, 100_000, 1_000_000], &[100, 1_000, 5_000, 10_000, 20_000], 1000)
     };
-    let facts = facts::collect(None, Some(&options.python));
+    let facts = facts::collect(None, Some(&peers));
     let sleep = sweep(&sleep_lines(&peers, ms), grid);
     let service = crate::service::Service::start(&bin_dir())?;
     let http = sweep(&http_lines(&peers, &service.addr), http_grid);

@@ -29,9 +29,9 @@ impl Point {
         self.error.is_none()
     }
 
-    /// The Python peers are drawn dashed.
+    /// The peers (Python, Node, Go) are drawn dashed.
     pub fn peer(&self) -> bool {
-        self.line.starts_with("py-")
+        ["py-", "node-", "go-"].iter().any(|p| self.line.starts_with(p))
     }
 
     /// Peak memory of the process and its children, in KiB.

@@ -1,0 +1,3 @@
+module conclab/peers/go
+
+go 1.22

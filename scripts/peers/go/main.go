@@ -1,0 +1,302 @@
+// go-goroutines: the conclab contract in Go — one goroutine per task, or a pool of W.
+//
+// Goroutines are the model no Rust binary here has: stackful green threads, each with its
+// own small growable stack, multiplexed M:N onto a few OS threads by Go's scheduler.
+// A blocking call inside one parks the goroutine, not the thread: sleeps go to the runtime's
+// timers, sockets to its netpoller (epoll), and cpu work runs on GOMAXPROCS threads, one per
+// core by default. It speaks CONTRACT.md exactly as the Python peers do. Built from the
+// standard library alone (`make peers`, GOTOOLCHAIN=local, no module downloads).
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+const usage = "Usage: go-goroutines [--workload sleep|http|cpu] [--tasks N] [--ms MS] [--work K] " +
+	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--json] [--verbose]"
+
+type args struct {
+	workload                string
+	tasks, ms, work, workers int
+	timeoutMs               int
+	addr                    string
+	json, verbose           bool
+}
+
+// parseArgs reads the contract's flags; bad input is a one-line reason, the usage, exit 2.
+func parseArgs() args {
+	var a args
+	fs := flag.NewFlagSet("go-goroutines", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&a.workload, "workload", "sleep", "")
+	tasks := fs.String("tasks", "10", "")
+	ms := fs.String("ms", "1000", "")
+	work := fs.String("work", "100000", "")
+	fs.StringVar(&a.addr, "addr", "127.0.0.1:7878", "")
+	workers := fs.String("workers", "", "")
+	timeout := fs.String("timeout-ms", "30000", "")
+	offload := fs.Bool("offload", false, "")
+	fs.BoolVar(&a.json, "json", false, "")
+	fs.BoolVar(&a.verbose, "verbose", false, "")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		reject(err.Error())
+	}
+	if fs.NArg() > 0 {
+		reject(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	number := func(name, text string, min int) int {
+		v, err := strconv.Atoi(text)
+		if err != nil {
+			reject(fmt.Sprintf("--%s: %q is not a whole number", name, text))
+		}
+		if v < min {
+			reject(fmt.Sprintf("--%s: %d is below %d", name, v, min))
+		}
+		return v
+	}
+	a.tasks, a.ms, a.work = number("tasks", *tasks, 1), number("ms", *ms, 0), number("work", *work, 0)
+	a.timeoutMs = number("timeout-ms", *timeout, 1)
+	if *workers != "" {
+		a.workers = number("workers", *workers, 1)
+	}
+	switch a.workload {
+	case "sleep", "http", "cpu":
+	default:
+		reject(fmt.Sprintf("--workload: %q is not one of sleep, http, cpu", a.workload))
+	}
+	if _, _, err := net.SplitHostPort(a.addr); err != nil {
+		reject(fmt.Sprintf("--addr: %q is not HOST:PORT", a.addr))
+	}
+	if *offload {
+		reject("--offload: goroutines have no event loop to offload from; they already run on every core")
+	}
+	return a
+}
+
+func reject(reason string) {
+	fmt.Fprintf(os.Stderr, "Error: %s\n\n%s\n", reason, usage)
+	os.Exit(2)
+}
+
+// result is one finished task: its value or error, when it finished, and on which thread.
+type result struct {
+	id       int
+	value    uint64
+	err      error
+	finished time.Time
+	tid      int
+}
+
+// runTask runs task id on the calling goroutine, blocking it (but not its thread).
+func runTask(a *args, client *http.Client, id int) result {
+	var value uint64
+	var err error
+	switch a.workload {
+	case "sleep":
+		time.Sleep(time.Duration(a.ms) * time.Millisecond)
+		value = uint64(id) + 100
+	case "http":
+		value, err = get(a, client, id)
+	case "cpu":
+		value = sha256Chain(id, a.work)
+	}
+	return result{id: id, value: value, err: err, finished: time.Now(), tid: syscall.Gettid()}
+}
+
+func sha256Chain(id, rounds int) uint64 {
+	h := make([]byte, 8, 32)
+	binary.BigEndian.PutUint64(h, uint64(id))
+	for i := 0; i < rounds; i++ {
+		sum := sha256.Sum256(h)
+		h = sum[:]
+	}
+	return binary.BigEndian.Uint64(h[:8])
+}
+
+// get is one GET /query on a fresh connection (keep-alive off), bounded by --timeout-ms.
+// net/http reads every body framing HTTP/1.1 allows, chunked included.
+func get(a *args, client *http.Client, id int) (uint64, error) {
+	url := fmt.Sprintf("http://%s/query?id=%d&delay_ms=%d", a.addr, id, a.ms)
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, httpError(a, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64*1024+1))
+	if err != nil {
+		return 0, httpError(a, err)
+	}
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("the service answered HTTP %d", resp.StatusCode)
+	}
+	var answer struct{ Value *uint64 }
+	if json.Unmarshal(body, &answer) != nil || answer.Value == nil {
+		return 0, errors.New("malformed response: body is not the expected JSON")
+	}
+	return *answer.Value, nil
+}
+
+// httpError says what went wrong the contract's way: what to do about it, or the limit.
+func httpError(a *args, err error) error {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("connection refused to %s (is the service running? `make service`)", a.addr)
+	case errors.Is(err, syscall.EMFILE):
+		return fmt.Errorf("%v — limit to raise: RLIMIT_NOFILE (`ulimit -n`)", err)
+	case errors.Is(err, syscall.EAGAIN):
+		return fmt.Errorf("%v — limit to raise: the ephemeral ports or `ulimit -u`", err)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Errorf("the request timed out after %d ms (--timeout-ms)", a.timeoutMs)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return errors.New("truncated response: the connection closed before it was complete")
+	}
+	return err
+}
+
+func main() {
+	a := parseArgs()
+	client := &http.Client{
+		Timeout:   time.Duration(a.timeoutMs) * time.Millisecond,
+		Transport: &http.Transport{DisableKeepAlives: true, MaxIdleConnsPerHost: -1},
+	}
+	workers, concurrency := a.tasks, a.tasks
+	if a.workers > 0 {
+		workers, concurrency = a.workers, a.workers
+	}
+	results := make([]result, a.tasks)
+	start := time.Now()
+	done := make(chan result, a.tasks)
+	if a.workers == 0 {
+		// One goroutine per task; results are collected in task order below.
+		for id := 0; id < a.tasks; id++ {
+			go func(id int) { done <- runTask(&a, client, id) }(id)
+		}
+	} else {
+		// A pool: W goroutines taking task ids from a channel.
+		ids := make(chan int, a.tasks)
+		for id := 0; id < a.tasks; id++ {
+			ids <- id
+		}
+		close(ids)
+		for w := 0; w < a.workers; w++ {
+			go func() {
+				for id := range ids {
+					done <- runTask(&a, client, id)
+				}
+			}()
+		}
+	}
+	for i := 0; i < a.tasks; i++ {
+		r := <-done
+		results[r.id] = r
+	}
+	wall := time.Since(start)
+	os.Exit(report(&a, results, start, wall, workers, concurrency))
+}
+
+// report prints the contract's report and returns the exit status.
+func report(a *args, results []result, start time.Time, wall time.Duration, workers, concurrency int) int {
+	var ok, failed int
+	var checksum uint64
+	var firstError error
+	var finished []float64
+	for _, r := range results {
+		at := r.finished.Sub(start).Seconds()
+		if r.err != nil {
+			failed++
+			if firstError == nil {
+				firstError = r.err
+			}
+			if a.verbose {
+				fmt.Fprintf(os.Stderr, "task %d failed: %v · pid %d tid %d · at %.4f s\n", r.id, r.err, os.Getpid(), r.tid, at)
+			}
+			continue
+		}
+		ok++
+		checksum += r.value
+		finished = append(finished, at)
+		if a.verbose {
+			fmt.Fprintf(os.Stderr, "task %d value %d · pid %d tid %d · at %.4f s\n", r.id, r.value, os.Getpid(), r.tid, at)
+		}
+	}
+	var self, kids syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	seconds := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	timed := a.workload != "cpu"
+	var ideal, ms, work, lateness any
+	if timed {
+		ideal = math.Ceil(float64(a.tasks)/float64(concurrency)) * float64(a.ms) / 1000
+		ms = a.ms
+		lateness = latenessMs(finished, concurrency, float64(a.ms)/1000)
+	} else {
+		work = a.work
+	}
+	var firstErrorText any
+	if firstError != nil {
+		firstErrorText = firstError.Error()
+	}
+	r := map[string]any{
+		"model": "go-goroutines", "workload": a.workload, "tasks": a.tasks, "workers": workers,
+		"concurrency": concurrency, "ms": ms, "work": work, "offload": false,
+		"ok": ok, "failed": failed, "checksum": checksum, "wall_s": wall.Seconds(), "ideal_s": ideal,
+		"user_s": seconds(self.Utime) + seconds(kids.Utime), "sys_s": seconds(self.Stime) + seconds(kids.Stime),
+		"max_rss_kib": self.Maxrss, "children_max_rss_kib_sum": 0,
+		"voluntary_ctx_switches": self.Nvcsw + kids.Nvcsw, "involuntary_ctx_switches": self.Nivcsw + kids.Nivcsw,
+		"lateness_ms": lateness, "loop_lag_ms": nil, "first_error": firstErrorText,
+	}
+	if a.json {
+		line, _ := json.Marshal(r)
+		fmt.Println(string(line))
+	} else {
+		line := fmt.Sprintf("go-goroutines · %s · %d tasks · %.4f s", a.workload, a.tasks, wall.Seconds())
+		if timed {
+			line += fmt.Sprintf(" (ideal %.4f s)", ideal)
+		}
+		line += fmt.Sprintf(" · peak RSS %.1f MiB · checksum %d", float64(self.Maxrss)/1024, checksum)
+		if failed > 0 {
+			line += fmt.Sprintf(" · %d failed", failed)
+		}
+		fmt.Println(line)
+	}
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "Error: %d of %d tasks failed; the first: %v\n", failed, a.tasks, firstError)
+		return 1
+	}
+	return 0
+}
+
+// latenessMs: the k-th finish against the ideal schedule, where round k / concurrency ends at
+// (round + 1) × each; nearest-rank p50, p99 and max, as the Rust models compute them.
+func latenessMs(finished []float64, concurrency int, each float64) any {
+	if len(finished) == 0 {
+		return nil
+	}
+	sort.Float64s(finished)
+	late := make([]float64, len(finished))
+	for k, t := range finished {
+		late[k] = (t - float64(k/concurrency+1)*each) * 1000
+	}
+	sort.Float64s(late)
+	pick := func(q float64) float64 {
+		i := int(math.Ceil(q * float64(len(late))))
+		return late[max(1, min(i, len(late)))-1]
+	}
+	round := func(v float64) float64 { return math.Round(v*1000) / 1000 }
+	return map[string]float64{"p50": round(pick(0.5)), "p99": round(pick(0.99)), "max": round(late[len(late)-1])}
+}

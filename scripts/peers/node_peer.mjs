@@ -1,0 +1,284 @@
+// node-promises: the conclab contract on Node.js — one promise per task, gathered with
+// Promise.all on one event loop.
+//
+// Node's loop is libuv, the engine uvloop wraps for asyncio: timers in a heap, sockets
+// through epoll. Sleeps are setTimeout, requests node:http with no keep-alive agent (a fresh
+// connection each), and cpu tasks run on the loop, one per turn, the way asyncio runs them:
+// while one hashes, nothing else on the loop runs. --offload hands them to a worker_threads
+// pool of one worker per core, Node's run_in_executor. It speaks CONTRACT.md exactly as the
+// Python peers do; `make peers` installs a pinned Node into the project's .venv.
+import crypto from "node:crypto";
+import http from "node:http";
+import os from "node:os";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { Worker, isMainThread, parentPort, threadId } from "node:worker_threads";
+
+const MODEL = "node-promises";
+const USAGE =
+  "Usage: node-promises [--workload sleep|http|cpu] [--tasks N] [--ms MS] [--work K] " +
+  "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--json] [--verbose]";
+const MAX_BODY = 64 * 1024;
+
+function reject(reason) {
+  process.stderr.write(`Error: ${reason}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function contractArgs() {
+  let parsed;
+  try {
+    const str = (d) => ({ type: "string", default: d });
+    parsed = parseArgs({
+      options: {
+        workload: str("sleep"), tasks: str("10"), ms: str("1000"), work: str("100000"),
+        addr: str("127.0.0.1:7878"), "timeout-ms": str("30000"), workers: { type: "string" },
+        offload: { type: "boolean", default: false }, json: { type: "boolean", default: false },
+        verbose: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    reject(e.message.split("\n")[0]);
+  }
+  const number = (name, min) => {
+    const text = parsed[name];
+    if (!/^\d+$/.test(text)) reject(`--${name}: '${text}' is not a whole number`);
+    if (Number(text) < min) reject(`--${name}: ${text} is below ${min}`);
+    return Number(text);
+  };
+  const args = {
+    workload: parsed.workload, tasks: number("tasks", 1), ms: number("ms", 0),
+    work: number("work", 0), timeoutMs: number("timeout-ms", 1), offload: parsed.offload,
+    json: parsed.json, verbose: parsed.verbose,
+  };
+  if (!["sleep", "http", "cpu"].includes(args.workload)) {
+    reject(`--workload: '${args.workload}' is not one of sleep, http, cpu`);
+  }
+  const at = parsed.addr.lastIndexOf(":");
+  const port = parsed.addr.slice(at + 1);
+  if (at < 1 || !/^\d+$/.test(port)) reject(`--addr: '${parsed.addr}' is not HOST:PORT`);
+  args.host = parsed.addr.slice(0, at).replace(/^\[(.*)\]$/, "$1");
+  args.port = Number(port);
+  args.addr = parsed.addr;
+  if (parsed.workers !== undefined) reject("--workers: node-promises has no pool");
+  if (args.offload && args.workload !== "cpu") reject("--offload applies to the cpu workload only");
+  return args;
+}
+
+// ---- the tasks ---------------------------------------------------------------------------
+
+/** The cpu task: h = id as 8 big-endian bytes; h = SHA-256(h) K times; the first 8 bytes. */
+function sha256Chain(id, rounds) {
+  let h = Buffer.alloc(8);
+  h.writeBigUInt64BE(BigInt(id));
+  for (let i = 0; i < rounds; i++) h = crypto.createHash("sha256").update(h).digest();
+  return h.readBigUInt64BE(0);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One GET /query on a fresh connection; node:http reads chunked bodies as well as any. */
+function get(args, id) {
+  return new Promise((resolve, fail) => {
+    let settled = false;
+    const settle = (error, value) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) fail(error);
+      else resolve(value);
+    };
+    const path = `/query?id=${id}&delay_ms=${args.ms}`;
+    const request = http.get({ host: args.host, port: args.port, path, agent: false }, (res) => {
+      const chunks = [];
+      let size = 0;
+      res.on("data", (chunk) => {
+        size += chunk.length;
+        if (size > MAX_BODY) {
+          request.destroy(new Error(`malformed response: body over the ${MAX_BODY}-byte bound`));
+        } else chunks.push(chunk);
+      });
+      res.on("error", () => settle(new Error(TRUNCATED)));
+      res.on("close", () => {
+        if (!res.complete) return settle(new Error(TRUNCATED));
+        if (res.statusCode !== 200) return settle(new Error(`the service answered HTTP ${res.statusCode}`));
+        const match = /"value"\s*:\s*(\d+)/.exec(Buffer.concat(chunks).toString());
+        if (!match) return settle(new Error("malformed response: body is not the expected JSON"));
+        settle(null, BigInt(match[1]));
+      });
+    });
+    request.on("error", (e) => settle(httpError(args, e)));
+    const timer = setTimeout(() => {
+      settle(new Error(`the request timed out after ${args.timeoutMs} ms (--timeout-ms)`));
+      request.destroy();
+    }, args.timeoutMs);
+  });
+}
+
+const TRUNCATED = "truncated response: the connection closed before it was complete";
+
+function httpError(args, e) {
+  if (e.code === "ECONNREFUSED") {
+    return new Error(`connection refused to ${args.addr} (is the service running? \`make service\`)`);
+  }
+  if (e.code === "EMFILE" || e.code === "ENFILE") {
+    return new Error(`${e.message} — limit to raise: RLIMIT_NOFILE (\`ulimit -n\`)`);
+  }
+  if (e.code === "ECONNRESET") return new Error(TRUNCATED);
+  if (String(e.code).startsWith("HPE_")) return new Error(`malformed response: ${e.message}`);
+  return e;
+}
+
+// ---- --offload: a worker_threads pool, Node's run_in_executor ----------------------------
+
+/** One worker per core, each hashing the ids it is sent; results come back as messages. */
+function pool(size) {
+  const waiting = new Map();
+  const queue = [];
+  const idle = [];
+  const workers = Array.from({ length: size }, () => {
+    const worker = new Worker(new URL(import.meta.url));
+    worker.on("message", ({ id, value, thread }) => {
+      waiting.get(id)([BigInt(value), thread]);
+      waiting.delete(id);
+      next(worker);
+    });
+    worker.unref();
+    return worker;
+  });
+  const next = (worker) => {
+    const job = queue.shift();
+    if (job) worker.postMessage(job);
+    else idle.push(worker);
+  };
+  workers.forEach(next);
+  return (id, rounds) =>
+    new Promise((resolve) => {
+      waiting.set(id, resolve);
+      const worker = idle.pop();
+      if (worker) worker.postMessage({ id, rounds });
+      else queue.push({ id, rounds });
+    });
+}
+
+if (!isMainThread) {
+  parentPort.on("message", ({ id, rounds }) => {
+    parentPort.postMessage({ id, value: String(sha256Chain(id, rounds)), thread: threadId });
+  });
+}
+
+// ---- the run and its report --------------------------------------------------------------
+
+/** A 10 ms timer on the loop: how late each tick fires shows how long the loop was held up. */
+function pulse() {
+  const lateMs = [];
+  let due;
+  let timer;
+  const schedule = () => {
+    due = performance.now() + 10;
+    timer = setTimeout(() => {
+      lateMs.push(performance.now() - due);
+      schedule();
+    }, 10);
+  };
+  schedule();
+  return () => {
+    clearTimeout(timer);
+    lateMs.push(Math.max(0, performance.now() - due)); // a tick still waited for counts as woken now
+    return lateMs;
+  };
+}
+
+async function main() {
+  const args = contractArgs();
+  const offload = args.offload ? pool(os.availableParallelism()) : null;
+  const start = performance.now();
+  const stopPulse = args.workload === "cpu" ? pulse() : null;
+  const runTask = async (id) => {
+    let value;
+    let thread = threadId;
+    if (args.workload === "sleep") {
+      await sleep(args.ms);
+      value = BigInt(id + 100);
+    } else if (args.workload === "http") {
+      value = await get(args, id);
+    } else if (offload) {
+      [value, thread] = await offload(id, args.work);
+    } else {
+      // Its own turn of the loop, as an asyncio task gets: timers run between two tasks.
+      value = await new Promise((resolve) => setImmediate(() => resolve(sha256Chain(id, args.work))));
+    }
+    return { value, at: (performance.now() - start) / 1000, thread };
+  };
+  const outcomes = await Promise.all(
+    Array.from({ length: args.tasks }, (_, id) => runTask(id).then((ok) => ({ ok }), (error) => ({ error }))),
+  );
+  const wall = (performance.now() - start) / 1000;
+  const lag = stopPulse ? stopPulse() : null;
+  process.exit(report(args, outcomes, wall, lag));
+}
+
+function percentiles(values) {
+  if (values.length === 0) return null;
+  const v = [...values].sort((a, b) => a - b);
+  const pick = (q) => v[Math.min(v.length, Math.max(1, Math.ceil(q * v.length))) - 1];
+  const round = (x) => Math.round(x * 1000) / 1000;
+  return { p50: round(pick(0.5)), p99: round(pick(0.99)), max: round(v[v.length - 1]) };
+}
+
+function report(args, outcomes, wall, lag) {
+  let checksum = 0n;
+  let failed = 0;
+  let firstError = null;
+  const finished = [];
+  outcomes.forEach(({ ok, error }, id) => {
+    if (error) {
+      failed++;
+      firstError ??= error.message;
+      if (args.verbose) process.stderr.write(`task ${id} failed: ${error.message}\n`);
+      return;
+    }
+    checksum = (checksum + ok.value) & 0xffffffffffffffffn;
+    finished.push(ok.at);
+    if (args.verbose) {
+      process.stderr.write(`task ${id} value ${ok.value} · pid ${process.pid} thread ${ok.thread} · at ${ok.at.toFixed(4)} s\n`);
+    }
+  });
+  const timed = args.workload !== "cpu";
+  const each = args.ms / 1000;
+  const lateness = timed
+    ? percentiles(finished.sort((a, b) => a - b).map((t) => (t - each) * 1000)) // all N at once
+    : null;
+  const usage = process.resourceUsage();
+  const r = {
+    model: MODEL, workload: args.workload, tasks: args.tasks, workers: 1, concurrency: args.tasks,
+    ms: timed ? args.ms : null, work: timed ? null : args.work, offload: args.offload,
+    ok: args.tasks - failed, failed, checksum, wall_s: wall, ideal_s: timed ? each : null,
+    user_s: usage.userCPUTime / 1e6, sys_s: usage.systemCPUTime / 1e6, max_rss_kib: usage.maxRSS,
+    children_max_rss_kib_sum: 0, voluntary_ctx_switches: usage.voluntaryContextSwitches,
+    involuntary_ctx_switches: usage.involuntaryContextSwitches, lateness_ms: lateness,
+    loop_lag_ms: lag ? percentiles(lag) : null, first_error: firstError,
+  };
+  if (args.json) {
+    // u64 checksums exceed a double: written as the exact integer.
+    const text = JSON.stringify(r, (_, v) => (typeof v === "bigint" ? `BIG${v}` : v));
+    process.stdout.write(text.replace(/"BIG(\d+)"/g, "$1") + "\n");
+  } else {
+    const ideal = timed ? ` (ideal ${each.toFixed(4)} s)` : "";
+    const lagText = r.loop_lag_ms ? ` · loop lag max ${r.loop_lag_ms.max.toFixed(1)} ms` : "";
+    const failedText = failed ? ` · ${failed} failed` : "";
+    process.stdout.write(
+      `${MODEL} · ${args.workload} · ${args.tasks} tasks · ${wall.toFixed(4)} s${ideal} · ` +
+        `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText} · checksum ${checksum}${failedText}\n`,
+    );
+  }
+  if (failed) {
+    process.stderr.write(`Error: ${failed} of ${args.tasks} tasks failed; the first: ${firstError}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+if (isMainThread) main();
