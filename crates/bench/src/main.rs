@@ -17,10 +17,11 @@
 //! - [`scale`]: the sweep from ten tasks to a million, its tables and its plots ([`svg`]).
 //! - [`trace`]: one binary under strace or perf, and the syscall counts of every model.
 //! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
-//!   of `epoll` and `ring`.
+//!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
 //!   machine facts beside every result, and the service the http benchmarks start.
 
+mod claim;
 mod cli;
 mod facts;
 mod loops;

@@ -150,6 +150,7 @@ pub fn cpu(options: &Suite) -> Result<(), String> {
         peers.python("py-threads (default workers)", "py_threads.py", &a),
         peers.python("py-asyncio", "py_asyncio.py", &a),
         peers.python("py-asyncio --offload (process pool)", "py_asyncio.py", &with("--offload")),
+        peers.python("py-uvloop", "py_uvloop.py", &a),
     ];
     // Go and Node each against its own one-at-a-time row: one goroutine worker, the loop.
     let others = vec![

@@ -28,6 +28,7 @@ pub const README_HTTP: &str = include_str!("../templates/readme-http.md");
 pub const README_CPU: &str = include_str!("../templates/readme-cpu.md");
 pub const README_SCALE: &str = include_str!("../templates/readme-scale.md");
 pub const README_LOOPS: &str = include_str!("../templates/readme-loops.md");
+pub const README_CLAIM: &str = include_str!("../templates/readme-claim.md");
 
 #[cfg(test)]
 mod tests {
