@@ -69,11 +69,17 @@ function contractArgs() {
 
 // ---- the tasks ---------------------------------------------------------------------------
 
+/** One SHA-256 digest: Node's one-shot `crypto.hash` (21.7+), half again as fast here as a
+ * Hash object per round, which older Nodes fall back to. */
+const sha256 = crypto.hash
+  ? (data) => crypto.hash("sha256", data, "buffer")
+  : (data) => crypto.createHash("sha256").update(data).digest();
+
 /** The cpu task: h = id as 8 big-endian bytes; h = SHA-256(h) K times; the first 8 bytes. */
 function sha256Chain(id, rounds) {
   let h = Buffer.alloc(8);
   h.writeBigUInt64BE(BigInt(id));
-  for (let i = 0; i < rounds; i++) h = crypto.createHash("sha256").update(h).digest();
+  for (let i = 0; i < rounds; i++) h = sha256(h);
   return h.readBigUInt64BE(0);
 }
 

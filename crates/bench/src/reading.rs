@@ -23,10 +23,18 @@ pub fn seed(rows: &[Measured], each: f64) -> String {
         medians.iter().max_by(|a, b| a.1.total_cmp(&b.1)),
     ) {
         out += &format!(
-            "- The five concurrent Rust models finish between {} (`{}`) and {} (`{}`) at the median: {:.1} ms apart \
+            "- The {} concurrent Rust models finish between {} (`{}`) and {} (`{}`) at the median: {:.1} ms apart \
              on a {:.0} ms task. At 10 tasks the models cannot be told apart; what each costs shows from 10,000 tasks \
              up (`make bench-scale`).\n",
-            table::seconds(best.1), best.0, table::seconds(worst.1), worst.0, (worst.1 - best.1) * 1000.0, each * 1000.0
+            medians.len(), table::seconds(best.1), best.0, table::seconds(worst.1), worst.0, (worst.1 - best.1) * 1000.0, each * 1000.0
+        );
+    }
+    let p99 = |name: &str| Some(find(rows, name)?.report.as_ref()?.lateness_ms?.p99);
+    if let (Some(ring), Some(epoll)) = (p99("ring"), p99("epoll")) {
+        out += &format!(
+            "- Where the loops differ at ten tasks is how close to its deadline each sleep ends: p99 {ring:.3} ms late \
+             in `ring`, whose one `io_uring_enter` timeout is in nanoseconds, and {epoll:.3} ms in `epoll`, whose \
+             `epoll_wait` takes whole milliseconds.\n"
         );
     }
     if let (Some(rust), Some(py)) = (median(rows, "serial"), median(rows, "py-serial")) {
@@ -57,6 +65,14 @@ pub fn seed(rows: &[Measured], each: f64) -> String {
              runtime, exit) and `py-asyncio` {:.1} ms (mostly the interpreter starting and importing asyncio): the \
              `own wall` column is each program's figure from the first task's start to the last one's end.\n",
             rust * 1000.0, py * 1000.0
+        );
+    }
+    if let (Some(go), Some(node)) = (startup("go-goroutines"), startup("node-promises")) {
+        out += &format!(
+            "- The same for the two runtimes uvloop's claim names: `go-goroutines` spends {:.1} ms outside its tasks, \
+             `node-promises` {:.1} ms (starting V8). At ten sleeping tasks that is all that separates them.\n",
+            go * 1000.0,
+            node * 1000.0
         );
     }
     let children =

@@ -1,16 +1,19 @@
 //! Log-log line plots as plain SVG: no dependency, no network, and small enough to read.
 
-/// One line of a plot: a model's points, drawn solid, or lighter and dashed for a peer.
+/// One line of a plot: a model's points, drawn solid, or dashed for a peer, in the colour at
+/// `color` of [`COLORS`] (so that a line keeps its colour from plot to plot).
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     pub peer: bool,
+    pub color: usize,
 }
 
-/// Distinct colours for up to 14 lines (Tableau 20's darker half, then its lighter one).
-const COLORS: [&str; 14] = [
+/// Distinct colours for up to 16 lines: Tableau 10, then darker and stronger hues that stay
+/// apart from them when dashed.
+pub const COLORS: [&str; 16] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
-    "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39",
+    "#bcbd22", "#7f7f7f", "#393b79", "#000000", "#b8860b", "#843c39", "#00a86b", "#ff1493",
 ];
 // The canvas and the plot area's margins (the legend sits in the right one).
 const W: f64 = 760.0;
@@ -75,8 +78,8 @@ pub fn loglog(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> S
         LEFT + pw / 2.0, H - 12.0, TOP + ph / 2.0
     );
     for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let style = if s.peer { " stroke-dasharray=\"5 4\" opacity=\"0.55\"" } else { "" };
+        let color = COLORS[s.color % COLORS.len()];
+        let style = if s.peer { " stroke-dasharray=\"5 4\" opacity=\"0.8\"" } else { "" };
         let points: Vec<String> = s
             .points
             .iter()
@@ -108,8 +111,14 @@ mod tests {
                 name: "epoll".into(),
                 points: vec![(10.0, 0.5), (1000.0, 2.0), (1e6, 150.0)],
                 peer: false,
+                color: 0,
             },
-            Series { name: "py-asyncio".into(), points: vec![(10.0, 3.0), (1e5, 0.0)], peer: true },
+            Series {
+                name: "py-asyncio".into(),
+                points: vec![(10.0, 3.0), (1e5, 0.0)],
+                peer: true,
+                color: 1,
+            },
         ];
         let svg = loglog("overhead", "tasks", "ms", &series);
         assert_eq!(svg.matches("<polyline").count(), 2);
@@ -131,7 +140,7 @@ mod tests {
             "empty",
             "x",
             "y",
-            &[Series { name: "a".into(), points: vec![(0.0, 1.0)], peer: false }],
+            &[Series { name: "a".into(), points: vec![(0.0, 1.0)], peer: false, color: 0 }],
         );
         assert!(svg.contains("no data"));
     }

@@ -114,7 +114,13 @@ func runTask(a *args, client *http.Client, id int) result {
 	case "cpu":
 		value = sha256Chain(id, a.work)
 	}
-	return result{id: id, value: value, err: err, finished: time.Now(), tid: syscall.Gettid()}
+	r := result{id: id, value: value, err: err, finished: time.Now()}
+	if a.verbose {
+		// Which OS thread the goroutine finished on: asked only when it is printed, for it
+		// costs a system call.
+		r.tid = syscall.Gettid()
+	}
+	return r
 }
 
 func sha256Chain(id, rounds int) uint64 {

@@ -4,8 +4,9 @@
 use super::point::Point;
 use crate::svg::{loglog, Series};
 
-/// One series per line of the sweep, in sweep order, from the points that ran.
-fn series(points: &[Point], f: &dyn Fn(&Point) -> Option<f64>) -> Vec<Series> {
+/// One series per line of the sweep, in sweep order, from the points that ran; each line's
+/// colour is its place in `order`, so that it is the same in every plot.
+fn series(points: &[Point], order: &[&str], f: &dyn Fn(&Point) -> Option<f64>) -> Vec<Series> {
     let mut names: Vec<(&str, bool)> = Vec::new();
     for p in points {
         if !names.iter().any(|(n, _)| *n == p.line) {
@@ -14,9 +15,11 @@ fn series(points: &[Point], f: &dyn Fn(&Point) -> Option<f64>) -> Vec<Series> {
     }
     names
         .into_iter()
-        .map(|(name, peer)| Series {
+        .enumerate()
+        .map(|(i, (name, peer))| Series {
             name: name.to_string(),
             peer,
+            color: order.iter().position(|n| *n == name).unwrap_or(i),
             points: points
                 .iter()
                 .filter(|p| p.line == name && p.ok())
@@ -35,27 +38,34 @@ pub fn write_plots(
 ) -> Result<(), String> {
     let overhead = |p: &Point| p.overhead_ms();
     let per_task = |p: &Point| Some(p.memory_kib()? * 1024.0 / p.n as f64);
+    // Every line of the http sweep is a line of the sleep sweep: one colour order for both.
+    let mut order: Vec<&str> = Vec::new();
+    for p in sleep.iter().chain(http) {
+        if !order.contains(&p.line.as_str()) {
+            order.push(&p.line);
+        }
+    }
     let plots = [
         (
             "overhead.svg",
             format!("sleep {ms} ms: time above the ideal"),
             "tasks (N)",
             "wall − ideal (ms)",
-            series(sleep, &overhead),
+            series(sleep, &order, &overhead),
         ),
         (
             "memory-per-task.svg",
             format!("sleep {ms} ms: peak memory per task"),
             "tasks (N)",
             "bytes per task (self + children)",
-            series(sleep, &per_task),
+            series(sleep, &order, &per_task),
         ),
         (
             "http-overhead.svg",
             "http, 100 ms delay: time above the ideal".to_string(),
             "requests (N)",
             "wall − ideal (ms)",
-            series(http, &overhead),
+            series(http, &order, &overhead),
         ),
     ];
     for (file, title, x, y, lines) in plots {
