@@ -56,7 +56,7 @@ pub fn section(results: &Path) -> Result<String, String> {
     );
     let merged = (0..COLUMNS.len()).map(|i| python[i].or(others[i]).or(rust[i])).collect();
     cases.push(Case {
-        what: "8 SHA-256 chains, each on the loop (hyperfine median)".into(),
+        what: "8 SHA-256 chains, as each runs them by default (hyperfine median)".into(),
         seconds: merged,
     });
 

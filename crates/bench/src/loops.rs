@@ -61,7 +61,10 @@ pub fn section(results: &Path) -> Result<String, String> {
         format!("{} `io_uring_enter`, {} `epoll_wait`", c.io_uring_enter, c.epoll_wait)
     };
     cases.push(Case {
-        what: format!("{} sleeping tasks under `strace -f -c`", rs.map_or(0, |c| c.tasks)),
+        what: format!(
+            "{} sleeping tasks under `strace -f -c`",
+            thousands(rs.map_or(0, |c| c.tasks))
+        ),
         epoll: es.map(waits),
         ring: rs.map(waits),
         target: "`io_uring_enter` present, no `epoll_wait`",
@@ -86,10 +89,10 @@ pub fn section(results: &Path) -> Result<String, String> {
     cases.push(Case {
         what: format!(
             "{} http requests under `strace -f -c`: all syscalls",
-            rh.map_or(0, |c| c.tasks)
+            thousands(rh.map_or(0, |c| c.tasks))
         ),
-        epoll: eh.map(|c| c.total.to_string()),
-        ring: rh.map(|c| c.total.to_string()),
+        epoll: eh.map(|c| thousands(c.total)),
+        ring: rh.map(|c| thousands(c.total)),
         target: "≤ `epoll`'s / 10",
         met: eh.zip(rh).map(|(e, r)| r.total * 10 <= e.total),
     });
@@ -115,4 +118,27 @@ pub fn section(results: &Path) -> Result<String, String> {
         crate::template::README_LOOPS,
         &[("table", &t.render())],
     )
+}
+
+/// 10000 as "10,000".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(super::thousands(90108), "90,108");
+        assert_eq!(super::thousands(655), "655");
+        assert_eq!(super::thousands(1_000_000), "1,000,000");
+    }
 }
