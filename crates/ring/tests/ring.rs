@@ -9,11 +9,12 @@ testkit::event_loop_tests!("ring");
 const BIN: &str = env!("CARGO_BIN_EXE_ring");
 
 #[test]
-fn ten_thousand_requests_overflow_the_completion_queue_and_lose_none() {
-    // 10,000 sockets are created in batches of 1,024 entries, and their completions outrun
-    // the completion queue's 2,048: the rest wait in the kernel's overflow list.
-    let report = testkit::run_http(BIN, &[], 10_000, 100).success();
-    assert_eq!(report["checksum"], testkit::sum_of_values(10_000));
+fn three_thousand_requests_overflow_the_completion_queue_and_lose_none() {
+    // 3,000 sockets are created in batches of 1,024 entries, and their completions outrun
+    // the completion queue's 2,048: the rest wait in the kernel's overflow list. (Few enough
+    // that the client's and the in-process service's descriptors fit a user's usual limits.)
+    let report = testkit::run_http(BIN, &[], 3_000, 100).success();
+    assert_eq!(report["checksum"], testkit::sum_of_values(3_000));
 }
 
 #[test]

@@ -14,7 +14,11 @@ pub struct Service {
 }
 
 impl Service {
+    /// Start it, after raising this process's soft RLIMIT_NOFILE to its hard limit, as the
+    /// `service` binary does: it holds a descriptor per connection, and a user's default
+    /// soft limit (often 1024) is far below the thousands of connections a test may open.
     pub fn start() -> Service {
+        workload::measure::raise_nofile_limit().expect("getrlimit and setrlimit on RLIMIT_NOFILE");
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
