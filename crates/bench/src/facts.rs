@@ -29,7 +29,8 @@ fn read(path: &str) -> String {
 /// Machine facts as (name, value) pairs, in the order they are printed.
 pub type Facts = Vec<(&'static str, String)>;
 
-pub fn collect(hyperfine: Option<&str>, peers: Option<&crate::peers::Peers>) -> Facts {
+/// The machine, and `more` facts about the tools a bench used (the peers' runtimes, say).
+pub fn collect(hyperfine: Option<&str>, more: Facts) -> Facts {
     let cpu = read("/proc/cpuinfo")
         .lines()
         .find_map(|l| l.strip_prefix("model name"))
@@ -69,9 +70,7 @@ pub fn collect(hyperfine: Option<&str>, peers: Option<&crate::peers::Peers>) -> 
     if let Some(h) = hyperfine {
         facts.push(("hyperfine", first_line(h, &["--version"])));
     }
-    if let Some(peers) = peers {
-        facts.extend(peers.versions());
-    }
+    facts.extend(more);
     facts
 }
 

@@ -37,7 +37,6 @@ mod table;
 mod template;
 mod trace;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cli::Command;
@@ -61,12 +60,4 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// Where the model binaries are: next to this one (target/release).
-pub fn bin_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("target/release"))
 }

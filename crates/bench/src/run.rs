@@ -8,7 +8,20 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 use workload::Report;
 
-/// One command of a benchmark: a model binary or a Python peer with its arguments.
+/// Where the model binaries are: next to this one (target/release).
+pub fn bin_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("target/release"))
+}
+
+/// A model binary, as the start of a command line.
+pub fn model_program(binary: &str) -> Vec<String> {
+    vec![bin_dir().join(binary).display().to_string()]
+}
+
+/// One command of a benchmark: a model binary or a peer with its arguments.
 #[derive(Clone, Debug)]
 pub struct Row {
     /// The name in tables and in hyperfine's output, e.g. `tokio` or `py-threads (10 workers)`.

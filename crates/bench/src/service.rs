@@ -11,8 +11,8 @@ pub struct Service {
 
 impl Service {
     /// Start `service` on a free loopback port and wait for its `listening on ADDR` line.
-    pub fn start(bin_dir: &std::path::Path) -> Result<Service, String> {
-        let path = bin_dir.join("service");
+    pub fn start() -> Result<Service, String> {
+        let path = crate::run::bin_dir().join("service");
         let mut child = Command::new(&path)
             .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())

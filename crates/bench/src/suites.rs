@@ -4,14 +4,12 @@
 
 use crate::cli::Suite;
 use crate::peers::Peers;
-use crate::run::{Bench, Group, Measured, Row};
-use crate::{bin_dir, facts, reading, table, template};
+use crate::run::{model_program, Bench, Group, Measured, Row};
+use crate::{facts, reading, table, template};
 
 /// A model binary with the contract's arguments.
 fn model(name: &str, binary: &str, args: &[String]) -> Row {
-    let mut argv = vec![bin_dir().join(binary).display().to_string()];
-    argv.extend(args.iter().cloned());
-    Row::new(name, argv)
+    Row::new(name, [model_program(binary), args.to_vec()].concat())
 }
 
 fn args(text: &str) -> Vec<String> {
@@ -26,7 +24,7 @@ fn group(label: &str, rows: Vec<Row>, warmup: u32, runs: u32) -> Group {
 fn setup(options: &Suite) -> Result<(Bench, Peers, facts::Facts), String> {
     let peers = Peers::find(&options.python);
     let bench = Bench::new(options.hyperfine.clone(), &options.out)?;
-    let facts = facts::collect(Some(&options.hyperfine), Some(&peers));
+    let facts = facts::collect(Some(&options.hyperfine), peers.versions());
     bench.write("machine.json", &crate::run::to_json(&facts::json(&facts)))?;
     Ok((bench, peers, facts))
 }
@@ -225,7 +223,7 @@ pub fn serial_of(name: &str) -> &'static str {
 
 pub fn http(options: &Suite) -> Result<(), String> {
     let (bench, peers, facts) = setup(options)?;
-    let service = crate::service::Service::start(&bin_dir())?;
+    let service = crate::service::Service::start()?;
     let mut sections = String::new();
     for n in [100u32, 1_000, 10_000] {
         let a = args(&format!("--workload http --tasks {n} --ms 100 --addr {}", service.addr));

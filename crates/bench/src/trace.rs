@@ -7,19 +7,14 @@ use workload::Workload;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bin_dir;
 use crate::cli::{Syscalls, Tool, Trace};
 use crate::peers::Peers;
+use crate::run::model_program;
 use crate::service::Service;
 use crate::table::{Table, DASH};
 
 /// The model binaries, in the order of the tables.
 pub const MODELS: [&str; 7] = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
-
-/// A model binary, as the start of a command line.
-fn model(name: &str) -> Vec<String> {
-    vec![bin_dir().join(name).display().to_string()]
-}
 
 /// `program` (a model binary, or a peer and its script) with the contract's arguments for the
 /// workload; the service when it needs one.
@@ -30,7 +25,7 @@ fn command(
     ms: u64,
 ) -> Result<(Vec<String>, Option<Service>), String> {
     let http = workload == Workload::Http;
-    let service = if http { Some(Service::start(&bin_dir())?) } else { None };
+    let service = if http { Some(Service::start()?) } else { None };
     let mut argv = program.to_vec();
     let (tasks, ms) = (tasks.to_string(), ms.to_string());
     argv.extend(["--workload", workload.name(), "--tasks", &tasks, "--ms", &ms].map(String::from));
@@ -41,8 +36,12 @@ fn command(
 }
 
 pub fn one(options: &Trace) -> Result<(), String> {
-    let (argv, _service) =
-        command(&model(&options.model), options.workload, options.tasks.into(), options.ms)?;
+    let (argv, _service) = command(
+        &model_program(&options.model),
+        options.workload,
+        options.tasks.into(),
+        options.ms,
+    )?;
     let tool: Vec<&str> = match options.tool {
         Tool::Strace => vec!["strace", "-f", "-c"],
         // Hardware counters are not available on this machine kind: software events only.
@@ -177,7 +176,7 @@ pub fn syscalls(options: &Syscalls) -> Result<(), String> {
     let peers = Peers::find(&options.python);
     // The models, then the two runtimes uvloop's claim names, where they can run here.
     let mut programs: Vec<(&str, Vec<String>)> =
-        MODELS.iter().map(|&name| (name, model(name))).collect();
+        MODELS.iter().map(|&name| (name, model_program(name))).collect();
     for row in [peers.node("node-promises", &[]), peers.go("go-goroutines", &[])] {
         match row.missing {
             None => programs.push((
@@ -219,7 +218,7 @@ pub fn syscalls(options: &Syscalls) -> Result<(), String> {
         tables += &format!("## {}\n\n{}\n", workload.name(), table.render());
     }
     let _ = std::fs::remove_file(&scratch);
-    let mut facts = crate::facts::collect(None, None);
+    let mut facts = crate::facts::collect(None, peers.versions());
     facts.push(("strace", crate::facts::first_line("strace", &["-V"])));
     let text = crate::template::fill(
         "syscalls.md",

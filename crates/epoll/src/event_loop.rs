@@ -14,7 +14,6 @@ use workload::timers::{Due, Timers};
 use workload::{task, Args, Report, Runner, Tally, TaskError, Workload};
 
 use crate::connection::Connection;
-use crate::MODEL;
 
 /// The waker's token; a socket's token is its task's id.
 pub const WAKER: Token = Token(usize::MAX);
@@ -51,7 +50,8 @@ pub struct EventLoop {
 type Done = (u32, u64, Instant, Runner);
 
 impl EventLoop {
-    pub fn new(args: Args) -> io::Result<EventLoop> {
+    /// The loop for `args`; the clock of the tally, in `model`'s name, starts last.
+    pub fn new(model: &'static str, args: Args) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         Ok(EventLoop {
@@ -62,7 +62,7 @@ impl EventLoop {
             pulse: None,
             runner: Runner::here(),
             unfinished: args.tasks,
-            tally: Tally::start(MODEL.name, &args, 1, args.tasks),
+            tally: Tally::start(model, &args, 1, args.tasks),
             args,
             poll,
             waker,

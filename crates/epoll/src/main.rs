@@ -46,7 +46,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
-    let mut event_loop = EventLoop::new(args)?;
+    let mut event_loop = EventLoop::new(MODEL.name, args)?;
     event_loop.start_tasks()?;
     let mut events = Events::with_capacity(1024);
     while event_loop.unfinished > 0 {

@@ -15,7 +15,6 @@ use workload::timers::{Due, Timers};
 use workload::{task, Args, Report, Runner, Tally, TaskError, Workload};
 
 use crate::connection::{Connection, Next, Op};
-use crate::MODEL;
 
 /// Submission queue entries: the loop submits in batches of at most this many. The kernel
 /// gives the completion queue twice as many; more completions than that wait in the
@@ -106,7 +105,8 @@ fn what_to_change(e: &io::Error) -> &'static str {
 }
 
 impl EventLoop {
-    pub fn new(args: Args, ring: IoUring) -> EventLoop {
+    /// The loop for `args` on `ring`; the clock of the tally, in `model`'s name, starts last.
+    pub fn new(model: &'static str, args: Args, ring: IoUring) -> EventLoop {
         EventLoop {
             ring,
             timers: Timers::with_capacity(args.tasks as usize),
@@ -118,7 +118,7 @@ impl EventLoop {
             in_flight: 0,
             runner: Runner::here(),
             unfinished: args.tasks,
-            tally: Tally::start(MODEL.name, &args, 1, args.tasks),
+            tally: Tally::start(model, &args, 1, args.tasks),
             args,
         }
     }

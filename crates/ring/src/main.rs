@@ -82,7 +82,7 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     // to batch wake-ups; the loop's one timeout is set to the nanosecond, so ask for none.
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1) };
-    let mut event_loop = EventLoop::new(args, ring);
+    let mut event_loop = EventLoop::new(MODEL.name, args, ring);
     event_loop.start_tasks()?;
     while event_loop.running() {
         // 1. One cpu task, if one is waiting: it holds the thread for as long as it runs.

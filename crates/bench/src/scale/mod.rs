@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{Out, Scale};
 use crate::peers::Peers;
+use crate::run::model_program;
 use crate::run::Row;
 use crate::run::{read_json, to_json, write};
-use crate::{bin_dir, facts, template};
+use crate::{facts, template};
 use point::{Point, LIMIT};
 
 /// What `scale.json` holds: the machine, and every point of both sweeps.
@@ -88,7 +89,7 @@ const POOL: u64 = 1000;
 
 impl Line {
     fn model(name: &str, binary: &str, base: &[String], extra: &[&str]) -> Line {
-        let mut argv = vec![bin_dir().join(binary).display().to_string()];
+        let mut argv = model_program(binary);
         argv.extend(base.iter().cloned());
         argv.extend(extra.iter().map(|a| a.to_string()));
         Line { name: name.into(), argv, workers_per_task: false, env: Vec::new(), skip: Skip::None }
@@ -197,9 +198,9 @@ pub fn scale(options: &Scale) -> Result<(), String> {
     } else {
         (&[10, 100, 1_000, 10_000, 100_000, 1_000_000], &[100, 1_000, 5_000, 10_000, 20_000], 1000)
     };
-    let facts = facts::collect(None, Some(&peers));
+    let facts = facts::collect(None, peers.versions());
     let sleep = sweep(&sleep_lines(&peers, ms), grid);
-    let service = crate::service::Service::start(&bin_dir())?;
+    let service = crate::service::Service::start()?;
     let http = sweep(&http_lines(&peers, &service.addr), http_grid);
     drop(service);
 
