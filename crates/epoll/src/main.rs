@@ -46,15 +46,16 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
+    // Sleeps and cpu tasks start with the loop; requests and the offload pool need its I/O.
     let mut event_loop = EventLoop::new(MODEL.name, args)?;
-    event_loop.start_tasks()?;
+    event_loop.start_io()?;
     let mut events = Events::with_capacity(1024);
-    while event_loop.unfinished > 0 {
+    while event_loop.tasks.unfinished > 0 {
         // 1. One cpu task, if one is waiting: it holds the thread for as long as it runs.
-        event_loop.run_one_cpu_task();
+        event_loop.tasks.run_one_cpu_task();
         // 2. Every timer that is due: a sleep ends, a request runs out of time, a pulse ticks.
         event_loop.fire_due_timers();
-        if event_loop.unfinished == 0 {
+        if event_loop.tasks.unfinished == 0 {
             break;
         }
         // 3. Sleep in epoll_wait until a socket is ready, the pool wakes us, or a timer is due.

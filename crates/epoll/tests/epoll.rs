@@ -1,9 +1,6 @@
 //! `epoll`: the contract, concurrency, descriptors and the event loop.
 
-testkit::contract_tests!("epoll");
-testkit::concurrent_tests!("epoll");
-testkit::socket_limit_tests!("epoll");
-testkit::event_loop_tests!("epoll");
+testkit::suites!("epoll": contract_tests, concurrent_tests, socket_limit_tests, event_loop_tests);
 
 #[test]
 fn a_single_threaded_loop_has_no_workers_flag() {

@@ -1,8 +1,6 @@
 //! `procs`: the contract, concurrency, the pool, and what forking costs and where it stops.
 
-testkit::contract_tests!("procs");
-testkit::concurrent_tests!("procs");
-testkit::pool_tests!("procs");
+testkit::suites!("procs": contract_tests, concurrent_tests, pool_tests);
 
 const BIN: &str = env!("CARGO_BIN_EXE_procs");
 

@@ -5,8 +5,8 @@
 //! could read, then I read"), this is the completion model ("do this read, tell me when it is
 //! done"): the loop puts entries on the ring's submission queue, the kernel does the I/O, and
 //! results come back on the completion queue, each tagged with the task and the step it
-//! finishes (`connection.rs`). `event_loop.rs` holds the ring and one handler per kind of
-//! completion; `run` below is the loop.
+//! finishes (`connection.rs`). `queues.rs` is the ring and its two queues; `event_loop.rs`
+//! holds one handler per kind of completion; `run` below is the loop.
 //!
 //! - **sleep**: every deadline sits in a heap, as in `epoll`, and the loop waits in
 //!   `io_uring_enter` with a timeout to the nearest one — to the nanosecond, where
@@ -53,6 +53,7 @@
 
 mod connection;
 mod event_loop;
+mod queues;
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -69,8 +70,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
-    let ring = match event_loop::ring() {
-        Ok(ring) => ring,
+    let queues = match queues::ring() {
+        Ok(queues) => queues,
         Err(no_ring) => {
             // No task can run: the report says so, with what to change.
             let mut tally = Tally::start(MODEL.name, &args, 1, args.tasks);
@@ -82,11 +83,12 @@ fn run(args: Args) -> Result<Report, Box<dyn Error>> {
     // to batch wake-ups; the loop's one timeout is set to the nanosecond, so ask for none.
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1) };
-    let mut event_loop = EventLoop::new(MODEL.name, args, ring);
-    event_loop.start_tasks()?;
+    // Sleeps and cpu tasks start with the loop; requests and the offload pool need the ring.
+    let mut event_loop = EventLoop::new(MODEL.name, args, queues);
+    event_loop.start_io()?;
     while event_loop.running() {
         // 1. One cpu task, if one is waiting: it holds the thread for as long as it runs.
-        event_loop.run_one_cpu_task();
+        event_loop.tasks.run_one_cpu_task();
         // 2. Every timer that is due: a sleep ends, a request runs out of time, a pulse ticks.
         event_loop.fire_due_timers()?;
         if !event_loop.running() {

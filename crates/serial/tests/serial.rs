@@ -1,6 +1,6 @@
 //! `serial`: the contract, and one task after another.
 
-testkit::contract_tests!("serial");
+testkit::suites!("serial": contract_tests);
 
 const BIN: &str = env!("CARGO_BIN_EXE_serial");
 

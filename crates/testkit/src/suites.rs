@@ -1,6 +1,15 @@
 //! The test suites, as macros: `contract_tests!("tokio")` in `crates/tokio/tests/tokio.rs`
 //! expands to a module of tests that drive the `tokio` binary. Each macro takes the binary's
-//! name and needs nothing else from the file it is invoked in.
+//! name and needs nothing else from the file it is invoked in; [`suites!`] invokes several.
+
+/// The suites a model passes, in one line:
+/// `testkit::suites!("tokio": contract_tests, concurrent_tests, event_loop_tests);`
+#[macro_export]
+macro_rules! suites {
+    ($bin:literal: $($suite:ident),+ $(,)?) => {
+        $( $crate::$suite!($bin); )+
+    };
+}
 
 /// The tests every model passes: the contract's tasks, checksum, report and exit statuses,
 /// and the http task against the service and against servers that misbehave.

@@ -1,9 +1,6 @@
 //! `threads`: the contract, concurrency, the pool, and where starting threads stops.
 
-testkit::contract_tests!("threads");
-testkit::concurrent_tests!("threads");
-testkit::socket_limit_tests!("threads");
-testkit::pool_tests!("threads");
+testkit::suites!("threads": contract_tests, concurrent_tests, socket_limit_tests, pool_tests);
 
 #[test]
 fn running_out_of_threads_exits_1_naming_the_limit() {

@@ -1,9 +1,6 @@
 //! `tokio`: the contract, concurrency, descriptors, the event loop, and its worker threads.
 
-testkit::contract_tests!("tokio");
-testkit::concurrent_tests!("tokio");
-testkit::socket_limit_tests!("tokio");
-testkit::event_loop_tests!("tokio");
+testkit::suites!("tokio": contract_tests, concurrent_tests, socket_limit_tests, event_loop_tests);
 
 #[test]
 fn workers_sets_the_runtime_threads() {

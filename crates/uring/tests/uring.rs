@@ -1,9 +1,6 @@
 //! `uring`: the contract, concurrency, descriptors and the event loop, on tokio-uring.
 
-testkit::contract_tests!("uring");
-testkit::concurrent_tests!("uring");
-testkit::socket_limit_tests!("uring");
-testkit::event_loop_tests!("uring");
+testkit::suites!("uring": contract_tests, concurrent_tests, socket_limit_tests, event_loop_tests);
 
 #[test]
 fn its_one_thread_takes_no_workers_flag() {

@@ -24,6 +24,8 @@
 //! - [`report`]: the [`Tally`] of results, the [`Report`] (printed as one human line or one
 //!   JSON line, and read back by `bench`), and the exit status.
 //! - [`timers`]: the heap of deadlines the hand-written loops (`epoll`, `ring`) sleep on.
+//! - [`loop_tasks`]: what those two loops share besides: the tally, the cpu tasks waiting
+//!   for the loop's thread, the pulse — so that they differ only in how they wait and do I/O.
 //!
 //! What is not here, and why: the HTTP service the http workload queries is the `service`
 //! crate, and the async task body that `tokio` and `uring` share is `tokio-task` — so that a
@@ -33,6 +35,7 @@ pub mod cli;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod loop_tasks;
 pub mod measure;
 pub mod report;
 pub mod task;

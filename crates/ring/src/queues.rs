@@ -1,0 +1,150 @@
+//! The ring and its two queues: entries go to the kernel in batches, the loop waits in
+//! `io_uring_enter` with a timeout, and completions come back — including those that
+//! overflowed the completion queue, which the kernel keeps until it is entered again.
+//! Nothing here knows what an operation is for; `event_loop.rs` does.
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::Duration;
+
+use io_uring::{squeue, types, IoUring};
+use workload::TaskError;
+
+/// Submission queue entries: the loop submits in batches of at most this many. The kernel
+/// gives the completion queue twice as many; more completions than that wait in the
+/// kernel's overflow list until the loop has room for them.
+const ENTRIES: u32 = 1024;
+
+/// The ring, the completions taken off it and not yet handled, and how many operations the
+/// kernel still holds.
+pub struct Queues {
+    ring: IoUring,
+    completions: VecDeque<(u64, i32)>,
+    /// Operations submitted and not yet completed: the loop ends only when none is left, so
+    /// no completion is lost and no buffer is freed while the kernel may write to it.
+    pub in_flight: u32,
+}
+
+/// A ring, or why there is none, with what to change.
+pub fn ring() -> Result<Queues, TaskError> {
+    // One thread submits, and completions' kernel-side work runs only when it enters the
+    // ring for completions, flagged in the ring when there is some (Linux 6.1+): fewer
+    // interruptions, less system time. On older kernels, a plain ring.
+    let ring = IoUring::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .setup_taskrun_flag()
+        .build(ENTRIES)
+        .or_else(|_| IoUring::builder().build(ENTRIES))
+        .map_err(|e| TaskError {
+            message: format!("cannot create an io_uring: {e}"),
+            limit: Some(what_to_change(&e).into()),
+        })?;
+    let params = ring.params();
+    if !(params.is_feature_nodrop() && params.is_feature_ext_arg()) {
+        return Err(TaskError {
+            message: "this kernel's io_uring lacks IORING_FEAT_NODROP or IORING_FEAT_EXT_ARG"
+                .into(),
+            limit: Some("Linux 5.11 or later".into()),
+        });
+    }
+    Ok(Queues { ring, completions: VecDeque::new(), in_flight: 0 })
+}
+
+/// What to change when `io_uring_setup` fails with `e`.
+fn what_to_change(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => {
+            "io_uring is refused here: set kernel.io_uring_disabled = 0 (2 disables it, 1 \
+             allows only kernel.io_uring_group), or run outside the seccomp profile (a \
+             container's default one) that blocks io_uring_setup"
+        }
+        Some(libc::ENOSYS) => {
+            "a kernel with io_uring (Linux 5.19 or later for every operation used here), not \
+             hidden by a seccomp profile"
+        }
+        Some(libc::ENOMEM) => {
+            "`ulimit -l` (RLIMIT_MEMLOCK): kernels before 5.12 charge the ring's memory to it"
+        }
+        _ => "see io_uring_setup(2)",
+    }
+}
+
+impl Queues {
+    /// Queue `entry`; a full submission queue is submitted first, and the loop goes on.
+    ///
+    /// # Safety
+    ///
+    /// Every buffer, address and descriptor `entry` points to must stay valid until its
+    /// completion has come back from [`Queues::next_completion`].
+    pub unsafe fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
+        // SAFETY: the caller keeps what the entry points to alive until it completes.
+        while unsafe { self.ring.submission().push(entry) }.is_err() {
+            self.submit()?;
+        }
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Hand the queued entries to the kernel, taking completions off first if it is busy.
+    fn submit(&mut self) -> io::Result<()> {
+        loop {
+            match self.ring.submit() {
+                Ok(_) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => self.reap()?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Submit what is queued and wait in `io_uring_enter` for a completion, but no longer
+    /// than `at_most` (`None`: until one comes): the one timeout of the loop, to the
+    /// nanosecond. Then take what completed off the ring.
+    pub fn submit_and_wait(&mut self, at_most: Option<Duration>) -> io::Result<()> {
+        let entered = match at_most {
+            Some(Duration::ZERO) => self.ring.submit(),
+            Some(left) => {
+                let timeout = types::Timespec::from(left);
+                let args = types::SubmitArgs::new().timespec(&timeout);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+            None if self.in_flight > 0 => self.ring.submit_and_wait(1),
+            None => return Ok(()), // nothing in flight and no timer: nothing to wait for
+        };
+        match entered {
+            // ETIME: the nearest timer is due; EINTR: a signal; EBUSY: the completion queue
+            // is full. Each is a reason to look at the completions and timers again.
+            Ok(_) => self.reap(),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {
+                self.reap()
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Take every completion off the ring, and have the kernel flush any that overflowed
+    /// the completion queue into it; a completion the kernel dropped is an error, not a hang.
+    fn reap(&mut self) -> io::Result<()> {
+        loop {
+            let completions = self.ring.completion();
+            if completions.overflow() > 0 {
+                let lost = completions.overflow();
+                return Err(io::Error::other(format!("{lost} completions were lost")));
+            }
+            self.completions.extend(completions.map(|c| (c.user_data(), c.result())));
+            if !self.ring.submission().cq_overflow() {
+                return Ok(());
+            }
+            // Completions wait in the kernel's overflow list: entering the ring flushes them.
+            self.ring.submit()?;
+        }
+    }
+
+    /// The next completion taken off the ring, as (user_data, result).
+    pub fn next_completion(&mut self) -> Option<(u64, i32)> {
+        let completion = self.completions.pop_front()?;
+        self.in_flight -= 1;
+        Some(completion)
+    }
+}
