@@ -7,6 +7,37 @@ use std::process::Command;
 
 use crate::run::Row;
 
+/// The runtime a row runs on, as its name says: peers' names start with `py-`, `go-` or
+/// `node-`, the Rust models' with nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Rust,
+    Python,
+    Go,
+    Node,
+}
+
+impl Runtime {
+    pub fn of(name: &str) -> Runtime {
+        match name {
+            n if n.starts_with("py-") => Runtime::Python,
+            n if n.starts_with("go-") => Runtime::Go,
+            n if n.starts_with("node-") => Runtime::Node,
+            _ => Runtime::Rust,
+        }
+    }
+
+    /// The row of this runtime that runs one cpu task at a time: what a speedup is over.
+    pub fn one_at_a_time(self) -> &'static str {
+        match self {
+            Runtime::Rust => "serial",
+            Runtime::Python => "py-serial",
+            Runtime::Go => "go-goroutines (1 worker)",
+            Runtime::Node => "node-promises",
+        }
+    }
+}
+
 /// The peers and whether they can run here; a row that cannot says why instead of a figure.
 pub struct Peers {
     pub python: String,

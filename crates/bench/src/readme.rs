@@ -86,7 +86,7 @@ pub fn http_section(rows: &[Measured]) -> Result<String, String> {
 
 /// The GIL contrast: speedup over each language's serial row, and the loop's lag.
 pub fn cpu_section(rows: &[Measured]) -> Result<String, String> {
-    let serial_of = crate::suites::serial_of;
+    let serial_of = |name: &str| crate::peers::Runtime::of(name).one_at_a_time();
     let median_of = |name: &str| crate::reading::median(rows, name);
     let mut t = Table::new(&[
         "model",

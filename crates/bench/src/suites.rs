@@ -3,7 +3,7 @@
 //! computed in [`crate::reading`].
 
 use crate::cli::Suite;
-use crate::peers::Peers;
+use crate::peers::{Peers, Runtime};
 use crate::run::{model_program, Bench, Group, Measured, Row};
 use crate::{facts, reading, table, template};
 
@@ -163,12 +163,15 @@ pub fn cpu(options: &Suite) -> Result<(), String> {
         group("go-node", others, 0, 3),
     ];
     let measured = bench.measure(groups, "reports.json")?;
-    let of = |language: Language| -> Vec<Measured> {
-        measured.iter().filter(|m| Language::of(&m.row.name) == language).cloned().collect()
+    let of = |runtimes: &[Runtime]| -> Vec<Measured> {
+        let runs_on = |m: &&Measured| runtimes.contains(&Runtime::of(&m.row.name));
+        measured.iter().filter(runs_on).cloned().collect()
     };
-    let (rust, python, others) = (of(Language::Rust), of(Language::Python), of(Language::GoNode));
+    let (rust, python, others) =
+        (of(&[Runtime::Rust]), of(&[Runtime::Python]), of(&[Runtime::Go, Runtime::Node]));
     let table = |rows: &[Measured]| {
-        table::cpu_table(rows, cores, |m| reading::median(rows, serial_of(&m.row.name)))
+        let serial = |m: &Measured| Runtime::of(&m.row.name).one_at_a_time();
+        table::cpu_table(rows, cores, |m| reading::median(rows, serial(m)))
     };
     let (rust_table, python_table, others_table) = (table(&rust), table(&python), table(&others));
     let reading = reading::cpu(&rust, &python, &others, cores);
@@ -189,34 +192,6 @@ pub fn cpu(options: &Suite) -> Result<(), String> {
     bench.write("README.md", &text)?;
     println!("\n{rust_table}\n{python_table}\n{others_table}\n{reading}");
     Ok(())
-}
-
-/// Which language a row of the cpu suite is in, by its name.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Language {
-    Rust,
-    Python,
-    GoNode,
-}
-
-impl Language {
-    fn of(name: &str) -> Language {
-        match name {
-            n if n.starts_with("py-") => Language::Python,
-            n if n.starts_with("go-") || n.starts_with("node-") => Language::GoNode,
-            _ => Language::Rust,
-        }
-    }
-}
-
-/// The row a cpu row's speedup is measured against: the same runtime, one task at a time.
-pub fn serial_of(name: &str) -> &'static str {
-    match name {
-        n if n.starts_with("py-") => "py-serial",
-        n if n.starts_with("go-") => "go-goroutines (1 worker)",
-        n if n.starts_with("node-") => "node-promises",
-        _ => "serial",
-    }
 }
 
 // ---- make bench-http: real sockets ------------------------------------------------------

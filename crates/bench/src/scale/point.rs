@@ -31,7 +31,7 @@ impl Point {
 
     /// The peers (Python, Node, Go) are drawn dashed.
     pub fn peer(&self) -> bool {
-        ["py-", "node-", "go-"].iter().any(|p| self.line.starts_with(p))
+        crate::peers::Runtime::of(&self.line) != crate::peers::Runtime::Rust
     }
 
     /// Peak memory of the process and its children, in KiB.
