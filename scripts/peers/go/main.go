@@ -165,7 +165,7 @@ func httpError(a *args, err error) error {
 	case errors.Is(err, syscall.EMFILE):
 		return fmt.Errorf("%v — limit to raise: RLIMIT_NOFILE (`ulimit -n`)", err)
 	case errors.Is(err, syscall.EAGAIN):
-		return fmt.Errorf("%v — limit to raise: the ephemeral ports or `ulimit -u`", err)
+		return fmt.Errorf("%v — limit to raise: the ephemeral ports: net.ipv4.ip_local_port_range (or fewer connections at once)", err)
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Errorf("the request timed out after %d ms (--timeout-ms)", a.timeoutMs)
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
