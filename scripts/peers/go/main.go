@@ -30,11 +30,11 @@ const usage = "Usage: go-goroutines [--workload sleep|http|cpu] [--tasks N] [--m
 	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--json] [--verbose]"
 
 type args struct {
-	workload                string
+	workload                 string
 	tasks, ms, work, workers int
-	timeoutMs               int
-	addr                    string
-	json, verbose           bool
+	timeoutMs                int
+	addr                     string
+	json, verbose            bool
 }
 
 // parseArgs reads the contract's flags; bad input is a one-line reason, the usage, exit 2.
