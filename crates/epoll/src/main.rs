@@ -29,6 +29,7 @@
 
 mod connection;
 mod event_loop;
+mod serve;
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -41,6 +42,9 @@ const MODEL: Model = Model { name: "epoll", has_pool: false, can_offload: true }
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);
+    if args.serve.is_some() {
+        return workload::serve::exit(serve::run(&args, MODEL.name));
+    }
     workload::exit(run(args))
 }
 

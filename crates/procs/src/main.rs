@@ -32,8 +32,13 @@ use workload::{task, Args, Model, Report, Tally, TaskError};
 
 const MODEL: Model = Model { name: "procs", has_pool: true, can_offload: false };
 
+mod serve;
+
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);
+    if args.serve.is_some() {
+        return workload::serve::exit(serve::run(&args, MODEL.name));
+    }
     workload::exit(run(&args))
 }
 

@@ -23,8 +23,13 @@ use workload::{task, Args, Model, Report, Runner, Tally};
 
 const MODEL: Model = Model { name: "serial", has_pool: false, can_offload: false };
 
+mod serve;
+
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);
+    if args.serve.is_some() {
+        return workload::serve::exit(serve::run(&args, MODEL.name));
+    }
     workload::exit(run(&args))
 }
 

@@ -31,6 +31,8 @@ use workload::{task, Args, Model, Report, Runner, Tally, TaskError};
 
 const MODEL: Model = Model { name: "threads", has_pool: true, can_offload: false };
 
+mod serve;
+
 /// std's stack, its guard page, the alternate signal stack and its guard.
 const MAPPINGS_PER_THREAD: u64 = 4;
 
@@ -39,6 +41,9 @@ type Done = (u32, Result<u64, TaskError>, Instant, Runner);
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);
+    if args.serve.is_some() {
+        return workload::serve::exit(serve::run(&args, MODEL.name));
+    }
     workload::exit(run(&args))
 }
 

@@ -81,3 +81,31 @@ pub async fn pulse(pulse: Pulse) {
         pulse.tick();
     }
 }
+
+/// `--serve`: a stop asked by SIGINT or SIGTERM, which every connection of `tokio` and
+/// `uring` watches: `true` once asked.
+pub fn stop_on_signals() -> std::io::Result<tokio::sync::watch::Receiver<bool>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _ = stop.send(true);
+    });
+    Ok(stopping)
+}
+
+/// A `/cpu` request's hash: on the loop's thread, blocking it, or with `--offload` on
+/// tokio's blocking pool — `run_in_executor`, server side.
+pub async fn hash(offload: bool, id: u32, work: u32) -> u64 {
+    if offload {
+        let hashed = tokio::task::spawn_blocking(move || task::sha256_chain(id, work)).await;
+        hashed.unwrap_or_else(|_| task::sha256_chain(id, work))
+    } else {
+        task::sha256_chain(id, work)
+    }
+}

@@ -36,12 +36,17 @@ use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
 use workload::{Args, Model, Report, Tally, TaskError, Workload};
 
+mod serve;
+
 const MODEL: Model = Model { name: "tokio", has_pool: true, can_offload: true };
 
 fn main() -> ExitCode {
     // Every task reads the arguments: a `'static` reference keeps a copy of them out of each
     // task's future, which at a million tasks is most of the memory.
     let args: &'static Args = Box::leak(Box::new(Args::parse_for(MODEL)));
+    if args.serve.is_some() {
+        return workload::serve::exit(serve::run(args, MODEL.name));
+    }
     workload::exit(run(args))
 }
 

@@ -59,9 +59,14 @@ pub struct Args {
     /// cpu in tokio, epoll, uring, ring: hand each task to a thread pool (asyncio's run_in_executor)
     #[arg(long)]
     pub offload: bool,
-    /// http: give up on a request after T ms (the task counts as failed)
+    /// http: give up on a request after T ms (the task counts as failed); --serve: close a
+    /// connection whose next request has not arrived whole, or whose answer is not taken, in T ms
     #[arg(long, value_name = "T", default_value_t = 30_000, value_parser = value_parser!(u64).range(1..))]
     pub timeout_ms: u64,
+    /// Serve HTTP on HOST:PORT with this model instead of running tasks, until SIGINT or
+    /// SIGTERM (`CONTRACT.md`, "Serving"); --workers, --offload and --timeout-ms apply
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_addr)]
+    pub serve: Option<SocketAddr>,
     /// Print the report as one JSON object on one stdout line
     #[arg(long)]
     pub json: bool,
@@ -141,8 +146,8 @@ impl Args {
                 model.name
             )));
         }
-        if args.offload && args.workload != Workload::Cpu {
-            return Err(bad("--offload applies to the cpu workload only".into()));
+        if args.offload && args.workload != Workload::Cpu && args.serve.is_none() {
+            return Err(bad("--offload applies to the cpu workload and --serve only".into()));
         }
         Ok(args)
     }
@@ -199,7 +204,7 @@ mod tests {
         assert_eq!((a.tasks, a.ms, a.work, a.timeout_ms), (10, 1000, 100_000, 30_000));
         assert_eq!(a.addr, "127.0.0.1:7878".parse().unwrap());
         assert_eq!(a.workers, None);
-        assert!(!a.json && !a.verbose && !a.offload);
+        assert!(!a.json && !a.verbose && !a.offload && a.serve.is_none());
     }
 
     #[test]

@@ -26,6 +26,8 @@
 //! - [`timers`]: the heap of deadlines the hand-written loops (`epoll`, `ring`) sleep on.
 //! - [`loop_tasks`]: what those two loops share besides: the tally, the cpu tasks waiting
 //!   for the loop's thread, the pulse — so that they differ only in how they wait and do I/O.
+//! - [`serve`]: `--serve`: one connection's HTTP sans I/O, the stop signals, the listener,
+//!   the server's tally and report, and the blocking models' connection loop.
 //!
 //! What is not here, and why: the HTTP service the http workload queries is the `service`
 //! crate, and the async task body that `tokio` and `uring` share is `tokio-task` — so that a
@@ -38,6 +40,7 @@ pub mod limits;
 pub mod loop_tasks;
 pub mod measure;
 pub mod report;
+pub mod serve;
 pub mod task;
 pub mod timers;
 

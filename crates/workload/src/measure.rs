@@ -41,6 +41,11 @@ pub fn rusage() -> Rusage {
     }
 }
 
+/// The largest peak RSS of any child reaped so far (`getrusage(RUSAGE_CHILDREN)`).
+pub fn children_max_rss_kib() -> u64 {
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0, |u| u.max_rss() as u64)
+}
+
 /// How a reaped child ended, and its peak RSS.
 pub struct Reaped {
     pub pid: i32,

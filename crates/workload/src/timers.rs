@@ -17,28 +17,34 @@ pub enum Due {
     Pulse,
 }
 
-/// Every timer of a loop, nearest first; times count from the run's start.
-#[derive(Default)]
-pub struct Timers {
-    heap: BinaryHeap<Reverse<Timer>>,
+/// Every timer of a loop, nearest first; times count from the run's start. What a timer is
+/// for is a [`Due`] for tasks; a server's loop keys its timers by connection.
+pub struct Timers<T = Due> {
+    heap: BinaryHeap<Reverse<Timer<T>>>,
+}
+
+impl<T: Ord> Default for Timers<T> {
+    fn default() -> Self {
+        Timers { heap: BinaryHeap::new() }
+    }
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Timer {
+struct Timer<T> {
     /// Nanoseconds since the run's start: a `Duration` would take 8 bytes more a timer.
     due_ns: u64,
-    what: Due,
+    what: T,
 }
 
-const _: () = assert!(std::mem::size_of::<Timer>() == 16);
+const _: () = assert!(std::mem::size_of::<Timer<Due>>() == 16);
 
-impl Timers {
-    pub fn with_capacity(timers: usize) -> Timers {
+impl<T: Ord + Copy> Timers<T> {
+    pub fn with_capacity(timers: usize) -> Timers<T> {
         Timers { heap: BinaryHeap::with_capacity(timers) }
     }
 
     /// A timer due `at` after the run's start.
-    pub fn set(&mut self, at: Duration, what: Due) {
+    pub fn set(&mut self, at: Duration, what: T) {
         self.heap.push(Reverse(Timer { due_ns: at.as_nanos() as u64, what }));
     }
 
@@ -50,7 +56,7 @@ impl Timers {
     }
 
     /// The nearest timer, taken off the heap, if it is due at `now`.
-    pub fn pop_due(&mut self, now: Duration) -> Option<Due> {
+    pub fn pop_due(&mut self, now: Duration) -> Option<T> {
         let now = now.as_nanos() as u64;
         self.heap.peek().filter(|Reverse(t)| t.due_ns <= now)?;
         self.heap.pop().map(|Reverse(t)| t.what)
@@ -68,7 +74,7 @@ mod tests {
     #[test]
     fn timers_fall_due_nearest_first_and_not_before_their_time() {
         let ms = Duration::from_millis;
-        let mut t = Timers::default();
+        let mut t: Timers = Timers::default();
         t.set(ms(30), Due::SleepEnds(3));
         t.set(ms(10), Due::Pulse);
         t.set(ms(20), Due::RequestDeadline(2));

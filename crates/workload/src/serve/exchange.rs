@@ -1,0 +1,337 @@
+//! One server connection's HTTP/1.1, sans I/O: bytes in, bytes out, and what to wait for.
+//!
+//! Every model serves with the same [`Exchange`]; a model only moves bytes and waits. It
+//! asks [`Exchange::step`] what to do next — read (until a deadline), sleep (until the
+//! `/query` delay ends), hash (the `/cpu` work), write, or close — does it its own way,
+//! and reports back (`received`, `wrote`, `hashed`, `eof`, `reset`). So a request is
+//! parsed, answered, framed and timed out identically in all seven, and they differ only in
+//! how they wait (`CONTRACT.md`, "Serving").
+
+use std::time::{Duration, Instant};
+
+use crate::task;
+
+/// A request line and headers longer than this get 431 and the connection is closed.
+pub const MAX_HEAD: usize = 8 * 1024;
+/// The longest `/query` delay a client may ask for: a server holds a connection that long.
+pub const MAX_DELAY_MS: u64 = 60_000;
+/// The most SHA-256 rounds a `/cpu` request may ask for (about 5 s of one core).
+pub const MAX_WORK: u32 = 10_000_000;
+
+/// What a well-formed request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /query?id=I&delay_ms=D`: `{"id":I,"value":I+100}` after D ms.
+    Query { id: u32, delay_ms: u64 },
+    /// `GET /cpu?id=I&work=K`: the cpu workload's value of task I.
+    Cpu { id: u32, work: u32 },
+    /// `GET /health`: answered at once.
+    Health,
+}
+
+/// One request parsed from the front of a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// Not a whole request head yet.
+    Partial,
+    /// A request head of `len` bytes; the route, or the status to answer instead.
+    Request { len: usize, route: Result<Route, u16>, keep_alive: bool, http10: bool },
+    /// Not HTTP we can frame: answer this status and close.
+    Bad(u16),
+}
+
+/// Parse the request at the front of `buf` (`httparse`), and check its route and framing.
+pub fn parse(buf: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
+        Ok(_) if buf.len() <= MAX_HEAD => return Parsed::Partial,
+        Ok(_) | Err(httparse::Error::TooManyHeaders) => return Parsed::Bad(431),
+        Err(_) => return Parsed::Bad(400),
+    };
+    let http10 = req.version == Some(0);
+    let header = |name: &'static str| {
+        req.headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    };
+    // Connection is a list of tokens; HTTP/1.1 keeps the connection unless told to close,
+    // HTTP/1.0 closes it unless told to keep it.
+    let has_token = |token: &str| {
+        header("connection").any(|v| {
+            v.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    };
+    let keep_alive = if http10 { has_token("keep-alive") } else { !has_token("close") };
+    // No route takes a body, and one we did not read would be parsed as the next request.
+    let has_body = header("transfer-encoding").next().is_some()
+        || header("content-length").any(|v| v.trim_ascii() != b"0");
+    if req.method != Some("GET") || has_body {
+        return Parsed::Bad(400);
+    }
+    let route = route(req.path.unwrap_or(""));
+    Parsed::Request { len, route, keep_alive, http10 }
+}
+
+/// The route of a path, or 404 (unknown path) or 400 (bad parameters).
+fn route(target: &str) -> Result<Route, u16> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let param = |name: &str| {
+        query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|p| p.1)
+    };
+    let number = |name: &str, default: Option<u64>, max: u64| -> Result<u64, u16> {
+        match param(name) {
+            None => default.ok_or(400),
+            Some(v) => v.parse::<u64>().ok().filter(|&n| n <= max).ok_or(400),
+        }
+    };
+    match path {
+        "/health" => Ok(Route::Health),
+        "/query" => Ok(Route::Query {
+            id: number("id", None, u32::MAX.into())? as u32,
+            delay_ms: number("delay_ms", Some(0), MAX_DELAY_MS)?,
+        }),
+        "/cpu" => Ok(Route::Cpu {
+            id: number("id", None, u32::MAX.into())? as u32,
+            work: number("work", Some(100_000), MAX_WORK.into())? as u32,
+        }),
+        _ => Err(404),
+    }
+}
+
+/// Append a whole response to `out`.
+pub fn respond(out: &mut Vec<u8>, status: u16, body: &str, keep_alive: bool, http10: bool) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let connection = match (keep_alive, http10) {
+        (false, _) => "Connection: close\r\n",
+        (true, true) => "Connection: keep-alive\r\n",
+        (true, false) => "",
+    };
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n{connection}\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+}
+
+/// What the model should do next for this connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Read more, but only until `deadline`; then call `step` again, which closes a client
+    /// that has not sent a whole request by then (slowloris is bounded).
+    Read { deadline: Instant },
+    /// A `/query` answer is due at `until`: wait the model's way, then `step` again.
+    Sleep { until: Instant },
+    /// A `/cpu` request: compute `task::sha256_chain(id, work)` — here or on a pool — and
+    /// hand the value to [`Exchange::hashed`].
+    Hash { id: u32, work: u32 },
+    /// The hash is out on a pool: nothing to do for this connection until it is back.
+    Busy,
+    /// Write [`Exchange::output`], and report with `wrote`; give up at `deadline`.
+    Write { deadline: Instant },
+    /// Close the connection (then hand [`Exchange::counts`] to the server's tally).
+    Close,
+}
+
+/// What one connection did, added to the server's tally when it closes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Requests answered with 200.
+    pub requests: u64,
+    /// Answers of 400, 404 or 431, requests cut short by the client, and clients closed for
+    /// sending too slowly or taking their answer too slowly.
+    pub errors: u64,
+}
+
+/// A request accepted and not yet answered.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    id: u32,
+    keep_alive: bool,
+    http10: bool,
+    work: Work,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    Delay { until: Instant },
+    Hash { work: u32, handed_out: bool },
+}
+
+/// One connection's protocol state.
+pub struct Exchange {
+    input: Vec<u8>,
+    output: Vec<u8>,
+    written: usize,
+    pending: Option<Pending>,
+    /// Close once the output is written: the client asked, or it sent something unframeable.
+    close_after_output: bool,
+    /// The client sent EOF: answer what it sent, then close.
+    peer_done: bool,
+    /// The connection broke (a reset, a failed write): close at once.
+    broken: bool,
+    /// The next request must arrive, or the output be taken, by then.
+    deadline: Instant,
+    timeout: Duration,
+    counts: Counts,
+}
+
+impl Exchange {
+    /// A connection accepted at `now`; its first request must arrive within `timeout`.
+    pub fn new(timeout: Duration, now: Instant) -> Exchange {
+        Exchange {
+            input: Vec::new(),
+            output: Vec::new(),
+            written: 0,
+            pending: None,
+            close_after_output: false,
+            peer_done: false,
+            broken: false,
+            deadline: now + timeout,
+            timeout,
+            counts: Counts::default(),
+        }
+    }
+
+    /// Bytes that came from the client.
+    pub fn received(&mut self, bytes: &[u8]) {
+        self.input.extend_from_slice(bytes);
+    }
+
+    /// The client closed its side: what it sent is still answered.
+    pub fn eof(&mut self) {
+        self.peer_done = true;
+    }
+
+    /// The connection broke (a reset, a failed write, a write past its deadline).
+    pub fn reset(&mut self) {
+        if !self.broken {
+            self.counts.errors += 1;
+            self.broken = true;
+        }
+    }
+
+    /// What is left to write.
+    pub fn output(&self) -> &[u8] {
+        &self.output[self.written..]
+    }
+
+    /// `n` bytes of [`Exchange::output`] were written.
+    pub fn wrote(&mut self, n: usize) {
+        self.written += n;
+        if self.written == self.output.len() {
+            self.output.clear();
+            self.written = 0;
+        }
+    }
+
+    /// The value of the `/cpu` request handed out by [`Step::Hash`].
+    pub fn hashed(&mut self, value: u64, now: Instant) {
+        if let Some(p) = self.pending.take() {
+            let body = format!(r#"{{"id":{},"value":{value}}}"#, p.id);
+            self.answer(200, &body, p.keep_alive, p.http10, now);
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// What to do next, at `now`. With `stopping`, the request in hand is finished and
+    /// answered, and then the connection closes instead of reading another.
+    pub fn step(&mut self, now: Instant, stopping: bool) -> Step {
+        loop {
+            if self.broken {
+                return Step::Close;
+            }
+            if !self.output().is_empty() {
+                return Step::Write { deadline: self.deadline };
+            }
+            if self.close_after_output {
+                return Step::Close;
+            }
+            match self.pending {
+                Some(Pending { work: Work::Delay { until }, .. }) if now < until => {
+                    return Step::Sleep { until }
+                }
+                Some(p @ Pending { work: Work::Delay { .. }, .. }) => {
+                    let body = format!(r#"{{"id":{},"value":{}}}"#, p.id, task::sleep_value(p.id));
+                    self.pending = None;
+                    self.answer(200, &body, p.keep_alive, p.http10, now);
+                    continue;
+                }
+                Some(Pending { work: Work::Hash { handed_out: true, .. }, .. }) => {
+                    return Step::Busy
+                }
+                Some(ref mut p) => {
+                    let Work::Hash { work, ref mut handed_out } = p.work else { unreachable!() };
+                    *handed_out = true;
+                    return Step::Hash { id: p.id, work };
+                }
+                None => {}
+            }
+            if stopping {
+                return Step::Close;
+            }
+            match parse(&self.input) {
+                Parsed::Partial if self.peer_done || now >= self.deadline => {
+                    // A request cut short, or one that did not come in time; a client that
+                    // simply went quiet after its answers is no error.
+                    if !self.input.is_empty() || self.counts == Counts::default() {
+                        self.counts.errors += 1;
+                    }
+                    return Step::Close;
+                }
+                Parsed::Partial => return Step::Read { deadline: self.deadline },
+                Parsed::Bad(status) => {
+                    let body = if status == 431 { "header too large" } else { "bad request" };
+                    self.answer(status, &format!(r#"{{"error":"{body}"}}"#), false, false, now);
+                }
+                Parsed::Request { len, route, keep_alive, http10 } => {
+                    self.input.drain(..len);
+                    let p = |id, work| Pending { id, keep_alive, http10, work };
+                    match route {
+                        Ok(Route::Health) => {
+                            self.answer(200, r#"{"status":"ok"}"#, keep_alive, http10, now)
+                        }
+                        Ok(Route::Query { id, delay_ms }) => {
+                            let until = now + Duration::from_millis(delay_ms);
+                            self.pending = Some(p(id, Work::Delay { until }));
+                        }
+                        Ok(Route::Cpu { id, work }) => {
+                            self.pending = Some(p(id, Work::Hash { work, handed_out: false }))
+                        }
+                        Err(status) => {
+                            let body = if status == 404 { "not found" } else { "bad request" };
+                            let body = format!(r#"{{"error":"{body}"}}"#);
+                            // A 404 is well framed: the connection stays; a bad parameter closes it.
+                            self.answer(status, &body, keep_alive && status == 404, http10, now);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queue an answer; the taking of it, and the next request, must come within the
+    /// timeout from now.
+    fn answer(&mut self, status: u16, body: &str, keep_alive: bool, http10: bool, now: Instant) {
+        respond(&mut self.output, status, body, keep_alive, http10);
+        if status == 200 {
+            self.counts.requests += 1;
+        } else {
+            self.counts.errors += 1;
+        }
+        self.close_after_output |= !keep_alive;
+        self.deadline = now + self.timeout;
+    }
+}

@@ -1,0 +1,73 @@
+//! The listening socket, and what to do when `accept` finds no descriptor left.
+
+use std::fs::File;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use socket2::{Domain, Socket, Type};
+
+use super::tally::Counters;
+use crate::error::TaskError;
+
+/// The accept queue's length: a C10K burst must not be dropped by the kernel before the
+/// model sees it. The kernel caps it at net.core.somaxconn (4096 on this machine kind).
+const BACKLOG: i32 = 65_535;
+
+/// Listen on `addr` (SO_REUSEADDR, so a restarted server can bind at once), and print
+/// `listening on ADDR` with the port the kernel chose when `addr`'s was 0.
+pub fn listen(addr: SocketAddr) -> Result<TcpListener, TaskError> {
+    let bind = || -> io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(BACKLOG)?;
+        Ok(socket.into())
+    };
+    let listener = bind().map_err(|e| TaskError::starting(&format!("listen on {addr}"), &e))?;
+    let local = listener.local_addr().map_err(|e| TaskError::starting("getsockname", &e))?;
+    println!("listening on {local}");
+    Ok(listener)
+}
+
+/// Is this `accept` error the machine running out of descriptors?
+pub fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// A descriptor held in reserve. When `accept` fails with EMFILE the connection stays in the
+/// accept queue, and a level-triggered loop would spin on it; instead the server frees the
+/// spare, accepts the connection, closes it (the client sees it refused), and takes the
+/// spare back. The connections it has keep being served.
+pub struct Spare(Option<File>);
+
+impl Spare {
+    pub fn new() -> io::Result<Spare> {
+        Ok(Spare(Some(File::open("/dev/null")?)))
+    }
+
+    /// Refuse one connection that `accept` on `listener` could not take for `err`; false if
+    /// there was none to take after all (stop accepting until the next readiness).
+    pub fn refuse(
+        &mut self,
+        err: &io::Error,
+        counters: &Counters,
+        listener: BorrowedFd<'_>,
+    ) -> bool {
+        counters.refused(&TaskError::starting("accept", err));
+        self.0 = None;
+        // SAFETY: accept4 with null address pointers writes nothing of ours; a descriptor
+        // it returns is ours alone, and closed at once.
+        let took = unsafe {
+            let fd = libc::accept4(
+                listener.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            );
+            fd >= 0 && libc::close(fd) == 0
+        };
+        self.0 = File::open("/dev/null").ok();
+        took
+    }
+}
