@@ -115,7 +115,7 @@ impl EventLoop {
 
     /// Handle every completion taken off the ring.
     pub fn on_completions(&mut self) -> io::Result<()> {
-        while let Some((user_data, res)) = self.queues.next_completion() {
+        while let Some((user_data, res, _)) = self.queues.next_completion() {
             match Op::of(user_data) {
                 // A close's or a cancel's own result changes nothing: the cancelled operation
                 // completes on its own, and that completion closes the connection.

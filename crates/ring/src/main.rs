@@ -54,6 +54,7 @@
 mod connection;
 mod event_loop;
 mod queues;
+mod serve;
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -65,6 +66,9 @@ const MODEL: Model = Model { name: "ring", has_pool: false, can_offload: true };
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);
+    if args.serve.is_some() {
+        return workload::serve::exit(serve::run(&args, MODEL.name));
+    }
     workload::exit(run(args))
 }
 

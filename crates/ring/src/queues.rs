@@ -19,7 +19,7 @@ const ENTRIES: u32 = 1024;
 /// kernel still holds.
 pub struct Queues {
     ring: IoUring,
-    completions: VecDeque<(u64, i32)>,
+    completions: VecDeque<(u64, i32, u32)>,
     /// Operations submitted and not yet completed: the loop ends only when none is left, so
     /// no completion is lost and no buffer is freed while the kernel may write to it.
     pub in_flight: u32,
@@ -132,7 +132,7 @@ impl Queues {
                 let lost = completions.overflow();
                 return Err(io::Error::other(format!("{lost} completions were lost")));
             }
-            self.completions.extend(completions.map(|c| (c.user_data(), c.result())));
+            self.completions.extend(completions.map(|c| (c.user_data(), c.result(), c.flags())));
             if !self.ring.submission().cq_overflow() {
                 return Ok(());
             }
@@ -141,10 +141,14 @@ impl Queues {
         }
     }
 
-    /// The next completion taken off the ring, as (user_data, result).
-    pub fn next_completion(&mut self) -> Option<(u64, i32)> {
-        let completion = self.completions.pop_front()?;
-        self.in_flight -= 1;
-        Some(completion)
+    /// The next completion taken off the ring, as (user_data, result, more): `more` when
+    /// the operation stays in flight and will complete again (a multishot accept).
+    pub fn next_completion(&mut self) -> Option<(u64, i32, bool)> {
+        let (user_data, res, flags) = self.completions.pop_front()?;
+        let more = io_uring::cqueue::more(flags);
+        if !more {
+            self.in_flight -= 1;
+        }
+        Some((user_data, res, more))
     }
 }
