@@ -53,6 +53,9 @@ pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Erro
         while let Some(slot) = server.conns.next_due() {
             slot.map(|slot| server.drive(slot));
         }
+        if server.conns.done() {
+            break; // the last connection closed on its timer
+        }
         // 2. Sleep in epoll_wait until a socket is ready, a signal or a result comes, or the
         //    next timer is due.
         match server.poll.poll(&mut events, server.conns.wait_at_most()) {

@@ -28,6 +28,9 @@ use crate::queues::{self, Queues};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Accept = 1,
+    /// A POLL_ADD on the listening socket, posted in place of the accept when descriptors
+    /// ran out: ACCEPT fails with EMFILE at once even when no client is queued.
+    Listen,
     Stop,
     Wake,
     Recv,
@@ -41,8 +44,9 @@ fn tag(op: Op, slot: usize) -> u64 {
 }
 
 fn untag(user_data: u64) -> (Op, usize) {
-    const OPS: [Op; 7] =
-        [Op::Accept, Op::Stop, Op::Wake, Op::Recv, Op::Send, Op::Close, Op::Cancel];
+    // In the order of the enum's values: OPS[op as usize - 1] == op.
+    const OPS: [Op; 8] =
+        [Op::Accept, Op::Listen, Op::Stop, Op::Wake, Op::Recv, Op::Send, Op::Close, Op::Cancel];
     (OPS[(user_data & 0xff) as usize - 1], (user_data >> 8) as usize)
 }
 
@@ -176,6 +180,8 @@ impl Server {
                 }
                 Ok(())
             }
+            Op::Listen if !self.conns.stopping => self.accept(),
+            Op::Listen => Ok(()),
             Op::Stop => self.on_stop(),
             Op::Wake => self.on_wake(),
             Op::Recv | Op::Send => {
@@ -197,6 +203,7 @@ impl Server {
     }
 
     fn on_accept(&mut self, res: i32, more: bool) -> io::Result<()> {
+        let mut out_of_descriptors = false;
         if res >= 0 {
             // SAFETY: a successful accept's result is a new descriptor we alone own.
             let _ =
@@ -213,17 +220,24 @@ impl Server {
         } else if matches!(-res, libc::EMFILE | libc::ENFILE) {
             let err = io::Error::from_raw_os_error(-res);
             if let Some(listener) = &self.listener {
-                self.spare.refuse(&err, &self.conns.counters, listener.as_fd());
+                out_of_descriptors =
+                    !self.spare.refuse(&err, &self.conns.counters, listener.as_fd());
             }
         } else if -res != libc::ECANCELED && !more {
             let why = TaskError::starting("accept", &io::Error::from_raw_os_error(-res));
             eprintln!("accept: {why}");
         }
-        // A multishot accept ends on an error (EMFILE among them): post it again.
-        if !more && !self.conns.stopping {
-            self.accept()?;
+        // A multishot accept ends on an error (EMFILE among them): post it again — once a
+        // client is queued, if descriptors ran out with none queued.
+        match (more || self.conns.stopping, &self.listener) {
+            (false, Some(listener)) if out_of_descriptors => {
+                let fd = types::Fd(listener.as_raw_fd());
+                let poll = opcode::PollAdd::new(fd, libc::POLLIN as u32).build();
+                self.push(poll.user_data(tag(Op::Listen, 0)))
+            }
+            (false, _) => self.accept(),
+            (true, _) => Ok(()),
         }
-        Ok(())
     }
 
     /// Advance connection `slot` until it has an operation in flight or a timer to wait for.
@@ -307,8 +321,10 @@ impl Server {
     /// close, the others finish the request in hand.
     fn on_stop(&mut self) -> io::Result<()> {
         self.conns.stopping = true;
-        let cancel = opcode::AsyncCancel::new(tag(Op::Accept, 0)).build();
-        self.push(cancel.user_data(tag(Op::Cancel, 0)))?;
+        for op in [Op::Accept, Op::Listen] {
+            let cancel = opcode::AsyncCancel::new(tag(op, 0)).build();
+            self.push(cancel.user_data(tag(Op::Cancel, 0)))?;
+        }
         let slots: Vec<usize> = self.conns.slots.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
             match self.conns.slots[slot].io.in_flight {
@@ -343,5 +359,21 @@ impl Server {
             self.push(cancel.user_data(tag(Op::Cancel, 0)))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_and_slot_survive_their_tag() {
+        let ops =
+            [Op::Accept, Op::Listen, Op::Stop, Op::Wake, Op::Recv, Op::Send, Op::Close, Op::Cancel];
+        for op in ops {
+            for slot in [0, 1, 4095, 1 << 40] {
+                assert_eq!(untag(tag(op, slot)), (op, slot));
+            }
+        }
     }
 }

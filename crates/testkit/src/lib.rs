@@ -14,12 +14,17 @@
 //! - [`servers`]: the project's service in-process, and the servers that misbehave on
 //!   purpose: one that refuses, one that never answers, one that cuts its answer short, one
 //!   that streams it in chunks.
+//! - [`serving`]: a model started with `--serve`, and the clients that test it.
+//! - [`serve_checks`]: what every server must do, for the models' `serve_tests!` and the
+//!   peers alike.
 //! - `suites`: the test suites as macros, each taking the binary's name —
 //!   [`contract_tests!`] for every model, [`concurrent_tests!`], [`pool_tests!`],
 //!   [`socket_limit_tests!`] and [`event_loop_tests!`] for the models of each kind.
 
 pub mod run;
+pub mod serve_checks;
 pub mod servers;
+pub mod serving;
 mod suites;
 
 pub use run::Outcome;
@@ -29,6 +34,21 @@ pub use run::{
 };
 pub use serde_json::Value;
 pub use servers::{chunked_server, refusing_addr, silent_server, truncating_server, Service};
+
+/// The fields `CONTRACT.md` requires in a server's `--json` report.
+pub const SERVE_FIELDS: [&str; 11] = [
+    "model",
+    "connections",
+    "requests",
+    "errors",
+    "refused",
+    "wall_s",
+    "user_s",
+    "sys_s",
+    "max_rss_kib",
+    "voluntary_ctx_switches",
+    "involuntary_ctx_switches",
+];
 
 /// The fields `CONTRACT.md` requires in the `--json` line.
 pub const CONTRACT_FIELDS: [&str; 14] = [

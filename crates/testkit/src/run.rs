@@ -19,7 +19,7 @@ use crate::servers::Service;
 const KILL_AFTER: Duration = Duration::from_secs(120);
 
 /// The variable that marks a run's processes, and its children's.
-const MARK: &str = "CONCLAB_TEST_RUN";
+pub(crate) const MARK: &str = "CONCLAB_TEST_RUN";
 
 /// What a finished run of a binary showed.
 pub struct Outcome {
@@ -29,7 +29,7 @@ pub struct Outcome {
     pub stderr: String,
     pub elapsed: Duration,
     /// The value of [`MARK`] this run and its children carried.
-    mark: String,
+    pub(crate) mark: String,
 }
 
 impl Outcome {
@@ -116,6 +116,23 @@ pub fn run_with_nofile_limit(bin: &str, args: &[&str], nofile: u64) -> Outcome {
 /// unprivileged user `nobody`, from a copy in a directory `nobody` can reach (the tree it was
 /// built in may be closed to other users, as a clone inside `/root` is).
 pub fn run_with_nproc_limit(bin: &str, args: &[&str], headroom: u64) -> Option<Outcome> {
+    let (command, copy) = nproc_limited(bin, args, headroom)?;
+    match start(command) {
+        Ok(outcome) => Some(outcome),
+        Err(e) if copy.is_some() => {
+            skipped(&format!("cannot start {bin} as user nobody ({NOBODY}): {e}"))
+        }
+        Err(e) => panic!("{bin} does not start: {e}"),
+    }
+}
+
+/// The command of [`run_with_nproc_limit`], and the copy of the binary it runs (to keep
+/// until it has exited), or `None` where this machine cannot set it up.
+pub(crate) fn nproc_limited(
+    bin: &str,
+    args: &[&str],
+    headroom: u64,
+) -> Option<(Command, Option<ReachableCopy>)> {
     let root = nix::unistd::geteuid().is_root();
     let copy = if root {
         match ReachableCopy::of(Path::new(bin)) {
@@ -136,13 +153,7 @@ pub fn run_with_nproc_limit(bin: &str, args: &[&str], headroom: u64) -> Option<O
         command.uid(NOBODY).gid(NOBODY).current_dir(&copy.dir);
     }
     lower_rlimit(&mut command, libc::RLIMIT_NPROC, limit);
-    match start(command) {
-        Ok(outcome) => Some(outcome),
-        Err(e) if copy.is_some() => {
-            skipped(&format!("cannot start {bin} as user nobody ({NOBODY}): {e}"))
-        }
-        Err(e) => panic!("{bin} does not start: {e}"),
-    }
+    Some((command, copy))
 }
 
 /// Run `bin` where `io_uring_setup` fails with EPERM, as it does under a container's default
@@ -189,7 +200,7 @@ const NOBODY: u32 = 65534;
 ///
 /// Written to the process's stderr directly: the test harness captures `eprintln!`, and a
 /// test that did not run must not look like one that passed.
-fn skipped<T>(why: &str) -> Option<T> {
+pub(crate) fn skipped<T>(why: &str) -> Option<T> {
     use std::io::Write;
     let thread = std::thread::current();
     let name = thread.name().unwrap_or("a test");
@@ -198,7 +209,7 @@ fn skipped<T>(why: &str) -> Option<T> {
 }
 
 /// Lower `resource` to `value`, soft and hard, in the child just before it execs.
-fn lower_rlimit(command: &mut Command, resource: libc::__rlimit_resource_t, value: u64) {
+pub(crate) fn lower_rlimit(command: &mut Command, resource: libc::__rlimit_resource_t, value: u64) {
     // SAFETY: the closure runs in the forked child before exec and calls only setrlimit,
     // which is async-signal-safe; it allocates nothing.
     unsafe {
@@ -214,7 +225,7 @@ fn lower_rlimit(command: &mut Command, resource: libc::__rlimit_resource_t, valu
 
 /// A copy of a binary in a fresh directory of its own, which every user can enter; removed
 /// on drop.
-struct ReachableCopy {
+pub(crate) struct ReachableCopy {
     dir: PathBuf,
     binary: PathBuf,
 }

@@ -238,3 +238,109 @@ macro_rules! event_loop_tests {
         }
     };
 }
+
+/// The server every model is with `--serve` (`CONTRACT.md`, "Serving"): routes and
+/// keep-alive, pipelining, 431 and 400, slow and resetting clients, a clean stop.
+#[macro_export]
+macro_rules! serve_tests {
+    ($bin:literal) => {
+        mod serve {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+            use $crate::serve_checks as check;
+
+            #[test]
+            fn routes_answer_on_one_keep_alive_connection() {
+                check::routes_answer_on_one_keep_alive_connection(BIN, &[]);
+            }
+
+            #[test]
+            fn pipelined_requests_are_answered_in_order() {
+                check::pipelined_requests_are_answered_in_order(BIN, &[]);
+            }
+
+            #[test]
+            fn http_1_0_and_connection_close_end_the_connection() {
+                check::http_1_0_and_connection_close_end_the_connection(BIN, &[]);
+            }
+
+            #[test]
+            fn an_oversized_head_gets_431_and_garbage_400() {
+                check::an_oversized_head_gets_431_and_garbage_400(BIN, &[]);
+            }
+
+            #[test]
+            fn a_silent_client_is_closed_after_the_timeout() {
+                check::a_silent_client_is_closed_after_the_timeout(BIN, &[]);
+            }
+
+            #[test]
+            fn a_reset_client_leaves_the_server_serving() {
+                check::a_reset_client_leaves_the_server_serving(BIN, &[]);
+            }
+
+            #[test]
+            fn sigterm_finishes_the_request_in_flight_and_reports() {
+                check::sigterm_finishes_the_request_in_flight_and_reports(BIN, &[]);
+            }
+        }
+    };
+}
+
+/// A concurrent server serves many clients at once.
+#[macro_export]
+macro_rules! concurrent_serve_tests {
+    ($bin:literal) => {
+        mod concurrent_serve {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+            #[test]
+            fn fifty_clients_are_served_at_once() {
+                $crate::serve_checks::fifty_clients_are_served_at_once(BIN, &[]);
+            }
+        }
+    };
+}
+
+/// A server that holds a descriptor per connection, out of descriptors: it refuses the rest,
+/// names RLIMIT_NOFILE and goes on serving the connections it has.
+#[macro_export]
+macro_rules! serve_nofile_tests {
+    ($bin:literal) => {
+        mod serve_nofile {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+            #[test]
+            fn running_out_of_descriptors_refuses_names_the_limit_and_keeps_serving() {
+                $crate::serve_checks::at_a_limit_it_refuses_names_it_and_keeps_serving(
+                    BIN,
+                    &[],
+                    $crate::serving::Limit::Nofile(48),
+                    80,
+                    "RLIMIT_NOFILE",
+                );
+            }
+        }
+    };
+}
+
+/// A server that starts a thread or a process per connection, out of them: it refuses the
+/// rest, names the limit and goes on serving the connections it has.
+#[macro_export]
+macro_rules! serve_nproc_tests {
+    ($bin:literal) => {
+        mod serve_nproc {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+            #[test]
+            fn running_out_of_processes_refuses_names_the_limit_and_keeps_serving() {
+                $crate::serve_checks::at_a_limit_it_refuses_names_it_and_keeps_serving(
+                    BIN,
+                    &[],
+                    $crate::serving::Limit::Nproc(12),
+                    40,
+                    "ulimit -u",
+                );
+            }
+        }
+    };
+}

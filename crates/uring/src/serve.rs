@@ -44,7 +44,11 @@ pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<
                         });
                     }
                     Err(e) if out_of_descriptors(&e) => {
-                        spare.refuse(&e, &counters, fd.as_fd());
+                        // accept fails with EMFILE even when no client is queued: wait
+                        // for descriptors to free rather than spin on it.
+                        if !spare.refuse(&e, &counters, fd.as_fd()) {
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        }
                     }
                     Err(_) => {} // a connection reset while in the accept queue
                 },

@@ -54,20 +54,29 @@ impl Spare {
         counters: &Counters,
         listener: BorrowedFd<'_>,
     ) -> bool {
-        counters.refused(&TaskError::starting("accept", err));
         self.0 = None;
-        // SAFETY: accept4 with null address pointers writes nothing of ours; a descriptor
-        // it returns is ours alone, and closed at once.
+        // The listener may be a blocking socket (the ring models leave it so): accept only
+        // what poll says is there, so that refusing can never block the loop.
+        let mut pollfd =
+            libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: poll reads and writes the one pollfd, which outlives the call; accept4 with
+        // null address pointers writes nothing of ours, and a descriptor it returns is ours
+        // alone, closed at once.
         let took = unsafe {
-            let fd = libc::accept4(
-                listener.as_raw_fd(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_CLOEXEC,
-            );
-            fd >= 0 && libc::close(fd) == 0
+            libc::poll(&mut pollfd, 1, 0) == 1 && {
+                let fd = libc::accept4(
+                    listener.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_CLOEXEC,
+                );
+                fd >= 0 && libc::close(fd) == 0
+            }
         };
         self.0 = File::open("/dev/null").ok();
+        if took {
+            counters.refused(&TaskError::starting("accept", err));
+        }
         took
     }
 }

@@ -62,8 +62,12 @@ impl<S> LoopConns<S> {
         }
     }
 
-    /// How long the loop may wait: until the nearest timer; `None` when there is none.
+    /// How long the loop may wait: until the nearest timer; `None` when there is none, or
+    /// when every connection has closed after the stop (their timers are stale).
     pub fn wait_at_most(&self) -> Option<Duration> {
+        if self.done() {
+            return None;
+        }
         self.timers.next_in(self.start.elapsed())
     }
 
