@@ -56,12 +56,13 @@ def parse_args(model, has_pool=False, can_offload=False):
     p.add_argument("--workers", type=_count(1), default=None)
     p.add_argument("--offload", action="store_true")
     p.add_argument("--timeout-ms", type=_count(1), default=30000)
+    p.add_argument("--serve", type=_addr, default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     if args.workers is not None and not has_pool:
         p.error(f"--workers: {model} has no pool")
-    if args.offload and not (can_offload and args.workload == "cpu"):
+    if args.offload and not (can_offload and (args.workload == "cpu" or args.serve)):
         p.error(f"--offload: only for the cpu workload in a model with an event loop")
     return args
 

@@ -17,7 +17,7 @@ import { Worker, isMainThread, parentPort, threadId } from "node:worker_threads"
 const MODEL = "node-promises";
 const USAGE =
   "Usage: node-promises [--workload sleep|http|cpu] [--tasks N] [--ms MS] [--work K] " +
-  "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--json] [--verbose]";
+  "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--serve HOST:PORT] [--json] [--verbose]";
 const MAX_BODY = 64 * 1024;
 
 function reject(reason) {
@@ -33,6 +33,7 @@ function contractArgs() {
       options: {
         workload: str("sleep"), tasks: str("10"), ms: str("1000"), work: str("100000"),
         addr: str("127.0.0.1:7878"), "timeout-ms": str("30000"), workers: { type: "string" },
+        serve: { type: "string" },
         offload: { type: "boolean", default: false }, json: { type: "boolean", default: false },
         verbose: { type: "boolean", default: false },
       },
@@ -63,7 +64,14 @@ function contractArgs() {
   args.port = Number(port);
   args.addr = parsed.addr;
   if (parsed.workers !== undefined) reject("--workers: node-promises has no pool");
-  if (args.offload && args.workload !== "cpu") reject("--offload applies to the cpu workload only");
+  if (parsed.serve !== undefined) {
+    const at = parsed.serve.lastIndexOf(":");
+    if (at < 1 || !/^\d+$/.test(parsed.serve.slice(at + 1))) reject(`--serve: '${parsed.serve}' is not HOST:PORT`);
+    args.serve = { host: parsed.serve.slice(0, at).replace(/^\[(.*)\]$/, "$1"), port: Number(parsed.serve.slice(at + 1)), text: parsed.serve };
+  }
+  if (args.offload && args.workload !== "cpu" && !args.serve) {
+    reject("--offload applies to the cpu workload and --serve only");
+  }
   return args;
 }
 
@@ -146,9 +154,9 @@ function pool(size) {
   const idle = [];
   const workers = Array.from({ length: size }, () => {
     const worker = new Worker(new URL(import.meta.url));
-    worker.on("message", ({ id, value, thread }) => {
-      waiting.get(id)([BigInt(value), thread]);
-      waiting.delete(id);
+    worker.on("message", ({ key, value, thread }) => {
+      waiting.get(key)([BigInt(value), thread]);
+      waiting.delete(key);
       next(worker);
     });
     worker.unref();
@@ -160,18 +168,20 @@ function pool(size) {
     else idle.push(worker);
   };
   workers.forEach(next);
+  let jobs = 0; // a job's key: a server may hash the same id for two clients at once
   return (id, rounds) =>
     new Promise((resolve) => {
-      waiting.set(id, resolve);
+      const key = jobs++;
+      waiting.set(key, resolve);
       const worker = idle.pop();
-      if (worker) worker.postMessage({ id, rounds });
-      else queue.push({ id, rounds });
+      if (worker) worker.postMessage({ key, id, rounds });
+      else queue.push({ key, id, rounds });
     });
 }
 
 if (!isMainThread) {
-  parentPort.on("message", ({ id, rounds }) => {
-    parentPort.postMessage({ id, value: String(sha256Chain(id, rounds)), thread: threadId });
+  parentPort.on("message", ({ key, id, rounds }) => {
+    parentPort.postMessage({ key, value: String(sha256Chain(id, rounds)), thread: threadId });
   });
 }
 
@@ -200,6 +210,10 @@ function pulse() {
 async function main() {
   const args = contractArgs();
   const offload = args.offload ? pool(os.availableParallelism()) : null;
+  if (args.serve) {
+    const { serve } = await import("./node_serve.mjs");
+    return serve(args, sha256Chain, offload);
+  }
   const start = performance.now();
   const stopPulse = args.workload === "cpu" ? pulse() : null;
   const runTask = async (id) => {

@@ -72,6 +72,9 @@ async def main(args, tally):
 
 def run(model, install_loop=None):
     args = contract.parse_args(model, can_offload=True)
+    if args.serve:
+        import serve_asyncio
+        return serve_asyncio.main(model, args, install_loop)
     tally = contract.Tally(model, args, workers=1, concurrency=args.tasks)
     if install_loop is not None:
         install_loop()

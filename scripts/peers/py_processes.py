@@ -10,6 +10,16 @@ import contract
 
 if __name__ == "__main__":
     args = contract.parse_args("py-processes", has_pool=True)
+    if args.serve:
+        import socketserver
+        from http.server import HTTPServer
+
+        import serving
+
+        class ForkingHTTPServer(socketserver.ForkingMixIn, HTTPServer):
+            """A fork per connection, as inetd did."""
+            max_children = 1 << 20  # no cap: a fork that fails is refused and named
+        serving.serve_blocking("py-processes", ForkingHTTPServer, args)
     try:
         pool = cf.ProcessPoolExecutor(max_workers=args.workers)
     except OSError as e:

@@ -3,6 +3,11 @@
 import contract
 
 args = contract.parse_args("py-serial")
+if args.serve:
+    from http.server import HTTPServer
+
+    import serving
+    serving.serve_blocking("py-serial", HTTPServer, args)  # one connection at a time
 tally = contract.Tally("py-serial", args, workers=1, concurrency=1)
 for i in range(args.tasks):
     try:

@@ -9,6 +9,11 @@ import concurrent.futures as cf
 import contract
 
 args = contract.parse_args("py-threads", has_pool=True)
+if args.serve:
+    from http.server import ThreadingHTTPServer
+
+    import serving
+    serving.serve_blocking("py-threads", ThreadingHTTPServer, args)  # a thread per connection
 pool = cf.ThreadPoolExecutor(max_workers=args.workers)
 workers = pool._max_workers
 tally = contract.Tally("py-threads", args, workers, min(workers, args.tasks))

@@ -158,3 +158,62 @@ fn offloading_keeps_the_python_and_node_loops_ticking() {
         assert!(max(&offloaded) < 50.0, "{peer}: offloaded loop lag {}", offloaded["loop_lag_ms"]);
     }
 }
+
+/// Run a server check (`testkit::serve_checks`) against every peer that serves; a failure
+/// names the peer.
+fn every_server(skip: &[&str], check: fn(&str, &[&str])) {
+    for (peer, program, lead) in peers() {
+        if skip.contains(&peer) {
+            continue;
+        }
+        let outcome = std::panic::catch_unwind(|| check(&program, &leading(&lead)));
+        if let Err(e) = outcome {
+            let why = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("{peer}: {why}");
+        }
+    }
+}
+
+#[test]
+fn every_peer_serves_its_routes_on_one_keep_alive_connection() {
+    every_server(&[], testkit::serve_checks::routes_answer_on_one_keep_alive_connection);
+}
+
+#[test]
+fn every_peer_answers_pipelined_requests_in_order() {
+    every_server(&[], testkit::serve_checks::pipelined_requests_are_answered_in_order);
+}
+
+#[test]
+fn every_peer_ends_http_1_0_and_connection_close_connections() {
+    every_server(&[], testkit::serve_checks::http_1_0_and_connection_close_end_the_connection);
+}
+
+#[test]
+fn every_peer_answers_an_oversized_head_431_and_garbage_400() {
+    every_server(&[], testkit::serve_checks::an_oversized_head_gets_431_and_garbage_400);
+}
+
+#[test]
+fn every_peer_closes_a_silent_client_after_the_timeout() {
+    every_server(&[], testkit::serve_checks::a_silent_client_is_closed_after_the_timeout);
+}
+
+#[test]
+fn every_peer_survives_a_reset_client() {
+    every_server(&[], testkit::serve_checks::a_reset_client_leaves_the_server_serving);
+}
+
+#[test]
+fn every_peer_finishes_the_request_in_flight_on_sigterm_and_reports() {
+    every_server(&[], testkit::serve_checks::sigterm_finishes_the_request_in_flight_and_reports);
+}
+
+#[test]
+fn every_concurrent_peer_serves_fifty_clients_at_once() {
+    every_server(&["py_serial.py"], testkit::serve_checks::fifty_clients_are_served_at_once);
+}

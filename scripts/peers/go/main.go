@@ -27,13 +27,13 @@ import (
 )
 
 const usage = "Usage: go-goroutines [--workload sleep|http|cpu] [--tasks N] [--ms MS] [--work K] " +
-	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--json] [--verbose]"
+	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--serve HOST:PORT] [--json] [--verbose]"
 
 type args struct {
 	workload                 string
 	tasks, ms, work, workers int
 	timeoutMs                int
-	addr                     string
+	addr, serve              string
 	json, verbose            bool
 }
 
@@ -47,6 +47,7 @@ func parseArgs() args {
 	ms := fs.String("ms", "1000", "")
 	work := fs.String("work", "100000", "")
 	fs.StringVar(&a.addr, "addr", "127.0.0.1:7878", "")
+	fs.StringVar(&a.serve, "serve", "", "")
 	workers := fs.String("workers", "", "")
 	timeout := fs.String("timeout-ms", "30000", "")
 	offload := fs.Bool("offload", false, "")
@@ -80,6 +81,11 @@ func parseArgs() args {
 	}
 	if _, _, err := net.SplitHostPort(a.addr); err != nil {
 		reject(fmt.Sprintf("--addr: %q is not HOST:PORT", a.addr))
+	}
+	if a.serve != "" {
+		if _, _, err := net.SplitHostPort(a.serve); err != nil {
+			reject(fmt.Sprintf("--serve: %q is not HOST:PORT", a.serve))
+		}
 	}
 	if *offload {
 		reject("--offload: goroutines have no event loop to offload from; they already run on every core")
@@ -176,6 +182,9 @@ func httpError(a *args, err error) error {
 
 func main() {
 	a := parseArgs()
+	if a.serve != "" {
+		os.Exit(serve(&a))
+	}
 	client := &http.Client{
 		Timeout:   time.Duration(a.timeoutMs) * time.Millisecond,
 		Transport: &http.Transport{DisableKeepAlives: true, MaxIdleConnsPerHost: -1},

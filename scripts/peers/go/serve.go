@@ -1,0 +1,148 @@
+// go-goroutines --serve: net/http, a goroutine per connection.
+//
+// The server Go programmers write: the standard library's, which parks each connection's
+// goroutine in the netpoller while it waits and runs handlers on GOMAXPROCS threads. A
+// /query delay is time.Sleep (a parked goroutine, not a blocked thread); /cpu hashes on
+// whichever thread runs the goroutine. The contract's limits map onto the server's own:
+// ReadHeaderTimeout and IdleTimeout are --timeout-ms, and MaxHeaderBytes is 4 KiB because
+// net/http allows 4 KiB beyond it, so a head over 8 KiB gets 431.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type counts struct {
+	connections, requests, errors atomic.Int64
+}
+
+func serve(a *args) int {
+	var c counts
+	write := func(w http.ResponseWriter, status int, body string, close bool) {
+		if status == 200 {
+			c.requests.Add(1)
+		} else {
+			c.errors.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if close {
+			w.Header().Set("Connection", "close")
+		}
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	}
+	number := func(r *http.Request, name string, fallback, most int64) (int64, bool) {
+		text := r.URL.Query().Get(name)
+		if text == "" && !r.URL.Query().Has(name) {
+			return fallback, fallback >= 0
+		}
+		v, err := strconv.ParseInt(text, 10, 64)
+		return v, err == nil && v >= 0 && v <= most && !strings.HasPrefix(text, "+")
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.ContentLength != 0 {
+			write(w, 400, `{"error":"bad request"}`, true)
+			return
+		}
+		id, okID := number(r, "id", -1, 1<<32-1)
+		switch r.URL.Path {
+		case "/health":
+			write(w, 200, `{"status":"ok"}`, false)
+		case "/query":
+			delay, ok := number(r, "delay_ms", 0, 60_000)
+			if !okID || !ok {
+				write(w, 400, `{"error":"bad request"}`, true)
+				return
+			}
+			time.Sleep(time.Duration(delay) * time.Millisecond)
+			write(w, 200, fmt.Sprintf(`{"id":%d,"value":%d}`, id, id+100), false)
+		case "/cpu":
+			work, ok := number(r, "work", 100_000, 10_000_000)
+			if !okID || !ok {
+				write(w, 400, `{"error":"bad request"}`, true)
+				return
+			}
+			write(w, 200, fmt.Sprintf(`{"id":%d,"value":%d}`, id, sha256Chain(int(id), int(work))), false)
+		default:
+			write(w, 404, `{"error":"not found"}`, false)
+		}
+	})
+	timeout := time.Duration(a.timeoutMs) * time.Millisecond
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: timeout,
+		IdleTimeout:       timeout,
+		MaxHeaderBytes:    4096,
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			if state == http.StateNew {
+				c.connections.Add(1)
+			}
+		},
+		// net/http's own log line for an accept that failed (EMFILE): named once a second.
+		ErrorLog: log.New(&onceASecond{}, "", 0),
+	}
+	ln, err := net.Listen("tcp", a.serve)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: listen on %s: %v\n", a.serve, err)
+		return 1
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	start := time.Now()
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	go srv.Serve(ln)
+	<-stop
+	// Close the listener and idle connections, and wait for the requests in flight.
+	srv.Shutdown(context.Background())
+	var self syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	seconds := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	r := map[string]any{
+		"model": "go-goroutines", "serve": a.serve, "workers": 1, "offload": false,
+		"connections": c.connections.Load(), "requests": c.requests.Load(), "errors": c.errors.Load(),
+		"refused": 0, "wall_s": time.Since(start).Seconds(),
+		"user_s": seconds(self.Utime), "sys_s": seconds(self.Stime), "max_rss_kib": self.Maxrss,
+		"children_max_rss_kib": 0, "voluntary_ctx_switches": self.Nvcsw, "involuntary_ctx_switches": self.Nivcsw,
+	}
+	if a.json {
+		line, _ := json.Marshal(r)
+		fmt.Println(string(line))
+	} else {
+		fmt.Printf("go-goroutines · served %d requests on %d connections · %d errors · %.3f s · peak RSS %.1f MiB\n",
+			r["requests"], r["connections"], r["errors"], r["wall_s"], float64(self.Maxrss)/1024)
+	}
+	return 0
+}
+
+// onceASecond writes net/http's error log to stderr, at most one line a second.
+type onceASecond struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (o *onceASecond) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if time.Since(o.last) >= time.Second {
+		o.last = time.Now()
+		line := strings.TrimSpace(string(p))
+		if strings.Contains(line, "too many open files") {
+			line += " — limit to raise: `ulimit -n` (RLIMIT_NOFILE)"
+		}
+		fmt.Fprintln(os.Stderr, line)
+	}
+	return len(p), nil
+}
