@@ -14,6 +14,9 @@ MODELS  := serial procs threads tokio epoll uring ring
 # hyperfine 2.x needs a newer Rust than this machine has: pin 1.20 when none is on PATH.
 HYPERFINE_VERSION := 1.20.0
 HYPERFINE := $(or $(shell command -v hyperfine 2>/dev/null),.tools/bin/hyperfine)
+# oha builds here in about 5 minutes; wrk and nginx are Debian packages (apt, as root).
+OHA_VERSION := 1.16.0
+OHA := $(or $(shell command -v oha 2>/dev/null),.tools/bin/oha)
 VENV := .venv
 PEER_PYTHON := $(VENV)/bin/python
 GO_PEER := $(VENV)/bin/go-goroutines
@@ -27,7 +30,7 @@ MS       ?= 100
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
-        strace perf syscalls plots readme tools peers jemalloc clean
+        bench-serve strace perf syscalls plots readme tools peers jemalloc debian-tools clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +69,10 @@ bench-scale: build peers jemalloc ## 10 ... 1,000,000 sleeping tasks per model, 
 	$(BIN)/bench scale --python $(PEER_PYTHON) --out results/scale
 	$(BIN)/bench readme
 
+bench-serve: build tools peers ## every model and peer as a server beside nginx: C10K, throughput (wrk), open loop (oha), CPU -> results/serve/
+	$(BIN)/bench serve --python $(PEER_PYTHON) --wrk $$(command -v wrk || echo wrk) --oha $(OHA) --out results/serve
+	$(BIN)/bench readme
+
 strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS)
 	$(BIN)/bench trace --tool strace --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) --ms $(MS)
 
@@ -89,10 +96,21 @@ jemalloc: ## install libjemalloc2 (Debian) for the scale sweep's allocator compa
 	  || { apt-get update -q >/dev/null && apt-get install -y -q libjemalloc2 >/dev/null; }; }) \
 	  || echo "libjemalloc2 not installed (as root: apt-get update && apt-get install libjemalloc2): the (jemalloc) rows will say so"
 
-tools: $(HYPERFINE) ## install hyperfine 1.20.0 into .tools/ unless one is on PATH
+tools: $(HYPERFINE) $(OHA) debian-tools ## hyperfine 1.20.0 and oha 1.16.0 into .tools/ (unless on PATH); wrk and nginx with apt
 
 .tools/bin/hyperfine:
 	$(CARGO) install --locked --root .tools hyperfine --version $(HYPERFINE_VERSION)
+
+.tools/bin/oha:
+	$(CARGO) install --locked --root .tools oha --version $(OHA_VERSION)
+
+# wrk drives the throughput case and nginx is its reference row: Debian packages, installed
+# with apt where this user can; otherwise the rows that need them say so.
+debian-tools: ## install wrk and nginx-light (Debian) for bench-serve, if possible
+	@command -v wrk >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } \
+	  || (command -v apt-get >/dev/null && { apt-get install -y -q wrk nginx-light >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q wrk nginx-light >/dev/null; }; }) \
+	  || echo "wrk or nginx not installed (as root: apt-get update && apt-get install wrk nginx-light): bench-serve's rows that need them will say so"
 
 peers: $(VENV)/.installed $(GO_PEER) $(NODE) ## the peers' virtualenv in .venv/: pinned uvloop, Go and Node.js; the Go peer built
 

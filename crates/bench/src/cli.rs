@@ -30,8 +30,27 @@ pub enum Command {
     /// Every model and the Go and Node peers under `strace -f -c`, sleep and http: the top
     /// syscalls, to a Markdown file and JSON beside it
     Syscalls(Syscalls),
+    /// Every model and peer as a server, beside nginx, under wrk, oha and the epoll client:
+    /// results/serve/
+    Serve(Serve),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
+}
+
+#[derive(Args)]
+pub struct Serve {
+    /// The peers' Python (Go and Node are looked for beside it)
+    #[arg(long, value_name = "PATH")]
+    pub python: String,
+    #[arg(long, value_name = "PATH", default_value = "wrk")]
+    pub wrk: String,
+    #[arg(long, value_name = "PATH", default_value = ".tools/bin/oha")]
+    pub oha: String,
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// 2 s a load and smaller N, to try the pipeline
+    #[arg(long)]
+    pub quick: bool,
 }
 
 /// What a hyperfine suite needs.

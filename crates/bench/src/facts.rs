@@ -26,6 +26,15 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into())
 }
 
+/// MemTotal from /proc/meminfo, in KiB (0 where unknown).
+pub fn mem_total_kib() -> u64 {
+    read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Machine facts as (name, value) pairs, in the order they are printed.
 pub type Facts = Vec<(&'static str, String)>;
 

@@ -16,6 +16,8 @@
 //!   figures say, computed from them; `templates/*.md`: the fixed prose around them.
 //! - [`scale`]: the sweep from ten tasks to a million, its tables and its plots ([`svg`]).
 //! - [`trace`]: one binary under strace or perf, and the syscall counts of every model.
+//! - [`serve`]: every model and peer as a server under wrk, oha and the `epoll` client,
+//!   beside nginx.
 //! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
@@ -30,6 +32,7 @@ mod reading;
 mod readme;
 mod run;
 mod scale;
+mod serve;
 mod service;
 mod suites;
 mod svg;
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Plots(o) => scale::plots(&o),
         Command::Trace(o) => trace::one(&o),
         Command::Syscalls(o) => trace::syscalls(&o),
+        Command::Serve(o) => serve::serve(&o),
         Command::Readme(o) => readme::readme(&o),
     };
     match outcome {

@@ -29,6 +29,8 @@ pub const README_CPU: &str = include_str!("../templates/readme-cpu.md");
 pub const README_SCALE: &str = include_str!("../templates/readme-scale.md");
 pub const README_LOOPS: &str = include_str!("../templates/readme-loops.md");
 pub const README_CLAIM: &str = include_str!("../templates/readme-claim.md");
+pub const SERVE: &str = include_str!("../templates/serve.md");
+pub const README_SERVE: &str = include_str!("../templates/readme-serve.md");
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,117 @@
+//! The load on core 1: wrk for throughput (it outruns every server here), oha at a fixed
+//! rate with latency correction for the open loop, and the project's own `epoll` client for
+//! many fresh connections at once.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use workload::Report;
+
+use super::servers::pinned;
+use crate::run::model_program;
+
+/// What a load measured: latencies in milliseconds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Latency {
+    pub requests: u64,
+    pub req_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    /// Connect, read, write and timeout errors, and answers other than 2xx.
+    pub errors: u64,
+}
+
+/// wrk's own summary, as one JSON line from its `done` hook: wrk prints p99.9 nowhere else.
+const WRK_SCRIPT: &str = r#"done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"duration_us":%d,"errors":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"#;
+
+/// `wrk -t1 -cC -dSs` on `url`: closed loop, keep-alive, as fast as the server answers.
+pub fn wrk(wrk: &str, url: &str, connections: u32, secs: u32, scratch: &Path) -> Result<Latency, String> {
+    let script = scratch.join("wrk-summary.lua");
+    std::fs::write(&script, WRK_SCRIPT).map_err(|e| e.to_string())?;
+    let argv = pinned(1, &[
+        wrk.to_string(), "-t1".into(), format!("-c{connections}"), format!("-d{secs}s"),
+        "--timeout".into(), "5s".into(), "-s".into(), script.display().to_string(), url.to_string(),
+    ]);
+    let out = output(&argv)?;
+    #[derive(Deserialize)]
+    struct Summary {
+        requests: u64,
+        duration_us: u64,
+        errors: u64,
+        p50_us: f64,
+        p99_us: f64,
+        p999_us: f64,
+    }
+    let line = out.lines().rev().find(|l| l.starts_with('{')).ok_or(format!("wrk said: {out}"))?;
+    let s: Summary = serde_json::from_str(line).map_err(|e| format!("wrk's summary: {e}"))?;
+    Ok(Latency {
+        requests: s.requests,
+        req_per_s: s.requests as f64 / (s.duration_us as f64 / 1e6),
+        p50_ms: s.p50_us / 1000.0,
+        p99_ms: s.p99_us / 1000.0,
+        p999_ms: s.p999_us / 1000.0,
+        errors: s.errors,
+    })
+}
+
+/// `oha -q RATE --latency-correction` on `url` for `secs`: an open loop, so a stall shows in
+/// the latency of every request that should have been sent during it.
+pub fn oha(oha: &str, url: &str, rate: u32, connections: u32, secs: u32) -> Result<Latency, String> {
+    let argv = pinned(1, &[
+        oha.to_string(), "--no-tui".into(), "--output-format".into(), "json".into(),
+        "-z".into(), format!("{secs}s"), "-q".into(), rate.to_string(),
+        "--latency-correction".into(), "-c".into(), connections.to_string(), url.to_string(),
+    ]);
+    let out = output(&argv)?;
+    let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| format!("oha's JSON: {e}"))?;
+    let p = |q: &str| v["latencyPercentiles"][q].as_f64().unwrap_or(f64::NAN) * 1000.0;
+    let codes = v["statusCodeDistribution"].as_object().cloned().unwrap_or_default();
+    let count = |ok: bool| -> u64 {
+        codes.iter().filter(|(c, _)| c.starts_with('2') == ok).map(|(_, n)| n.as_u64().unwrap_or(0)).sum()
+    };
+    let failed: u64 = v["errorDistribution"].as_object().map_or(0, |e| e.values().filter_map(|n| n.as_u64()).sum());
+    Ok(Latency {
+        requests: count(true),
+        req_per_s: v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0),
+        p50_ms: p("p50"),
+        p99_ms: p("p99"),
+        p999_ms: p("p99.9"),
+        errors: count(false) + failed,
+    })
+}
+
+/// N fresh connections at once, each asking for a 100 ms answer: the `epoll` model's http
+/// workload pointed at the server.
+pub fn fresh_connections(addr: SocketAddr, n: u32) -> Result<Report, String> {
+    let mut argv = model_program("epoll");
+    argv.extend(
+        ["--workload", "http", "--tasks", &n.to_string(), "--ms", "100", "--addr", &addr.to_string(), "--timeout-ms", "60000", "--json"]
+            .map(String::from),
+    );
+    let out = output_any_status(&pinned(1, &argv))?;
+    let line = out.lines().rev().find(|l| l.starts_with('{')).ok_or(format!("the client said: {out}"))?;
+    serde_json::from_str(line).map_err(|e| format!("the client's report: {e}"))
+}
+
+fn output(argv: &[String]) -> Result<String, String> {
+    let out = Command::new(&argv[0]).args(&argv[1..]).output().map_err(|e| format!("{}: {e}", argv[0]))?;
+    if !out.status.success() {
+        return Err(format!("{} failed: {}", argv[0], String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The client exits 1 when some requests failed; its report says how many.
+fn output_any_status(argv: &[String]) -> Result<String, String> {
+    let out = Command::new(&argv[0]).args(&argv[1..]).output().map_err(|e| format!("{}: {e}", argv[0]))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

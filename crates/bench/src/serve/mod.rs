@@ -1,0 +1,215 @@
+//! `make bench-serve`: every model and peer as a server, under the same loads, beside nginx.
+//!
+//! Four cases (README, "Serving"): many fresh connections at once (C10K), throughput on
+//! keep-alive connections (uvloop's setup), an open loop at one fixed rate, and `/cpu` work
+//! on the server while `/health` is timed. The server runs on core 0 and the load on core 1,
+//! so the load never takes the server's core. Results go to `results/serve/serve.json`, and
+//! the tables to its README and to the top-level README.
+//!
+//! - `servers.rs`: the servers, started and stopped; nginx's configuration.
+//! - `load.rs`: wrk, oha and the `epoll` client, and what each measured.
+//! - `tables.rs`: the tables and the targets' verdicts, from the JSON.
+
+mod load;
+mod servers;
+pub mod tables;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use workload::serve::ServeReport;
+use workload::Report;
+
+use crate::cli;
+use crate::peers::Peers;
+pub use load::Latency;
+use servers::{Running, Spec};
+
+/// The open loop's one rate for every server, requests a second.
+pub const RATE: u32 = 5_000;
+
+#[derive(Serialize, Deserialize)]
+pub struct Results {
+    pub facts: serde_json::Value,
+    pub secs: u32,
+    pub rate: u32,
+    pub c10k: Vec<C10k>,
+    pub throughput: Vec<Throughput>,
+    pub open_loop: Vec<OpenLoop>,
+    pub cpu: Vec<CpuCase>,
+}
+
+/// N fresh connections at once, each answered after 100 ms.
+#[derive(Serialize, Deserialize)]
+pub struct C10k {
+    pub server: String,
+    pub n: u32,
+    pub ideal_s: f64,
+    pub client: Option<Report>,
+    pub server_report: Option<ServeReport>,
+    pub baseline_rss_kib: u64,
+    pub note: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Throughput {
+    pub server: String,
+    pub connections: u32,
+    pub load: Option<Latency>,
+    pub server_report: Option<ServeReport>,
+    pub note: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct OpenLoop {
+    pub server: String,
+    pub load: Option<Latency>,
+    pub note: Option<String>,
+}
+
+/// `/cpu` at c = 10 and `/health` timed beside it, with or without `--offload`.
+#[derive(Serialize, Deserialize)]
+pub struct CpuCase {
+    pub server: String,
+    pub offload: bool,
+    pub health: Option<Latency>,
+    pub cpu: Option<Latency>,
+    pub note: Option<String>,
+}
+
+pub fn serve(o: &cli::Serve) -> Result<(), String> {
+    let peers = Peers::find(&o.python);
+    let specs = servers::all(&peers);
+    let scratch = std::env::temp_dir().join(format!("conclab-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let secs = if o.quick { 2 } else { 5 };
+    let sizes: &[u32] = if o.quick { &[100, 1_000] } else { &[1_000, 10_000] };
+    let mut more = peers.versions();
+    more.push(("wrk", crate::facts::first_line(&o.wrk, &["-v"])));
+    more.push(("oha", crate::facts::first_line(&o.oha, &["--version"])));
+    more.push(("pinning", "server on core 0, load on core 1 (taskset)".into()));
+    let facts = crate::facts::collect(None, more);
+    let mut r = Results {
+        facts: crate::facts::json(&facts),
+        secs,
+        rate: RATE,
+        c10k: vec![],
+        throughput: vec![],
+        open_loop: vec![],
+        cpu: vec![],
+    };
+    for spec in &specs {
+        eprintln!("bench serve: {}", spec.name);
+        if !spec.nginx {
+            for &n in sizes {
+                r.c10k.push(c10k(spec, n, &r.c10k, &scratch));
+            }
+        }
+        for connections in [10, 100] {
+            r.throughput.push(throughput(spec, connections, secs, o, &scratch));
+        }
+        r.open_loop.push(open_loop(spec, secs, o, &scratch));
+        if spec.can_offload || ["threads", "go-goroutines"].contains(&spec.name.as_str()) {
+            r.cpu.push(cpu(spec, false, secs, o, &scratch));
+            if spec.can_offload {
+                r.cpu.push(cpu(spec, true, secs, o, &scratch));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
+    std::fs::write(o.out.join("serve.json"), json).map_err(|e| e.to_string())?;
+    let page = tables::page(&r, &crate::facts::markdown(&facts))?;
+    std::fs::write(o.out.join("README.md"), page).map_err(|e| e.to_string())?;
+    eprintln!("bench serve: wrote {}", o.out.display());
+    Ok(())
+}
+
+/// Run `load` against `spec` started with `extra`; the load's result and the server's report.
+fn with_server<T>(
+    spec: &Spec,
+    extra: &[&str],
+    scratch: &Path,
+    load: impl FnOnce(&Running) -> Result<T, String>,
+) -> (Result<T, String>, Option<ServeReport>, u64) {
+    if let Some(missing) = &spec.missing {
+        return (Err(missing.clone()), None, 0);
+    }
+    match Running::start(spec, extra, scratch) {
+        Ok(server) => {
+            let baseline = server.baseline_rss_kib;
+            let result = load(&server);
+            (result, server.stop(), baseline)
+        }
+        Err(e) => (Err(e), None, 0),
+    }
+}
+
+fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
+    let serial = spec.name.ends_with("serial");
+    let ideal_s = if serial { f64::from(n) * 0.1 } else { 0.1 };
+    let skip = |note: String| C10k {
+        server: spec.name.clone(),
+        n,
+        ideal_s,
+        client: None,
+        server_report: None,
+        baseline_rss_kib: 0,
+        note: Some(note),
+    };
+    if serial && n > 100 {
+        return skip("one connection at a time: run at N = 100 only, where the ideal is 10 s".into());
+    }
+    // A process per connection: run at 10,000 only if the children measured at 1,000 fit.
+    let child_kib = done
+        .iter()
+        .filter(|c| c.server == spec.name)
+        .filter_map(|c| c.server_report.as_ref().map(|r| r.children_max_rss_kib))
+        .max()
+        .unwrap_or(0);
+    let mem_kib = crate::facts::mem_total_kib();
+    if child_kib > 0 && u64::from(n) * child_kib > mem_kib / 2 {
+        return skip(format!(
+            "not run: {n} children of {:.1} MiB each (measured at the smaller N) would take more than half of this machine's {:.0} GiB",
+            child_kib as f64 / 1024.0,
+            mem_kib as f64 / 1024.0 / 1024.0
+        ));
+    }
+    let (client, server_report, baseline_rss_kib) =
+        with_server(spec, &[], scratch, |s| load::fresh_connections(s.addr, n));
+    let note = client.as_ref().err().cloned();
+    C10k { server: spec.name.clone(), n, ideal_s, client: client.ok(), server_report, baseline_rss_kib, note }
+}
+
+fn throughput(spec: &Spec, connections: u32, secs: u32, o: &cli::Serve, scratch: &Path) -> Throughput {
+    let (load, server_report, _) = with_server(spec, &[], scratch, |s| {
+        load::wrk(&o.wrk, &format!("http://{}/query?id=1&delay_ms=0", s.addr), connections, secs, scratch)
+    });
+    let note = load.as_ref().err().cloned();
+    Throughput { server: spec.name.clone(), connections, load: load.ok(), server_report, note }
+}
+
+fn open_loop(spec: &Spec, secs: u32, o: &cli::Serve, scratch: &Path) -> OpenLoop {
+    let (load, _, _) = with_server(spec, &[], scratch, |s| {
+        load::oha(&o.oha, &format!("http://{}/query?id=1&delay_ms=0", s.addr), RATE, 50, secs)
+    });
+    let note = load.as_ref().err().cloned();
+    OpenLoop { server: spec.name.clone(), load: load.ok(), note }
+}
+
+fn cpu(spec: &Spec, offload: bool, secs: u32, o: &cli::Serve, scratch: &Path) -> CpuCase {
+    let extra: &[&str] = if offload { &["--offload"] } else { &[] };
+    let (both, _, _) = with_server(spec, extra, scratch, |s| {
+        let (wrk, cpu_url) = (o.wrk.clone(), format!("http://{}/cpu?id=1&work=100000", s.addr));
+        let scratch = scratch.to_path_buf();
+        let hashing = std::thread::spawn(move || load::wrk(&wrk, &cpu_url, 10, secs, &scratch));
+        std::thread::sleep(std::time::Duration::from_millis(200)); // the hashing has begun
+        let health = load::oha(&o.oha, &format!("http://{}/health", s.addr), 100, 1, secs);
+        let cpu = hashing.join().map_err(|_| "the wrk thread panicked".to_string())?;
+        Ok((health?, cpu?))
+    });
+    let note = both.as_ref().err().cloned();
+    let (health, cpu) = both.map_or((None, None), |(h, c)| (Some(h), Some(c)));
+    CpuCase { server: spec.name.clone(), offload, health, cpu, note }
+}

@@ -1,0 +1,234 @@
+//! The servers `bench serve` loads: every model, every peer, and nginx as the reference —
+//! started pinned to core 0, stopped with a signal, and asked what they used.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use workload::serve::ServeReport;
+
+use crate::peers::Peers;
+use crate::run::model_program;
+
+/// One server: how to start it, or why it cannot run here.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub name: String,
+    /// Program and arguments, without `--serve` (nginx: its binary alone).
+    pub argv: Vec<String>,
+    pub nginx: bool,
+    /// An event loop, which can hand `/cpu` to a pool with `--offload`.
+    pub can_offload: bool,
+    pub missing: Option<String>,
+}
+
+/// Every server, in the order of the tables: models, peers, then nginx.
+pub fn all(peers: &Peers) -> Vec<Spec> {
+    let spec = |name: &str, argv: Vec<String>, can_offload, missing| Spec {
+        name: name.into(),
+        argv,
+        nginx: false,
+        can_offload,
+        missing,
+    };
+    let mut specs: Vec<Spec> = [
+        ("serial", false),
+        ("procs", false),
+        ("threads", false),
+        ("tokio", true),
+        ("epoll", true),
+        ("uring", true),
+        ("ring", true),
+    ]
+    .into_iter()
+    .map(|(m, offload)| spec(m, model_program(m), offload, None))
+    .collect();
+    for (name, script, offload) in [
+        ("py-serial", "py_serial.py", false),
+        ("py-processes", "py_processes.py", false),
+        ("py-threads", "py_threads.py", false),
+        ("py-asyncio", "py_asyncio.py", true),
+        ("py-uvloop", "py_uvloop.py", true),
+    ] {
+        let row = peers.python(name, script, &[]);
+        specs.push(spec(name, row.argv, offload, row.missing));
+    }
+    let go = peers.go("go-goroutines", &[]);
+    specs.push(spec("go-goroutines", go.argv, false, go.missing));
+    let node = peers.node("node-promises", &[]);
+    specs.push(spec("node-promises", node.argv, true, node.missing));
+    let nginx = which("nginx").or_else(|| Some("/usr/sbin/nginx".into()).filter(|p| Path::new(p).exists()));
+    specs.push(Spec {
+        name: "nginx (reference)".into(),
+        argv: nginx.iter().cloned().collect(),
+        nginx: true,
+        can_offload: false,
+        missing: nginx.is_none().then(|| "nginx not installed (make tools)".into()),
+    });
+    specs
+}
+
+fn which(program: &str) -> Option<String> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+        .map(|p| p.display().to_string())
+}
+
+/// `taskset -c CORE`, when this machine has a second core to keep the load on.
+pub fn pinned(core: usize, argv: &[String]) -> Vec<String> {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        [vec!["taskset".into(), "-c".into(), core.to_string()], argv.to_vec()].concat()
+    } else {
+        argv.to_vec()
+    }
+}
+
+/// A server running on core 0.
+pub struct Running {
+    child: Child,
+    pub addr: SocketAddr,
+    /// Resident memory once listening, before any load: the base of RSS per connection.
+    pub baseline_rss_kib: u64,
+    /// The last line the server prints: its report (none for nginx).
+    report: Option<std::sync::mpsc::Receiver<String>>,
+    nginx_dir: Option<std::path::PathBuf>,
+}
+
+impl Running {
+    /// Start `spec` (with `extra` arguments) and wait until it listens.
+    pub fn start(spec: &Spec, extra: &[&str], scratch: &Path) -> Result<Running, String> {
+        if spec.nginx {
+            return Running::nginx(spec, scratch);
+        }
+        let mut argv = spec.argv.clone();
+        argv.extend(["--serve", "127.0.0.1:0", "--json"].map(String::from));
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        let argv = pinned(0, &argv);
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", argv[0]))?;
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().and_then(Result::ok).unwrap_or_default();
+            let _ = tx.send(first);
+            // The report is the last line; keep reading so the pipe never fills.
+            let last = lines.map_while(Result::ok).last();
+            let _ = tx.send(last.unwrap_or_default());
+        });
+        let first = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+        let Some(addr) = first.strip_prefix("listening on").and_then(|a| a.trim().parse().ok())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{} did not say `listening on ADDR`: {first:?}", spec.name));
+        };
+        let baseline_rss_kib = rss_kib(child.id(), "VmRSS");
+        Ok(Running { child, addr, baseline_rss_kib, report: Some(rx), nginx_dir: None })
+    }
+
+    /// nginx, one worker, `return 200` with the `/query` body, on a port of its own.
+    fn nginx(spec: &Spec, scratch: &Path) -> Result<Running, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let dir = scratch.join("nginx");
+        std::fs::create_dir_all(dir.join("logs")).map_err(|e| e.to_string())?;
+        let conf = format!(
+            "worker_processes 1;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log stderr error;\n\
+             worker_rlimit_nofile 20000;\nevents {{ worker_connections 16384; }}\n\
+             http {{\n  access_log off;\n  keepalive_requests 1000000;\n\
+               client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};\n\
+               uwsgi_temp_path {dir}; scgi_temp_path {dir};\n\
+               server {{\n    listen 127.0.0.1:{port} backlog=4096;\n\
+                 location / {{ default_type application/json; return 200 '{{\"id\":1,\"value\":101}}'; }}\n  }}\n}}\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).map_err(|e| e.to_string())?;
+        let argv = pinned(0, &[spec.argv[0].clone(), "-p".into(), dir.display().to_string(), "-c".into(), dir.join("nginx.conf").display().to_string(), "-e".into(), "stderr".into()]);
+        let child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("nginx: {e}"))?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            if Instant::now() > until {
+                return Err("nginx did not start listening".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Running { child, addr, baseline_rss_kib: 0, report: None, nginx_dir: Some(dir) })
+    }
+
+    /// Stop it (SIGTERM; nginx SIGQUIT, its graceful stop) and read its report; nginx has
+    /// none, so its worker's peak RSS and CPU come from /proc.
+    pub fn stop(mut self) -> Option<ServeReport> {
+        let pid = self.child.id();
+        let nginx_worker = self.nginx_dir.as_ref().and_then(|_| worker_of(pid));
+        let nginx_figures = nginx_worker.map(|w| (rss_kib(w, "VmHWM"), cpu_seconds(w)));
+        let signal = if self.nginx_dir.is_some() { libc::SIGQUIT } else { libc::SIGTERM };
+        // SAFETY: kill takes a pid and a signal number and touches no memory of ours.
+        unsafe { libc::kill(pid as i32, signal) };
+        let until = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > until {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some((rss, (user, sys))) = nginx_figures {
+            let report = serde_json::json!({
+                "model": "nginx", "serve": self.addr.to_string(), "workers": 1, "connections": 0,
+                "requests": 0, "errors": 0, "refused": 0, "wall_s": 0.0, "user_s": user,
+                "sys_s": sys, "max_rss_kib": rss, "voluntary_ctx_switches": 0,
+                "involuntary_ctx_switches": 0
+            });
+            return serde_json::from_value(report).ok();
+        }
+        let last = self.report.as_ref()?.recv_timeout(Duration::from_secs(5)).ok()?;
+        serde_json::from_str(&last).ok()
+    }
+}
+
+/// A field of /proc/PID/status in KiB (VmRSS now, VmHWM the peak).
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// User and system CPU seconds of a process, from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    // SAFETY: sysconf takes a constant and touches no memory of ours.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let at = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / ticks;
+    (at(11), at(12)) // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name
+}
+
+/// nginx's worker: the master's one child.
+fn worker_of(master: u32) -> Option<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
+}

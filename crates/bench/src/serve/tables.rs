@@ -1,0 +1,183 @@
+//! The serve benchmark's tables and the targets, judged from `serve.json`.
+
+use super::{CpuCase, Results};
+use crate::table::{Table, DASH};
+use crate::template;
+
+fn ms(v: f64) -> String {
+    if v.is_nan() {
+        DASH.into()
+    } else if v < 10.0 {
+        format!("{v:.2} ms")
+    } else {
+        format!("{v:.0} ms")
+    }
+}
+
+fn kreq(v: f64) -> String {
+    format!("{:.1}k", v / 1000.0)
+}
+
+/// A cell that says why there is no figure.
+fn why(note: &Option<String>) -> String {
+    note.as_deref().map_or(DASH.into(), |n| format!("— ({})", n.lines().next().unwrap_or("")))
+}
+
+pub fn c10k_table(r: &Results) -> String {
+    let mut t = Table::new(&[
+        "server", "N", "client wall (ideal)", "failed", "server peak RSS", "per connection", "server CPU",
+    ]);
+    for c in &r.c10k {
+        let (Some(client), Some(server)) = (&c.client, &c.server_report) else {
+            t.push(vec![format!("`{}`", c.server), c.n.to_string(), why(&c.note), DASH.into(), DASH.into(), DASH.into(), DASH.into()]);
+            continue;
+        };
+        let per_conn = if server.children_max_rss_kib > 0 {
+            format!("{:.0} KiB (a process each)", server.children_max_rss_kib as f64)
+        } else {
+            let grown = server.max_rss_kib.saturating_sub(c.baseline_rss_kib);
+            format!("{:.1} KiB", grown as f64 / f64::from(c.n))
+        };
+        t.push(vec![
+            format!("`{}`", c.server),
+            format!("{}", c.n),
+            format!("{:.3} s ({:.1} s)", client.wall_s, c.ideal_s),
+            client.failed.to_string(),
+            format!("{:.1} MiB", server.max_rss_kib as f64 / 1024.0),
+            per_conn,
+            format!("{:.2} s", server.user_s + server.sys_s),
+        ]);
+    }
+    t.render()
+}
+
+pub fn throughput_table(r: &Results) -> String {
+    let mut t = Table::new(&[
+        "server", "c = 10: req/s", "p50", "p99", "p99.9", "c = 100: req/s", "p50", "p99", "p99.9", "errors",
+    ]);
+    let servers: Vec<&str> = r.throughput.iter().filter(|x| x.connections == 10).map(|x| x.server.as_str()).collect();
+    for server in servers {
+        let mut cells = vec![format!("`{server}`")];
+        let mut errors = 0;
+        for c in [10, 100] {
+            match r.throughput.iter().find(|x| x.server == server && x.connections == c) {
+                Some(x) if x.load.is_some() => {
+                    let l = x.load.as_ref().expect("checked");
+                    errors += l.errors;
+                    cells.extend([kreq(l.req_per_s), ms(l.p50_ms), ms(l.p99_ms), ms(l.p999_ms)]);
+                }
+                x => {
+                    cells.push(why(&x.and_then(|x| x.note.clone())));
+                    cells.extend([DASH.into(), DASH.into(), DASH.into()]);
+                }
+            }
+        }
+        cells.push(errors.to_string());
+        t.push(cells);
+    }
+    t.render()
+}
+
+pub fn open_loop_table(r: &Results) -> String {
+    let mut t = Table::new(&["server", "p50", "p99", "p99.9", "answered", "errors"]);
+    for x in &r.open_loop {
+        match &x.load {
+            Some(l) => t.push(vec![
+                format!("`{}`", x.server),
+                ms(l.p50_ms),
+                ms(l.p99_ms),
+                ms(l.p999_ms),
+                l.requests.to_string(),
+                l.errors.to_string(),
+            ]),
+            None => t.push(vec![format!("`{}`", x.server), why(&x.note), DASH.into(), DASH.into(), DASH.into(), DASH.into()]),
+        }
+    }
+    t.render()
+}
+
+pub fn cpu_table(r: &Results) -> String {
+    let mut t = Table::new(&["server", "`/health` p99, hashing on the loop", "with `--offload`", "`/cpu` req/s", "with `--offload`"]);
+    let find = |server: &str, offload| r.cpu.iter().find(|c| c.server == server && c.offload == offload);
+    let health = |c: Option<&CpuCase>| match c {
+        Some(c) => c.health.as_ref().map_or_else(|| why(&c.note), |h| ms(h.p99_ms)),
+        None => "no loop to offload from".into(),
+    };
+    let cpu = |c: Option<&CpuCase>| c.and_then(|c| c.cpu.as_ref()).map_or(DASH.into(), |l| format!("{:.1}", l.req_per_s));
+    for c in r.cpu.iter().filter(|c| !c.offload) {
+        let off = find(&c.server, true);
+        t.push(vec![format!("`{}`", c.server), health(Some(c)), health(off), cpu(Some(c)), if off.is_some() { cpu(off) } else { DASH.into() }]);
+    }
+    t.render()
+}
+
+/// The targets, each with the figures it was judged on.
+pub fn verdicts(r: &Results) -> String {
+    let rps = |server: &str| {
+        r.throughput.iter().find(|x| x.server.starts_with(server) && x.connections == 100).and_then(|x| x.load.as_ref()).map(|l| l.req_per_s)
+    };
+    let at_least = |a: &str, b: &str| match (rps(a), rps(b)) {
+        (Some(x), Some(y)) => (if x >= y { "met" } else { "missed" }, format!("`{a}` {} vs `{b}` {}", kreq(x), kreq(y))),
+        _ => ("not measured", format!("`{a}` or `{b}` did not run")),
+    };
+    let mut t = Table::new(&["target", "verdict", "measured"]);
+    for (a, b) in [
+        ("epoll", "nginx"),
+        ("ring", "nginx"),
+        ("tokio", "py-uvloop"),
+        ("uring", "py-uvloop"),
+        ("tokio", "go-goroutines"),
+        ("epoll", "go-goroutines"),
+        ("uring", "go-goroutines"),
+        ("ring", "go-goroutines"),
+    ] {
+        let (verdict, measured) = at_least(a, b);
+        t.push(vec![format!("throughput, c = 100: `{a}` ≥ `{b}`"), verdict.into(), measured]);
+    }
+    let n = r.c10k.iter().map(|c| c.n).max().unwrap_or(0);
+    for server in ["tokio", "epoll", "uring", "ring", "threads", "go-goroutines", "node-promises"] {
+        let row = r.c10k.iter().find(|c| c.server == server && c.n == n);
+        let (verdict, measured) = match row.and_then(|c| c.client.as_ref()) {
+            Some(client) => (if client.failed == 0 { "met" } else { "missed" }, format!("{} of {n} failed", client.failed)),
+            None => ("not measured", why(&row.and_then(|c| c.note.clone()))),
+        };
+        t.push(vec![format!("C10K, {n} connections: `{server}` 0 failed"), verdict.into(), measured]);
+    }
+    for server in ["tokio", "epoll", "uring", "ring"] {
+        let row = r.open_loop.iter().find(|x| x.server == server).and_then(|x| x.load.as_ref());
+        let (verdict, measured) = match row {
+            Some(l) => (if l.p99_ms <= 1.0 { "met" } else { "missed" }, format!("p99 {}", ms(l.p99_ms))),
+            None => ("not measured", DASH.into()),
+        };
+        t.push(vec![format!("open loop at {} req/s: `{server}` p99 ≤ 1 ms", r.rate), verdict.into(), measured]);
+    }
+    t.render()
+}
+
+fn values(r: &Results) -> Vec<(&'static str, String)> {
+    vec![
+        ("c10k", c10k_table(r)),
+        ("throughput", throughput_table(r)),
+        ("open_loop", open_loop_table(r)),
+        ("cpu", cpu_table(r)),
+        ("verdicts", verdicts(r)),
+        ("secs", r.secs.to_string()),
+        ("rate", r.rate.to_string()),
+    ]
+}
+
+/// `results/serve/README.md`: every table, and the machine.
+pub fn page(r: &Results, facts: &str) -> Result<String, String> {
+    let mut v = values(r);
+    v.push(("facts", facts.to_string()));
+    let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
+    template::fill("serve.md", template::SERVE, &refs)
+}
+
+/// The README's section, from `results/serve/serve.json`.
+pub fn section(results: &std::path::Path) -> Result<String, String> {
+    let r: Results = crate::run::read_json(&results.join("serve").join("serve.json"))?;
+    let v = values(&r);
+    let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
+    template::fill("readme-serve.md", template::README_SERVE, &refs)
+}
