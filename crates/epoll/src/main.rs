@@ -26,6 +26,11 @@
 //! Under `strace -f -c`: `epoll_wait` and little else for sleep — one thread, no `futex`,
 //! no `clone`; for http a `socket`, `connect`, `epoll_ctl`, `sendto`, `recvfrom` and `close`
 //! per task; with `--offload`, `clone` for the pool and `write` on the waker's eventfd.
+//!
+//! With `--serve ADDR` (`serve.rs`): connection state machines in the same kind of loop, each
+//! driven when its socket is ready or its timer is due; one read per request, since a short
+//! read means the socket is drained. Under `strace -f -c`: `epoll_wait`, `recvfrom` and
+//! `sendto` per request, `accept4` and `epoll_ctl` per connection.
 
 mod connection;
 mod event_loop;

@@ -19,6 +19,11 @@
 //!
 //! Under `strace -f -c`: one `clone` (fork) and `wait4` per child, each child's `write`
 //! and `exit_group`, the parent's `read`s of the pipe, and each task's own syscalls.
+//!
+//! With `--serve ADDR` (`serve.rs`): a forked child per connection, or with `--workers W` W
+//! pre-forked children accepting on the shared socket; children report their counts over a
+//! pipe and are reaped as they exit. Under `strace -f -c`: a `clone` (fork) and a `wait4` per
+//! connection, and each child's `poll`/`recvfrom`/`sendto`.
 
 use std::error::Error;
 use std::fs::File;

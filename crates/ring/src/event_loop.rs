@@ -2,7 +2,7 @@
 //! pool — and what it does with each completion the ring hands back.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -74,14 +74,7 @@ impl EventLoop {
     /// `--offload`: every cpu task to a pool of one thread per core; after each result a
     /// worker writes to an eventfd, and a read of that eventfd in the ring completes.
     fn start_offload(&mut self) -> io::Result<()> {
-        // SAFETY: eventfd takes no pointers; a non-negative result is a new descriptor that
-        // nothing else owns.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just created above and is owned by nothing else.
-        let eventfd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+        let eventfd = crate::queues::eventfd()?;
         let pool = ThreadPool::new(std::thread::available_parallelism()?.get())?;
         let (args, wake) = (self.tasks.args, eventfd.clone());
         let hash =

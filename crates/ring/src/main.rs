@@ -50,6 +50,10 @@
 //! no `epoll_wait`, no `clock_nanosleep`, no `clone`; for http `io_uring_enter` and nothing
 //! else: no `socket`, `connect`, `sendto` or `recvfrom`; with `--offload`, a `clone` per
 //! pool thread and the workers' `write`s to the eventfd.
+//!
+//! With `--serve ADDR` (`serve.rs`): a multishot ACCEPT and one RECV or SEND in flight per
+//! connection, every wait a completion, the stop signal included. Under `strace -f -c`:
+//! `io_uring_enter` and almost nothing else.
 
 mod connection;
 mod event_loop;

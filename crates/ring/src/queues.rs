@@ -25,6 +25,19 @@ pub struct Queues {
     pub in_flight: u32,
 }
 
+/// An eventfd, shared with the threads that write to it: a READ of it posted on the ring
+/// completes when a worker of the offload pool has a result.
+pub fn eventfd() -> io::Result<std::sync::Arc<std::os::fd::OwnedFd>> {
+    // SAFETY: eventfd takes no pointers; a non-negative result is a new descriptor that
+    // nothing else owns.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created above and is owned by nothing else.
+    Ok(std::sync::Arc::new(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
+}
+
 /// A ring, or why there is none, with what to change.
 pub fn ring() -> Result<Queues, TaskError> {
     // One thread submits, and completions' kernel-side work runs only when it enters the

@@ -14,6 +14,11 @@
 //! a `connect` bounded by `poll` (std's `connect_timeout`, with two `ioctl`s to switch the
 //! socket to non-blocking and back), two `setsockopt`s for the read and write timeouts, a
 //! `sendto`, a `recvfrom` or two and a `close`; no `clone`, no `futex`.
+//!
+//! With `--serve ADDR` (`serve.rs`) it is the iterative server: one connection at a time, from
+//! accept to close, so a keep-alive client holds everyone else in the accept queue. Under
+//! `strace -f -c`: `poll`, `accept4`, then `poll`/`recvfrom`/`sendto` per request and
+//! `clock_nanosleep` for a delay — one thread, no `clone`.
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -19,6 +19,10 @@
 //!
 //! Under `strace -f -c`: one `clone3` and a few `mmap`/`mprotect`/`sigaltstack` per
 //! thread, `futex` for the channel hand-offs and joins, and each task's own syscalls.
+//!
+//! With `--serve ADDR` (`serve.rs`): a thread per connection, or with `--workers W` W threads
+//! accepting on the shared socket. An idle keep-alive client holds its whole thread. Under
+//! `strace -f -c`: a `clone3` per connection, then `poll`/`recvfrom`/`sendto` per request.
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -25,6 +25,10 @@
 //! Under `strace -f -c`: `epoll_wait` on the workers (tokio's I/O and timer driver),
 //! `futex` as idle workers park and wake, a handful of `clone`s for the workers, and for
 //! http a non-blocking `socket`, `connect`, `epoll_ctl`, `sendto` and `recvfrom` per task.
+//!
+//! With `--serve ADDR` (`serve.rs`): a task per connection on the workers; `/cpu` holds a
+//! worker unless `--offload` sends it to the blocking pool. Under `strace -f -c`:
+//! `epoll_wait`, `accept4`, `recvfrom`/`sendto` per request, and `futex` between the workers.
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -27,6 +27,10 @@
 //!
 //! Under `strace -f -c`: `io_uring_enter` (and one `io_uring_setup`), `epoll_wait` for the
 //! timers, a `socket` per http task; no `clone` unless `--offload` starts the blocking pool.
+//!
+//! With `--serve ADDR` (`serve.rs`): a task per connection on the one thread, each read and
+//! write a ring operation with an owned buffer. Under `strace -f -c`: `io_uring_enter` and
+//! `epoll_wait` (tokio's timers and wake-ups), and no `recvfrom` or `sendto`.
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -34,13 +34,29 @@ end
 "#;
 
 /// `wrk -t1 -cC -dSs` on `url`: closed loop, keep-alive, as fast as the server answers.
-pub fn wrk(wrk: &str, url: &str, connections: u32, secs: u32, scratch: &Path) -> Result<Latency, String> {
+pub fn wrk(
+    wrk: &str,
+    url: &str,
+    connections: u32,
+    secs: u32,
+    scratch: &Path,
+) -> Result<Latency, String> {
     let script = scratch.join("wrk-summary.lua");
     std::fs::write(&script, WRK_SCRIPT).map_err(|e| e.to_string())?;
-    let argv = pinned(1, &[
-        wrk.to_string(), "-t1".into(), format!("-c{connections}"), format!("-d{secs}s"),
-        "--timeout".into(), "5s".into(), "-s".into(), script.display().to_string(), url.to_string(),
-    ]);
+    let argv = pinned(
+        1,
+        &[
+            wrk.to_string(),
+            "-t1".into(),
+            format!("-c{connections}"),
+            format!("-d{secs}s"),
+            "--timeout".into(),
+            "5s".into(),
+            "-s".into(),
+            script.display().to_string(),
+            url.to_string(),
+        ],
+    );
     let out = output(&argv)?;
     #[derive(Deserialize)]
     struct Summary {
@@ -65,20 +81,45 @@ pub fn wrk(wrk: &str, url: &str, connections: u32, secs: u32, scratch: &Path) ->
 
 /// `oha -q RATE --latency-correction` on `url` for `secs`: an open loop, so a stall shows in
 /// the latency of every request that should have been sent during it.
-pub fn oha(oha: &str, url: &str, rate: u32, connections: u32, secs: u32) -> Result<Latency, String> {
-    let argv = pinned(1, &[
-        oha.to_string(), "--no-tui".into(), "--output-format".into(), "json".into(),
-        "-z".into(), format!("{secs}s"), "-q".into(), rate.to_string(),
-        "--latency-correction".into(), "-c".into(), connections.to_string(), url.to_string(),
-    ]);
+pub fn oha(
+    oha: &str,
+    url: &str,
+    rate: u32,
+    connections: u32,
+    secs: u32,
+) -> Result<Latency, String> {
+    let argv = pinned(
+        1,
+        &[
+            oha.to_string(),
+            "--no-tui".into(),
+            "--output-format".into(),
+            "json".into(),
+            "-z".into(),
+            format!("{secs}s"),
+            "-q".into(),
+            rate.to_string(),
+            "--latency-correction".into(),
+            "-c".into(),
+            connections.to_string(),
+            url.to_string(),
+        ],
+    );
     let out = output(&argv)?;
-    let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| format!("oha's JSON: {e}"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&out).map_err(|e| format!("oha's JSON: {e}"))?;
     let p = |q: &str| v["latencyPercentiles"][q].as_f64().unwrap_or(f64::NAN) * 1000.0;
     let codes = v["statusCodeDistribution"].as_object().cloned().unwrap_or_default();
     let count = |ok: bool| -> u64 {
-        codes.iter().filter(|(c, _)| c.starts_with('2') == ok).map(|(_, n)| n.as_u64().unwrap_or(0)).sum()
+        codes
+            .iter()
+            .filter(|(c, _)| c.starts_with('2') == ok)
+            .map(|(_, n)| n.as_u64().unwrap_or(0))
+            .sum()
     };
-    let failed: u64 = v["errorDistribution"].as_object().map_or(0, |e| e.values().filter_map(|n| n.as_u64()).sum());
+    let failed: u64 = v["errorDistribution"]
+        .as_object()
+        .map_or(0, |e| e.values().filter_map(|n| n.as_u64()).sum());
     Ok(Latency {
         requests: count(true),
         req_per_s: v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0),
@@ -94,16 +135,32 @@ pub fn oha(oha: &str, url: &str, rate: u32, connections: u32, secs: u32) -> Resu
 pub fn fresh_connections(addr: SocketAddr, n: u32) -> Result<Report, String> {
     let mut argv = model_program("epoll");
     argv.extend(
-        ["--workload", "http", "--tasks", &n.to_string(), "--ms", "100", "--addr", &addr.to_string(), "--timeout-ms", "60000", "--json"]
-            .map(String::from),
+        [
+            "--workload",
+            "http",
+            "--tasks",
+            &n.to_string(),
+            "--ms",
+            "100",
+            "--addr",
+            &addr.to_string(),
+            "--timeout-ms",
+            "60000",
+            "--json",
+        ]
+        .map(String::from),
     );
     let out = output_any_status(&pinned(1, &argv))?;
-    let line = out.lines().rev().find(|l| l.starts_with('{')).ok_or(format!("the client said: {out}"))?;
+    let line =
+        out.lines().rev().find(|l| l.starts_with('{')).ok_or(format!("the client said: {out}"))?;
     serde_json::from_str(line).map_err(|e| format!("the client's report: {e}"))
 }
 
 fn output(argv: &[String]) -> Result<String, String> {
-    let out = Command::new(&argv[0]).args(&argv[1..]).output().map_err(|e| format!("{}: {e}", argv[0]))?;
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", argv[0]))?;
     if !out.status.success() {
         return Err(format!("{} failed: {}", argv[0], String::from_utf8_lossy(&out.stderr).trim()));
     }
@@ -112,6 +169,9 @@ fn output(argv: &[String]) -> Result<String, String> {
 
 /// The client exits 1 when some requests failed; its report says how many.
 fn output_any_status(argv: &[String]) -> Result<String, String> {
-    let out = Command::new(&argv[0]).args(&argv[1..]).output().map_err(|e| format!("{}: {e}", argv[0]))?;
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", argv[0]))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -159,7 +159,9 @@ fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
         note: Some(note),
     };
     if serial && n > 100 {
-        return skip("one connection at a time: run at N = 100 only, where the ideal is 10 s".into());
+        return skip(
+            "one connection at a time: run at N = 100 only, where the ideal is 10 s".into(),
+        );
     }
     // A process per connection: run at 10,000 only if the children measured at 1,000 fit.
     let child_kib = done
@@ -171,7 +173,7 @@ fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
     let mem_kib = crate::facts::mem_total_kib();
     if child_kib > 0 && u64::from(n) * child_kib > mem_kib / 2 {
         return skip(format!(
-            "not run: {n} children of {:.1} MiB each (measured at the smaller N) would take more than half of this machine's {:.0} GiB",
+            "not run: its children peaked at {:.1} MiB RSS each at the smaller N, so {n} could need more than half of this machine's {:.0} GiB",
             child_kib as f64 / 1024.0,
             mem_kib as f64 / 1024.0 / 1024.0
         ));
@@ -179,12 +181,32 @@ fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
     let (client, server_report, baseline_rss_kib) =
         with_server(spec, &[], scratch, |s| load::fresh_connections(s.addr, n));
     let note = client.as_ref().err().cloned();
-    C10k { server: spec.name.clone(), n, ideal_s, client: client.ok(), server_report, baseline_rss_kib, note }
+    C10k {
+        server: spec.name.clone(),
+        n,
+        ideal_s,
+        client: client.ok(),
+        server_report,
+        baseline_rss_kib,
+        note,
+    }
 }
 
-fn throughput(spec: &Spec, connections: u32, secs: u32, o: &cli::Serve, scratch: &Path) -> Throughput {
+fn throughput(
+    spec: &Spec,
+    connections: u32,
+    secs: u32,
+    o: &cli::Serve,
+    scratch: &Path,
+) -> Throughput {
     let (load, server_report, _) = with_server(spec, &[], scratch, |s| {
-        load::wrk(&o.wrk, &format!("http://{}/query?id=1&delay_ms=0", s.addr), connections, secs, scratch)
+        load::wrk(
+            &o.wrk,
+            &format!("http://{}/query?id=1&delay_ms=0", s.addr),
+            connections,
+            secs,
+            scratch,
+        )
     });
     let note = load.as_ref().err().cloned();
     Throughput { server: spec.name.clone(), connections, load: load.ok(), server_report, note }

@@ -59,7 +59,8 @@ pub fn all(peers: &Peers) -> Vec<Spec> {
     specs.push(spec("go-goroutines", go.argv, false, go.missing));
     let node = peers.node("node-promises", &[]);
     specs.push(spec("node-promises", node.argv, true, node.missing));
-    let nginx = which("nginx").or_else(|| Some("/usr/sbin/nginx".into()).filter(|p| Path::new(p).exists()));
+    let nginx =
+        which("nginx").or_else(|| Some("/usr/sbin/nginx".into()).filter(|p| Path::new(p).exists()));
     specs.push(Spec {
         name: "nginx (reference)".into(),
         argv: nginx.iter().cloned().collect(),
@@ -156,7 +157,18 @@ impl Running {
             dir = dir.display()
         );
         std::fs::write(dir.join("nginx.conf"), conf).map_err(|e| e.to_string())?;
-        let argv = pinned(0, &[spec.argv[0].clone(), "-p".into(), dir.display().to_string(), "-c".into(), dir.join("nginx.conf").display().to_string(), "-e".into(), "stderr".into()]);
+        let argv = pinned(
+            0,
+            &[
+                spec.argv[0].clone(),
+                "-p".into(),
+                dir.display().to_string(),
+                "-c".into(),
+                dir.join("nginx.conf").display().to_string(),
+                "-e".into(),
+                "stderr".into(),
+            ],
+        );
         let child = Command::new(&argv[0])
             .args(&argv[1..])
             .stdin(Stdio::null())
@@ -229,6 +241,7 @@ fn cpu_seconds(pid: u32) -> (f64, f64) {
 
 /// nginx's worker: the master's one child.
 fn worker_of(master: u32) -> Option<u32> {
-    let children = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children")).ok()?;
+    let children =
+        std::fs::read_to_string(format!("/proc/{master}/task/{master}/children")).ok()?;
     children.split_whitespace().next()?.parse().ok()
 }

@@ -25,11 +25,25 @@ fn why(note: &Option<String>) -> String {
 
 pub fn c10k_table(r: &Results) -> String {
     let mut t = Table::new(&[
-        "server", "N", "client wall (ideal)", "failed", "server peak RSS", "per connection", "server CPU",
+        "server",
+        "N",
+        "client wall (ideal)",
+        "failed",
+        "server peak RSS",
+        "per connection",
+        "server CPU",
     ]);
     for c in &r.c10k {
         let (Some(client), Some(server)) = (&c.client, &c.server_report) else {
-            t.push(vec![format!("`{}`", c.server), c.n.to_string(), why(&c.note), DASH.into(), DASH.into(), DASH.into(), DASH.into()]);
+            t.push(vec![
+                format!("`{}`", c.server),
+                c.n.to_string(),
+                why(&c.note),
+                DASH.into(),
+                DASH.into(),
+                DASH.into(),
+                DASH.into(),
+            ]);
             continue;
         };
         let per_conn = if server.children_max_rss_kib > 0 {
@@ -53,9 +67,19 @@ pub fn c10k_table(r: &Results) -> String {
 
 pub fn throughput_table(r: &Results) -> String {
     let mut t = Table::new(&[
-        "server", "c = 10: req/s", "p50", "p99", "p99.9", "c = 100: req/s", "p50", "p99", "p99.9", "errors",
+        "server",
+        "c = 10: req/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "c = 100: req/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "errors",
     ]);
-    let servers: Vec<&str> = r.throughput.iter().filter(|x| x.connections == 10).map(|x| x.server.as_str()).collect();
+    let servers: Vec<&str> =
+        r.throughput.iter().filter(|x| x.connections == 10).map(|x| x.server.as_str()).collect();
     for server in servers {
         let mut cells = vec![format!("`{server}`")];
         let mut errors = 0;
@@ -90,23 +114,54 @@ pub fn open_loop_table(r: &Results) -> String {
                 l.requests.to_string(),
                 l.errors.to_string(),
             ]),
-            None => t.push(vec![format!("`{}`", x.server), why(&x.note), DASH.into(), DASH.into(), DASH.into(), DASH.into()]),
+            None => t.push(vec![
+                format!("`{}`", x.server),
+                why(&x.note),
+                DASH.into(),
+                DASH.into(),
+                DASH.into(),
+                DASH.into(),
+            ]),
         }
     }
     t.render()
 }
 
 pub fn cpu_table(r: &Results) -> String {
-    let mut t = Table::new(&["server", "`/health` p99, hashing on the loop", "with `--offload`", "`/cpu` req/s", "with `--offload`"]);
-    let find = |server: &str, offload| r.cpu.iter().find(|c| c.server == server && c.offload == offload);
+    let mut t = Table::new(&[
+        "server",
+        "`/health` p99, hashing on the loop",
+        "with `--offload`",
+        "`/cpu` req/s",
+        "with `--offload`",
+    ]);
+    let find =
+        |server: &str, offload| r.cpu.iter().find(|c| c.server == server && c.offload == offload);
     let health = |c: Option<&CpuCase>| match c {
-        Some(c) => c.health.as_ref().map_or_else(|| why(&c.note), |h| ms(h.p99_ms)),
+        Some(c) => c.health.as_ref().map_or_else(
+            || why(&c.note),
+            |h| {
+                if h.p99_ms.is_nan() {
+                    format!("none answered ({} errors)", h.errors)
+                } else {
+                    ms(h.p99_ms)
+                }
+            },
+        ),
         None => "no loop to offload from".into(),
     };
-    let cpu = |c: Option<&CpuCase>| c.and_then(|c| c.cpu.as_ref()).map_or(DASH.into(), |l| format!("{:.1}", l.req_per_s));
+    let cpu = |c: Option<&CpuCase>| {
+        c.and_then(|c| c.cpu.as_ref()).map_or(DASH.into(), |l| format!("{:.1}", l.req_per_s))
+    };
     for c in r.cpu.iter().filter(|c| !c.offload) {
         let off = find(&c.server, true);
-        t.push(vec![format!("`{}`", c.server), health(Some(c)), health(off), cpu(Some(c)), if off.is_some() { cpu(off) } else { DASH.into() }]);
+        t.push(vec![
+            format!("`{}`", c.server),
+            health(Some(c)),
+            health(off),
+            cpu(Some(c)),
+            if off.is_some() { cpu(off) } else { DASH.into() },
+        ]);
     }
     t.render()
 }
@@ -114,10 +169,17 @@ pub fn cpu_table(r: &Results) -> String {
 /// The targets, each with the figures it was judged on.
 pub fn verdicts(r: &Results) -> String {
     let rps = |server: &str| {
-        r.throughput.iter().find(|x| x.server.starts_with(server) && x.connections == 100).and_then(|x| x.load.as_ref()).map(|l| l.req_per_s)
+        r.throughput
+            .iter()
+            .find(|x| x.server.starts_with(server) && x.connections == 100)
+            .and_then(|x| x.load.as_ref())
+            .map(|l| l.req_per_s)
     };
     let at_least = |a: &str, b: &str| match (rps(a), rps(b)) {
-        (Some(x), Some(y)) => (if x >= y { "met" } else { "missed" }, format!("`{a}` {} vs `{b}` {}", kreq(x), kreq(y))),
+        (Some(x), Some(y)) => (
+            if x >= y { "met" } else { "missed" },
+            format!("`{a}` {} vs `{b}` {}", kreq(x), kreq(y)),
+        ),
         _ => ("not measured", format!("`{a}` or `{b}` did not run")),
     };
     let mut t = Table::new(&["target", "verdict", "measured"]);
@@ -138,18 +200,31 @@ pub fn verdicts(r: &Results) -> String {
     for server in ["tokio", "epoll", "uring", "ring", "threads", "go-goroutines", "node-promises"] {
         let row = r.c10k.iter().find(|c| c.server == server && c.n == n);
         let (verdict, measured) = match row.and_then(|c| c.client.as_ref()) {
-            Some(client) => (if client.failed == 0 { "met" } else { "missed" }, format!("{} of {n} failed", client.failed)),
+            Some(client) => (
+                if client.failed == 0 { "met" } else { "missed" },
+                format!("{} of {n} failed", client.failed),
+            ),
             None => ("not measured", why(&row.and_then(|c| c.note.clone()))),
         };
-        t.push(vec![format!("C10K, {n} connections: `{server}` 0 failed"), verdict.into(), measured]);
+        t.push(vec![
+            format!("C10K, {n} connections: `{server}` 0 failed"),
+            verdict.into(),
+            measured,
+        ]);
     }
     for server in ["tokio", "epoll", "uring", "ring"] {
         let row = r.open_loop.iter().find(|x| x.server == server).and_then(|x| x.load.as_ref());
         let (verdict, measured) = match row {
-            Some(l) => (if l.p99_ms <= 1.0 { "met" } else { "missed" }, format!("p99 {}", ms(l.p99_ms))),
+            Some(l) => {
+                (if l.p99_ms <= 1.0 { "met" } else { "missed" }, format!("p99 {}", ms(l.p99_ms)))
+            }
             None => ("not measured", DASH.into()),
         };
-        t.push(vec![format!("open loop at {} req/s: `{server}` p99 ≤ 1 ms", r.rate), verdict.into(), measured]);
+        t.push(vec![
+            format!("open loop at {} req/s: `{server}` p99 ≤ 1 ms", r.rate),
+            verdict.into(),
+            measured,
+        ]);
     }
     t.render()
 }

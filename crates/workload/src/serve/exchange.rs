@@ -266,7 +266,8 @@ impl Exchange {
                 Some(p @ Pending { work: Work::Delay { .. }, .. }) => {
                     let body = format!(r#"{{"id":{},"value":{}}}"#, p.id, task::sleep_value(p.id));
                     self.pending = None;
-                    self.answer(200, &body, p.keep_alive, p.http10, now);
+                    // Stopping: the answer says the connection will close.
+                    self.answer(200, &body, p.keep_alive && !stopping, p.http10, now);
                     continue;
                 }
                 Some(Pending { work: Work::Hash { handed_out: true, .. }, .. }) => {
@@ -333,5 +334,159 @@ impl Exchange {
         }
         self.close_after_output |= !keep_alive;
         self.deadline = now + self.timeout;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(1);
+
+    /// Feed `input`, run the steps a model would (no waiting: time is `now`), and collect
+    /// what was written until the exchange asks to read, sleep or close.
+    fn run(x: &mut Exchange, input: &[u8], now: Instant) -> (String, Step) {
+        x.received(input);
+        let mut out = Vec::new();
+        loop {
+            match x.step(now, false) {
+                Step::Write { .. } => {
+                    out.extend_from_slice(x.output());
+                    let n = x.output().len();
+                    x.wrote(n);
+                }
+                Step::Hash { id, work } => x.hashed(task::sha256_chain(id, work), now),
+                other => return (String::from_utf8(out).unwrap(), other),
+            }
+        }
+    }
+
+    #[test]
+    fn routes_are_parsed_with_their_parameters_and_limits() {
+        assert_eq!(route("/health"), Ok(Route::Health));
+        assert_eq!(route("/query?id=7&delay_ms=30"), Ok(Route::Query { id: 7, delay_ms: 30 }));
+        assert_eq!(route("/query?delay_ms=30&id=7"), Ok(Route::Query { id: 7, delay_ms: 30 }));
+        assert_eq!(route("/query?id=7"), Ok(Route::Query { id: 7, delay_ms: 0 }));
+        assert_eq!(route("/cpu?id=3"), Ok(Route::Cpu { id: 3, work: 100_000 }));
+        assert_eq!(route("/nope"), Err(404));
+        for bad in [
+            "/query",
+            "/query?id=x",
+            "/query?id=-1",
+            "/query?id=1&delay_ms=60001",
+            "/cpu?id=1&work=10000001",
+            "/query?id=4294967296",
+        ] {
+            assert_eq!(route(bad), Err(400), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keep_alive_and_close_follow_the_version_and_connection_header() {
+        let keep = |req: &str| match parse(req.as_bytes()) {
+            Parsed::Request { keep_alive, .. } => keep_alive,
+            other => panic!("{req:?}: {other:?}"),
+        };
+        assert!(keep("GET /health HTTP/1.1\r\n\r\n"));
+        assert!(!keep("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n"));
+        assert!(!keep("GET /health HTTP/1.1\r\nConnection: foo, Close\r\n\r\n"));
+        assert!(!keep("GET /health HTTP/1.0\r\n\r\n"));
+        assert!(keep("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn bodies_methods_garbage_and_big_heads_are_refused() {
+        assert_eq!(parse(b"POST /health HTTP/1.1\r\n\r\n"), Parsed::Bad(400));
+        assert_eq!(
+            parse(b"GET /health HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
+            Parsed::Bad(400)
+        );
+        assert_eq!(
+            parse(b"GET /health HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Parsed::Bad(400)
+        );
+        assert_eq!(parse(b"\x01\x02 / HTTP/1.1\r\n\r\n"), Parsed::Bad(400));
+        assert_eq!(parse(b"GET /health HTTP/1.1\r\nHost: x\r\n"), Parsed::Partial);
+        let big = format!("GET /health HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD));
+        assert_eq!(parse(big.as_bytes()), Parsed::Bad(431));
+    }
+
+    #[test]
+    fn pipelined_requests_are_answered_in_order_after_their_delays() {
+        let t0 = Instant::now();
+        let mut x = Exchange::new(TIMEOUT, t0);
+        let (out, step) = run(
+            &mut x,
+            b"GET /query?id=1&delay_ms=50 HTTP/1.1\r\n\r\nGET /query?id=2 HTTP/1.1\r\n\r\n",
+            t0,
+        );
+        assert_eq!(
+            (out.as_str(), step),
+            ("", Step::Sleep { until: t0 + Duration::from_millis(50) })
+        );
+        let later = t0 + Duration::from_millis(50);
+        let (out, step) = run(&mut x, b"", later);
+        let first = out.find(r#"{"id":1,"value":101}"#).expect("the first answer");
+        let second = out.find(r#"{"id":2,"value":102}"#).expect("the second answer");
+        assert!(first < second, "{out}");
+        assert_eq!(step, Step::Read { deadline: later + TIMEOUT });
+        assert_eq!(x.counts(), Counts { requests: 2, errors: 0 });
+    }
+
+    #[test]
+    fn a_request_split_anywhere_is_answered_once_whole() {
+        let request = b"GET /cpu?id=3&work=10 HTTP/1.1\r\nHost: x\r\n\r\n";
+        let answer = format!(r#"{{"id":3,"value":{}}}"#, task::sha256_chain(3, 10));
+        for split in 1..request.len() {
+            let now = Instant::now();
+            let mut x = Exchange::new(TIMEOUT, now);
+            let (out, step) = run(&mut x, &request[..split], now);
+            assert_eq!(
+                (out.as_str(), step),
+                ("", Step::Read { deadline: now + TIMEOUT }),
+                "split {split}"
+            );
+            let (out, _) = run(&mut x, &request[split..], now);
+            assert!(out.ends_with(&answer), "split {split}: {out}");
+        }
+    }
+
+    #[test]
+    fn errors_close_and_404_keeps_the_connection() {
+        let now = Instant::now();
+        let mut x = Exchange::new(TIMEOUT, now);
+        let (out, step) = run(&mut x, b"GET /nope HTTP/1.1\r\n\r\n", now);
+        assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n") && !out.contains("close"), "{out}");
+        assert!(matches!(step, Step::Read { .. }));
+        let (out, step) = run(&mut x, b"GET /query?id=x HTTP/1.1\r\n\r\n", now);
+        assert!(out.starts_with("HTTP/1.1 400") && out.contains("Connection: close"), "{out}");
+        assert_eq!(step, Step::Close);
+        assert_eq!(x.counts(), Counts { requests: 0, errors: 2 });
+    }
+
+    #[test]
+    fn a_slow_client_is_closed_at_its_deadline_and_a_quiet_one_is_no_error() {
+        let t0 = Instant::now();
+        let mut x = Exchange::new(TIMEOUT, t0);
+        assert_eq!(run(&mut x, b"GET /hea", t0 + TIMEOUT).1, Step::Close);
+        assert_eq!(x.counts().errors, 1);
+        let mut x = Exchange::new(TIMEOUT, t0);
+        run(&mut x, b"GET /health HTTP/1.1\r\n\r\n", t0);
+        assert_eq!(run(&mut x, b"", t0 + TIMEOUT * 2).1, Step::Close);
+        assert_eq!(x.counts(), Counts { requests: 1, errors: 0 });
+    }
+
+    #[test]
+    fn stopping_finishes_the_request_in_hand_then_closes() {
+        let t0 = Instant::now();
+        let mut x = Exchange::new(TIMEOUT, t0);
+        x.received(b"GET /query?id=5&delay_ms=10 HTTP/1.1\r\n\r\nGET /health HTTP/1.1\r\n\r\n");
+        assert!(matches!(x.step(t0, false), Step::Sleep { .. }));
+        let later = t0 + Duration::from_millis(10);
+        assert!(matches!(x.step(later, true), Step::Write { .. }));
+        assert!(String::from_utf8_lossy(x.output()).ends_with(r#"{"id":5,"value":105}"#));
+        let n = x.output().len();
+        x.wrote(n);
+        assert_eq!(x.step(later, true), Step::Close);
     }
 }

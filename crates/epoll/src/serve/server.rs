@@ -1,15 +1,6 @@
-//! `epoll --serve`: the server as connection state machines in the hand-written loop.
-//!
-//! One thread and one epoll instance hold the listening socket, every connection, the stop
-//! descriptor and (with `--offload`) the pool's waker. Each connection is a non-blocking
-//! socket and the shared `Exchange`; when epoll says the socket is ready, or its timer is due,
-//! the loop *drives* it: reads until the kernel has nothing more, answers what is whole,
-//! writes until the socket would block, and arms a timer for the `/query` delay or the
-//! slow-client deadline. Sockets are registered once, edge-triggered, for both directions.
-//! A `/cpu` request is hashed on the loop's thread — every other connection waits — unless
-//! `--offload` hands it to the pool.
+//! The server loop's state — the epoll instance, the listener, the connections, the offload
+//! pool — and what it does when each thing it waits on is ready.
 
-use std::error::Error;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
@@ -18,69 +9,46 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Interest, Poll, Token, Waker};
 use thread_pool::ThreadPool;
 use workload::serve::listen::{out_of_descriptors, Spare};
 use workload::serve::loop_conns::LoopConns;
-use workload::serve::{self, ServeReport, Step, Stop};
+use workload::serve::{Step, Stop};
 use workload::{task, Args};
 
-const LISTENER: Token = Token(usize::MAX);
-const STOP: Token = Token(usize::MAX - 1);
-const WAKER: Token = Token(usize::MAX - 2);
+pub const LISTENER: Token = Token(usize::MAX);
+pub const STOP: Token = Token(usize::MAX - 1);
+pub const WAKER: Token = Token(usize::MAX - 2);
+
+/// `--offload`: the pool, the results it sends back as (slot, value), and the waker they ring.
+pub struct Offload {
+    pub pool: ThreadPool,
+    done: Sender<(usize, u64)>,
+    results: Receiver<(usize, u64)>,
+    waker: Arc<Waker>,
+}
+
+/// A connection's socket, and whether it may have bytes to read: epoll reports a socket
+/// once each time bytes arrive (edge-triggered), so a read that came back short has emptied
+/// it, and the next read waits for the next event instead of costing a system call for
+/// EAGAIN — one read per request, not two.
+pub struct Socket {
+    stream: TcpStream,
+    pub readable: bool,
+}
 
 /// The server's loop: a connection's token is its slot.
-struct Server {
-    poll: Poll,
+pub struct Server {
+    pub poll: Poll,
     listener: Option<TcpListener>,
-    conns: LoopConns<TcpStream>,
+    pub conns: LoopConns<Socket>,
     spare: Spare,
-    /// With `--offload`: the pool, where results go, and the waker they ring.
-    offload: Option<(ThreadPool, Sender<(usize, u64)>, Receiver<(usize, u64)>, Arc<Waker>)>,
+    pub offload: Option<Offload>,
     buf: Box<[u8; 16 * 1024]>,
 }
 
-pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
-    let stop = Stop::on_signals()?;
-    let std_listener = serve::listen(args.serve.expect("--serve"))?;
-    std_listener.set_nonblocking(true)?;
-    let mut server = Server::new(args, TcpListener::from_std(std_listener), &stop)?;
-    let started = Instant::now();
-    let mut events = Events::with_capacity(1024);
-    while !server.conns.done() {
-        // 1. Every connection whose timer is due: a delay ends, or a deadline passes.
-        while let Some(slot) = server.conns.next_due() {
-            slot.map(|slot| server.drive(slot));
-        }
-        if server.conns.done() {
-            break; // the last connection closed on its timer
-        }
-        // 2. Sleep in epoll_wait until a socket is ready, a signal or a result comes, or the
-        //    next timer is due.
-        match server.poll.poll(&mut events, server.conns.wait_at_most()) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => other?,
-        }
-        for event in events.iter() {
-            match event.token() {
-                LISTENER => server.accept_all(),
-                STOP => server.stop(),
-                WAKER => server.take_results(),
-                Token(slot) if server.conns.slots.contains(slot) => server.drive(slot),
-                Token(_) => {} // closed before this event was handed out
-            }
-        }
-    }
-    let report = server.conns.counters.report(model, args, 1, started);
-    if let Some((pool, ..)) = server.offload {
-        pool.join();
-    }
-    Ok(report)
-}
-
 impl Server {
-    fn new(args: &Args, mut listener: TcpListener, stop: &Stop) -> io::Result<Server> {
+    pub fn new(args: &Args, mut listener: TcpListener, stop: &Stop) -> io::Result<Server> {
         let poll = Poll::new()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let stop_fd = stop.as_fd().as_raw_fd();
@@ -91,7 +59,7 @@ impl Server {
                 let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
                 let pool = ThreadPool::new(std::thread::available_parallelism()?.get())?;
                 let (done, results) = crossbeam_channel::unbounded();
-                Some((pool, done, results, waker))
+                Some(Offload { pool, done, results, waker })
             }
         };
         let (conns, spare) = (LoopConns::new(args.timeout()), Spare::new()?);
@@ -106,7 +74,7 @@ impl Server {
     }
 
     /// Accept until the queue is empty; refuse (and name the limit) when descriptors run out.
-    fn accept_all(&mut self) {
+    pub fn accept_all(&mut self) {
         loop {
             let Some(listener) = &self.listener else { return };
             match listener.accept() {
@@ -115,7 +83,7 @@ impl Server {
                     let slot = self.conns.slots.vacant_key();
                     let interest = Interest::READABLE | Interest::WRITABLE;
                     if self.poll.registry().register(&mut stream, Token(slot), interest).is_ok() {
-                        self.conns.insert(stream);
+                        self.conns.insert(Socket { stream, readable: true });
                         self.drive(slot);
                     }
                 }
@@ -131,24 +99,28 @@ impl Server {
     }
 
     /// Advance connection `slot` as far as it goes without blocking.
-    fn drive(&mut self, slot: usize) {
+    pub fn drive(&mut self, slot: usize) {
         loop {
             let conn = &mut self.conns.slots[slot];
             let x = &mut conn.exchange;
             match x.step(Instant::now(), self.conns.stopping) {
-                Step::Read { deadline } => match conn.io.read(&mut self.buf[..]) {
+                Step::Read { deadline } if !conn.io.readable => {
+                    return self.conns.arm(slot, deadline)
+                }
+                Step::Read { .. } => match conn.io.stream.read(&mut self.buf[..]) {
                     Ok(0) => x.eof(),
-                    Ok(n) => x.received(&self.buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return self.conns.arm(slot, deadline)
+                    Ok(n) => {
+                        conn.io.readable = n == self.buf.len();
+                        x.received(&self.buf[..n])
                     }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.io.readable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => x.reset(),
                 },
                 Step::Sleep { until } => return self.conns.arm(slot, until),
                 Step::Hash { id, work } => match &self.offload {
                     None => x.hashed(task::sha256_chain(id, work), Instant::now()),
-                    Some((pool, done, _, waker)) => {
+                    Some(Offload { pool, done, waker, .. }) => {
                         let (done, waker) = (done.clone(), waker.clone());
                         pool.submit(move || {
                             let _ = done.send((slot, task::sha256_chain(id, work)));
@@ -158,7 +130,7 @@ impl Server {
                     }
                 },
                 Step::Busy => return,
-                Step::Write { deadline } => match conn.io.write(x.output()) {
+                Step::Write { deadline } => match conn.io.stream.write(x.output()) {
                     Ok(n) => x.wrote(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         return self.conns.arm(slot, deadline)
@@ -167,8 +139,8 @@ impl Server {
                     Err(_) => x.reset(),
                 },
                 Step::Close => {
-                    let mut stream = self.conns.close(slot);
-                    let _ = self.poll.registry().deregister(&mut stream);
+                    let mut socket = self.conns.close(slot);
+                    let _ = self.poll.registry().deregister(&mut socket.stream);
                     return; // dropping the stream closes the socket
                 }
             }
@@ -176,8 +148,8 @@ impl Server {
     }
 
     /// The pool has results: answer each, and drive its connection on.
-    fn take_results(&mut self) {
-        let Some((_, _, results, _)) = &self.offload else { return };
+    pub fn take_results(&mut self) {
+        let Some(Offload { results, .. }) = &self.offload else { return };
         for (slot, value) in results.try_iter().collect::<Vec<_>>() {
             self.conns.slots[slot].exchange.hashed(value, Instant::now());
             self.drive(slot);
@@ -186,7 +158,7 @@ impl Server {
 
     /// SIGINT or SIGTERM: close the listening socket, and let each connection finish the
     /// request in hand; idle ones close now.
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         self.conns.stopping = true;
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
