@@ -109,3 +109,48 @@ pub async fn hash(offload: bool, id: u32, work: u32) -> u64 {
         task::sha256_chain(id, work)
     }
 }
+
+/// `--serve` in `tokio` and `uring`: accept with `accept` until SIGINT or SIGTERM, and hand
+/// each connection to `spawn` with the stop to watch and a token to drop when it is done;
+/// then wait until every token is dropped. At EMFILE a connection is refused through
+/// `listener` (the spare descriptor's trick), and with none queued the loop waits 10 ms:
+/// accept fails at EMFILE even when no client is waiting, and would spin.
+pub async fn accept_until_stopped<S, Fut>(
+    listener: std::os::fd::BorrowedFd<'_>,
+    mut accept: impl FnMut() -> Fut,
+    counters: &workload::serve::Counters,
+    mut spawn: impl FnMut(S, tokio::sync::watch::Receiver<bool>, Alive),
+) -> std::io::Result<()>
+where
+    Fut: Future<Output = std::io::Result<(S, std::net::SocketAddr)>>,
+{
+    use workload::serve::listen::{out_of_descriptors, Spare};
+    let mut stopping = stop_on_signals()?;
+    let mut spare = Spare::new()?;
+    let (alive, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
+    loop {
+        tokio::select! {
+            _ = stopping.changed() => break,
+            accepted = accept() => match accepted {
+                Ok((stream, _)) => {
+                    counters.accepted();
+                    spawn(stream, stopping.clone(), Alive { _held: alive.clone() });
+                }
+                Err(e) if out_of_descriptors(&e) => {
+                    if !spare.refuse(&e, counters, listener) {
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                }
+                Err(_) => {} // a connection reset while in the accept queue
+            },
+        }
+    }
+    drop(alive);
+    let _ = all_done.recv().await; // None once every connection has dropped its token
+    Ok(())
+}
+
+/// Held by a connection's task while it serves; dropped, it says the task is done.
+pub struct Alive {
+    _held: tokio::sync::mpsc::Sender<()>,
+}

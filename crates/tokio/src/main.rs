@@ -54,8 +54,9 @@ fn main() -> ExitCode {
     workload::exit(run(args))
 }
 
-fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
+/// The multi-threaded runtime: `--workers` worker threads, or one per core the process may
+/// run on; and how many.
+fn runtime(args: &Args) -> std::io::Result<(tokio::runtime::Runtime, u32)> {
     let workers = match args.workers {
         Some(w) => w,
         None => std::thread::available_parallelism()?.get() as u32,
@@ -64,6 +65,12 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         .worker_threads(workers as usize)
         .enable_all()
         .build()?;
+    Ok((runtime, workers))
+}
+
+fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
+    workload::measure::raise_nofile_limit()?;
+    let (runtime, workers) = runtime(args)?;
     runtime.block_on(async {
         // Waiting tasks do not hold a worker, so all N can wait at once.
         let mut tally = Tally::start(MODEL.name, args, workers, args.tasks);

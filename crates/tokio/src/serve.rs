@@ -8,63 +8,35 @@
 //! thread — so 10,000 of them fit where the threads model needs 10,000 stacks.
 
 use std::error::Error;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout_at};
-use workload::serve::listen::{out_of_descriptors, Spare};
 use workload::serve::{self, Counters, Exchange, ServeReport, Step};
 use workload::Args;
 
 pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
-    let workers = match args.workers {
-        Some(w) => w,
-        None => std::thread::available_parallelism()?.get() as u32,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers as usize)
-        .enable_all()
-        .build()?;
+    let (runtime, workers) = crate::runtime(args)?;
     runtime.block_on(async {
         let listener = serve::listen(args.serve.expect("--serve"))?;
         listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(listener)?;
-        let mut stopping = tokio_task::stop_on_signals()?;
         let counters = Arc::new(Counters::default());
-        let mut spare = Spare::new()?;
-        // Every connection task holds a sender: when the last is dropped, all have finished.
-        let (alive, mut all_done) = mpsc::channel::<()>(1);
         let started = Instant::now();
-        loop {
-            tokio::select! {
-                _ = stopping.changed() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        counters.accepted();
-                        let (stopping, counters, alive) = (stopping.clone(), counters.clone(), alive.clone());
-                        tokio::spawn(async move {
-                            counters.closed(connection(stream, args, stopping).await);
-                            drop(alive);
-                        });
-                    }
-                    Err(e) if out_of_descriptors(&e) => {
-                        use std::os::fd::AsFd;
-                        // accept fails with EMFILE even when no client is queued: wait
-                        // for descriptors to free rather than spin on it.
-                        if !spare.refuse(&e, &counters, listener.as_fd()) {
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                        }
-                    }
-                    Err(_) => {} // a connection reset while in the accept queue
-                },
-            }
-        }
-        drop((listener, alive));
-        let _ = all_done.recv().await; // None once every connection has finished
+        let spawn = |stream, stopping, alive| {
+            let counters = counters.clone();
+            tokio::spawn(async move {
+                counters.closed(connection(stream, args, stopping).await);
+                drop(alive);
+            });
+        };
+        let fd = listener.as_fd();
+        tokio_task::accept_until_stopped(fd, || listener.accept(), &counters, spawn).await?;
         Ok(counters.report(model, args, workers, started))
     })
 }

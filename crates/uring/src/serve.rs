@@ -12,10 +12,9 @@ use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout_at};
 use tokio_uring::net::{TcpListener, TcpStream};
-use workload::serve::listen::{out_of_descriptors, Spare};
 use workload::serve::{self, Counters, Exchange, ServeReport, Step};
 use workload::Args;
 
@@ -23,39 +22,19 @@ pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<
     workload::measure::raise_nofile_limit()?;
     tokio_uring::builder().entries(4096).start(async {
         let std_listener = serve::listen(args.serve.expect("--serve"))?;
-        let mut spare = Spare::new()?;
-        let fd = std_listener.as_fd().try_clone_to_owned()?; // for refusing, see Spare
+        let fd = std_listener.as_fd().try_clone_to_owned()?; // for refusing at EMFILE
         let listener = TcpListener::from_std(std_listener);
-        let mut stopping = tokio_task::stop_on_signals()?;
         let counters = Rc::new(Counters::default());
-        // Every connection task holds a sender: when the last is dropped, all have finished.
-        let (alive, mut all_done) = mpsc::channel::<()>(1);
         let started = Instant::now();
-        loop {
-            tokio::select! {
-                _ = stopping.changed() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        counters.accepted();
-                        let (stopping, counters, alive) = (stopping.clone(), counters.clone(), alive.clone());
-                        tokio_uring::spawn(async move {
-                            counters.closed(connection(stream, args, stopping).await);
-                            drop(alive);
-                        });
-                    }
-                    Err(e) if out_of_descriptors(&e) => {
-                        // accept fails with EMFILE even when no client is queued: wait
-                        // for descriptors to free rather than spin on it.
-                        if !spare.refuse(&e, &counters, fd.as_fd()) {
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                        }
-                    }
-                    Err(_) => {} // a connection reset while in the accept queue
-                },
-            }
-        }
-        drop((listener, fd, alive));
-        let _ = all_done.recv().await; // None once every connection has finished
+        let spawn = |stream, stopping, alive| {
+            let counters = counters.clone();
+            tokio_uring::spawn(async move {
+                counters.closed(connection(stream, args, stopping).await);
+                drop(alive);
+            });
+        };
+        tokio_task::accept_until_stopped(fd.as_fd(), || listener.accept(), &counters, spawn)
+            .await?;
         Ok(counters.report(model, args, 1, started))
     })
 }

@@ -236,18 +236,23 @@ impl Report {
     }
 }
 
+/// Print a report as one JSON line (`--json`) or as its `human` line, on stdout; a closed
+/// stdout (`| head`) is no reason to panic.
+pub fn print(report: &impl Serialize, json: bool, human: String) {
+    let line = if json {
+        serde_json::to_string(report).expect("a report always serializes")
+    } else {
+        human
+    };
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 /// The end of every model's `main`: print the report, name the first error, and turn the
 /// outcome into the contract's exit status (0 all ok, 1 a task or the setup failed).
 pub fn exit(outcome: Result<Report, Box<dyn std::error::Error>>) -> ExitCode {
     match outcome {
         Ok(report) => {
-            let line = if report.json {
-                serde_json::to_string(&report).expect("a report always serializes")
-            } else {
-                report.human_line()
-            };
-            // A closed stdout (`| head`) is no reason to panic.
-            let _ = writeln!(std::io::stdout(), "{line}");
+            print(&report, report.json, report.human_line());
             match &report.first_error {
                 None => ExitCode::SUCCESS,
                 Some(e) => {

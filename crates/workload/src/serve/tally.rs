@@ -4,7 +4,6 @@
 //! named on stderr at most once a second, so a server out of descriptors or threads says why
 //! without flooding its log.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -175,12 +174,7 @@ impl ServeReport {
 pub fn exit(outcome: Result<ServeReport, Box<dyn std::error::Error>>) -> ExitCode {
     match outcome {
         Ok(report) => {
-            let line = if report.json {
-                serde_json::to_string(&report).expect("a report always serializes")
-            } else {
-                report.human_line()
-            };
-            let _ = writeln!(std::io::stdout(), "{line}");
+            crate::report::print(&report, report.json, report.human_line());
             ExitCode::SUCCESS
         }
         Err(e) => {
