@@ -69,7 +69,9 @@ impl EventLoop {
         let pool = ThreadPool::new(std::thread::available_parallelism()?.get())?;
         let (args, waker) = (self.tasks.args, self.waker.clone());
         let hash = move |id| {
-            (id, task::sha256_chain(id, args.work), std::time::Instant::now(), Runner::cached())
+            let started = std::time::Instant::now();
+            let value = task::sha256_chain(id, args.work);
+            (id, value, started, std::time::Instant::now(), Runner::cached())
         };
         let results = pool.map_unordered(0..args.tasks, hash, move || {
             let _ = waker.wake();

@@ -40,25 +40,29 @@ pub fn start_child(work: impl FnOnce() -> io::Result<()>) -> io::Result<Pid> {
 pub struct Done {
     pub id: u32,
     pub result: Result<u64, TaskError>,
+    pub started: Instant,
     pub finished: Instant,
     pub runner: Runner,
 }
 
-// A record on the results pipe: id u32, finish time u64 ns since the epoch, pid u32, then
+// A record on the results pipe: id u32, start and finish times u64 ns since the epoch, pid u32, then
 // either tag 0 + value u64, or tag 1 + message length u16 + message bytes. One `write`,
 // under PIPE_BUF (4096) bytes, so records from many children never interleave.
 const MAX_MESSAGE: usize = 2048;
 
-/// Write job `id`'s result as one atomic record; `epoch` is the parent's `Instant`, which the
-/// forked child holds a copy of (CLOCK_MONOTONIC is the same in every process).
+/// Write job `id`'s result, begun at `started`, as one atomic record; `epoch` is the
+/// parent's `Instant`, which the forked child holds a copy of (CLOCK_MONOTONIC is the same
+/// in every process).
 pub fn write_record(
     pipe: &OwnedFd,
     id: u32,
+    started: Instant,
     result: Result<u64, TaskError>,
     epoch: Instant,
 ) -> io::Result<()> {
     let mut record = Vec::with_capacity(64);
     record.extend(id.to_ne_bytes());
+    record.extend((started.saturating_duration_since(epoch).as_nanos() as u64).to_ne_bytes());
     record.extend((epoch.elapsed().as_nanos() as u64).to_ne_bytes());
     record.extend(std::process::id().to_ne_bytes());
     match result {
@@ -79,16 +83,18 @@ pub fn write_record(
 
 /// The next record, or `None` once every writer has closed the pipe.
 pub fn read_record(pipe: &mut impl Read, epoch: Instant) -> io::Result<Option<Done>> {
-    let mut head = [0u8; 17];
+    let mut head = [0u8; 25];
     match pipe.read_exact(&mut head) {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         other => other?,
     }
     let id = u32::from_ne_bytes(head[0..4].try_into().unwrap());
-    let finished =
-        epoch + Duration::from_nanos(u64::from_ne_bytes(head[4..12].try_into().unwrap()));
-    let pid = u32::from_ne_bytes(head[12..16].try_into().unwrap());
-    let result = if head[16] == 0 {
+    let at = |from: usize| {
+        epoch + Duration::from_nanos(u64::from_ne_bytes(head[from..from + 8].try_into().unwrap()))
+    };
+    let (started, finished) = (at(4), at(12));
+    let pid = u32::from_ne_bytes(head[20..24].try_into().unwrap());
+    let result = if head[24] == 0 {
         let mut value = [0u8; 8];
         pipe.read_exact(&mut value)?;
         Ok(u64::from_ne_bytes(value))
@@ -99,7 +105,7 @@ pub fn read_record(pipe: &mut impl Read, epoch: Instant) -> io::Result<Option<Do
         pipe.read_exact(&mut message)?;
         Err(TaskError::new(String::from_utf8_lossy(&message)))
     };
-    Ok(Some(Done { id, result, finished, runner: Runner { pid, tid: pid } }))
+    Ok(Some(Done { id, result, started, finished, runner: Runner { pid, tid: pid } }))
 }
 
 /// W pre-forked children running one job function on the ids they are sent.
@@ -139,7 +145,8 @@ impl ProcessPool {
                 // every read of 4 bytes takes exactly one whole id.
                 while ids.read_exact(&mut id).is_ok() {
                     let id = u32::from_ne_bytes(id);
-                    write_record(&results_tx, id, job(id), epoch)?;
+                    let started = Instant::now();
+                    write_record(&results_tx, id, started, job(id), epoch)?;
                 }
                 Ok(())
             };

@@ -45,7 +45,7 @@ fn sum_through_a_pipe(numbers: &[u32]) -> io::Result<u64> {
         while queue.read_exact(&mut n).is_ok() {
             sum += u64::from(u32::from_ne_bytes(n));
         }
-        write_record(&answer_tx, 0, Ok(sum), epoch)
+        write_record(&answer_tx, 0, epoch, Ok(sum), epoch)
     })?;
     drop(queue_rx);
     drop(answer_tx);

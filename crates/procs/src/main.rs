@@ -64,7 +64,11 @@ fn one_child_per_task(args: &Args, tally: &mut Tally) -> io::Result<()> {
     let (results_rx, results_tx) = pipe()?;
     let (mut children, start) = (Vec::with_capacity(args.tasks as usize), tally.start);
     for id in 0..args.tasks {
-        match start_child(|| write_record(&results_tx, id, task::run_blocking(args, id), start)) {
+        let child = || {
+            let started = std::time::Instant::now();
+            write_record(&results_tx, id, started, task::run_blocking(args, id), start)
+        };
+        match start_child(child) {
             Ok(pid) => children.push(pid),
             Err(e) => {
                 let error = TaskError::starting(&format!("fork after {id} children"), &e);
@@ -77,7 +81,7 @@ fn one_child_per_task(args: &Args, tally: &mut Tally) -> io::Result<()> {
     drop(results_tx);
     let mut results = BufReader::new(File::from(results_rx));
     while let Some(done) = read_record(&mut results, start)? {
-        tally.record(done.id, done.result, done.finished, done.runner);
+        tally.record(done.id, done.result, done.started, done.finished, done.runner);
     }
     for pid in children {
         reaped(tally, &wait4(pid.as_raw())?);
@@ -98,7 +102,7 @@ fn pool(args: &Args, workers: u32, tally: &mut Tally) -> io::Result<()> {
         }
     };
     for done in pool.map(0..args.tasks)? {
-        tally.record(done.id, done.result, done.finished, done.runner);
+        tally.record(done.id, done.result, done.started, done.finished, done.runner);
     }
     for child in pool.shutdown()? {
         reaped(tally, &child);

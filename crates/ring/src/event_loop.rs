@@ -77,8 +77,10 @@ impl EventLoop {
         let eventfd = crate::queues::eventfd()?;
         let pool = ThreadPool::new(std::thread::available_parallelism()?.get())?;
         let (args, wake) = (self.tasks.args, eventfd.clone());
-        let hash =
-            move |id| (id, task::sha256_chain(id, args.work), Instant::now(), Runner::cached());
+        let hash = move |id| {
+            let started = Instant::now();
+            (id, task::sha256_chain(id, args.work), started, Instant::now(), Runner::cached())
+        };
         let results = pool.map_unordered(0..args.tasks, hash, move || {
             let _ = nix::unistd::write(&*wake, &1u64.to_ne_bytes());
         });

@@ -43,8 +43,9 @@ fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
     let runner = Runner::here(); // every task runs on this one thread
     let mut tally = Tally::start(MODEL.name, args, 1, 1);
     for id in 0..args.tasks {
+        let started = Instant::now();
         let result = task::run_blocking(args, id);
-        tally.record(id, result, Instant::now(), runner);
+        tally.record(id, result, started, Instant::now(), runner);
     }
     Ok(tally.finish())
 }

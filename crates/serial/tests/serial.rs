@@ -18,3 +18,9 @@ fn serial_rejects_workers_and_offload() {
         assert_eq!(outcome.code, Some(2), "{flag:?}: {}", outcome.stderr);
     }
 }
+
+#[test]
+fn serial_timeline_is_a_staircase_no_two_tasks_at_once() {
+    let spans = testkit::timeline_of(BIN, &[], &["--tasks", "10", "--ms", "30"], 10);
+    assert!(!testkit::any_overlap(&spans), "{spans:?}");
+}

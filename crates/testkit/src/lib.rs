@@ -76,3 +76,60 @@ pub const CPU_CHECKSUM_4_X_1000: u64 = 11416395711822536050;
 pub fn sum_of_values(tasks: u64) -> u64 {
     (0..tasks).map(|i| i + 100).sum()
 }
+
+/// Run `program` with `--timeline` (and `--verbose`) and return the timeline's task lines
+/// as (id, start, end, pid, tid), after checking what every timeline must hold: one line per
+/// task, start before end, and the runner `--verbose` names for the same task.
+pub fn timeline_of(
+    program: &str,
+    leading: &[&str],
+    args: &[&str],
+    tasks: u32,
+) -> Vec<(u32, f64, f64, u32, u32)> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "conclab-timeline-{}-{}.jsonl",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let path_text = path.display().to_string();
+    let mut argv = leading.to_vec();
+    argv.extend(args);
+    argv.extend(["--timeline", &path_text, "--verbose"]);
+    let outcome = run(program, &argv);
+    assert_eq!(outcome.code, Some(0), "{argv:?}: {}", outcome.stderr);
+    let lines = workload::timeline::Timeline::read(&path).expect("a readable timeline");
+    let _ = std::fs::remove_file(&path);
+    let mut spans: Vec<(u32, f64, f64, u32, u32)> = lines
+        .into_iter()
+        .filter_map(|l| match l {
+            workload::timeline::Line::Task { id, start, end, pid, tid } => {
+                Some((id, start, end, pid, tid))
+            }
+            workload::timeline::Line::Tick { .. } => None,
+        })
+        .collect();
+    spans.sort_by_key(|s| s.0);
+    let ids: Vec<u32> = spans.iter().map(|s| s.0).collect();
+    assert_eq!(ids, (0..tasks).collect::<Vec<_>>(), "{argv:?}: one line per task");
+    for &(id, start, end, pid, tid) in &spans {
+        assert!(0.0 <= start && start < end, "{argv:?}: task {id} from {start} to {end}");
+        let named = format!("task {id} value ");
+        let line = outcome.stderr.lines().find(|l| l.starts_with(&named)).unwrap_or_else(|| {
+            panic!("{argv:?}: --verbose says nothing of task {id}: {}", outcome.stderr)
+        });
+        let runner = format!("pid {pid} tid {tid}");
+        let thread = format!("pid {pid} thread {tid}");
+        assert!(
+            line.contains(&runner) || line.contains(&thread),
+            "{argv:?}: timeline {runner} vs {line:?}"
+        );
+    }
+    spans
+}
+
+/// Whether any two of the spans overlap in time.
+pub fn any_overlap(spans: &[(u32, f64, f64, u32, u32)]) -> bool {
+    spans.iter().enumerate().any(|(i, a)| spans[i + 1..].iter().any(|b| a.1 < b.2 && b.1 < a.2))
+}

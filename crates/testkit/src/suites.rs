@@ -52,6 +52,17 @@ macro_rules! contract_tests {
             }
 
             #[test]
+            fn timeline_has_a_span_per_task_on_the_runner_verbose_names() {
+                $crate::timeline_of(BIN, &[], &["--tasks", "4", "--ms", "50"], 4);
+                $crate::timeline_of(
+                    BIN,
+                    &[],
+                    &["--workload", "cpu", "--tasks", "3", "--work", "1000"],
+                    3,
+                );
+            }
+
+            #[test]
             fn verbose_names_every_task_on_stderr() {
                 let outcome = $crate::run(BIN, &["--tasks", "4", "--ms", "10", "--verbose"]);
                 assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);

@@ -40,8 +40,8 @@ mod serve;
 /// std's stack, its guard page, the alternate signal stack and its guard.
 const MAPPINGS_PER_THREAD: u64 = 4;
 
-/// What a task sends back to the main thread.
-type Done = (u32, Result<u64, TaskError>, Instant, Runner);
+/// What a task sends back to the main thread: id, result, started, finished, where.
+type Done = (u32, Result<u64, TaskError>, Instant, Instant, Runner);
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);
@@ -72,8 +72,9 @@ fn one_thread_per_task(args: &Args, tally: &mut Tally) -> Result<(), Box<dyn Err
         let job = {
             let (args, done) = (*args, done_tx.clone());
             move || {
+                let started = Instant::now();
                 let result = task::run_blocking(&args, id);
-                let _ = done.send((id, result, Instant::now(), Runner::here()));
+                let _ = done.send((id, result, started, Instant::now(), Runner::here()));
             }
         };
         match start_thread(started.len() as u64, &headroom, job) {
@@ -85,8 +86,8 @@ fn one_thread_per_task(args: &Args, tally: &mut Tally) -> Result<(), Box<dyn Err
         }
     }
     drop(done_tx); // the channel closes when the last task thread is done
-    for (id, result, finished, runner) in done_rx {
-        tally.record(id, result, finished, runner);
+    for (id, result, started, finished, runner) in done_rx {
+        tally.record(id, result, started, finished, runner);
     }
     for handle in started {
         handle.join().map_err(|_| "a task thread panicked")?;
@@ -108,12 +109,15 @@ fn pool(args: &Args, workers: u32, tally: &mut Tally) {
     let handles: Vec<_> = (0..args.tasks)
         .map(|id| {
             let args = *args;
-            pool.submit(move || (task::run_blocking(&args, id), Instant::now(), Runner::here()))
+            pool.submit(move || {
+                let started = Instant::now();
+                (task::run_blocking(&args, id), started, Instant::now(), Runner::here())
+            })
         })
         .collect();
     for (id, handle) in (0..).zip(handles) {
-        let (result, finished, runner) = handle.wait();
-        tally.record(id, result, finished, runner);
+        let (result, started, finished, runner) = handle.wait();
+        tally.record(id, result, started, finished, runner);
     }
 }
 

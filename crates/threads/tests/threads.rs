@@ -11,3 +11,12 @@ fn running_out_of_threads_exits_1_naming_the_limit() {
     outcome.stopped_at_a_limit(1000, "RLIMIT_NPROC");
     assert_eq!(outcome.processes_left(), Vec::<String>::new());
 }
+
+#[test]
+fn threads_timeline_shows_the_tasks_overlapping_on_threads_of_their_own() {
+    let bin = env!("CARGO_BIN_EXE_threads");
+    let spans = testkit::timeline_of(bin, &[], &["--tasks", "10", "--ms", "300"], 10);
+    assert!(testkit::any_overlap(&spans), "{spans:?}");
+    let threads: std::collections::HashSet<u32> = spans.iter().map(|s| s.4).collect();
+    assert_eq!(threads.len(), 10, "{spans:?}");
+}

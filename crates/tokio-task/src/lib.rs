@@ -13,8 +13,9 @@ use std::time::Instant;
 use workload::measure::Pulse;
 use workload::{task, Args, Runner, Tally, TaskError, Workload};
 
-/// A task's result, when it finished, and which thread finished it.
-pub type Outcome = (Result<u64, TaskError>, Instant, Runner);
+/// A task's result, when it started (`None`: with the run) and finished, and which thread
+/// ran it.
+pub type Outcome = (Result<u64, TaskError>, Option<Instant>, Instant, Runner);
 
 /// Task `id`: sleep on tokio's timer, one request through the model's `http_get` (bounded by
 /// `--timeout-ms`), or a SHA-256 chain — on the loop's own thread, or with `--offload` on
@@ -27,30 +28,49 @@ pub async fn one_task<F>(
 where
     F: Future<Output = Result<u64, TaskError>> + 'static,
 {
-    let result = match args.workload {
+    // When the task started: with the run for a sleep or a request (so that no `Instant`
+    // is held across their awaits: at a million tasks it would be 16 MB), when the hashing
+    // began for cpu.
+    let (result, started) = match args.workload {
         Workload::Sleep => {
             tokio::time::sleep(args.sleep()).await;
-            Ok(task::sleep_value(id))
+            (Ok(task::sleep_value(id)), None)
         }
         // Boxed: a task's future is as large as its largest branch, and a sleeping task
         // should not carry the room for a socket, a buffer and a parser.
         Workload::Http => {
-            Box::pin(async move {
+            let result = Box::pin(async move {
                 match tokio::time::timeout(args.timeout(), http_get(args, id)).await {
                     Ok(result) => result,
                     Err(_) => Err(TaskError::timed_out("the request", args.timeout())),
                 }
             })
-            .await
+            .await;
+            (result, None)
         }
         Workload::Cpu if args.offload => {
-            tokio::task::spawn_blocking(move || task::sha256_chain(id, args.work))
-                .await
-                .map_err(|e| TaskError::new(format!("the blocking pool lost the task: {e}")))
+            // Timed and named on the pool's thread, where the work runs.
+            let hash = move || {
+                let started = Instant::now();
+                let value = task::sha256_chain(id, args.work);
+                (value, started, Instant::now(), Runner::cached())
+            };
+            return match tokio::task::spawn_blocking(hash).await {
+                Ok((value, started, finished, runner)) => {
+                    (Ok(value), Some(started), finished, runner)
+                }
+                Err(e) => {
+                    let lost = TaskError::new(format!("the blocking pool lost the task: {e}"));
+                    (Err(lost), None, Instant::now(), Runner::cached())
+                }
+            };
         }
-        Workload::Cpu => Ok(task::sha256_chain(id, args.work)),
+        Workload::Cpu => {
+            let started = Instant::now();
+            (Ok(task::sha256_chain(id, args.work)), Some(started))
+        }
     };
-    (result, Instant::now(), Runner::cached())
+    (result, started, Instant::now(), Runner::cached())
 }
 
 /// `asyncio.gather`: wait for every task in submission order, whatever order they finish
@@ -61,12 +81,13 @@ pub async fn gather(
     pulse: Option<(tokio::task::JoinHandle<()>, Pulse)>,
 ) -> Result<(), tokio::task::JoinError> {
     for (id, handle) in (0..).zip(handles) {
-        let (result, finished, runner) = handle.await?;
-        tally.record(id, result, finished, runner);
+        let (result, started, finished, runner) = handle.await?;
+        let started = started.unwrap_or(tally.start);
+        tally.record(id, result, started, finished, runner);
     }
     if let Some((ticker, pulse)) = pulse {
         ticker.abort();
-        tally.loop_lag(pulse.lag());
+        tally.loop_pulse(&pulse);
     }
     Ok(())
 }

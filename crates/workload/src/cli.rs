@@ -67,6 +67,11 @@ pub struct Args {
     /// SIGTERM (`CONTRACT.md`, "Serving"); --workers, --offload and --timeout-ms apply
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_addr)]
     pub serve: Option<SocketAddr>,
+    /// Write one JSON line per task to FILE — id, start and end in seconds since the run's
+    /// start, the pid and tid that ran it — and an event loop's pulse ticks (`CONTRACT.md`,
+    /// "Timeline")
+    #[arg(long, value_name = "FILE", value_parser = timeline_file)]
+    pub timeline: Option<&'static str>,
     /// Print the report as one JSON object on one stdout line
     #[arg(long)]
     pub json: bool,
@@ -140,6 +145,9 @@ impl Args {
                 model.name
             )));
         }
+        if args.timeline.is_some() && args.serve.is_some() {
+            return Err(bad("--timeline records tasks: it does not apply to --serve".into()));
+        }
         if args.offload && !model.can_offload {
             return Err(bad(format!(
                 "{} has no event loop to offload from: --offload applies to tokio, epoll, uring and ring",
@@ -171,6 +179,14 @@ pub enum Rejected {
 fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or(message);
     line.trim_start_matches("error: ").to_string()
+}
+
+/// A timeline file this process can write: created (or emptied) now, so that a path that
+/// cannot be written is bad input before any task runs. Kept for the life of the process,
+/// so that `Args` stays `Copy`.
+fn timeline_file(s: &str) -> Result<&'static str, String> {
+    std::fs::File::create(s).map_err(|e| format!("cannot write {s}: {e}"))?;
+    Ok(Box::leak(s.to_owned().into_boxed_str()))
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {

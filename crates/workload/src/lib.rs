@@ -23,6 +23,8 @@
 //!   loop's [`Pulse`](measure::Pulse).
 //! - [`report`]: the [`Tally`] of results, the [`Report`] (printed as one human line or one
 //!   JSON line, and read back by `bench`), and the exit status.
+//! - [`timeline`]: `--timeline FILE`, each task's span and runner, and the pulse's ticks,
+//!   kept only when asked for.
 //! - [`timers`]: the heap of deadlines the hand-written loops (`epoll`, `ring`) sleep on.
 //! - [`loop_tasks`]: what those two loops share besides: the tally, the cpu tasks waiting
 //!   for the loop's thread, the pulse — so that they differ only in how they wait and do I/O.
@@ -42,6 +44,7 @@ pub mod measure;
 pub mod report;
 pub mod serve;
 pub mod task;
+pub mod timeline;
 pub mod timers;
 
 pub use cli::{Args, Model, Workload};

@@ -14,8 +14,9 @@ use crate::measure::Pulse;
 use crate::timers::{Due, Timers};
 use crate::{task, Args, Report, Runner, Tally, TaskError, Workload};
 
-/// A result computed off the loop, on the offload pool: task id, value, when, where.
-pub type Offloaded = (u32, u64, Instant, Runner);
+/// A result computed off the loop, on the offload pool: task id, value, when it started and
+/// finished, where.
+pub type Offloaded = (u32, u64, Instant, Instant, Runner);
 
 pub struct LoopTasks {
     pub args: Args,
@@ -94,23 +95,30 @@ impl LoopTasks {
         !self.timers.is_empty() || !self.ready.is_empty()
     }
 
-    /// Task `id` finished now, on the loop's thread.
+    /// Task `id` finished now, on the loop's thread. Sleeps and requests start with the run
+    /// (every one at once); a cpu task on the loop starts when the loop picks it.
     pub fn finish(&mut self, id: u32, result: Result<u64, TaskError>) {
-        self.tally.record(id, result, Instant::now(), self.runner);
+        let start = self.tally.start;
+        self.finish_started(id, result, start);
+    }
+
+    fn finish_started(&mut self, id: u32, result: Result<u64, TaskError>, started: Instant) {
+        self.tally.record(id, result, started, Instant::now(), self.runner);
         self.unfinished -= 1;
     }
 
     /// A task finished on the offload pool.
-    pub fn finish_offloaded(&mut self, (id, value, finished, runner): Offloaded) {
-        self.tally.record(id, Ok(value), finished, runner);
+    pub fn finish_offloaded(&mut self, (id, value, started, finished, runner): Offloaded) {
+        self.tally.record(id, Ok(value), started, finished, runner);
         self.unfinished -= 1;
     }
 
     /// Run one waiting cpu task, if there is one: it holds the loop for as long as it runs.
     pub fn run_one_cpu_task(&mut self) {
         if let Some(id) = self.ready.pop_front() {
+            let started = Instant::now();
             let value = task::sha256_chain(id, self.args.work);
-            self.finish(id, Ok(value));
+            self.finish_started(id, Ok(value), started);
         }
     }
 
@@ -138,7 +146,7 @@ impl LoopTasks {
     /// Stop the clock and build the report, with the pulse's lag if it ran.
     pub fn report(mut self) -> Report {
         if let Some(pulse) = &self.pulse {
-            self.tally.loop_lag(pulse.lag());
+            self.tally.loop_pulse(pulse);
         }
         self.tally.finish()
     }

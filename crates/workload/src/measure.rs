@@ -154,6 +154,8 @@ pub struct Pulse(std::sync::Arc<std::sync::Mutex<PulseState>>);
 #[derive(Default)]
 struct PulseState {
     late_ms: Vec<f64>,
+    /// Each tick: when it was due and when it woke (for `--timeline`).
+    ticks: Vec<(std::time::Instant, std::time::Instant)>,
     /// The tick being waited for: if the run ends before the loop gets to it, it still counts.
     pending: Option<std::time::Instant>,
 }
@@ -174,7 +176,9 @@ impl Pulse {
     pub fn tick(&self) {
         let mut state = self.state();
         if let Some(due) = state.pending.take() {
-            state.late_ms.push(due.elapsed().as_secs_f64() * 1e3);
+            let now = std::time::Instant::now();
+            state.late_ms.push(now.saturating_duration_since(due).as_secs_f64() * 1e3);
+            state.ticks.push((due, now));
         }
     }
 
@@ -182,6 +186,11 @@ impl Pulse {
     pub fn lag(&self) -> Option<Percentiles> {
         self.tick();
         Percentiles::of(self.state().late_ms.clone())
+    }
+
+    /// Every tick so far: (due, woke).
+    pub fn ticks(&self) -> Vec<(std::time::Instant, std::time::Instant)> {
+        self.state().ticks.clone()
     }
 }
 

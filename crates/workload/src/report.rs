@@ -50,6 +50,8 @@ pub struct Tally {
     finished_us: Vec<u32>,
     children_max_rss_kib_sum: u64,
     loop_lag: Option<Percentiles>,
+    /// With `--timeline`: every task's span and runner, and the loop's pulse ticks.
+    timeline: Option<crate::timeline::Timeline>,
 }
 
 impl Tally {
@@ -69,19 +71,24 @@ impl Tally {
             first_error: None,
             children_max_rss_kib_sum: 0,
             loop_lag: None,
+            timeline: args.timeline.map(|_| crate::timeline::Timeline::default()),
             start: Instant::now(),
         }
     }
 
-    /// Take task `id`'s result, which `runner` produced at `finished`.
+    /// Take task `id`'s result, which `runner` worked on from `started` to `finished`.
     pub fn record(
         &mut self,
         id: u32,
         result: Result<u64, TaskError>,
+        started: Instant,
         finished: Instant,
         runner: Runner,
     ) {
         let at = finished.saturating_duration_since(self.start);
+        if let Some(timeline) = &mut self.timeline {
+            timeline.task(id, started.saturating_duration_since(self.start), at, runner);
+        }
         if self.args.verbose {
             let what = match &result {
                 Ok(value) => format!("value {value}"),
@@ -111,9 +118,17 @@ impl Tally {
         self.first_error.get_or_insert(error);
     }
 
-    /// The event loop's pulse while cpu tasks ran (`tokio`, `epoll`, `uring`).
-    pub fn loop_lag(&mut self, lag: Option<Percentiles>) {
-        self.loop_lag = lag;
+    /// The event loop's pulse while cpu tasks ran (`tokio`, `epoll`, `uring`, `ring`): how
+    /// late it ticked, and with `--timeline` each tick.
+    pub fn loop_pulse(&mut self, pulse: &crate::measure::Pulse) {
+        self.loop_lag = pulse.lag();
+        if let Some(timeline) = &mut self.timeline {
+            let since = |t: Instant| t.saturating_duration_since(self.start);
+            // A tick still pending when the run ended, and not yet due, never happened.
+            for (due, at) in pulse.ticks().into_iter().filter(|(due, at)| at >= due) {
+                timeline.tick(since(due), since(at));
+            }
+        }
     }
 
     /// Add a reaped child's peak RSS (`procs`).
@@ -132,6 +147,11 @@ impl Tally {
         if missing > 0 {
             // A model bug, never a machine limit: say so rather than report fewer tasks.
             self.fail(missing, TaskError::new(format!("{missing} tasks never reported a result")));
+        }
+        if let (Some(timeline), Some(path)) = (self.timeline.take(), self.args.timeline) {
+            if let Err(e) = timeline.write(path) {
+                self.fail(0, TaskError::new(format!("cannot write the timeline to {path}: {e}")));
+            }
         }
         let usage = measure::rusage();
         let a = &self.args;
@@ -287,9 +307,10 @@ mod tests {
         let mut t = Tally::start("t", &a, 2, 2);
         let start = t.start;
         for id in 0..3 {
-            t.record(id, Ok(id as u64 + 100), start + Duration::from_millis(100), Runner::here());
+            let end = start + Duration::from_millis(100);
+            t.record(id, Ok(id as u64 + 100), start, end, Runner::here());
         }
-        t.record(3, Err(TaskError::new("boom")), start, Runner::here());
+        t.record(3, Err(TaskError::new("boom")), start, start, Runner::here());
         let r = t.finish();
         assert_eq!((r.ok, r.failed, r.checksum), (3, 1, 303));
         assert_eq!(r.ideal_s, Some(0.2));
@@ -306,7 +327,7 @@ mod tests {
         let a = args(&["--workload", "cpu", "--tasks", "1"]);
         let mut t = Tally::start("t", &a, 1, 1);
         let now = Instant::now();
-        t.record(0, Ok(1), now, Runner::here());
+        t.record(0, Ok(1), now, now, Runner::here());
         let r = t.finish();
         assert_eq!((r.ideal_s, r.lateness_ms), (None, None));
         let line = r.human_line();

@@ -224,8 +224,8 @@ fn cpu(spec: &Spec, offload: bool, secs: u32, o: &cli::Serve, scratch: &Path) ->
         let scratch = scratch.to_path_buf();
         let hashing = std::thread::spawn(move || load::wrk(&wrk, &cpu_url, 10, secs, &scratch));
         std::thread::sleep(std::time::Duration::from_millis(200)); // the hashing has begun
-        // 20 connections, so that a slow answer delays the requests due after it only by
-        // what the server does, not by waiting for a connection of the load's own.
+                                                                   // 20 connections, so that a slow answer delays the requests due after it only by
+                                                                   // what the server does, not by waiting for a connection of the load's own.
         let health = load::oha(&o.oha, &format!("http://{}/health", s.addr), 100, 20, secs);
         let cpu = hashing.join().map_err(|_| "the wrk thread panicked".to_string())?;
         Ok((health?, cpu?))
