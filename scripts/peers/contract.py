@@ -57,9 +57,17 @@ def parse_args(model, has_pool=False, can_offload=False):
     p.add_argument("--offload", action="store_true")
     p.add_argument("--timeout-ms", type=_count(1), default=30000)
     p.add_argument("--serve", type=_addr, default=None)
+    p.add_argument("--timeline", default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
+    if args.timeline is not None:
+        if args.serve:
+            p.error("--timeline records tasks: it does not apply to --serve")
+        try:
+            open(args.timeline, "w").close()  # a path that cannot be written is bad input
+        except OSError as e:
+            p.error(f"--timeline: cannot write {args.timeline}: {e.strerror}")
     if args.workers is not None and not has_pool:
         p.error(f"--workers: {model} has no pool")
     if args.offload and not (can_offload and (args.workload == "cpu" or args.serve)):
@@ -189,14 +197,16 @@ def http_task(i, ms, addr, timeout_ms):
 
 
 def run_blocking(args, i):
-    """Task i, run to completion on the calling thread: (value, finished_at, pid, thread)."""
+    """Task i, run to completion on the calling thread:
+    (value, started_at, finished_at, pid, thread, rss)."""
+    started = time.monotonic()
     if args.workload == "sleep":
         value = sleep_task(i, args.ms)
     elif args.workload == "http":
         value = http_task(i, args.ms, args.addr, args.timeout_ms)
     else:
         value = cpu_task(i, args.work)
-    return value, time.monotonic(), os.getpid(), threading.get_ident(), _self_rss_kib()
+    return value, started, time.monotonic(), os.getpid(), threading.get_ident(), _self_rss_kib()
 
 
 def _self_rss_kib():
@@ -225,6 +235,8 @@ class Tally:
         self.finished = []
         self.child_rss = {}  # pid -> peak RSS, for the tasks that ran in child processes
         self.loop_lag = []  # an event loop's 10 ms ticker: how late each tick woke, in ms
+        self.ticks = []  # and each tick as (due, woke), for --timeline
+        self.spans = [] if args.timeline else None  # (i, start, end, pid, thread)
         self.start = time.monotonic()
 
     def record(self, i, outcome):
@@ -235,7 +247,9 @@ class Tally:
             if self.args.verbose:
                 print(f"task {i} failed: {outcome}", file=sys.stderr)
             return
-        value, finished_at, pid, thread, rss = outcome
+        value, started_at, finished_at, pid, thread, rss = outcome
+        if self.spans is not None:
+            self.spans.append((i, max(0.0, started_at - self.start), finished_at - self.start, pid, thread))
         self.ok += 1
         self.checksum = (self.checksum + value) & (2**64 - 1)
         self.finished.append(finished_at - self.start)
@@ -277,8 +291,21 @@ class Tally:
         return percentiles([(t - (k // self.concurrency + 1) * each) * 1000
                             for k, t in enumerate(sorted(self.finished))])
 
+    def write_timeline(self):
+        """--timeline: one JSON line per task, then the loop's ticks (CONTRACT.md, "Timeline")."""
+        with open(self.args.timeline, "w") as out:
+            for i, start, end, pid, thread in self.spans:
+                out.write(json.dumps({"id": i, "start": start, "end": end, "pid": pid, "tid": thread},
+                                     separators=(",", ":")) + "\n")
+            for due, at in self.ticks:
+                if at >= due:
+                    out.write(json.dumps({"tick_due": due - self.start, "tick_at": at - self.start},
+                                         separators=(",", ":")) + "\n")
+
     def exit(self):
         """Print the report and leave with the contract's status."""
+        if self.spans is not None:
+            self.write_timeline()
         r = self.report()
         if self.args.json:
             print(json.dumps(r, separators=(",", ":")))

@@ -8,6 +8,7 @@
 // pool of one worker per core, Node's run_in_executor. It speaks CONTRACT.md exactly as the
 // Python peers do; `make peers` installs a pinned Node into the project's .venv.
 import crypto from "node:crypto";
+import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
@@ -17,7 +18,7 @@ import { Worker, isMainThread, parentPort, threadId } from "node:worker_threads"
 const MODEL = "node-promises";
 const USAGE =
   "Usage: node-promises [--workload sleep|http|cpu] [--tasks N] [--ms MS] [--work K] " +
-  "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--serve HOST:PORT] [--json] [--verbose]";
+  "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]";
 const MAX_BODY = 64 * 1024;
 
 function reject(reason) {
@@ -33,7 +34,7 @@ function contractArgs() {
       options: {
         workload: str("sleep"), tasks: str("10"), ms: str("1000"), work: str("100000"),
         addr: str("127.0.0.1:7878"), "timeout-ms": str("30000"), workers: { type: "string" },
-        serve: { type: "string" },
+        serve: { type: "string" }, timeline: { type: "string" },
         offload: { type: "boolean", default: false }, json: { type: "boolean", default: false },
         verbose: { type: "boolean", default: false },
       },
@@ -68,6 +69,15 @@ function contractArgs() {
     const at = parsed.serve.lastIndexOf(":");
     if (at < 1 || !/^\d+$/.test(parsed.serve.slice(at + 1))) reject(`--serve: '${parsed.serve}' is not HOST:PORT`);
     args.serve = { host: parsed.serve.slice(0, at).replace(/^\[(.*)\]$/, "$1"), port: Number(parsed.serve.slice(at + 1)), text: parsed.serve };
+  }
+  if (parsed.timeline !== undefined) {
+    if (args.serve) reject("--timeline records tasks: it does not apply to --serve");
+    try {
+      fs.writeFileSync(parsed.timeline, ""); // a path that cannot be written is bad input
+    } catch (e) {
+      reject(`--timeline: cannot write ${parsed.timeline}: ${e.code}`);
+    }
+    args.timeline = parsed.timeline;
   }
   if (args.offload && args.workload !== "cpu" && !args.serve) {
     reject("--offload applies to the cpu workload and --serve only");
@@ -154,8 +164,8 @@ function pool(size) {
   const idle = [];
   const workers = Array.from({ length: size }, () => {
     const worker = new Worker(new URL(import.meta.url));
-    worker.on("message", ({ key, value, thread }) => {
-      waiting.get(key)([BigInt(value), thread]);
+    worker.on("message", ({ key, value, thread, began, ended }) => {
+      waiting.get(key)([BigInt(value), thread, began, ended]);
       waiting.delete(key);
       next(worker);
     });
@@ -181,28 +191,35 @@ function pool(size) {
 
 if (!isMainThread) {
   parentPort.on("message", ({ key, id, rounds }) => {
-    parentPort.postMessage({ key, value: String(sha256Chain(id, rounds)), thread: threadId });
+    const began = performance.timeOrigin + performance.now(); // one clock across threads
+    const value = String(sha256Chain(id, rounds));
+    const ended = performance.timeOrigin + performance.now();
+    parentPort.postMessage({ key, value, thread: threadId, began, ended });
   });
 }
 
 // ---- the run and its report --------------------------------------------------------------
 
 /** A 10 ms timer on the loop: how late each tick fires shows how long the loop was held up. */
-function pulse() {
+function pulse(ticks) {
   const lateMs = [];
   let due;
   let timer;
   const schedule = () => {
     due = performance.now() + 10;
     timer = setTimeout(() => {
-      lateMs.push(performance.now() - due);
+      const now = performance.now();
+      lateMs.push(now - due);
+      ticks.push([due, now]);
       schedule();
     }, 10);
   };
   schedule();
   return () => {
     clearTimeout(timer);
-    lateMs.push(Math.max(0, performance.now() - due)); // a tick still waited for counts as woken now
+    const now = performance.now();
+    lateMs.push(Math.max(0, now - due)); // a tick still waited for counts as woken now
+    if (now >= due) ticks.push([due, now]);
     return lateMs;
   };
 }
@@ -215,29 +232,51 @@ async function main() {
     return serve(args, sha256Chain, offload);
   }
   const start = performance.now();
-  const stopPulse = args.workload === "cpu" ? pulse() : null;
+  const ticks = [];
+  const stopPulse = args.workload === "cpu" ? pulse(ticks) : null;
+  const since = (ms) => (ms - start) / 1000;
   const runTask = async (id) => {
     let value;
     let thread = threadId;
+    let began = performance.now();
+    let ended;
     if (args.workload === "sleep") {
       await sleep(args.ms);
       value = BigInt(id + 100);
     } else if (args.workload === "http") {
       value = await get(args, id);
     } else if (offload) {
-      [value, thread] = await offload(id, args.work);
+      // The worker's own times, on the clock every thread shares.
+      [value, thread, began, ended] = await offload(id, args.work);
+      [began, ended] = [began - performance.timeOrigin, ended - performance.timeOrigin];
     } else {
       // Its own turn of the loop, as an asyncio task gets: timers run between two tasks.
-      value = await new Promise((resolve) => setImmediate(() => resolve(sha256Chain(id, args.work))));
+      value = await new Promise((resolve) =>
+        setImmediate(() => {
+          began = performance.now();
+          resolve(sha256Chain(id, args.work));
+        }),
+      );
     }
-    return { value, at: (performance.now() - start) / 1000, thread };
+    return { value, start: Math.max(0, since(began)), at: since(ended ?? performance.now()), thread };
   };
   const outcomes = await Promise.all(
     Array.from({ length: args.tasks }, (_, id) => runTask(id).then((ok) => ({ ok }), (error) => ({ error }))),
   );
   const wall = (performance.now() - start) / 1000;
   const lag = stopPulse ? stopPulse() : null;
+  if (args.timeline) writeTimeline(args.timeline, outcomes, ticks.map(([d, a]) => [since(d), since(a)]));
   process.exit(report(args, outcomes, wall, lag));
+}
+
+/** --timeline: one JSON line per task, then the pulse's ticks (CONTRACT.md, "Timeline"). */
+function writeTimeline(path, outcomes, ticks) {
+  const lines = [];
+  outcomes.forEach(({ ok }, id) => {
+    if (ok) lines.push(JSON.stringify({ id, start: ok.start, end: ok.at, pid: process.pid, tid: ok.thread }));
+  });
+  for (const [due, at] of ticks) lines.push(JSON.stringify({ tick_due: due, tick_at: at }));
+  fs.writeFileSync(path, lines.map((l) => l + "\n").join(""));
 }
 
 function percentiles(values) {

@@ -28,6 +28,7 @@ async def http_task(i, args):
 
 
 async def one_task(i, args, pool):
+    started = time.monotonic() if args.timeline else None
     if args.workload == "sleep":
         await asyncio.sleep(args.ms / 1000)
         value = i + 100
@@ -39,16 +40,19 @@ async def one_task(i, args, pool):
     elif pool is not None:
         return await asyncio.get_running_loop().run_in_executor(pool, contract.run_blocking, args, i)
     else:
+        started = time.monotonic()
         value = contract.cpu_task(i, args.work)
-    return value, time.monotonic(), os.getpid(), threading.get_ident(), 0
+    return value, started or 0.0, time.monotonic(), os.getpid(), threading.get_ident(), 0
 
 
-async def pulse(late_ms, pending):
+async def pulse(tally, pending):
     """A 10 ms ticker on the loop: while a cpu task runs on the loop, it cannot tick."""
     while True:
         pending[0] = time.monotonic() + 0.010
         await asyncio.sleep(0.010)
-        late_ms.append((time.monotonic() - pending[0]) * 1000)
+        now = time.monotonic()
+        tally.loop_lag.append((now - pending[0]) * 1000)
+        tally.ticks.append((pending[0], now))
         pending[0] = None
 
 
@@ -57,13 +61,15 @@ async def main(args, tally):
     tally.start = time.monotonic()
     # The ticker first, so that it is waiting on its timer before any task can block the loop.
     pending = [None]  # the tick being waited for: if the run ends first, it still counts
-    ticker = asyncio.ensure_future(pulse(tally.loop_lag, pending)) if args.workload == "cpu" else None
+    ticker = asyncio.ensure_future(pulse(tally, pending)) if args.workload == "cpu" else None
     tasks = [asyncio.ensure_future(one_task(i, args, pool)) for i in range(args.tasks)]
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     if ticker is not None:
         ticker.cancel()
         if pending[0] is not None:
-            tally.loop_lag.append((time.monotonic() - pending[0]) * 1000)
+            now = time.monotonic()
+            tally.loop_lag.append((now - pending[0]) * 1000)
+            tally.ticks.append((pending[0], now))
     for i, outcome in enumerate(outcomes):
         tally.record(i, outcome)
     if pool is not None:

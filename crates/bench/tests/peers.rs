@@ -217,3 +217,15 @@ fn every_peer_finishes_the_request_in_flight_on_sigterm_and_reports() {
 fn every_concurrent_peer_serves_fifty_clients_at_once() {
     every_server(&["py_serial.py"], testkit::serve_checks::fifty_clients_are_served_at_once);
 }
+
+#[test]
+fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
+    for (peer, program, lead) in peers() {
+        let lead = leading(&lead);
+        let sleep = testkit::timeline_of(&program, &lead, &["--tasks", "4", "--ms", "50"], 4);
+        let cpu = ["--workload", "cpu", "--tasks", "3", "--work", "1000"];
+        testkit::timeline_of(&program, &lead, &cpu, 3);
+        // Every peer but the serial one runs the four sleeps at once.
+        assert_eq!(testkit::any_overlap(&sleep), peer != "py_serial.py", "{peer}: {sleep:?}");
+    }
+}

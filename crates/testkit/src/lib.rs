@@ -85,7 +85,7 @@ pub fn timeline_of(
     leading: &[&str],
     args: &[&str],
     tasks: u32,
-) -> Vec<(u32, f64, f64, u32, u32)> {
+) -> Vec<(u32, f64, f64, u32, u64)> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static RUNS: AtomicU32 = AtomicU32::new(0);
     let path = std::env::temp_dir().join(format!(
@@ -101,7 +101,7 @@ pub fn timeline_of(
     assert_eq!(outcome.code, Some(0), "{argv:?}: {}", outcome.stderr);
     let lines = workload::timeline::Timeline::read(&path).expect("a readable timeline");
     let _ = std::fs::remove_file(&path);
-    let mut spans: Vec<(u32, f64, f64, u32, u32)> = lines
+    let mut spans: Vec<(u32, f64, f64, u32, u64)> = lines
         .into_iter()
         .filter_map(|l| match l {
             workload::timeline::Line::Task { id, start, end, pid, tid } => {
@@ -130,6 +130,6 @@ pub fn timeline_of(
 }
 
 /// Whether any two of the spans overlap in time.
-pub fn any_overlap(spans: &[(u32, f64, f64, u32, u32)]) -> bool {
+pub fn any_overlap(spans: &[(u32, f64, f64, u32, u64)]) -> bool {
     spans.iter().enumerate().any(|(i, a)| spans[i + 1..].iter().any(|b| a.1 < b.2 && b.1 < a.2))
 }

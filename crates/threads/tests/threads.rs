@@ -17,6 +17,6 @@ fn threads_timeline_shows_the_tasks_overlapping_on_threads_of_their_own() {
     let bin = env!("CARGO_BIN_EXE_threads");
     let spans = testkit::timeline_of(bin, &[], &["--tasks", "10", "--ms", "300"], 10);
     assert!(testkit::any_overlap(&spans), "{spans:?}");
-    let threads: std::collections::HashSet<u32> = spans.iter().map(|s| s.4).collect();
+    let threads: std::collections::HashSet<u64> = spans.iter().map(|s| s.4).collect();
     assert_eq!(threads.len(), 10, "{spans:?}");
 }

@@ -16,7 +16,7 @@ use crate::report::Runner;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Line {
-    Task { id: u32, start: f64, end: f64, pid: u32, tid: u32 },
+    Task { id: u32, start: f64, end: f64, pid: u32, tid: u64 },
     Tick { tick_due: f64, tick_at: f64 },
 }
 
@@ -29,7 +29,7 @@ pub struct Timeline {
 impl Timeline {
     pub fn task(&mut self, id: u32, start: Duration, end: Duration, runner: Runner) {
         let (start, end) = (start.as_secs_f64(), end.as_secs_f64());
-        self.lines.push(Line::Task { id, start, end, pid: runner.pid, tid: runner.tid });
+        self.lines.push(Line::Task { id, start, end, pid: runner.pid, tid: runner.tid.into() });
     }
 
     pub fn tick(&mut self, due: Duration, at: Duration) {

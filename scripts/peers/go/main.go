@@ -27,13 +27,13 @@ import (
 )
 
 const usage = "Usage: go-goroutines [--workload sleep|http|cpu] [--tasks N] [--ms MS] [--work K] " +
-	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--serve HOST:PORT] [--json] [--verbose]"
+	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]"
 
 type args struct {
 	workload                 string
 	tasks, ms, work, workers int
 	timeoutMs                int
-	addr, serve              string
+	addr, serve, timeline    string
 	json, verbose            bool
 }
 
@@ -48,6 +48,7 @@ func parseArgs() args {
 	work := fs.String("work", "100000", "")
 	fs.StringVar(&a.addr, "addr", "127.0.0.1:7878", "")
 	fs.StringVar(&a.serve, "serve", "", "")
+	fs.StringVar(&a.timeline, "timeline", "", "")
 	workers := fs.String("workers", "", "")
 	timeout := fs.String("timeout-ms", "30000", "")
 	offload := fs.Bool("offload", false, "")
@@ -87,6 +88,16 @@ func parseArgs() args {
 			reject(fmt.Sprintf("--serve: %q is not HOST:PORT", a.serve))
 		}
 	}
+	if a.timeline != "" {
+		if a.serve != "" {
+			reject("--timeline records tasks: it does not apply to --serve")
+		}
+		f, err := os.Create(a.timeline)
+		if err != nil {
+			reject(fmt.Sprintf("--timeline: cannot write %s", a.timeline))
+		}
+		f.Close()
+	}
 	if *offload {
 		reject("--offload: goroutines have no event loop to offload from; they already run on every core")
 	}
@@ -103,12 +114,14 @@ type result struct {
 	id       int
 	value    uint64
 	err      error
+	started  time.Time
 	finished time.Time
 	tid      int
 }
 
 // runTask runs task id on the calling goroutine, blocking it (but not its thread).
 func runTask(a *args, client *http.Client, id int) result {
+	started := time.Now()
 	var value uint64
 	var err error
 	switch a.workload {
@@ -120,8 +133,8 @@ func runTask(a *args, client *http.Client, id int) result {
 	case "cpu":
 		value = sha256Chain(id, a.work)
 	}
-	r := result{id: id, value: value, err: err, finished: time.Now()}
-	if a.verbose {
+	r := result{id: id, value: value, err: err, started: started, finished: time.Now()}
+	if a.verbose || a.timeline != "" {
 		// Which OS thread the goroutine finished on: asked only when it is printed, for it
 		// costs a system call.
 		r.tid = syscall.Gettid()
@@ -249,6 +262,12 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 			fmt.Fprintf(os.Stderr, "task %d value %d · pid %d tid %d · at %.4f s\n", r.id, r.value, os.Getpid(), r.tid, at)
 		}
 	}
+	if a.timeline != "" {
+		if err := writeTimeline(a.timeline, results, start); err != nil {
+			fmt.Fprintf(os.Stderr, "Error: cannot write the timeline to %s: %v\n", a.timeline, err)
+			return 1
+		}
+	}
 	var self, kids syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
@@ -314,4 +333,24 @@ func latenessMs(finished []float64, concurrency int, each float64) any {
 	}
 	round := func(v float64) float64 { return math.Round(v*1000) / 1000 }
 	return map[string]float64{"p50": round(pick(0.5)), "p99": round(pick(0.99)), "max": round(late[len(late)-1])}
+}
+
+// writeTimeline writes --timeline: one JSON line per task, its start and end in seconds
+// since the run's start, and the pid and OS thread it finished on (CONTRACT.md, "Timeline").
+func writeTimeline(path string, results []result, start time.Time) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, r := range results {
+		line, _ := json.Marshal(map[string]any{
+			"id": r.id, "start": r.started.Sub(start).Seconds(), "end": r.finished.Sub(start).Seconds(),
+			"pid": os.Getpid(), "tid": r.tid,
+		})
+		if _, err := fmt.Fprintln(f, string(line)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
