@@ -30,7 +30,7 @@ MS       ?= 100
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve strace perf syscalls plots readme tools peers jemalloc debian-tools clean
+        bench-serve timelines strace perf syscalls plots readme tools peers jemalloc debian-tools clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench-scale: build peers jemalloc ## 10 ... 1,000,000 sleeping tasks per model, 
 bench-serve: build tools peers ## every model and peer as a server beside nginx: C10K, throughput (wrk), open loop (oha), CPU -> results/serve/
 	$(BIN)/bench serve --python $(PEER_PYTHON) --wrk $$(command -v wrk || echo wrk) --oha $(OHA) --out results/serve
 	$(BIN)/bench readme
+
+timelines: build peers ## the cases that teach, with --timeline: 10 x 1 s, 8 SHA-256 chains, 1,000 requests -> results/timelines/*.svg
+	$(BIN)/bench timelines --python $(PEER_PYTHON) --out results/timelines
 
 strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS)
 	$(BIN)/bench trace --tool strace --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) --ms $(MS)

@@ -33,8 +33,19 @@ pub enum Command {
     /// Every model and peer as a server, beside nginx, under wrk, oha and the epoll client:
     /// results/serve/
     Serve(Serve),
+    /// Run the cases that teach with --timeline and draw one SVG each: results/timelines/
+    Timelines(Timelines),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
+}
+
+#[derive(Args)]
+pub struct Timelines {
+    /// The peers' Python (Go and Node are looked for beside it)
+    #[arg(long, value_name = "PATH")]
+    pub python: String,
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]

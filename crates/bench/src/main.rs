@@ -16,6 +16,7 @@
 //!   figures say, computed from them; `templates/*.md`: the fixed prose around them.
 //! - [`scale`]: the sweep from ten tasks to a million, its tables and its plots ([`svg`]).
 //! - [`trace`]: one binary under strace or perf, and the syscall counts of every model.
+//! - [`timelines`]: the cases that teach, run with `--timeline` and drawn as SVG.
 //! - [`serve`]: every model and peer as a server under wrk, oha and the `epoll` client,
 //!   beside nginx.
 //! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
@@ -38,6 +39,7 @@ mod suites;
 mod svg;
 mod table;
 mod template;
+mod timelines;
 mod trace;
 
 use std::process::ExitCode;
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Trace(o) => trace::one(&o),
         Command::Syscalls(o) => trace::syscalls(&o),
         Command::Serve(o) => serve::serve(&o),
+        Command::Timelines(o) => timelines::timelines(&o),
         Command::Readme(o) => readme::readme(&o),
     };
     match outcome {
