@@ -74,10 +74,15 @@ pub fn timeline(title: &str, work: bool, panels: &[Panel]) -> String {
         } else {
             format!("{t:.1}")
         };
-        let _ = write!(svg, "<line x1=\"{0:.1}\" y1=\"{TOP}\" x2=\"{0:.1}\" y2=\"{bottom:.1}\" stroke=\"#e4e4e4\"/><text x=\"{0:.1}\" y=\"{1:.1}\" text-anchor=\"middle\">{label}</text>\n", x(t), bottom + 16.0);
+        let _ = writeln!(svg, "<line x1=\"{0:.1}\" y1=\"{TOP}\" x2=\"{0:.1}\" y2=\"{bottom:.1}\" stroke=\"#e4e4e4\"/><text x=\"{0:.1}\" y=\"{1:.1}\" text-anchor=\"middle\">{label}</text>", x(t), bottom + 16.0);
         t += step;
     }
-    let _ = write!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">seconds since the run's start</text>\n", LEFT + pw / 2.0, bottom + 34.0);
+    let _ = writeln!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">seconds since the run's start</text>",
+        LEFT + pw / 2.0,
+        bottom + 34.0
+    );
     // The panels.
     let mut y = TOP;
     for (panel, height) in panels.iter().zip(&heights) {
@@ -85,8 +90,8 @@ pub fn timeline(title: &str, work: bool, panels: &[Panel]) -> String {
         let lh = lane_height(panel.lanes.len());
         let lanes = panel.lanes.len();
         let runners = if lanes == 1 { "1 lane".to_string() } else { format!("{lanes} lanes") };
-        let _ = write!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-weight=\"bold\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#666\" font-size=\"10\">{runners}</text>\n", LEFT - 8.0, y + 10.0, panel.name, LEFT - 8.0, y + 22.0);
-        let _ = write!(svg, "<rect x=\"{LEFT}\" y=\"{y:.1}\" width=\"{pw}\" height=\"{height:.1}\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n");
+        let _ = writeln!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-weight=\"bold\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#666\" font-size=\"10\">{runners}</text>", LEFT - 8.0, y + 10.0, panel.name, LEFT - 8.0, y + 22.0);
+        let _ = writeln!(svg, "<rect x=\"{LEFT}\" y=\"{y:.1}\" width=\"{pw}\" height=\"{height:.1}\" fill=\"#fafafa\" stroke=\"#ccc\"/>");
         for (i, lane) in panel.lanes.iter().enumerate() {
             let ly = y + i as f64 * lh;
             // Work is solid, with a white edge between tasks that follow each other; waiting
@@ -95,14 +100,22 @@ pub fn timeline(title: &str, work: bool, panels: &[Panel]) -> String {
             let style = if work {
                 format!("fill=\"{color}\" stroke=\"white\" stroke-width=\"0.8\"")
             } else if lane.len() <= 20 {
-                format!("fill=\"{color}\" fill-opacity=\"0.3\" stroke=\"{color}\" stroke-width=\"0.6\"")
+                format!(
+                    "fill=\"{color}\" fill-opacity=\"0.3\" stroke=\"{color}\" stroke-width=\"0.6\""
+                )
             } else {
                 let opacity = (3.0 / lane.len() as f64).clamp(0.02, 0.3);
                 format!("fill=\"{color}\" fill-opacity=\"{opacity:.3}\"")
             };
             for &(start, stop) in lane {
                 let width = (x(stop) - x(start)).max(0.8);
-                let _ = write!(svg, "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{width:.2}\" height=\"{:.2}\" {style}/>\n", x(start), ly + lh * 0.1, (lh * 0.8).max(0.3));
+                let _ = writeln!(
+                    svg,
+                    "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{width:.2}\" height=\"{:.2}\" {style}/>",
+                    x(start),
+                    ly + lh * 0.1,
+                    (lh * 0.8).max(0.3)
+                );
             }
         }
         if !panel.ticks.is_empty() {
@@ -110,9 +123,9 @@ pub fn timeline(title: &str, work: bool, panels: &[Panel]) -> String {
             for &(due, at) in &panel.ticks {
                 let late = at - due >= LATE_S;
                 let stroke = if late { "#d62728" } else { "#555" };
-                let _ = write!(svg, "<line x1=\"{0:.2}\" y1=\"{1:.1}\" x2=\"{0:.2}\" y2=\"{2:.1}\" stroke=\"{stroke}\" stroke-width=\"1\"/>\n", x(at), ty + 2.0, ty + LANE - 2.0);
+                let _ = writeln!(svg, "<line x1=\"{0:.2}\" y1=\"{1:.1}\" x2=\"{0:.2}\" y2=\"{2:.1}\" stroke=\"{stroke}\" stroke-width=\"1\"/>", x(at), ty + 2.0, ty + LANE - 2.0);
             }
-            let _ = write!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#666\" font-size=\"10\">pulse</text>\n", LEFT - 8.0, ty + LANE - 2.0);
+            let _ = writeln!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#666\" font-size=\"10\">pulse</text>", LEFT - 8.0, ty + LANE - 2.0);
         }
         y += height + GAP;
     }
@@ -125,9 +138,9 @@ pub fn timeline(title: &str, work: bool, panels: &[Panel]) -> String {
     };
     let fill =
         if work { "fill=\"#555\"" } else { "fill=\"#555\" fill-opacity=\"0.3\" stroke=\"#555\"" };
-    let _ = write!(svg, "<rect x=\"{LEFT}\" y=\"{:.1}\" width=\"24\" height=\"9\" {fill}/><text x=\"{:.1}\" y=\"{:.1}\">{bar}</text>\n", ly - 8.0, LEFT + 30.0, ly);
+    let _ = writeln!(svg, "<rect x=\"{LEFT}\" y=\"{:.1}\" width=\"24\" height=\"9\" {fill}/><text x=\"{:.1}\" y=\"{:.1}\">{bar}</text>", ly - 8.0, LEFT + 30.0, ly);
     if panels.iter().any(|p| !p.ticks.is_empty()) {
-        let _ = write!(svg, "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{0:.1}\" y2=\"{2:.1}\" stroke=\"#555\"/><line x1=\"{3:.1}\" y1=\"{1:.1}\" x2=\"{3:.1}\" y2=\"{2:.1}\" stroke=\"#d62728\"/><text x=\"{4:.1}\" y=\"{5:.1}\">pulse: the event loop's 10 ms timer as it woke (red: 5 ms late or more); a gap is the loop held up</text>\n", LEFT + 8.0, ly + 8.0, ly + 19.0, LEFT + 16.0, LEFT + 30.0, ly + 17.0);
+        let _ = writeln!(svg, "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{0:.1}\" y2=\"{2:.1}\" stroke=\"#555\"/><line x1=\"{3:.1}\" y1=\"{1:.1}\" x2=\"{3:.1}\" y2=\"{2:.1}\" stroke=\"#d62728\"/><text x=\"{4:.1}\" y=\"{5:.1}\">pulse: the event loop's 10 ms timer as it woke (red: 5 ms late or more); a gap is the loop held up</text>", LEFT + 8.0, ly + 8.0, ly + 19.0, LEFT + 16.0, LEFT + 30.0, ly + 17.0);
     }
     svg + "</svg>\n"
 }
