@@ -31,3 +31,13 @@ fn running_out_of_processes_exits_1_and_leaves_no_zombie() {
     // Every child was reaped before exit: not one is left, not even a zombie.
     assert_eq!(outcome.processes_left(), Vec::<String>::new());
 }
+
+#[test]
+fn a_preforked_pool_serves_routes_pipelining_and_stops_cleanly() {
+    testkit::serve_checks::routes_answer_on_one_keep_alive_connection(BIN, &["--workers", "2"]);
+    testkit::serve_checks::pipelined_requests_are_answered_in_order(BIN, &["--workers", "2"]);
+    testkit::serve_checks::sigterm_finishes_the_request_in_flight_and_reports(
+        BIN,
+        &["--workers", "2"],
+    );
+}

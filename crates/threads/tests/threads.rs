@@ -20,3 +20,14 @@ fn threads_timeline_shows_the_tasks_overlapping_on_threads_of_their_own() {
     let threads: std::collections::HashSet<u64> = spans.iter().map(|s| s.4).collect();
     assert_eq!(threads.len(), 10, "{spans:?}");
 }
+
+#[test]
+fn a_pool_of_threads_serves_routes_pipelining_and_stops_cleanly() {
+    let bin = env!("CARGO_BIN_EXE_threads");
+    testkit::serve_checks::routes_answer_on_one_keep_alive_connection(bin, &["--workers", "2"]);
+    testkit::serve_checks::pipelined_requests_are_answered_in_order(bin, &["--workers", "2"]);
+    testkit::serve_checks::sigterm_finishes_the_request_in_flight_and_reports(
+        bin,
+        &["--workers", "2"],
+    );
+}

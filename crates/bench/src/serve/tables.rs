@@ -229,8 +229,82 @@ pub fn verdicts(r: &Results) -> String {
     t.render()
 }
 
+/// What the tables say, computed from them, so that the words follow the figures.
+pub fn readings(r: &Results) -> String {
+    let load = |server: &str, c: u32| {
+        r.throughput
+            .iter()
+            .find(|x| x.server.starts_with(server) && x.connections == c)
+            .and_then(|x| x.load.as_ref())
+    };
+    let mut out = String::new();
+    let loops = ["tokio", "epoll", "uring", "ring"];
+    let rates: Vec<f64> = loops.iter().filter_map(|s| load(s, 100).map(|l| l.req_per_s)).collect();
+    if rates.len() == loops.len() {
+        let (lo, hi) = rates.iter().fold((f64::MAX, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let nginx = load("nginx", 100).map_or(DASH.into(), |l| kreq(l.req_per_s));
+        let p99 =
+            loops.iter().filter_map(|s| load(s, 100).map(|l| l.p99_ms)).fold(0.0f64, f64::max);
+        out += &format!(
+            "- **Throughput.** At c = 100 the four Rust loops answer {} to {} requests a second, within {:.0} % of each other, and nginx {nginx}; their p99 stays at or under {}. ",
+            kreq(lo), kreq(hi), (hi / lo - 1.0) * 100.0, ms(p99)
+        );
+        if let (Some(t), Some(p)) = (load("threads", 100), load("procs", 100)) {
+            out += &format!(
+                "A thread or a process per connection costs its latency: at c = 100 `threads` reaches a p99 of {} and `procs` {}.\n",
+                ms(t.p99_ms), ms(p.p99_ms)
+            );
+        } else {
+            out += "\n";
+        }
+    }
+    if let (Some(uv), Some(node), Some(go)) =
+        (load("py-uvloop", 100), load("node-promises", 100), load("go-goroutines", 100))
+    {
+        let (to_node, to_go) = (uv.req_per_s / node.req_per_s, uv.req_per_s / go.req_per_s);
+        out += &format!(
+            "- **uvloop's claim, server side** (c = 100): `py-uvloop` with httptools answers {}, {to_node:.2}× Node's `node:http` and {to_go:.2}× Go's `net/http`: \"twice Node.js\" {}, and \"as fast as Go\" {} (read as within 10 %).\n",
+            kreq(uv.req_per_s),
+            if to_node >= 2.0 { "holds" } else { "does not hold" },
+            if to_go >= 0.9 { "holds" } else { "does not hold" },
+        );
+    }
+    let p99 = |server: &str, offload: bool| {
+        r.cpu
+            .iter()
+            .find(|c| c.server == server && c.offload == offload)
+            .and_then(|c| c.health.as_ref())
+            .map(|h| h.p99_ms)
+            .filter(|v| !v.is_nan())
+    };
+    let range = |servers: &[&str], offload: bool| {
+        let v: Vec<f64> = servers.iter().filter_map(|s| p99(s, offload)).collect();
+        (!v.is_empty()).then(|| {
+            (v.iter().copied().fold(f64::MAX, f64::min), v.iter().copied().fold(0.0f64, f64::max))
+        })
+    };
+    let every_loop =
+        ["tokio", "epoll", "uring", "ring", "py-asyncio", "py-uvloop", "node-promises"];
+    if let (Some(rust), Some(dynamic), Some(off)) = (
+        range(&loops, false),
+        range(&["py-asyncio", "py-uvloop", "node-promises"], false),
+        range(&every_loop, true),
+    ) {
+        out += &format!(
+            "- **CPU on the server.** While a loop hashes, `/health` waits behind it: p99 {} to {} in the Rust loops, {} to {} in the Python and Node loops, whose hashes take longer; with `--offload` every loop answers it at a p99 of {} to {}.",
+            ms(rust.0), ms(rust.1), ms(dynamic.0), ms(dynamic.1), ms(off.0), ms(off.1)
+        );
+        if let (Some(t), Some(go)) = (p99("threads", false), p99("go-goroutines", false)) {
+            out += &format!(" `threads` ({}) and Go ({}) have no loop to hold: the kernel or Go's scheduler takes turns between the hashing and `/health`, on the one core.", ms(t), ms(go));
+        }
+        out += "\n";
+    }
+    out
+}
+
 fn values(r: &Results) -> Vec<(&'static str, String)> {
     vec![
+        ("readings", readings(r)),
         ("c10k", c10k_table(r)),
         ("throughput", throughput_table(r)),
         ("open_loop", open_loop_table(r)),
@@ -249,9 +323,18 @@ pub fn page(r: &Results, facts: &str) -> Result<String, String> {
     template::fill("serve.md", template::SERVE, &refs)
 }
 
-/// The README's section, from `results/serve/serve.json`.
+/// The README's section, from `results/serve/serve.json`; `results/serve/README.md` is
+/// written again from the same JSON, so that its prose follows the templates.
 pub fn section(results: &std::path::Path) -> Result<String, String> {
     let r: Results = crate::run::read_json(&results.join("serve").join("serve.json"))?;
+    let facts: String = r
+        .facts
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| format!("- {k}: {}\n", v.as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    let page_path = results.join("serve").join("README.md");
+    std::fs::write(&page_path, page(&r, &facts)?)
+        .map_err(|e| format!("{}: {e}", page_path.display()))?;
     let v = values(&r);
     let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
     template::fill("readme-serve.md", template::README_SERVE, &refs)
