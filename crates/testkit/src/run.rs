@@ -107,6 +107,11 @@ pub fn run_with_nofile_limit(bin: &str, args: &[&str], nofile: u64) -> Outcome {
     finish(command)
 }
 
+/// Held by each test that lowers RLIMIT_NPROC: the limit counts every process of a user, so
+/// two such tests at once (the harness runs a binary's tests in parallel) would take each
+/// other's headroom.
+pub(crate) static NPROC_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Run `bin` with RLIMIT_NPROC set so that it can start about `headroom` more processes or
 /// threads, so that fork and clone fail with EAGAIN past them; `None` (with the reason
 /// printed) where this machine cannot set that up.
@@ -116,6 +121,7 @@ pub fn run_with_nofile_limit(bin: &str, args: &[&str], nofile: u64) -> Outcome {
 /// unprivileged user `nobody`, from a copy in a directory `nobody` can reach (the tree it was
 /// built in may be closed to other users, as a clone inside `/root` is).
 pub fn run_with_nproc_limit(bin: &str, args: &[&str], headroom: u64) -> Option<Outcome> {
+    let _one_at_a_time = NPROC_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     let (command, copy) = nproc_limited(bin, args, headroom)?;
     match start(command) {
         Ok(outcome) => Some(outcome),

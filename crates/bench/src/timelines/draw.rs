@@ -99,7 +99,7 @@ pub fn timeline(title: &str, work: bool, panels: &[Panel]) -> String {
             // where they thin out (as they finish) shows.
             let style = if work {
                 format!("fill=\"{color}\" stroke=\"white\" stroke-width=\"0.8\"")
-            } else if lane.len() <= 20 {
+            } else if lane.len() <= 20 && lh >= 3.0 {
                 format!(
                     "fill=\"{color}\" fill-opacity=\"0.3\" stroke=\"{color}\" stroke-width=\"0.6\""
                 )
