@@ -275,13 +275,32 @@ fn finish(command: Command) -> Outcome {
     start(command).unwrap_or_else(|e| panic!("the binary does not start: {e}"))
 }
 
+/// Start a process, again while its binary is "busy" (ETXTBSY): a binary copied for user
+/// `nobody` a moment ago may still be open for writing in a child that another test thread
+/// forked meanwhile, until that child execs.
+pub(crate) fn retry_while_busy<T>(
+    mut start: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    for _ in 0..100 {
+        match start() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => return other,
+        }
+    }
+    start()
+}
+
 /// Run `command`, marked, with the suite's time limit, and collect what it showed.
 fn start(mut command: Command) -> std::io::Result<Outcome> {
     static RUNS: AtomicU32 = AtomicU32::new(0);
     let mark = format!("{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
     command.env(MARK, &mark);
     let started = Instant::now();
-    let output = assert_cmd::Command::from_std(command).timeout(KILL_AFTER).output()?;
+    let mut command = assert_cmd::Command::from_std(command);
+    command.timeout(KILL_AFTER);
+    let output = retry_while_busy(|| command.output())?;
     Ok(Outcome {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

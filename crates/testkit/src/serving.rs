@@ -50,7 +50,8 @@ impl Server {
         let mark = format!("serve-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
         command.env(MARK, &mark).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("{program} does not start: {e}"));
+        let mut child = crate::run::retry_while_busy(|| command.spawn())
+            .unwrap_or_else(|e| panic!("{program} does not start: {e}"));
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut line = String::new();
         let _ = stdout.read_line(&mut line);
