@@ -5,9 +5,9 @@
 //! delay, on the CPU for `/cpu` — and the kernel interleaves them. A thread costs what it
 //! costs in the task model (a stack, 4 mappings, a kernel task), held for as long as its
 //! client stays connected, idle or not: keep-alive clients are what exhaust a
-//! thread-per-connection server. When the next thread would cross a limit (read beforehand,
-//! as for tasks) or `clone` fails, that connection is refused, the limit named, and the
-//! threads already serving go on.
+//! thread-per-connection server. When the next thread would cross vm.max_map_count (read
+//! beforehand: std aborts past it) or `clone` fails with EAGAIN (RLIMIT_NPROC, threads-max),
+//! that connection is refused, the limit named, and the threads already serving go on.
 
 use std::error::Error;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use workload::limits::thread_headroom;
+use workload::limits::{mapping_headroom, Headroom};
 use workload::serve::blocking::{accept_each, serve_connection};
 use workload::serve::{self, Counters, ServeReport, Stop};
 use workload::{Args, TaskError};
@@ -43,7 +43,10 @@ fn thread_per_connection(
     stop: &Arc<Stop>,
     counters: &Arc<Counters>,
 ) -> Result<u32, Box<dyn Error>> {
-    let headroom = thread_headroom(MAPPINGS_PER_THREAD);
+    // Only the mapping limit is checked beforehand (std aborts past it); for the others,
+    // which move with the rest of the machine over a server's life, `clone` says EAGAIN.
+    let headroom = mapping_headroom(MAPPINGS_PER_THREAD)
+        .unwrap_or(Headroom { threads: u64::MAX, limit: "no limit could be read".into() });
     let live = Arc::new(AtomicU64::new(0));
     // Each connection thread holds a sender; when the last one is gone, all have finished.
     let (alive, all_done) = crossbeam_channel::bounded::<()>(0);

@@ -26,16 +26,7 @@ const MAPPING_MARGIN: u64 = 1024;
 /// The headroom for new threads of this process, each taking `mappings_per_thread`.
 pub fn thread_headroom(mappings_per_thread: u64) -> Headroom {
     let tasks_running = system_tasks();
-    let mut candidates = Vec::new();
-    if let (Some(max), Ok(maps)) =
-        (read_number("/proc/sys/vm/max_map_count"), fs::read("/proc/self/maps"))
-    {
-        let in_use = maps.iter().filter(|&&b| b == b'\n').count() as u64;
-        candidates.push(Headroom {
-            threads: max.saturating_sub(in_use + MAPPING_MARGIN) / mappings_per_thread,
-            limit: format!("vm.max_map_count ({max}; {in_use} mappings in use, {mappings_per_thread} per thread)"),
-        });
-    }
+    let mut candidates: Vec<Headroom> = mapping_headroom(mappings_per_thread).into_iter().collect();
     for (path, name) in [
         ("/proc/sys/kernel/threads-max", "kernel.threads-max"),
         ("/proc/sys/kernel/pid_max", "kernel.pid_max"),
@@ -60,6 +51,22 @@ pub fn thread_headroom(mappings_per_thread: u64) -> Headroom {
         .into_iter()
         .min_by_key(|h| h.threads)
         .unwrap_or(Headroom { threads: u64::MAX, limit: "no limit could be read".into() })
+}
+
+/// The headroom vm.max_map_count leaves for new threads of this process — the one limit
+/// that aborts the process instead of failing `clone` — or `None` where it cannot be read.
+/// A long-running server checks only this one beforehand: the others move with what the
+/// rest of the machine does, and `clone` says EAGAIN when one is reached.
+pub fn mapping_headroom(mappings_per_thread: u64) -> Option<Headroom> {
+    let max = read_number("/proc/sys/vm/max_map_count")?;
+    let maps = fs::read("/proc/self/maps").ok()?;
+    let in_use = maps.iter().filter(|&&b| b == b'\n').count() as u64;
+    Some(Headroom {
+        threads: max.saturating_sub(in_use + MAPPING_MARGIN) / mappings_per_thread,
+        limit: format!(
+            "vm.max_map_count ({max}; {in_use} mappings in use, {mappings_per_thread} per thread)"
+        ),
+    })
 }
 
 /// What bounds the number of processes and threads, with the values read now: said when
