@@ -50,18 +50,18 @@ lint: ## clippy and rustfmt only
 service: build ## run the http workload's service in the foreground (SERVICE_ADDR=127.0.0.1:7878)
 	$(BIN)/service --addr $(SERVICE_ADDR)
 
-bench: build tools peers ## the article's table: 10 tasks x 1 s, seven Rust models, seven Python peers, Go and Node -> results/seed/
+bench: build $(HYPERFINE) peers ## the article's table: 10 tasks x 1 s, seven Rust models, seven Python peers, Go and Node -> results/seed/
 	$(BIN)/bench seed --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/seed
 	$(BIN)/bench readme
 
-bench-quick: build tools peers ## the same matrix at 10 x 100 ms with fewer runs, in under a minute -> results/tmp/quick/
+bench-quick: build $(HYPERFINE) peers ## the same matrix at 10 x 100 ms with fewer runs, in under a minute -> results/tmp/quick/
 	$(BIN)/bench seed --quick --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/tmp/quick
 
-bench-http: build tools peers ## http workload, N = 100, 1000, 10000 at 100 ms, service started and stopped -> results/http/
+bench-http: build $(HYPERFINE) peers ## http workload, N = 100, 1000, 10000 at 100 ms, service started and stopped -> results/http/
 	$(BIN)/bench http --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/http
 	$(BIN)/bench readme
 
-bench-cpu: build tools peers ## cpu workload, 8 SHA-256 chains: speedup and efficiency -> results/cpu/
+bench-cpu: build $(HYPERFINE) peers ## cpu workload, 8 SHA-256 chains: speedup and efficiency -> results/cpu/
 	$(BIN)/bench cpu --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/cpu
 	$(BIN)/bench readme
 
