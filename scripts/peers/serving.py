@@ -233,8 +233,12 @@ def serve_blocking(model, server_class, args, workers=1):
     server_class.request_queue_size = 4096
     server_class.daemon_threads = False  # so that server_close waits for every connection
     server = server_class(args.serve, Handler)
-    tally_accept = server.verify_request
-    server.verify_request = lambda request, addr: (tally.add(connections=1), tally_accept(request, addr))[1]
+    accept = server.verify_request
+
+    def verify_request(request, addr):  # socketserver's hook for each accepted connection
+        tally.add(connections=1)
+        return accept(request, addr)
+    server.verify_request = verify_request
 
     def handle_error(request, addr):
         err = sys.exc_info()[1]

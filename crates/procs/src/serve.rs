@@ -64,7 +64,7 @@ fn fork_per_connection(
             let counts = serve_connection(stream, args.timeout(), stop);
             let totals =
                 Totals { requests: counts.requests, errors: counts.errors, ..Totals::default() };
-            nix::unistd::write(results_tx, &totals.to_bytes()).map(drop).map_err(io::Error::from)
+            send(results_tx, totals)
         };
         // The parent's copy of the connection closes when `child` is dropped here.
         start_child(child)
@@ -96,8 +96,7 @@ fn prefork(
                 }
                 Ok(())
             })?;
-            let totals = counters.totals().to_bytes();
-            nix::unistd::write(results_tx, &totals).map(drop).map_err(io::Error::from)
+            send(results_tx, counters.totals())
         };
         match start_child(worker) {
             Ok(pid) => started.push(pid),
@@ -116,6 +115,11 @@ fn prefork(
         read_counts(results, counters)?;
     }
     Ok(workers)
+}
+
+/// A child's counts to its parent: one 32-byte write, atomic under PIPE_BUF.
+fn send(results_tx: &OwnedFd, totals: Totals) -> io::Result<()> {
+    nix::unistd::write(results_tx, &totals.to_bytes()).map(drop).map_err(io::Error::from)
 }
 
 /// Read every record the children have written so far.

@@ -11,6 +11,8 @@ use nix::sys::resource::{getrlimit, getrusage, setrlimit, Resource, Usage, Usage
 /// The process's own resource usage, plus that of the children it has reaped.
 pub struct Rusage {
     pub max_rss_kib: u64,
+    /// The largest peak RSS of any child reaped so far.
+    pub children_max_rss_kib: u64,
     pub voluntary_ctx_switches: u64,
     pub involuntary_ctx_switches: u64,
     pub user_s: f64,
@@ -32,6 +34,7 @@ pub fn rusage() -> Rusage {
     let ((mu, ms), (ku, ks)) = (secs(&me), secs(&kids));
     Rusage {
         max_rss_kib: me.max_rss() as u64,
+        children_max_rss_kib: kids.max_rss() as u64,
         voluntary_ctx_switches: (me.voluntary_context_switches()
             + kids.voluntary_context_switches()) as u64,
         involuntary_ctx_switches: (me.involuntary_context_switches()
@@ -39,11 +42,6 @@ pub fn rusage() -> Rusage {
         user_s: mu + ku,
         sys_s: ms + ks,
     }
-}
-
-/// The largest peak RSS of any child reaped so far (`getrusage(RUSAGE_CHILDREN)`).
-pub fn children_max_rss_kib() -> u64 {
-    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0, |u| u.max_rss() as u64)
 }
 
 /// How a reaped child ended, and its peak RSS.

@@ -108,7 +108,7 @@ impl Counters {
             user_s: usage.user_s,
             sys_s: usage.sys_s,
             max_rss_kib: usage.max_rss_kib,
-            children_max_rss_kib: measure::children_max_rss_kib(),
+            children_max_rss_kib: usage.children_max_rss_kib,
             voluntary_ctx_switches: usage.voluntary_ctx_switches,
             involuntary_ctx_switches: usage.involuntary_ctx_switches,
             json: args.json,
