@@ -16,6 +16,10 @@ use crate::connection::Connection;
 /// The waker's token; a socket's token is its task's id.
 pub const WAKER: Token = Token(usize::MAX);
 
+/// disk: the threads that read the file for the loop unless `--workers` says otherwise:
+/// libuv's default pool, so that this loop and Node's read files alike.
+pub const FILE_THREADS: u32 = 4;
+
 /// Everything the loop waits on, and the tasks waiting on it.
 pub struct EventLoop {
     /// The epoll instance: every socket and the waker are registered with it.
@@ -26,7 +30,8 @@ pub struct EventLoop {
     /// The http tasks' sockets by task id; `None` once the task is done (dropping it closes
     /// the socket), so a deadline or a late event for it finds nothing to do.
     sockets: Vec<Option<Connection>>,
-    /// With `--offload`: the pool that runs cpu tasks, and the results it sends back.
+    /// With `--offload`, or on disk: the pool that runs cpu tasks or file reads, and the
+    /// results it sends back.
     offload: Option<(ThreadPool, Receiver<Offloaded>)>,
     /// An eventfd registered as [`WAKER`]: the pool writes to it after each result. The loop
     /// keeps its own handle, for were the last worker to close the eventfd, epoll would
@@ -39,7 +44,13 @@ impl EventLoop {
     pub fn new(model: &'static str, args: Args) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let tasks = LoopTasks::start(model, args);
+        let tasks = match args.workload {
+            Workload::Disk => {
+                let threads = args.workers.unwrap_or(FILE_THREADS);
+                LoopTasks::start(model, args, threads, threads)
+            }
+            _ => LoopTasks::start(model, args, 1, args.tasks),
+        };
         Ok(EventLoop { poll, tasks, sockets: Vec::new(), offload: None, waker })
     }
 
@@ -58,22 +69,37 @@ impl EventLoop {
             }
         }
         if args.offload {
-            self.offload = Some(self.start_offload()?);
+            // cpu: a pool of one thread per core.
+            let cores = std::thread::available_parallelism()?.get();
+            self.offload =
+                Some(self.start_pool(cores, move |id| Ok(task::sha256_chain(id, args.work)))?);
+        }
+        if args.workload == Workload::Disk {
+            // A file cannot be registered with epoll (EPERM: it is always "ready"), so its
+            // reads block a thread: `--workers` threads, libuv's 4 by default.
+            let threads = args.workers.unwrap_or(FILE_THREADS) as usize;
+            self.offload = Some(self.start_pool(threads, move |id| task::run_blocking(&args, id))?);
         }
         Ok(())
     }
 
-    /// `--offload`: every cpu task to a pool of one thread per core — the ThreadPoolExecutor
-    /// analog that `threads --workers` runs on; each result wakes the loop through the waker.
-    fn start_offload(&self) -> io::Result<(ThreadPool, Receiver<Offloaded>)> {
-        let pool = ThreadPool::new(std::thread::available_parallelism()?.get())?;
+    /// Every task to a pool of `threads` — the ThreadPoolExecutor analog that `threads
+    /// --workers` runs on; each result wakes the loop through the waker. For cpu with
+    /// `--offload` and for every disk task: what libuv does with files, and asyncio's
+    /// `run_in_executor`.
+    fn start_pool(
+        &self,
+        threads: usize,
+        job: impl Fn(u32) -> Result<u64, workload::TaskError> + Send + Sync + 'static,
+    ) -> io::Result<(ThreadPool, Receiver<Offloaded>)> {
+        let pool = ThreadPool::new(threads)?;
         let (args, waker) = (self.tasks.args, self.waker.clone());
-        let hash = move |id| {
+        let timed = move |id| {
             let started = std::time::Instant::now();
-            let value = task::sha256_chain(id, args.work);
-            (id, value, started, std::time::Instant::now(), Runner::cached())
+            let result = job(id);
+            (id, result, started, std::time::Instant::now(), Runner::cached())
         };
-        let results = pool.map_unordered(0..args.tasks, hash, move || {
+        let results = pool.map_unordered(0..args.tasks, timed, move || {
             let _ = waker.wake();
         });
         Ok((pool, results))

@@ -43,7 +43,7 @@ use event_loop::{EventLoop, WAKER};
 use mio::{Events, Token};
 use workload::{Args, Model, Report};
 
-const MODEL: Model = Model { name: "epoll", has_pool: false, can_offload: true };
+const MODEL: Model = Model { name: "epoll", has_pool: false, can_offload: true, caps_disk: true };
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<Report, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
+    workload::task::prepare(&args)?;
     // Sleeps and cpu tasks start with the loop; requests and the offload pool need its I/O.
     let mut event_loop = EventLoop::new(MODEL.name, args)?;
     event_loop.start_io()?;

@@ -35,7 +35,7 @@ use process_pool::{read_record, start_child, write_record, ProcessPool};
 use workload::measure::{wait4, Reaped};
 use workload::{task, Args, Model, Report, Tally, TaskError};
 
-const MODEL: Model = Model { name: "procs", has_pool: true, can_offload: false };
+const MODEL: Model = Model { name: "procs", has_pool: true, can_offload: false, caps_disk: false };
 
 mod serve;
 
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
+    task::prepare(args)?;
     let processes = args.workers.unwrap_or(args.tasks);
     let mut tally = Tally::start(MODEL.name, args, processes, processes);
     match args.workers {

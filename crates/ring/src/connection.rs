@@ -30,6 +30,8 @@ pub enum Op {
     Cancel,
     /// The read on the offload pool's eventfd.
     Wake,
+    /// A disk task's READ or WRITE; the id is its slot (`disk.rs`).
+    Disk,
 }
 
 impl Op {
@@ -38,8 +40,16 @@ impl Op {
     }
 
     pub fn of(user_data: u64) -> (Op, u32) {
-        const OPS: [Op; 7] =
-            [Op::Socket, Op::Connect, Op::Send, Op::Recv, Op::Close, Op::Cancel, Op::Wake];
+        const OPS: [Op; 8] = [
+            Op::Socket,
+            Op::Connect,
+            Op::Send,
+            Op::Recv,
+            Op::Close,
+            Op::Cancel,
+            Op::Wake,
+            Op::Disk,
+        ];
         let op = OPS[(user_data & 0xff) as usize - 1];
         (op, (user_data >> 8) as u32)
     }

@@ -13,6 +13,7 @@ use workload::loop_tasks::{LoopTasks, Offloaded};
 use workload::{task, Args, Report, Runner, Workload};
 
 use crate::connection::{Connection, Next, Op};
+use crate::disk::Disk;
 use crate::queues::Queues;
 
 /// Everything the loop waits on, and the tally its tasks report to.
@@ -29,6 +30,8 @@ pub struct EventLoop {
     /// With `--offload`: the pool, the results it sends back, and the eventfd it writes to
     /// after each one, which the loop reads through the ring.
     offload: Option<Offload>,
+    /// disk: the operations in flight, each in its slot.
+    disk: Option<Disk>,
 }
 
 struct Offload {
@@ -42,7 +45,8 @@ struct Offload {
 impl EventLoop {
     /// The loop for `args` on `ring`; the tasks' clock, in `model`'s name, starts last.
     pub fn new(model: &'static str, args: Args, queues: Queues) -> EventLoop {
-        EventLoop { queues, tasks: LoopTasks::start(model, args), conns: Vec::new(), offload: None }
+        let tasks = LoopTasks::start(model, args, 1, Disk::depth(&args));
+        EventLoop { queues, tasks, conns: Vec::new(), offload: None, disk: None }
     }
 
     /// Until every task has its result and every operation has completed.
@@ -68,6 +72,13 @@ impl EventLoop {
         if args.offload {
             self.start_offload()?;
         }
+        if args.workload == Workload::Disk {
+            let mut disk = Disk::new(&args);
+            for entry in disk.start() {
+                self.push(entry)?;
+            }
+            self.disk = Some(disk);
+        }
         Ok(())
     }
 
@@ -79,7 +90,7 @@ impl EventLoop {
         let (args, wake) = (self.tasks.args, eventfd.clone());
         let hash = move |id| {
             let started = Instant::now();
-            (id, task::sha256_chain(id, args.work), started, Instant::now(), Runner::cached())
+            (id, Ok(task::sha256_chain(id, args.work)), started, Instant::now(), Runner::cached())
         };
         let results = pool.map_unordered(0..args.tasks, hash, move || {
             let _ = nix::unistd::write(&*wake, &1u64.to_ne_bytes());
@@ -99,7 +110,8 @@ impl EventLoop {
     /// keeps both until the entry's completion has come back.
     fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
         // SAFETY: connections are dropped only once their operation in flight has completed
-        // (`close`), and the offload state lives until the loop ends, after every completion.
+        // (`close`); the offload state and the disk slots live until the loop ends, after
+        // every completion.
         unsafe { self.queues.push(&entry) }
     }
 
@@ -116,6 +128,7 @@ impl EventLoop {
                 // completes on its own, and that completion closes the connection.
                 (Op::Close | Op::Cancel, _) => {}
                 (Op::Wake, _) => self.on_wake()?,
+                (Op::Disk, slot) => self.on_disk(slot as usize, res)?,
                 (_, id) => self.on_socket_op(id, res)?,
             }
         }
@@ -134,6 +147,14 @@ impl EventLoop {
                 self.close(id)
             }
         }
+    }
+
+    /// A disk operation completed: its task is done, and its slot takes the next task.
+    fn on_disk(&mut self, slot: usize, res: i32) -> io::Result<()> {
+        let disk = self.disk.as_mut().expect("a disk completion comes from a disk run");
+        let ((id, result, started), next) = disk.on_complete(slot, res);
+        self.tasks.finish_started(id, result, started);
+        next.map_or(Ok(()), |entry| self.push(entry))
     }
 
     /// Drop the connection, whose last operation has completed, and close its socket.

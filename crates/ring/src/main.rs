@@ -56,6 +56,7 @@
 //! `io_uring_enter` and almost nothing else.
 
 mod connection;
+mod disk;
 mod event_loop;
 mod queues;
 mod serve;
@@ -66,7 +67,7 @@ use std::process::ExitCode;
 use event_loop::EventLoop;
 use workload::{Args, Model, Report, Tally};
 
-const MODEL: Model = Model { name: "ring", has_pool: false, can_offload: true };
+const MODEL: Model = Model { name: "ring", has_pool: false, can_offload: true, caps_disk: true };
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);
@@ -77,7 +78,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<Report, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
+    workload::task::prepare(&args)?;
     let queues = match queues::ring() {
         Ok(queues) => queues,
         Err(no_ring) => {

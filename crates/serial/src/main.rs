@@ -26,7 +26,8 @@ use std::time::Instant;
 
 use workload::{task, Args, Model, Report, Runner, Tally};
 
-const MODEL: Model = Model { name: "serial", has_pool: false, can_offload: false };
+const MODEL: Model =
+    Model { name: "serial", has_pool: false, can_offload: false, caps_disk: false };
 
 mod serve;
 
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
+    task::prepare(args)?;
     let runner = Runner::here(); // every task runs on this one thread
     let mut tally = Tally::start(MODEL.name, args, 1, 1);
     for id in 0..args.tasks {

@@ -33,7 +33,8 @@ use thread_pool::{ThreadPool, Worker};
 use workload::limits::thread_headroom;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError};
 
-const MODEL: Model = Model { name: "threads", has_pool: true, can_offload: false };
+const MODEL: Model =
+    Model { name: "threads", has_pool: true, can_offload: false, caps_disk: false };
 
 mod serve;
 
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
+    task::prepare(args)?;
     let threads = args.workers.unwrap_or(args.tasks);
     let mut tally = Tally::start(MODEL.name, args, threads, threads);
     match args.workers {
@@ -85,6 +86,7 @@ fn one_thread_per_task(args: &Args, tally: &mut Tally) -> Result<(), Box<dyn Err
             }
         }
     }
+    tally.sample_threads(); // every thread started, and most still running
     drop(done_tx); // the channel closes when the last task thread is done
     for (id, result, started, finished, runner) in done_rx {
         tally.record(id, result, started, finished, runner);

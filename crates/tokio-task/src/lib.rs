@@ -18,15 +18,18 @@ use workload::{task, Args, Runner, Tally, TaskError, Workload};
 pub type Outcome = (Result<u64, TaskError>, Option<Instant>, Instant, Runner);
 
 /// Task `id`: sleep on tokio's timer, one request through the model's `http_get` (bounded by
-/// `--timeout-ms`), or a SHA-256 chain — on the loop's own thread, or with `--offload` on
-/// tokio's blocking pool (`spawn_blocking`, the article's `run_in_executor`).
-pub async fn one_task<F>(
+/// `--timeout-ms`), one block of the data file through the model's `disk`, or a SHA-256
+/// chain — on the loop's own thread, or with `--offload` on tokio's blocking pool
+/// (`spawn_blocking`, the article's `run_in_executor`).
+pub async fn one_task<F, D>(
     args: &'static Args,
     id: u32,
     http_get: fn(&'static Args, u32) -> F,
+    disk: fn(&'static Args, u32) -> D,
 ) -> Outcome
 where
     F: Future<Output = Result<u64, TaskError>> + 'static,
+    D: Future<Output = Outcome> + 'static,
 {
     // When the task started: with the run for a sleep or a request (so that no `Instant`
     // is held across their awaits: at a million tasks it would be 16 MB), when the hashing
@@ -48,22 +51,10 @@ where
             .await;
             (result, None)
         }
+        // The model times the operation itself: it may wait for a slot before it starts.
+        Workload::Disk => return Box::pin(disk(args, id)).await,
         Workload::Cpu if args.offload => {
-            // Timed and named on the pool's thread, where the work runs.
-            let hash = move || {
-                let started = Instant::now();
-                let value = task::sha256_chain(id, args.work);
-                (value, started, Instant::now(), Runner::cached())
-            };
-            return match tokio::task::spawn_blocking(hash).await {
-                Ok((value, started, finished, runner)) => {
-                    (Ok(value), Some(started), finished, runner)
-                }
-                Err(e) => {
-                    let lost = TaskError::new(format!("the blocking pool lost the task: {e}"));
-                    (Err(lost), None, Instant::now(), Runner::cached())
-                }
-            };
+            return on_blocking_pool(move || Ok(task::sha256_chain(id, args.work))).await
         }
         Workload::Cpu => {
             let started = Instant::now();
@@ -71,6 +62,29 @@ where
         }
     };
     (result, started, Instant::now(), Runner::cached())
+}
+
+/// disk on tokio: the blocking `pread` (or `pwrite`) on tokio's blocking pool, which is what
+/// tokio's documentation tells a user to do with files — `tokio::fs` is `spawn_blocking`
+/// itself, one hop per call, and its reads go through a buffer of its own that O_DIRECT would
+/// refuse. Timed and named on the pool's thread, where the read blocks.
+pub async fn blocking_disk(args: &'static Args, id: u32) -> Outcome {
+    on_blocking_pool(move || task::run_blocking(args, id)).await
+}
+
+/// Run `job` on tokio's blocking pool, timed and named on the pool's thread, where it runs.
+async fn on_blocking_pool(
+    job: impl FnOnce() -> Result<u64, TaskError> + Send + 'static,
+) -> Outcome {
+    let timed = move || {
+        let started = Instant::now();
+        let result = job();
+        (result, Some(started), Instant::now(), Runner::cached())
+    };
+    tokio::task::spawn_blocking(timed).await.unwrap_or_else(|e| {
+        let lost = TaskError::new(format!("the blocking pool lost the task: {e}"));
+        (Err(lost), None, Instant::now(), Runner::cached())
+    })
 }
 
 /// `asyncio.gather`: wait for every task in submission order, whatever order they finish

@@ -35,6 +35,7 @@ use std::process::ExitCode;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_task::blocking_disk;
 use workload::error::io_error;
 use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
@@ -42,7 +43,7 @@ use workload::{Args, Model, Report, Tally, TaskError, Workload};
 
 mod serve;
 
-const MODEL: Model = Model { name: "tokio", has_pool: true, can_offload: true };
+const MODEL: Model = Model { name: "tokio", has_pool: true, can_offload: true, caps_disk: false };
 
 fn main() -> ExitCode {
     // Every task reads the arguments: a `'static` reference keeps a copy of them out of each
@@ -55,32 +56,39 @@ fn main() -> ExitCode {
 }
 
 /// The multi-threaded runtime: `--workers` worker threads, or one per core the process may
-/// run on; and how many.
-fn runtime(args: &Args) -> std::io::Result<(tokio::runtime::Runtime, u32)> {
-    let workers = match args.workers {
-        Some(w) => w,
-        None => std::thread::available_parallelism()?.get() as u32,
+/// run on; and how many tasks can wait at once. On disk `--workers` sizes the blocking pool
+/// instead, tokio's default being 512 threads: every read in flight holds one.
+fn runtime(args: &Args) -> std::io::Result<(tokio::runtime::Runtime, u32, u32)> {
+    let cores = std::thread::available_parallelism()?.get() as u32;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    let (workers, waiting) = match (args.workload, args.workers) {
+        (Workload::Disk, pool) => {
+            let pool = pool.unwrap_or(512);
+            builder.worker_threads(cores as usize).max_blocking_threads(pool as usize);
+            (pool, pool)
+        }
+        (_, workers) => {
+            let workers = workers.unwrap_or(cores);
+            builder.worker_threads(workers as usize);
+            (workers, args.tasks)
+        }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers as usize)
-        .enable_all()
-        .build()?;
-    Ok((runtime, workers))
+    Ok((builder.enable_all().build()?, workers, waiting))
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
-    let (runtime, workers) = runtime(args)?;
+    workload::task::prepare(args)?;
+    let (runtime, workers, waiting) = runtime(args)?;
     runtime.block_on(async {
-        // Waiting tasks do not hold a worker, so all N can wait at once.
-        let mut tally = Tally::start(MODEL.name, args, workers, args.tasks);
+        // Waiting tasks do not hold a worker, so all N can wait at once; reads hold a thread.
+        let mut tally = Tally::start(MODEL.name, args, workers, waiting);
         // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
         // so it is waiting on its timer before any task can block the loop.
         let pulse = Pulse::default();
         let ticker = (args.workload == Workload::Cpu)
             .then(|| (tokio::spawn(tokio_task::pulse(pulse.clone())), pulse));
         let handles: Vec<_> = (0..args.tasks)
-            .map(|id| tokio::spawn(tokio_task::one_task(args, id, http_get)))
+            .map(|id| tokio::spawn(tokio_task::one_task(args, id, http_get, blocking_disk)))
             .collect();
         tokio_task::gather(&mut tally, handles, ticker).await?;
         Ok(tally.finish())

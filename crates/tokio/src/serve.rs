@@ -21,7 +21,7 @@ use workload::Args;
 
 pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
-    let (runtime, workers) = crate::runtime(args)?;
+    let (runtime, workers, _) = crate::runtime(args)?;
     runtime.block_on(async {
         let listener = serve::listen(args.serve.expect("--serve"))?;
         listener.set_nonblocking(true)?;

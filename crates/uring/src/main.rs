@@ -41,9 +41,10 @@ use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
 use workload::{Args, Model, Report, Tally, TaskError, Workload};
 
+mod disk;
 mod serve;
 
-const MODEL: Model = Model { name: "uring", has_pool: false, can_offload: true };
+const MODEL: Model = Model { name: "uring", has_pool: false, can_offload: true, caps_disk: true };
 
 fn main() -> ExitCode {
     // Every task reads the arguments: a `'static` reference keeps a copy of them out of each
@@ -56,19 +57,24 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
+    workload::task::prepare(args)?;
     tokio_uring::builder().entries(4096).start(async {
-        // Waiting tasks cost the one thread nothing, so all N can wait at once.
-        let mut tally = Tally::start(MODEL.name, args, 1, args.tasks);
+        // Waiting tasks cost the one thread nothing, so all N can wait at once; on disk,
+        // --workers caps the operations in flight.
+        let mut tally = Tally::start(MODEL.name, args, 1, args.workers.unwrap_or(args.tasks));
+        if args.workload == Workload::Disk {
+            disk::open(args)?;
+        }
         // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
         // so it is waiting on its timer before any task can block the loop.
         let pulse = Pulse::default();
         let ticker = (args.workload == Workload::Cpu)
             .then(|| (tokio_uring::spawn(tokio_task::pulse(pulse.clone())), pulse));
         let handles: Vec<_> = (0..args.tasks)
-            .map(|id| tokio_uring::spawn(tokio_task::one_task(args, id, http_get)))
+            .map(|id| tokio_uring::spawn(tokio_task::one_task(args, id, http_get, disk::one)))
             .collect();
         tokio_task::gather(&mut tally, handles, ticker).await?;
+        disk::close();
         Ok(tally.finish())
     })
 }

@@ -8,7 +8,15 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process;
 use std::time::Duration;
 
+use clap::parser::ValueSource;
 use clap::{error::ErrorKind, value_parser, CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+/// The alignment O_DIRECT asks for on every device this project meets (4 KiB logical
+/// blocks at most), and so the unit of `--bytes` and `--file-size`.
+pub const ALIGN: usize = 4096;
+
+/// The disk workload's data file, when created without `--file-size`: 1 GiB, as fio's runs.
+pub const DEFAULT_FILE_SIZE: u64 = 1 << 30;
 
 /// What each task does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -19,6 +27,8 @@ pub enum Workload {
     Http,
     /// A chain of `--work` SHA-256 rounds.
     Cpu,
+    /// Read (or with `--write` write) one `--bytes` block of the data file `--file`.
+    Disk,
 }
 
 impl Workload {
@@ -27,6 +37,7 @@ impl Workload {
             Workload::Sleep => "sleep",
             Workload::Http => "http",
             Workload::Cpu => "cpu",
+            Workload::Disk => "disk",
         }
     }
 }
@@ -53,9 +64,27 @@ pub struct Args {
     /// http: where the service listens
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7878", value_parser = parse_addr)]
     pub addr: SocketAddr,
-    /// Pool size (procs, threads, tokio); default: one process/thread per task, tokio one worker per core
+    /// Pool size (procs, threads, tokio); default: one process/thread per task, tokio one
+    /// worker per core. disk: the most reads or writes in flight, in every model but serial
     #[arg(long, value_name = "W", value_parser = value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
+    /// disk: the data file [default: data/disk-SIZE.bin], created from the definition when
+    /// missing
+    #[arg(long, value_name = "PATH", value_parser = leak)]
+    pub file: Option<&'static str>,
+    /// disk: the data file's size when it is created (K, M, G suffixes: powers of 1024);
+    /// an existing file must have this size [default: 1G]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub file_size: Option<u64>,
+    /// disk: bytes each task reads or writes, a multiple of 4096
+    #[arg(long, value_name = "B", default_value_t = 4096, value_parser = parse_block)]
+    pub bytes: u32,
+    /// disk: go through the page cache instead of O_DIRECT
+    #[arg(long)]
+    pub buffered: bool,
+    /// disk: write each task's block (computed, durable with O_DSYNC) instead of reading it
+    #[arg(long)]
+    pub write: bool,
     /// cpu in tokio, epoll, uring, ring: hand each task to a thread pool (asyncio's run_in_executor)
     #[arg(long)]
     pub offload: bool,
@@ -88,6 +117,9 @@ pub struct Model {
     pub has_pool: bool,
     /// `--offload` hands cpu tasks from an event loop to a thread pool (tokio, epoll, uring, ring).
     pub can_offload: bool,
+    /// On disk, `--workers` caps the reads in flight though the model has no pool for the
+    /// other workloads (epoll's file pool, uring, ring).
+    pub caps_disk: bool,
 }
 
 /// Parse any other command line of the project (the `service`, say) the same way: a
@@ -132,16 +164,23 @@ impl Args {
         let mut command = Args::command().name(model.name).bin_name(model.name);
         let usage = command.render_usage().to_string();
         let bad = |reason: String| Rejected::Bad { reason, usage: usage.clone() };
-        let args = command
-            .try_get_matches_from_mut(argv)
-            .and_then(|m| Args::from_arg_matches(&m))
-            .map_err(|e| match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Rejected::Help(e),
-                _ => bad(first_line(&e.to_string())),
-            })?;
-        if args.workers.is_some() && !model.has_pool {
+        let matches = command.try_get_matches_from_mut(argv).map_err(|e| match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Rejected::Help(e),
+            _ => bad(first_line(&e.to_string())),
+        })?;
+        let args = Args::from_arg_matches(&matches).map_err(|e| bad(first_line(&e.to_string())))?;
+        let disk = args.workload == Workload::Disk && args.serve.is_none();
+        for flag in ["file", "file_size", "bytes", "buffered", "write"] {
+            if !disk && matches.value_source(flag) == Some(ValueSource::CommandLine) {
+                return Err(bad(format!(
+                    "--{} applies to the disk workload only",
+                    flag.replace('_', "-")
+                )));
+            }
+        }
+        if args.workers.is_some() && !model.has_pool && !(disk && model.caps_disk) {
             return Err(bad(format!(
-                "{} has no pool: --workers applies to procs, threads and tokio",
+                "{} has no pool: --workers applies to procs, threads and tokio (on disk also to epoll, uring and ring)",
                 model.name
             )));
         }
@@ -167,6 +206,20 @@ impl Args {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
     }
+
+    /// disk: `--file`, or the default data file for `--file-size`.
+    pub fn data_file(&self) -> std::path::PathBuf {
+        match self.file {
+            Some(path) => path.into(),
+            None => Args::default_data_file(self.file_size.unwrap_or(DEFAULT_FILE_SIZE)),
+        }
+    }
+
+    /// Where the data file lives unless `--file` names another: a git-ignored folder of the
+    /// working directory, one file per size.
+    pub fn default_data_file(size: u64) -> std::path::PathBuf {
+        format!("data/disk-{size}.bin").into()
+    }
 }
 
 /// Why parsing stopped: a help/version request (exit 0) or bad input (exit 2).
@@ -189,6 +242,38 @@ fn timeline_file(s: &str) -> Result<&'static str, String> {
     Ok(Box::leak(s.to_owned().into_boxed_str()))
 }
 
+/// Kept for the life of the process, so that `Args` stays `Copy`.
+fn leak(s: &str) -> Result<&'static str, String> {
+    Ok(Box::leak(s.to_owned().into_boxed_str()))
+}
+
+/// A size in bytes, with an optional K, M or G (powers of 1024; "1G", "1GiB"); a multiple of
+/// 4096.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = || format!("'{s}' is not a size (say 4096, 64M or 1G)");
+    let upper = s.to_ascii_uppercase();
+    let number = upper.trim_end_matches("IB").trim_end_matches('B');
+    let (digits, shift) = match number.as_bytes().last() {
+        Some(b'K') => (&number[..number.len() - 1], 10),
+        Some(b'M') => (&number[..number.len() - 1], 20),
+        Some(b'G') => (&number[..number.len() - 1], 30),
+        Some(b'T') => (&number[..number.len() - 1], 40),
+        _ => (number, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let size = n.checked_mul(1 << shift).ok_or(format!("'{s}' is too large"))?;
+    if size == 0 || size % ALIGN as u64 != 0 {
+        return Err(format!("{size} bytes is not a positive multiple of 4096"));
+    }
+    Ok(size)
+}
+
+/// `--bytes`: a positive multiple of 4096, at most 1 GiB.
+fn parse_block(s: &str) -> Result<u32, String> {
+    let size = parse_size(s)?;
+    u32::try_from(size).ok().filter(|&b| b <= 1 << 30).ok_or(format!("{size} is over 1 GiB"))
+}
+
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     s.to_socket_addrs()
         .map_err(|e| format!("{e} (expected HOST:PORT)"))?
@@ -200,7 +285,8 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
 mod tests {
     use super::*;
 
-    const THREADS: Model = Model { name: "threads", has_pool: true, can_offload: false };
+    const THREADS: Model =
+        Model { name: "threads", has_pool: true, can_offload: false, caps_disk: false };
 
     fn parse(argv: &[&str]) -> Result<Args, Rejected> {
         Args::try_parse_for(THREADS, std::iter::once("threads").chain(argv.iter().copied()))
@@ -245,7 +331,8 @@ mod tests {
         assert!(
             reason(&["--workload", "cpu", "--offload"]).contains("tokio, epoll, uring and ring")
         );
-        let serial = Model { name: "serial", has_pool: false, can_offload: false };
+        let serial =
+            Model { name: "serial", has_pool: false, can_offload: false, caps_disk: false };
         let r = Args::try_parse_for(serial, ["serial", "--workers", "2"]);
         assert!(matches!(r, Err(Rejected::Bad { .. })));
     }

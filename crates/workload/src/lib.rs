@@ -15,6 +15,8 @@
 //! - [`limits`]: the kernel limits on threads and processes, read before a model crosses one.
 //! - [`http`]: the http task's request and an incremental response parser (chunked,
 //!   Content-Length or close-delimited), sans I/O: each model only moves the bytes.
+//! - [`disk`]: the disk task's data file (created from its definition when missing), the
+//!   block task `i` reads or writes and its value, and O_DIRECT's aligned buffers.
 //! - [`error`]: [`TaskError`], why a task failed, naming the limit to raise when the machine
 //!   ran out of something.
 //! - [`task`]: what task `i` does and its value, the checksum, and the blocking form of each
@@ -36,6 +38,7 @@
 //! model that blocks (`serial`, `procs`, `threads`) links neither tokio nor hyper.
 
 pub mod cli;
+pub mod disk;
 pub mod error;
 pub mod http;
 pub mod limits;

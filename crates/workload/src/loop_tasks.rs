@@ -14,9 +14,9 @@ use crate::measure::Pulse;
 use crate::timers::{Due, Timers};
 use crate::{task, Args, Report, Runner, Tally, TaskError, Workload};
 
-/// A result computed off the loop, on the offload pool: task id, value, when it started and
-/// finished, where.
-pub type Offloaded = (u32, u64, Instant, Instant, Runner);
+/// A result computed off the loop, on a pool (cpu with `--offload`, `epoll`'s file reads):
+/// task id, value or error, when it started and finished, where.
+pub type Offloaded = (u32, Result<u64, TaskError>, Instant, Instant, Runner);
 
 pub struct LoopTasks {
     pub args: Args,
@@ -35,16 +35,17 @@ pub struct LoopTasks {
 }
 
 impl LoopTasks {
-    /// Start the clock of a run of `args` in `model`'s name, every task able to wait at once;
-    /// sleeps and cpu tasks start here, requests are the loop's to start.
-    pub fn start(model: &'static str, args: Args) -> LoopTasks {
+    /// Start the clock of a run of `args` in `model`'s name, on `workers` threads (the loop's
+    /// one, or the pool it hands files to) with `concurrency` tasks able to wait at once;
+    /// sleeps and cpu tasks start here, requests and file operations are the loop's to start.
+    pub fn start(model: &'static str, args: Args, workers: u32, concurrency: u32) -> LoopTasks {
         let mut tasks = LoopTasks {
             timers: Timers::with_capacity(args.tasks as usize),
             ready: VecDeque::new(),
             pulse: None,
             runner: Runner::here(),
             unfinished: args.tasks,
-            tally: Tally::start(model, &args, 1, args.tasks),
+            tally: Tally::start(model, &args, workers, concurrency),
             args,
         };
         match args.workload {
@@ -52,7 +53,7 @@ impl LoopTasks {
             Workload::Sleep => {
                 (0..args.tasks).for_each(|id| tasks.timers.set(args.sleep(), Due::SleepEnds(id)))
             }
-            Workload::Http => {}
+            Workload::Http | Workload::Disk => {}
             Workload::Cpu => {
                 if !args.offload {
                     tasks.ready.extend(0..args.tasks);
@@ -102,14 +103,16 @@ impl LoopTasks {
         self.finish_started(id, result, start);
     }
 
-    fn finish_started(&mut self, id: u32, result: Result<u64, TaskError>, started: Instant) {
+    /// Task `id` finished now, on the loop's thread, having started at `started` (a disk
+    /// operation: when it was submitted).
+    pub fn finish_started(&mut self, id: u32, result: Result<u64, TaskError>, started: Instant) {
         self.tally.record(id, result, started, Instant::now(), self.runner);
         self.unfinished -= 1;
     }
 
     /// A task finished on the offload pool.
     pub fn finish_offloaded(&mut self, (id, value, started, finished, runner): Offloaded) {
-        self.tally.record(id, Ok(value), started, finished, runner);
+        self.tally.record(id, value, started, finished, runner);
         self.unfinished -= 1;
     }
 

@@ -142,6 +142,58 @@ impl Percentiles {
     }
 }
 
+/// Nearest-rank percentiles of microsecond figures, reported in ms; `None` for none.
+pub fn percentiles_ms(us: &mut [f32]) -> Option<Percentiles> {
+    Percentiles::of(us.iter().map(|&u| f64::from(u) / 1e3).collect())
+}
+
+/// The most threads the process has been seen with. Linux keeps no high-water mark of a
+/// process's threads, so it is sampled: `num_threads` of `/proc/self/stat`, read through one
+/// descriptor kept open (one `pread` a sample). The kernel's own workers count too, where
+/// they join the process's thread group (io_uring's `iou-wrk` threads do).
+pub struct ThreadPeak {
+    stat: Option<std::fs::File>,
+    pub peak: u32,
+    last: std::time::Instant,
+}
+
+impl ThreadPeak {
+    pub fn new() -> ThreadPeak {
+        let stat = std::fs::File::open("/proc/self/stat").ok();
+        let mut peak = ThreadPeak { stat, peak: 1, last: std::time::Instant::now() };
+        peak.sample();
+        peak
+    }
+
+    /// Look now.
+    pub fn sample(&mut self) {
+        use std::os::unix::fs::FileExt;
+        let Some(stat) = &self.stat else { return };
+        let mut buf = [0u8; 1024];
+        let Ok(n) = stat.read_at(&mut buf, 0) else { return };
+        // The command name, in parentheses, may hold spaces: count fields after its `)`.
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let after = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if let Some(threads) = after.split_whitespace().nth(17).and_then(|t| t.parse().ok()) {
+            self.peak = self.peak.max(threads);
+        }
+        self.last = std::time::Instant::now();
+    }
+
+    /// Look, unless the last look was less than `period` before `now`.
+    pub fn sample_every(&mut self, now: std::time::Instant, period: Duration) {
+        if now.saturating_duration_since(self.last) >= period {
+            self.sample();
+        }
+    }
+}
+
+impl Default for ThreadPeak {
+    fn default() -> ThreadPeak {
+        ThreadPeak::new()
+    }
+}
+
 /// An event loop's pulse: a timer that should fire every [`Pulse::PERIOD`], and how late
 /// each tick woke. While the loop runs a cpu task itself, the pulse stops until it is done;
 /// while it hands the task to a pool (`--offload`), the pulse keeps time. `tokio` and
@@ -216,6 +268,21 @@ mod tests {
         let p = lateness(&mut done, 1, ms(100)).unwrap();
         assert!((p.max - 1.0).abs() < 1e-9, "{p:?}");
         assert!(lateness(&mut [], 1, ms(100)).is_none());
+    }
+
+    #[test]
+    fn the_thread_peak_sees_threads_that_are_up() {
+        let mut peak = ThreadPeak::new();
+        let (holds, waiters): (Vec<_>, Vec<_>) = (0..3)
+            .map(|_| {
+                let (hold, wait) = std::sync::mpsc::channel::<()>();
+                (hold, std::thread::spawn(move || drop(wait.recv())))
+            })
+            .unzip();
+        peak.sample();
+        drop(holds);
+        waiters.into_iter().for_each(|t| t.join().unwrap());
+        assert!(peak.peak >= 4, "{}", peak.peak);
     }
 
     #[test]

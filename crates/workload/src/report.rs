@@ -52,6 +52,10 @@ pub struct Tally {
     loop_lag: Option<Percentiles>,
     /// With `--timeline`: every task's span and runner, and the loop's pulse ticks.
     timeline: Option<crate::timeline::Timeline>,
+    /// disk: each operation's latency, from its start to its result, in microseconds.
+    latency_us: Vec<f32>,
+    /// The most threads this process was seen with, and when it last looked.
+    threads: measure::ThreadPeak,
 }
 
 impl Tally {
@@ -72,8 +76,19 @@ impl Tally {
             children_max_rss_kib_sum: 0,
             loop_lag: None,
             timeline: args.timeline.map(|_| crate::timeline::Timeline::default()),
+            latency_us: Vec::with_capacity(match args.workload {
+                Workload::Disk => args.tasks as usize,
+                _ => 0,
+            }),
+            threads: measure::ThreadPeak::new(),
             start: Instant::now(),
         }
+    }
+
+    /// Look at how many threads the process has now (done by itself at most every 10 ms
+    /// as results come in): a model that starts threads calls it when they are all up.
+    pub fn sample_threads(&mut self) {
+        self.threads.sample();
     }
 
     /// Take task `id`'s result, which `runner` worked on from `started` to `finished`.
@@ -101,8 +116,13 @@ impl Tally {
                 at.as_secs_f64()
             );
         }
+        self.threads.sample_every(finished, Duration::from_millis(10));
         match result {
             Ok(value) => {
+                if self.args.workload == Workload::Disk {
+                    let took = finished.saturating_duration_since(started);
+                    self.latency_us.push(took.as_secs_f32() * 1e6);
+                }
                 self.ok += 1;
                 self.checksum = self.checksum.wrapping_add(value);
                 self.finished_us.push(at.as_micros().min(u32::MAX as u128) as u32);
@@ -143,6 +163,7 @@ impl Tally {
     /// Stop the clock and build the report.
     pub fn finish(mut self) -> Report {
         let wall = self.start.elapsed();
+        self.threads.sample();
         let missing = self.args.tasks - self.ok - self.failed;
         if missing > 0 {
             // A model bug, never a machine limit: say so rather than report fewer tasks.
@@ -163,6 +184,8 @@ impl Tally {
         self.finished_us = Vec::new();
         let lateness_ms =
             timed.then(|| measure::lateness(&mut finished, self.concurrency, a.sleep())).flatten();
+        let disk = a.workload == Workload::Disk;
+        let latency_ms = measure::percentiles_ms(&mut self.latency_us);
         Report {
             model: self.model.to_string(),
             workload: a.workload.name().to_string(),
@@ -185,6 +208,9 @@ impl Tally {
             involuntary_ctx_switches: usage.involuntary_ctx_switches,
             lateness_ms,
             loop_lag_ms: self.loop_lag,
+            peak_threads: self.threads.peak,
+            iops: disk.then(|| f64::from(self.ok) / wall.as_secs_f64()),
+            latency_ms,
             first_error: self.first_error.map(|e| e.to_string()),
             json: a.json,
         }
@@ -224,6 +250,15 @@ pub struct Report {
     pub lateness_ms: Option<Percentiles>,
     /// Event loops on the cpu workload: how late a 10 ms timer on the loop woke.
     pub loop_lag_ms: Option<Percentiles>,
+    /// The most threads the process was seen with (`CONTRACT.md`: how it is sampled).
+    #[serde(default)]
+    pub peak_threads: u32,
+    /// disk: operations that succeeded per second of `wall_s`.
+    #[serde(default)]
+    pub iops: Option<f64>,
+    /// disk: each operation's latency, from its start to its result.
+    #[serde(default)]
+    pub latency_ms: Option<Percentiles>,
     pub first_error: Option<String>,
     /// Print as JSON: how the run was asked to report, not part of the report.
     #[serde(skip)]
@@ -247,6 +282,10 @@ impl Report {
         }
         if let Some(lag) = self.loop_lag_ms {
             line += &format!(" · loop lag max {:.1} ms", lag.max);
+        }
+        if let (Some(iops), Some(latency)) = (self.iops, self.latency_ms) {
+            line +=
+                &format!(" · {iops:.0} IOPS, p50 {:.3} ms, p99 {:.3} ms", latency.p50, latency.p99);
         }
         line += &format!(" · checksum {}", self.checksum);
         if self.failed > 0 {
@@ -297,7 +336,7 @@ mod tests {
     use crate::cli::Model;
 
     fn args(argv: &[&str]) -> Args {
-        let model = Model { name: "t", has_pool: true, can_offload: true };
+        let model = Model { name: "t", has_pool: true, can_offload: true, caps_disk: true };
         Args::try_parse_for(model, std::iter::once("t").chain(argv.iter().copied())).unwrap()
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{Args, Workload};
+use crate::disk::{self, AlignedBuf};
 use crate::error::{io_error, TaskError};
 use crate::http::{self, Progress, ResponseParser};
 
@@ -31,14 +32,30 @@ pub fn sha256_chain(id: u32, rounds: u32) -> u64 {
     u64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
 }
 
-/// The checksum every model must print: the wrapping sum of all values.
+/// The checksum every model must print: the wrapping sum of all values. For disk, over a
+/// file of `--file-size` bytes (or the default size).
 pub fn expected_checksum(args: &Args) -> u64 {
+    if args.workload == Workload::Disk {
+        let size = args.file_size.unwrap_or(disk::DEFAULT_FILE_SIZE);
+        return disk::expected_checksum(args.tasks, size, args.bytes.into());
+    }
     (0..args.tasks)
         .map(|id| match args.workload {
-            Workload::Sleep | Workload::Http => sleep_value(id),
             Workload::Cpu => sha256_chain(id, args.work),
+            _ => sleep_value(id),
         })
         .fold(0u64, u64::wrapping_add)
+}
+
+/// What every model does before its first task: raise the descriptor limit (each socket is
+/// one), and for disk open the data file, once for the whole process — forked children and
+/// every thread share the descriptor, which `pread` and `pwrite` use without a file offset.
+pub fn prepare(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    crate::measure::raise_nofile_limit()?;
+    if args.workload == Workload::Disk {
+        disk::open_once(args)?;
+    }
+    Ok(())
 }
 
 /// Run task `id` on the calling thread, blocking it: the I/O of `serial`, `procs` and `threads`.
@@ -50,6 +67,14 @@ pub fn run_blocking(args: &Args, id: u32) -> Result<u64, TaskError> {
         }
         Workload::Http => blocking_get(args.addr, id, args.ms, args.timeout()),
         Workload::Cpu => Ok(sha256_chain(id, args.work)),
+        Workload::Disk => {
+            // One aligned buffer per thread, reused by every task the thread runs.
+            thread_local!(static BUF: std::cell::RefCell<Option<AlignedBuf>> = const { std::cell::RefCell::new(None) });
+            let file = disk::opened();
+            BUF.with_borrow_mut(|buf| {
+                file.run_blocking(id, buf.get_or_insert_with(|| file.buffer()))
+            })
+        }
     }
 }
 
@@ -117,7 +142,7 @@ mod tests {
     #[test]
     fn the_articles_case_sums_to_1045() {
         let args = crate::cli::Args::try_parse_for(
-            crate::cli::Model { name: "t", has_pool: false, can_offload: false },
+            crate::cli::Model { name: "t", has_pool: false, can_offload: false, caps_disk: false },
             ["t"],
         )
         .unwrap();
