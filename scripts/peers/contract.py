@@ -6,9 +6,11 @@ binaries, so one harness runs both and their checksums must agree. Each peer fil
 only its model's mechanism; everything else is here.
 """
 import argparse
+import array
 import hashlib
 import json
 import math
+import mmap
 import os
 import resource
 import socket
@@ -16,7 +18,8 @@ import sys
 import threading
 import time
 
-WORKLOADS = ("sleep", "http", "cpu")
+WORKLOADS = ("sleep", "http", "cpu", "disk")
+MASK = (1 << 64) - 1
 
 
 class ContractParser(argparse.ArgumentParser):
@@ -46,7 +49,23 @@ def _addr(text):
     return host, int(port)
 
 
-def parse_args(model, has_pool=False, can_offload=False):
+def _size(text):
+    """A size in bytes, with an optional K, M or G (powers of 1024); a multiple of 4096."""
+    units = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+    number = text.upper().removesuffix("IB").removesuffix("B")
+    unit = number[-1:] if number[-1:] in "KMGT" else ""
+    digits = number[: len(number) - len(unit)]
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size (say 4096, 64M or 1G)")
+    size = int(digits) << units[unit]
+    if size == 0 or size % 4096:
+        raise argparse.ArgumentTypeError(f"{size} bytes is not a positive multiple of 4096")
+    return size
+
+
+def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
+    """The contract's command line. `caps_disk`: --workers sizes the pool that reads files
+    (an event loop's executor) though the model has no pool for the other workloads."""
     p = ContractParser(prog=model, description=f"{model}: a conclab Python peer")
     p.add_argument("--workload", choices=WORKLOADS, default="sleep")
     p.add_argument("--tasks", type=_count(1), default=10)
@@ -56,11 +75,24 @@ def parse_args(model, has_pool=False, can_offload=False):
     p.add_argument("--workers", type=_count(1), default=None)
     p.add_argument("--offload", action="store_true")
     p.add_argument("--timeout-ms", type=_count(1), default=30000)
+    p.add_argument("--file", default=None)
+    p.add_argument("--file-size", type=_size, default=None)
+    p.add_argument("--bytes", type=_size, default=None)
+    p.add_argument("--buffered", action="store_true", default=None)
+    p.add_argument("--write", action="store_true", default=None)
     p.add_argument("--serve", type=_addr, default=None)
     p.add_argument("--timeline", default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
+    disk = args.workload == "disk" and not args.serve
+    for flag in ("file", "file_size", "bytes", "buffered", "write"):
+        if getattr(args, flag) is not None and not disk:
+            p.error(f"--{flag.replace('_', '-')} applies to the disk workload only")
+    args.bytes = args.bytes or 4096
+    if args.bytes > 1 << 30:
+        p.error(f"argument --bytes: {args.bytes} is over 1 GiB")
+    args.buffered, args.write = bool(args.buffered), bool(args.write)
     if args.timeline is not None:
         if args.serve:
             p.error("--timeline records tasks: it does not apply to --serve")
@@ -68,7 +100,7 @@ def parse_args(model, has_pool=False, can_offload=False):
             open(args.timeline, "w").close()  # a path that cannot be written is bad input
         except OSError as e:
             p.error(f"--timeline: cannot write {args.timeline}: {e.strerror}")
-    if args.workers is not None and not has_pool:
+    if args.workers is not None and not has_pool and not (disk and caps_disk):
         p.error(f"--workers: {model} has no pool")
     if args.offload and not (can_offload and (args.workload == "cpu" or args.serve)):
         p.error(f"--offload: only for the cpu workload in a model with an event loop")
@@ -196,6 +228,105 @@ def http_task(i, ms, addr, timeout_ms):
     return parse_response(b"".join(chunks))
 
 
+# ---- disk: the data file (CONTRACT.md, "Task i") ---------------------------------------------
+
+def splitmix64(x):
+    z = (x + 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def _words(first, count):
+    return b"".join(splitmix64(k).to_bytes(8, "little") for k in range(first, first + count))
+
+
+def data_file_path(args):
+    return args.file or f"data/disk-{args.file_size or 1 << 30}.bin"
+
+
+def _create_data_file(path, size):
+    """Every word from the definition, into a temporary file renamed into place once whole.
+    Pure Python makes about 8 MiB a second: the Rust models make the default file faster."""
+    if path == f"data/disk-{size}.bin":
+        os.makedirs("data", exist_ok=True)
+    print(f"creating the data file {path} ({size} bytes) from the definition", file=sys.stderr)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "wb") as out:
+            for first in range(0, size // 8, 1 << 17):
+                out.write(_words(first, min(1 << 17, size // 8 - first)))
+            out.flush()
+            os.fsync(out.fileno())
+        os.rename(tmp, path)
+    except OSError:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class DataFile:
+    """The run's data file, opened once per process: O_DIRECT unless --buffered, O_DSYNC for
+    --write. O_DIRECT wants an aligned buffer; an anonymous mmap is page-aligned."""
+
+    def __init__(self, args):
+        self.path, self.bytes, self.write = data_file_path(args), args.bytes, args.write
+        self.direct = not args.buffered
+        try:
+            if not os.path.exists(self.path):
+                _create_data_file(self.path, args.file_size or 1 << 30)
+            self.size = os.stat(self.path).st_size
+            if args.file_size and args.file_size != self.size:
+                raise TaskError(f"{self.path} is {self.size} bytes, not the --file-size "
+                                f"{args.file_size} asked for: name another --file")
+            if self.size < self.bytes:
+                raise TaskError(f"{self.path} is {self.size} bytes, less than one block of --bytes {self.bytes}")
+            flags = (os.O_RDWR | os.O_DSYNC if self.write else os.O_RDONLY) | os.O_CLOEXEC
+            self.fd = os.open(self.path, flags | (os.O_DIRECT if self.direct else 0))
+        except OSError as e:
+            raise self._failure("cannot open", e) from None
+
+    def _failure(self, what, e):
+        if e.errno == 22 and self.direct:  # EINVAL
+            return TaskError(f"{self.path}: this filesystem refuses O_DIRECT (EINVAL; tmpfs, say): "
+                             "pass --buffered to go through the page cache, or name a --file on a disk")
+        return TaskError(f"{what} {self.path}: {e.strerror} (os error {e.errno})")
+
+    def offset(self, i):
+        return splitmix64(i) % (self.size // self.bytes) * self.bytes
+
+    def run(self, i, buf):
+        """Task i's read (or write) into the aligned `buf`, blocking; the block's value."""
+        offset = self.offset(i)
+        if self.write:
+            buf[:] = _words(offset // 8, self.bytes // 8)
+        try:
+            done = (os.pwritev if self.write else os.preadv)(self.fd, [buf], offset)
+        except OSError as e:
+            raise self._failure("write at" if self.write else "read at", e) from None
+        if done != self.bytes:
+            raise TaskError(f"short {'write' if self.write else 'read'} of {self.path}: "
+                            f"{done} of {self.bytes} bytes at offset {offset}")
+        words = memoryview(buf).cast("Q")
+        if sys.byteorder == "big":
+            words = array.array("Q", words)
+            words.byteswap()
+        return sum(words) & MASK
+
+
+_opened = {}  # per process: the data file, and each thread's aligned buffer
+_buffers = threading.local()
+
+
+def disk_task(args, i):
+    if "file" not in _opened:
+        _opened["file"] = DataFile(args)
+    f = _opened["file"]
+    if getattr(_buffers, "buf", None) is None:
+        _buffers.buf = mmap.mmap(-1, f.bytes)
+    return f.run(i, _buffers.buf)
+
+
 def run_blocking(args, i):
     """Task i, run to completion on the calling thread:
     (value, started_at, finished_at, pid, thread, rss)."""
@@ -204,9 +335,20 @@ def run_blocking(args, i):
         value = sleep_task(i, args.ms)
     elif args.workload == "http":
         value = http_task(i, args.ms, args.addr, args.timeout_ms)
+    elif args.workload == "disk":
+        value = disk_task(args, i)
     else:
         value = cpu_task(i, args.work)
     return value, started, time.monotonic(), os.getpid(), threading.get_ident(), _self_rss_kib()
+
+
+def threads_now():
+    """num_threads of /proc/self/stat: every thread of the process, the interpreter's own too."""
+    try:
+        with open("/proc/self/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[17])
+    except (OSError, IndexError, ValueError):
+        return threading.active_count()
 
 
 def _self_rss_kib():
@@ -237,6 +379,8 @@ class Tally:
         self.loop_lag = []  # an event loop's 10 ms ticker: how late each tick woke, in ms
         self.ticks = []  # and each tick as (due, woke), for --timeline
         self.spans = [] if args.timeline else None  # (i, start, end, pid, thread)
+        self.latency = []  # disk: each operation's latency, in ms
+        self.peak_threads, self._looked = threads_now(), 0.0
         self.start = time.monotonic()
 
     def record(self, i, outcome):
@@ -248,6 +392,10 @@ class Tally:
                 print(f"task {i} failed: {outcome}", file=sys.stderr)
             return
         value, started_at, finished_at, pid, thread, rss = outcome
+        if finished_at - self._looked >= 0.010:
+            self.sample_threads()
+        if self.args.workload == "disk":
+            self.latency.append((finished_at - started_at) * 1000)
         if self.spans is not None:
             self.spans.append((i, max(0.0, started_at - self.start), finished_at - self.start, pid, thread))
         self.ok += 1
@@ -259,8 +407,13 @@ class Tally:
             print(f"task {i} value {value} · pid {pid} thread {thread} · "
                   f"at {finished_at - self.start:.4f} s", file=sys.stderr)
 
+    def sample_threads(self):
+        """The most threads this process was seen with: sampled, as the Rust models do."""
+        self.peak_threads, self._looked = max(self.peak_threads, threads_now()), time.monotonic()
+
     def report(self):
         wall = time.monotonic() - self.start
+        self.sample_threads()
         a = self.args
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         timed = a.workload in ("sleep", "http")
@@ -280,6 +433,9 @@ class Tally:
             "involuntary_ctx_switches": me.ru_nivcsw + kids.ru_nivcsw,
             "lateness_ms": self._lateness() if timed else None,
             "loop_lag_ms": percentiles(self.loop_lag),
+            "peak_threads": self.peak_threads,
+            "iops": self.ok / wall if a.workload == "disk" else None,
+            "latency_ms": percentiles(self.latency),
             "first_error": self.first_error,
         }
 
@@ -314,6 +470,8 @@ class Tally:
             print(f"{r['model']} · {r['workload']} · {r['tasks']} tasks · {r['wall_s']:.4f} s{ideal}"
                   f" · peak RSS {r['max_rss_kib'] / 1024:.1f} MiB"
                   + (f" · loop lag max {r['loop_lag_ms']['max']:.1f} ms" if r["loop_lag_ms"] else "")
+                  + (f" · {r['iops']:.0f} IOPS, p50 {r['latency_ms']['p50']:.3f} ms, "
+                     f"p99 {r['latency_ms']['p99']:.3f} ms" if r["latency_ms"] else "")
                   + f" · checksum {r['checksum']}"
                   + (f" · {r['failed']} failed" if r["failed"] else ""))
         sys.stdout.flush()

@@ -14,11 +14,13 @@ import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Worker, isMainThread, parentPort, threadId } from "node:worker_threads";
+import { openData, parseSize, threadsNow } from "./node_disk.mjs";
 
 const MODEL = "node-promises";
 const USAGE =
-  "Usage: node-promises [--workload sleep|http|cpu] [--tasks N] [--ms MS] [--work K] " +
-  "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]";
+  "Usage: node-promises [--workload sleep|http|cpu|disk] [--tasks N] [--ms MS] [--work K] " +
+  "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--workers W] [--file PATH] [--file-size SIZE] " +
+  "[--bytes B] [--buffered] [--write] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]";
 const MAX_BODY = 64 * 1024;
 
 function reject(reason) {
@@ -35,6 +37,8 @@ function contractArgs() {
         workload: str("sleep"), tasks: str("10"), ms: str("1000"), work: str("100000"),
         addr: str("127.0.0.1:7878"), "timeout-ms": str("30000"), workers: { type: "string" },
         serve: { type: "string" }, timeline: { type: "string" },
+        file: { type: "string" }, "file-size": { type: "string" }, bytes: { type: "string" },
+        buffered: { type: "boolean" }, write: { type: "boolean" },
         offload: { type: "boolean", default: false }, json: { type: "boolean", default: false },
         verbose: { type: "boolean", default: false },
       },
@@ -55,16 +59,35 @@ function contractArgs() {
     work: number("work", 0), timeoutMs: number("timeout-ms", 1), offload: parsed.offload,
     json: parsed.json, verbose: parsed.verbose,
   };
-  if (!["sleep", "http", "cpu"].includes(args.workload)) {
-    reject(`--workload: '${args.workload}' is not one of sleep, http, cpu`);
+  if (!["sleep", "http", "cpu", "disk"].includes(args.workload)) {
+    reject(`--workload: '${args.workload}' is not one of sleep, http, cpu, disk`);
   }
+  const disk = args.workload === "disk" && parsed.serve === undefined;
+  for (const flag of ["file", "file-size", "bytes", "buffered", "write"]) {
+    if (parsed[flag] !== undefined && !disk) reject(`--${flag} applies to the disk workload only`);
+  }
+  const size = (name, fallback) => {
+    if (parsed[name] === undefined) return fallback;
+    const value = parseSize(parsed[name]);
+    if (value === null) reject(`--${name}: '${parsed[name]}' is not a positive multiple of 4096 (say 4096, 64M or 1G)`);
+    return value;
+  };
+  Object.assign(args, {
+    file: parsed.file, fileSize: size("file-size", undefined), bytes: size("bytes", 4096),
+    buffered: parsed.buffered ?? false, write: parsed.write ?? false,
+  });
+  if (args.bytes > 1 << 30) reject(`--bytes: ${args.bytes} is over 1 GiB`);
   const at = parsed.addr.lastIndexOf(":");
   const port = parsed.addr.slice(at + 1);
   if (at < 1 || !/^\d+$/.test(port)) reject(`--addr: '${parsed.addr}' is not HOST:PORT`);
   args.host = parsed.addr.slice(0, at).replace(/^\[(.*)\]$/, "$1");
   args.port = Number(port);
   args.addr = parsed.addr;
-  if (parsed.workers !== undefined) reject("--workers: node-promises has no pool");
+  if (parsed.workers !== undefined && !disk) reject("--workers: node-promises has no pool");
+  // disk: the size of libuv's thread pool, which every file read goes through; read when the
+  // pool first starts, which is later than this.
+  if (parsed.workers !== undefined) process.env.UV_THREADPOOL_SIZE = String(number("workers", 1));
+  args.fileThreads = Number(process.env.UV_THREADPOOL_SIZE || 4);
   if (parsed.serve !== undefined) {
     const at = parsed.serve.lastIndexOf(":");
     if (at < 1 || !/^\d+$/.test(parsed.serve.slice(at + 1))) reject(`--serve: '${parsed.serve}' is not HOST:PORT`);
@@ -231,6 +254,15 @@ async function main() {
     const { serve } = await import("./node_serve.mjs");
     return serve(args, sha256Chain, offload);
   }
+  let diskTask;
+  if (args.workload === "disk") {
+    try {
+      diskTask = await openData(args);
+    } catch (e) {
+      process.stderr.write(`Error: ${e.message}\n`);
+      process.exit(1);
+    }
+  }
   const start = performance.now();
   const ticks = [];
   const stopPulse = args.workload === "cpu" ? pulse(ticks) : null;
@@ -245,6 +277,8 @@ async function main() {
       value = BigInt(id + 100);
     } else if (args.workload === "http") {
       value = await get(args, id);
+    } else if (args.workload === "disk") {
+      ({ value, began, ended } = await diskTask(id));
     } else if (offload) {
       // The worker's own times, on the clock every thread shares.
       [value, thread, began, ended] = await offload(id, args.work);
@@ -258,7 +292,8 @@ async function main() {
         }),
       );
     }
-    return { value, start: Math.max(0, since(began)), at: since(ended ?? performance.now()), thread };
+    ended ??= performance.now();
+    return { value, start: Math.max(0, since(began)), at: since(ended), took: ended - began, thread };
   };
   const outcomes = await Promise.all(
     Array.from({ length: args.tasks }, (_, id) => runTask(id).then((ok) => ({ ok }), (error) => ({ error }))),
@@ -292,6 +327,7 @@ function report(args, outcomes, wall, lag) {
   let failed = 0;
   let firstError = null;
   const finished = [];
+  const latency = [];
   outcomes.forEach(({ ok, error }, id) => {
     if (error) {
       failed++;
@@ -301,24 +337,29 @@ function report(args, outcomes, wall, lag) {
     }
     checksum = (checksum + ok.value) & 0xffffffffffffffffn;
     finished.push(ok.at);
+    latency.push(ok.took);
     if (args.verbose) {
       process.stderr.write(`task ${id} value ${ok.value} · pid ${process.pid} thread ${ok.thread} · at ${ok.at.toFixed(4)} s\n`);
     }
   });
-  const timed = args.workload !== "cpu";
+  const timed = args.workload === "sleep" || args.workload === "http";
+  const disk = args.workload === "disk";
   const each = args.ms / 1000;
   const lateness = timed
     ? percentiles(finished.sort((a, b) => a - b).map((t) => (t - each) * 1000)) // all N at once
     : null;
   const usage = process.resourceUsage();
   const r = {
-    model: MODEL, workload: args.workload, tasks: args.tasks, workers: 1, concurrency: args.tasks,
-    ms: timed ? args.ms : null, work: timed ? null : args.work, offload: args.offload,
+    model: MODEL, workload: args.workload, tasks: args.tasks, workers: disk ? args.fileThreads : 1,
+    concurrency: disk ? Math.min(args.fileThreads, args.tasks) : args.tasks,
+    ms: timed ? args.ms : null, work: args.workload === "cpu" ? args.work : null, offload: args.offload,
     ok: args.tasks - failed, failed, checksum, wall_s: wall, ideal_s: timed ? each : null,
     user_s: usage.userCPUTime / 1e6, sys_s: usage.systemCPUTime / 1e6, max_rss_kib: usage.maxRSS,
     children_max_rss_kib_sum: 0, voluntary_ctx_switches: usage.voluntaryContextSwitches,
     involuntary_ctx_switches: usage.involuntaryContextSwitches, lateness_ms: lateness,
     loop_lag_ms: lag ? percentiles(lag) : null, first_error: firstError,
+    peak_threads: threadsNow(), iops: disk ? (args.tasks - failed) / wall : null,
+    latency_ms: disk ? percentiles(latency) : null,
   };
   if (args.json) {
     // u64 checksums exceed a double: written as the exact integer.
@@ -328,9 +369,12 @@ function report(args, outcomes, wall, lag) {
     const ideal = timed ? ` (ideal ${each.toFixed(4)} s)` : "";
     const lagText = r.loop_lag_ms ? ` · loop lag max ${r.loop_lag_ms.max.toFixed(1)} ms` : "";
     const failedText = failed ? ` · ${failed} failed` : "";
+    const diskText = r.latency_ms
+      ? ` · ${r.iops.toFixed(0)} IOPS, p50 ${r.latency_ms.p50.toFixed(3)} ms, p99 ${r.latency_ms.p99.toFixed(3)} ms`
+      : "";
     process.stdout.write(
       `${MODEL} · ${args.workload} · ${args.tasks} tasks · ${wall.toFixed(4)} s${ideal} · ` +
-        `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText} · checksum ${checksum}${failedText}\n`,
+        `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText}${diskText} · checksum ${checksum}${failedText}\n`,
     );
   }
   if (failed) {

@@ -37,6 +37,10 @@ async def one_task(i, args, pool):
             value = await asyncio.wait_for(http_task(i, args), args.timeout_ms / 1000)
         except asyncio.TimeoutError:
             raise contract.TaskError("the request timed out") from None
+    elif args.workload == "disk":
+        # A file is never "not ready": asyncio reads it on the loop's default executor, a
+        # ThreadPoolExecutor (min(32, cores + 4) threads, or --workers).
+        return await asyncio.get_running_loop().run_in_executor(None, contract.run_blocking, args, i)
     elif pool is not None:
         return await asyncio.get_running_loop().run_in_executor(pool, contract.run_blocking, args, i)
     else:
@@ -56,8 +60,10 @@ async def pulse(tally, pending):
         pending[0] = None
 
 
-async def main(args, tally):
+async def main(args, tally, files):
     pool = cf.ProcessPoolExecutor() if args.offload else None
+    if args.workload == "disk":
+        asyncio.get_running_loop().set_default_executor(files)
     tally.start = time.monotonic()
     # The ticker first, so that it is waiting on its timer before any task can block the loop.
     pending = [None]  # the tick being waited for: if the run ends first, it still counts
@@ -77,14 +83,16 @@ async def main(args, tally):
 
 
 def run(model, install_loop=None):
-    args = contract.parse_args(model, can_offload=True)
+    args = contract.parse_args(model, can_offload=True, caps_disk=True)
     if args.serve:
         import serve_asyncio
         return serve_asyncio.main(model, args, install_loop)
-    tally = contract.Tally(model, args, workers=1, concurrency=args.tasks)
+    files = cf.ThreadPoolExecutor(args.workers) if args.workload == "disk" else None
+    threads = files._max_workers if files else 1
+    tally = contract.Tally(model, args, workers=threads, concurrency=min(threads, args.tasks) if files else args.tasks)
     if install_loop is not None:
         install_loop()
-    asyncio.run(main(args, tally))
+    asyncio.run(main(args, tally, files))
     tally.exit()
 
 

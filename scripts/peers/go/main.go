@@ -26,8 +26,9 @@ import (
 	"time"
 )
 
-const usage = "Usage: go-goroutines [--workload sleep|http|cpu] [--tasks N] [--ms MS] [--work K] " +
-	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]"
+const usage = "Usage: go-goroutines [--workload sleep|http|cpu|disk] [--tasks N] [--ms MS] [--work K] " +
+	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--file PATH] [--file-size SIZE] [--bytes B] " +
+	"[--buffered] [--write] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]"
 
 type args struct {
 	workload                 string
@@ -35,6 +36,18 @@ type args struct {
 	timeoutMs                int
 	addr, serve, timeline    string
 	json, verbose            bool
+	file                     string
+	fileSize, bytes          uint64
+	buffered, write          bool
+	disk                     *dataFile
+}
+
+// fileSizeOr is --file-size, or the 1 GiB a data file is made with by default.
+func (a *args) fileSizeOr() uint64 {
+	if a.fileSize != 0 {
+		return a.fileSize
+	}
+	return 1 << 30
 }
 
 // parseArgs reads the contract's flags; bad input is a one-line reason, the usage, exit 2.
@@ -54,8 +67,27 @@ func parseArgs() args {
 	offload := fs.Bool("offload", false, "")
 	fs.BoolVar(&a.json, "json", false, "")
 	fs.BoolVar(&a.verbose, "verbose", false, "")
+	fs.StringVar(&a.file, "file", "", "")
+	fileSize := fs.String("file-size", "", "")
+	bytes := fs.String("bytes", "4096", "")
+	fs.BoolVar(&a.buffered, "buffered", false, "")
+	fs.BoolVar(&a.write, "write", false, "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		reject(err.Error())
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "file", "file-size", "bytes", "buffered", "write":
+			if a.workload != "disk" || a.serve != "" {
+				reject(fmt.Sprintf("--%s applies to the disk workload only", f.Name))
+			}
+		}
+	})
+	if *fileSize != "" {
+		a.fileSize = parseSize("file-size", *fileSize)
+	}
+	if a.bytes = parseSize("bytes", *bytes); a.bytes > 1<<30 {
+		reject(fmt.Sprintf("--bytes: %d is over 1 GiB", a.bytes))
 	}
 	if fs.NArg() > 0 {
 		reject(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
@@ -76,9 +108,9 @@ func parseArgs() args {
 		a.workers = number("workers", *workers, 1)
 	}
 	switch a.workload {
-	case "sleep", "http", "cpu":
+	case "sleep", "http", "cpu", "disk":
 	default:
-		reject(fmt.Sprintf("--workload: %q is not one of sleep, http, cpu", a.workload))
+		reject(fmt.Sprintf("--workload: %q is not one of sleep, http, cpu, disk", a.workload))
 	}
 	if _, _, err := net.SplitHostPort(a.addr); err != nil {
 		reject(fmt.Sprintf("--addr: %q is not HOST:PORT", a.addr))
@@ -132,6 +164,8 @@ func runTask(a *args, client *http.Client, id int) result {
 		value, err = get(a, client, id)
 	case "cpu":
 		value = sha256Chain(id, a.work)
+	case "disk":
+		value, err = a.disk.task(id)
 	}
 	r := result{id: id, value: value, err: err, started: started, finished: time.Now()}
 	if a.verbose || a.timeline != "" {
@@ -198,6 +232,13 @@ func main() {
 	if a.serve != "" {
 		os.Exit(serve(&a))
 	}
+	if a.workload == "disk" {
+		var err error
+		if a.disk, err = openData(&a); err != nil {
+			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	client := &http.Client{
 		Timeout:   time.Duration(a.timeoutMs) * time.Millisecond,
 		Transport: &http.Transport{DisableKeepAlives: true, MaxIdleConnsPerHost: -1},
@@ -242,7 +283,7 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 	var ok, failed int
 	var checksum uint64
 	var firstError error
-	var finished []float64
+	var finished, latency []float64
 	for _, r := range results {
 		at := r.finished.Sub(start).Seconds()
 		if r.err != nil {
@@ -258,6 +299,7 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		ok++
 		checksum += r.value
 		finished = append(finished, at)
+		latency = append(latency, float64(r.finished.Sub(r.started).Nanoseconds())/1e6)
 		if a.verbose {
 			fmt.Fprintf(os.Stderr, "task %d value %d · pid %d tid %d · at %.4f s\n", r.id, r.value, os.Getpid(), r.tid, at)
 		}
@@ -272,14 +314,19 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
 	seconds := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	timed := a.workload != "cpu"
-	var ideal, ms, work, lateness any
+	timed := a.workload == "sleep" || a.workload == "http"
+	var ideal, ms, work, lateness, iops, latencyMs any
+	if a.workload == "disk" {
+		iops = float64(ok) / wall.Seconds()
+		latencyMs = percentiles(latency)
+	}
+	if a.workload == "cpu" {
+		work = a.work
+	}
 	if timed {
 		ideal = math.Ceil(float64(a.tasks)/float64(concurrency)) * float64(a.ms) / 1000
 		ms = a.ms
 		lateness = latenessMs(finished, concurrency, float64(a.ms)/1000)
-	} else {
-		work = a.work
 	}
 	var firstErrorText any
 	if firstError != nil {
@@ -293,6 +340,7 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		"max_rss_kib": self.Maxrss, "children_max_rss_kib_sum": 0,
 		"voluntary_ctx_switches": self.Nvcsw + kids.Nvcsw, "involuntary_ctx_switches": self.Nivcsw + kids.Nivcsw,
 		"lateness_ms": lateness, "loop_lag_ms": nil, "first_error": firstErrorText,
+		"peak_threads": threadsMade(), "iops": iops, "latency_ms": latencyMs,
 	}
 	if a.json {
 		line, _ := json.Marshal(r)
@@ -302,7 +350,11 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		if timed {
 			line += fmt.Sprintf(" (ideal %.4f s)", ideal)
 		}
-		line += fmt.Sprintf(" · peak RSS %.1f MiB · checksum %d", float64(self.Maxrss)/1024, checksum)
+		line += fmt.Sprintf(" · peak RSS %.1f MiB", float64(self.Maxrss)/1024)
+		if p, ok := latencyMs.(map[string]float64); ok {
+			line += fmt.Sprintf(" · %.0f IOPS, p50 %.3f ms, p99 %.3f ms", iops, p["p50"], p["p99"])
+		}
+		line += fmt.Sprintf(" · checksum %d", checksum)
 		if failed > 0 {
 			line += fmt.Sprintf(" · %d failed", failed)
 		}
@@ -325,6 +377,14 @@ func latenessMs(finished []float64, concurrency int, each float64) any {
 	late := make([]float64, len(finished))
 	for k, t := range finished {
 		late[k] = (t - float64(k/concurrency+1)*each) * 1000
+	}
+	return percentiles(late)
+}
+
+// percentiles: nearest-rank p50, p99 and max, as the Rust models compute them.
+func percentiles(late []float64) any {
+	if len(late) == 0 {
+		return nil
 	}
 	sort.Float64s(late)
 	pick := func(q float64) float64 {
