@@ -315,13 +315,20 @@ class DataFile:
 
 
 _opened = {}  # per process: the data file, and each thread's aligned buffer
+_opening = threading.Lock()
 _buffers = threading.local()
 
 
+def open_data(args):
+    """The run's data file, opened once per process (forked workers inherit it)."""
+    with _opening:
+        if "file" not in _opened:
+            _opened["file"] = DataFile(args)
+        return _opened["file"]
+
+
 def disk_task(args, i):
-    if "file" not in _opened:
-        _opened["file"] = DataFile(args)
-    f = _opened["file"]
+    f = _opened.get("file") or open_data(args)
     if getattr(_buffers, "buf", None) is None:
         _buffers.buf = mmap.mmap(-1, f.bytes)
     return f.run(i, _buffers.buf)
@@ -380,6 +387,11 @@ class Tally:
         self.ticks = []  # and each tick as (due, woke), for --timeline
         self.spans = [] if args.timeline else None  # (i, start, end, pid, thread)
         self.latency = []  # disk: each operation's latency, in ms
+        if args.workload == "disk":
+            try:  # before any task, as the Rust models do: a file that cannot be had ends the run
+                open_data(args)
+            except TaskError as e:
+                sys.exit(f"Error: {e}")
         self.peak_threads, self._looked = threads_now(), 0.0
         self.start = time.monotonic()
 

@@ -116,7 +116,7 @@ export async function openData(args) {
     throw named("cannot open", e);
   }
   const pool = blocks(args.bytes);
-  const count = BigInt(size / args.bytes);
+  const count = BigInt(Math.floor(size / args.bytes));
   /** Task id: its read (or write), timed from submission to completion; its value. */
   return async (id) => {
     const offset = Number((splitmix64(BigInt(id)) % count) * BigInt(args.bytes));

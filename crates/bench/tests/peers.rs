@@ -159,9 +159,9 @@ fn offloading_keeps_the_python_and_node_loops_ticking() {
     }
 }
 
-/// Run a server check (`testkit::serve_checks`) against every peer that serves; a failure
-/// names the peer.
-fn every_server(skip: &[&str], check: fn(&str, &[&str])) {
+/// Run a check (`testkit::serve_checks`, `testkit::disk_checks`) against every peer but
+/// `skip`; a failure names the peer.
+fn every_peer(skip: &[&str], check: fn(&str, &[&str])) {
     for (peer, program, lead) in peers() {
         if skip.contains(&peer) {
             continue;
@@ -180,42 +180,42 @@ fn every_server(skip: &[&str], check: fn(&str, &[&str])) {
 
 #[test]
 fn every_peer_serves_its_routes_on_one_keep_alive_connection() {
-    every_server(&[], testkit::serve_checks::routes_answer_on_one_keep_alive_connection);
+    every_peer(&[], testkit::serve_checks::routes_answer_on_one_keep_alive_connection);
 }
 
 #[test]
 fn every_peer_answers_pipelined_requests_in_order() {
-    every_server(&[], testkit::serve_checks::pipelined_requests_are_answered_in_order);
+    every_peer(&[], testkit::serve_checks::pipelined_requests_are_answered_in_order);
 }
 
 #[test]
 fn every_peer_ends_http_1_0_and_connection_close_connections() {
-    every_server(&[], testkit::serve_checks::http_1_0_and_connection_close_end_the_connection);
+    every_peer(&[], testkit::serve_checks::http_1_0_and_connection_close_end_the_connection);
 }
 
 #[test]
 fn every_peer_answers_an_oversized_head_431_and_garbage_400() {
-    every_server(&[], testkit::serve_checks::an_oversized_head_gets_431_and_garbage_400);
+    every_peer(&[], testkit::serve_checks::an_oversized_head_gets_431_and_garbage_400);
 }
 
 #[test]
 fn every_peer_closes_a_silent_client_after_the_timeout() {
-    every_server(&[], testkit::serve_checks::a_silent_client_is_closed_after_the_timeout);
+    every_peer(&[], testkit::serve_checks::a_silent_client_is_closed_after_the_timeout);
 }
 
 #[test]
 fn every_peer_survives_a_reset_client() {
-    every_server(&[], testkit::serve_checks::a_reset_client_leaves_the_server_serving);
+    every_peer(&[], testkit::serve_checks::a_reset_client_leaves_the_server_serving);
 }
 
 #[test]
 fn every_peer_finishes_the_request_in_flight_on_sigterm_and_reports() {
-    every_server(&[], testkit::serve_checks::sigterm_finishes_the_request_in_flight_and_reports);
+    every_peer(&[], testkit::serve_checks::sigterm_finishes_the_request_in_flight_and_reports);
 }
 
 #[test]
 fn every_concurrent_peer_serves_fifty_clients_at_once() {
-    every_server(&["py_serial.py"], testkit::serve_checks::fifty_clients_are_served_at_once);
+    every_peer(&["py_serial.py"], testkit::serve_checks::fifty_clients_are_served_at_once);
 }
 
 #[test]
@@ -228,4 +228,35 @@ fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
         // Every peer but the serial one runs the four sleeps at once.
         assert_eq!(testkit::any_overlap(&sleep), peer != "py_serial.py", "{peer}: {sleep:?}");
     }
+}
+
+#[test]
+fn every_peer_reads_the_right_blocks_direct_and_buffered() {
+    every_peer(&[], |program, lead| {
+        testkit::disk_checks::reads_yield_the_checksum(program, lead, &[])
+    });
+}
+
+#[test]
+fn every_peer_with_a_file_pool_reads_the_right_blocks_with_workers() {
+    // py-serial reads one block at a time: it has no pool to size.
+    every_peer(&["py_serial.py"], |program, lead| {
+        testkit::disk_checks::reads_yield_the_checksum(program, lead, &["--workers", "3"])
+    });
+}
+
+#[test]
+fn every_peer_writes_blocks_that_read_back_as_the_definition() {
+    every_peer(&[], testkit::disk_checks::writes_read_back_as_the_definition);
+}
+
+#[test]
+fn every_peer_makes_a_missing_file_from_the_definition() {
+    every_peer(&[], testkit::disk_checks::a_missing_file_is_made_from_the_definition);
+}
+
+#[test]
+fn every_peer_refuses_bad_disk_input_and_unusable_files() {
+    every_peer(&[], testkit::disk_checks::bad_disk_input_exits_2);
+    every_peer(&[], testkit::disk_checks::an_unusable_file_exits_1_naming_it);
 }
