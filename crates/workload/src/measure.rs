@@ -276,7 +276,7 @@ mod tests {
         let (holds, waiters): (Vec<_>, Vec<_>) = (0..3)
             .map(|_| {
                 let (hold, wait) = std::sync::mpsc::channel::<()>();
-                (hold, std::thread::spawn(move || wait.recv().is_err()))
+                (hold, std::thread::spawn(move || wait.recv().unwrap_or_default()))
             })
             .unzip();
         peak.sample();
