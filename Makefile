@@ -30,7 +30,8 @@ MS       ?= 100
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve timelines strace perf syscalls plots readme tools peers jemalloc debian-tools clean
+        bench-serve bench-disk timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
+        fio clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +72,10 @@ bench-scale: build peers jemalloc ## 10 ... 1,000,000 sleeping tasks per model, 
 
 bench-serve: build tools peers ## every model and peer as a server beside nginx: C10K, throughput (wrk), open loop (oha), CPU -> results/serve/
 	$(BIN)/bench serve --python $(PEER_PYTHON) --wrk $$(command -v wrk || echo wrk) --oha $(OHA) --out results/serve
+	$(BIN)/bench readme
+
+bench-disk: build peers fio ## every model and peer reading 4 KiB blocks at 1 ... 1,024 in flight, beside fio on one 1 GiB file -> results/disk/
+	$(BIN)/bench disk --python $(PEER_PYTHON) --fio $$(command -v fio || echo fio) --out results/disk
 	$(BIN)/bench readme
 
 timelines: build peers ## the cases that teach, with --timeline: 10 x 1 s, 8 SHA-256 chains, 1,000 requests -> results/timelines/*.svg
@@ -137,5 +142,12 @@ $(GO_PEER): $(VENV)/.installed scripts/peers/go/main.go scripts/peers/go/go.mod
 	    $(abspath $(VENV)/bin/go) build -o $(abspath $@) .; \
 	else echo "no Go toolchain in $(VENV): the go-goroutines rows will say so"; fi
 
+# fio is the disk benchmark's reference: a Debian package, installed with apt as wrk is.
+fio: ## install fio (Debian) for bench-disk, if possible
+	@command -v fio >/dev/null \
+	  || (command -v apt-get >/dev/null && { apt-get install -y -q fio >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q fio >/dev/null; }; }) \
+	  || echo "fio not installed (as root: apt-get update && apt-get install fio): bench-disk's fio rows will say so"
+
 clean: ## remove build output, tools, the virtualenv and scratch results
-	rm -rf target .tools $(VENV) results/tmp
+	rm -rf target .tools $(VENV) results/tmp data

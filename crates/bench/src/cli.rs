@@ -35,6 +35,9 @@ pub enum Command {
     Serve(Serve),
     /// Run the cases that teach with --timeline and draw one SVG each: results/timelines/
     Timelines(Timelines),
+    /// Every model and peer reading 4 KiB blocks at 1 … 1,024 in flight, beside fio on the
+    /// same file: results/disk/
+    Disk(Disk),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
 }
@@ -46,6 +49,28 @@ pub struct Timelines {
     pub python: String,
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct Disk {
+    /// The peers' Python (Go and Node are looked for beside it)
+    #[arg(long, value_name = "PATH")]
+    pub python: String,
+    /// The fio to run beside the models
+    #[arg(long, value_name = "PATH", default_value = "fio")]
+    pub fio: String,
+    /// The data file, made from its definition when missing
+    #[arg(long, value_name = "PATH", default_value = "data/disk-1073741824.bin")]
+    pub file: PathBuf,
+    /// The data file's size when it is made, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub file_size: u64,
+    /// Where disk.json, the tables and the plots go
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Three depths, short points, N = 10,000 only: to try the pipeline in a minute or two
+    #[arg(long)]
+    pub quick: bool,
 }
 
 #[derive(Args)]

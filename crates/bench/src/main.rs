@@ -1,5 +1,6 @@
 //! `bench`: the benchmark driver behind `make bench`, `bench-quick`, `bench-http`,
-//! `bench-cpu`, `bench-scale`, `plots`, `strace`, `perf`, `syscalls` and `readme`.
+//! `bench-cpu`, `bench-scale`, `bench-serve`, `bench-disk`, `timelines`, `plots`, `strace`,
+//! `perf`, `syscalls` and `readme`.
 //!
 //! It times the model binaries and the Python peers with hyperfine — one hyperfine run per
 //! group, so that their figures compare as ratios on a noisy machine — runs each once more
@@ -19,13 +20,17 @@
 //! - [`timelines`]: the cases that teach, run with `--timeline` and drawn as SVG.
 //! - [`serve`]: every model and peer as a server under wrk, oha and the `epoll` client,
 //!   beside nginx.
+//! - [`disk`]: every model and peer reading blocks of one file at 1 … 1,024 in flight,
+//!   beside fio; [`child`]: one child run to its end or its time limit, its group killed.
 //! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
 //!   machine facts beside every result, and the service the http benchmarks start.
 
+mod child;
 mod claim;
 mod cli;
+mod disk;
 mod facts;
 mod loops;
 mod peers;
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         Command::Syscalls(o) => trace::syscalls(&o),
         Command::Serve(o) => serve::serve(&o),
         Command::Timelines(o) => timelines::timelines(&o),
+        Command::Disk(o) => disk::disk(&o),
         Command::Readme(o) => readme::readme(&o),
     };
     match outcome {

@@ -123,7 +123,7 @@ pub fn replace_section(text: &str, name: &str, content: &str) -> Result<String, 
 pub fn readme(options: &Readme) -> Result<(), String> {
     let (path, results) = (options.readme.as_path(), options.results.as_path());
     let mut text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let sections: [(&str, Result<String, String>); 7] = [
+    let sections: [(&str, Result<String, String>); 8] = [
         ("seed", load(&results.join("seed"), "", "reports.json").and_then(|r| seed_section(&r))),
         (
             "http",
@@ -135,6 +135,7 @@ pub fn readme(options: &Readme) -> Result<(), String> {
         ("loops", crate::loops::section(results)),
         ("claim", crate::claim::section(results)),
         ("serve", crate::serve::tables::section(results)),
+        ("disk", crate::disk::tables::section(results)),
     ];
     for (name, content) in sections {
         match content {

@@ -31,6 +31,8 @@ pub const README_LOOPS: &str = include_str!("../templates/readme-loops.md");
 pub const README_CLAIM: &str = include_str!("../templates/readme-claim.md");
 pub const SERVE: &str = include_str!("../templates/serve.md");
 pub const README_SERVE: &str = include_str!("../templates/readme-serve.md");
+pub const DISK: &str = include_str!("../templates/disk.md");
+pub const README_DISK: &str = include_str!("../templates/readme-disk.md");
 
 #[cfg(test)]
 mod tests {

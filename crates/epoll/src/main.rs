@@ -27,6 +27,13 @@
 //! no `clone`; for http a `socket`, `connect`, `epoll_ctl`, `sendto`, `recvfrom` and `close`
 //! per task; with `--offload`, `clone` for the pool and `write` on the waker's eventfd.
 //!
+//! On disk, epoll has nothing to wait for: `epoll_ctl` refuses a regular file (EPERM — a file
+//! is always "ready", and its `pread` blocks in the kernel until the device answers; the
+//! tests show it). So the loop does what libuv, and so Node, does: it hands each read to a
+//! pool of threads (4 by default, libuv's number; `--workers W` for W), and each result
+//! wakes the loop through the eventfd. Under `strace -f -c`: `pread64` on the pool's threads,
+//! `futex` and the eventfd's `write` per result, and the loop's `epoll_wait`.
+//!
 //! With `--serve ADDR` (`serve.rs`): connection state machines in the same kind of loop, each
 //! driven when its socket is ready or its timer is due; one read per request, since a short
 //! read means the socket is drained. Under `strace -f -c`: `epoll_wait`, `recvfrom` and

@@ -20,6 +20,10 @@
 //! Under `strace -f -c`: one `clone` (fork) and `wait4` per child, each child's `write`
 //! and `exit_group`, the parent's `read`s of the pipe, and each task's own syscalls.
 //!
+//! On disk, each child `pread`s its block from the descriptor it inherited across `fork` (no
+//! shared file offset: `pread` takes its own); `--workers W` is W children reading at once.
+//! Under `strace -f -c`: the `clone`s and `wait4`s, and a `pread64` per task.
+//!
 //! With `--serve ADDR` (`serve.rs`): a forked child per connection, or with `--workers W` W
 //! pre-forked children accepting on the shared socket; children report their counts over a
 //! pipe and are reaped as they exit. Under `strace -f -c`: a `clone` (fork) and a `wait4` per

@@ -6,8 +6,8 @@
 //! (READ_FIXED, IOSQE_FIXED_FILE) are not used: see the crate's doc.
 //!
 //! While an operation is in flight the kernel writes into (or reads from) its slot's buffer,
-//! which lives on the heap and is neither moved nor freed until the loop has seen the
-//! operation's completion.
+//! part of one heap allocation that is neither moved nor freed until the loop has seen every
+//! completion.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -22,14 +22,16 @@ use crate::connection::Op;
 /// The file, the slots, and the next task to start.
 pub struct Disk {
     file: &'static DataFile,
+    /// Every slot's buffer, one after another in one aligned allocation: a separate
+    /// 4 KiB-aligned allocation per slot would cost glibc twice its size.
+    bufs: AlignedBuf,
     slots: Vec<Slot>,
     next: u32,
     tasks: u32,
 }
 
-/// One operation's place: its buffer, and the task it is running and since when.
+/// One operation's place: the task it is running, and since when.
 struct Slot {
-    buf: AlignedBuf,
     id: u32,
     started: Instant,
 }
@@ -46,9 +48,10 @@ impl Disk {
     /// A slot per operation in flight, each with a buffer of `--bytes`.
     pub fn new(args: &Args) -> Disk {
         let file = workload::disk::opened();
-        let slot = || Slot { buf: file.buffer(), id: 0, started: Instant::now() };
-        let slots = (0..Disk::depth(args)).map(|_| slot()).collect();
-        Disk { file, slots, next: 0, tasks: args.tasks }
+        let depth = Disk::depth(args) as usize;
+        let bufs = AlignedBuf::new(depth * file.bytes as usize);
+        let slots = (0..depth).map(|_| Slot { id: 0, started: Instant::now() }).collect();
+        Disk { file, bufs, slots, next: 0, tasks: args.tasks }
     }
 
     /// The first operation of every slot.
@@ -59,10 +62,16 @@ impl Disk {
     /// Slot `slot`'s operation completed with `res` (bytes moved, or `-errno`): its task's
     /// result, and the next task's operation in the same slot, if a task is left.
     pub fn on_complete(&mut self, slot: usize, res: i32) -> (Finished, Option<squeue::Entry>) {
-        let Slot { buf, id, started } = &self.slots[slot];
+        let Slot { id, started } = self.slots[slot];
         let done = if res < 0 { Err(io::Error::from_raw_os_error(-res)) } else { Ok(res as usize) };
-        let finished = (*id, self.file.value(*id, done, buf), *started);
+        let finished = (id, self.file.value(id, done, self.buf(slot)), started);
         (finished, self.next_into(slot))
+    }
+
+    /// Slot `slot`'s buffer.
+    fn buf(&mut self, slot: usize) -> &mut [u8] {
+        let bytes = self.file.bytes as usize;
+        &mut self.bufs[slot * bytes..(slot + 1) * bytes]
     }
 
     /// Put the next task in `slot`, and build its READ or WRITE; `None` once all have started.
@@ -73,10 +82,10 @@ impl Disk {
         }
         self.next += 1;
         let (file, offset) = (self.file, self.file.offset(id));
-        let Slot { buf, id: running, started } = &mut self.slots[slot];
+        let buf = self.buf(slot);
         file.prepare(id, buf);
-        (*running, *started) = (id, Instant::now());
         let (fd, ptr, len) = (types::Fd(file.file.as_raw_fd()), buf.as_mut_ptr(), buf.len() as u32);
+        self.slots[slot] = Slot { id, started: Instant::now() };
         let entry = match file.write {
             true => opcode::Write::new(fd, ptr, len).offset(offset).build(),
             false => opcode::Read::new(fd, ptr, len).offset(offset).build(),

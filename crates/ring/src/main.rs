@@ -28,6 +28,14 @@
 //!   shared thread pool; after each result a worker writes to an eventfd, and a read of that
 //!   eventfd, posted on the ring, completes and wakes the loop.
 //!
+//! - **disk** (`disk.rs`): each task's read is a READ entry (WRITE with `--write`) on the
+//!   file opened once, into its slot's aligned buffer; at most `--workers` are in flight (all
+//!   N by default), and a completed slot takes the next task, so submissions go in batches as
+//!   completions come back. This is where the completion model does what no readiness loop
+//!   can: a file never says "not ready", so epoll must hand it to threads, while the ring
+//!   takes the read itself. Registered buffers and files (READ_FIXED, IOSQE_FIXED_FILE) are
+//!   not used: the README's disk section gives the figure that decided it.
+//!
 //! The queues stay sound at any N: a full submission queue is submitted, then the loop goes
 //! on, so entries go to the kernel in batches of at most 1,024 whatever N is; completions
 //! beyond the completion queue's 2,048 wait in the kernel's overflow list

@@ -99,6 +99,14 @@ impl Queues {
         Ok(())
     }
 
+    /// Hand the queued entries to the kernel when `batch` or more wait.
+    pub fn submit_batch(&mut self, batch: usize) -> io::Result<()> {
+        if self.ring.submission().len() >= batch {
+            self.submit()?;
+        }
+        Ok(())
+    }
+
     /// Hand the queued entries to the kernel, taking completions off first if it is busy.
     fn submit(&mut self) -> io::Result<()> {
         loop {

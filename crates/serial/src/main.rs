@@ -15,6 +15,10 @@
 //! socket to non-blocking and back), two `setsockopt`s for the read and write timeouts, a
 //! `sendto`, a `recvfrom` or two and a `close`; no `clone`, no `futex`.
 //!
+//! On disk, one `pread` after another on the file opened once (O_DIRECT unless `--buffered`):
+//! one read in flight, so it runs at the device's speed at depth 1. Under `strace -f -c`: a
+//! `pread64` per task, nothing else.
+//!
 //! With `--serve ADDR` (`serve.rs`) it is the iterative server: one connection at a time, from
 //! accept to close, so a keep-alive client holds everyone else in the accept queue. Under
 //! `strace -f -c`: `poll`, `accept4`, then `poll`/`recvfrom`/`sendto` per request and

@@ -20,6 +20,11 @@
 //! Under `strace -f -c`: one `clone3` and a few `mmap`/`mprotect`/`sigaltstack` per
 //! thread, `futex` for the channel hand-offs and joins, and each task's own syscalls.
 //!
+//! On disk, each thread blocks in `pread` on the one shared descriptor; `--workers W` keeps W
+//! reads in flight — fio's `psync` with W jobs. A thread per task at large N stops where
+//! every thread does, at vm.max_map_count. Under `strace -f -c`: a `pread64` per task beside
+//! the threads' `clone3`s and `futex`es.
+//!
 //! With `--serve ADDR` (`serve.rs`): a thread per connection, or with `--workers W` W threads
 //! accepting on the shared socket. An idle keep-alive client holds its whole thread. Under
 //! `strace -f -c`: a `clone3` per connection, then `poll`/`recvfrom`/`sendto` per request.

@@ -26,6 +26,13 @@
 //! `futex` as idle workers park and wake, a handful of `clone`s for the workers, and for
 //! http a non-blocking `socket`, `connect`, `epoll_ctl`, `sendto` and `recvfrom` per task.
 //!
+//! On disk, what tokio's documentation tells users to do with files: blocking calls on the
+//! blocking pool (`spawn_blocking`; `tokio::fs` is itself that, a hop per call, and reads
+//! into a buffer of its own that O_DIRECT refuses). The pool grows to 512 threads by default,
+//! and each read in flight holds one; `--workers W` caps it at W. Under `strace -f -c`: a
+//! `pread64` per task on the pool's threads, `futex` for every hand-off to and from them,
+//! and a `clone3` per pool thread.
+//!
 //! With `--serve ADDR` (`serve.rs`): a task per connection on the workers; `/cpu` holds a
 //! worker unless `--offload` sends it to the blocking pool. Under `strace -f -c`:
 //! `epoll_wait`, `accept4`, `recvfrom`/`sendto` per request, and `futex` between the workers.

@@ -28,6 +28,11 @@
 //! Under `strace -f -c`: `io_uring_enter` (and one `io_uring_setup`), `epoll_wait` for the
 //! timers, a `socket` per http task; no `clone` unless `--offload` starts the blocking pool.
 //!
+//! On disk (`disk.rs`), the read itself is the ring entry: tokio-uring's `File::read_exact_at`
+//! (`write_all_at` with `--write`) with an owned, 4 KiB-aligned buffer, no thread blocking in
+//! `pread`; a semaphore caps the reads in flight at `--workers` (all N by default). Under
+//! `strace -f -c`: `io_uring_enter`, and no `pread64`.
+//!
 //! With `--serve ADDR` (`serve.rs`): a task per connection on the one thread, each read and
 //! write a ring operation with an owned buffer. Under `strace -f -c`: `io_uring_enter` and
 //! `epoll_wait` (tokio's timers and wake-ups), and no `recvfrom` or `sendto`.

@@ -1,8 +1,7 @@
 //! One point of the sweep: a run of one binary at one N, killed if it takes too long, with
 //! its report or the error it stopped with.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use workload::Report;
@@ -54,8 +53,11 @@ impl Point {
     pub fn run(line: &str, n: u64, argv: &[String], env: &[(String, String)]) -> Point {
         let mut point =
             Point { line: line.into(), n, status: String::new(), error: None, report: None };
-        let (status, stdout, stderr) = match run_with_limit(argv, env) {
-            Ok(done) => done,
+        let argv: Vec<String> = argv.iter().cloned().chain(["--json".to_string()]).collect();
+        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        // The whole process group goes at the limit: grandchildren cannot hold the pipes.
+        let (status, stdout, stderr) = match crate::child::run(&argv, &env, LIMIT) {
+            Ok(ran) => (ran.status, ran.stdout, ran.stderr),
             Err(e) => {
                 point.error = Some(format!("cannot start {}: {e}", argv[0]));
                 return point;
@@ -79,37 +81,4 @@ impl Point {
         eprintln!("{:>28} N = {:>9}: {} {wall}", point.line, n, point.status);
         point
     }
-}
-
-/// Run `argv --json` to its end or [`LIMIT`]: its exit status (`None` if killed), stdout
-/// and stderr.
-fn run_with_limit(
-    argv: &[String],
-    env: &[(String, String)],
-) -> std::io::Result<(Option<std::process::ExitStatus>, String, String)> {
-    let started = Instant::now();
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .arg("--json")
-        .envs(env.iter().cloned())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    // Read the pipes on threads so a chatty child cannot fill them and stall.
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || std::io::read_to_string(&mut out).unwrap_or_default());
-    let err = std::thread::spawn(move || std::io::read_to_string(&mut err).unwrap_or_default());
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if started.elapsed() > LIMIT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(_) => break None,
-        }
-    };
-    Ok((status, out.join().unwrap_or_default(), err.join().unwrap_or_default()))
 }

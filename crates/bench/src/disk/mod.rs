@@ -1,0 +1,296 @@
+//! `make bench-disk`: every model and peer reading 4 KiB blocks of one 1 GiB file, beside fio
+//! on the same file in the same run (`results/disk/`).
+//!
+//! Three cases (README, "Files"):
+//! - **IOPS against depth**: O_DIRECT reads with W = 1 … 1,024 operations in flight
+//!   (`--workers W`), N sized from a first short run so that each point lasts about 1.5 s;
+//!   fio's `io_uring` and `libaio` at iodepth W and `psync` with W threads beside them. The
+//!   file is evicted from the page cache (`posix_fadvise` DONTNEED) before each run.
+//! - **Warm cache**: `--buffered` reads of a file the page cache holds whole, so that the
+//!   device is out of the picture and each model's own cost per read is what is left.
+//! - **At scale**: N = 10,000 and 100,000 reads with each program's defaults, where the
+//!   models part ways: a thread per read, Go's thread limit, libuv's 4 threads, the ring's
+//!   queues.
+//!
+//! - `fio.rs`: fio's runs and what they measured.
+//! - `tables.rs`: the tables, the plots, the targets' verdicts and the README section.
+
+mod fio;
+pub mod tables;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use workload::Report;
+
+use crate::cli;
+use crate::peers::Peers;
+
+/// The depths of the curve.
+pub const DEPTHS: [u32; 6] = [1, 4, 16, 64, 256, 1024];
+/// The sizes of the scale case.
+pub const SCALE: [u32; 2] = [10_000, 100_000];
+/// The block every task reads.
+pub const BYTES: u32 = 4096;
+/// The depth of the warm-cache case.
+pub const WARM_DEPTH: u32 = 16;
+
+#[derive(Serialize, Deserialize)]
+pub struct Results {
+    pub facts: serde_json::Value,
+    pub file: String,
+    pub file_size: u64,
+    pub bytes: u32,
+    pub curve: Vec<Point>,
+    pub warm: Vec<Point>,
+    pub scale: Vec<Point>,
+}
+
+/// One run of one program at one depth (or one N).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Point {
+    pub program: String,
+    pub depth: u32,
+    pub n: u32,
+    /// "ok", "exit 1: …", "timed out after N s", or why it did not run.
+    pub status: String,
+    pub iops: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// User and system CPU per operation, the whole process's.
+    pub cpu_us_per_op: Option<f64>,
+    pub peak_threads: Option<u32>,
+    pub max_rss_kib: Option<u64>,
+    pub report: Option<Report>,
+}
+
+impl Point {
+    pub fn missing(program: &str, depth: u32, why: String) -> Point {
+        Point {
+            program: program.into(),
+            depth,
+            n: 0,
+            status: why,
+            iops: None,
+            p50_ms: None,
+            p99_ms: None,
+            cpu_us_per_op: None,
+            peak_threads: None,
+            max_rss_kib: None,
+            report: None,
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// A program of the benchmark: its name, its command line, and the most operations in
+/// flight it can be asked for (1 for the serial ones, which have no `--workers` on disk).
+pub struct Program {
+    pub name: String,
+    pub argv: Vec<String>,
+    pub missing: Option<String>,
+    pub max_depth: u32,
+}
+
+fn programs(peers: &Peers) -> Vec<Program> {
+    let model = |name: &str, max_depth| Program {
+        name: name.into(),
+        argv: crate::run::model_program(name),
+        missing: None,
+        max_depth,
+    };
+    let peer = |row: crate::run::Row, max_depth| Program {
+        name: row.name,
+        argv: row.argv,
+        missing: row.missing,
+        max_depth,
+    };
+    vec![
+        model("serial", 1),
+        model("procs", 1024),
+        model("threads", 1024),
+        model("tokio", 1024),
+        model("epoll", 1024),
+        model("uring", 1024),
+        model("ring", 1024),
+        peer(peers.python("py-serial", "py_serial.py", &[]), 1),
+        // A process per worker, each with its own interpreter: 64 is already 1 GiB of them.
+        peer(peers.python("py-processes", "py_processes.py", &[]), 64),
+        peer(peers.python("py-threads", "py_threads.py", &[]), 1024),
+        peer(peers.python("py-asyncio", "py_asyncio.py", &[]), 1024),
+        peer(peers.python("py-uvloop", "py_uvloop.py", &[]), 1024),
+        peer(peers.go("go-goroutines", &[]), 1024),
+        peer(peers.node("node-promises", &[]), 1024),
+    ]
+}
+
+/// Drop the file's pages from the page cache (before a direct run), or read it whole into it
+/// (before a buffered one).
+fn page_cache(file: &Path, warm: bool) -> Result<(), String> {
+    use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
+    let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    if warm {
+        std::io::copy(&mut &f, &mut std::io::sink()).map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    posix_fadvise(&f, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED)
+        .map_err(|e| format!("posix_fadvise DONTNEED on {}: {e}", file.display()))
+}
+
+/// One run of `program` reading `n` blocks with `extra` arguments: its point.
+fn run_point(p: &Program, file: &Path, depth: u32, n: u32, extra: &[&str]) -> Point {
+    if let Some(why) = &p.missing {
+        return Point::missing(&p.name, depth, why.clone());
+    }
+    let file_arg = file.display().to_string();
+    let mut argv = p.argv.clone();
+    let n_text = n.to_string();
+    argv.extend(
+        ["--workload", "disk", "--tasks", &n_text, "--file", &file_arg, "--json"].map(String::from),
+    );
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    let limit = Duration::from_secs(120);
+    let ran = match crate::child::run(&argv, &[], limit) {
+        Ok(ran) => ran,
+        Err(e) => return Point::missing(&p.name, depth, format!("cannot run {}: {e}", argv[0])),
+    };
+    let report = crate::run::report_line(&ran.stdout);
+    let mut point = Point::missing(&p.name, depth, ran.outcome(limit));
+    point.n = n;
+    if let Some(r) = &report {
+        point.iops = r.iops;
+        point.p50_ms = r.latency_ms.map(|l| l.p50);
+        point.p99_ms = r.latency_ms.map(|l| l.p99);
+        point.cpu_us_per_op = Some((r.user_s + r.sys_s) / f64::from(n) * 1e6);
+        point.peak_threads = Some(r.peak_threads);
+        point.max_rss_kib = Some(r.max_rss_kib + r.children_max_rss_kib_sum);
+    }
+    point.report = report;
+    point
+}
+
+/// A point that lasts about `secs`: a first run of 2,000 reads (at least 4 per slot) sets N.
+fn sized_point(
+    p: &Program,
+    file: &Path,
+    depth: u32,
+    extra: &[&str],
+    secs: f64,
+    warm: bool,
+) -> Point {
+    let prepare = || page_cache(file, warm);
+    let first_n = 2_000.max(4 * depth);
+    if let Err(e) = prepare() {
+        return Point::missing(&p.name, depth, e);
+    }
+    let first = run_point(p, file, depth, first_n, extra);
+    let Some(iops) = first.iops.filter(|_| first.ok()) else { return first };
+    let n = ((iops * secs) as u32).clamp(first_n, 2_000_000);
+    if let Err(e) = prepare() {
+        return Point::missing(&p.name, depth, e);
+    }
+    run_point(p, file, depth, n, extra)
+}
+
+/// `--workers W`, for the programs that take it (all but the serial ones).
+fn depth_args(p: &Program, depth: u32) -> Vec<String> {
+    if p.max_depth > 1 {
+        vec!["--workers".into(), depth.to_string()]
+    } else {
+        vec![]
+    }
+}
+
+pub fn disk(o: &cli::Disk) -> Result<(), String> {
+    let peers = Peers::find(&o.python);
+    let programs = programs(&peers);
+    let file = &o.file;
+    // The file is made once, from the definition, by the fastest maker: a Rust model.
+    let serial = crate::run::model_program("serial");
+    let make: Vec<String> = [&serial[0], "--workload", "disk", "--tasks", "1", "--file"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([file.display().to_string(), "--file-size".into(), o.file_size.to_string()])
+        .collect();
+    let made =
+        crate::child::run(&make, &[], Duration::from_secs(600)).map_err(|e| e.to_string())?;
+    if made.status.is_none_or(|s| !s.success()) {
+        return Err(format!("cannot make {}: {}", file.display(), made.stderr.trim()));
+    }
+    let secs = if o.quick { 0.3 } else { 1.5 };
+    let fio_secs = if o.quick { 1 } else { 2 };
+    let depths: &[u32] = if o.quick { &[1, 16, 64] } else { &DEPTHS };
+    let mut more = peers.versions();
+    more.push(("fio", crate::facts::first_line(&o.fio, &["--version"])));
+    more.push(("device", device_of(file)));
+    let mut r = Results {
+        facts: crate::facts::json(&crate::facts::collect(None, more)),
+        file: file.display().to_string(),
+        file_size: o.file_size,
+        bytes: BYTES,
+        curve: vec![],
+        warm: vec![],
+        scale: vec![],
+    };
+    let file_text = file.display().to_string();
+    for &depth in depths {
+        eprintln!("bench disk: depth {depth}");
+        for engine in fio::ENGINES {
+            if page_cache(file, false).is_ok() {
+                r.curve.push(fio::point(&o.fio, engine, depth, &file_text, BYTES, fio_secs));
+            }
+        }
+        for p in programs.iter().filter(|p| depth <= p.max_depth) {
+            let extra = depth_args(p, depth);
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            r.curve.push(sized_point(p, file, depth, &extra, secs, false));
+        }
+    }
+    eprintln!("bench disk: warm cache");
+    for p in &programs {
+        let depth = WARM_DEPTH.min(p.max_depth);
+        let mut extra = depth_args(p, depth);
+        extra.push("--buffered".into());
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        r.warm.push(sized_point(p, file, depth, &extra, secs, true));
+    }
+    let sizes: &[u32] = if o.quick { &[10_000] } else { &SCALE };
+    for &n in sizes {
+        eprintln!("bench disk: N = {n}, each program's defaults");
+        for p in &programs {
+            let _ = page_cache(file, false);
+            r.scale.push(run_point(p, file, n, n, &[]));
+        }
+    }
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    crate::run::write(&o.out.join("disk.json"), &crate::run::to_json(&r))?;
+    tables::write(&o.out, &r)
+}
+
+/// The block device under `file`, and its scheduler and queue depth, for the facts.
+fn device_of(file: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(file) else { return "unknown".into() };
+    let (major, minor) = (nix::sys::stat::major(meta.dev()), nix::sys::stat::minor(meta.dev()));
+    let sys = format!("/sys/dev/block/{major}:{minor}");
+    let name = std::fs::canonicalize(&sys)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| format!("{major}:{minor}"));
+    // A partition's queue is its disk's.
+    let queue = ["queue", "../queue"]
+        .iter()
+        .map(|q| format!("{sys}/{q}"))
+        .find(|q| Path::new(q).exists())
+        .unwrap_or_default();
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("{queue}/{f}"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!("{name}, scheduler {}, nr_requests {}", read("scheduler"), read("nr_requests"))
+}

@@ -1,0 +1,371 @@
+//! The disk benchmark's tables, plots, targets and readings, from `disk.json` alone: the
+//! results page, and the README's section.
+
+use std::path::Path;
+
+use super::{Point, Results, DEPTHS, WARM_DEPTH};
+use crate::svg::{loglog, Series};
+use crate::table::{Table, DASH};
+use crate::template;
+
+/// The point of `program` at `depth` in `points`, if it ran.
+fn at<'a>(points: &'a [Point], program: &str, depth: u32) -> Option<&'a Point> {
+    points.iter().find(|p| p.program == program && p.depth == depth && p.ok())
+}
+
+fn iops_of(points: &[Point], program: &str, depth: u32) -> Option<f64> {
+    at(points, program, depth)?.iops
+}
+
+fn kilo(iops: f64) -> String {
+    format!("{:.1}k", iops / 1000.0)
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or(DASH.into(), |v| format!("{v:.3} ms"))
+}
+
+/// The programs in the order they ran, fio's first.
+fn names(points: &[Point]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in points {
+        if !names.contains(&p.program) {
+            names.push(p.program.clone());
+        }
+    }
+    names
+}
+
+/// IOPS at each depth, one row a program; a cell says why where a program did not run.
+fn curve_table(r: &Results) -> String {
+    let depths: Vec<u32> =
+        DEPTHS.into_iter().filter(|d| r.curve.iter().any(|p| p.depth == *d)).collect();
+    let header: Vec<String> = ["program".to_string()]
+        .into_iter()
+        .chain(depths.iter().map(|d| format!("W = {d}")))
+        .collect();
+    let mut t = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    for name in names(&r.curve) {
+        let cells = depths.iter().map(|&d| {
+            match r.curve.iter().find(|p| p.program == name && p.depth == d) {
+                None => DASH.to_string(),
+                Some(p) if p.ok() => p.iops.map_or(DASH.into(), kilo),
+                Some(p) => format!("{} ({})", DASH, short(&p.status)),
+            }
+        });
+        t.push([format!("`{name}`")].into_iter().chain(cells).collect());
+    }
+    t.render()
+}
+
+/// A status cut to its first clause, for a table cell.
+fn short(status: &str) -> String {
+    let s: String = status.chars().take(70).collect();
+    if s.len() < status.len() {
+        format!("{s}…")
+    } else {
+        s
+    }
+}
+
+/// Each program at one depth: IOPS, against fio's io_uring, latency, threads, CPU.
+fn depth_table(r: &Results, depth: u32) -> String {
+    let fio = iops_of(&r.curve, "fio io_uring", depth);
+    let mut t = Table::new(&[
+        "program",
+        "IOPS",
+        "÷ fio io_uring",
+        "p50",
+        "p99",
+        "peak threads",
+        "CPU per read",
+    ]);
+    for name in names(&r.curve) {
+        let Some(p) = r.curve.iter().find(|p| p.program == name && p.depth == depth) else {
+            continue;
+        };
+        t.push(vec![
+            format!("`{name}`"),
+            if p.ok() { p.iops.map_or(DASH.into(), kilo) } else { short(&p.status) },
+            match (p.iops.filter(|_| p.ok()), fio) {
+                (Some(a), Some(b)) => format!("{:.2}", a / b),
+                _ => DASH.into(),
+            },
+            ms(p.p50_ms),
+            ms(p.p99_ms),
+            p.peak_threads.map_or(DASH.into(), |t| t.to_string()),
+            p.cpu_us_per_op.map_or(DASH.into(), |c| format!("{c:.1} µs")),
+        ]);
+    }
+    t.render()
+}
+
+/// Warm cache: what a read costs each program when the device is out of the picture.
+fn warm_table(r: &Results) -> String {
+    let mut t = Table::new(&["program", "W", "IOPS", "p50", "p99", "CPU per read", "peak threads"]);
+    for p in &r.warm {
+        t.push(vec![
+            format!("`{}`", p.program),
+            p.depth.to_string(),
+            if p.ok() { p.iops.map_or(DASH.into(), kilo) } else { short(&p.status) },
+            ms(p.p50_ms),
+            ms(p.p99_ms),
+            p.cpu_us_per_op.map_or(DASH.into(), |c| format!("{c:.1} µs")),
+            p.peak_threads.map_or(DASH.into(), |t| t.to_string()),
+        ]);
+    }
+    t.render()
+}
+
+/// N reads with each program's defaults: where each stops, and what it held.
+fn scale_table(r: &Results) -> String {
+    let mut t =
+        Table::new(&["program", "N", "ok", "IOPS", "peak threads", "peak memory", "what happened"]);
+    for p in &r.scale {
+        let report = p.report.as_ref();
+        t.push(vec![
+            format!("`{}`", p.program),
+            p.n.to_string(),
+            report.map_or(DASH.into(), |r| r.ok.to_string()),
+            p.iops.map_or(DASH.into(), kilo),
+            p.peak_threads.map_or(DASH.into(), |t| t.to_string()),
+            p.max_rss_kib.map_or(DASH.into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+            match report.and_then(|r| r.first_error.as_deref()) {
+                Some(e) => short(e),
+                None => short(&p.status),
+            },
+        ]);
+    }
+    t.render()
+}
+
+/// The targets, judged from the run: (case, target, measured, met).
+fn verdicts(r: &Results) -> Vec<(String, String, String, Option<bool>)> {
+    let c = &r.curve;
+    let ratio = |a: &str, da: u32, b: &str, db: u32, floor: f64, case: &str, target: &str| {
+        let (x, y) = (iops_of(c, a, da), iops_of(c, b, db));
+        let measured = match (x, y) {
+            (Some(x), Some(y)) => format!("{} ÷ {} = {:.2}", kilo(x), kilo(y), x / y),
+            _ => "not measured".into(),
+        };
+        (case.to_string(), target.to_string(), measured, x.zip(y).map(|(x, y)| x / y >= floor))
+    };
+    let mut v = vec![
+        ratio(
+            "ring",
+            64,
+            "fio io_uring",
+            64,
+            0.9,
+            "`ring`, W = 64",
+            "≥ 0.9 × fio io_uring at iodepth 64",
+        ),
+        ratio(
+            "uring",
+            64,
+            "fio io_uring",
+            64,
+            0.8,
+            "`uring`, W = 64",
+            "≥ 0.8 × fio io_uring at iodepth 64",
+        ),
+        ratio(
+            "threads",
+            64,
+            "fio psync",
+            64,
+            0.9,
+            "`threads`, W = 64",
+            "≥ 0.9 × fio psync, 64 threads",
+        ),
+        ratio("serial", 1, "fio io_uring", 1, 0.9, "`serial`", "≥ 0.9 × fio io_uring at iodepth 1"),
+    ];
+    let (e, n) = (iops_of(c, "epoll", 4), iops_of(c, "node-promises", 4));
+    v.push((
+        "`epoll --workers 4` and `node-promises`".into(),
+        "within 15 % of each other".into(),
+        match (e, n) {
+            (Some(e), Some(n)) => format!(
+                "{} and {}: {:.0} % apart",
+                kilo(e),
+                kilo(n),
+                (e - n).abs() / e.max(n) * 100.0
+            ),
+            _ => "not measured".into(),
+        },
+        e.zip(n).map(|(e, n)| (e - n).abs() / e.max(n) <= 0.15),
+    ));
+    let ring = r.scale.iter().find(|p| p.program == "ring" && p.n == 10_000);
+    let (measured, met) = match ring.and_then(|p| Some((p, p.report.as_ref()?))) {
+        Some((p, rep)) => {
+            let bound = 10_000 * u64::from(r.bytes) / 1024 + 16 * 1024;
+            (
+                format!(
+                    "{} threads at peak ({} beside the main one); peak RSS {:.1} MiB against {:.1} MiB; {}",
+                    rep.peak_threads,
+                    rep.peak_threads.saturating_sub(1),
+                    rep.max_rss_kib as f64 / 1024.0,
+                    bound as f64 / 1024.0,
+                    p.status
+                ),
+                Some(p.ok() && rep.max_rss_kib <= bound),
+            )
+        }
+        None => ("not measured".into(), None),
+    };
+    v.push((
+        "`ring`, N = W = 10,000".into(),
+        "no thread of its own beyond the main one; peak RSS ≤ N × 4 KiB + 16 MiB".into(),
+        measured,
+        met,
+    ));
+    v
+}
+
+fn verdict_table(r: &Results) -> String {
+    let mut t = Table::new(&["case", "target", "measured", "verdict"]);
+    for (case, target, measured, met) in verdicts(r) {
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => DASH,
+        };
+        t.push(vec![case, target, measured, verdict.into()]);
+    }
+    t.render()
+}
+
+/// What the figures say, each sentence computed from them.
+fn readings(r: &Results) -> String {
+    let c = &r.curve;
+    let mut out = Vec::new();
+    let rust = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
+    let best_at = |depth: u32| {
+        rust.iter()
+            .filter_map(|n| Some((*n, iops_of(c, n, depth)?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    if let (Some((name, iops)), Some(fio)) = (best_at(64), iops_of(c, "fio io_uring", 64)) {
+        out.push(format!(
+            "- At 64 reads in flight the fastest Rust model is `{name}`, at {} IOPS: {:.2} × fio's io_uring on the same file.",
+            kilo(iops),
+            iops / fio
+        ));
+    }
+    let cpu = |points: &[Point], n: &str, d: u32| at(points, n, d)?.cpu_us_per_op;
+    if let (Some(t), Some(g)) = (cpu(c, "threads", 64), cpu(c, "ring", 64)) {
+        out.push(format!(
+            "- For the same reads at W = 64, `threads` spends {t:.1} µs of CPU a read and `ring` {g:.1} µs: {:.1} × as much, for the thread switches a blocking `pread` costs.",
+            t / g
+        ));
+    }
+    if let (Some(four), Some(deep)) = (iops_of(c, "epoll", 4), iops_of(c, "ring", 64)) {
+        out.push(format!(
+            "- A readiness loop is as fast as its file threads: `epoll` with libuv's 4 does {} IOPS, where `ring` with 64 reads in flight does {} ({:.1} ×).",
+            kilo(four),
+            kilo(deep),
+            deep / four
+        ));
+    }
+    let warm_best = r
+        .warm
+        .iter()
+        .filter(|p| p.ok() && rust.contains(&p.program.as_str()))
+        .filter_map(|p| Some((p, p.cpu_us_per_op?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((p, us)) = warm_best {
+        out.push(format!(
+            "- With the file in the page cache, the cheapest read is `{}`'s, {us:.1} µs of CPU each at W = {}.",
+            p.program, p.depth
+        ));
+    }
+    out.join("\n") + "\n"
+}
+
+/// Two plots of IOPS against depth: the Rust models beside fio, and the peers beside fio.
+fn plots(r: &Results) -> [(&'static str, String); 2] {
+    let fio: Vec<String> = names(&r.curve).into_iter().filter(|n| n.starts_with("fio ")).collect();
+    let rust = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
+    let series = |wanted: &dyn Fn(&str) -> bool| -> Vec<Series> {
+        names(&r.curve)
+            .into_iter()
+            .filter(|n| wanted(n) || fio.contains(n))
+            .enumerate()
+            .map(|(i, name)| Series {
+                peer: fio.contains(&name),
+                color: i,
+                points: r
+                    .curve
+                    .iter()
+                    .filter(|p| p.program == name && p.ok())
+                    .filter_map(|p| Some((f64::from(p.depth), p.iops?)))
+                    .collect(),
+                name,
+            })
+            .collect()
+    };
+    let title = |who: &str| format!("4 KiB random reads, O_DIRECT: {who} beside fio (dashed)");
+    [
+        (
+            "iops-rust.svg",
+            loglog(
+                &title("the Rust models"),
+                "reads in flight (W)",
+                "IOPS",
+                &series(&|n| rust.contains(&n)),
+            ),
+        ),
+        (
+            "iops-peers.svg",
+            loglog(
+                &title("the peers"),
+                "reads in flight (W)",
+                "IOPS",
+                &series(&|n| !rust.contains(&n)),
+            ),
+        ),
+    ]
+}
+
+/// results/disk/README.md and the plots.
+pub fn write(out: &Path, r: &Results) -> Result<(), String> {
+    for (file, svg) in plots(r) {
+        crate::run::write(&out.join(file), &svg)?;
+    }
+    let facts: Vec<(String, String)> = r
+        .facts
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default();
+    let facts: String = facts.iter().map(|(k, v)| format!("- {k}: {v}\n")).collect();
+    let page = template::fill(
+        "disk.md",
+        template::DISK,
+        &[
+            ("file", &format!("{} ({} bytes)", r.file, r.file_size)),
+            ("curve", &curve_table(r)),
+            ("depth64", &depth_table(r, 64)),
+            ("warm", &warm_table(r)),
+            ("warm_depth", &WARM_DEPTH.to_string()),
+            ("scale", &scale_table(r)),
+            ("verdicts", &verdict_table(r)),
+            ("readings", &readings(r)),
+            ("facts", &facts),
+        ],
+    )?;
+    crate::run::write(&out.join("README.md"), &page)
+}
+
+/// The README's section, from results/disk/disk.json.
+pub fn section(results: &Path) -> Result<String, String> {
+    let r: Results = crate::run::read_json(&results.join("disk").join("disk.json"))?;
+    template::fill(
+        "readme-disk.md",
+        template::README_DISK,
+        &[
+            ("depth64", &depth_table(&r, 64)),
+            ("verdicts", &verdict_table(&r)),
+            ("readings", &readings(&r)),
+        ],
+    )
+}
