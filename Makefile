@@ -75,6 +75,7 @@ bench-serve: build tools peers ## every model and peer as a server beside nginx:
 	$(BIN)/bench readme
 
 bench-disk: build peers fio ## every model and peer reading 4 KiB blocks at 1 ... 1,024 in flight, beside fio on one 1 GiB file -> results/disk/
+	$(CARGO) build --release -p conclab-ring --example registered
 	$(BIN)/bench disk --python $(PEER_PYTHON) --fio $$(command -v fio || echo fio) --out results/disk
 	$(BIN)/bench readme
 

@@ -20,12 +20,20 @@ pub struct Ran {
 }
 
 impl Ran {
-    /// "ok", "exit 1: <the last line of stderr>", or "timed out after N s".
+    /// "ok", "exit 1: <why>", or "timed out after N s". Why is the last `Error` line on
+    /// stderr, else the first line of a runtime's fatal error (Go's comes before a dump of
+    /// every goroutine), else the last line.
     pub fn outcome(&self, limit: Duration) -> String {
+        let lines = || self.stderr.lines().filter(|l| !l.trim().is_empty());
         match self.status {
             Some(s) if s.success() => "ok".into(),
             Some(s) => {
-                let why = self.stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+                let why = lines()
+                    .filter(|l| l.starts_with("Error"))
+                    .last()
+                    .or_else(|| lines().find(|l| l.contains("fatal") || l.starts_with("runtime:")))
+                    .or_else(|| lines().last())
+                    .unwrap_or("");
                 match s.code() {
                     Some(code) => format!("exit {code}: {}", why.trim()),
                     None => format!("ended by {s}: {}", why.trim()),

@@ -79,6 +79,7 @@ impl EventLoop {
             self.start_offload()?;
         }
         if args.workload == Workload::Disk {
+            self.queues.register_file(workload::disk::opened().file.as_raw_fd())?;
             let mut disk = Disk::new(&args);
             for entry in disk.start() {
                 self.push(entry)?;

@@ -99,6 +99,12 @@ impl Queues {
         Ok(())
     }
 
+    /// Register `fd` as the ring's file 0: an entry that names `types::Fixed(0)` spares the
+    /// kernel the descriptor's lookup and reference count on every operation.
+    pub fn register_file(&mut self, fd: std::os::fd::RawFd) -> io::Result<()> {
+        self.ring.submitter().register_files(&[fd])
+    }
+
     /// Hand the queued entries to the kernel when `batch` or more wait.
     pub fn submit_batch(&mut self, batch: usize) -> io::Result<()> {
         if self.ring.submission().len() >= batch {

@@ -45,6 +45,22 @@ pub struct Results {
     pub curve: Vec<Point>,
     pub warm: Vec<Point>,
     pub scale: Vec<Point>,
+    /// `ring`'s examples/registered.rs: plain entries against a registered file and buffers.
+    #[serde(default)]
+    pub registered: Vec<Registered>,
+    /// Why `registered` is empty, if it is.
+    #[serde(default)]
+    pub registered_note: Option<String>,
+}
+
+/// One variant of one round of examples/registered.rs.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Registered {
+    pub variant: String,
+    pub round: u32,
+    pub reads: u64,
+    pub depth: u32,
+    pub iops: f64,
 }
 
 /// One run of one program at one depth (or one N).
@@ -235,6 +251,8 @@ pub fn disk(o: &cli::Disk) -> Result<(), String> {
         curve: vec![],
         warm: vec![],
         scale: vec![],
+        registered: vec![],
+        registered_note: None,
     };
     let file_text = file.display().to_string();
     for &depth in depths {
@@ -249,6 +267,11 @@ pub fn disk(o: &cli::Disk) -> Result<(), String> {
             let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
             r.curve.push(sized_point(p, file, depth, &extra, secs, false));
         }
+    }
+    eprintln!("bench disk: ring's registered file and buffers");
+    match registered(file, if o.quick { 50_000 } else { 300_000 }) {
+        Ok(rounds) => r.registered = rounds,
+        Err(why) => r.registered_note = Some(why),
     }
     eprintln!("bench disk: warm cache");
     for p in &programs {
@@ -269,6 +292,26 @@ pub fn disk(o: &cli::Disk) -> Result<(), String> {
     std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
     crate::run::write(&o.out.join("disk.json"), &crate::run::to_json(&r))?;
     tables::write(&o.out, &r)
+}
+
+/// `ring`'s examples/registered.rs at depth 64, three rounds (built by `make bench-disk`).
+fn registered(file: &Path, reads: u32) -> Result<Vec<Registered>, String> {
+    let example = crate::run::bin_dir().join("examples").join("registered");
+    let argv: Vec<String> = [
+        example.display().to_string(),
+        file.display().to_string(),
+        reads.to_string(),
+        "64".into(),
+        "3".into(),
+    ]
+    .into();
+    let _ = page_cache(file, false);
+    let limit = Duration::from_secs(300);
+    let ran = crate::child::run(&argv, &[], limit).map_err(|e| format!("{}: {e}", argv[0]))?;
+    if ran.status.is_none_or(|s| !s.success()) {
+        return Err(ran.outcome(limit));
+    }
+    ran.stdout.lines().map(|l| serde_json::from_str(l).map_err(|e| format!("{l}: {e}"))).collect()
 }
 
 /// The block device under `file`, and its scheduler and queue depth, for the facts.

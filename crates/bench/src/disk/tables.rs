@@ -119,8 +119,16 @@ fn warm_table(r: &Results) -> String {
 
 /// N reads with each program's defaults: where each stops, and what it held.
 fn scale_table(r: &Results) -> String {
-    let mut t =
-        Table::new(&["program", "N", "ok", "IOPS", "peak threads", "peak memory", "what happened"]);
+    let mut t = Table::new(&[
+        "program",
+        "N",
+        "ok",
+        "IOPS",
+        "p50",
+        "peak threads",
+        "peak memory",
+        "what happened",
+    ]);
     for p in &r.scale {
         let report = p.report.as_ref();
         t.push(vec![
@@ -128,12 +136,45 @@ fn scale_table(r: &Results) -> String {
             p.n.to_string(),
             report.map_or(DASH.into(), |r| r.ok.to_string()),
             p.iops.map_or(DASH.into(), kilo),
+            ms(p.p50_ms),
             p.peak_threads.map_or(DASH.into(), |t| t.to_string()),
             p.max_rss_kib.map_or(DASH.into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
             match report.and_then(|r| r.first_error.as_deref()) {
                 Some(e) => short(e),
                 None => short(&p.status),
             },
+        ]);
+    }
+    t.render()
+}
+
+/// examples/registered.rs: each variant's IOPS in each round, and its median against plain's.
+fn registered_table(r: &Results) -> String {
+    if r.registered.is_empty() {
+        return format!("Not measured: {}.\n", r.registered_note.as_deref().unwrap_or("no rounds"));
+    }
+    let median = |variant: &str| {
+        let mut v: Vec<f64> =
+            r.registered.iter().filter(|x| x.variant == variant).map(|x| x.iops).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let plain = median("plain");
+    let mut t = Table::new(&["variant", "IOPS, each round", "median", "÷ plain"]);
+    let mut variants: Vec<&str> = Vec::new();
+    for x in &r.registered {
+        if !variants.contains(&x.variant.as_str()) {
+            variants.push(&x.variant);
+        }
+    }
+    for v in variants {
+        let rounds: Vec<String> =
+            r.registered.iter().filter(|x| x.variant == v).map(|x| kilo(x.iops)).collect();
+        t.push(vec![
+            v.to_string(),
+            rounds.join(", "),
+            median(v).map_or(DASH.into(), kilo),
+            median(v).zip(plain).map_or(DASH.into(), |(m, p)| format!("{:.3}", m / p)),
         ]);
     }
     t.render()
@@ -348,6 +389,7 @@ pub fn write(out: &Path, r: &Results) -> Result<(), String> {
             ("warm", &warm_table(r)),
             ("warm_depth", &WARM_DEPTH.to_string()),
             ("scale", &scale_table(r)),
+            ("registered", &registered_table(r)),
             ("verdicts", &verdict_table(r)),
             ("readings", &readings(r)),
             ("facts", &facts),
