@@ -29,10 +29,9 @@ impl Ran {
             Some(s) if s.success() => "ok".into(),
             Some(s) => {
                 let why = lines()
-                    .filter(|l| l.starts_with("Error"))
-                    .last()
+                    .rfind(|l| l.starts_with("Error"))
                     .or_else(|| lines().find(|l| l.contains("fatal") || l.starts_with("runtime:")))
-                    .or_else(|| lines().last())
+                    .or_else(|| lines().next_back())
                     .unwrap_or("");
                 match s.code() {
                     Some(code) => format!("exit {code}: {}", why.trim()),

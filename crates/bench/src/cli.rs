@@ -71,6 +71,9 @@ pub struct Disk {
     /// Three depths, short points, N = 10,000 only: to try the pipeline in a minute or two
     #[arg(long)]
     pub quick: bool,
+    /// Write the page and the plots again from OUT/disk.json, running nothing
+    #[arg(long)]
+    pub redraw: bool,
 }
 
 #[derive(Args)]

@@ -222,6 +222,10 @@ fn depth_args(p: &Program, depth: u32) -> Vec<String> {
 }
 
 pub fn disk(o: &cli::Disk) -> Result<(), String> {
+    if o.redraw {
+        let r: Results = crate::run::read_json(&o.out.join("disk.json"))?;
+        return tables::write(&o.out, &r);
+    }
     let peers = Peers::find(&o.python);
     let programs = programs(&peers);
     let file = &o.file;

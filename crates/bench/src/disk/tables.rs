@@ -300,6 +300,26 @@ fn readings(r: &Results) -> String {
             t / g
         ));
     }
+    if let (Some(e), Some(n)) = (at(c, "epoll", 4), at(c, "node-promises", 4)) {
+        if let (Some(ei), Some(ni), Some(ec), Some(nc)) =
+            (e.iops, n.iops, e.cpu_us_per_op, n.cpu_us_per_op)
+        {
+            out.push(format!(
+                "- `epoll` and `node-promises` read on 4 threads each, the same design, yet at W = 4 `epoll` does {} IOPS and Node {}: Node spends {nc:.1} µs of CPU a read against {ec:.1} µs, in `fs.promises`' machinery and its garbage collector, so its one loop, not its 4 threads, is what it waits for.",
+                kilo(ei),
+                kilo(ni)
+            ));
+        }
+    }
+    if let (Some(u), Some(g)) = (at(c, "uring", 64), at(c, "ring", 64)) {
+        if let (Some(ui), Some(gi)) = (u.iops, g.iops) {
+            out.push(format!(
+                "- On the same ring, `uring` does {} IOPS at W = 64 and `ring` {}: tokio-uring hands its queued reads to the kernel once per turn of its runtime, when it parks, so the device's queue runs short while a turn handles the completions it found — the batching `ring` avoids by submitting every 4.",
+                kilo(ui),
+                kilo(gi)
+            ));
+        }
+    }
     if let (Some(four), Some(deep)) = (iops_of(c, "epoll", 4), iops_of(c, "ring", 64)) {
         out.push(format!(
             "- A readiness loop is as fast as its file threads: `epoll` with libuv's 4 does {} IOPS, where `ring` with 64 reads in flight does {} ({:.1} ×).",
