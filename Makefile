@@ -22,11 +22,15 @@ PEER_PYTHON := $(VENV)/bin/python
 GO_PEER := $(VENV)/bin/go-goroutines
 NODE := $(VENV)/bin/node
 
-# One binary under strace/perf: make strace MODEL=epoll WORKLOAD=http TASKS=1000
+# One binary under strace/perf: make strace MODEL=epoll WORKLOAD=http TASKS=1000; for cpu,
+# WORK=K sets the rounds, and WORKERS=W and OFFLOAD=1 pass --workers and --offload.
 MODEL    ?= tokio
 WORKLOAD ?= sleep
 TASKS    ?= 10000
 MS       ?= 100
+TRACE_ARGS = --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) \
+  $(if $(filter sleep http,$(WORKLOAD)),--ms $(MS)) $(if $(WORK),--work $(WORK)) \
+  $(if $(WORKERS),--workers $(WORKERS)) $(if $(OFFLOAD),--offload)
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
@@ -79,14 +83,14 @@ bench-disk: build peers fio ## every model and peer reading 4 KiB blocks at 1 ..
 	$(BIN)/bench disk --python $(PEER_PYTHON) --fio $$(command -v fio || echo fio) --out results/disk
 	$(BIN)/bench readme
 
-timelines: build peers ## the cases that teach, with --timeline: 10 x 1 s, 8 SHA-256 chains, 1,000 requests -> results/timelines/*.svg
+timelines: build peers ## the cases that teach, with --timeline: 10 x 1 s, 8 SHA-256 chains, 1,000 requests -> rewrites the tracked results/timelines/
 	$(BIN)/bench timelines --python $(PEER_PYTHON) --out results/timelines
 
-strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS)
-	$(BIN)/bench trace --tool strace --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) --ms $(MS)
+strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS; WORK, WORKERS, OFFLOAD=1)
+	$(BIN)/bench trace --tool strace $(TRACE_ARGS)
 
-perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TASKS, MS)
-	$(BIN)/bench trace --tool perf --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) --ms $(MS)
+perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TASKS, MS; WORK, WORKERS, OFFLOAD=1)
+	$(BIN)/bench trace --tool perf $(TRACE_ARGS)
 
 syscalls: build peers ## every model, Go and Node under strace -f -c, sleep and http (N=10000; 1000 for procs and threads) -> results/syscalls.md and .json
 	$(BIN)/bench syscalls --python $(PEER_PYTHON) --out results/syscalls.md

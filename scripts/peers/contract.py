@@ -63,18 +63,40 @@ def _size(text):
     return size
 
 
+# Where each flag that belongs to one mode belongs: (applies to a run of this workload, to
+# --serve, and the words of the refusal). The rules are the Rust models' (CONTRACT.md).
+BELONGS = {
+    "tasks": (lambda w: True, False, "to running tasks"),
+    "workload": (lambda w: True, False, "to running tasks"),
+    "timeline": (lambda w: True, False, "to running tasks: it records each task's span"),
+    "verbose": (lambda w: True, False, "to running tasks: it names each finished task"),
+    "ms": (lambda w: w in ("sleep", "http"), False, "to the sleep and http workloads"),
+    "work": (lambda w: w == "cpu", False, "to the cpu workload (a server's /cpu takes work=K)"),
+    "addr": (lambda w: w == "http", False, "to the http workload"),
+    "timeout_ms": (lambda w: w == "http", True, "to the http workload and --serve"),
+    "offload": (lambda w: w == "cpu", True, "to the cpu workload and --serve"),
+    **{f: (lambda w: w == "disk", False, "to the disk workload")
+       for f in ("file", "file_size", "bytes", "buffered", "write")},
+}
+DEFAULTS = {"workload": "sleep", "tasks": 10, "ms": 1000, "work": 100000, "addr": ("127.0.0.1", 7878),
+            "timeout_ms": 30000, "offload": False, "verbose": False, "bytes": 4096,
+            "buffered": False, "write": False}
+
+
 def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
     """The contract's command line. `caps_disk`: --workers sizes the pool that reads files
-    (an event loop's executor) though the model has no pool for the other workloads."""
+    (an event loop's executor) though the model has no pool for the other workloads. A flag
+    that does not apply to the mode chosen is refused, and nothing is written until every
+    argument is accepted."""
     p = ContractParser(prog=model, description=f"{model}: a conclab Python peer")
-    p.add_argument("--workload", choices=WORKLOADS, default="sleep")
-    p.add_argument("--tasks", type=_count(1), default=10)
-    p.add_argument("--ms", type=_count(0), default=1000)
-    p.add_argument("--work", type=_count(0), default=100000)
-    p.add_argument("--addr", type=_addr, default=("127.0.0.1", 7878))
+    p.add_argument("--workload", choices=WORKLOADS, default=None)
+    p.add_argument("--tasks", type=_count(1), default=None)
+    p.add_argument("--ms", type=_count(0), default=None)
+    p.add_argument("--work", type=_count(0), default=None)
+    p.add_argument("--addr", type=_addr, default=None)
     p.add_argument("--workers", type=_count(1), default=None)
-    p.add_argument("--offload", action="store_true")
-    p.add_argument("--timeout-ms", type=_count(1), default=30000)
+    p.add_argument("--offload", action="store_true", default=None)
+    p.add_argument("--timeout-ms", type=_count(1), default=None)
     p.add_argument("--file", default=None)
     p.add_argument("--file-size", type=_size, default=None)
     p.add_argument("--bytes", type=_size, default=None)
@@ -83,27 +105,30 @@ def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
     p.add_argument("--serve", type=_addr, default=None)
     p.add_argument("--timeline", default=None)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", default=None)
     args = p.parse_args()
-    disk = args.workload == "disk" and not args.serve
-    for flag in ("file", "file_size", "bytes", "buffered", "write"):
-        if getattr(args, flag) is not None and not disk:
-            p.error(f"--{flag.replace('_', '-')} applies to the disk workload only")
-    args.bytes = args.bytes or 4096
+    workload = args.workload or "sleep"
+    for flag, (fits, serving, belongs) in BELONGS.items():
+        if getattr(args, flag) is None:
+            continue
+        if not (serving if args.serve else fits(workload)):
+            mode = "--serve" if args.serve else f"the {workload} workload"
+            p.error(f"--{flag.replace('_', '-')} does not apply to {mode}: it belongs {belongs}")
+    for flag, value in DEFAULTS.items():
+        if getattr(args, flag) is None:
+            setattr(args, flag, value)
     if args.bytes > 1 << 30:
         p.error(f"argument --bytes: {args.bytes} is over 1 GiB")
-    args.buffered, args.write = bool(args.buffered), bool(args.write)
+    disk = args.workload == "disk" and not args.serve
+    if args.workers is not None and not has_pool and not (disk and caps_disk):
+        p.error(f"--workers: {model} has no pool")
+    if args.offload and not can_offload:
+        p.error(f"--offload: {model} has no event loop to offload from")
     if args.timeline is not None:
-        if args.serve:
-            p.error("--timeline records tasks: it does not apply to --serve")
         try:
             open(args.timeline, "w").close()  # a path that cannot be written is bad input
         except OSError as e:
             p.error(f"--timeline: cannot write {args.timeline}: {e.strerror}")
-    if args.workers is not None and not has_pool and not (disk and caps_disk):
-        p.error(f"--workers: {model} has no pool")
-    if args.offload and not (can_offload and (args.workload == "cpu" or args.serve)):
-        p.error(f"--offload: only for the cpu workload in a model with an event loop")
     return args
 
 
@@ -479,7 +504,7 @@ class Tally:
             print(json.dumps(r, separators=(",", ":")))
         else:
             ideal = f" (ideal {r['ideal_s']:.4f} s)" if r["ideal_s"] is not None else ""
-            print(f"{r['model']} · {r['workload']} · {r['tasks']} tasks · {r['wall_s']:.4f} s{ideal}"
+            print(f"{r['model']} · {r['workload']} · {r['tasks']} task{'' if r['tasks'] == 1 else 's'} · {r['wall_s']:.4f} s{ideal}"
                   f" · peak RSS {r['max_rss_kib'] / 1024:.1f} MiB"
                   + (f" · loop lag max {r['loop_lag_ms']['max']:.1f} ms" if r["loop_lag_ms"] else "")
                   + (f" · {r['iops']:.0f} IOPS, p50 {r['latency_ms']['p50']:.3f} ms, "

@@ -31,16 +31,13 @@ function reject(reason) {
 function contractArgs() {
   let parsed;
   try {
-    const str = (d) => ({ type: "string", default: d });
+    const str = { type: "string" };
+    const bool = { type: "boolean" };
     parsed = parseArgs({
       options: {
-        workload: str("sleep"), tasks: str("10"), ms: str("1000"), work: str("100000"),
-        addr: str("127.0.0.1:7878"), "timeout-ms": str("30000"), workers: { type: "string" },
-        serve: { type: "string" }, timeline: { type: "string" },
-        file: { type: "string" }, "file-size": { type: "string" }, bytes: { type: "string" },
-        buffered: { type: "boolean" }, write: { type: "boolean" },
-        offload: { type: "boolean", default: false }, json: { type: "boolean", default: false },
-        verbose: { type: "boolean", default: false },
+        workload: str, tasks: str, ms: str, work: str, addr: str, "timeout-ms": str, workers: str,
+        serve: str, timeline: str, file: str, "file-size": str, bytes: str,
+        buffered: bool, write: bool, offload: bool, json: bool, verbose: bool,
       },
       strict: true,
       allowPositionals: false,
@@ -48,6 +45,20 @@ function contractArgs() {
   } catch (e) {
     reject(e.message.split("\n")[0]);
   }
+  // A flag that does not apply to the mode chosen is refused, as the Rust models do.
+  const workload = parsed.workload ?? "sleep";
+  for (const [flag, [fits, serving, belongs]] of Object.entries(BELONGS)) {
+    if (parsed[flag] === undefined) continue;
+    if (parsed.serve !== undefined ? !serving : !fits.includes(workload) && fits !== ANY) {
+      const mode = parsed.serve !== undefined ? "--serve" : `the ${workload} workload`;
+      reject(`--${flag} does not apply to ${mode}: it belongs ${belongs}`);
+    }
+  }
+  const defaults = {
+    workload: "sleep", tasks: "10", ms: "1000", work: "100000", addr: "127.0.0.1:7878",
+    "timeout-ms": "30000", offload: false, json: false, verbose: false,
+  };
+  for (const [flag, value] of Object.entries(defaults)) parsed[flag] ??= value;
   const number = (name, min) => {
     const text = parsed[name];
     if (!/^\d+$/.test(text)) reject(`--${name}: '${text}' is not a whole number`);
@@ -63,9 +74,6 @@ function contractArgs() {
     reject(`--workload: '${args.workload}' is not one of sleep, http, cpu, disk`);
   }
   const disk = args.workload === "disk" && parsed.serve === undefined;
-  for (const flag of ["file", "file-size", "bytes", "buffered", "write"]) {
-    if (parsed[flag] !== undefined && !disk) reject(`--${flag} applies to the disk workload only`);
-  }
   const size = (name, fallback) => {
     if (parsed[name] === undefined) return fallback;
     const value = parseSize(parsed[name]);
@@ -93,8 +101,8 @@ function contractArgs() {
     if (at < 1 || !/^\d+$/.test(parsed.serve.slice(at + 1))) reject(`--serve: '${parsed.serve}' is not HOST:PORT`);
     args.serve = { host: parsed.serve.slice(0, at).replace(/^\[(.*)\]$/, "$1"), port: Number(parsed.serve.slice(at + 1)), text: parsed.serve };
   }
+  // Nothing is written until every argument is accepted.
   if (parsed.timeline !== undefined) {
-    if (args.serve) reject("--timeline records tasks: it does not apply to --serve");
     try {
       fs.writeFileSync(parsed.timeline, ""); // a path that cannot be written is bad input
     } catch (e) {
@@ -102,11 +110,25 @@ function contractArgs() {
     }
     args.timeline = parsed.timeline;
   }
-  if (args.offload && args.workload !== "cpu" && !args.serve) {
-    reject("--offload applies to the cpu workload and --serve only");
-  }
   return args;
 }
+
+// Where each flag that belongs to one mode belongs: [the workloads it applies to, whether it
+// applies to --serve, the words of the refusal]. The rules are CONTRACT.md's.
+const ANY = ["sleep", "http", "cpu", "disk"];
+const DISK = [["disk"], false, "to the disk workload"];
+const BELONGS = {
+  tasks: [ANY, false, "to running tasks"],
+  workload: [ANY, false, "to running tasks"],
+  timeline: [ANY, false, "to running tasks: it records each task's span"],
+  verbose: [ANY, false, "to running tasks: it names each finished task"],
+  ms: [["sleep", "http"], false, "to the sleep and http workloads"],
+  work: [["cpu"], false, "to the cpu workload (a server's /cpu takes work=K)"],
+  addr: [["http"], false, "to the http workload"],
+  "timeout-ms": [["http"], true, "to the http workload and --serve"],
+  offload: [["cpu"], true, "to the cpu workload and --serve"],
+  file: DISK, "file-size": DISK, bytes: DISK, buffered: DISK, write: DISK,
+};
 
 // ---- the tasks ---------------------------------------------------------------------------
 
@@ -373,7 +395,7 @@ function report(args, outcomes, wall, lag) {
       ? ` · ${r.iops.toFixed(0)} IOPS, p50 ${r.latency_ms.p50.toFixed(3)} ms, p99 ${r.latency_ms.p99.toFixed(3)} ms`
       : "";
     process.stdout.write(
-      `${MODEL} · ${args.workload} · ${args.tasks} tasks · ${wall.toFixed(4)} s${ideal} · ` +
+      `${MODEL} · ${args.workload} · ${args.tasks} task${args.tasks === 1 ? "" : "s"} · ${wall.toFixed(4)} s${ideal} · ` +
         `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText}${diskText} · checksum ${checksum}${failedText}\n`,
     );
   }

@@ -11,10 +11,10 @@ const MAX_DELAY_MS = 60_000;
 const MAX_WORK = 10_000_000;
 
 export function serve(args, sha256Chain, offload) {
-  const counts = { connections: 0, requests: 0, errors: 0 };
+  const counts = { connections: 0, requests: 0, rejected: 0, errors: 0 };
   const send = (res, status, body, close) => {
     if (status === 200) counts.requests++;
-    else counts.errors++;
+    else counts.rejected++; // a 4xx is an answer, not a failure of the server
     const headers = { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) };
     if (close) headers.Connection = "close";
     res.writeHead(status, headers);
@@ -66,14 +66,16 @@ export function serve(args, sha256Chain, offload) {
     socket.on("close", () => sockets.delete(socket));
   });
   server.on("clientError", (err, socket) => {
-    counts.errors++;
     if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      counts.errors++;
       socket.destroy(); // too slow: closed, as in every model
     } else if (socket.writable && !socket.destroyed) {
+      counts.rejected++;
       const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
       const body = err.code === "HPE_HEADER_OVERFLOW" ? '{"error":"header too large"}' : '{"error":"bad request"}';
       socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     } else {
+      counts.errors++;
       socket.destroy();
     }
   });
@@ -91,6 +93,7 @@ export function serve(args, sha256Chain, offload) {
   const start = performance.now();
   server.listen({ host: args.serve.host, port: args.serve.port, backlog: 4096 }, () => {
     const { address, port } = server.address();
+    args.serve.bound = `${address}:${port}`; // the report gives the port the kernel chose
     process.stdout.write(`listening on ${address}:${port}\n`);
   });
   const stop = () => {
@@ -106,10 +109,12 @@ export function serve(args, sha256Chain, offload) {
   process.on("SIGTERM", stop);
 }
 
+const counted = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 function report(args, counts, start) {
   const usage = process.resourceUsage();
   const r = {
-    model: "node-promises", serve: args.serve.text, workers: 1, offload: args.offload,
+    model: "node-promises", serve: args.serve.bound ?? args.serve.text, workers: 1, offload: args.offload,
     ...counts, refused: 0, wall_s: (performance.now() - start) / 1000,
     user_s: usage.userCPUTime / 1e6, sys_s: usage.systemCPUTime / 1e6, max_rss_kib: usage.maxRSS,
     children_max_rss_kib: 0, voluntary_ctx_switches: usage.voluntaryContextSwitches,
@@ -118,7 +123,9 @@ function report(args, counts, start) {
   process.stdout.write(
     args.json
       ? `${JSON.stringify(r)}\n`
-      : `node-promises · served ${r.requests} requests on ${r.connections} connections · ${r.errors} errors · ${r.wall_s.toFixed(3)} s · peak RSS ${(r.max_rss_kib / 1024).toFixed(1)} MiB\n`,
+      : `node-promises · served ${counted(r.requests, "request")} on ${counted(r.connections, "connection")} · ` +
+          `${r.rejected} answered 4xx · ${counted(r.errors, "error")} · ${r.wall_s.toFixed(3)} s · ` +
+          `peak RSS ${(r.max_rss_kib / 1024).toFixed(1)} MiB\n`,
   );
   process.exit(0);
 }

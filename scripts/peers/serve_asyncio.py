@@ -27,7 +27,7 @@ class Connection(asyncio.Protocol):
         self.url = b""
         self.busy = False  # a request is being answered
         self.transport = None
-        self.counts = [0, 0]
+        self.counts = [0, 0, 0]  # requests, rejected (4xx answers), errors
 
     # -- asyncio's callbacks --
     def connection_made(self, transport):
@@ -54,7 +54,7 @@ class Connection(asyncio.Protocol):
         self.deadline.cancel()
         self.queue.put_nowait(None)
         if exc is not None:
-            self.counts[1] += 1
+            self.counts[2] += 1
 
     # -- httptools' callbacks --
     def on_message_begin(self):
@@ -81,8 +81,8 @@ class Connection(asyncio.Protocol):
 
     def too_slow(self):
         if not self.busy:
-            if self.counts == [0, 0]:
-                self.counts[1] += 1
+            if self.counts == [0, 0, 0]:
+                self.counts[2] += 1
             self.transport.close()
 
     # -- the answers, one at a time --
@@ -125,8 +125,8 @@ class Connection(asyncio.Protocol):
             self.deadline = loop.call_later(self.server.timeout, self.too_slow)
         self.deadline.cancel()
         self.transport.close()
-        self.server.tally.add(requests=self.counts[0], errors=self.counts[1])
-        self.counts = [0, 0]
+        self.server.tally.add(requests=self.counts[0], rejected=self.counts[1], errors=self.counts[2])
+        self.counts = [0, 0, 0]
         self.server.closed(self)
 
 
@@ -161,7 +161,7 @@ class Server:
                                                  reuse_address=True, backlog=4096)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
-        serving.listening(self.listener.sockets[0])
+        serving.listening(self.listener.sockets[0], self.tally)
         await self.all_closed.wait()
         if self.pool is not None:
             self.pool.shutdown()

@@ -73,15 +73,17 @@ class Tally:
 
     def __init__(self, model, args):
         self.model, self.args = model, args
-        self.connections = self.requests = self.errors = self.refused = 0
+        self.connections = self.requests = self.rejected = self.errors = self.refused = 0
+        self.bound = None  # the address listened on, port 0 resolved
         self.lock = threading.Lock()
         self.start = time.monotonic()
         self.last_named = 0.0
 
-    def add(self, connections=0, requests=0, errors=0, refused=0):
+    def add(self, connections=0, requests=0, rejected=0, errors=0, refused=0):
         with self.lock:
             self.connections += connections
             self.requests += requests
+            self.rejected += rejected
             self.errors += errors
             self.refused += refused
 
@@ -95,9 +97,10 @@ class Tally:
     def exit(self, workers=1):
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         r = {
-            "model": self.model, "serve": "%s:%d" % self.args.serve, "workers": workers,
+            "model": self.model, "serve": "%s:%d" % (self.bound or self.args.serve), "workers": workers,
             "offload": self.args.offload, "connections": self.connections,
-            "requests": self.requests, "errors": self.errors, "refused": self.refused,
+            "requests": self.requests, "rejected": self.rejected, "errors": self.errors,
+            "refused": self.refused,
             "wall_s": round(time.monotonic() - self.start, 6),
             "user_s": round(me.ru_utime + kids.ru_utime, 6), "sys_s": round(me.ru_stime + kids.ru_stime, 6),
             "max_rss_kib": me.ru_maxrss, "children_max_rss_kib": kids.ru_maxrss,
@@ -107,16 +110,23 @@ class Tally:
         if self.args.json:
             print(json.dumps(r, separators=(",", ":")))
         else:
-            print(f"{r['model']} · served {r['requests']} requests on {r['connections']} connections"
-                  f" · {r['errors']} errors · {r['refused']} refused · {r['wall_s']:.3f} s"
+            print(f"{r['model']} · served {counted(r['requests'], 'request')} on "
+                  f"{counted(r['connections'], 'connection')} · {r['rejected']} answered 4xx"
+                  f" · {counted(r['errors'], 'error')} · {r['refused']} refused · {r['wall_s']:.3f} s"
                   f" · user {r['user_s']:.3f} s sys {r['sys_s']:.3f} s"
                   f" · peak RSS {r['max_rss_kib'] / 1024:.1f} MiB")
         sys.stdout.flush()
         sys.exit(0)
 
 
-def listening(sock):
+def counted(n, noun):
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def listening(sock, tally=None):
     host, port = sock.getsockname()[:2]
+    if tally is not None:
+        tally.bound = (host, port)
     print(f"listening on {host}:{port}", flush=True)
 
 
@@ -135,18 +145,18 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         Handler.open_sockets.add(self.connection)
-        self.counts = [0, 0]  # requests, errors
+        self.counts = [0, 0, 0]  # requests, rejected (4xx answers), errors
 
     def finish(self):
         Handler.open_sockets.discard(self.connection)
         try:
             super().finish()
         except OSError:
-            self.counts[1] += 1
+            self.counts[2] += 1
         if os.getpid() != Handler.server_pid and Handler.report_fd is not None:
-            os.write(Handler.report_fd, b"%d %d\n" % tuple(self.counts))  # one atomic write
+            os.write(Handler.report_fd, b"%d %d %d\n" % tuple(self.counts))  # one atomic write
         else:
-            self.tally.add(requests=self.counts[0], errors=self.counts[1])
+            self.tally.add(requests=self.counts[0], rejected=self.counts[1], errors=self.counts[2])
 
     def log_message(self, *_):
         pass  # no access log: the report counts
@@ -223,8 +233,8 @@ def serve_blocking(model, server_class, args, workers=1):
     def read_counts():
         with os.fdopen(read_fd) as counts:
             for line in counts:
-                requests, errors = map(int, line.split())
-                tally.add(requests=requests, errors=errors)
+                requests, rejected, errors = map(int, line.split())
+                tally.add(requests=requests, rejected=rejected, errors=errors)
     reader = threading.Thread(target=read_counts, daemon=True)
     reader.start()
     Handler.tally = tally
@@ -256,7 +266,7 @@ def serve_blocking(model, server_class, args, workers=1):
         done.set()
 
     stop_on_signals(stop)
-    listening(server.socket)
+    listening(server.socket, tally)
     tally.start = time.monotonic()
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
     serving.start()

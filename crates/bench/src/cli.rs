@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// The article's table: 10 tasks, each waits 1 s (or 100 ms with --quick), every model and peer
-    Seed(Suite),
+    Seed(Seed),
     /// The http workload at N = 100, 1,000 and 10,000 against the local service
     Http(Suite),
     /// The cpu workload: 8 SHA-256 chains through every model and peer
@@ -47,6 +47,7 @@ pub struct Timelines {
     /// The peers' Python (Go and Node are looked for beside it)
     #[arg(long, value_name = "PATH")]
     pub python: String,
+    /// Where the JSON lines and the SVGs go (the tracked results/timelines is rewritten)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
@@ -81,10 +82,13 @@ pub struct Serve {
     /// The peers' Python (Go and Node are looked for beside it)
     #[arg(long, value_name = "PATH")]
     pub python: String,
+    /// The wrk that drives the throughput case
     #[arg(long, value_name = "PATH", default_value = "wrk")]
     pub wrk: String,
+    /// The oha that drives the open loop
     #[arg(long, value_name = "PATH", default_value = ".tools/bin/oha")]
     pub oha: String,
+    /// Where serve.json and its tables go
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// 2 s a load and smaller N, to try the pipeline
@@ -104,7 +108,14 @@ pub struct Suite {
     /// Where the results go
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// seed only: 10 × 100 ms with fewer runs, in under a minute
+}
+
+/// The article's table: a hyperfine suite that also has a quick form.
+#[derive(Args)]
+pub struct Seed {
+    #[command(flatten)]
+    pub suite: Suite,
+    /// 10 × 100 ms with fewer runs, in under a minute
     #[arg(long)]
     pub quick: bool,
 }
@@ -141,23 +152,38 @@ pub struct Syscalls {
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Tool {
+    /// `strace -f -c`: every system call, counted
     Strace,
+    /// `perf stat` with software events: task clock, context switches, migrations, faults
     Perf,
 }
 
 #[derive(Args)]
 pub struct Trace {
+    /// What to run the model under
     #[arg(long, value_enum)]
     pub tool: Tool,
     /// The model binary to run
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::trace::MODELS))]
     pub model: String,
+    /// The workload (http: the service is started and stopped around the run)
     #[arg(long, value_enum, default_value_t = workload::Workload::Sleep)]
     pub workload: workload::Workload,
+    /// How many tasks
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub tasks: u32,
-    #[arg(long, value_name = "MS", default_value_t = 100)]
-    pub ms: u64,
+    /// sleep and http: each task's wait
+    #[arg(long, value_name = "MS")]
+    pub ms: Option<u64>,
+    /// cpu: SHA-256 rounds per task
+    #[arg(long, value_name = "K")]
+    pub work: Option<u32>,
+    /// The model's pool, or on disk the reads in flight (CONTRACT.md, --workers)
+    #[arg(long, value_name = "W")]
+    pub workers: Option<u32>,
+    /// cpu in the event loops: hand each task to a pool
+    #[arg(long)]
+    pub offload: bool,
 }
 
 #[derive(Args)]

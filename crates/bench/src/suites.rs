@@ -50,9 +50,9 @@ pub fn article_figure(name: &str) -> Option<&'static str> {
     ARTICLE.iter().find(|(n, _)| *n == name).map(|(_, figure)| *figure)
 }
 
-pub fn seed(options: &Suite) -> Result<(), String> {
+pub fn seed(options: &crate::cli::Seed) -> Result<(), String> {
     let quick = options.quick;
-    let (bench, peers, facts) = setup(options)?;
+    let (bench, peers, facts) = setup(&options.suite)?;
     let (ms, fast_runs, slow_runs) = if quick { (100, 3, 2) } else { (1000, 5, 3) };
     let a = args(&format!("--tasks 10 --ms {ms}"));
     let per_task = args(&format!("--tasks 10 --ms {ms} --workers 10"));

@@ -17,30 +17,55 @@ use crate::table::{Table, DASH};
 pub const MODELS: [&str; 7] = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
 
 /// `program` (a model binary, or a peer and its script) with the contract's arguments for the
-/// workload; the service when it needs one.
+/// workload — `--ms MS` where the workload waits, and `extra` — and the service when it
+/// needs one.
 fn command(
     program: &[String],
     workload: Workload,
     tasks: u64,
     ms: u64,
+    extra: &[String],
 ) -> Result<(Vec<String>, Option<Service>), String> {
     let http = workload == Workload::Http;
     let service = if http { Some(Service::start()?) } else { None };
     let mut argv = program.to_vec();
-    let (tasks, ms) = (tasks.to_string(), ms.to_string());
-    argv.extend(["--workload", workload.name(), "--tasks", &tasks, "--ms", &ms].map(String::from));
+    argv.extend(["--workload", workload.name(), "--tasks", &tasks.to_string()].map(String::from));
+    if matches!(workload, Workload::Sleep | Workload::Http) {
+        argv.extend(["--ms".to_string(), ms.to_string()]);
+    }
     if let Some(s) = &service {
         argv.extend(["--addr".to_string(), s.addr.clone()]);
     }
+    argv.extend(extra.iter().cloned());
     Ok((argv, service))
 }
 
 pub fn one(options: &Trace) -> Result<(), String> {
+    // The flags that do not apply to the workload are the model's to refuse, with the reason.
+    let mut extra = Vec::new();
+    if let Some(work) = options.work {
+        extra.extend(["--work".to_string(), work.to_string()]);
+    }
+    if let Some(workers) = options.workers {
+        extra.extend(["--workers".to_string(), workers.to_string()]);
+    }
+    if options.offload {
+        extra.push("--offload".to_string());
+    }
+    if options.ms.is_some() && !matches!(options.workload, Workload::Sleep | Workload::Http) {
+        // Bad input, as the models say it: exit 2.
+        eprintln!(
+            "Error: --ms does not apply to the {} workload: it belongs to sleep and http",
+            options.workload.name()
+        );
+        std::process::exit(2);
+    }
     let (argv, _service) = command(
         &model_program(&options.model),
         options.workload,
         options.tasks.into(),
-        options.ms,
+        options.ms.unwrap_or(100),
+        &extra,
     )?;
     let tool: Vec<&str> = match options.tool {
         Tool::Strace => vec!["strace", "-f", "-c"],
@@ -126,14 +151,14 @@ fn measure(
     tasks: u64,
     scratch: &std::path::Path,
 ) -> Result<Counts, String> {
-    let (argv, service) = command(program, workload, tasks, 100)?;
+    let (argv, service) = command(program, workload, tasks, 100, &[])?;
     let calls = parse_strace_summary(&strace(&["-f", "-c"], scratch, argv, service)?);
     let count = |names: &[&str]| {
         calls.iter().filter(|c| names.contains(&c.0.as_str())).map(|c| c.1).sum::<u64>()
     };
     let socket_io = if workload == Workload::Http {
         // A second run that names every descriptor (-y): count the calls made on sockets.
-        let (argv, service) = command(program, workload, tasks, 100)?;
+        let (argv, service) = command(program, workload, tasks, 100, &[])?;
         let trace =
             strace(&["-f", "-y", "-e", &format!("trace={SOCKET_IO}")], scratch, argv, service)?;
         Some(trace.lines().filter(|l| l.contains("<socket:[") || l.contains("<TCP")).count() as u64)

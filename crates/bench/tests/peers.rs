@@ -154,8 +154,15 @@ fn offloading_keeps_the_python_and_node_loops_ticking() {
         assert_eq!(offloaded["checksum"], blocked["checksum"], "{peer}");
         let max = |r: &serde_json::Value| r["loop_lag_ms"]["max"].as_f64().unwrap_or(0.0);
         // Each task hashes for roughly 0.1 s or more; on the loop, the ticker waits for it.
+        // Handed to a pool, the ticker waits at most for a scheduler's hiccup: on a loaded
+        // 2-core machine that can reach tens of ms, so the bound is against the blocked run.
         assert!(max(&blocked) > 50.0, "{peer}: blocked loop lag {}", blocked["loop_lag_ms"]);
-        assert!(max(&offloaded) < 50.0, "{peer}: offloaded loop lag {}", offloaded["loop_lag_ms"]);
+        assert!(
+            max(&offloaded) < max(&blocked) / 2.0,
+            "{peer}: offloaded loop lag {} against blocked {}",
+            offloaded["loop_lag_ms"],
+            blocked["loop_lag_ms"]
+        );
     }
 }
 
@@ -259,4 +266,19 @@ fn every_peer_makes_a_missing_file_from_the_definition() {
 fn every_peer_refuses_bad_disk_input_and_unusable_files() {
     every_peer(&[], testkit::disk_checks::bad_disk_input_exits_2);
     every_peer(&[], testkit::disk_checks::an_unusable_file_exits_1_naming_it);
+}
+
+#[test]
+fn every_peer_leaves_the_timeline_file_untouched_when_it_refuses_its_arguments() {
+    every_peer(&[], testkit::cli_checks::a_rejected_command_leaves_the_timeline_file_untouched);
+}
+
+#[test]
+fn every_peer_refuses_a_flag_that_does_not_apply_saying_why() {
+    every_peer(&[], testkit::cli_checks::a_flag_that_does_not_apply_is_refused_saying_why);
+}
+
+#[test]
+fn every_peer_reports_the_port_bound_and_counts_4xx_apart() {
+    every_peer(&[], testkit::serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart);
 }

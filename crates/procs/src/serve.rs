@@ -3,7 +3,7 @@
 //! connection at a time, as Apache's prefork and gunicorn's sync workers do.
 //!
 //! A child shares nothing with its parent but descriptors, so what it counted comes back as
-//! bytes: one 32-byte record per child on a shared pipe (an atomic write, under PIPE_BUF).
+//! bytes: one 40-byte record per child on a shared pipe (an atomic write, under PIPE_BUF).
 //! The parent reaps each child as it exits — at least once a second — so none is left a
 //! zombie. A `fork` refused with EAGAIN (RLIMIT_NPROC, pid_max) refuses that connection and
 //! names the limit; the children already serving go on.
@@ -62,8 +62,12 @@ fn fork_per_connection(
         let Some(stream) = stream else { return Ok(()) };
         let child = || {
             let counts = serve_connection(stream, args.timeout(), stop);
-            let totals =
-                Totals { requests: counts.requests, errors: counts.errors, ..Totals::default() };
+            let totals = Totals {
+                requests: counts.requests,
+                rejected: counts.rejected,
+                errors: counts.errors,
+                ..Totals::default()
+            };
             send(results_tx, totals)
         };
         // The parent's copy of the connection closes when `child` is dropped here.
@@ -117,14 +121,14 @@ fn prefork(
     Ok(workers)
 }
 
-/// A child's counts to its parent: one 32-byte write, atomic under PIPE_BUF.
+/// A child's counts to its parent: one 40-byte write, atomic under PIPE_BUF.
 fn send(results_tx: &OwnedFd, totals: Totals) -> io::Result<()> {
     nix::unistd::write(results_tx, &totals.to_bytes()).map(drop).map_err(io::Error::from)
 }
 
 /// Read every record the children have written so far.
 fn read_counts(results: &mut File, counters: &Counters) -> io::Result<()> {
-    let mut record = [0u8; 32];
+    let mut record = [0u8; Totals::BYTES];
     loop {
         match results.read_exact(&mut record) {
             Ok(()) => counters.add(Totals::from_bytes(&record)),

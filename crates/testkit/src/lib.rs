@@ -15,6 +15,9 @@
 //!   purpose: one that refuses, one that never answers, one that cuts its answer short, one
 //!   that streams it in chunks.
 //! - [`serving`]: a model started with `--serve`, and the clients that test it.
+//! - [`cli_checks`]: what every command line must do for a newcomer: no file touched before
+//!   its arguments are accepted, no flag silently ignored, clap's suggestions kept, bind
+//!   errors told apart.
 //! - [`disk_checks`]: what every program must do with the disk workload, in a scratch
 //!   folder on a real disk, for the models' `disk_tests!` and the peers alike.
 //! - [`serve_checks`]: what every server must do, for the models' `serve_tests!` and the
@@ -23,6 +26,7 @@
 //!   [`contract_tests!`] for every model, [`concurrent_tests!`], [`pool_tests!`],
 //!   [`socket_limit_tests!`] and [`event_loop_tests!`] for the models of each kind.
 
+pub mod cli_checks;
 pub mod disk_checks;
 pub mod run;
 pub mod serve_checks;

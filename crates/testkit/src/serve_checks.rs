@@ -49,6 +49,43 @@ pub fn routes_answer_on_one_keep_alive_connection(program: &str, leading: &[&str
     assert_eq!(report["connections"], 1, "{report}");
 }
 
+/// The report gives the address listened on (the port the kernel chose for port 0), counts
+/// 4xx answers apart from errors, and says "1 request on 1 connection".
+pub fn the_report_names_the_port_bound_and_counts_4xx_apart(program: &str, leading: &[&str]) {
+    let server = start(program, leading, &[]);
+    let mut stream = connect(server.addr);
+    for path in ["/health", "/nowhere"] {
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").expect("send");
+        read_response(&mut stream);
+    }
+    drop(stream);
+    let addr = server.addr.to_string();
+    let report = stop_cleanly(server);
+    assert_eq!(report["serve"], addr, "{report}");
+    assert_eq!(
+        (&report["requests"], &report["rejected"], &report["errors"]),
+        (&1.into(), &1.into(), &0.into()),
+        "{report}"
+    );
+    // Without --json, the human line says it in words.
+    let server = Server::start_reporting(program, leading, &[], Limit::None, false).expect("start");
+    assert_eq!(get(server.addr, "/health").0, 200);
+    let outcome = server.stop();
+    let line = outcome.stdout.lines().last().unwrap_or("").to_string();
+    assert!(line.contains("served 1 request on 1 connection ·"), "{line}");
+}
+
+/// A request with a missing or bad parameter is answered 400 naming the parameter.
+pub fn a_bad_parameter_is_named_in_the_answer(program: &str, leading: &[&str]) {
+    let server = start(program, leading, &[]);
+    for (path, named) in [("/cpu", "id"), ("/query?id=x", "id"), ("/cpu?id=1&work=lots", "work")] {
+        let (status, body) = get(server.addr, path);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains(named), "{path}: {body}");
+    }
+    stop_cleanly(server);
+}
+
 pub fn pipelined_requests_are_answered_in_order(program: &str, leading: &[&str]) {
     let server = start(program, leading, &[]);
     let mut stream = connect(server.addr);

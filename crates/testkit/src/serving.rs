@@ -32,8 +32,22 @@ impl Server {
     /// `program leading… --serve 127.0.0.1:0 --timeout-ms T --json extra…`, once it has said
     /// `listening on ADDR`; `None` where the limit cannot be set up here (said on stderr).
     pub fn start(program: &str, leading: &[&str], extra: &[&str], limit: Limit) -> Option<Server> {
+        Server::start_reporting(program, leading, extra, limit, true)
+    }
+
+    /// As [`Server::start`], with the report as one JSON line (`json`) or its human line.
+    pub fn start_reporting(
+        program: &str,
+        leading: &[&str],
+        extra: &[&str],
+        limit: Limit,
+        json: bool,
+    ) -> Option<Server> {
         let mut args = leading.to_vec();
-        args.extend(["--serve", "127.0.0.1:0", "--json"]);
+        args.extend(["--serve", "127.0.0.1:0"]);
+        if json {
+            args.push("--json");
+        }
         args.extend(extra);
         let (mut command, copy) = match limit {
             Limit::Nproc(headroom) => nproc_limited(program, &args, headroom)?,

@@ -92,6 +92,21 @@ macro_rules! contract_tests {
             }
 
             #[test]
+            fn a_rejected_command_leaves_the_timeline_file_untouched() {
+                $crate::cli_checks::a_rejected_command_leaves_the_timeline_file_untouched(BIN, &[]);
+            }
+
+            #[test]
+            fn a_flag_that_does_not_apply_is_refused_saying_why() {
+                $crate::cli_checks::a_flag_that_does_not_apply_is_refused_saying_why(BIN, &[]);
+            }
+
+            #[test]
+            fn clap_s_suggestions_reach_the_user() {
+                $crate::cli_checks::clap_s_suggestions_reach_the_user(BIN);
+            }
+
+            #[test]
             fn cpu_tasks_yield_the_known_checksum() {
                 let args = ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--json"];
                 let report = $crate::run(BIN, &args).success();
@@ -292,6 +307,21 @@ macro_rules! serve_tests {
             #[test]
             fn sigterm_finishes_the_request_in_flight_and_reports() {
                 check::sigterm_finishes_the_request_in_flight_and_reports(BIN, &[]);
+            }
+
+            #[test]
+            fn the_report_names_the_port_bound_and_counts_4xx_apart() {
+                check::the_report_names_the_port_bound_and_counts_4xx_apart(BIN, &[]);
+            }
+
+            #[test]
+            fn a_bad_parameter_is_named_in_the_answer() {
+                check::a_bad_parameter_is_named_in_the_answer(BIN, &[]);
+            }
+
+            #[test]
+            fn a_bind_error_gets_a_bind_error_s_advice() {
+                $crate::cli_checks::a_bind_error_gets_a_bind_error_s_advice(BIN);
             }
         }
     };

@@ -4,16 +4,16 @@
 //! only says which optional knobs it has (`--workers`, `--offload`); asking a model for a
 //! knob it lacks is bad input, not something to ignore silently.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::process;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use clap::{error::ErrorKind, value_parser, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{error::ErrorKind, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
-/// The alignment O_DIRECT asks for on every device this project meets (4 KiB logical
-/// blocks at most), and so the unit of `--bytes` and `--file-size`.
-pub const ALIGN: usize = 4096;
+use crate::values::{addr, at_least, block, leak, size};
+
+pub use crate::values::ALIGN;
 
 /// The disk workload's data file, when created without `--file-size`: 1 GiB, as fio's runs.
 pub const DEFAULT_FILE_SIZE: u64 = 1 << 30;
@@ -53,20 +53,20 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Workload::Sleep)]
     pub workload: Workload,
     /// How many tasks (N >= 1)
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
     pub tasks: u32,
     /// sleep: each task waits MS ms; http: the delay each request asks the service for
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = at_least::<u64>(0), allow_negative_numbers = true)]
     pub ms: u64,
     /// cpu: SHA-256 rounds per task
-    #[arg(long, value_name = "K", default_value_t = 100_000)]
+    #[arg(long, value_name = "K", default_value_t = 100_000, value_parser = at_least::<u32>(0), allow_negative_numbers = true)]
     pub work: u32,
     /// http: where the service listens
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7878", value_parser = parse_addr)]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7878", value_parser = addr)]
     pub addr: SocketAddr,
     /// Pool size (procs, threads, tokio); default: one process/thread per task, tokio one
     /// worker per core. disk: the most reads or writes in flight, in every model but serial
-    #[arg(long, value_name = "W", value_parser = value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "W", value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
     pub workers: Option<u32>,
     /// disk: the data file [default: data/disk-SIZE.bin], created from the definition when
     /// missing
@@ -74,10 +74,10 @@ pub struct Args {
     pub file: Option<&'static str>,
     /// disk: the data file's size when it is created (K, M, G suffixes: powers of 1024);
     /// an existing file must have this size [default: 1G]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = size)]
     pub file_size: Option<u64>,
     /// disk: bytes each task reads or writes, a multiple of 4096
-    #[arg(long, value_name = "B", default_value_t = 4096, value_parser = parse_block)]
+    #[arg(long, value_name = "B", default_value_t = 4096, value_parser = block)]
     pub bytes: u32,
     /// disk: go through the page cache instead of O_DIRECT
     #[arg(long)]
@@ -90,16 +90,16 @@ pub struct Args {
     pub offload: bool,
     /// http: give up on a request after T ms (the task counts as failed); --serve: close a
     /// connection whose next request has not arrived whole, or whose answer is not taken, in T ms
-    #[arg(long, value_name = "T", default_value_t = 30_000, value_parser = value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "T", default_value_t = 30_000, value_parser = at_least::<u64>(1), allow_negative_numbers = true)]
     pub timeout_ms: u64,
     /// Serve HTTP on HOST:PORT with this model instead of running tasks, until SIGINT or
     /// SIGTERM (`CONTRACT.md`, "Serving"); --workers, --offload and --timeout-ms apply
-    #[arg(long, value_name = "HOST:PORT", value_parser = parse_addr)]
+    #[arg(long, value_name = "HOST:PORT", value_parser = addr)]
     pub serve: Option<SocketAddr>,
     /// Write one JSON line per task to FILE — id, start and end in seconds since the run's
     /// start, the pid and tid that ran it — and an event loop's pulse ticks (`CONTRACT.md`,
-    /// "Timeline")
-    #[arg(long, value_name = "FILE", value_parser = timeline_file)]
+    /// "Timeline"); made only once the arguments are accepted
+    #[arg(long, value_name = "FILE", value_parser = leak)]
     pub timeline: Option<&'static str>,
     /// Print the report as one JSON object on one stdout line
     #[arg(long)]
@@ -108,6 +108,24 @@ pub struct Args {
     #[arg(long)]
     pub verbose: bool,
 }
+
+/// The flags that belong to one mode only, as (flag, clap's id).
+const FLAGS: [(&str, &str); 14] = [
+    ("tasks", "tasks"),
+    ("workload", "workload"),
+    ("timeline", "timeline"),
+    ("verbose", "verbose"),
+    ("ms", "ms"),
+    ("work", "work"),
+    ("addr", "addr"),
+    ("timeout-ms", "timeout_ms"),
+    ("offload", "offload"),
+    ("file", "file"),
+    ("file-size", "file_size"),
+    ("bytes", "bytes"),
+    ("buffered", "buffered"),
+    ("write", "write"),
+];
 
 /// Which optional knobs a model has; everything else in [`Args`] applies to all.
 #[derive(Clone, Copy, Debug)]
@@ -122,31 +140,53 @@ pub struct Model {
     pub caps_disk: bool,
 }
 
-/// Parse any other command line of the project (the `service`, say) the same way: a
-/// one-line reason and the usage on bad input, exit 2; `--help` prints and exits 0.
+/// Parse any other command line of the project (the `service`, `bench`) the same way: the
+/// reason and the usage on bad input, exit 2; `--help` prints and exits 0.
 pub fn parse_or_exit<T: clap::Parser>() -> T {
-    T::try_parse().unwrap_or_else(|e| match e.kind() {
+    // `bench help --help` asks for the help of help: the program's own.
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.len() == 3 && argv[1] == "help" && (argv[2] == "--help" || argv[2] == "-h") {
+        argv.remove(1);
+    }
+    T::try_parse_from(&argv).unwrap_or_else(|e| match e.kind() {
         // --help and --version print and exit 0; a missing subcommand prints the help, exit 2.
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
         _ => {
-            // The usage of the subcommand that was misused, where clap names one.
-            let text = e.to_string();
-            let usage = text.lines().find(|l| l.starts_with("Usage:")).map(str::to_string);
-            reject(&first_line(&text), &usage.unwrap_or(T::command().render_usage().to_string()))
+            // The usage of the subcommand that was misused, where there is one.
+            let mut command = T::command();
+            command.build();
+            let named = argv.get(1).and_then(|a| a.to_str()).map(str::to_string);
+            let usage = match named.and_then(|n| command.find_subcommand_mut(&n).cloned()) {
+                Some(mut sub) => sub.render_usage(),
+                None => command.render_usage(),
+            };
+            reject(&reason_of(&e), &usage.to_string())
         }
     })
 }
 
-/// Bad input, the contract's way: a one-line reason and the usage on stderr, exit 2.
+/// Bad input, the contract's way: `Error: ` and the reason, then the usage, on stderr; exit 2.
 fn reject(reason: &str, usage: &str) -> ! {
     eprintln!("Error: {reason}\n\n{usage}");
     process::exit(2)
 }
 
+/// clap's message without its usage and its pointer to `--help`, which the contract prints
+/// its own way: the one-line reason, and below it whatever clap knew to add — the possible
+/// values, or "a similar argument exists".
+fn reason_of(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let kept: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .collect();
+    kept.join("\n").trim_end().trim_start_matches("error: ").to_string()
+}
+
 impl Args {
-    /// Parse `std::env::args`, or print a one-line reason and the usage and exit 2.
+    /// Parse `std::env::args`, or print the reason and the usage and exit 2.
     pub fn parse_for(model: Model) -> Args {
         match Args::try_parse_for(model, std::env::args_os()) {
             Ok(args) => args,
@@ -155,7 +195,8 @@ impl Args {
         }
     }
 
-    /// The parser without the exits, for tests.
+    /// The parser without the exits, for tests. Nothing is written before every argument is
+    /// accepted: the `--timeline` file is made last.
     pub fn try_parse_for<I, T>(model: Model, argv: I) -> Result<Args, Rejected>
     where
         I: IntoIterator<Item = T>,
@@ -166,37 +207,75 @@ impl Args {
         let bad = |reason: String| Rejected::Bad { reason, usage: usage.clone() };
         let matches = command.try_get_matches_from_mut(argv).map_err(|e| match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Rejected::Help(e),
-            _ => bad(first_line(&e.to_string())),
+            _ => bad(reason_of(&e)),
         })?;
-        let args = Args::from_arg_matches(&matches).map_err(|e| bad(first_line(&e.to_string())))?;
-        let disk = args.workload == Workload::Disk && args.serve.is_none();
-        for flag in ["file", "file_size", "bytes", "buffered", "write"] {
-            if !disk && matches.value_source(flag) == Some(ValueSource::CommandLine) {
-                return Err(bad(format!(
-                    "--{} applies to the disk workload only",
-                    flag.replace('_', "-")
-                )));
-            }
-        }
-        if args.workers.is_some() && !model.has_pool && !(disk && model.caps_disk) {
-            return Err(bad(format!(
-                "{} has no pool: --workers applies to procs, threads and tokio (on disk also to epoll, uring and ring)",
-                model.name
-            )));
-        }
-        if args.timeline.is_some() && args.serve.is_some() {
-            return Err(bad("--timeline records tasks: it does not apply to --serve".into()));
-        }
-        if args.offload && !model.can_offload {
-            return Err(bad(format!(
-                "{} has no event loop to offload from: --offload applies to tokio, epoll, uring and ring",
-                model.name
-            )));
-        }
-        if args.offload && args.workload != Workload::Cpu && args.serve.is_none() {
-            return Err(bad("--offload applies to the cpu workload and --serve only".into()));
+        let args = Args::from_arg_matches(&matches).map_err(|e| bad(reason_of(&e)))?;
+        args.check(model, &matches).map_err(bad)?;
+        if let Some(path) = args.timeline {
+            std::fs::File::create(path)
+                .map_err(|e| bad(format!("--timeline: cannot write {path}: {e}")))?;
         }
         Ok(args)
+    }
+
+    /// Every flag given applies to the mode chosen and to this model.
+    fn check(&self, model: Model, matches: &ArgMatches) -> Result<(), String> {
+        for (flag, id) in FLAGS {
+            let given = matches.value_source(id) == Some(ValueSource::CommandLine);
+            if given {
+                self.applies(flag)?;
+            }
+        }
+        let disk = self.workload == Workload::Disk && self.serve.is_none();
+        if self.workers.is_some() && !model.has_pool && !(disk && model.caps_disk) {
+            return Err(format!(
+                "{} has no pool: --workers applies to procs, threads and tokio (on disk also to epoll, uring and ring)",
+                model.name
+            ));
+        }
+        if self.offload && !model.can_offload {
+            return Err(format!(
+                "{} has no event loop to offload from: --offload applies to tokio, epoll, uring and ring",
+                model.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `flag` means anything in the mode chosen: running tasks of one workload, or
+    /// serving. A flag that would be ignored is refused, and the reason says where it belongs.
+    fn applies(&self, flag: &str) -> Result<(), String> {
+        use Workload::*;
+        let serving = self.serve.is_some();
+        let (fits, belongs) = match flag {
+            "tasks" | "workload" => (!serving, "to running tasks"),
+            "timeline" => (!serving, "to running tasks: it records each task's span"),
+            "verbose" => (!serving, "to running tasks: it names each finished task"),
+            "ms" => (
+                !serving && matches!(self.workload, Sleep | Http),
+                "to the sleep and http workloads",
+            ),
+            "work" => (
+                !serving && self.workload == Cpu,
+                "to the cpu workload (a server's /cpu takes work=K)",
+            ),
+            "addr" => (!serving && self.workload == Http, "to the http workload"),
+            "timeout-ms" => (serving || self.workload == Http, "to the http workload and --serve"),
+            "offload" => (serving || self.workload == Cpu, "to the cpu workload and --serve"),
+            "file" | "file-size" | "bytes" | "buffered" | "write" => {
+                (!serving && self.workload == Disk, "to the disk workload")
+            }
+            _ => (true, ""),
+        };
+        if fits {
+            return Ok(());
+        }
+        let mode = if serving {
+            "--serve".to_string()
+        } else {
+            format!("the {} workload", self.workload.name())
+        };
+        Err(format!("--{flag} does not apply to {mode}: it belongs {belongs}"))
     }
 
     pub fn sleep(&self) -> Duration {
@@ -229,58 +308,6 @@ pub enum Rejected {
     Bad { reason: String, usage: String },
 }
 
-fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or(message);
-    line.trim_start_matches("error: ").to_string()
-}
-
-/// A timeline file this process can write: created (or emptied) now, so that a path that
-/// cannot be written is bad input before any task runs. Kept for the life of the process,
-/// so that `Args` stays `Copy`.
-fn timeline_file(s: &str) -> Result<&'static str, String> {
-    std::fs::File::create(s).map_err(|e| format!("cannot write {s}: {e}"))?;
-    Ok(Box::leak(s.to_owned().into_boxed_str()))
-}
-
-/// Kept for the life of the process, so that `Args` stays `Copy`.
-fn leak(s: &str) -> Result<&'static str, String> {
-    Ok(Box::leak(s.to_owned().into_boxed_str()))
-}
-
-/// A size in bytes, with an optional K, M or G (powers of 1024; "1G", "1GiB"); a multiple of
-/// 4096.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let bad = || format!("'{s}' is not a size (say 4096, 64M or 1G)");
-    let upper = s.to_ascii_uppercase();
-    let number = upper.trim_end_matches("IB").trim_end_matches('B');
-    let (digits, shift) = match number.as_bytes().last() {
-        Some(b'K') => (&number[..number.len() - 1], 10),
-        Some(b'M') => (&number[..number.len() - 1], 20),
-        Some(b'G') => (&number[..number.len() - 1], 30),
-        Some(b'T') => (&number[..number.len() - 1], 40),
-        _ => (number, 0),
-    };
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let size = n.checked_mul(1 << shift).ok_or(format!("'{s}' is too large"))?;
-    if size == 0 || size % ALIGN as u64 != 0 {
-        return Err(format!("{size} bytes is not a positive multiple of 4096"));
-    }
-    Ok(size)
-}
-
-/// `--bytes`: a positive multiple of 4096, at most 1 GiB.
-fn parse_block(s: &str) -> Result<u32, String> {
-    let size = parse_size(s)?;
-    u32::try_from(size).ok().filter(|&b| b <= 1 << 30).ok_or(format!("{size} is over 1 GiB"))
-}
-
-fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    s.to_socket_addrs()
-        .map_err(|e| format!("{e} (expected HOST:PORT)"))?
-        .next()
-        .ok_or_else(|| format!("{s} resolves to no address"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_numbers_are_rejected_with_a_one_line_reason() {
+    fn bad_numbers_are_rejected_with_a_reason_on_the_first_line() {
         for argv in [
             &["--tasks", "0"][..],
             &["--tasks", "abc"],
@@ -319,11 +346,65 @@ mod tests {
             &["--workers", "0"],
             &["--workload", "nope"],
             &["--frobnicate"],
-            &["--addr", "nohost"],
+            &["--addr", "nohost", "--workload", "http"],
         ] {
             let r = reason(argv);
-            assert!(!r.is_empty() && !r.contains('\n'), "{argv:?}: {r:?}");
+            assert!(!r.lines().next().unwrap_or("").is_empty(), "{argv:?}: {r:?}");
+            assert!(!r.contains("Usage:") && !r.contains("--help"), "{argv:?}: {r:?}");
         }
+    }
+
+    #[test]
+    fn every_range_is_said_alike_and_a_negative_number_is_a_number() {
+        assert!(reason(&["--ms", "-1"]).ends_with("-1 is below 0"), "{}", reason(&["--ms", "-1"]));
+        assert!(reason(&["--tasks", "0"]).ends_with("0 is below 1"));
+        assert!(reason(&["--timeout-ms", "0", "--workload", "http"]).ends_with("0 is below 1"));
+    }
+
+    #[test]
+    fn clap_s_suggestions_and_possible_values_are_kept() {
+        let r = reason(&["--task", "10"]);
+        assert!(
+            r.starts_with("unexpected argument '--task' found") && r.contains("'--tasks'"),
+            "{r}"
+        );
+        let r = reason(&["--workload", "HTTP"]);
+        assert!(r.contains("possible values: sleep, http, cpu, disk"), "{r}");
+    }
+
+    #[test]
+    fn a_flag_that_does_not_apply_to_the_mode_is_refused_saying_where_it_belongs() {
+        let serve = ["--serve", "127.0.0.1:0"];
+        for flag in [&["--tasks", "5"][..], &["--workload", "cpu"], &["--ms", "5"], &["--verbose"]]
+        {
+            let r = reason(&[&serve[..], flag].concat());
+            assert!(r.contains("does not apply to --serve"), "{flag:?}: {r}");
+        }
+        let r = reason(&["--workload", "cpu", "--ms", "5"]);
+        assert_eq!(
+            r,
+            "--ms does not apply to the cpu workload: it belongs to the sleep and http workloads"
+        );
+        assert!(reason(&["--work", "5"]).contains("the sleep workload"));
+        assert!(reason(&["--addr", "127.0.0.1:1"]).contains("to the http workload"));
+        assert!(reason(&["--timeout-ms", "5"]).contains("to the http workload and --serve"));
+        // What does apply is taken.
+        assert!(parse(&[&serve[..], &["--timeout-ms", "5", "--workers", "2", "--json"]].concat())
+            .is_ok());
+        assert!(parse(&["--workload", "http", "--ms", "5", "--addr", "127.0.0.1:1"]).is_ok());
+    }
+
+    #[test]
+    fn nothing_is_written_until_the_arguments_are_accepted() {
+        let path = std::env::temp_dir().join(format!("conclab-cli-{}.jsonl", std::process::id()));
+        std::fs::write(&path, "kept\n").unwrap();
+        let file = path.to_str().unwrap();
+        reason(&["--timeline", file, "--frobnicate"]);
+        reason(&["--timeline", file, "--workload", "cpu", "--ms", "3"]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "kept\n");
+        parse(&["--timeline", file]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //!
 //! Read them in this order; each module depends only on the ones above it.
 //!
+//! - [`values`]: the command line's values — whole numbers, sizes, addresses — parsed and
+//!   refused alike in every binary.
 //! - [`cli`]: the command line of `CONTRACT.md`, one parser for every model, exit 2 on bad
-//!   input.
+//!   input, and no flag that does not apply to the mode chosen.
 //! - [`limits`]: the kernel limits on threads and processes, read before a model crosses one.
 //! - [`http`]: the http task's request and an incremental response parser (chunked,
 //!   Content-Length or close-delimited), sans I/O: each model only moves the bytes.
@@ -49,6 +51,7 @@ pub mod serve;
 pub mod task;
 pub mod timeline;
 pub mod timers;
+pub mod values;
 
 pub use cli::{Args, Model, Workload};
 pub use error::TaskError;

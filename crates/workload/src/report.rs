@@ -270,8 +270,12 @@ impl Report {
     pub fn human_line(&self) -> String {
         let mib = |kib: u64| kib as f64 / 1024.0;
         let mut line = format!(
-            "{} · {} · {} tasks · {:.4} s",
-            self.model, self.workload, self.tasks, self.wall_s
+            "{} · {} · {} {} · {:.4} s",
+            self.model,
+            self.workload,
+            self.tasks,
+            if self.tasks == 1 { "task" } else { "tasks" },
+            self.wall_s
         );
         if let Some(ideal) = self.ideal_s {
             line += &format!(" (ideal {ideal:.4} s)");
@@ -370,7 +374,7 @@ mod tests {
         let r = t.finish();
         assert_eq!((r.ideal_s, r.lateness_ms), (None, None));
         let line = r.human_line();
-        assert!(line.starts_with("t · cpu · 1 tasks · ") && !line.contains("ideal"), "{line}");
+        assert!(line.starts_with("t · cpu · 1 task · ") && !line.contains("ideal"), "{line}");
     }
 
     #[test]

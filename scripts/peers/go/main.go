@@ -76,11 +76,8 @@ func parseArgs() args {
 		reject(err.Error())
 	}
 	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "file", "file-size", "bytes", "buffered", "write":
-			if a.workload != "disk" || a.serve != "" {
-				reject(fmt.Sprintf("--%s applies to the disk workload only", f.Name))
-			}
+		if why := applies(f.Name, a.workload, a.serve != ""); why != "" {
+			reject(why)
 		}
 	})
 	if *fileSize != "" {
@@ -120,20 +117,60 @@ func parseArgs() args {
 			reject(fmt.Sprintf("--serve: %q is not HOST:PORT", a.serve))
 		}
 	}
+	if *offload {
+		reject("--offload: goroutines have no event loop to offload from; they already run on every core")
+	}
+	// Nothing is written until every argument is accepted.
 	if a.timeline != "" {
-		if a.serve != "" {
-			reject("--timeline records tasks: it does not apply to --serve")
-		}
 		f, err := os.Create(a.timeline)
 		if err != nil {
 			reject(fmt.Sprintf("--timeline: cannot write %s", a.timeline))
 		}
 		f.Close()
 	}
-	if *offload {
-		reject("--offload: goroutines have no event loop to offload from; they already run on every core")
-	}
 	return a
+}
+
+// applies says why a flag given does not apply to the mode chosen (a run of one workload,
+// or --serve), or "" when it does; the rules are the Rust models' (CONTRACT.md).
+func applies(name, workload string, serving bool) string {
+	type rule struct {
+		fits    func(string) bool
+		serve   bool
+		belongs string
+	}
+	any := func(string) bool { return true }
+	is := func(ws ...string) func(string) bool {
+		return func(w string) bool {
+			for _, x := range ws {
+				if w == x {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	disk := rule{is("disk"), false, "to the disk workload"}
+	rules := map[string]rule{
+		"tasks":      {any, false, "to running tasks"},
+		"workload":   {any, false, "to running tasks"},
+		"timeline":   {any, false, "to running tasks: it records each task's span"},
+		"verbose":    {any, false, "to running tasks: it names each finished task"},
+		"ms":         {is("sleep", "http"), false, "to the sleep and http workloads"},
+		"work":       {is("cpu"), false, "to the cpu workload (a server's /cpu takes work=K)"},
+		"addr":       {is("http"), false, "to the http workload"},
+		"timeout-ms": {is("http"), true, "to the http workload and --serve"},
+		"file":       disk, "file-size": disk, "bytes": disk, "buffered": disk, "write": disk,
+	}
+	r, ok := rules[name]
+	if !ok || (serving && r.serve) || (!serving && r.fits(workload)) {
+		return ""
+	}
+	mode := "the " + workload + " workload"
+	if serving {
+		mode = "--serve"
+	}
+	return fmt.Sprintf("--%s does not apply to %s: it belongs %s", name, mode, r.belongs)
 }
 
 func reject(reason string) {
@@ -346,7 +383,11 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		line, _ := json.Marshal(r)
 		fmt.Println(string(line))
 	} else {
-		line := fmt.Sprintf("go-goroutines · %s · %d tasks · %.4f s", a.workload, a.tasks, wall.Seconds())
+		noun := "tasks"
+		if a.tasks == 1 {
+			noun = "task"
+		}
+		line := fmt.Sprintf("go-goroutines · %s · %d %s · %.4f s", a.workload, a.tasks, noun, wall.Seconds())
 		if timed {
 			line += fmt.Sprintf(" (ideal %.4f s)", ideal)
 		}

@@ -26,7 +26,7 @@ import (
 )
 
 type counts struct {
-	connections, requests, errors atomic.Int64
+	connections, requests, rejected, errors atomic.Int64
 }
 
 func serve(a *args) int {
@@ -35,7 +35,7 @@ func serve(a *args) int {
 		if status == 200 {
 			c.requests.Add(1)
 		} else {
-			c.errors.Add(1)
+			c.rejected.Add(1) // a 4xx is an answer, not a failure of the server
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if close {
@@ -111,8 +111,9 @@ func serve(a *args) int {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	seconds := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 	r := map[string]any{
-		"model": "go-goroutines", "serve": a.serve, "workers": 1, "offload": false,
-		"connections": c.connections.Load(), "requests": c.requests.Load(), "errors": c.errors.Load(),
+		"model": "go-goroutines", "serve": ln.Addr().String(), "workers": 1, "offload": false,
+		"connections": c.connections.Load(), "requests": c.requests.Load(),
+		"rejected": c.rejected.Load(), "errors": c.errors.Load(),
 		"refused": 0, "wall_s": time.Since(start).Seconds(),
 		"user_s": seconds(self.Utime), "sys_s": seconds(self.Stime), "max_rss_kib": self.Maxrss,
 		"children_max_rss_kib": 0, "voluntary_ctx_switches": self.Nvcsw, "involuntary_ctx_switches": self.Nivcsw,
@@ -121,8 +122,15 @@ func serve(a *args) int {
 		line, _ := json.Marshal(r)
 		fmt.Println(string(line))
 	} else {
-		fmt.Printf("go-goroutines · served %d requests on %d connections · %d errors · %.3f s · peak RSS %.1f MiB\n",
-			r["requests"], r["connections"], r["errors"], r["wall_s"], float64(self.Maxrss)/1024)
+		counted := func(n int64, noun string) string {
+			if n == 1 {
+				return fmt.Sprintf("1 %s", noun)
+			}
+			return fmt.Sprintf("%d %ss", n, noun)
+		}
+		fmt.Printf("go-goroutines · served %s on %s · %d answered 4xx · %s · %.3f s · peak RSS %.1f MiB\n",
+			counted(c.requests.Load(), "request"), counted(c.connections.Load(), "connection"),
+			c.rejected.Load(), counted(c.errors.Load(), "error"), r["wall_s"], float64(self.Maxrss)/1024)
 	}
 	return 0
 }

@@ -35,7 +35,7 @@ pub enum Parsed {
     /// Not a whole request head yet.
     Partial,
     /// A request head of `len` bytes; the route, or the status to answer instead.
-    Request { len: usize, route: Result<Route, u16>, keep_alive: bool, http10: bool },
+    Request { len: usize, route: Result<Route, (u16, String)>, keep_alive: bool, http10: bool },
     /// Not HTTP we can frame: answer this status and close.
     Bad(u16),
 }
@@ -72,16 +72,18 @@ pub fn parse(buf: &[u8]) -> Parsed {
     Parsed::Request { len, route, keep_alive, http10 }
 }
 
-/// The route of a path, or 404 (unknown path) or 400 (bad parameters).
-fn route(target: &str) -> Result<Route, u16> {
+/// The route of a path, or why not: 404 (unknown path) or 400 (bad parameters), with the
+/// words of the answer's `error`.
+fn route(target: &str) -> Result<Route, (u16, String)> {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let param = |name: &str| {
         query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|p| p.1)
     };
-    let number = |name: &str, default: Option<u64>, max: u64| -> Result<u64, u16> {
+    let number = |name: &str, default: Option<u64>, max: u64| -> Result<u64, (u16, String)> {
+        let bad = || (400, format!("{path} needs {name}, a whole number from 0 to {max}"));
         match param(name) {
-            None => default.ok_or(400),
-            Some(v) => v.parse::<u64>().ok().filter(|&n| n <= max).ok_or(400),
+            None => default.ok_or_else(bad),
+            Some(v) => v.parse::<u64>().ok().filter(|&n| n <= max).ok_or_else(bad),
         }
     };
     match path {
@@ -94,7 +96,7 @@ fn route(target: &str) -> Result<Route, u16> {
             id: number("id", None, u32::MAX.into())? as u32,
             work: number("work", Some(100_000), MAX_WORK.into())? as u32,
         }),
-        _ => Err(404),
+        _ => Err((404, format!("no route {path}: /query, /cpu and /health are served"))),
     }
 }
 
@@ -147,8 +149,10 @@ pub enum Step {
 pub struct Counts {
     /// Requests answered with 200.
     pub requests: u64,
-    /// Answers of 400, 404 or 431, requests cut short by the client, and clients closed for
-    /// sending too slowly or taking their answer too slowly.
+    /// Requests answered 400, 404 or 431: answers, not failures of the server.
+    pub rejected: u64,
+    /// Requests cut short by the client, and clients closed for sending too slowly or taking
+    /// their answer too slowly.
     pub errors: u64,
 }
 
@@ -311,9 +315,8 @@ impl Exchange {
                         Ok(Route::Cpu { id, work }) => {
                             self.pending = Some(p(id, Work::Hash { work, handed_out: false }))
                         }
-                        Err(status) => {
-                            let body = if status == 404 { "not found" } else { "bad request" };
-                            let body = format!(r#"{{"error":"{body}"}}"#);
+                        Err((status, why)) => {
+                            let body = serde_json::json!({ "error": why }).to_string();
                             // A 404 is well framed: the connection stays; a bad parameter closes it.
                             self.answer(status, &body, keep_alive && status == 404, http10, now);
                         }
@@ -330,7 +333,7 @@ impl Exchange {
         if status == 200 {
             self.counts.requests += 1;
         } else {
-            self.counts.errors += 1;
+            self.counts.rejected += 1;
         }
         self.close_after_output |= !keep_alive;
         self.deadline = now + self.timeout;
@@ -368,16 +371,20 @@ mod tests {
         assert_eq!(route("/query?delay_ms=30&id=7"), Ok(Route::Query { id: 7, delay_ms: 30 }));
         assert_eq!(route("/query?id=7"), Ok(Route::Query { id: 7, delay_ms: 0 }));
         assert_eq!(route("/cpu?id=3"), Ok(Route::Cpu { id: 3, work: 100_000 }));
-        assert_eq!(route("/nope"), Err(404));
-        for bad in [
-            "/query",
-            "/query?id=x",
-            "/query?id=-1",
-            "/query?id=1&delay_ms=60001",
-            "/cpu?id=1&work=10000001",
-            "/query?id=4294967296",
+        assert_eq!(route("/nope").map_err(|e| e.0), Err(404));
+        for (bad, named) in [
+            ("/query", "id"),
+            ("/query?id=x", "id"),
+            ("/query?id=-1", "id"),
+            ("/query?id=1&delay_ms=60001", "delay_ms"),
+            ("/cpu?work=10", "id"),
+            ("/cpu?id=1&work=10000001", "work"),
+            ("/query?id=4294967296", "id"),
         ] {
-            assert_eq!(route(bad), Err(400), "{bad}");
+            let (status, why) = route(bad).unwrap_err();
+            assert_eq!(status, 400, "{bad}");
+            // The answer says which parameter is missing or wrong, and what it must be.
+            assert!(why.contains(&format!("needs {named}, a whole number")), "{bad}: {why}");
         }
     }
 
@@ -430,7 +437,7 @@ mod tests {
         let second = out.find(r#"{"id":2,"value":102}"#).expect("the second answer");
         assert!(first < second, "{out}");
         assert_eq!(step, Step::Read { deadline: later + TIMEOUT });
-        assert_eq!(x.counts(), Counts { requests: 2, errors: 0 });
+        assert_eq!(x.counts(), Counts { requests: 2, rejected: 0, errors: 0 });
     }
 
     #[test]
@@ -461,7 +468,8 @@ mod tests {
         let (out, step) = run(&mut x, b"GET /query?id=x HTTP/1.1\r\n\r\n", now);
         assert!(out.starts_with("HTTP/1.1 400") && out.contains("Connection: close"), "{out}");
         assert_eq!(step, Step::Close);
-        assert_eq!(x.counts(), Counts { requests: 0, errors: 2 });
+        // Two answers, 404 and 400: rejected requests, not errors of the server.
+        assert_eq!(x.counts(), Counts { requests: 0, rejected: 2, errors: 0 });
     }
 
     #[test]
@@ -473,7 +481,7 @@ mod tests {
         let mut x = Exchange::new(TIMEOUT, t0);
         run(&mut x, b"GET /health HTTP/1.1\r\n\r\n", t0);
         assert_eq!(run(&mut x, b"", t0 + TIMEOUT * 2).1, Step::Close);
-        assert_eq!(x.counts(), Counts { requests: 1, errors: 0 });
+        assert_eq!(x.counts(), Counts { requests: 1, rejected: 0, errors: 0 });
     }
 
     #[test]

@@ -24,10 +24,31 @@ pub fn listen(addr: SocketAddr) -> Result<TcpListener, TaskError> {
         socket.listen(BACKLOG)?;
         Ok(socket.into())
     };
-    let listener = bind().map_err(|e| TaskError::starting(&format!("listen on {addr}"), &e))?;
+    let listener = bind().map_err(|e| bind_error(addr, &e))?;
     let local = listener.local_addr().map_err(|e| TaskError::starting("getsockname", &e))?;
     println!("listening on {local}");
+    let _ = super::tally::BOUND.set(local);
     Ok(listener)
+}
+
+/// Why `bind` refused `addr`, with what to do about it: a bind fails for other reasons than
+/// a connect does, and EADDRNOTAVAIL means something else here.
+pub fn bind_error(addr: SocketAddr, e: &io::Error) -> TaskError {
+    let advice = match e.raw_os_error() {
+        Some(libc::EADDRNOTAVAIL) => {
+            format!("{} is not an address of this machine (`ip -brief address` lists them; 127.0.0.1 or 0.0.0.0 always are)", addr.ip())
+        }
+        Some(libc::EACCES) => format!(
+            "port {} is below 1024, which only root or a program with CAP_NET_BIND_SERVICE may take (net.ipv4.ip_unprivileged_port_start); pick a port from 1024 up",
+            addr.port()
+        ),
+        Some(libc::EADDRINUSE) => format!(
+            "another program listens on port {} (`ss -ltnp` names it): stop it, or pick another port (0: any free one)",
+            addr.port()
+        ),
+        _ => return TaskError::starting(&format!("listen on {addr}"), e),
+    };
+    TaskError::new(format!("cannot listen on {addr}: {e} — {advice}"))
 }
 
 /// Is this `accept` error the machine running out of descriptors?

@@ -15,11 +15,16 @@ use super::exchange::Counts;
 use crate::error::TaskError;
 use crate::{measure, Args};
 
+/// The address the listener was bound to (`listen` sets it): with port 0, the one the
+/// kernel chose, which the report gives rather than the 0 asked for.
+pub(super) static BOUND: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+
 /// What every connection of the server did, shared by its threads.
 #[derive(Default)]
 pub struct Counters {
     connections: AtomicU64,
     requests: AtomicU64,
+    rejected: AtomicU64,
     errors: AtomicU64,
     refused: AtomicU64,
     last_named: Mutex<Option<Instant>>,
@@ -30,24 +35,27 @@ pub struct Counters {
 pub struct Totals {
     pub connections: u64,
     pub requests: u64,
+    pub rejected: u64,
     pub errors: u64,
     pub refused: u64,
 }
 
 impl Totals {
-    pub fn to_bytes(self) -> [u8; 32] {
-        let mut b = [0u8; 32];
-        for (i, v) in
-            [self.connections, self.requests, self.errors, self.refused].iter().enumerate()
-        {
+    /// The record's size on the pipe.
+    pub const BYTES: usize = 40;
+
+    pub fn to_bytes(self) -> [u8; Totals::BYTES] {
+        let mut b = [0u8; Totals::BYTES];
+        let values = [self.connections, self.requests, self.rejected, self.errors, self.refused];
+        for (i, v) in values.iter().enumerate() {
             b[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
         }
         b
     }
 
-    pub fn from_bytes(b: &[u8; 32]) -> Totals {
+    pub fn from_bytes(b: &[u8; Totals::BYTES]) -> Totals {
         let v = |i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-        Totals { connections: v(0), requests: v(1), errors: v(2), refused: v(3) }
+        Totals { connections: v(0), requests: v(1), rejected: v(2), errors: v(3), refused: v(4) }
     }
 }
 
@@ -60,6 +68,7 @@ impl Counters {
     /// A connection closed, having done `counts`.
     pub fn closed(&self, counts: Counts) {
         self.requests.fetch_add(counts.requests, Relaxed);
+        self.rejected.fetch_add(counts.rejected, Relaxed);
         self.errors.fetch_add(counts.errors, Relaxed);
     }
 
@@ -78,6 +87,7 @@ impl Counters {
     pub fn add(&self, t: Totals) {
         self.connections.fetch_add(t.connections, Relaxed);
         self.requests.fetch_add(t.requests, Relaxed);
+        self.rejected.fetch_add(t.rejected, Relaxed);
         self.errors.fetch_add(t.errors, Relaxed);
         self.refused.fetch_add(t.refused, Relaxed);
     }
@@ -86,6 +96,7 @@ impl Counters {
         Totals {
             connections: self.connections.load(Relaxed),
             requests: self.requests.load(Relaxed),
+            rejected: self.rejected.load(Relaxed),
             errors: self.errors.load(Relaxed),
             refused: self.refused.load(Relaxed),
         }
@@ -97,11 +108,12 @@ impl Counters {
         let t = self.totals();
         ServeReport {
             model: model.to_string(),
-            serve: args.serve.map(|a| a.to_string()).unwrap_or_default(),
+            serve: BOUND.get().copied().or(args.serve).map(|a| a.to_string()).unwrap_or_default(),
             workers,
             offload: args.offload,
             connections: t.connections,
             requests: t.requests,
+            rejected: t.rejected,
             errors: t.errors,
             refused: t.refused,
             wall_s: started.elapsed().as_secs_f64(),
@@ -120,13 +132,18 @@ impl Counters {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServeReport {
     pub model: String,
-    /// The address asked for with `--serve`.
+    /// The address it listened on (with port 0 asked for, the port the kernel chose).
     pub serve: String,
     pub workers: u32,
     #[serde(default)]
     pub offload: bool,
     pub connections: u64,
+    /// Requests answered 200.
     pub requests: u64,
+    /// Requests answered 4xx (bad parameters, an unknown path, a head too large).
+    #[serde(default)]
+    pub rejected: u64,
+    /// Requests cut short, and clients closed as too slow.
     pub errors: u64,
     pub refused: u64,
     pub wall_s: f64,
@@ -144,13 +161,16 @@ pub struct ServeReport {
 
 impl ServeReport {
     pub fn human_line(&self) -> String {
+        let count =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut line = format!(
-            "{} · served {} requests on {} connections · {} errors · {} refused · {:.3} s · \
+            "{} · served {} on {} · {} · {} · {} refused · {:.3} s · \
              user {:.3} s sys {:.3} s · peak RSS {:.1} MiB",
             self.model,
-            self.requests,
-            self.connections,
-            self.errors,
+            count(self.requests, "request", "requests"),
+            count(self.connections, "connection", "connections"),
+            count(self.rejected, "answered 4xx", "answered 4xx"),
+            count(self.errors, "error", "errors"),
             self.refused,
             self.wall_s,
             self.user_s,

@@ -1,0 +1,109 @@
+//! What every binary's command line must do for a newcomer (`CONTRACT.md`, "Arguments"):
+//! touch no file until its arguments are accepted, refuse a flag that does not apply to the
+//! mode chosen and say where it belongs, keep what clap knew to suggest, and tell a bind
+//! error from a connect error. Each check takes the program and its leading arguments, so
+//! that the models' suites and the peers' tests share them.
+
+use std::net::TcpListener;
+
+fn run(program: &str, lead: &[&str], args: &[&str]) -> crate::Outcome {
+    crate::run(program, &[lead, args].concat())
+}
+
+fn refused(outcome: &crate::Outcome, case: &str) {
+    assert_eq!(outcome.code, Some(2), "{case}: {}", outcome.stderr);
+    assert!(outcome.stdout.is_empty(), "{case}: stdout {:?}", outcome.stdout);
+    assert!(outcome.stderr.starts_with("Error: "), "{case}: {}", outcome.stderr);
+    assert!(!outcome.stderr.contains("panicked"), "{case}: {}", outcome.stderr);
+}
+
+/// A bad flag beside `--timeline EXISTING` leaves the file as it was: nothing is created,
+/// emptied or written until every argument is accepted.
+pub fn a_rejected_command_leaves_the_timeline_file_untouched(program: &str, lead: &[&str]) {
+    let scratch = crate::disk_checks::Scratch::new();
+    let file = scratch.path("timeline.jsonl");
+    std::fs::write(&file, "kept\n").unwrap();
+    let missing = scratch.path("never-made.jsonl");
+    for (path, bad) in [
+        (&file, &["--frobnicate"][..]),
+        (&file, &["--tasks", "0"]),
+        (&file, &["--workload", "cpu", "--ms", "3"]),
+        (&file, &["--serve", "127.0.0.1:0"]),
+        (&missing, &["--workload", "nope"]),
+    ] {
+        let outcome = run(program, lead, &[&["--timeline", path.as_str()][..], bad].concat());
+        refused(&outcome, &format!("{bad:?}"));
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept\n");
+    assert!(!std::path::Path::new(&missing).exists(), "a rejected command made {missing}");
+}
+
+/// A flag that would be ignored in the mode chosen is refused, saying where it belongs.
+pub fn a_flag_that_does_not_apply_is_refused_saying_why(program: &str, lead: &[&str]) {
+    for (args, says) in [
+        (&["--serve", "127.0.0.1:0", "--tasks", "5"][..], "--tasks does not apply to --serve"),
+        (&["--serve", "127.0.0.1:0", "--workload", "cpu"], "--workload does not apply to --serve"),
+        (&["--serve", "127.0.0.1:0", "--ms", "5"], "--ms does not apply to --serve"),
+        (&["--workload", "cpu", "--ms", "5"], "--ms does not apply to the cpu workload"),
+        (&["--work", "5"], "--work does not apply to the sleep workload"),
+        (&["--addr", "127.0.0.1:1"], "--addr does not apply to the sleep workload"),
+        (&["--workload", "cpu", "--timeout-ms", "5"], "--timeout-ms does not apply to the cpu"),
+    ] {
+        let outcome = run(program, lead, args);
+        refused(&outcome, &format!("{args:?}"));
+        assert!(outcome.stderr.contains(says), "{args:?}: {}", outcome.stderr);
+        assert!(outcome.stderr.contains("it belongs to"), "{args:?}: {}", outcome.stderr);
+    }
+}
+
+/// clap's own help survives: the similar flag, the possible values; and a negative number is
+/// read as a number, refused with the same words as any other out of range.
+pub fn clap_s_suggestions_reach_the_user(program: &str) {
+    let outcome = run(program, &[], &["--task", "10"]);
+    refused(&outcome, "--task");
+    assert!(outcome.stderr.contains("a similar argument exists: '--tasks'"), "{}", outcome.stderr);
+    let outcome = run(program, &[], &["--workload", "HTTP"]);
+    refused(&outcome, "--workload HTTP");
+    assert!(
+        outcome.stderr.contains("possible values: sleep, http, cpu, disk"),
+        "{}",
+        outcome.stderr
+    );
+    for (args, says) in [
+        (&["--ms", "-1"][..], "-1 is below 0"),
+        (&["--tasks", "0"], "0 is below 1"),
+        (&["--workload", "http", "--timeout-ms", "0"], "0 is below 1"),
+    ] {
+        let outcome = run(program, &[], args);
+        refused(&outcome, &format!("{args:?}"));
+        assert!(outcome.stderr.contains(says), "{args:?}: {}", outcome.stderr);
+        assert!(outcome.stderr.contains("Usage: "), "{args:?}: {}", outcome.stderr);
+    }
+}
+
+/// A bind that fails is told apart from a connect that fails: an address this machine does
+/// not have, a port another program holds, and (for a user that may not) a port below 1024.
+pub fn a_bind_error_gets_a_bind_error_s_advice(program: &str) {
+    // TEST-NET-1 (RFC 5737): never an address of a machine; binding sends nothing.
+    let outcome = run(program, &[], &["--serve", "192.0.2.1:8081"]);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("is not an address of this machine"), "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("ephemeral ports"), "{}", outcome.stderr);
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let outcome = run(program, &[], &["--serve", &addr]);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("another program listens on port"), "{}", outcome.stderr);
+    let unprivileged = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse::<u16>().ok())
+        .unwrap_or(1024);
+    // SAFETY: geteuid has no preconditions and touches no memory.
+    if unsafe { libc::geteuid() } != 0 && unprivileged > 80 {
+        let outcome = run(program, &[], &["--serve", "127.0.0.1:80"]);
+        assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+        assert!(outcome.stderr.contains("below 1024"), "{}", outcome.stderr);
+    } else {
+        eprintln!("SKIPPED the port-80 case: this user may bind it");
+    }
+}
