@@ -11,6 +11,7 @@ use thread_pool::ThreadPool;
 use workload::loop_tasks::{LoopTasks, Offloaded};
 use workload::{task, Args, Report, Runner, Workload};
 
+use crate::brigade::Brigade;
 use crate::connection::Connection;
 
 /// The waker's token; a socket's token is its task's id.
@@ -33,6 +34,8 @@ pub struct EventLoop {
     /// With `--offload`, or on disk: the pool that runs cpu tasks or file reads, and the
     /// results it sends back.
     offload: Option<(ThreadPool, Receiver<Offloaded>)>,
+    /// The brigade: a pipe per task, each registered under its task's token.
+    brigade: Option<Brigade>,
     /// An eventfd registered as [`WAKER`]: the pool writes to it after each result. The loop
     /// keeps its own handle, for were the last worker to close the eventfd, epoll would
     /// forget an event it had not yet handed out.
@@ -51,7 +54,7 @@ impl EventLoop {
             }
             _ => LoopTasks::start(model, args, 1, args.tasks),
         };
-        Ok(EventLoop { poll, tasks, sockets: Vec::new(), offload: None, waker })
+        Ok(EventLoop { poll, tasks, sockets: Vec::new(), offload: None, brigade: None, waker })
     }
 
     /// Start what the tasks cannot start alone: a socket per request, the pool for
@@ -73,6 +76,13 @@ impl EventLoop {
             let cores = std::thread::available_parallelism()?.get();
             self.offload =
                 Some(self.start_pool(cores, move |id| Ok(task::sha256_chain(id, args.work)))?);
+        }
+        if args.workload == Workload::Brigade {
+            let ring = workload::brigade::Ring::of(&args);
+            match Brigade::start(self.poll.registry(), ring) {
+                Ok(brigade) => self.brigade = Some(brigade),
+                Err(e) => (0..args.tasks).for_each(|id| self.tasks.finish(id, Err(e.clone()))),
+            }
         }
         if args.workload == Workload::Disk {
             // A file cannot be registered with epoll (EPERM: it is always "ready"), so its
@@ -122,6 +132,12 @@ impl EventLoop {
     }
 
     pub fn on_socket_ready(&mut self, id: u32) {
+        if let Some(brigade) = &mut self.brigade {
+            for (task, result) in brigade.on_ready(id) {
+                self.tasks.finish(task, result);
+            }
+            return;
+        }
         let Some(conn) = self.sockets[id as usize].as_mut() else {
             return; // finished, or timed out, before this event was handed out
         };

@@ -34,11 +34,16 @@
 //! wakes the loop through the eventfd. Under `strace -f -c`: `pread64` on the pool's threads,
 //! `futex` and the eventfd's `write` per result, and the loop's `epoll_wait`.
 //!
+//! On the brigade (`brigade.rs`): a pipe per task, read when epoll says it is ready and
+//! written on to the next; one thread and no switch, but a `write`, an `epoll_wait` and a
+//! `read` per hand-off — the anchor's "hand-off through I/O readiness".
+//!
 //! With `--serve ADDR` (`serve.rs`): connection state machines in the same kind of loop, each
 //! driven when its socket is ready or its timer is due; one read per request, since a short
 //! read means the socket is drained. Under `strace -f -c`: `epoll_wait`, `recvfrom` and
 //! `sendto` per request, `accept4` and `epoll_ctl` per connection.
 
+mod brigade;
 mod connection;
 mod event_loop;
 mod serve;

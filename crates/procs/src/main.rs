@@ -24,6 +24,9 @@
 //! shared file offset: `pread` takes its own); `--workers W` is W children reading at once.
 //! Under `strace -f -c`: the `clone`s and `wait4`s, and a `pread64` per task.
 //!
+//! On the brigade (`brigade.rs`): a child per task and a pipe per pair; every hand-off is a
+//! `write` that wakes another process out of its `read`.
+//!
 //! With `--serve ADDR` (`serve.rs`): a forked child per connection, or with `--workers W` W
 //! pre-forked children accepting on the shared socket; children report their counts over a
 //! pipe and are reaped as they exit. Under `strace -f -c`: a `clone` (fork) and a `wait4` per
@@ -41,6 +44,7 @@ use workload::{task, Args, Model, Report, Tally, TaskError};
 
 const MODEL: Model = Model { name: "procs", has_pool: true, can_offload: false, caps_disk: false };
 
+mod brigade;
 mod serve;
 
 fn main() -> ExitCode {
@@ -55,6 +59,10 @@ fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
     task::prepare(args)?;
     let processes = args.workers.unwrap_or(args.tasks);
     let mut tally = Tally::start(MODEL.name, args, processes, processes);
+    if args.workload == workload::Workload::Brigade {
+        brigade::run(args, &mut tally)?;
+        return Ok(tally.finish());
+    }
     match args.workers {
         None => one_child_per_task(args, &mut tally)?,
         Some(workers) => pool(args, workers, &mut tally)?,

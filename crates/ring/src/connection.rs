@@ -32,6 +32,9 @@ pub enum Op {
     Wake,
     /// A disk task's READ or WRITE; the id is its slot (`disk.rs`).
     Disk,
+    /// A brigade task's READ of its pipe, and its WRITE to the next task's (`brigade.rs`).
+    BrigadeRead,
+    BrigadeWrite,
 }
 
 impl Op {
@@ -40,7 +43,7 @@ impl Op {
     }
 
     pub fn of(user_data: u64) -> (Op, u32) {
-        const OPS: [Op; 8] = [
+        const OPS: [Op; 10] = [
             Op::Socket,
             Op::Connect,
             Op::Send,
@@ -49,6 +52,8 @@ impl Op {
             Op::Cancel,
             Op::Wake,
             Op::Disk,
+            Op::BrigadeRead,
+            Op::BrigadeWrite,
         ];
         let op = OPS[(user_data & 0xff) as usize - 1];
         (op, (user_data >> 8) as u32)

@@ -12,6 +12,7 @@ use thread_pool::ThreadPool;
 use workload::loop_tasks::{LoopTasks, Offloaded};
 use workload::{task, Args, Report, Runner, Workload};
 
+use crate::brigade::{Brigade, Finished};
 use crate::connection::{Connection, Next, Op};
 use crate::disk::Disk;
 use crate::queues::Queues;
@@ -38,6 +39,8 @@ pub struct EventLoop {
     offload: Option<Offload>,
     /// disk: the operations in flight, each in its slot.
     disk: Option<Disk>,
+    /// The brigade: a pipe per task, its READ always posted.
+    brigade: Option<Brigade>,
 }
 
 struct Offload {
@@ -52,7 +55,7 @@ impl EventLoop {
     /// The loop for `args` on `ring`; the tasks' clock, in `model`'s name, starts last.
     pub fn new(model: &'static str, args: Args, queues: Queues) -> EventLoop {
         let tasks = LoopTasks::start(model, args, 1, Disk::depth(&args));
-        EventLoop { queues, tasks, conns: Vec::new(), offload: None, disk: None }
+        EventLoop { queues, tasks, conns: Vec::new(), offload: None, disk: None, brigade: None }
     }
 
     /// Until every task has its result and every operation has completed.
@@ -77,6 +80,17 @@ impl EventLoop {
         }
         if args.offload {
             self.start_offload()?;
+        }
+        if args.workload == Workload::Brigade {
+            match Brigade::start(workload::brigade::Ring::of(&args)) {
+                Ok((brigade, first)) => {
+                    self.brigade = Some(brigade);
+                    for entry in first {
+                        self.push(entry)?;
+                    }
+                }
+                Err(e) => (0..args.tasks).for_each(|id| self.tasks.finish(id, Err(e.clone()))),
+            }
         }
         if args.workload == Workload::Disk {
             self.queues.register_file(workload::disk::opened().file.as_raw_fd())?;
@@ -117,8 +131,8 @@ impl EventLoop {
     /// keeps both until the entry's completion has come back.
     fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
         // SAFETY: connections are dropped only once their operation in flight has completed
-        // (`close`); the offload state and the disk slots live until the loop ends, after
-        // every completion.
+        // (`close`); the offload state, the disk slots and the brigade's boxes live until
+        // the loop ends, after every completion.
         unsafe { self.queues.push(&entry) }
     }
 
@@ -136,6 +150,14 @@ impl EventLoop {
                 (Op::Close | Op::Cancel, _) => {}
                 (Op::Wake, _) => self.on_wake()?,
                 (Op::Disk, slot) => self.on_disk(slot as usize, res)?,
+                (Op::BrigadeRead, i) => {
+                    let next = self.brigade.as_mut().expect("a brigade run").on_read(i, res);
+                    self.on_brigade(next)?
+                }
+                (Op::BrigadeWrite, _) => {
+                    let next = self.brigade.as_mut().expect("a brigade run").on_write(res);
+                    self.on_brigade(next)?
+                }
                 (_, id) => self.on_socket_op(id, res)?,
             }
         }
@@ -154,6 +176,17 @@ impl EventLoop {
                 self.close(id)
             }
         }
+    }
+
+    /// A brigade operation completed: post what comes next, and record the tasks done.
+    fn on_brigade(
+        &mut self,
+        (entries, done): (Vec<squeue::Entry>, Vec<Finished>),
+    ) -> io::Result<()> {
+        for (task, result) in done {
+            self.tasks.finish(task, result);
+        }
+        entries.into_iter().try_for_each(|entry| self.push(entry))
     }
 
     /// A disk operation completed: its task is done, and its slot takes the next task.

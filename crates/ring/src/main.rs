@@ -37,6 +37,11 @@
 //!   buffers are not (READ_FIXED): `examples/registered.rs` measures both against plain
 //!   entries, and results/disk records what it found.
 //!
+//! - **brigade** (`brigade.rs`): a pipe per task and every task's READ posted at once; a
+//!   completed READ posts the WRITE that hands the token to the next task and the task's next
+//!   READ. One thread and no switch, and no `read` or `write` system call either: the pipe
+//!   I/O rides on `io_uring_enter`.
+//!
 //! The queues stay sound at any N: a full submission queue is submitted, then the loop goes
 //! on, so entries go to the kernel in batches of at most 1,024 whatever N is; completions
 //! beyond the completion queue's 2,048 wait in the kernel's overflow list
@@ -64,6 +69,7 @@
 //! connection, every wait a completion, the stop signal included. Under `strace -f -c`:
 //! `io_uring_enter` and almost nothing else.
 
+mod brigade;
 mod connection;
 mod disk;
 mod event_loop;

@@ -19,6 +19,10 @@
 //! one read in flight, so it runs at the device's speed at depth 1. Under `strace -f -c`: a
 //! `pread64` per task, nothing else.
 //!
+//! On the brigade (`brigade.rs`) it is the baseline: the token goes through a pipe per task,
+//! written and read back by the one thread, so every hand-off costs its two system calls and
+//! no switch. Under `strace -f -c`: a `write` and a `read` per hand-off, nothing else.
+//!
 //! With `--serve ADDR` (`serve.rs`) it is the iterative server: one connection at a time, from
 //! accept to close, so a keep-alive client holds everyone else in the accept queue. Under
 //! `strace -f -c`: `poll`, `accept4`, then `poll`/`recvfrom`/`sendto` per request and
@@ -33,6 +37,7 @@ use workload::{task, Args, Model, Report, Runner, Tally};
 const MODEL: Model =
     Model { name: "serial", has_pool: false, can_offload: false, caps_disk: false };
 
+mod brigade;
 mod serve;
 
 fn main() -> ExitCode {
@@ -47,6 +52,10 @@ fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
     task::prepare(args)?;
     let runner = Runner::here(); // every task runs on this one thread
     let mut tally = Tally::start(MODEL.name, args, 1, 1);
+    if args.workload == workload::Workload::Brigade {
+        brigade::run(args, &mut tally);
+        return Ok(tally.finish());
+    }
     for id in 0..args.tasks {
         let started = Instant::now();
         let result = task::run_blocking(args, id);

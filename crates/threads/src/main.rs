@@ -25,6 +25,10 @@
 //! every thread does, at vm.max_map_count. Under `strace -f -c`: a `pread64` per task beside
 //! the threads' `clone3`s and `futex`es.
 //!
+//! On the brigade (`brigade.rs`), a thread per task, each asleep until the token reaches it:
+//! every hand-off is the kernel waking another thread — a `futex` wake and wait on the
+//! channel, or with `--pipes` a `write` and a `read` — and, on a busy core, a switch.
+//!
 //! With `--serve ADDR` (`serve.rs`): a thread per connection, or with `--workers W` W threads
 //! accepting on the shared socket. An idle keep-alive client holds its whole thread. Under
 //! `strace -f -c`: a `clone3` per connection, then `poll`/`recvfrom`/`sendto` per request.
@@ -41,6 +45,7 @@ use workload::{task, Args, Model, Report, Runner, Tally, TaskError};
 const MODEL: Model =
     Model { name: "threads", has_pool: true, can_offload: false, caps_disk: false };
 
+mod brigade;
 mod serve;
 
 /// std's stack, its guard page, the alternate signal stack and its guard.
@@ -61,6 +66,11 @@ fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
     task::prepare(args)?;
     let threads = args.workers.unwrap_or(args.tasks);
     let mut tally = Tally::start(MODEL.name, args, threads, threads);
+    if args.workload == workload::Workload::Brigade {
+        let headroom = thread_headroom(MAPPINGS_PER_THREAD);
+        brigade::run(args, &mut tally, |count, job| start_thread(count, &headroom, job));
+        return Ok(tally.finish());
+    }
     match args.workers {
         None => one_thread_per_task(args, &mut tally)?,
         Some(workers) => pool(args, workers, &mut tally),

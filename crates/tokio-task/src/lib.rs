@@ -53,6 +53,8 @@ where
         }
         // The model times the operation itself: it may wait for a slot before it starts.
         Workload::Disk => return Box::pin(disk(args, id)).await,
+        // The brigade's links are the model's own tasks, not one_task's.
+        Workload::Brigade => (Err(TaskError::new("a brigade task runs only in its ring")), None),
         Workload::Cpu if args.offload => {
             return on_blocking_pool(move || Ok(task::sha256_chain(id, args.work))).await
         }

@@ -33,6 +33,9 @@
 //! `pread64` per task on the pool's threads, `futex` for every hand-off to and from them,
 //! and a `clone3` per pool thread.
 //!
+//! On the brigade (`brigade.rs`): a task per link and a `tokio::sync::mpsc` channel per pair;
+//! a hand-off wakes a future, not a thread, unless an idle worker must be woken to run it.
+//!
 //! With `--serve ADDR` (`serve.rs`): a task per connection on the workers; `/cpu` holds a
 //! worker unless `--offload` sends it to the blocking pool. Under `strace -f -c`:
 //! `epoll_wait`, `accept4`, `recvfrom`/`sendto` per request, and `futex` between the workers.
@@ -48,6 +51,7 @@ use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
 use workload::{Args, Model, Report, Tally, TaskError, Workload};
 
+mod brigade;
 mod serve;
 
 const MODEL: Model = Model { name: "tokio", has_pool: true, can_offload: true, caps_disk: false };
@@ -89,6 +93,10 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     runtime.block_on(async {
         // Waiting tasks do not hold a worker, so all N can wait at once; reads hold a thread.
         let mut tally = Tally::start(MODEL.name, args, workers, waiting);
+        if args.workload == Workload::Brigade {
+            brigade::run(args, &mut tally).await;
+            return Ok(tally.finish());
+        }
         // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
         // so it is waiting on its timer before any task can block the loop.
         let pulse = Pulse::default();

@@ -33,6 +33,9 @@
 //! `pread`; a semaphore caps the reads in flight at `--workers` (all N by default). Under
 //! `strace -f -c`: `io_uring_enter`, and no `pread64`.
 //!
+//! On the brigade (`brigade.rs`): a task per link, and a pipe per pair read and written on
+//! the ring; one thread, no switch.
+//!
 //! With `--serve ADDR` (`serve.rs`): a task per connection on the one thread, each read and
 //! write a ring operation with an owned buffer. Under `strace -f -c`: `io_uring_enter` and
 //! `epoll_wait` (tokio's timers and wake-ups), and no `recvfrom` or `sendto`.
@@ -46,6 +49,7 @@ use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
 use workload::{Args, Model, Report, Tally, TaskError, Workload};
 
+mod brigade;
 mod disk;
 mod serve;
 
@@ -69,6 +73,10 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         let mut tally = Tally::start(MODEL.name, args, 1, args.workers.unwrap_or(args.tasks));
         if args.workload == Workload::Disk {
             disk::open(args)?;
+        }
+        if args.workload == Workload::Brigade {
+            brigade::run(args, &mut tally).await;
+            return Ok(tally.finish());
         }
         // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
         // so it is waiting on its timer before any task can block the loop.

@@ -29,6 +29,8 @@ pub enum Workload {
     Cpu,
     /// Read (or with `--write` write) one `--bytes` block of the data file `--file`.
     Disk,
+    /// Pass a token round a ring of the N tasks, `--laps` times: every hand-off a switch.
+    Brigade,
 }
 
 impl Workload {
@@ -38,6 +40,7 @@ impl Workload {
             Workload::Http => "http",
             Workload::Cpu => "cpu",
             Workload::Disk => "disk",
+            Workload::Brigade => "brigade",
         }
     }
 }
@@ -85,6 +88,13 @@ pub struct Args {
     /// disk: write each task's block (computed, durable with O_DSYNC) instead of reading it
     #[arg(long)]
     pub write: bool,
+    /// brigade: how many times the token goes round the ring
+    #[arg(long, value_name = "L", default_value_t = 100, value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
+    pub laps: u32,
+    /// brigade in threads: hand the token on through a pipe per pair, as the anchor does,
+    /// instead of a channel
+    #[arg(long)]
+    pub pipes: bool,
     /// cpu in tokio, epoll, uring, ring: hand each task to a thread pool (asyncio's run_in_executor)
     #[arg(long)]
     pub offload: bool,
@@ -110,7 +120,7 @@ pub struct Args {
 }
 
 /// The flags that belong to one mode only, as (flag, clap's id).
-const FLAGS: [(&str, &str); 14] = [
+const FLAGS: [(&str, &str); 16] = [
     ("tasks", "tasks"),
     ("workload", "workload"),
     ("timeline", "timeline"),
@@ -125,6 +135,8 @@ const FLAGS: [(&str, &str); 14] = [
     ("bytes", "bytes"),
     ("buffered", "buffered"),
     ("write", "write"),
+    ("laps", "laps"),
+    ("pipes", "pipes"),
 ];
 
 /// Which optional knobs a model has; everything else in [`Args`] applies to all.
@@ -233,6 +245,21 @@ impl Args {
                 model.name
             ));
         }
+        if self.workload == Workload::Brigade && self.serve.is_none() {
+            // A pool of W < N would leave tasks waiting on a token that never comes.
+            if self.workers.is_some() && model.name != "tokio" {
+                return Err(
+                    "--workers does not apply to the brigade: every task of the ring runs at once"
+                        .into(),
+                );
+            }
+            if self.pipes && model.name != "threads" {
+                return Err(format!(
+                    "--pipes applies to threads: {} hands the token on its own way",
+                    model.name
+                ));
+            }
+        }
         if self.offload && !model.can_offload {
             return Err(format!(
                 "{} has no event loop to offload from: --offload applies to tokio, epoll, uring and ring",
@@ -265,6 +292,7 @@ impl Args {
             "file" | "file-size" | "bytes" | "buffered" | "write" => {
                 (!serving && self.workload == Disk, "to the disk workload")
             }
+            "laps" | "pipes" => (!serving && self.workload == Brigade, "to the brigade workload"),
             _ => (true, ""),
         };
         if fits {

@@ -17,6 +17,8 @@
 //! - [`limits`]: the kernel limits on threads and processes, read before a model crosses one.
 //! - [`http`]: the http task's request and an incremental response parser (chunked,
 //!   Content-Length or close-delimited), sans I/O: each model only moves the bytes.
+//! - [`brigade`]: the brigade's ring — what a task does with the token it is handed, and the
+//!   pipes the models that hand off through the kernel use.
 //! - [`disk`]: the disk task's data file (created from its definition when missing), the
 //!   block task `i` reads or writes and its value, and O_DIRECT's aligned buffers.
 //! - [`error`]: [`TaskError`], why a task failed, naming the limit to raise when the machine
@@ -39,6 +41,7 @@
 //! crate, and the async task body that `tokio` and `uring` share is `tokio-task` — so that a
 //! model that blocks (`serial`, `procs`, `threads`) links neither tokio nor hyper.
 
+pub mod brigade;
 pub mod cli;
 pub mod disk;
 pub mod error;

@@ -53,7 +53,7 @@ impl LoopTasks {
             Workload::Sleep => {
                 (0..args.tasks).for_each(|id| tasks.timers.set(args.sleep(), Due::SleepEnds(id)))
             }
-            Workload::Http | Workload::Disk => {}
+            Workload::Http | Workload::Disk | Workload::Brigade => {}
             Workload::Cpu => {
                 if !args.offload {
                     tasks.ready.extend(0..args.tasks);

@@ -185,6 +185,19 @@ impl Tally {
         let lateness_ms =
             timed.then(|| measure::lateness(&mut finished, self.concurrency, a.sleep())).flatten();
         let disk = a.workload == Workload::Disk;
+        let brigade = (a.workload == Workload::Brigade).then(|| {
+            let handoffs = crate::brigade::Ring::of(a).handoffs();
+            let per = |n: u64| n as f64 / handoffs as f64;
+            Brigade {
+                laps: a.laps,
+                handoffs,
+                ns_per_handoff: wall.as_secs_f64() * 1e9 / handoffs as f64,
+                voluntary_per_handoff: per(usage.voluntary_ctx_switches),
+                involuntary_per_handoff: per(usage.involuntary_ctx_switches),
+                user_ns_per_handoff: usage.user_s * 1e9 / handoffs as f64,
+                sys_ns_per_handoff: usage.sys_s * 1e9 / handoffs as f64,
+            }
+        });
         let latency_ms = measure::percentiles_ms(&mut self.latency_us);
         Report {
             model: self.model.to_string(),
@@ -209,12 +222,26 @@ impl Tally {
             lateness_ms,
             loop_lag_ms: self.loop_lag,
             peak_threads: self.threads.peak,
+            brigade,
             iops: disk.then(|| f64::from(self.ok) / wall.as_secs_f64()),
             latency_ms,
             first_error: self.first_error.map(|e| e.to_string()),
             json: a.json,
         }
     }
+}
+
+/// The brigade's figures (`CONTRACT.md`, "The report"): per hand-off, the wall time, the
+/// context switches and the CPU time on each side of the kernel's line.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Brigade {
+    pub laps: u32,
+    pub handoffs: u64,
+    pub ns_per_handoff: f64,
+    pub voluntary_per_handoff: f64,
+    pub involuntary_per_handoff: f64,
+    pub user_ns_per_handoff: f64,
+    pub sys_ns_per_handoff: f64,
 }
 
 /// The report, as printed with `--json` (one line) or as one human line.
@@ -253,6 +280,9 @@ pub struct Report {
     /// The most threads the process was seen with (`CONTRACT.md`: how it is sampled).
     #[serde(default)]
     pub peak_threads: u32,
+    /// brigade: what a hand-off cost, and whether it stayed in user mode.
+    #[serde(default, flatten)]
+    pub brigade: Option<Brigade>,
     /// disk: operations that succeeded per second of `wall_s`.
     #[serde(default)]
     pub iops: Option<f64>,
@@ -286,6 +316,16 @@ impl Report {
         }
         if let Some(lag) = self.loop_lag_ms {
             line += &format!(" · loop lag max {:.1} ms", lag.max);
+        }
+        if let Some(b) = self.brigade {
+            line += &format!(
+                " · {:.0} ns a hand-off ({:.0} user + {:.0} sys), {:.2} + {:.2} switches",
+                b.ns_per_handoff,
+                b.user_ns_per_handoff,
+                b.sys_ns_per_handoff,
+                b.voluntary_per_handoff,
+                b.involuntary_per_handoff
+            );
         }
         if let (Some(iops), Some(latency)) = (self.iops, self.latency_ms) {
             line +=

@@ -39,6 +39,9 @@ pub fn expected_checksum(args: &Args) -> u64 {
         let size = args.file_size.unwrap_or(disk::DEFAULT_FILE_SIZE);
         return disk::expected_checksum(args.tasks, size, args.bytes.into());
     }
+    if args.workload == Workload::Brigade {
+        return crate::brigade::expected_checksum(args.tasks, args.laps);
+    }
     (0..args.tasks)
         .map(|id| match args.workload {
             Workload::Cpu => sha256_chain(id, args.work),
@@ -67,6 +70,8 @@ pub fn run_blocking(args: &Args, id: u32) -> Result<u64, TaskError> {
         }
         Workload::Http => blocking_get(args.addr, id, args.ms, args.timeout()),
         Workload::Cpu => Ok(sha256_chain(id, args.work)),
+        // A brigade's task is one link of the ring, not a job alone: each model runs its ring.
+        Workload::Brigade => Err(TaskError::new("a brigade task runs only in its ring")),
         Workload::Disk => {
             // One aligned buffer per thread, reused by every task the thread runs.
             thread_local!(static BUF: std::cell::RefCell<Option<AlignedBuf>> = const { std::cell::RefCell::new(None) });
