@@ -140,7 +140,7 @@ $(NODE): $(VENV)/.installed
 
 # The Go peer, from the standard library alone: no toolchain or module download
 # (GOTOOLCHAIN=local, GOPROXY=off), its build cache in .tools/.
-$(GO_PEER): $(VENV)/.installed scripts/peers/go/main.go scripts/peers/go/go.mod
+$(GO_PEER): $(VENV)/.installed $(wildcard scripts/peers/go/*.go) scripts/peers/go/go.mod
 	@if [ -x $(VENV)/bin/go ]; then \
 	  cd scripts/peers/go && GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod \
 	    GOCACHE=$(abspath .tools/go-cache) GOPATH=$(abspath .tools/go-path) \

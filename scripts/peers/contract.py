@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-WORKLOADS = ("sleep", "http", "cpu", "disk")
+WORKLOADS = ("sleep", "http", "cpu", "disk", "brigade")
 MASK = (1 << 64) - 1
 
 
@@ -77,9 +77,10 @@ BELONGS = {
     "offload": (lambda w: w == "cpu", True, "to the cpu workload and --serve"),
     **{f: (lambda w: w == "disk", False, "to the disk workload")
        for f in ("file", "file_size", "bytes", "buffered", "write")},
+    "laps": (lambda w: w == "brigade", False, "to the brigade workload"),
 }
 DEFAULTS = {"workload": "sleep", "tasks": 10, "ms": 1000, "work": 100000, "addr": ("127.0.0.1", 7878),
-            "timeout_ms": 30000, "offload": False, "verbose": False, "bytes": 4096,
+            "timeout_ms": 30000, "offload": False, "verbose": False, "bytes": 4096, "laps": 100,
             "buffered": False, "write": False}
 
 
@@ -102,6 +103,7 @@ def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
     p.add_argument("--bytes", type=_size, default=None)
     p.add_argument("--buffered", action="store_true", default=None)
     p.add_argument("--write", action="store_true", default=None)
+    p.add_argument("--laps", type=_count(1), default=None)
     p.add_argument("--serve", type=_addr, default=None)
     p.add_argument("--timeline", default=None)
     p.add_argument("--json", action="store_true")
@@ -120,6 +122,8 @@ def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
     if args.bytes > 1 << 30:
         p.error(f"argument --bytes: {args.bytes} is over 1 GiB")
     disk = args.workload == "disk" and not args.serve
+    if args.workers is not None and args.workload == "brigade" and not args.serve:
+        p.error("--workers does not apply to the brigade: every task of the ring runs at once")
     if args.workers is not None and not has_pool and not (disk and caps_disk):
         p.error(f"--workers: {model} has no pool")
     if args.offload and not can_offload:
@@ -251,6 +255,49 @@ def http_task(i, ms, addr, timeout_ms):
     except OSError as err:
         raise io_failure(addr, err) from None
     return parse_response(b"".join(chunks))
+
+
+# ---- brigade: the ring (CONTRACT.md, "Task i") -----------------------------------------------
+
+def pass_on(args, c):
+    """What to hand the next task after receiving counter c: c + 1, or None after the last."""
+    return c + 1 if c + 1 < args.tasks * args.laps else None
+
+
+def brigade_link(args, i, receive, send):
+    """Task i of the ring, with blocking `receive()` and `send(c)`: --laps tokens, each
+    passed on plus one but the very last; its value is the sum of what it received.
+    Returns run_blocking's tuple."""
+    started, value = time.monotonic(), 0
+    for _ in range(args.laps):
+        c = receive()
+        value = (value + c) & MASK
+        following = pass_on(args, c)
+        if following is not None:
+            send(following)
+    return value, started, time.monotonic(), os.getpid(), threading.get_ident(), _self_rss_kib()
+
+
+def token_pipes(n):
+    """A pipe per task, as (read, write) descriptors; at the descriptor limit, the error names it."""
+    try:
+        return [os.pipe() for _ in range(n)]
+    except OSError as e:
+        raise TaskError(f"pipe for the ring: {e.strerror} — limit to raise: RLIMIT_NOFILE (`ulimit -n`)") from None
+
+
+def pipe_receive(fd):
+    data = b""
+    while len(data) < 8:
+        chunk = os.read(fd, 8 - len(data))
+        if not chunk:
+            raise TaskError("the ring broke: a pipe closed")
+        data += chunk
+    return int.from_bytes(data, "little")
+
+
+def pipe_send(fd, c):
+    os.write(fd, c.to_bytes(8, "little"))
 
 
 # ---- disk: the data file (CONTRACT.md, "Task i") ---------------------------------------------
@@ -471,9 +518,21 @@ class Tally:
             "lateness_ms": self._lateness() if timed else None,
             "loop_lag_ms": percentiles(self.loop_lag),
             "peak_threads": self.peak_threads,
+            **(self._brigade(me, kids, wall) if a.workload == "brigade" else {}),
             "iops": self.ok / wall if a.workload == "disk" else None,
             "latency_ms": percentiles(self.latency),
             "first_error": self.first_error,
+        }
+
+    def _brigade(self, me, kids, wall):
+        """Per hand-off: the wall time, the context switches, the CPU time each side of the kernel."""
+        h = self.args.tasks * self.args.laps
+        return {
+            "laps": self.args.laps, "handoffs": h, "ns_per_handoff": wall * 1e9 / h,
+            "voluntary_per_handoff": (me.ru_nvcsw + kids.ru_nvcsw) / h,
+            "involuntary_per_handoff": (me.ru_nivcsw + kids.ru_nivcsw) / h,
+            "user_ns_per_handoff": (me.ru_utime + kids.ru_utime) * 1e9 / h,
+            "sys_ns_per_handoff": (me.ru_stime + kids.ru_stime) * 1e9 / h,
         }
 
     def _lateness(self):
@@ -507,6 +566,7 @@ class Tally:
             print(f"{r['model']} · {r['workload']} · {r['tasks']} task{'' if r['tasks'] == 1 else 's'} · {r['wall_s']:.4f} s{ideal}"
                   f" · peak RSS {r['max_rss_kib'] / 1024:.1f} MiB"
                   + (f" · loop lag max {r['loop_lag_ms']['max']:.1f} ms" if r["loop_lag_ms"] else "")
+                  + (f" · {r['ns_per_handoff']:.0f} ns a hand-off" if "ns_per_handoff" in r else "")
                   + (f" · {r['iops']:.0f} IOPS, p50 {r['latency_ms']['p50']:.3f} ms, "
                      f"p99 {r['latency_ms']['p99']:.3f} ms" if r["latency_ms"] else "")
                   + f" · checksum {r['checksum']}"

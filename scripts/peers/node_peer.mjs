@@ -18,9 +18,9 @@ import { openData, parseSize, threadsNow } from "./node_disk.mjs";
 
 const MODEL = "node-promises";
 const USAGE =
-  "Usage: node-promises [--workload sleep|http|cpu|disk] [--tasks N] [--ms MS] [--work K] " +
+  "Usage: node-promises [--workload sleep|http|cpu|disk|brigade] [--tasks N] [--ms MS] [--work K] " +
   "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--workers W] [--file PATH] [--file-size SIZE] " +
-  "[--bytes B] [--buffered] [--write] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]";
+  "[--bytes B] [--buffered] [--write] [--laps L] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]";
 const MAX_BODY = 64 * 1024;
 
 function reject(reason) {
@@ -37,7 +37,7 @@ function contractArgs() {
       options: {
         workload: str, tasks: str, ms: str, work: str, addr: str, "timeout-ms": str, workers: str,
         serve: str, timeline: str, file: str, "file-size": str, bytes: str,
-        buffered: bool, write: bool, offload: bool, json: bool, verbose: bool,
+        buffered: bool, write: bool, offload: bool, json: bool, verbose: bool, laps: str,
       },
       strict: true,
       allowPositionals: false,
@@ -70,9 +70,10 @@ function contractArgs() {
     work: number("work", 0), timeoutMs: number("timeout-ms", 1), offload: parsed.offload,
     json: parsed.json, verbose: parsed.verbose,
   };
-  if (!["sleep", "http", "cpu", "disk"].includes(args.workload)) {
-    reject(`--workload: '${args.workload}' is not one of sleep, http, cpu, disk`);
+  if (!["sleep", "http", "cpu", "disk", "brigade"].includes(args.workload)) {
+    reject(`--workload: '${args.workload}' is not one of sleep, http, cpu, disk, brigade`);
   }
+  args.laps = parsed.laps === undefined ? 100 : number("laps", 1);
   const disk = args.workload === "disk" && parsed.serve === undefined;
   const size = (name, fallback) => {
     if (parsed[name] === undefined) return fallback;
@@ -115,7 +116,7 @@ function contractArgs() {
 
 // Where each flag that belongs to one mode belongs: [the workloads it applies to, whether it
 // applies to --serve, the words of the refusal]. The rules are CONTRACT.md's.
-const ANY = ["sleep", "http", "cpu", "disk"];
+const ANY = ["sleep", "http", "cpu", "disk", "brigade"];
 const DISK = [["disk"], false, "to the disk workload"];
 const BELONGS = {
   tasks: [ANY, false, "to running tasks"],
@@ -128,6 +129,7 @@ const BELONGS = {
   "timeout-ms": [["http"], true, "to the http workload and --serve"],
   offload: [["cpu"], true, "to the cpu workload and --serve"],
   file: DISK, "file-size": DISK, bytes: DISK, buffered: DISK, write: DISK,
+  laps: [["brigade"], false, "to the brigade workload"],
 };
 
 // ---- the tasks ---------------------------------------------------------------------------
@@ -317,13 +319,60 @@ async function main() {
     ended ??= performance.now();
     return { value, start: Math.max(0, since(began)), at: since(ended), took: ended - began, thread };
   };
+  const run = args.workload === "brigade" ? brigade(args, since) : null;
   const outcomes = await Promise.all(
-    Array.from({ length: args.tasks }, (_, id) => runTask(id).then((ok) => ({ ok }), (error) => ({ error }))),
+    Array.from({ length: args.tasks }, (_, id) =>
+      (run ? run[id] : runTask(id)).then((ok) => ({ ok }), (error) => ({ error })),
+    ),
   );
   const wall = (performance.now() - start) / 1000;
   const lag = stopPulse ? stopPulse() : null;
   if (args.timeline) writeTimeline(args.timeline, outcomes, ticks.map(([d, a]) => [since(d), since(a)]));
   process.exit(report(args, outcomes, wall, lag));
+}
+
+/** The brigade: an async function per task awaiting its mailbox, a promise; handing the
+ * token on resolves the next task's, which runs it on the loop's microtask queue — no
+ * system call, no thread. Returns each task's promise of its outcome. */
+function brigade(args, since) {
+  const h = BigInt(args.tasks) * BigInt(args.laps);
+  const boxes = Array.from({ length: args.tasks }, () => mailbox());
+  const tasks = boxes.map(async (box, i) => {
+    const began = performance.now();
+    let value = 0n;
+    for (let lap = 0; lap < args.laps; lap++) {
+      const c = await box.take();
+      value += c;
+      if (c + 1n < h) boxes[(i + 1) % args.tasks].put(c + 1n);
+    }
+    const ended = performance.now();
+    return { value: value & 0xffffffffffffffffn, start: since(began), at: since(ended), took: ended - began, thread: threadId };
+  });
+  boxes[0].put(0n);
+  return tasks;
+}
+
+/** A one-token mailbox: `take` waits for the next `put`. */
+function mailbox() {
+  let held = null;
+  let waiter = null;
+  return {
+    put(c) {
+      if (waiter) {
+        const wake = waiter;
+        waiter = null;
+        wake(c);
+      } else held = c;
+    },
+    take() {
+      if (held !== null) {
+        const c = held;
+        held = null;
+        return Promise.resolve(c);
+      }
+      return new Promise((resolve) => (waiter = resolve));
+    },
+  };
 }
 
 /** --timeline: one JSON line per task, then the pulse's ticks (CONTRACT.md, "Timeline"). */
@@ -383,6 +432,15 @@ function report(args, outcomes, wall, lag) {
     peak_threads: threadsNow(), iops: disk ? (args.tasks - failed) / wall : null,
     latency_ms: disk ? percentiles(latency) : null,
   };
+  if (args.workload === "brigade") {
+    const h = args.tasks * args.laps;
+    Object.assign(r, {
+      laps: args.laps, handoffs: h, ns_per_handoff: (wall * 1e9) / h,
+      voluntary_per_handoff: usage.voluntaryContextSwitches / h,
+      involuntary_per_handoff: usage.involuntaryContextSwitches / h,
+      user_ns_per_handoff: (usage.userCPUTime * 1e3) / h, sys_ns_per_handoff: (usage.systemCPUTime * 1e3) / h,
+    });
+  }
   if (args.json) {
     // u64 checksums exceed a double: written as the exact integer.
     const text = JSON.stringify(r, (_, v) => (typeof v === "bigint" ? `BIG${v}` : v));
@@ -391,12 +449,13 @@ function report(args, outcomes, wall, lag) {
     const ideal = timed ? ` (ideal ${each.toFixed(4)} s)` : "";
     const lagText = r.loop_lag_ms ? ` · loop lag max ${r.loop_lag_ms.max.toFixed(1)} ms` : "";
     const failedText = failed ? ` · ${failed} failed` : "";
+    const brigadeText = r.ns_per_handoff ? ` · ${r.ns_per_handoff.toFixed(0)} ns a hand-off` : "";
     const diskText = r.latency_ms
       ? ` · ${r.iops.toFixed(0)} IOPS, p50 ${r.latency_ms.p50.toFixed(3)} ms, p99 ${r.latency_ms.p99.toFixed(3)} ms`
       : "";
     process.stdout.write(
       `${MODEL} · ${args.workload} · ${args.tasks} task${args.tasks === 1 ? "" : "s"} · ${wall.toFixed(4)} s${ideal} · ` +
-        `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText}${diskText} · checksum ${checksum}${failedText}\n`,
+        `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText}${brigadeText}${diskText} · checksum ${checksum}${failedText}\n`,
     );
   }
   if (failed) {

@@ -14,6 +14,27 @@ if args.serve:
 
     import serving
     serving.serve_blocking("py-threads", ThreadingHTTPServer, args)  # a thread per connection
+if args.workload == "brigade":
+    # A thread per task, a queue.Queue per pair: every hand-off wakes another thread.
+    import queue
+    boxes = [queue.Queue(maxsize=1) for _ in range(args.tasks)]
+    pool = cf.ThreadPoolExecutor(max_workers=args.tasks)
+    tally = contract.Tally("py-threads", args, args.tasks, args.tasks)
+    with pool:
+        try:
+            futures = [pool.submit(contract.brigade_link, args, i, boxes[i].get,
+                                   boxes[(i + 1) % args.tasks].put) for i in range(args.tasks)]
+        except RuntimeError as e:  # "can't start new thread": the ring cannot close
+            for box in boxes:
+                box.put(None)  # the threads started stop at a token that is no counter
+            raise SystemExit(f"Error: {e} — limit to raise: `ulimit -u`, vm.max_map_count")
+        boxes[0].put(0)
+        for i, future in enumerate(futures):
+            try:
+                tally.record(i, future.result())
+            except Exception as e:
+                tally.record(i, e)
+    tally.exit()
 pool = cf.ThreadPoolExecutor(max_workers=args.workers)
 workers = pool._max_workers
 tally = contract.Tally("py-threads", args, workers, min(workers, args.tasks))

@@ -282,3 +282,25 @@ fn every_peer_refuses_a_flag_that_does_not_apply_saying_why() {
 fn every_peer_reports_the_port_bound_and_counts_4xx_apart() {
     every_peer(&[], testkit::serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart);
 }
+
+#[test]
+fn every_peer_passes_the_token_round_every_ring() {
+    every_peer(&[], |program, lead| {
+        testkit::brigade_checks::the_token_goes_round_every_ring(program, lead, &[])
+    });
+}
+
+#[test]
+fn every_peer_refuses_what_does_not_apply_to_the_ring() {
+    every_peer(&[], |program, lead| {
+        testkit::brigade_checks::what_does_not_apply_to_the_ring_is_refused(program, lead, false)
+    });
+    for peer in ["py_threads.py", "py_processes.py", "go-goroutines"] {
+        let (_, program, lead) = peers().into_iter().find(|p| p.0 == peer).unwrap();
+        testkit::brigade_checks::what_does_not_apply_to_the_ring_is_refused(
+            &program,
+            &leading(&lead),
+            true,
+        );
+    }
+}

@@ -15,6 +15,7 @@
 //!   purpose: one that refuses, one that never answers, one that cuts its answer short, one
 //!   that streams it in chunks.
 //! - [`serving`]: a model started with `--serve`, and the clients that test it.
+//! - [`brigade_checks`]: the brigade's rings, for the models' `brigade_tests!` and the peers.
 //! - [`cli_checks`]: what every command line must do for a newcomer: no file touched before
 //!   its arguments are accepted, no flag silently ignored, clap's suggestions kept, bind
 //!   errors told apart.
@@ -26,6 +27,7 @@
 //!   [`contract_tests!`] for every model, [`concurrent_tests!`], [`pool_tests!`],
 //!   [`socket_limit_tests!`] and [`event_loop_tests!`] for the models of each kind.
 
+pub mod brigade_checks;
 pub mod cli_checks;
 pub mod disk_checks;
 pub mod run;

@@ -31,3 +31,15 @@ fn a_pool_of_threads_serves_routes_pipelining_and_stops_cleanly() {
         &["--workers", "2"],
     );
 }
+
+// The brigade on channels, and with --pipes on a pipe per pair (whose ring needs descriptors).
+testkit::brigade_tests!("threads", pipes: ["--pipes"]);
+
+#[test]
+fn the_brigade_on_pipes_gives_the_same_checksum() {
+    testkit::brigade_checks::the_token_goes_round_every_ring(
+        env!("CARGO_BIN_EXE_threads"),
+        &[],
+        &["--pipes"],
+    );
+}

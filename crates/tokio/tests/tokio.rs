@@ -8,3 +8,25 @@ fn workers_sets_the_runtime_threads() {
     let report = testkit::run(env!("CARGO_BIN_EXE_tokio"), &args).success();
     assert_eq!(report["workers"], 3);
 }
+
+/// The brigade on tokio channels: no pipe, so no descriptor to run out of.
+#[test]
+fn the_token_goes_round_every_ring() {
+    testkit::brigade_checks::the_token_goes_round_every_ring(env!("CARGO_BIN_EXE_tokio"), &[], &[]);
+    testkit::brigade_checks::the_token_goes_round_every_ring(
+        env!("CARGO_BIN_EXE_tokio"),
+        &[],
+        &["--workers", "1"],
+    );
+}
+
+#[test]
+fn what_does_not_apply_to_the_ring_is_refused() {
+    testkit::brigade_checks::what_does_not_apply_to_the_ring_is_refused(
+        env!("CARGO_BIN_EXE_tokio"),
+        &[],
+        false,
+    );
+    let outcome = testkit::run(env!("CARGO_BIN_EXE_tokio"), &["--workload", "brigade", "--pipes"]);
+    assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
+}

@@ -26,9 +26,9 @@ import (
 	"time"
 )
 
-const usage = "Usage: go-goroutines [--workload sleep|http|cpu|disk] [--tasks N] [--ms MS] [--work K] " +
+const usage = "Usage: go-goroutines [--workload sleep|http|cpu|disk|brigade] [--tasks N] [--ms MS] [--work K] " +
 	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--file PATH] [--file-size SIZE] [--bytes B] " +
-	"[--buffered] [--write] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]"
+	"[--buffered] [--write] [--laps L] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]"
 
 type args struct {
 	workload                 string
@@ -37,6 +37,7 @@ type args struct {
 	addr, serve, timeline    string
 	json, verbose            bool
 	file                     string
+	laps                     int
 	fileSize, bytes          uint64
 	buffered, write          bool
 	disk                     *dataFile
@@ -72,6 +73,7 @@ func parseArgs() args {
 	bytes := fs.String("bytes", "4096", "")
 	fs.BoolVar(&a.buffered, "buffered", false, "")
 	fs.BoolVar(&a.write, "write", false, "")
+	laps := fs.String("laps", "100", "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		reject(err.Error())
 	}
@@ -101,13 +103,17 @@ func parseArgs() args {
 	}
 	a.tasks, a.ms, a.work = number("tasks", *tasks, 1), number("ms", *ms, 0), number("work", *work, 0)
 	a.timeoutMs = number("timeout-ms", *timeout, 1)
+	a.laps = number("laps", *laps, 1)
 	if *workers != "" {
 		a.workers = number("workers", *workers, 1)
 	}
 	switch a.workload {
-	case "sleep", "http", "cpu", "disk":
+	case "sleep", "http", "cpu", "disk", "brigade":
 	default:
-		reject(fmt.Sprintf("--workload: %q is not one of sleep, http, cpu, disk", a.workload))
+		reject(fmt.Sprintf("--workload: %q is not one of sleep, http, cpu, disk, brigade", a.workload))
+	}
+	if a.workload == "brigade" && a.workers > 0 {
+		reject("--workers does not apply to the brigade: every task of the ring runs at once")
 	}
 	if _, _, err := net.SplitHostPort(a.addr); err != nil {
 		reject(fmt.Sprintf("--addr: %q is not HOST:PORT", a.addr))
@@ -161,6 +167,7 @@ func applies(name, workload string, serving bool) string {
 		"addr":       {is("http"), false, "to the http workload"},
 		"timeout-ms": {is("http"), true, "to the http workload and --serve"},
 		"file":       disk, "file-size": disk, "bytes": disk, "buffered": disk, "write": disk,
+		"laps": {is("brigade"), false, "to the brigade workload"},
 	}
 	r, ok := rules[name]
 	if !ok || (serving && r.serve) || (!serving && r.fits(workload)) {
@@ -287,6 +294,10 @@ func main() {
 	results := make([]result, a.tasks)
 	start := time.Now()
 	done := make(chan result, a.tasks)
+	if a.workload == "brigade" {
+		results = brigade(&a)
+		os.Exit(report(&a, results, start, time.Since(start), workers, concurrency))
+	}
 	if a.workers == 0 {
 		// One goroutine per task; results are collected in task order below.
 		for id := 0; id < a.tasks; id++ {
@@ -379,6 +390,14 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		"lateness_ms": lateness, "loop_lag_ms": nil, "first_error": firstErrorText,
 		"peak_threads": threadsMade(), "iops": iops, "latency_ms": latencyMs,
 	}
+	if a.workload == "brigade" {
+		h := float64(a.tasks) * float64(a.laps)
+		r["laps"], r["handoffs"], r["ns_per_handoff"] = a.laps, uint64(h), float64(wall.Nanoseconds())/h
+		r["voluntary_per_handoff"] = float64(self.Nvcsw+kids.Nvcsw) / h
+		r["involuntary_per_handoff"] = float64(self.Nivcsw+kids.Nivcsw) / h
+		r["user_ns_per_handoff"] = (seconds(self.Utime) + seconds(kids.Utime)) * 1e9 / h
+		r["sys_ns_per_handoff"] = (seconds(self.Stime) + seconds(kids.Stime)) * 1e9 / h
+	}
 	if a.json {
 		line, _ := json.Marshal(r)
 		fmt.Println(string(line))
@@ -392,6 +411,9 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 			line += fmt.Sprintf(" (ideal %.4f s)", ideal)
 		}
 		line += fmt.Sprintf(" · peak RSS %.1f MiB", float64(self.Maxrss)/1024)
+		if ns, ok := r["ns_per_handoff"].(float64); ok {
+			line += fmt.Sprintf(" · %.0f ns a hand-off", ns)
+		}
 		if p, ok := latencyMs.(map[string]float64); ok {
 			line += fmt.Sprintf(" · %.0f IOPS, p50 %.3f ms, p99 %.3f ms", iops, p["p50"], p["p99"])
 		}
