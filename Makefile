@@ -34,7 +34,7 @@ TRACE_ARGS = --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) \
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve bench-disk timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
+        bench-serve bench-disk bench-brigade timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
         fio clean
 
 help: ## list the targets
@@ -81,6 +81,10 @@ bench-serve: build tools peers ## every model and peer as a server beside nginx:
 bench-disk: build peers fio ## every model and peer reading 4 KiB blocks at 1 ... 1,024 in flight, beside fio on one 1 GiB file -> results/disk/
 	$(CARGO) build --release -p conclab-ring --example registered
 	$(BIN)/bench disk --python $(PEER_PYTHON) --fio $$(command -v fio || echo fio) --out results/disk
+	$(BIN)/bench readme
+
+bench-brigade: build peers ## the bucket brigade: ns, switches and user/sys a hand-off in every model and peer, N = 2 ... 100,000, unpinned and pinned -> results/brigade/
+	$(BIN)/bench brigade --python $(PEER_PYTHON) --out results/brigade
 	$(BIN)/bench readme
 
 timelines: build peers ## the cases that teach, with --timeline: 10 x 1 s, 8 SHA-256 chains, 1,000 requests -> rewrites the tracked results/timelines/

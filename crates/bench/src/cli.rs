@@ -38,6 +38,9 @@ pub enum Command {
     /// Every model and peer reading 4 KiB blocks at 1 … 1,024 in flight, beside fio on the
     /// same file: results/disk/
     Disk(Disk),
+    /// The bucket brigade: what a hand-off costs in every model and peer, N = 2 … 100,000,
+    /// unpinned and pinned: results/brigade/
+    Brigade(Brigade),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
 }
@@ -73,6 +76,22 @@ pub struct Disk {
     #[arg(long)]
     pub quick: bool,
     /// Write the page and the plots again from OUT/disk.json, running nothing
+    #[arg(long)]
+    pub redraw: bool,
+}
+
+#[derive(Args)]
+pub struct Brigade {
+    /// The peers' Python (Go and Node are looked for beside it)
+    #[arg(long, value_name = "PATH")]
+    pub python: String,
+    /// Where brigade.json, the tables and the plots go
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// N = 2 and 500 only, to try the pipeline in a minute
+    #[arg(long)]
+    pub quick: bool,
+    /// Write the page and the plots again from OUT/brigade.json, running nothing
     #[arg(long)]
     pub redraw: bool,
 }

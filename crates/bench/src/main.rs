@@ -21,12 +21,14 @@
 //! - [`serve`]: every model and peer as a server under wrk, oha and the `epoll` client,
 //!   beside nginx.
 //! - [`disk`]: every model and peer reading blocks of one file at 1 … 1,024 in flight,
-//!   beside fio; [`child`]: one child run to its end or its time limit, its group killed.
+//!   beside fio; [`brigade`]: the bucket brigade, what a hand-off between tasks costs;
+//!   [`child`]: one child run to its end or its time limit, its group killed.
 //! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
 //!   machine facts beside every result, and the service the http benchmarks start.
 
+mod brigade;
 mod child;
 mod claim;
 mod cli;
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Serve(o) => serve::serve(&o),
         Command::Timelines(o) => timelines::timelines(&o),
         Command::Disk(o) => disk::disk(&o),
+        Command::Brigade(o) => brigade::brigade(&o),
         Command::Readme(o) => readme::readme(&o),
     };
     match outcome {

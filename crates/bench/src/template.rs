@@ -33,6 +33,8 @@ pub const SERVE: &str = include_str!("../templates/serve.md");
 pub const README_SERVE: &str = include_str!("../templates/readme-serve.md");
 pub const DISK: &str = include_str!("../templates/disk.md");
 pub const README_DISK: &str = include_str!("../templates/readme-disk.md");
+pub const BRIGADE: &str = include_str!("../templates/brigade.md");
+pub const README_BRIGADE: &str = include_str!("../templates/readme-brigade.md");
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,293 @@
+//! The brigade's tables, plots, target verdicts and the article's claims judged, from
+//! `brigade.json` alone.
+
+use std::path::Path;
+
+use super::{Point, Results, JUDGED_AT, RUST};
+use crate::svg::{loglog, Series};
+use crate::table::{Table, DASH};
+use crate::template;
+
+fn at<'a>(r: &'a Results, program: &str, n: u32, pinned: bool) -> Option<&'a Point> {
+    r.points.iter().find(|p| p.program == program && p.n == n && p.pinned == pinned)
+}
+
+/// The programs whose hand-off goes through a pipe, as the baseline's does: for them, the
+/// time above the baseline is the switch alone.
+const PIPED: [&str; 6] = ["procs", "threads --pipes", "epoll", "uring", "ring", "py-processes"];
+
+fn ns_at(r: &Results, program: &str, n: u32, pinned: bool) -> Option<f64> {
+    at(r, program, n, pinned)?.ns()
+}
+
+fn names(r: &Results) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in &r.points {
+        if !names.contains(&p.program) {
+            names.push(p.program.clone());
+        }
+    }
+    names
+}
+
+fn sizes(r: &Results) -> Vec<u32> {
+    let mut sizes: Vec<u32> = r.points.iter().map(|p| p.n).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
+
+fn ns(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.1} µs", v / 1000.0)
+    } else {
+        format!("{v:.0} ns")
+    }
+}
+
+/// A status cut short for a cell.
+fn short(status: &str) -> String {
+    let s: String = status.chars().take(60).collect();
+    if s.len() < status.len() {
+        format!("{s}…")
+    } else {
+        s
+    }
+}
+
+/// Nanoseconds a hand-off against N, one row a program.
+fn curve_table(r: &Results, pinned: bool) -> String {
+    let sizes = sizes(r);
+    let header: Vec<String> =
+        ["program".into()].into_iter().chain(sizes.iter().map(|n| format!("N = {n}"))).collect();
+    let mut t = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    for name in names(r) {
+        let cells = sizes.iter().map(|&n| match at(r, &name, n, pinned) {
+            None => DASH.into(),
+            Some(p) => p.ns().map_or_else(|| format!("{DASH} ({})", short(&p.status)), ns),
+        });
+        t.push([format!("`{name}`")].into_iter().chain(cells).collect());
+    }
+    t.render()
+}
+
+/// At the judged N: the hand-off's cost, its part above the baseline, its switches, and its
+/// CPU time each side of the kernel's line.
+fn judged_table(r: &Results, pinned: bool) -> String {
+    let base = |name: &str| if name.starts_with("py-") { "py-serial" } else { "serial" };
+    let mut t = Table::new(&[
+        "program",
+        "a hand-off",
+        "the switch alone",
+        "voluntary switches",
+        "involuntary switches",
+        "user",
+        "sys",
+    ]);
+    for name in names(r) {
+        let Some(p) = at(r, &name, JUDGED_AT, pinned) else { continue };
+        let Some(b) = p.report.as_ref().and_then(|rep| rep.brigade).filter(|_| p.ok()) else {
+            t.push(vec![
+                format!("`{name}`"),
+                short(&p.status),
+                DASH.into(),
+                DASH.into(),
+                DASH.into(),
+                DASH.into(),
+                DASH.into(),
+            ]);
+            continue;
+        };
+        let above = match ns_at(r, base(&name), JUDGED_AT, pinned) {
+            Some(baseline) if PIPED.contains(&name.as_str()) => ns(b.ns_per_handoff - baseline),
+            _ => DASH.into(),
+        };
+        t.push(vec![
+            format!("`{name}`"),
+            ns(b.ns_per_handoff),
+            above,
+            format!("{:.2}", b.voluntary_per_handoff),
+            format!("{:.2}", b.involuntary_per_handoff),
+            ns(b.user_ns_per_handoff),
+            ns(b.sys_ns_per_handoff),
+        ]);
+    }
+    t.render()
+}
+
+/// The target: `tokio` (one worker) and `epoll` at most half of `threads`' time a hand-off.
+fn verdicts(r: &Results) -> String {
+    let mut t = Table::new(&["case", "target", "measured", "verdict"]);
+    let threads = ns_at(r, "threads", JUDGED_AT, false);
+    for name in ["tokio --workers 1", "epoll"] {
+        let got = ns_at(r, name, JUDGED_AT, false);
+        let (measured, met) = match (got, threads) {
+            (Some(g), Some(th)) => {
+                (format!("{} ÷ {} = {:.2}", ns(g), ns(th), g / th), Some(g / th <= 0.5))
+            }
+            _ => ("not measured".into(), None),
+        };
+        t.push(vec![
+            format!("`{name}`, N = {JUDGED_AT}, unpinned"),
+            "≤ 0.5 × `threads`' time a hand-off".into(),
+            measured,
+            match met {
+                Some(true) => "met".into(),
+                Some(false) => "**missed**".into(),
+                None => DASH.into(),
+            },
+        ]);
+    }
+    t.render()
+}
+
+/// The article's claims 1 and 2, judged from the unpinned run at the judged N.
+fn claims(r: &Results) -> String {
+    let figure = |name: &str| {
+        at(r, name, JUDGED_AT, false).filter(|p| p.ok()).and_then(|p| p.report.as_ref()?.brigade)
+    };
+    let blocking = ["threads", "threads --pipes", "procs", "py-threads", "py-processes"];
+    let coroutines =
+        ["tokio --workers 1", "py-asyncio", "py-uvloop", "go-goroutines", "node-promises"];
+    let through_io = ["epoll", "uring", "ring"];
+    let range = |names: &[&str],
+                 f: &dyn Fn(&workload::report::Brigade) -> f64,
+                 unit: &dyn Fn(f64) -> String| {
+        let v: Vec<(String, f64)> =
+            names.iter().filter_map(|n| Some((n.to_string(), f(&figure(n)?)))).collect();
+        let text =
+            v.iter().map(|(n, x)| format!("`{n}` {}", unit(*x))).collect::<Vec<_>>().join(", ");
+        let (lo, hi) =
+            v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), (_, x)| (lo.min(*x), hi.max(*x)));
+        (text, lo, hi, !v.is_empty())
+    };
+    let switches =
+        |b: &workload::report::Brigade| b.voluntary_per_handoff + b.involuntary_per_handoff;
+    let two = |x: f64| format!("{x:.2}");
+    let (b_text, b_lo, _, b_ok) = range(&blocking, &switches, &two);
+    let (c_text, _, c_hi, c_ok) = range(&coroutines, &switches, &two);
+    let (i_text, _, i_hi, i_ok) = range(&through_io, &switches, &two);
+    let mut out = String::new();
+    if b_ok && c_ok {
+        let holds = b_lo >= 0.5 && c_hi <= 0.1;
+        out += &format!(
+            "- **Claim 1, \"processes and threads will have CPU context switching\": {}.** Context switches a hand-off at N = {JUDGED_AT}: {b_text} for the threads and processes; {c_text} for the coroutines{}.\n",
+            if holds { "holds" } else { "does not hold as stated" },
+            if i_ok { format!(", and {i_text} for the one-thread loops whose hand-off is a pipe") } else { String::new() },
+        );
+        let _ = i_hi;
+    }
+    let sys_share = |b: &workload::report::Brigade| {
+        b.sys_ns_per_handoff / (b.user_ns_per_handoff + b.sys_ns_per_handoff).max(1e-9) * 100.0
+    };
+    let pct = |x: f64| format!("{x:.0} %");
+    let (b_text, b_lo, _, b_ok) = range(&blocking, &sys_share, &pct);
+    let (c_text, _, c_hi, c_ok) = range(&coroutines, &sys_share, &pct);
+    let (i_text, i_lo, _, i_ok) = range(&through_io, &sys_share, &pct);
+    if b_ok && c_ok && i_ok {
+        out += &format!(
+            "- **Claim 2, \"the coroutine is transparent to the kernel and only runs in user mode\": {}.** The share of CPU time spent in the kernel at N = {JUDGED_AT}: {b_text} for the threads and processes; {c_text} for the coroutines whose hand-off is a channel; {i_text} for the one-thread loops whose hand-off is a pipe{}.\n",
+            if b_lo > c_hi && i_lo > c_hi { "holds for the hand-off, not for the model" } else { "does not hold as stated" },
+            if i_lo > c_hi { ": a coroutine stays in user mode only when what it waits on does" } else { "" },
+        );
+    }
+    if out.is_empty() {
+        out = "Not judged: the run lacks the rows the claims need.\n".into();
+    }
+    out
+}
+
+/// Three plots of ns a hand-off against N: the Rust models unpinned, pinned, and the peers.
+fn plots(r: &Results) -> [(&'static str, String); 3] {
+    let series = |wanted: &dyn Fn(&str) -> bool, pinned: bool| -> Vec<Series> {
+        names(r)
+            .into_iter()
+            .filter(|n| wanted(n))
+            .enumerate()
+            .map(|(i, name)| Series {
+                peer: name.starts_with("serial") || name == "py-serial",
+                color: i,
+                points: r
+                    .points
+                    .iter()
+                    .filter(|p| p.program == name && p.pinned == pinned)
+                    .filter_map(|p| Some((f64::from(p.n), p.ns()?)))
+                    .collect(),
+                name,
+            })
+            .collect()
+    };
+    let rust = |n: &str| RUST.contains(&n);
+    let title =
+        |who: &str| format!("The brigade: one hand-off, {who} (dashed: the baseline, no switch)");
+    [
+        (
+            "handoff-rust.svg",
+            loglog(
+                &title("the Rust models"),
+                "tasks in the ring (N)",
+                "ns a hand-off",
+                &series(&rust, false),
+            ),
+        ),
+        (
+            "handoff-rust-pinned.svg",
+            loglog(
+                &title("the Rust models pinned to one core"),
+                "tasks in the ring (N)",
+                "ns a hand-off",
+                &series(&rust, true),
+            ),
+        ),
+        (
+            "handoff-peers.svg",
+            loglog(
+                &title("the peers"),
+                "tasks in the ring (N)",
+                "ns a hand-off",
+                &series(&|n| !rust(n), false),
+            ),
+        ),
+    ]
+}
+
+pub fn write(out: &Path, r: &Results) -> Result<(), String> {
+    for (file, svg) in plots(r) {
+        crate::run::write(&out.join(file), &svg)?;
+    }
+    let facts: String = r
+        .facts
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| format!("- {k}: {}\n", v.as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    let page = template::fill(
+        "brigade.md",
+        template::BRIGADE,
+        &[
+            ("unpinned", &curve_table(r, false)),
+            ("pinned", &curve_table(r, true)),
+            ("judged_at", &JUDGED_AT.to_string()),
+            ("judged", &judged_table(r, false)),
+            ("judged_pinned", &judged_table(r, true)),
+            ("verdicts", &verdicts(r)),
+            ("claims", &claims(r)),
+            ("facts", &facts),
+        ],
+    )?;
+    crate::run::write(&out.join("README.md"), &page)
+}
+
+/// The README's section, from results/brigade/brigade.json.
+pub fn section(results: &Path) -> Result<String, String> {
+    let r: Results = crate::run::read_json(&results.join("brigade").join("brigade.json"))?;
+    template::fill(
+        "readme-brigade.md",
+        template::README_BRIGADE,
+        &[
+            ("judged_at", &JUDGED_AT.to_string()),
+            ("judged", &judged_table(&r, false)),
+            ("verdicts", &verdicts(&r)),
+            ("claims", &claims(&r)),
+        ],
+    )
+}
