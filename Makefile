@@ -34,7 +34,7 @@ TRACE_ARGS = --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) \
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve bench-disk bench-brigade timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
+        bench-serve bench-disk bench-brigade bench-pools timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
         fio clean
 
 help: ## list the targets
@@ -85,6 +85,10 @@ bench-disk: build peers fio ## every model and peer reading 4 KiB blocks at 1 ..
 
 bench-brigade: build peers ## the bucket brigade: ns, switches and user/sys a hand-off in every model and peer, N = 2 ... 100,000, unpinned and pinned -> results/brigade/
 	$(BIN)/bench brigade --python $(PEER_PYTHON) --out results/brigade
+	$(BIN)/bench readme
+
+bench-pools: build peers ## "CPU x 2" tested: every pool model on sleep, http, cpu and disk at --workers 1 ... N -> results/pools/
+	$(BIN)/bench pools --python $(PEER_PYTHON) --out results/pools
 	$(BIN)/bench readme
 
 timelines: build peers ## the cases that teach, with --timeline: 10 x 1 s, 8 SHA-256 chains, 1,000 requests -> rewrites the tracked results/timelines/

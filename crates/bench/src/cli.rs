@@ -41,6 +41,9 @@ pub enum Command {
     /// The bucket brigade: what a hand-off costs in every model and peer, N = 2 … 100,000,
     /// unpinned and pinned: results/brigade/
     Brigade(Brigade),
+    /// "CPU × 2", tested: every pool model on each workload at --workers 1 … N:
+    /// results/pools/
+    Pools(Pools),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
 }
@@ -92,6 +95,22 @@ pub struct Brigade {
     #[arg(long)]
     pub quick: bool,
     /// Write the page and the plots again from OUT/brigade.json, running nothing
+    #[arg(long)]
+    pub redraw: bool,
+}
+
+#[derive(Args)]
+pub struct Pools {
+    /// The peers' Python (Go and Node are looked for beside it)
+    #[arg(long, value_name = "PATH")]
+    pub python: String,
+    /// Where pools.json, the tables and the plots go
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// W up to 4 and one run a point, to try the pipeline
+    #[arg(long)]
+    pub quick: bool,
+    /// Write the page and the plots again from OUT/pools.json, running nothing
     #[arg(long)]
     pub redraw: bool,
 }

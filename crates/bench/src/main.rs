@@ -22,7 +22,8 @@
 //!   beside nginx.
 //! - [`disk`]: every model and peer reading blocks of one file at 1 … 1,024 in flight,
 //!   beside fio; [`brigade`]: the bucket brigade, what a hand-off between tasks costs;
-//!   [`child`]: one child run to its end or its time limit, its group killed.
+//!   [`pools`]: "CPU × 2" tested, every pool at every size; [`child`]: one child run to its
+//!   end or its time limit, its group killed.
 //! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
@@ -36,6 +37,7 @@ mod disk;
 mod facts;
 mod loops;
 mod peers;
+mod pools;
 mod reading;
 mod readme;
 mod run;
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Timelines(o) => timelines::timelines(&o),
         Command::Disk(o) => disk::disk(&o),
         Command::Brigade(o) => brigade::brigade(&o),
+        Command::Pools(o) => pools::pools(&o),
         Command::Readme(o) => readme::readme(&o),
     };
     match outcome {

@@ -35,6 +35,8 @@ pub const DISK: &str = include_str!("../templates/disk.md");
 pub const README_DISK: &str = include_str!("../templates/readme-disk.md");
 pub const BRIGADE: &str = include_str!("../templates/brigade.md");
 pub const README_BRIGADE: &str = include_str!("../templates/readme-brigade.md");
+pub const POOLS: &str = include_str!("../templates/pools.md");
+pub const README_POOLS: &str = include_str!("../templates/readme-pools.md");
 
 #[cfg(test)]
 mod tests {

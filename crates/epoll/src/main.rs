@@ -20,7 +20,7 @@
 //! this machine kind) `connect` fails with EMFILE, those tasks fail naming the limit, and the
 //! rest finish. cpu tasks run on the loop's one thread, one per turn of the loop, and block
 //! it: timers and sockets wait until the hashing stops. `--offload` hands each task to a pool
-//! of one thread per core (`thread_pool::ThreadPool`), and each result wakes the loop through
+//! of one thread per core, or `--workers W` (`thread_pool::ThreadPool`), and each result wakes the loop through
 //! a `mio::Waker` (an eventfd): the article's `run_in_executor`, by hand.
 //!
 //! Under `strace -f -c`: `epoll_wait` and little else for sleep — one thread, no `futex`,
@@ -55,7 +55,13 @@ use event_loop::{EventLoop, WAKER};
 use mio::{Events, Token};
 use workload::{Args, Model, Report};
 
-const MODEL: Model = Model { name: "epoll", has_pool: false, can_offload: true, caps_disk: true };
+const MODEL: Model = Model {
+    name: "epoll",
+    has_pool: false,
+    can_offload: true,
+    caps_disk: true,
+    sizes_offload: true,
+};
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);

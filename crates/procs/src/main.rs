@@ -42,7 +42,13 @@ use process_pool::{read_record, start_child, write_record, ProcessPool};
 use workload::measure::{wait4, Reaped};
 use workload::{task, Args, Model, Report, Tally, TaskError};
 
-const MODEL: Model = Model { name: "procs", has_pool: true, can_offload: false, caps_disk: false };
+const MODEL: Model = Model {
+    name: "procs",
+    has_pool: true,
+    can_offload: false,
+    caps_disk: false,
+    sizes_offload: false,
+};
 
 mod brigade;
 mod serve;

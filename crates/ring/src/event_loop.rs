@@ -107,7 +107,11 @@ impl EventLoop {
     /// worker writes to an eventfd, and a read of that eventfd in the ring completes.
     fn start_offload(&mut self) -> io::Result<()> {
         let eventfd = crate::queues::eventfd()?;
-        let pool = ThreadPool::new(std::thread::available_parallelism()?.get())?;
+        let threads = match self.tasks.args.workers {
+            Some(w) => w as usize,
+            None => std::thread::available_parallelism()?.get(),
+        };
+        let pool = ThreadPool::new(threads)?;
         let (args, wake) = (self.tasks.args, eventfd.clone());
         let hash = move |id| {
             let started = Instant::now();

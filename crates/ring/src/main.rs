@@ -25,7 +25,7 @@
 //!   completions a step. The heap keeps one 16-byte deadline per request, and only a request
 //!   that runs out of time costs an entry, its cancel.
 //! - **cpu**: tasks run on the loop's thread and block it. `--offload` hands them to the
-//!   shared thread pool; after each result a worker writes to an eventfd, and a read of that
+//!   shared thread pool (one thread per core, or `--workers W`); after each result a worker writes to an eventfd, and a read of that
 //!   eventfd, posted on the ring, completes and wakes the loop.
 //!
 //! - **disk** (`disk.rs`): each task's read is a READ entry (WRITE with `--write`) on the
@@ -82,7 +82,13 @@ use std::process::ExitCode;
 use event_loop::EventLoop;
 use workload::{Args, Model, Report, Tally};
 
-const MODEL: Model = Model { name: "ring", has_pool: false, can_offload: true, caps_disk: true };
+const MODEL: Model = Model {
+    name: "ring",
+    has_pool: false,
+    can_offload: true,
+    caps_disk: true,
+    sizes_offload: true,
+};
 
 fn main() -> ExitCode {
     let args = Args::parse_for(MODEL);

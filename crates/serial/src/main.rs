@@ -34,8 +34,13 @@ use std::time::Instant;
 
 use workload::{task, Args, Model, Report, Runner, Tally};
 
-const MODEL: Model =
-    Model { name: "serial", has_pool: false, can_offload: false, caps_disk: false };
+const MODEL: Model = Model {
+    name: "serial",
+    has_pool: false,
+    can_offload: false,
+    caps_disk: false,
+    sizes_offload: false,
+};
 
 mod brigade;
 mod serve;

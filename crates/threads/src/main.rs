@@ -42,8 +42,13 @@ use thread_pool::{ThreadPool, Worker};
 use workload::limits::thread_headroom;
 use workload::{task, Args, Model, Report, Runner, Tally, TaskError};
 
-const MODEL: Model =
-    Model { name: "threads", has_pool: true, can_offload: false, caps_disk: false };
+const MODEL: Model = Model {
+    name: "threads",
+    has_pool: true,
+    can_offload: false,
+    caps_disk: false,
+    sizes_offload: false,
+};
 
 mod brigade;
 mod serve;

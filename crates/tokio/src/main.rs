@@ -54,7 +54,13 @@ use workload::{Args, Model, Report, Tally, TaskError, Workload};
 mod brigade;
 mod serve;
 
-const MODEL: Model = Model { name: "tokio", has_pool: true, can_offload: true, caps_disk: false };
+const MODEL: Model = Model {
+    name: "tokio",
+    has_pool: true,
+    can_offload: true,
+    caps_disk: false,
+    sizes_offload: false,
+};
 
 fn main() -> ExitCode {
     // Every task reads the arguments: a `'static` reference keeps a copy of them out of each

@@ -53,7 +53,13 @@ mod brigade;
 mod disk;
 mod serve;
 
-const MODEL: Model = Model { name: "uring", has_pool: false, can_offload: true, caps_disk: true };
+const MODEL: Model = Model {
+    name: "uring",
+    has_pool: false,
+    can_offload: true,
+    caps_disk: true,
+    sizes_offload: false,
+};
 
 fn main() -> ExitCode {
     // Every task reads the arguments: a `'static` reference keeps a copy of them out of each

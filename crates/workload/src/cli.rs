@@ -150,6 +150,9 @@ pub struct Model {
     /// On disk, `--workers` caps the reads in flight though the model has no pool for the
     /// other workloads (epoll's file pool, uring, ring).
     pub caps_disk: bool,
+    /// With `--offload`, `--workers` sizes the thread pool the loop hands cpu tasks to
+    /// (epoll, ring: one thread per core by default).
+    pub sizes_offload: bool,
 }
 
 /// Parse any other command line of the project (the `service`, `bench`) the same way: the
@@ -239,9 +242,11 @@ impl Args {
             }
         }
         let disk = self.workload == Workload::Disk && self.serve.is_none();
-        if self.workers.is_some() && !model.has_pool && !(disk && model.caps_disk) {
+        let offload_pool = self.offload && model.sizes_offload;
+        if self.workers.is_some() && !model.has_pool && !(disk && model.caps_disk) && !offload_pool
+        {
             return Err(format!(
-                "{} has no pool: --workers applies to procs, threads and tokio (on disk also to epoll, uring and ring)",
+                "{} has no pool: --workers applies to procs, threads and tokio (on disk also to epoll, uring and ring; with --offload to epoll and ring)",
                 model.name
             ));
         }
@@ -340,8 +345,13 @@ pub enum Rejected {
 mod tests {
     use super::*;
 
-    const THREADS: Model =
-        Model { name: "threads", has_pool: true, can_offload: false, caps_disk: false };
+    const THREADS: Model = Model {
+        name: "threads",
+        has_pool: true,
+        can_offload: false,
+        caps_disk: false,
+        sizes_offload: false,
+    };
 
     fn parse(argv: &[&str]) -> Result<Args, Rejected> {
         Args::try_parse_for(THREADS, std::iter::once("threads").chain(argv.iter().copied()))
@@ -440,8 +450,13 @@ mod tests {
         assert!(
             reason(&["--workload", "cpu", "--offload"]).contains("tokio, epoll, uring and ring")
         );
-        let serial =
-            Model { name: "serial", has_pool: false, can_offload: false, caps_disk: false };
+        let serial = Model {
+            name: "serial",
+            has_pool: false,
+            can_offload: false,
+            caps_disk: false,
+            sizes_offload: false,
+        };
         let r = Args::try_parse_for(serial, ["serial", "--workers", "2"]);
         assert!(matches!(r, Err(Rejected::Bad { .. })));
     }

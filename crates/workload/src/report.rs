@@ -380,7 +380,13 @@ mod tests {
     use crate::cli::Model;
 
     fn args(argv: &[&str]) -> Args {
-        let model = Model { name: "t", has_pool: true, can_offload: true, caps_disk: true };
+        let model = Model {
+            name: "t",
+            has_pool: true,
+            can_offload: true,
+            caps_disk: true,
+            sizes_offload: false,
+        };
         Args::try_parse_for(model, std::iter::once("t").chain(argv.iter().copied())).unwrap()
     }
 

@@ -147,7 +147,13 @@ mod tests {
     #[test]
     fn the_articles_case_sums_to_1045() {
         let args = crate::cli::Args::try_parse_for(
-            crate::cli::Model { name: "t", has_pool: false, can_offload: false, caps_disk: false },
+            crate::cli::Model {
+                name: "t",
+                has_pool: false,
+                can_offload: false,
+                caps_disk: false,
+                sizes_offload: false,
+            },
             ["t"],
         )
         .unwrap();

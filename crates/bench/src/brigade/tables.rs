@@ -218,8 +218,7 @@ fn plots(r: &Results) -> [(&'static str, String); 3] {
             .collect()
     };
     let rust = |n: &str| RUST.contains(&n);
-    let title =
-        |who: &str| format!("The brigade: one hand-off, {who} (dashed: the baseline, no switch)");
+    let title = |who: &str| format!("Brigade: {who} (dashed: the no-switch baseline)");
     [
         (
             "handoff-rust.svg",
@@ -233,7 +232,7 @@ fn plots(r: &Results) -> [(&'static str, String); 3] {
         (
             "handoff-rust-pinned.svg",
             loglog(
-                &title("the Rust models pinned to one core"),
+                &title("Rust models pinned to one core"),
                 "tasks in the ring (N)",
                 "ns a hand-off",
                 &series(&rust, true),
