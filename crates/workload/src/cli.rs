@@ -242,9 +242,11 @@ impl Args {
             }
         }
         let disk = self.workload == Workload::Disk && self.serve.is_none();
-        let offload_pool = self.offload && model.sizes_offload;
-        if self.workers.is_some() && !model.has_pool && !(disk && model.caps_disk) && !offload_pool
-        {
+        // A pool the flag can size: the model's own, its file threads on disk, or the pool an
+        // event loop offloads cpu tasks to.
+        let sized =
+            model.has_pool || (disk && model.caps_disk) || (self.offload && model.sizes_offload);
+        if self.workers.is_some() && !sized {
             return Err(format!(
                 "{} has no pool: --workers applies to procs, threads and tokio (on disk also to epoll, uring and ring; with --offload to epoll and ring)",
                 model.name
