@@ -72,10 +72,13 @@ impl EventLoop {
             }
         }
         if args.offload {
-            // cpu: a pool of one thread per core.
-            let cores = std::thread::available_parallelism()?.get();
+            // cpu: a pool of one thread per core, or --workers.
+            let threads = match args.workers {
+                Some(w) => w as usize,
+                None => std::thread::available_parallelism()?.get(),
+            };
             self.offload =
-                Some(self.start_pool(cores, move |id| Ok(task::sha256_chain(id, args.work)))?);
+                Some(self.start_pool(threads, move |id| Ok(task::sha256_chain(id, args.work)))?);
         }
         if args.workload == Workload::Brigade {
             let ring = workload::brigade::Ring::of(&args);
