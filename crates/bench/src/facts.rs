@@ -87,6 +87,12 @@ pub fn markdown(facts: &[(&str, String)]) -> String {
     facts.iter().map(|(k, v)| format!("- {k}: {v}\n")).collect()
 }
 
+/// The facts a results file holds as JSON, as the Markdown list `markdown` writes.
+pub fn markdown_of_json(facts: &serde_json::Value) -> String {
+    let pairs = facts.as_object().into_iter().flatten();
+    pairs.map(|(k, v)| format!("- {k}: {}\n", v.as_str().unwrap_or(""))).collect()
+}
+
 pub fn json(facts: &[(&str, String)]) -> serde_json::Value {
     facts
         .iter()

@@ -37,19 +37,5 @@ fn disk_reads_run_on_four_threads_unless_workers_says_otherwise() {
 /// With --offload, --workers sizes the pool the loop hands cpu tasks to.
 #[test]
 fn offload_takes_a_pool_size() {
-    let args = [
-        "--workload",
-        "cpu",
-        "--tasks",
-        "4",
-        "--work",
-        "1000",
-        "--offload",
-        "--workers",
-        "3",
-        "--json",
-    ];
-    let report = testkit::run(env!("CARGO_BIN_EXE_epoll"), &args).success();
-    assert_eq!(report["checksum"], testkit::CPU_CHECKSUM_4_X_1000);
-    assert!(report["peak_threads"].as_u64() >= Some(4), "the loop and 3 pool threads: {report}");
+    testkit::offload_takes_a_pool_size(env!("CARGO_BIN_EXE_epoll"));
 }

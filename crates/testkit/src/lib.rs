@@ -142,3 +142,13 @@ pub fn timeline_of(
 pub fn any_overlap(spans: &[(u32, f64, f64, u32, u64)]) -> bool {
     spans.iter().enumerate().any(|(i, a)| spans[i + 1..].iter().any(|b| a.1 < b.2 && b.1 < a.2))
 }
+
+/// `--offload --workers 3` in a loop that sizes its pool (`epoll`, `ring`): the checksum, and
+/// the loop's thread beside the three of the pool.
+pub fn offload_takes_a_pool_size(bin: &str) {
+    let args =
+        ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--offload", "--workers", "3"];
+    let report = run(bin, &[&args[..], &["--json"]].concat()).success();
+    assert_eq!(report["checksum"], CPU_CHECKSUM_4_X_1000);
+    assert!(report["peak_threads"].as_u64() >= Some(4), "the loop and 3 pool threads: {report}");
+}

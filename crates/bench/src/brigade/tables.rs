@@ -254,11 +254,7 @@ pub fn write(out: &Path, r: &Results) -> Result<(), String> {
     for (file, svg) in plots(r) {
         crate::run::write(&out.join(file), &svg)?;
     }
-    let facts: String = r
-        .facts
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| format!("- {k}: {}\n", v.as_str().unwrap_or(""))).collect())
-        .unwrap_or_default();
+    let facts = crate::facts::markdown_of_json(&r.facts);
     let page = template::fill(
         "brigade.md",
         template::BRIGADE,

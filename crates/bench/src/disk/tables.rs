@@ -393,12 +393,7 @@ pub fn write(out: &Path, r: &Results) -> Result<(), String> {
     for (file, svg) in plots(r) {
         crate::run::write(&out.join(file), &svg)?;
     }
-    let facts: Vec<(String, String)> = r
-        .facts
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
-        .unwrap_or_default();
-    let facts: String = facts.iter().map(|(k, v)| format!("- {k}: {v}\n")).collect();
+    let facts = crate::facts::markdown_of_json(&r.facts);
     let page = template::fill(
         "disk.md",
         template::DISK,

@@ -162,11 +162,7 @@ pub fn write(out: &Path, r: &Results) -> Result<(), String> {
             case_table(case)
         );
     }
-    let facts: String = r
-        .facts
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| format!("- {k}: {}\n", v.as_str().unwrap_or(""))).collect())
-        .unwrap_or_default();
+    let facts = crate::facts::markdown_of_json(&r.facts);
     let page = template::fill(
         "pools.md",
         template::POOLS,
