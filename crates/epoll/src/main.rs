@@ -20,8 +20,9 @@
 //! this machine kind) `connect` fails with EMFILE, those tasks fail naming the limit, and the
 //! rest finish. cpu tasks run on the loop's one thread, one per turn of the loop, and block
 //! it: timers and sockets wait until the hashing stops. `--offload` hands each task to a pool
-//! of one thread per core, or `--workers W` (`thread_pool::ThreadPool`), and each result wakes the loop through
-//! a `mio::Waker` (an eventfd): the article's `run_in_executor`, by hand.
+//! of one thread per core, or `--workers W` (`thread_pool::ThreadPool`), and each result
+//! wakes the loop through a `mio::Waker` (an eventfd): the article's `run_in_executor`, by
+//! hand.
 //!
 //! Under `strace -f -c`: `epoll_wait` and little else for sleep — one thread, no `futex`,
 //! no `clone`; for http a `socket`, `connect`, `epoll_ctl`, `sendto`, `recvfrom` and `close`

@@ -25,8 +25,9 @@
 //!   completions a step. The heap keeps one 16-byte deadline per request, and only a request
 //!   that runs out of time costs an entry, its cancel.
 //! - **cpu**: tasks run on the loop's thread and block it. `--offload` hands them to the
-//!   shared thread pool (one thread per core, or `--workers W`); after each result a worker writes to an eventfd, and a read of that
-//!   eventfd, posted on the ring, completes and wakes the loop.
+//!   shared thread pool (one thread per core, or `--workers W`); after each result a worker
+//!   writes to an eventfd, and a read of that eventfd, posted on the ring, completes and
+//!   wakes the loop.
 //!
 //! - **disk** (`disk.rs`): each task's read is a READ entry (WRITE with `--write`) on the
 //!   file opened once, into its slot's aligned buffer; at most `--workers` are in flight (all

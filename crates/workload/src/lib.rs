@@ -14,19 +14,19 @@
 //!   refused alike in every binary.
 //! - [`cli`]: the command line of `CONTRACT.md`, one parser for every model, exit 2 on bad
 //!   input, and no flag that does not apply to the mode chosen.
+//! - [`measure`]: rusage, a child's peak RSS from `wait4`, lateness percentiles, and the event
+//!   loop's [`Pulse`](measure::Pulse).
 //! - [`limits`]: the kernel limits on threads and processes, read before a model crosses one.
 //! - [`http`]: the http task's request and an incremental response parser (chunked,
 //!   Content-Length or close-delimited), sans I/O: each model only moves the bytes.
-//! - [`brigade`]: the brigade's ring — what a task does with the token it is handed, and the
-//!   pipes the models that hand off through the kernel use.
-//! - [`disk`]: the disk task's data file (created from its definition when missing), the
-//!   block task `i` reads or writes and its value, and O_DIRECT's aligned buffers.
 //! - [`error`]: [`TaskError`], why a task failed, naming the limit to raise when the machine
 //!   ran out of something.
+//! - [`disk`]: the disk task's data file (created from its definition when missing), the
+//!   block task `i` reads or writes and its value, and O_DIRECT's aligned buffers.
+//! - [`brigade`]: the brigade's ring — what a task does with the token it is handed, and the
+//!   pipes the models that hand off through the kernel use.
 //! - [`task`]: what task `i` does and its value, the checksum, and the blocking form of each
 //!   task (what `serial`, `procs` and `threads` run).
-//! - [`measure`]: rusage, a child's peak RSS from `wait4`, lateness percentiles, and the event
-//!   loop's [`Pulse`](measure::Pulse).
 //! - [`report`]: the [`Tally`] of results, the [`Report`] (printed as one human line or one
 //!   JSON line, and read back by `bench`), and the exit status.
 //! - [`timeline`]: `--timeline FILE`, each task's span and runner, and the pulse's ticks,
