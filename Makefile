@@ -38,7 +38,7 @@ SERVICE_ADDR ?= 127.0.0.1:7878
         fio clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 build: ## build the seven model binaries, the service and the bench tool (release)
 	$(CARGO) build --release --workspace
