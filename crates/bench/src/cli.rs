@@ -202,7 +202,7 @@ pub struct Trace {
     #[arg(long, value_enum)]
     pub tool: Tool,
     /// The model binary to run
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::trace::MODELS))]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::run::MODELS))]
     pub model: String,
     /// The workload (http: the service is started and stopped around the run)
     #[arg(long, value_enum, default_value_t = workload::Workload::Sleep)]

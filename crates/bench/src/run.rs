@@ -8,6 +8,9 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 use workload::Report;
 
+/// The model binaries, in the order of the tables.
+pub const MODELS: [&str; 7] = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
+
 /// Where the model binaries are: next to this one (target/release).
 pub fn bin_dir() -> PathBuf {
     std::env::current_exe()

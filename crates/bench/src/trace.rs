@@ -13,8 +13,7 @@ use crate::run::model_program;
 use crate::service::Service;
 use crate::table::{Table, DASH};
 
-/// The model binaries, in the order of the tables.
-pub const MODELS: [&str; 7] = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
+use crate::run::MODELS;
 
 /// `program` (a model binary, or a peer and its script) with the contract's arguments for the
 /// workload — `--ms MS` where the workload waits, and `extra` — and the service when it

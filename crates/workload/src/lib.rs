@@ -27,10 +27,10 @@
 //!   pipes the models that hand off through the kernel use.
 //! - [`task`]: what task `i` does and its value, the checksum, and the blocking form of each
 //!   task (what `serial`, `procs` and `threads` run).
-//! - [`report`]: the [`Tally`] of results, the [`Report`] (printed as one human line or one
-//!   JSON line, and read back by `bench`), and the exit status.
 //! - [`timeline`]: `--timeline FILE`, each task's span and runner, and the pulse's ticks,
 //!   kept only when asked for.
+//! - [`report`]: the [`Tally`] of results, the [`Report`] (printed as one human line or one
+//!   JSON line, and read back by `bench`), and the exit status.
 //! - [`timers`]: the heap of deadlines the hand-written loops (`epoll`, `ring`) sleep on.
 //! - [`loop_tasks`]: what those two loops share besides: the tally, the cpu tasks waiting
 //!   for the loop's thread, the pulse — so that they differ only in how they wait and do I/O.

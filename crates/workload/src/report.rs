@@ -13,27 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{Args, Workload};
 use crate::error::TaskError;
 use crate::measure::{self, Percentiles, Reaped};
-
-/// Which process and thread ran a task, for `--verbose`.
-#[derive(Clone, Copy, Debug)]
-pub struct Runner {
-    pub pid: u32,
-    pub tid: u32,
-}
-
-impl Runner {
-    pub fn here() -> Runner {
-        Runner { pid: std::process::id(), tid: nix::unistd::gettid().as_raw() as u32 }
-    }
-
-    /// [`Runner::here`] without its two syscalls after the first call on each thread: at a
-    /// million tasks they cost more than the tasks. Not for a forked child, whose copy of the
-    /// thread-local would name its parent (`procs` records its children's pids itself).
-    pub fn cached() -> Runner {
-        thread_local!(static HERE: Runner = Runner::here());
-        HERE.with(|runner| *runner)
-    }
-}
+pub use crate::timeline::Runner;
 
 /// Results as they come in, and the clock they are measured on.
 pub struct Tally {

@@ -1,4 +1,5 @@
-//! `--timeline FILE` (`CONTRACT.md`, "Timeline"): which task ran when, and where.
+//! `--timeline FILE` (`CONTRACT.md`, "Timeline"): which task ran when, and where — the
+//! [`Runner`] that `--verbose` names too.
 //!
 //! One JSON object per line: a task as `{"id":I,"start":S,"end":E,"pid":P,"tid":T}`, with
 //! S and E in seconds since the run's start on the one monotonic clock every process and
@@ -10,7 +11,26 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Runner;
+/// Which process and thread ran a task, for `--verbose`.
+#[derive(Clone, Copy, Debug)]
+pub struct Runner {
+    pub pid: u32,
+    pub tid: u32,
+}
+
+impl Runner {
+    pub fn here() -> Runner {
+        Runner { pid: std::process::id(), tid: nix::unistd::gettid().as_raw() as u32 }
+    }
+
+    /// [`Runner::here`] without its two syscalls after the first call on each thread: at a
+    /// million tasks they cost more than the tasks. Not for a forked child, whose copy of the
+    /// thread-local would name its parent (`procs` records its children's pids itself).
+    pub fn cached() -> Runner {
+        thread_local!(static HERE: Runner = Runner::here());
+        HERE.with(|runner| *runner)
+    }
+}
 
 /// One line of a timeline file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

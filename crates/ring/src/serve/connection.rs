@@ -2,7 +2,6 @@
 //! one operation is in flight, and how the loop drives it from each completion.
 
 use std::io;
-use std::os::fd::RawFd;
 use std::time::Instant;
 
 use io_uring::{opcode, types};
@@ -11,29 +10,6 @@ use workload::task;
 
 use super::server::Server;
 use super::{tag, Op};
-
-/// A connection's socket and the buffers the kernel may hold while its operation is in flight.
-pub struct RingConn {
-    pub fd: RawFd,
-    pub in_flight: Option<Op>,
-    /// When the operation in flight must be given up (its Exchange deadline).
-    pub deadline: Option<Instant>,
-    pub recv: Box<[u8; 4096]>,
-    pub send: Vec<u8>,
-}
-
-impl RingConn {
-    /// A connection just accepted as descriptor `fd`.
-    pub fn new(fd: RawFd) -> RingConn {
-        RingConn {
-            fd,
-            in_flight: None,
-            deadline: None,
-            recv: Box::new([0; 4096]),
-            send: Vec::new(),
-        }
-    }
-}
 
 impl Server {
     /// A RECV or SEND of connection `slot` completed with `res`.

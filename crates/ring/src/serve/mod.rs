@@ -15,6 +15,7 @@ mod offload;
 mod server;
 
 use std::error::Error;
+use std::os::fd::RawFd;
 use std::time::Instant;
 
 use workload::serve::{self, ServeReport, Stop};
@@ -77,6 +78,29 @@ pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Erro
         }
     }
     Ok(server.finish(model, args, started))
+}
+
+/// A connection's socket and the buffers the kernel may hold while its operation is in flight.
+pub struct RingConn {
+    pub fd: RawFd,
+    pub in_flight: Option<Op>,
+    /// When the operation in flight must be given up (its Exchange deadline).
+    pub deadline: Option<Instant>,
+    pub recv: Box<[u8; 4096]>,
+    pub send: Vec<u8>,
+}
+
+impl RingConn {
+    /// A connection just accepted as descriptor `fd`.
+    pub fn new(fd: RawFd) -> RingConn {
+        RingConn {
+            fd,
+            in_flight: None,
+            deadline: None,
+            recv: Box::new([0; 4096]),
+            send: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

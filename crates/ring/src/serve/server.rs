@@ -11,8 +11,8 @@ use workload::serve::loop_conns::LoopConns;
 use workload::serve::{ServeReport, Stop};
 use workload::{Args, TaskError};
 
-use super::connection::RingConn;
 use super::offload::Offload;
+use super::RingConn;
 use super::{tag, Op};
 use crate::queues::Queues;
 
