@@ -302,11 +302,36 @@ pub fn readings(r: &Results) -> String {
     out
 }
 
+/// What each server spent on a request at c = 100: the server's own user and system CPU time
+/// over the requests it answered (its whole life, start-up included). With every fast server
+/// near 100 % of its core, req/s ranks the kernel and the noise; cost per request ranks the
+/// servers, and shows how close each comes to the kernel's share.
+pub fn cost_table(r: &Results) -> String {
+    let mut t =
+        Table::new(&["server", "req/s", "user a request", "sys a request", "CPU a request"]);
+    for x in r.throughput.iter().filter(|x| x.connections == 100) {
+        let req_s = x.load.as_ref().map_or(DASH.into(), |l| kreq(l.req_per_s));
+        let us = |s: f64, n: u64| format!("{:.1} µs", s * 1e6 / n as f64);
+        let cells = match &x.server_report {
+            Some(rep) if rep.requests > 0 => vec![
+                us(rep.user_s, rep.requests),
+                us(rep.sys_s, rep.requests),
+                us(rep.user_s + rep.sys_s, rep.requests),
+            ],
+            // nginx reports no rusage of its own here.
+            _ => vec![DASH.into(), DASH.into(), DASH.into()],
+        };
+        t.push([format!("`{}`", x.server), req_s].into_iter().chain(cells).collect());
+    }
+    t.render()
+}
+
 fn values(r: &Results) -> Vec<(&'static str, String)> {
     vec![
         ("readings", readings(r)),
         ("c10k", c10k_table(r)),
         ("throughput", throughput_table(r)),
+        ("cost", cost_table(r)),
         ("open_loop", open_loop_table(r)),
         ("cpu", cpu_table(r)),
         ("verdicts", verdicts(r)),
@@ -327,11 +352,7 @@ pub fn page(r: &Results, facts: &str) -> Result<String, String> {
 /// written again from the same JSON, so that its prose follows the templates.
 pub fn section(results: &std::path::Path) -> Result<String, String> {
     let r: Results = crate::run::read_json(&results.join("serve").join("serve.json"))?;
-    let facts: String = r
-        .facts
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| format!("- {k}: {}\n", v.as_str().unwrap_or(""))).collect())
-        .unwrap_or_default();
+    let facts = crate::facts::markdown_of_json(&r.facts);
     let page_path = results.join("serve").join("README.md");
     std::fs::write(&page_path, page(&r, &facts)?)
         .map_err(|e| format!("{}: {e}", page_path.display()))?;
