@@ -43,6 +43,21 @@ impl Ran {
     }
 }
 
+/// How long a one-shot child of the benchmarks may run before its group is killed: far past
+/// any run they make (the longest are a few seconds to a minute), so that only a hung
+/// binary meets it, and the benchmark goes on with a row that says so.
+pub const LIMIT: Duration = Duration::from_secs(600);
+
+/// Run `argv` to its end or [`LIMIT`]: its stdout if it exited 0; else, with `any_status`,
+/// its stdout still; else why it failed, or "timed out after 600 s".
+pub fn output(argv: &[String], any_status: bool) -> Result<String, String> {
+    let ran = run(argv, &[], LIMIT).map_err(|e| format!("{}: {e}", argv[0]))?;
+    match ran.status {
+        Some(s) if s.success() || any_status => Ok(ran.stdout),
+        _ => Err(format!("{}: {}", argv.join(" "), ran.outcome(LIMIT))),
+    }
+}
+
 /// Run `argv` with `env` added, for at most `limit`.
 pub fn run(argv: &[String], env: &[(&str, String)], limit: Duration) -> std::io::Result<Ran> {
     let started = Instant::now();

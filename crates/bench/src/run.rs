@@ -187,18 +187,16 @@ impl Bench {
     }
 }
 
-/// One run of the row with `--json`: its report, or `None` when it printed none.
+/// One run of the row with `--json`: its report, or `None` when it printed none (a hung
+/// binary is killed at the child's limit, and its row has no report).
 pub fn report_of(row: &Row) -> Option<Report> {
-    let out = Command::new(&row.argv[0]).args(&row.argv[1..]).arg("--json").output().ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "warning: {} exited with {}: {}",
-            row.name,
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    let argv: Vec<String> = row.argv.iter().cloned().chain(["--json".to_string()]).collect();
+    let limit = crate::child::LIMIT;
+    let ran = crate::child::run(&argv, &[], limit).ok()?;
+    if ran.status.is_none_or(|s| !s.success()) {
+        eprintln!("warning: {}: {}", row.name, ran.outcome(limit));
     }
-    report_line(&String::from_utf8_lossy(&out.stdout))
+    report_line(&ran.stdout)
 }
 
 /// The `--json` report in a command's stdout: its last line that parses as a report.

@@ -114,15 +114,16 @@ fn strace(
     service: Option<Service>,
 ) -> Result<String, String> {
     eprintln!("strace {} {}", flags.join(" "), argv.join(" "));
-    let status = Command::new("strace")
-        .args(flags)
-        .arg("-o")
-        .arg(scratch)
-        .args(&argv)
-        .stdout(std::process::Stdio::null())
-        .status();
+    let traced: Vec<String> = ["strace".to_string()]
+        .into_iter()
+        .chain(flags.iter().map(|f| f.to_string()))
+        .chain(["-o".to_string(), scratch.display().to_string()])
+        .chain(argv)
+        .collect();
+    // Its own process group and the children's time limit: a hung model cannot hang the run.
+    let ran = crate::child::run(&traced, &[], crate::child::LIMIT);
     drop(service);
-    status.map_err(|e| format!("cannot run strace: {e}"))?;
+    ran.map_err(|e| format!("cannot run strace: {e}"))?;
     std::fs::read_to_string(scratch).map_err(|e| format!("strace wrote nothing: {e}"))
 }
 

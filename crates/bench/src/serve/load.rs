@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 use workload::Report;
@@ -157,21 +156,10 @@ pub fn fresh_connections(addr: SocketAddr, n: u32) -> Result<Report, String> {
 }
 
 fn output(argv: &[String]) -> Result<String, String> {
-    let out = Command::new(&argv[0])
-        .args(&argv[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", argv[0]))?;
-    if !out.status.success() {
-        return Err(format!("{} failed: {}", argv[0], String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::child::output(argv, false)
 }
 
 /// The client exits 1 when some requests failed; its report says how many.
 fn output_any_status(argv: &[String]) -> Result<String, String> {
-    let out = Command::new(&argv[0])
-        .args(&argv[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", argv[0]))?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::child::output(argv, true)
 }

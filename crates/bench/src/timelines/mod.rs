@@ -11,7 +11,6 @@ mod draw;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use workload::timeline::{Line, Timeline};
 
@@ -119,14 +118,7 @@ fn slug(name: &str) -> String {
 }
 
 fn run(argv: &[String]) -> Result<(), String> {
-    let out = Command::new(&argv[0])
-        .args(&argv[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", argv[0]))?;
-    if !out.status.success() {
-        return Err(format!("{argv:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    Ok(())
+    crate::child::output(argv, false).map(drop)
 }
 
 /// A program's timeline as lanes: one per runner (pid, tid), in the order they first ran.
