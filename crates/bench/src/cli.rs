@@ -40,10 +40,10 @@ pub enum Command {
     Disk(Disk),
     /// The bucket brigade: what a hand-off costs in every model and peer, N = 2 … 100,000,
     /// unpinned and pinned: results/brigade/
-    Brigade(Brigade),
+    Brigade(Sweep),
     /// "CPU × 2", tested: every pool model on each workload at --workers 1 … N:
     /// results/pools/
-    Pools(Pools),
+    Pools(Sweep),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
 }
@@ -58,11 +58,27 @@ pub struct Timelines {
     pub out: PathBuf,
 }
 
+/// What a sweep that writes one results folder needs: `disk`, `brigade`, `pools`.
 #[derive(Args)]
-pub struct Disk {
+pub struct Sweep {
     /// The peers' Python (Go and Node are looked for beside it)
     #[arg(long, value_name = "PATH")]
     pub python: String,
+    /// Where the JSON, the tables and the plots go
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A smaller grid and fewer runs, to try the pipeline in a minute or two
+    #[arg(long)]
+    pub quick: bool,
+    /// Write the page and the plots again from the JSON in OUT, running nothing
+    #[arg(long)]
+    pub redraw: bool,
+}
+
+#[derive(Args)]
+pub struct Disk {
+    #[command(flatten)]
+    pub sweep: Sweep,
     /// The fio to run beside the models
     #[arg(long, value_name = "PATH", default_value = "fio")]
     pub fio: String,
@@ -72,47 +88,6 @@ pub struct Disk {
     /// The data file's size when it is made, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
     pub file_size: u64,
-    /// Where disk.json, the tables and the plots go
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Three depths, short points, N = 10,000 only: to try the pipeline in a minute or two
-    #[arg(long)]
-    pub quick: bool,
-    /// Write the page and the plots again from OUT/disk.json, running nothing
-    #[arg(long)]
-    pub redraw: bool,
-}
-
-#[derive(Args)]
-pub struct Brigade {
-    /// The peers' Python (Go and Node are looked for beside it)
-    #[arg(long, value_name = "PATH")]
-    pub python: String,
-    /// Where brigade.json, the tables and the plots go
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// N = 2 and 500 only, to try the pipeline in a minute
-    #[arg(long)]
-    pub quick: bool,
-    /// Write the page and the plots again from OUT/brigade.json, running nothing
-    #[arg(long)]
-    pub redraw: bool,
-}
-
-#[derive(Args)]
-pub struct Pools {
-    /// The peers' Python (Go and Node are looked for beside it)
-    #[arg(long, value_name = "PATH")]
-    pub python: String,
-    /// Where pools.json, the tables and the plots go
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// W up to 4 and one run a point, to try the pipeline
-    #[arg(long)]
-    pub quick: bool,
-    /// Write the page and the plots again from OUT/pools.json, running nothing
-    #[arg(long)]
-    pub redraw: bool,
 }
 
 #[derive(Args)]

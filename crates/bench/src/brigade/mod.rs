@@ -122,7 +122,7 @@ fn point(p: &Program, n: u32, pinned: bool, limit: Duration) -> Point {
     point
 }
 
-pub fn brigade(o: &cli::Brigade) -> Result<(), String> {
+pub fn brigade(o: &cli::Sweep) -> Result<(), String> {
     if o.redraw {
         let r: Results = crate::run::read_json(&o.out.join("brigade.json"))?;
         return tables::write(&o.out, &r);

@@ -221,20 +221,21 @@ fn depth_args(p: &Program, depth: u32) -> Vec<String> {
     }
 }
 
-pub fn disk(o: &cli::Disk) -> Result<(), String> {
+pub fn disk(d: &cli::Disk) -> Result<(), String> {
+    let o = &d.sweep;
     if o.redraw {
         let r: Results = crate::run::read_json(&o.out.join("disk.json"))?;
         return tables::write(&o.out, &r);
     }
     let peers = Peers::find(&o.python);
     let programs = programs(&peers);
-    let file = &o.file;
+    let file = &d.file;
     // The file is made once, from the definition, by the fastest maker: a Rust model.
     let serial = crate::run::model_program("serial");
     let make: Vec<String> = [&serial[0], "--workload", "disk", "--tasks", "1", "--file"]
         .iter()
         .map(|s| s.to_string())
-        .chain([file.display().to_string(), "--file-size".into(), o.file_size.to_string()])
+        .chain([file.display().to_string(), "--file-size".into(), d.file_size.to_string()])
         .collect();
     let made =
         crate::child::run(&make, &[], Duration::from_secs(600)).map_err(|e| e.to_string())?;
@@ -245,12 +246,12 @@ pub fn disk(o: &cli::Disk) -> Result<(), String> {
     let fio_secs = if o.quick { 1 } else { 2 };
     let depths: &[u32] = if o.quick { &[1, 16, 64] } else { &DEPTHS };
     let mut more = peers.versions();
-    more.push(("fio", crate::facts::first_line(&o.fio, &["--version"])));
+    more.push(("fio", crate::facts::first_line(&d.fio, &["--version"])));
     more.push(("device", device_of(file)));
     let mut r = Results {
         facts: crate::facts::json(&crate::facts::collect(None, more)),
         file: file.display().to_string(),
-        file_size: o.file_size,
+        file_size: d.file_size,
         bytes: BYTES,
         curve: vec![],
         warm: vec![],
@@ -263,7 +264,7 @@ pub fn disk(o: &cli::Disk) -> Result<(), String> {
         eprintln!("bench disk: depth {depth}");
         for engine in fio::ENGINES {
             if page_cache(file, false).is_ok() {
-                r.curve.push(fio::point(&o.fio, engine, depth, &file_text, BYTES, fio_secs));
+                r.curve.push(fio::point(&d.fio, engine, depth, &file_text, BYTES, fio_secs));
             }
         }
         for p in programs.iter().filter(|p| depth <= p.max_depth) {

@@ -120,7 +120,7 @@ fn cases(addr: &str, quick: bool) -> Vec<Case> {
     cases
 }
 
-pub fn pools(o: &cli::Pools) -> Result<(), String> {
+pub fn pools(o: &cli::Sweep) -> Result<(), String> {
     if o.redraw {
         let r: Results = crate::run::read_json(&o.out.join("pools.json"))?;
         return tables::write(&o.out, &r);
