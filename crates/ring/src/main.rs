@@ -52,7 +52,9 @@
 //!
 //! What it costs: per sleeping task a 16-byte timer, as in `epoll`; per request a connection
 //! (a 512-byte receive buffer, the request, the parser) and one entry at a time. The ring
-//! batches system calls: 10,000 requests take about 650 `io_uring_enter` calls in all.
+//! batches system calls: 10,000 requests take a few hundred to a few thousand
+//! `io_uring_enter` calls in all, as many as the completions' arrival splits them into
+//! batches — it varies from run to run (results/syscalls.md records one run's count).
 //!
 //! Where it stops: sleeping tasks by memory alone. Each request holds a socket, so past
 //! RLIMIT_NOFILE (hard limit 20,000 on this machine kind) IORING_OP_SOCKET completes with
