@@ -491,6 +491,15 @@ class Tally:
             print(f"task {i} value {value} · pid {pid} thread {thread} · "
                   f"at {finished_at - self.start:.4f} s", file=sys.stderr)
 
+    def gather(self, futures):
+        """Record each future's outcome in submission order, whatever order they finish in:
+        the executors' analog of asyncio.gather."""
+        for i, future in enumerate(futures):
+            try:
+                self.record(i, future.result())
+            except Exception as e:
+                self.record(i, e)
+
     def sample_threads(self):
         """The most threads this process was seen with: sampled, as the Rust models do."""
         self.peak_threads, self._looked = max(self.peak_threads, threads_now()), time.monotonic()

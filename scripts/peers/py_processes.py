@@ -71,9 +71,5 @@ if __name__ == "__main__":
     tally = contract.Tally("py-processes", args, workers, min(workers, args.tasks))
     with pool:
         futures = [pool.submit(contract.run_blocking, args, i) for i in range(args.tasks)]
-        for i, future in enumerate(futures):  # gather: submission order
-            try:
-                tally.record(i, future.result())
-            except Exception as e:
-                tally.record(i, e)
+        tally.gather(futures)  # submission order
     tally.exit()

@@ -29,11 +29,7 @@ if args.workload == "brigade":
                 box.put(None)  # the threads started stop at a token that is no counter
             raise SystemExit(f"Error: {e} — limit to raise: `ulimit -u`, vm.max_map_count")
         boxes[0].put(0)
-        for i, future in enumerate(futures):
-            try:
-                tally.record(i, future.result())
-            except Exception as e:
-                tally.record(i, e)
+        tally.gather(futures)  # submission order
     tally.exit()
 pool = cf.ThreadPoolExecutor(max_workers=args.workers)
 workers = pool._max_workers
@@ -48,9 +44,5 @@ with pool:
             for j in range(i, args.tasks):
                 tally.record(j, contract.TaskError(f"after {i} threads: {e} — limit to raise: {limit}"))
             break
-    for i, future in enumerate(futures):
-        try:
-            tally.record(i, future.result())
-        except Exception as e:
-            tally.record(i, e)
+    tally.gather(futures)  # submission order
 tally.exit()
