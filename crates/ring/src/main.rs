@@ -91,6 +91,8 @@ const MODEL: Model = Model {
     can_offload: true,
     caps_disk: true,
     sizes_offload: true,
+    brigade_workers: false,
+    brigade_pipes: false,
 };
 
 fn main() -> ExitCode {

@@ -48,6 +48,8 @@ const MODEL: Model = Model {
     can_offload: false,
     caps_disk: false,
     sizes_offload: false,
+    brigade_workers: false,
+    brigade_pipes: true,
 };
 
 mod brigade;

@@ -60,6 +60,8 @@ const MODEL: Model = Model {
     can_offload: true,
     caps_disk: false,
     sizes_offload: false,
+    brigade_workers: true,
+    brigade_pipes: false,
 };
 
 fn main() -> ExitCode {

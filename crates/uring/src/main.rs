@@ -59,6 +59,8 @@ const MODEL: Model = Model {
     can_offload: true,
     caps_disk: true,
     sizes_offload: false,
+    brigade_workers: false,
+    brigade_pipes: false,
 };
 
 fn main() -> ExitCode {

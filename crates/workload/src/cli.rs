@@ -153,6 +153,11 @@ pub struct Model {
     /// With `--offload`, `--workers` sizes the thread pool the loop hands cpu tasks to
     /// (epoll, ring: one thread per core by default).
     pub sizes_offload: bool,
+    /// On the brigade, `--workers` sizes threads that run the ring's tasks rather than a
+    /// pool the tasks wait for (tokio's worker threads).
+    pub brigade_workers: bool,
+    /// On the brigade, `--pipes` hands the token through a pipe per pair (threads).
+    pub brigade_pipes: bool,
 }
 
 /// Parse any other command line of the project (the `service`, `bench`) the same way: the
@@ -254,13 +259,13 @@ impl Args {
         }
         if self.workload == Workload::Brigade && self.serve.is_none() {
             // A pool of W < N would leave tasks waiting on a token that never comes.
-            if self.workers.is_some() && model.name != "tokio" {
+            if self.workers.is_some() && !model.brigade_workers {
                 return Err(
                     "--workers does not apply to the brigade: every task of the ring runs at once"
                         .into(),
                 );
             }
-            if self.pipes && model.name != "threads" {
+            if self.pipes && !model.brigade_pipes {
                 return Err(format!(
                     "--pipes applies to threads: {} hands the token on its own way",
                     model.name
@@ -353,6 +358,8 @@ mod tests {
         can_offload: false,
         caps_disk: false,
         sizes_offload: false,
+        brigade_workers: false,
+        brigade_pipes: true,
     };
 
     fn parse(argv: &[&str]) -> Result<Args, Rejected> {
@@ -458,6 +465,8 @@ mod tests {
             can_offload: false,
             caps_disk: false,
             sizes_offload: false,
+            brigade_workers: false,
+            brigade_pipes: false,
         };
         let r = Args::try_parse_for(serial, ["serial", "--workers", "2"]);
         assert!(matches!(r, Err(Rejected::Bad { .. })));

@@ -366,6 +366,8 @@ mod tests {
             can_offload: true,
             caps_disk: true,
             sizes_offload: false,
+            brigade_workers: false,
+            brigade_pipes: false,
         };
         Args::try_parse_for(model, std::iter::once("t").chain(argv.iter().copied())).unwrap()
     }

@@ -153,6 +153,8 @@ mod tests {
                 can_offload: false,
                 caps_disk: false,
                 sizes_offload: false,
+                brigade_workers: false,
+                brigade_pipes: false,
             },
             ["t"],
         )
