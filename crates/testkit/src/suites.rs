@@ -256,10 +256,19 @@ macro_rules! event_loop_tests {
                 let args = ["--workload", "cpu", "--tasks", "4", "--work", "4000000", "--json"];
                 let blocked = $crate::run(BIN, &args).success();
                 let offloaded = $crate::run(BIN, &[&args[..], &["--offload"]].concat()).success();
-                let max =
-                    |r: &$crate::Value| r["loop_lag_ms"]["max"].as_f64().expect("loop_lag_ms.max");
-                assert!(max(&blocked) > 60.0, "blocked loop lag {}", blocked["loop_lag_ms"]);
-                assert!(max(&offloaded) < 60.0, "offloaded loop lag {}", offloaded["loop_lag_ms"]);
+                let lag = |r: &$crate::Value, q: &str| {
+                    r["loop_lag_ms"][q].as_f64().expect("loop_lag_ms has p50 and max")
+                };
+                let shown = format!(
+                    "blocked loop lag {}, offloaded {}",
+                    blocked["loop_lag_ms"], offloaded["loop_lag_ms"]
+                );
+                // On the loop, a tick waits for a whole task. Handed to a pool, the median tick
+                // is on time; a loaded 2-core machine may still deschedule the loop once for
+                // tens of ms, so its worst tick is only bounded by half the blocked one.
+                assert!(lag(&blocked, "max") > 60.0, "{shown}");
+                assert!(lag(&offloaded, "p50") < 20.0, "{shown}");
+                assert!(lag(&offloaded, "max") < lag(&blocked, "max") / 2.0, "{shown}");
             }
         }
     };
