@@ -13,6 +13,7 @@ use workload::{task, Args, Report, Runner, Workload};
 
 use crate::brigade::Brigade;
 use crate::connection::Connection;
+use crate::db::Db;
 
 /// The waker's token; a socket's token is its task's id.
 pub const WAKER: Token = Token(usize::MAX);
@@ -36,6 +37,8 @@ pub struct EventLoop {
     offload: Option<(ThreadPool, Receiver<Offloaded>)>,
     /// The brigade: a pipe per task, each registered under its task's token.
     brigade: Option<Brigade>,
+    /// db: the connections to PostgreSQL and the tasks waiting for one.
+    db: Option<Db>,
     /// An eventfd registered as [`WAKER`]: the pool writes to it after each result. The loop
     /// keeps its own handle, for were the last worker to close the eventfd, epoll would
     /// forget an event it had not yet handed out.
@@ -52,9 +55,11 @@ impl EventLoop {
                 let threads = args.workers.unwrap_or(FILE_THREADS);
                 LoopTasks::start(model, args, threads, threads)
             }
+            Workload::Db => LoopTasks::start(model, args, 1, args.workers.unwrap_or(args.tasks)),
             _ => LoopTasks::start(model, args, 1, args.tasks),
         };
-        Ok(EventLoop { poll, tasks, sockets: Vec::new(), offload: None, brigade: None, waker })
+        let (sockets, offload, brigade, db) = (Vec::new(), None, None, None);
+        Ok(EventLoop { poll, tasks, sockets, offload, brigade, db, waker })
     }
 
     /// Start what the tasks cannot start alone: a socket per request, the pool for
@@ -70,6 +75,9 @@ impl EventLoop {
                 }
                 self.tasks.set_deadline(id);
             }
+        }
+        if args.workload == Workload::Db {
+            self.db = Some(Db::start(self.poll.registry(), &mut self.tasks));
         }
         if args.offload {
             // cpu: a pool of one thread per core, or --workers.
@@ -128,7 +136,9 @@ impl EventLoop {
     /// open at its deadline has timed out, and closing its socket is all it takes.
     pub fn fire_due_timers(&mut self) {
         while let Some(id) = self.tasks.next_deadline() {
-            if self.sockets[id as usize].take().is_some() {
+            if let Some(db) = &mut self.db {
+                db.on_deadline(self.poll.registry(), &mut self.tasks, id);
+            } else if self.sockets[id as usize].take().is_some() {
                 self.tasks.time_out(id);
             }
         }
@@ -140,6 +150,9 @@ impl EventLoop {
                 self.tasks.finish(task, result);
             }
             return;
+        }
+        if let Some(db) = &mut self.db {
+            return db.on_ready(self.poll.registry(), &mut self.tasks, id as usize);
         }
         let Some(conn) = self.sockets[id as usize].as_mut() else {
             return; // finished, or timed out, before this event was handed out

@@ -46,6 +46,7 @@
 
 mod brigade;
 mod connection;
+mod db;
 mod event_loop;
 mod serve;
 

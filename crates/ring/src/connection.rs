@@ -67,7 +67,7 @@ pub enum Next {
 }
 
 /// A socket address in the form the kernel reads, at a fixed place on the heap.
-enum Sockaddr {
+pub enum Sockaddr {
     V4(libc::sockaddr_in),
     V6(libc::sockaddr_in6),
 }
@@ -90,14 +90,11 @@ pub struct Connection {
 impl Connection {
     /// A connection for task `id`, and its first operation: creating the socket.
     pub fn open(args: &Args, id: u32) -> (Connection, squeue::Entry) {
-        let (domain, sockaddr) = match args.addr {
-            SocketAddr::V4(a) => (libc::AF_INET, Sockaddr::V4(sockaddr_in(a))),
-            SocketAddr::V6(a) => (libc::AF_INET6, Sockaddr::V6(sockaddr_in6(a))),
-        };
+        let (domain, sockaddr) = Sockaddr::of(args.addr);
         let conn = Connection {
             id,
             addr: args.addr,
-            sockaddr: Box::new(sockaddr),
+            sockaddr,
             fd: None,
             request: http::request(args.addr, id, args.ms),
             sent: 0,
@@ -106,8 +103,7 @@ impl Connection {
             in_flight: Op::Socket,
             timed_out: false,
         };
-        let socket = opcode::Socket::new(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        (conn, socket.build().user_data(Op::Socket.user_data(id)))
+        (conn, Sockaddr::socket(domain, id))
     }
 
     /// The kernel finished the operation in flight with `res` (a count or `-errno`).
@@ -175,7 +171,22 @@ impl Connection {
 }
 
 impl Sockaddr {
-    fn raw(&self) -> (*const libc::sockaddr, libc::socklen_t) {
+    /// The address family, and the address on the heap, where it stays while a CONNECT
+    /// that points to it is in flight.
+    pub fn of(addr: SocketAddr) -> (i32, Box<Sockaddr>) {
+        match addr {
+            SocketAddr::V4(a) => (libc::AF_INET, Box::new(Sockaddr::V4(sockaddr_in(a)))),
+            SocketAddr::V6(a) => (libc::AF_INET6, Box::new(Sockaddr::V6(sockaddr_in6(a)))),
+        }
+    }
+
+    /// The SOCKET entry that starts a connection, for `id`.
+    pub fn socket(domain: i32, id: u32) -> squeue::Entry {
+        let socket = opcode::Socket::new(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        socket.build().user_data(Op::Socket.user_data(id))
+    }
+
+    pub fn raw(&self) -> (*const libc::sockaddr, libc::socklen_t) {
         match self {
             Sockaddr::V4(a) => (std::ptr::from_ref(a).cast(), size_of_val(a) as libc::socklen_t),
             Sockaddr::V6(a) => (std::ptr::from_ref(a).cast(), size_of_val(a) as libc::socklen_t),

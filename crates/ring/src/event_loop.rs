@@ -14,6 +14,7 @@ use workload::{task, Args, Report, Runner, Workload};
 
 use crate::brigade::{Brigade, Finished};
 use crate::connection::{Connection, Next, Op};
+use crate::db::Db;
 use crate::disk::Disk;
 use crate::queues::Queues;
 
@@ -41,6 +42,8 @@ pub struct EventLoop {
     disk: Option<Disk>,
     /// The brigade: a pipe per task, its READ always posted.
     brigade: Option<Brigade>,
+    /// db: the connections to PostgreSQL, by slot, and the tasks waiting for one.
+    db: Option<Db>,
 }
 
 struct Offload {
@@ -54,8 +57,10 @@ struct Offload {
 impl EventLoop {
     /// The loop for `args` on `ring`; the tasks' clock, in `model`'s name, starts last.
     pub fn new(model: &'static str, args: Args, queues: Queues) -> EventLoop {
+        // At once: every task, or --workers of them (disk's operations, db's connections).
         let tasks = LoopTasks::start(model, args, 1, Disk::depth(&args));
-        EventLoop { queues, tasks, conns: Vec::new(), offload: None, disk: None, brigade: None }
+        let (conns, offload, disk, brigade, db) = (Vec::new(), None, None, None, None);
+        EventLoop { queues, tasks, conns, offload, disk, brigade, db }
     }
 
     /// Until every task has its result and every operation has completed.
@@ -77,6 +82,11 @@ impl EventLoop {
                 self.push(socket)?;
                 self.tasks.set_deadline(id);
             }
+        }
+        if args.workload == Workload::Db {
+            let (db, first) = Db::start(&mut self.tasks);
+            self.db = Some(db);
+            first.into_iter().try_for_each(|entry| self.push(entry))?;
         }
         if args.offload {
             self.start_offload()?;
@@ -134,8 +144,8 @@ impl EventLoop {
     /// Queue `entry`, which points only into a connection or the offload state: the loop
     /// keeps both until the entry's completion has come back.
     fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
-        // SAFETY: connections are dropped only once their operation in flight has completed
-        // (`close`); the offload state, the disk slots and the brigade's boxes live until
+        // SAFETY: connections (http's and db's) are dropped only once their operation in
+        // flight has completed (`close`); the offload state, the disk slots and the brigade's boxes live until
         // the loop ends, after every completion.
         unsafe { self.queues.push(&entry) }
     }
@@ -161,6 +171,11 @@ impl EventLoop {
                 (Op::BrigadeWrite, _) => {
                     let next = self.brigade.as_mut().expect("a brigade run").on_write(res);
                     self.on_brigade(next)?
+                }
+                (_, slot) if self.db.is_some() => {
+                    let db = self.db.as_mut().expect("a db run");
+                    let entries = db.on_complete(&mut self.tasks, slot as usize, res);
+                    entries.into_iter().try_for_each(|entry| self.push(entry))?
                 }
                 (_, id) => self.on_socket_op(id, res)?,
             }
@@ -223,7 +238,13 @@ impl EventLoop {
     /// its deadline is cancelled.
     pub fn fire_due_timers(&mut self) -> io::Result<()> {
         while let Some(id) = self.tasks.next_deadline() {
-            self.on_deadline(id)?;
+            match &mut self.db {
+                Some(db) => {
+                    let entries = db.on_deadline(&mut self.tasks, id);
+                    entries.into_iter().try_for_each(|entry| self.push(entry))?
+                }
+                None => self.on_deadline(id)?,
+            }
         }
         Ok(())
     }

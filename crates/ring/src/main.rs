@@ -74,6 +74,7 @@
 
 mod brigade;
 mod connection;
+mod db;
 mod disk;
 mod event_loop;
 mod queues;

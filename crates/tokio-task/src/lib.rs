@@ -1,11 +1,13 @@
 //! # tokio-task — what one task does on tokio's timer and blocking pool
 //!
 //! Shared by `tokio` and `uring`: the two differ in their runtime and in how a socket moves
-//! bytes, not in this. Each passes its own `http_get`; everything else a task does is here
+//! bytes, not in this. Each passes its own `http_get`, and its [`db::Wire`]; everything else a task does is here
 //! once: [`one_task`], [`gather`] (asyncio's `gather`), and the loop's [`pulse`].
 //!
 //! It is its own crate, not a module of `workload`, so that the models that block
 //! (`serial`, `procs`, `threads`) do not link tokio.
+
+pub mod db;
 
 use std::future::Future;
 use std::time::Instant;
@@ -17,19 +19,21 @@ use workload::{task, Args, Runner, Tally, TaskError, Workload};
 /// ran it.
 pub type Outcome = (Result<u64, TaskError>, Option<Instant>, Instant, Runner);
 
-/// Task `id`: sleep on tokio's timer, one request through the model's `http_get` (bounded by
-/// `--timeout-ms`), one block of the data file through the model's `disk`, or a SHA-256
+/// Task `id`: sleep on tokio's timer, one request through the model's `http_get` or one
+/// query through its `db` (each bounded by `--timeout-ms`), one block of the data file through the model's `disk`, or a SHA-256
 /// chain — on the loop's own thread, or with `--offload` on tokio's blocking pool
 /// (`spawn_blocking`, the article's `run_in_executor`).
-pub async fn one_task<F, D>(
+pub async fn one_task<F, D, Q>(
     args: &'static Args,
     id: u32,
     http_get: fn(&'static Args, u32) -> F,
     disk: fn(&'static Args, u32) -> D,
+    db: fn(&'static Args, u32) -> Q,
 ) -> Outcome
 where
     F: Future<Output = Result<u64, TaskError>> + 'static,
     D: Future<Output = Outcome> + 'static,
+    Q: Future<Output = Result<u64, TaskError>> + 'static,
 {
     // When the task started: with the run for a sleep or a request (so that no `Instant`
     // is held across their awaits: at a million tasks it would be 16 MB), when the hashing
@@ -51,6 +55,9 @@ where
             .await;
             (result, None)
         }
+        // A query through the model's `db`, which bounds it by `--timeout-ms` once it holds
+        // a connection: the wait for one of the pool's is not the query's.
+        Workload::Db => (Box::pin(db(args, id)).await, None),
         // The model times the operation itself: it may wait for a slot before it starts.
         Workload::Disk => return Box::pin(disk(args, id)).await,
         // The brigade's links are the model's own tasks, not one_task's.

@@ -36,16 +36,24 @@
 //! On the brigade (`brigade.rs`): a task per link and a `tokio::sync::mpsc` channel per pair;
 //! a hand-off wakes a future, not a thread, unless an idle worker must be woken to run it.
 //!
+//! On db: a task per query, on a connection of its own, or with `--workers W` on one of a
+//! pool of W (`tokio_task::db`: a semaphore and a stack of idle connections); `--workers`
+//! sizes the pool, and the runtime keeps a worker per core. Under `strace -f -c`: a
+//! `sendto` and a `recvfrom` per query, and for each connection opened a `connect` and the
+//! login's few round trips.
+//!
 //! With `--serve ADDR` (`serve.rs`): a task per connection on the workers; `/cpu` holds a
 //! worker unless `--offload` sends it to the blocking pool. Under `strace -f -c`:
 //! `epoll_wait`, `accept4`, `recvfrom`/`sendto` per request, and `futex` between the workers.
 
 use std::error::Error;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_task::blocking_disk;
+use tokio_task::db::Pool;
 use workload::error::io_error;
 use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
@@ -86,6 +94,11 @@ fn runtime(args: &Args) -> std::io::Result<(tokio::runtime::Runtime, u32, u32)> 
             builder.worker_threads(cores as usize).max_blocking_threads(pool as usize);
             (pool, pool)
         }
+        // On db --workers sizes the pool of connections, not the runtime.
+        (Workload::Db, pool) => {
+            builder.worker_threads(cores as usize);
+            (cores, pool.unwrap_or(args.tasks))
+        }
         (_, workers) => {
             let workers = workers.unwrap_or(cores);
             builder.worker_threads(workers as usize);
@@ -111,11 +124,18 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         let ticker = (args.workload == Workload::Cpu)
             .then(|| (tokio::spawn(tokio_task::pulse(pulse.clone())), pulse));
         let handles: Vec<_> = (0..args.tasks)
-            .map(|id| tokio::spawn(tokio_task::one_task(args, id, http_get, blocking_disk)))
+            .map(|id| tokio::spawn(tokio_task::one_task(args, id, http_get, blocking_disk, db)))
             .collect();
         tokio_task::gather(&mut tally, handles, ticker).await?;
         Ok(tally.finish())
     })
+}
+
+/// db: a connection per task, or with `--workers W` a pool of W (`tokio_task::db`).
+async fn db(args: &'static Args, id: u32) -> Result<u64, TaskError> {
+    static POOL: OnceLock<Option<Pool<TcpStream>>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| args.workers.map(Pool::new)).as_ref();
+    tokio_task::db::query(pool, args, id).await
 }
 
 async fn http_get(args: &'static Args, id: u32) -> Result<u64, TaskError> {

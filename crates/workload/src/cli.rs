@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{error::ErrorKind, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
+use crate::db_url::DbUrl;
 use crate::values::{addr, at_least, block, leak, size};
 
 pub use crate::values::ALIGN;
@@ -31,6 +32,9 @@ pub enum Workload {
     Disk,
     /// Pass a token round a ring of the N tasks, `--laps` times: every hand-off a switch.
     Brigade,
+    /// One query to PostgreSQL (`--db-url`): read row (i mod --rows) + 1, waiting `--ms` in
+    /// the server; with `--write`, update it.
+    Db,
 }
 
 impl Workload {
@@ -41,6 +45,7 @@ impl Workload {
             Workload::Cpu => "cpu",
             Workload::Disk => "disk",
             Workload::Brigade => "brigade",
+            Workload::Db => "db",
         }
     }
 }
@@ -58,7 +63,8 @@ pub struct Args {
     /// How many tasks (N >= 1)
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
     pub tasks: u32,
-    /// sleep: each task waits MS ms; http: the delay each request asks the service for
+    /// sleep: each task waits MS ms; http: the delay each request asks the service for; db:
+    /// the wait in the server (pg_sleep), 0 for a plain point select
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = at_least::<u64>(0), allow_negative_numbers = true)]
     pub ms: u64,
     /// cpu: SHA-256 rounds per task
@@ -68,7 +74,8 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7878", value_parser = addr)]
     pub addr: SocketAddr,
     /// Pool size (procs, threads, tokio); default: one process/thread per task, tokio one
-    /// worker per core. disk: the most reads or writes in flight, in every model but serial
+    /// worker per core. disk: the most reads or writes in flight, in every model but serial.
+    /// db: a pool of W connections, in every model; default: a connection per task
     #[arg(long, value_name = "W", value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
     pub workers: Option<u32>,
     /// disk: the data file [default: data/disk-SIZE.bin], created from the definition when
@@ -85,9 +92,18 @@ pub struct Args {
     /// disk: go through the page cache instead of O_DIRECT
     #[arg(long)]
     pub buffered: bool,
-    /// disk: write each task's block (computed, durable with O_DSYNC) instead of reading it
+    /// disk: write each task's block (computed, durable with O_DSYNC) instead of reading it;
+    /// db: update the row (hits + 1, committed durably) and return its value
     #[arg(long)]
     pub write: bool,
+    /// db: the server, postgres://user[:password]@host[:port]/dbname; the password may come
+    /// from PGPASSWORD [default: the project's cluster (`make db`), else libpq's default,
+    /// postgres://$USER@127.0.0.1:5432/$USER]
+    #[arg(long, value_name = "URL", value_parser = DbUrl::parse_static)]
+    pub db_url: Option<&'static DbUrl>,
+    /// db: rows the table holds; task i reads row (i mod R) + 1
+    #[arg(long, value_name = "R", default_value_t = crate::db_url::DEFAULT_ROWS, value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
+    pub rows: u32,
     /// brigade: how many times the token goes round the ring
     #[arg(long, value_name = "L", default_value_t = 100, value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
     pub laps: u32,
@@ -120,7 +136,7 @@ pub struct Args {
 }
 
 /// The flags that belong to one mode only, as (flag, clap's id).
-const FLAGS: [(&str, &str); 16] = [
+const FLAGS: [(&str, &str); 18] = [
     ("tasks", "tasks"),
     ("workload", "workload"),
     ("timeline", "timeline"),
@@ -137,6 +153,8 @@ const FLAGS: [(&str, &str); 16] = [
     ("write", "write"),
     ("laps", "laps"),
     ("pipes", "pipes"),
+    ("db-url", "db_url"),
+    ("rows", "rows"),
 ];
 
 /// Which optional knobs a model has; everything else in [`Args`] applies to all.
@@ -229,8 +247,11 @@ impl Args {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Rejected::Help(e),
             _ => bad(reason_of(&e)),
         })?;
-        let args = Args::from_arg_matches(&matches).map_err(|e| bad(reason_of(&e)))?;
+        let mut args = Args::from_arg_matches(&matches).map_err(|e| bad(reason_of(&e)))?;
         args.check(model, &matches).map_err(bad)?;
+        if args.workload == Workload::Db && args.db_url.is_none() {
+            args.db_url = Some(DbUrl::parse_static(&default_db_url()).map_err(bad)?);
+        }
         if let Some(path) = args.timeline {
             std::fs::File::create(path)
                 .map_err(|e| bad(format!("--timeline: cannot write {path}: {e}")))?;
@@ -247,13 +268,16 @@ impl Args {
             }
         }
         let disk = self.workload == Workload::Disk && self.serve.is_none();
-        // A pool the flag can size: the model's own, its file threads on disk, or the pool an
-        // event loop offloads cpu tasks to.
-        let sized =
-            model.has_pool || (disk && model.caps_disk) || (self.offload && model.sizes_offload);
+        let db = self.workload == Workload::Db && self.serve.is_none();
+        // A pool the flag can size: the model's own, its file threads on disk, the pool an
+        // event loop offloads cpu tasks to, or on db the connections, in every model.
+        let sized = model.has_pool
+            || (disk && model.caps_disk)
+            || (self.offload && model.sizes_offload)
+            || db;
         if self.workers.is_some() && !sized {
             return Err(format!(
-                "{} has no pool: --workers applies to procs, threads and tokio (on disk also to epoll, uring and ring; with --offload to epoll and ring)",
+                "{} has no pool: --workers applies to procs, threads and tokio (on disk also to epoll, uring and ring; with --offload to epoll and ring; on db to every model)",
                 model.name
             ));
         }
@@ -291,19 +315,24 @@ impl Args {
             "timeline" => (!serving, "to running tasks: it records each task's span"),
             "verbose" => (!serving, "to running tasks: it names each finished task"),
             "ms" => (
-                !serving && matches!(self.workload, Sleep | Http),
-                "to the sleep and http workloads",
+                !serving && matches!(self.workload, Sleep | Http | Db),
+                "to the sleep, http and db workloads",
             ),
             "work" => (
                 !serving && self.workload == Cpu,
                 "to the cpu workload (a server's /cpu takes work=K)",
             ),
             "addr" => (!serving && self.workload == Http, "to the http workload"),
-            "timeout-ms" => (serving || self.workload == Http, "to the http workload and --serve"),
+            "timeout-ms" => (
+                serving || matches!(self.workload, Http | Db),
+                "to the http and db workloads and --serve",
+            ),
             "offload" => (serving || self.workload == Cpu, "to the cpu workload and --serve"),
-            "file" | "file-size" | "bytes" | "buffered" | "write" => {
+            "file" | "file-size" | "bytes" | "buffered" => {
                 (!serving && self.workload == Disk, "to the disk workload")
             }
+            "write" => (!serving && matches!(self.workload, Disk | Db), "to the disk and db workloads"),
+            "db-url" | "rows" => (!serving && self.workload == Db, "to the db workload"),
             "laps" | "pipes" => (!serving && self.workload == Brigade, "to the brigade workload"),
             _ => (true, ""),
         };
@@ -320,6 +349,11 @@ impl Args {
 
     pub fn sleep(&self) -> Duration {
         Duration::from_millis(self.ms)
+    }
+
+    /// db: the server; set for the db workload once the arguments are accepted.
+    pub fn db(&self) -> &'static DbUrl {
+        self.db_url.expect("the db workload has a --db-url, given or the default")
     }
 
     pub fn timeout(&self) -> Duration {
@@ -339,6 +373,16 @@ impl Args {
     pub fn default_data_file(size: u64) -> std::path::PathBuf {
         format!("data/disk-{size}.bin").into()
     }
+}
+
+/// The db workload's server when `--db-url` names none: the cluster `make db` started from
+/// this directory (it writes its URL to `data/db/url`), or else where libpq would look.
+fn default_db_url() -> String {
+    if let Ok(url) = std::fs::read_to_string(crate::db_url::MANAGED_URL_FILE) {
+        return url.trim().to_string();
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "postgres".into());
+    format!("postgres://{user}@127.0.0.1:5432/{user}")
 }
 
 /// Why parsing stopped: a help/version request (exit 0) or bad input (exit 2).
@@ -430,11 +474,11 @@ mod tests {
         let r = reason(&["--workload", "cpu", "--ms", "5"]);
         assert_eq!(
             r,
-            "--ms does not apply to the cpu workload: it belongs to the sleep and http workloads"
+            "--ms does not apply to the cpu workload: it belongs to the sleep, http and db workloads"
         );
         assert!(reason(&["--work", "5"]).contains("the sleep workload"));
         assert!(reason(&["--addr", "127.0.0.1:1"]).contains("to the http workload"));
-        assert!(reason(&["--timeout-ms", "5"]).contains("to the http workload and --serve"));
+        assert!(reason(&["--timeout-ms", "5"]).contains("to the http and db workloads and --serve"));
         // What does apply is taken.
         assert!(parse(&[&serve[..], &["--timeout-ms", "5", "--workers", "2", "--json"]].concat())
             .is_ok());

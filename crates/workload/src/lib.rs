@@ -12,6 +12,8 @@
 //!
 //! - [`values`]: the command line's values — whole numbers, sizes, addresses — parsed and
 //!   refused alike in every binary.
+//! - [`db_url`]: `--db-url`, a PostgreSQL server's address, role and database, its password
+//!   never shown.
 //! - [`cli`]: the command line of `CONTRACT.md`, one parser for every model, exit 2 on bad
 //!   input, and no flag that does not apply to the mode chosen.
 //! - [`measure`]: rusage, a child's peak RSS from `wait4`, lateness percentiles, and the event
@@ -25,6 +27,8 @@
 //!   block task `i` reads or writes and its value, and O_DIRECT's aligned buffers.
 //! - [`brigade`]: the brigade's ring — what a task does with the token it is handed, and the
 //!   pipes the models that hand off through the kernel use.
+//! - [`db`]: the db task's row and value, and PostgreSQL's protocol sans I/O (a
+//!   [`Session`](db::Session) per connection), with its blocking form.
 //! - [`task`]: what task `i` does and its value, the checksum, and the blocking form of each
 //!   task (what `serial`, `procs` and `threads` run).
 //! - [`timeline`]: `--timeline FILE`, each task's span and runner, and the pulse's ticks,
@@ -43,6 +47,8 @@
 
 pub mod brigade;
 pub mod cli;
+pub mod db;
+pub mod db_url;
 pub mod disk;
 pub mod error;
 pub mod http;

@@ -53,7 +53,7 @@ impl LoopTasks {
             Workload::Sleep => {
                 (0..args.tasks).for_each(|id| tasks.timers.set(args.sleep(), Due::SleepEnds(id)))
             }
-            Workload::Http | Workload::Disk | Workload::Brigade => {}
+            Workload::Http | Workload::Disk | Workload::Brigade | Workload::Db => {}
             Workload::Cpu => {
                 if !args.offload {
                     tasks.ready.extend(0..args.tasks);
@@ -143,7 +143,8 @@ impl LoopTasks {
 
     /// Request `id` ran out of time.
     pub fn time_out(&mut self, id: u32) {
-        self.finish(id, Err(TaskError::timed_out("the request", self.args.timeout())));
+        let what = if self.args.workload == Workload::Db { "the query" } else { "the request" };
+        self.finish(id, Err(TaskError::timed_out(what, self.args.timeout())));
     }
 
     /// Stop the clock and build the report, with the pulse's lag if it ran.

@@ -157,8 +157,12 @@ impl Tally {
         let usage = measure::rusage();
         let a = &self.args;
         let timed = matches!(a.workload, Workload::Sleep | Workload::Http);
+        // db waits --ms in the server, ceil(N / W) rounds of it with W connections at once;
+        // a plain point select (--ms 0) has no ideal but the server's own speed.
+        let db = a.workload == Workload::Db;
+        let waits = timed || (db && a.ms > 0);
         let ideal_s =
-            timed.then(|| (u64::from(a.tasks.div_ceil(self.concurrency)) * a.ms) as f64 / 1000.0);
+            waits.then(|| (u64::from(a.tasks.div_ceil(self.concurrency)) * a.ms) as f64 / 1000.0);
         let mut finished: Vec<Duration> =
             self.finished_us.iter().map(|&us| Duration::from_micros(us.into())).collect();
         self.finished_us = Vec::new();
@@ -185,7 +189,7 @@ impl Tally {
             tasks: a.tasks,
             workers: self.workers,
             concurrency: self.concurrency,
-            ms: timed.then_some(a.ms),
+            ms: (timed || db).then_some(a.ms),
             work: (a.workload == Workload::Cpu).then_some(a.work),
             offload: a.offload,
             ok: self.ok,
@@ -204,6 +208,7 @@ impl Tally {
             peak_threads: self.threads.peak,
             brigade,
             iops: disk.then(|| f64::from(self.ok) / wall.as_secs_f64()),
+            qps: (a.workload == Workload::Db).then(|| f64::from(self.ok) / wall.as_secs_f64()),
             latency_ms,
             first_error: self.first_error.map(|e| e.to_string()),
             json: a.json,
@@ -266,6 +271,9 @@ pub struct Report {
     /// disk: operations that succeeded per second of `wall_s`.
     #[serde(default)]
     pub iops: Option<f64>,
+    /// db: queries answered per second of `wall_s`.
+    #[serde(default)]
+    pub qps: Option<f64>,
     /// disk: each operation's latency, from its start to its result.
     #[serde(default)]
     pub latency_ms: Option<Percentiles>,
@@ -310,6 +318,9 @@ impl Report {
         if let (Some(iops), Some(latency)) = (self.iops, self.latency_ms) {
             line +=
                 &format!(" · {iops:.0} IOPS, p50 {:.3} ms, p99 {:.3} ms", latency.p50, latency.p99);
+        }
+        if let Some(qps) = self.qps {
+            line += &format!(" · {qps:.0} queries/s");
         }
         line += &format!(" · checksum {}", self.checksum);
         if self.failed > 0 {

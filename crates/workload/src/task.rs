@@ -42,6 +42,9 @@ pub fn expected_checksum(args: &Args) -> u64 {
     if args.workload == Workload::Brigade {
         return crate::brigade::expected_checksum(args.tasks, args.laps);
     }
+    if args.workload == Workload::Db {
+        return crate::db::expected_checksum(args.tasks, args.rows);
+    }
     (0..args.tasks)
         .map(|id| match args.workload {
             Workload::Cpu => sha256_chain(id, args.work),
@@ -70,6 +73,7 @@ pub fn run_blocking(args: &Args, id: u32) -> Result<u64, TaskError> {
         }
         Workload::Http => blocking_get(args.addr, id, args.ms, args.timeout()),
         Workload::Cpu => Ok(sha256_chain(id, args.work)),
+        Workload::Db => crate::db::blocking::run(args, id),
         // A brigade's task is one link of the ring, not a job alone: each model runs its ring.
         Workload::Brigade => Err(TaskError::new("a brigade task runs only in its ring")),
         Workload::Disk => {

@@ -1,0 +1,152 @@
+//! The db task on an async socket, and the pool of connections `--workers W` makes: what
+//! `tokio` and `uring` share. They differ only in how a socket moves bytes, which each says
+//! by implementing [`Wire`].
+//!
+//! The pool is the article's pattern applied to connections: W permits (a semaphore), and
+//! the idle connections on a stack. A task takes a permit, then an idle connection, or opens
+//! one if fewer than W exist yet; it puts the connection back unless the exchange broke it.
+//! Without `--workers`, each task opens its own connection, as each http task opens its
+//! own socket, and says goodbye after its query.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use tokio::sync::Semaphore;
+use workload::db::{io_error, row_of, statement, Progress, Session};
+use workload::{Args, TaskError};
+
+/// How a model's sockets move bytes.
+#[allow(async_fn_in_trait)] // each model awaits its own wire: no bound on Send is needed
+pub trait Wire: Sized {
+    async fn connect(addr: SocketAddr) -> io::Result<Self>;
+    /// Write some of `bytes`, and say how many went.
+    async fn write(&mut self, bytes: Vec<u8>) -> io::Result<usize>;
+    /// Read into `buf` (its length is the room), and give it back with the count.
+    async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>);
+}
+
+/// A logged-in connection.
+pub struct Connection<W> {
+    wire: W,
+    session: Session,
+    buf: Vec<u8>,
+}
+
+impl<W: Wire> Connection<W> {
+    pub async fn open(args: &'static Args) -> Result<Connection<W>, TaskError> {
+        let url = args.db();
+        let wire = W::connect(url.addr).await.map_err(|e| io_error(args, "connect to", &e))?;
+        let session = Session::new(url, args.write);
+        let mut connection = Connection { wire, session, buf: vec![0; 4096] };
+        match connection.exchange(args).await? {
+            Progress::Ready => Ok(connection),
+            _ => Err(TaskError::new("PostgreSQL answered a login with a query's answer")),
+        }
+    }
+
+    pub async fn query(&mut self, args: &'static Args, id: u32) -> Result<u64, TaskError> {
+        self.session.query(statement(args.ms, args.write), row_of(id, args.rows), args.ms);
+        match self.exchange(args).await? {
+            Progress::Answer(answer) => answer,
+            _ => Err(TaskError::new("PostgreSQL answered a query with a login")),
+        }
+    }
+
+    /// Say goodbye, so the backend ends now rather than when it notices the close.
+    pub async fn close(mut self) {
+        self.session.terminate();
+        let _ = self.wire.write(self.session.to_send().to_vec()).await;
+    }
+
+    async fn exchange(&mut self, args: &Args) -> Result<Progress, TaskError> {
+        loop {
+            while !self.session.to_send().is_empty() {
+                let n = self.wire.write(self.session.to_send().to_vec()).await;
+                self.session.sent(n.map_err(|e| io_error(args, "write to", &e))?);
+            }
+            let (n, buf) = self.wire.read(std::mem::take(&mut self.buf)).await;
+            self.buf = buf;
+            match n.map_err(|e| io_error(args, "read from", &e))? {
+                0 => return Err(self.session.eof()),
+                n => match self.session.feed(&self.buf[..n])? {
+                    Progress::More => {}
+                    news => return Ok(news),
+                },
+            }
+        }
+    }
+}
+
+/// `--workers W`: W connections that the tasks take in turn.
+pub struct Pool<W> {
+    permits: Semaphore,
+    idle: Mutex<Vec<Connection<W>>>,
+}
+
+impl<W: Wire> Pool<W> {
+    pub fn new(size: u32) -> Pool<W> {
+        Pool { permits: Semaphore::new(size as usize), idle: Mutex::new(Vec::new()) }
+    }
+}
+
+/// Task `id`'s query: through `pool` when there is one, else on a connection of its own;
+/// bounded by `--timeout-ms` from when it has a connection's permit.
+pub async fn query<W: Wire>(
+    pool: Option<&Pool<W>>,
+    args: &'static Args,
+    id: u32,
+) -> Result<u64, TaskError> {
+    let Some(pool) = pool else {
+        return within_timeout(args, async {
+            let mut connection = Connection::<W>::open(args).await?;
+            let answer = connection.query(args, id).await;
+            connection.close().await;
+            answer
+        })
+        .await;
+    };
+    let _permit = pool.permits.acquire().await.expect("the pool's semaphore is never closed");
+    within_timeout(args, async {
+        let idle = pool.idle.lock().expect("no panic holds the pool").pop();
+        let mut connection = match idle {
+            Some(connection) => connection,
+            None => Connection::open(args).await?,
+        };
+        let answer = connection.query(args, id).await;
+        if !connection.session.busy() {
+            // Idle again, even after an SQL error: it goes back. Mid-exchange, it is lost.
+            pool.idle.lock().expect("no panic holds the pool").push(connection);
+        }
+        answer
+    })
+    .await
+}
+
+async fn within_timeout(
+    args: &Args,
+    query: impl std::future::Future<Output = Result<u64, TaskError>>,
+) -> Result<u64, TaskError> {
+    match tokio::time::timeout(args.timeout(), query).await {
+        Ok(answer) => answer,
+        Err(_) => Err(TaskError::timed_out("the query", args.timeout())),
+    }
+}
+
+/// tokio's sockets: readiness underneath, so a read is into the buffer, which stays ours.
+impl Wire for tokio::net::TcpStream {
+    async fn connect(addr: SocketAddr) -> io::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    async fn write(&mut self, bytes: Vec<u8>) -> io::Result<usize> {
+        tokio::io::AsyncWriteExt::write(self, &bytes).await
+    }
+
+    async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let n = tokio::io::AsyncReadExt::read(self, &mut buf).await;
+        (n, buf)
+    }
+}
