@@ -35,7 +35,7 @@ SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
         bench-serve bench-disk bench-brigade bench-pools timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
-        fio clean
+        fio postgresql db db-stop clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,7 +43,7 @@ help: ## list the targets
 build: ## build the seven model binaries, the service and the bench tool (release)
 	$(CARGO) build --release --workspace
 
-test: build peers ## cargo test --workspace, then clippy -D warnings and fmt --check
+test: build peers postgresql ## cargo test --workspace, then clippy -D warnings and fmt --check
 	CONCLAB_PEER_PYTHON=$(abspath $(PEER_PYTHON)) $(CARGO) test --release --workspace
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all --check
@@ -156,6 +156,19 @@ $(GO_PEER): $(VENV)/.installed $(wildcard scripts/peers/go/*.go) scripts/peers/g
 	else echo "no Go toolchain in $(VENV): the go-goroutines rows will say so"; fi
 
 # fio is the disk benchmark's reference: a Debian package, installed with apt as wrk is.
+# The db workload's server: Debian's PostgreSQL (its binaries under /usr/lib/postgresql).
+postgresql: ## install PostgreSQL 15 (Debian) for the db workload and its tests, if possible
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
+	  || (command -v apt-get >/dev/null && { apt-get install -y -q postgresql >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; }) \
+	  || echo "PostgreSQL not installed (as root: apt-get update && apt-get install postgresql): the db tests and bench-db need it"
+
+db: postgresql ## start the project's PostgreSQL (seeded, 127.0.0.1, a free port); its URL in data/db/url
+	$(PYTHON) scripts/pg_cluster.py start
+
+db-stop: ## stop the PostgreSQL that `make db` started
+	$(PYTHON) scripts/pg_cluster.py stop
+
 fio: ## install fio (Debian) for bench-disk, if possible
 	@command -v fio >/dev/null \
 	  || (command -v apt-get >/dev/null && { apt-get install -y -q fio >/dev/null 2>&1 \

@@ -154,6 +154,8 @@ def psql(data, port, db, sql):
 def start(data, entry, port):
     """The postmaster, as a child of this process, once it accepts connections."""
     log = open(data / "server.log", "ab")
+    if entry is not None:
+        os.chown(data / "server.log", entry.pw_uid, entry.pw_gid)  # pg_ctl appends to it too
     server = subprocess.Popen(
         [bindir() / "postgres", "-D", data, "-p", str(port)],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, **as_user(entry),
@@ -215,6 +217,7 @@ def serve(rows):
 
 def start_managed(rows):
     entry = server_user()
+    STATE.mkdir(parents=True, exist_ok=True)
     if (STATE / "url").exists():
         sys.exit(f"pg_cluster: a cluster runs already ({(STATE / 'url').read_text().strip()}); "
                  "`make db-stop` first")

@@ -62,7 +62,8 @@ impl Db {
 
     fn connect(&mut self, registry: &Registry, args: &Args, task: u32) -> Result<usize, TaskError> {
         let url = args.db();
-        let mut stream = TcpStream::connect(url.addr).map_err(|e| io_error(args, "connect to", &e))?;
+        let mut stream =
+            TcpStream::connect(url.addr).map_err(|e| io_error(args, "connect to", &e))?;
         stream.set_nodelay(true).map_err(|e| io_error(args, "set up", &e))?;
         let slot = self.connections.vacant_key();
         registry

@@ -1,6 +1,6 @@
 //! `epoll`: the contract, concurrency, descriptors and the event loop.
 
-testkit::suites!("epoll": contract_tests, disk_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
+testkit::suites!("epoll": contract_tests, disk_tests, db_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
 
 #[test]
 fn a_single_threaded_loop_has_no_workers_flag() {

@@ -19,6 +19,10 @@
 //! - [`cli_checks`]: what every command line must do for a newcomer: no file touched before
 //!   its arguments are accepted, no flag silently ignored, clap's suggestions kept, bind
 //!   errors told apart.
+//! - [`postgres`]: a real PostgreSQL cluster for the db tests, started for the test
+//!   process and gone with it.
+//! - [`db_checks`]: what every program must do with the db workload against it, for the
+//!   models' `db_tests!` and the peers alike.
 //! - [`disk_checks`]: what every program must do with the disk workload, in a scratch
 //!   folder on a real disk, for the models' `disk_tests!` and the peers alike.
 //! - [`serve_checks`]: what every server must do, for the models' `serve_tests!` and the
@@ -29,7 +33,9 @@
 
 pub mod brigade_checks;
 pub mod cli_checks;
+pub mod db_checks;
 pub mod disk_checks;
+pub mod postgres;
 pub mod run;
 pub mod serve_checks;
 pub mod servers;
@@ -38,7 +44,7 @@ mod suites;
 
 pub use run::Outcome;
 pub use run::{
-    assert_http_fails, run, run_http, run_with_nofile_limit, run_with_nproc_limit,
+    assert_http_fails, run, run_command, run_http, run_with_nofile_limit, run_with_nproc_limit,
     run_without_io_uring,
 };
 pub use serde_json::Value;

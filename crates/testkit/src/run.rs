@@ -271,6 +271,12 @@ impl Drop for ReachableCopy {
     }
 }
 
+/// Run a command of the caller's making (its environment, say), marked and with the
+/// suite's time limit, as [`run`] runs a binary.
+pub fn run_command(command: Command) -> Outcome {
+    finish(command)
+}
+
 fn finish(command: Command) -> Outcome {
     start(command).unwrap_or_else(|e| panic!("the binary does not start: {e}"))
 }

@@ -93,7 +93,9 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         let ticker = (args.workload == Workload::Cpu)
             .then(|| (tokio_uring::spawn(tokio_task::pulse(pulse.clone())), pulse));
         let handles: Vec<_> = (0..args.tasks)
-            .map(|id| tokio_uring::spawn(tokio_task::one_task(args, id, http_get, disk::one, db::query)))
+            .map(|id| {
+                tokio_uring::spawn(tokio_task::one_task(args, id, http_get, disk::one, db::query))
+            })
             .collect();
         tokio_task::gather(&mut tally, handles, ticker).await?;
         disk::close();

@@ -99,8 +99,13 @@ pub struct Args {
     /// db: the server, postgres://user[:password]@host[:port]/dbname; the password may come
     /// from PGPASSWORD [default: the project's cluster (`make db`), else libpq's default,
     /// postgres://$USER@127.0.0.1:5432/$USER]
-    #[arg(long, value_name = "URL", value_parser = DbUrl::parse_static)]
-    pub db_url: Option<&'static DbUrl>,
+    /// (Taken as text and parsed once accepted: clap would quote it, password and all, in
+    /// its error.)
+    #[arg(long, value_name = "URL", value_parser = leak)]
+    pub db_url: Option<&'static str>,
+    /// db: `--db-url` parsed, or the default server.
+    #[arg(skip)]
+    pub db_server: Option<&'static DbUrl>,
     /// db: rows the table holds; task i reads row (i mod R) + 1
     #[arg(long, value_name = "R", default_value_t = crate::db_url::DEFAULT_ROWS, value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
     pub rows: u32,
@@ -249,8 +254,10 @@ impl Args {
         })?;
         let mut args = Args::from_arg_matches(&matches).map_err(|e| bad(reason_of(&e)))?;
         args.check(model, &matches).map_err(bad)?;
-        if args.workload == Workload::Db && args.db_url.is_none() {
-            args.db_url = Some(DbUrl::parse_static(&default_db_url()).map_err(bad)?);
+        if args.workload == Workload::Db {
+            let url = args.db_url.map_or_else(default_db_url, str::to_string);
+            let parsed = DbUrl::parse_static(&url).map_err(|e| bad(format!("--db-url: {e}")))?;
+            args.db_server = Some(parsed);
         }
         if let Some(path) = args.timeline {
             std::fs::File::create(path)
@@ -331,7 +338,9 @@ impl Args {
             "file" | "file-size" | "bytes" | "buffered" => {
                 (!serving && self.workload == Disk, "to the disk workload")
             }
-            "write" => (!serving && matches!(self.workload, Disk | Db), "to the disk and db workloads"),
+            "write" => {
+                (!serving && matches!(self.workload, Disk | Db), "to the disk and db workloads")
+            }
             "db-url" | "rows" => (!serving && self.workload == Db, "to the db workload"),
             "laps" | "pipes" => (!serving && self.workload == Brigade, "to the brigade workload"),
             _ => (true, ""),
@@ -353,7 +362,7 @@ impl Args {
 
     /// db: the server; set for the db workload once the arguments are accepted.
     pub fn db(&self) -> &'static DbUrl {
-        self.db_url.expect("the db workload has a --db-url, given or the default")
+        self.db_server.expect("the db workload has a --db-url, given or the default")
     }
 
     pub fn timeout(&self) -> Duration {

@@ -45,7 +45,8 @@ impl DbUrl {
                 return Err(bad(&format!("'{param}' is not taken (only sslmode=disable)")));
             }
         }
-        let (credentials, rest) = rest.rsplit_once('@').ok_or_else(|| bad("no user@ before the host"))?;
+        let (credentials, rest) =
+            rest.rsplit_once('@').ok_or_else(|| bad("no user@ before the host"))?;
         let (user, password) = match credentials.split_once(':') {
             Some((user, password)) => (user, Some(decode(password).map_err(|e| bad(&e))?)),
             None => (credentials, None),

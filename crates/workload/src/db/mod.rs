@@ -54,20 +54,6 @@ pub fn statement(ms: u64, write: bool) -> &'static str {
     }
 }
 
-/// The table and its rows, for a cluster of one's own: `psql -f` of this seeds one.
-pub fn seed_sql(rows: u32) -> String {
-    let mut sql = String::from(
-        "DROP TABLE IF EXISTS items;\n\
-         CREATE TABLE items (id int PRIMARY KEY, value bigint NOT NULL, hits bigint NOT NULL DEFAULT 0);\n\
-         COPY items (id, value, hits) FROM stdin;\n",
-    );
-    for row in 1..=rows {
-        sql.push_str(&format!("{row}\t{}\t0\n", value_of(row)));
-    }
-    sql.push_str("\\.\nANALYZE items;\n");
-    sql
-}
-
 /// Which task each of the hand-written loops' connections (`epoll`, `ring`) serves, and
 /// which one it serves next: without `--workers`, a connection per task, opened with the
 /// run and closed after its one query; with `--workers W`, W connections, each taking the

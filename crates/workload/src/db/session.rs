@@ -148,7 +148,10 @@ impl Session {
     /// The server closed the connection.
     pub fn eof(&self) -> TaskError {
         let during = if self.phase == Phase::LoggingIn { "logging in" } else { "a query" };
-        TaskError::new(format!("PostgreSQL at {} closed the connection during {during}", self.url.host))
+        TaskError::new(format!(
+            "PostgreSQL at {} closed the connection during {during}",
+            self.url.host
+        ))
     }
 
     /// Take bytes the server sent. An `Err` is fatal to the connection: a login refused, a
@@ -204,12 +207,14 @@ impl Session {
                 self.scram = Some(s);
             }
             Message::AuthenticationSaslContinue(body) => {
-                let scram = self.scram.as_mut().ok_or_else(|| TaskError::new("SASL out of turn"))?;
+                let scram =
+                    self.scram.as_mut().ok_or_else(|| TaskError::new("SASL out of turn"))?;
                 scram.update(body.data()).map_err(|e| TaskError::new(format!("SCRAM: {e}")))?;
                 frontend::sasl_response(scram.message(), &mut self.output).expect("no NUL");
             }
             Message::AuthenticationSaslFinal(body) => {
-                let scram = self.scram.as_mut().ok_or_else(|| TaskError::new("SASL out of turn"))?;
+                let scram =
+                    self.scram.as_mut().ok_or_else(|| TaskError::new("SASL out of turn"))?;
                 scram.finish(body.data()).map_err(|e| TaskError::new(format!("SCRAM: {e}")))?;
             }
             Message::ParameterStatus(_)
@@ -224,7 +229,9 @@ impl Session {
                 let bytes = first.flatten().map(|r| &row.buffer()[r]);
                 let value = bytes.and_then(|b| types::int8_from_sql(b).ok());
                 match value {
-                    Some(v) if self.phase == Phase::Querying && v >= 0 => self.value = Some(v as u64),
+                    Some(v) if self.phase == Phase::Querying && v >= 0 => {
+                        self.value = Some(v as u64)
+                    }
                     _ => return Err(self.broken("a row that is not one bigint")),
                 }
             }
@@ -349,7 +356,8 @@ mod tests {
             s.query(super::super::statement(0, false), 7, 0);
             assert!(s.busy());
             let first = s.feed(&answer[..split]).unwrap();
-            let progress = if split == answer.len() { first } else { s.feed(&answer[split..]).unwrap() };
+            let progress =
+                if split == answer.len() { first } else { s.feed(&answer[split..]).unwrap() };
             assert_eq!(progress, Progress::Answer(Ok(42)), "split at {split}");
         }
     }
@@ -359,7 +367,10 @@ mod tests {
         let mut s = Session::new(url(), false);
         let e = s.feed(&msg(b'E', b"SFATAL\0VFATAL\0C53300\0Msorry, too many clients already\0\0"));
         let e = e.unwrap_err().to_string();
-        assert!(e.contains("53300") && e.contains("max_connections") && e.contains("--workers"), "{e}");
+        assert!(
+            e.contains("53300") && e.contains("max_connections") && e.contains("--workers"),
+            "{e}"
+        );
     }
 
     #[test]
