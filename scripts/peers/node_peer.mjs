@@ -14,13 +14,15 @@ import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Worker, isMainThread, parentPort, threadId } from "node:worker_threads";
+import { defaultDbUrl, openDb, parseDbUrl } from "./node_db.mjs";
 import { openData, parseSize, threadsNow } from "./node_disk.mjs";
 
 const MODEL = "node-promises";
 const USAGE =
-  "Usage: node-promises [--workload sleep|http|cpu|disk|brigade] [--tasks N] [--ms MS] [--work K] " +
+  "Usage: node-promises [--workload sleep|http|cpu|disk|brigade|db] [--tasks N] [--ms MS] [--work K] " +
   "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--workers W] [--file PATH] [--file-size SIZE] " +
-  "[--bytes B] [--buffered] [--write] [--laps L] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]";
+  "[--bytes B] [--buffered] [--write] [--laps L] [--db-url URL] [--rows R] [--serve HOST:PORT] [--timeline FILE] " +
+  "[--json] [--verbose]";
 const MAX_BODY = 64 * 1024;
 
 function reject(reason) {
@@ -38,6 +40,7 @@ function contractArgs() {
         workload: str, tasks: str, ms: str, work: str, addr: str, "timeout-ms": str, workers: str,
         serve: str, timeline: str, file: str, "file-size": str, bytes: str,
         buffered: bool, write: bool, offload: bool, json: bool, verbose: bool, laps: str,
+        "db-url": str, rows: str,
       },
       strict: true,
       allowPositionals: false,
@@ -70,8 +73,8 @@ function contractArgs() {
     work: number("work", 0), timeoutMs: number("timeout-ms", 1), offload: parsed.offload,
     json: parsed.json, verbose: parsed.verbose,
   };
-  if (!["sleep", "http", "cpu", "disk", "brigade"].includes(args.workload)) {
-    reject(`--workload: '${args.workload}' is not one of sleep, http, cpu, disk, brigade`);
+  if (!ANY.includes(args.workload)) {
+    reject(`--workload: '${args.workload}' is not one of ${ANY.join(", ")}`);
   }
   args.laps = parsed.laps === undefined ? 100 : number("laps", 1);
   const disk = args.workload === "disk" && parsed.serve === undefined;
@@ -92,10 +95,19 @@ function contractArgs() {
   args.host = parsed.addr.slice(0, at).replace(/^\[(.*)\]$/, "$1");
   args.port = Number(port);
   args.addr = parsed.addr;
-  if (parsed.workers !== undefined && !disk) reject("--workers: node-promises has no pool");
+  // db: --workers is pg's Pool of W connections; parsed by hand, so no reason quotes a password.
+  const db = args.workload === "db" && parsed.serve === undefined;
+  if (db) {
+    const [url, reason] = parseDbUrl(parsed["db-url"] ?? defaultDbUrl());
+    if (reason) reject(`--db-url: ${reason}`);
+    args.db = url;
+    args.rows = parsed.rows === undefined ? 100000 : number("rows", 1);
+    args.workers = parsed.workers === undefined ? null : number("workers", 1);
+  }
+  if (parsed.workers !== undefined && !disk && !db) reject("--workers: node-promises has no pool");
   // disk: the size of libuv's thread pool, which every file read goes through; read when the
   // pool first starts, which is later than this.
-  if (parsed.workers !== undefined) process.env.UV_THREADPOOL_SIZE = String(number("workers", 1));
+  if (parsed.workers !== undefined && disk) process.env.UV_THREADPOOL_SIZE = String(number("workers", 1));
   args.fileThreads = Number(process.env.UV_THREADPOOL_SIZE || 4);
   if (parsed.serve !== undefined) {
     const at = parsed.serve.lastIndexOf(":");
@@ -116,19 +128,22 @@ function contractArgs() {
 
 // Where each flag that belongs to one mode belongs: [the workloads it applies to, whether it
 // applies to --serve, the words of the refusal]. The rules are CONTRACT.md's.
-const ANY = ["sleep", "http", "cpu", "disk", "brigade"];
+const ANY = ["sleep", "http", "cpu", "disk", "brigade", "db"];
 const DISK = [["disk"], false, "to the disk workload"];
 const BELONGS = {
   tasks: [ANY, false, "to running tasks"],
   workload: [ANY, false, "to running tasks"],
   timeline: [ANY, false, "to running tasks: it records each task's span"],
   verbose: [ANY, false, "to running tasks: it names each finished task"],
-  ms: [["sleep", "http"], false, "to the sleep and http workloads"],
+  ms: [["sleep", "http", "db"], false, "to the sleep, http and db workloads"],
   work: [["cpu"], false, "to the cpu workload (a server's /cpu takes work=K)"],
   addr: [["http"], false, "to the http workload"],
-  "timeout-ms": [["http"], true, "to the http workload and --serve"],
+  "timeout-ms": [["http", "db"], true, "to the http and db workloads and --serve"],
   offload: [["cpu"], true, "to the cpu workload and --serve"],
-  file: DISK, "file-size": DISK, bytes: DISK, buffered: DISK, write: DISK,
+  file: DISK, "file-size": DISK, bytes: DISK, buffered: DISK,
+  write: [["disk", "db"], false, "to the disk and db workloads"],
+  "db-url": [["db"], false, "to the db workload"],
+  rows: [["db"], false, "to the db workload"],
   laps: [["brigade"], false, "to the brigade workload"],
 };
 
@@ -287,6 +302,7 @@ async function main() {
       process.exit(1);
     }
   }
+  const db = args.workload === "db" ? openDb(args) : null;
   const start = performance.now();
   const ticks = [];
   const stopPulse = args.workload === "cpu" ? pulse(ticks) : null;
@@ -303,6 +319,8 @@ async function main() {
       value = await get(args, id);
     } else if (args.workload === "disk") {
       ({ value, began, ended } = await diskTask(id));
+    } else if (db) {
+      value = await db.run(id);
     } else if (offload) {
       // The worker's own times, on the clock every thread shares.
       [value, thread, began, ended] = await offload(id, args.work);
@@ -326,6 +344,7 @@ async function main() {
     ),
   );
   const wall = (performance.now() - start) / 1000;
+  await db?.close();
   const lag = stopPulse ? stopPulse() : null;
   if (args.timeline) writeTimeline(args.timeline, outcomes, ticks.map(([d, a]) => [since(d), since(a)]));
   process.exit(report(args, outcomes, wall, lag));
@@ -415,6 +434,10 @@ function report(args, outcomes, wall, lag) {
   });
   const timed = args.workload === "sleep" || args.workload === "http";
   const disk = args.workload === "disk";
+  const onDb = args.workload === "db";
+  // db: ceil(N / W) rounds of --ms with W connections (all N at once without a pool).
+  const atOnce = disk ? Math.min(args.fileThreads, args.tasks) : onDb && args.workers ? Math.min(args.workers, args.tasks) : args.tasks;
+  const ideal = timed || (onDb && args.ms > 0) ? (Math.ceil(args.tasks / atOnce) * args.ms) / 1000 : null;
   const each = args.ms / 1000;
   const lateness = timed
     ? percentiles(finished.sort((a, b) => a - b).map((t) => (t - each) * 1000)) // all N at once
@@ -422,15 +445,15 @@ function report(args, outcomes, wall, lag) {
   const usage = process.resourceUsage();
   const r = {
     model: MODEL, workload: args.workload, tasks: args.tasks, workers: disk ? args.fileThreads : 1,
-    concurrency: disk ? Math.min(args.fileThreads, args.tasks) : args.tasks,
-    ms: timed ? args.ms : null, work: args.workload === "cpu" ? args.work : null, offload: args.offload,
-    ok: args.tasks - failed, failed, checksum, wall_s: wall, ideal_s: timed ? each : null,
+    concurrency: atOnce,
+    ms: timed || onDb ? args.ms : null, work: args.workload === "cpu" ? args.work : null, offload: args.offload,
+    ok: args.tasks - failed, failed, checksum, wall_s: wall, ideal_s: ideal,
     user_s: usage.userCPUTime / 1e6, sys_s: usage.systemCPUTime / 1e6, max_rss_kib: usage.maxRSS,
     children_max_rss_kib_sum: 0, voluntary_ctx_switches: usage.voluntaryContextSwitches,
     involuntary_ctx_switches: usage.involuntaryContextSwitches, lateness_ms: lateness,
     loop_lag_ms: lag ? percentiles(lag) : null, first_error: firstError,
     peak_threads: threadsNow(), iops: disk ? (args.tasks - failed) / wall : null,
-    latency_ms: disk ? percentiles(latency) : null,
+    latency_ms: disk ? percentiles(latency) : null, qps: onDb ? (args.tasks - failed) / wall : null,
   };
   if (args.workload === "brigade") {
     const h = args.tasks * args.laps;
@@ -446,7 +469,8 @@ function report(args, outcomes, wall, lag) {
     const text = JSON.stringify(r, (_, v) => (typeof v === "bigint" ? `BIG${v}` : v));
     process.stdout.write(text.replace(/"BIG(\d+)"/g, "$1") + "\n");
   } else {
-    const ideal = timed ? ` (ideal ${each.toFixed(4)} s)` : "";
+    const idealText = ideal !== null ? ` (ideal ${ideal.toFixed(4)} s)` : "";
+    const dbText = onDb ? ` · ${r.qps.toFixed(0)} queries/s` : "";
     const lagText = r.loop_lag_ms ? ` · loop lag max ${r.loop_lag_ms.max.toFixed(1)} ms` : "";
     const failedText = failed ? ` · ${failed} failed` : "";
     const brigadeText = r.ns_per_handoff ? ` · ${r.ns_per_handoff.toFixed(0)} ns a hand-off` : "";
@@ -454,8 +478,8 @@ function report(args, outcomes, wall, lag) {
       ? ` · ${r.iops.toFixed(0)} IOPS, p50 ${r.latency_ms.p50.toFixed(3)} ms, p99 ${r.latency_ms.p99.toFixed(3)} ms`
       : "";
     process.stdout.write(
-      `${MODEL} · ${args.workload} · ${args.tasks} task${args.tasks === 1 ? "" : "s"} · ${wall.toFixed(4)} s${ideal} · ` +
-        `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText}${brigadeText}${diskText} · checksum ${checksum}${failedText}\n`,
+      `${MODEL} · ${args.workload} · ${args.tasks} task${args.tasks === 1 ? "" : "s"} · ${wall.toFixed(4)} s${idealText} · ` +
+        `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText}${brigadeText}${diskText}${dbText} · checksum ${checksum}${failedText}\n`,
     );
   }
   if (failed) {

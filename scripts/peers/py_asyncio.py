@@ -11,6 +11,7 @@ import threading
 import time
 
 import contract
+import db
 
 
 async def http_task(i, args):
@@ -27,7 +28,7 @@ async def http_task(i, args):
             writer.close()
 
 
-async def one_task(i, args, pool):
+async def one_task(i, args, pool, connections):
     started = time.monotonic() if args.timeline else None
     if args.workload == "sleep":
         await asyncio.sleep(args.ms / 1000)
@@ -37,6 +38,9 @@ async def one_task(i, args, pool):
             value = await asyncio.wait_for(http_task(i, args), args.timeout_ms / 1000)
         except asyncio.TimeoutError:
             raise contract.TaskError("the request timed out") from None
+    elif args.workload == "db":
+        # asyncpg: a connection of the task's own, or one of its pool's (--workers).
+        value = await db.async_task(args, i, connections)
     elif args.workload == "disk":
         # A file is never "not ready": asyncio reads it on the loop's default executor, a
         # ThreadPoolExecutor (min(32, cores + 4) threads, or --workers).
@@ -88,11 +92,12 @@ async def main(args, tally, files):
     pool = cf.ProcessPoolExecutor() if args.offload else None
     if args.workload == "disk":
         asyncio.get_running_loop().set_default_executor(files)
+    connections = await db.open_pool(args) if args.workload == "db" else None
     tally.start = time.monotonic()
     # The ticker first, so that it is waiting on its timer before any task can block the loop.
     pending = [None]  # the tick being waited for: if the run ends first, it still counts
     ticker = asyncio.ensure_future(pulse(tally, pending)) if args.workload == "cpu" else None
-    tasks = [asyncio.ensure_future(one_task(i, args, pool)) for i in range(args.tasks)]
+    tasks = [asyncio.ensure_future(one_task(i, args, pool, connections)) for i in range(args.tasks)]
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     if ticker is not None:
         ticker.cancel()
@@ -104,6 +109,8 @@ async def main(args, tally, files):
         tally.record(i, outcome)
     if pool is not None:
         pool.shutdown()
+    if connections is not None:
+        await connections.close()
 
 
 def run(model, install_loop=None):
@@ -113,7 +120,10 @@ def run(model, install_loop=None):
         return serve_asyncio.main(model, args, install_loop)
     files = cf.ThreadPoolExecutor(args.workers) if args.workload == "disk" else None
     threads = files._max_workers if files else 1
-    tally = contract.Tally(model, args, workers=threads, concurrency=min(threads, args.tasks) if files else args.tasks)
+    at_once = min(threads, args.tasks) if files else args.tasks
+    if args.workload == "db" and args.workers:
+        at_once = min(args.workers, args.tasks)  # the pool's connections
+    tally = contract.Tally(model, args, workers=threads, concurrency=at_once)
     if install_loop is not None:
         install_loop()
     asyncio.run(main(args, tally, files))

@@ -44,6 +44,9 @@ pub enum Command {
     /// "CPU × 2", tested: every pool model on each workload at --workers 1 … N:
     /// results/pools/
     Pools(Sweep),
+    /// Every model and peer querying PostgreSQL, beside pgbench, the server pinned to one
+    /// core: results/db/
+    Db(Sweep),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
 }

@@ -22,7 +22,8 @@
 //!   beside nginx.
 //! - [`disk`]: every model and peer reading blocks of one file at 1 … 1,024 in flight,
 //!   beside fio; [`brigade`]: the bucket brigade, what a hand-off between tasks costs;
-//!   [`pools`]: "CPU × 2" tested, every pool at every size; [`child`]: one child run to its
+//!   [`pools`]: "CPU × 2" tested, every pool at every size; [`db`]: every model and peer
+//!   against PostgreSQL, beside pgbench; [`child`]: one child run to its
 //!   end or its time limit, its group killed.
 //! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
@@ -33,6 +34,7 @@ mod brigade;
 mod child;
 mod claim;
 mod cli;
+mod db;
 mod disk;
 mod facts;
 mod loops;
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Serve(o) => serve::serve(&o),
         Command::Timelines(o) => timelines::timelines(&o),
         Command::Disk(o) => disk::disk(&o),
+        Command::Db(o) => db::db(&o),
         Command::Brigade(o) => brigade::brigade(&o),
         Command::Pools(o) => pools::pools(&o),
         Command::Readme(o) => readme::readme(&o),

@@ -37,6 +37,8 @@ pub const BRIGADE: &str = include_str!("../templates/brigade.md");
 pub const README_BRIGADE: &str = include_str!("../templates/readme-brigade.md");
 pub const POOLS: &str = include_str!("../templates/pools.md");
 pub const README_POOLS: &str = include_str!("../templates/readme-pools.md");
+pub const DB: &str = include_str!("../templates/db.md");
+pub const README_DB: &str = include_str!("../templates/readme-db.md");
 
 #[cfg(test)]
 mod tests {

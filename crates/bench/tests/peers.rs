@@ -304,3 +304,50 @@ fn every_peer_refuses_what_does_not_apply_to_the_ring() {
         );
     }
 }
+
+#[test]
+fn every_peer_queries_postgres_with_and_without_a_pool() {
+    every_peer(&[], testkit::db_checks::queries_yield_the_checksum);
+}
+
+#[test]
+fn every_peer_writes_rows_returning_the_same_values() {
+    every_peer(&[], testkit::db_checks::writes_return_the_same_values);
+}
+
+#[test]
+fn every_peer_logs_in_by_scram_and_names_a_refused_login() {
+    every_peer(&[], testkit::db_checks::logins_by_scram_and_their_refusals);
+}
+
+#[test]
+fn every_peer_rejects_a_bad_db_url_with_exit_2() {
+    every_peer(&[], testkit::db_checks::bad_db_input_exits_2);
+}
+
+#[test]
+fn every_peer_fails_a_missing_row_naming_it() {
+    every_peer(&[], testkit::db_checks::a_missing_row_fails_naming_it);
+}
+
+#[test]
+fn every_peer_names_max_connections_when_past_it() {
+    // The executors' default pools are a few workers; asked for 130, they hold 130
+    // connections at once, as the others do with a connection per task.
+    every_peer(&["py_serial.py"], |program, lead| {
+        let pooled =
+            lead.iter().any(|a| a.ends_with("py_threads.py") || a.ends_with("py_processes.py"));
+        let more: &[&str] = if pooled { &["--workers", "130"] } else { &[] };
+        testkit::db_checks::past_max_connections_names_the_limit(program, &[lead, more].concat());
+    });
+}
+
+#[test]
+fn every_peer_fails_a_query_past_its_timeout() {
+    every_peer(&[], testkit::db_checks::a_query_past_its_timeout_fails);
+}
+
+#[test]
+fn every_peer_fails_every_task_when_the_server_stops() {
+    every_peer(&[], testkit::db_checks::a_server_that_stops_fails_every_task);
+}

@@ -54,7 +54,7 @@ impl Db {
                 Ok(slot) => self.serving[task as usize] = Some(slot),
                 Err(e) => {
                     tasks.finish(task, Err(e));
-                    next = self.queue.next();
+                    next = self.queue.next_task();
                 }
             }
         }
@@ -84,7 +84,7 @@ impl Db {
                 let task = connection.task;
                 self.serving[task as usize] = None;
                 tasks.finish(task, answer);
-                match self.queue.next() {
+                match self.queue.next_task() {
                     // The pool's connection takes the next waiting task at once.
                     Some(next) => {
                         tasks.set_deadline(next);
@@ -102,7 +102,7 @@ impl Db {
                 self.close(registry, slot, false);
                 self.serving[task as usize] = None;
                 tasks.finish(task, Err(e));
-                if let Some(next) = self.queue.next() {
+                if let Some(next) = self.queue.next_task() {
                     self.open(registry, tasks, next);
                 }
             }
@@ -115,7 +115,7 @@ impl Db {
         if let Some(slot) = self.serving[id as usize].take() {
             self.close(registry, slot, false);
             tasks.time_out(id);
-            if let Some(next) = self.queue.next() {
+            if let Some(next) = self.queue.next_task() {
                 self.open(registry, tasks, next);
             }
         }

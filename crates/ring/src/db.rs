@@ -88,7 +88,7 @@ impl Db {
             // pool, for a new connection for the next waiting task.
             let replace = connection.timed_out;
             let mut entries: Vec<_> = self.close(slot).into_iter().collect();
-            if let Some(next) = replace.then(|| self.queue.next()).flatten() {
+            if let Some(next) = replace.then(|| self.queue.next_task()).flatten() {
                 entries.push(self.open(tasks, next));
             }
             return entries;
@@ -100,7 +100,7 @@ impl Db {
                 self.serving[task as usize] = None;
                 tasks.finish(task, answer);
                 let connection = &mut self.connections[slot];
-                match self.queue.next() {
+                match self.queue.next_task() {
                     // The pool's connection takes the next waiting task at once.
                     Some(next) => {
                         tasks.set_deadline(next);
@@ -121,7 +121,7 @@ impl Db {
                 self.serving[task as usize] = None;
                 tasks.finish(task, Err(e));
                 let mut entries: Vec<_> = self.close(slot).into_iter().collect();
-                if let Some(next) = self.queue.next() {
+                if let Some(next) = self.queue.next_task() {
                     entries.push(self.open(tasks, next));
                 }
                 entries

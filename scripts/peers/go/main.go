@@ -26,9 +26,9 @@ import (
 	"time"
 )
 
-const usage = "Usage: go-goroutines [--workload sleep|http|cpu|disk|brigade] [--tasks N] [--ms MS] [--work K] " +
+const usage = "Usage: go-goroutines [--workload sleep|http|cpu|disk|brigade|db] [--tasks N] [--ms MS] [--work K] " +
 	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--file PATH] [--file-size SIZE] [--bytes B] " +
-	"[--buffered] [--write] [--laps L] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]"
+	"[--buffered] [--write] [--laps L] [--db-url URL] [--rows R] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]"
 
 type args struct {
 	workload                 string
@@ -41,6 +41,9 @@ type args struct {
 	fileSize, bytes          uint64
 	buffered, write          bool
 	disk                     *dataFile
+	db                       *dbURL
+	rows                     int
+	dbPool                   dbPool
 }
 
 // fileSizeOr is --file-size, or the 1 GiB a data file is made with by default.
@@ -74,6 +77,8 @@ func parseArgs() args {
 	fs.BoolVar(&a.buffered, "buffered", false, "")
 	fs.BoolVar(&a.write, "write", false, "")
 	laps := fs.String("laps", "100", "")
+	dbURLText := fs.String("db-url", "", "")
+	rows := fs.String("rows", "100000", "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		reject(err.Error())
 	}
@@ -104,13 +109,24 @@ func parseArgs() args {
 	a.tasks, a.ms, a.work = number("tasks", *tasks, 1), number("ms", *ms, 0), number("work", *work, 0)
 	a.timeoutMs = number("timeout-ms", *timeout, 1)
 	a.laps = number("laps", *laps, 1)
+	a.rows = number("rows", *rows, 1)
 	if *workers != "" {
 		a.workers = number("workers", *workers, 1)
 	}
 	switch a.workload {
-	case "sleep", "http", "cpu", "disk", "brigade":
+	case "sleep", "http", "cpu", "disk", "brigade", "db":
 	default:
-		reject(fmt.Sprintf("--workload: %q is not one of sleep, http, cpu, disk, brigade", a.workload))
+		reject(fmt.Sprintf("--workload: %q is not one of sleep, http, cpu, disk, brigade, db", a.workload))
+	}
+	if a.workload == "db" && a.serve == "" {
+		// Parsed here rather than by the flag package, so that no reason quotes a password.
+		if *dbURLText == "" {
+			*dbURLText = defaultDbURL()
+		}
+		var why string
+		if a.db, why = parseDbURL(*dbURLText); why != "" {
+			reject("--db-url: " + why)
+		}
 	}
 	if a.workload == "brigade" && a.workers > 0 {
 		reject("--workers does not apply to the brigade: every task of the ring runs at once")
@@ -162,11 +178,14 @@ func applies(name, workload string, serving bool) string {
 		"workload":   {any, false, "to running tasks"},
 		"timeline":   {any, false, "to running tasks: it records each task's span"},
 		"verbose":    {any, false, "to running tasks: it names each finished task"},
-		"ms":         {is("sleep", "http"), false, "to the sleep and http workloads"},
+		"ms":         {is("sleep", "http", "db"), false, "to the sleep, http and db workloads"},
 		"work":       {is("cpu"), false, "to the cpu workload (a server's /cpu takes work=K)"},
 		"addr":       {is("http"), false, "to the http workload"},
-		"timeout-ms": {is("http"), true, "to the http workload and --serve"},
-		"file":       disk, "file-size": disk, "bytes": disk, "buffered": disk, "write": disk,
+		"timeout-ms": {is("http", "db"), true, "to the http and db workloads and --serve"},
+		"file":       disk, "file-size": disk, "bytes": disk, "buffered": disk,
+		"write":      {is("disk", "db"), false, "to the disk and db workloads"},
+		"db-url":     {is("db"), false, "to the db workload"},
+		"rows":       {is("db"), false, "to the db workload"},
 		"laps": {is("brigade"), false, "to the brigade workload"},
 	}
 	r, ok := rules[name]
@@ -210,6 +229,8 @@ func runTask(a *args, client *http.Client, id int) result {
 		value = sha256Chain(id, a.work)
 	case "disk":
 		value, err = a.disk.task(id)
+	case "db":
+		value, err = dbTask(a, a.dbPool, id)
 	}
 	r := result{id: id, value: value, err: err, started: started, finished: time.Now()}
 	if a.verbose || a.timeline != "" {
@@ -283,6 +304,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	a.dbPool = newDbPool(&a)
 	client := &http.Client{
 		Timeout:   time.Duration(a.timeoutMs) * time.Millisecond,
 		Transport: &http.Transport{DisableKeepAlives: true, MaxIdleConnsPerHost: -1},
@@ -363,7 +385,13 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
 	seconds := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 	timed := a.workload == "sleep" || a.workload == "http"
-	var ideal, ms, work, lateness, iops, latencyMs any
+	var ideal, ms, work, lateness, iops, latencyMs, qps any
+	if a.workload == "db" {
+		ms, qps = a.ms, float64(ok)/wall.Seconds()
+		if a.ms > 0 { // ceil(N / W) rounds of --ms, W the pool or every task
+			ideal = math.Ceil(float64(a.tasks)/float64(concurrency)) * float64(a.ms) / 1000
+		}
+	}
 	if a.workload == "disk" {
 		iops = float64(ok) / wall.Seconds()
 		latencyMs = percentiles(latency)
@@ -388,7 +416,7 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		"max_rss_kib": self.Maxrss, "children_max_rss_kib_sum": 0,
 		"voluntary_ctx_switches": self.Nvcsw + kids.Nvcsw, "involuntary_ctx_switches": self.Nivcsw + kids.Nivcsw,
 		"lateness_ms": lateness, "loop_lag_ms": nil, "first_error": firstErrorText,
-		"peak_threads": threadsMade(), "iops": iops, "latency_ms": latencyMs,
+		"peak_threads": threadsMade(), "iops": iops, "latency_ms": latencyMs, "qps": qps,
 	}
 	if a.workload == "brigade" {
 		h := float64(a.tasks) * float64(a.laps)
@@ -407,7 +435,7 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 			noun = "task"
 		}
 		line := fmt.Sprintf("go-goroutines · %s · %d %s · %.4f s", a.workload, a.tasks, noun, wall.Seconds())
-		if timed {
+		if ideal != nil {
 			line += fmt.Sprintf(" (ideal %.4f s)", ideal)
 		}
 		line += fmt.Sprintf(" · peak RSS %.1f MiB", float64(self.Maxrss)/1024)
@@ -416,6 +444,9 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		}
 		if p, ok := latencyMs.(map[string]float64); ok {
 			line += fmt.Sprintf(" · %.0f IOPS, p50 %.3f ms, p99 %.3f ms", iops, p["p50"], p["p99"])
+		}
+		if q, ok := qps.(float64); ok {
+			line += fmt.Sprintf(" · %.0f queries/s", q)
 		}
 		line += fmt.Sprintf(" · checksum %d", checksum)
 		if failed > 0 {

@@ -74,7 +74,7 @@ impl Queue {
 
     /// A connection is done with its task (answered, or broken and replaced by a new one):
     /// the task it serves next, if any.
-    pub fn next(&mut self) -> Option<u32> {
+    pub fn next_task(&mut self) -> Option<u32> {
         if self.pooled {
             self.waiting.pop_front()
         } else {

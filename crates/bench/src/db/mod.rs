@@ -1,0 +1,281 @@
+//! `make bench-db`: every model and peer querying a real PostgreSQL, beside pgbench on the
+//! same table in the same run (`results/db/`).
+//!
+//! The server is a throwaway cluster (`scripts/pg_cluster.py serve`, max_connections 100),
+//! pinned to one core; the clients, pgbench among them, run on the other. Three cases
+//! (README, "Databases"):
+//! - **Waiting in the database**: N = 1,000 queries that each wait 100 ms in the server, with
+//!   a pool of W = 10, 50 and 90 connections, against the ideal ⌈N / W⌉ × 100 ms; and a
+//!   connection per task at N = 90 (under max_connections) and N = 200 (past it).
+//! - **Throughput**: 100,000 point selects at W = 1, 10 and 50, beside pgbench running the
+//!   same select as a prepared statement (`-M prepared`) with as many clients.
+//! - **Writes**: 10,000 durable updates at W = 1, 10 and 50, beside pgbench's same update:
+//!   where commits are grouped.
+//!
+//! - `pgbench.rs`: the anchor's runs and what they measured.
+//! - `tables.rs`: the tables, the plot, the targets' verdicts and the README section.
+
+mod pgbench;
+pub mod tables;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use workload::Report;
+
+use crate::cli;
+use crate::peers::Peers;
+
+/// The rows the cluster is seeded with.
+pub const ROWS: u32 = 100_000;
+/// The waiting case: N queries of MS ms at each pool size.
+pub const WAIT_N: u32 = 1_000;
+pub const WAIT_MS: u64 = 100;
+pub const WAIT_POOLS: [u32; 3] = [10, 50, 90];
+/// A connection per task: under and past max_connections.
+pub const UNPOOLED: [u32; 2] = [90, 200];
+/// The throughput and write cases' pool sizes.
+pub const POOLS: [u32; 3] = [1, 10, 50];
+
+#[derive(Serialize, Deserialize)]
+pub struct Results {
+    pub facts: serde_json::Value,
+    pub max_connections: u32,
+    pub rows: u32,
+    /// Whether the server and the clients had a core each.
+    pub pinned: bool,
+    pub wait: Vec<Point>,
+    pub unpooled: Vec<Point>,
+    pub reads: Vec<Point>,
+    pub writes: Vec<Point>,
+}
+
+/// One run of one program (or of pgbench).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Point {
+    pub program: String,
+    pub n: u32,
+    /// The pool's connections, or `None` for a connection per task.
+    pub workers: Option<u32>,
+    /// "ok", "exit 1: …", "timed out after N s", or why it did not run.
+    pub status: String,
+    pub wall_s: Option<f64>,
+    pub ideal_s: Option<f64>,
+    pub qps: Option<f64>,
+    pub failed: Option<u32>,
+    /// The client's user and system CPU per query (the whole process, children included).
+    pub cpu_us_per_query: Option<f64>,
+    pub first_error: Option<String>,
+    pub report: Option<Report>,
+}
+
+impl Point {
+    pub fn missing(program: &str, n: u32, workers: Option<u32>, why: String) -> Point {
+        Point {
+            program: program.into(),
+            n,
+            workers,
+            status: why,
+            wall_s: None,
+            ideal_s: None,
+            qps: None,
+            failed: None,
+            cpu_us_per_query: None,
+            first_error: None,
+            report: None,
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// A program of the benchmark; `serial`: one query at a time, so only W = 1 applies.
+struct Program {
+    name: String,
+    argv: Vec<String>,
+    missing: Option<String>,
+    serial: bool,
+}
+
+fn programs(peers: &Peers) -> Vec<Program> {
+    let model = |name: &str| Program {
+        name: name.into(),
+        argv: crate::run::model_program(name),
+        missing: None,
+        serial: name == "serial",
+    };
+    let peer = |row: crate::run::Row| Program {
+        serial: row.name == "py-serial",
+        name: row.name,
+        argv: row.argv,
+        missing: row.missing,
+    };
+    let mut all: Vec<Program> = crate::run::MODELS.iter().map(|m| model(m)).collect();
+    all.extend([
+        peer(peers.python("py-serial", "py_serial.py", &[])),
+        peer(peers.python("py-processes", "py_processes.py", &[])),
+        peer(peers.python("py-threads", "py_threads.py", &[])),
+        peer(peers.python("py-asyncio", "py_asyncio.py", &[])),
+        peer(peers.python("py-uvloop", "py_uvloop.py", &[])),
+        peer(peers.go("go-goroutines", &[])),
+        peer(peers.node("node-promises", &[])),
+    ]);
+    all
+}
+
+/// The throwaway cluster, pinned to `core` when there is one; stopped when dropped.
+struct Cluster {
+    url: String,
+    port: String,
+    child: Child,
+}
+
+impl Cluster {
+    fn start(core: Option<usize>) -> Result<Cluster, String> {
+        let script = "scripts/pg_cluster.py";
+        let mut argv: Vec<String> = vec![];
+        if let Some(core) = core {
+            argv.extend(["taskset".into(), "-c".into(), core.to_string()]);
+        }
+        argv.extend(["python3", script, "serve", "--rows", &ROWS.to_string()].map(String::from));
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", argv.join(" ")))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let url = line.trim().to_string();
+        let Some(port) = url.rsplit(':').next().and_then(|p| p.split('/').next()) else {
+            return Err("scripts/pg_cluster.py serve started no cluster (`make postgresql`)".into());
+        };
+        if !url.starts_with("postgres://") {
+            return Err("scripts/pg_cluster.py serve started no cluster (`make postgresql`)".into());
+        }
+        Ok(Cluster { port: port.to_string(), url, child })
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take()); // the script stops its server when its stdin closes
+        let _ = self.child.wait();
+    }
+}
+
+/// The clients' argv prefix: pinned to `core` when there is one.
+fn pin(core: Option<usize>, argv: &[String]) -> Vec<String> {
+    match core {
+        Some(core) => ["taskset".into(), "-c".into(), core.to_string()]
+            .into_iter()
+            .chain(argv.iter().cloned())
+            .collect(),
+        None => argv.to_vec(),
+    }
+}
+
+/// One run of `p`: N queries with `extra` arguments.
+fn run_point(
+    p: &Program,
+    url: &str,
+    core: Option<usize>,
+    n: u32,
+    workers: Option<u32>,
+    extra: &[&str],
+) -> Point {
+    if let Some(why) = &p.missing {
+        return Point::missing(&p.name, n, workers, why.clone());
+    }
+    let n_text = n.to_string();
+    let mut argv = p.argv.clone();
+    argv.extend(
+        ["--workload", "db", "--db-url", url, "--tasks", &n_text, "--json"].map(String::from),
+    );
+    if let Some(w) = workers {
+        argv.extend(["--workers".into(), w.to_string()]);
+    }
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    let limit = Duration::from_secs(300);
+    let ran = match crate::child::run(&pin(core, &argv), &[], limit) {
+        Ok(ran) => ran,
+        Err(e) => {
+            return Point::missing(&p.name, n, workers, format!("cannot run {}: {e}", argv[0]))
+        }
+    };
+    let report = crate::run::report_line(&ran.stdout);
+    let mut point = Point::missing(&p.name, n, workers, ran.outcome(limit));
+    if let Some(r) = &report {
+        point.wall_s = Some(r.wall_s);
+        point.ideal_s = r.ideal_s;
+        point.qps = r.qps;
+        point.failed = Some(r.failed);
+        point.cpu_us_per_query = Some((r.user_s + r.sys_s) / f64::from(n) * 1e6);
+        point.first_error.clone_from(&r.first_error);
+    }
+    point.report = report;
+    point
+}
+
+pub fn db(o: &cli::Sweep) -> Result<(), String> {
+    if o.redraw {
+        let r: Results = crate::run::read_json(&o.out.join("db.json"))?;
+        return tables::write(&o.out, &r);
+    }
+    let peers = Peers::find(&o.python);
+    let programs = programs(&peers);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (server_core, client_core) = if cores >= 2 { (Some(0), Some(1)) } else { (None, None) };
+    let cluster = Cluster::start(server_core)?;
+    let pgbench = pgbench::Pgbench::new(&cluster.port)?;
+    let mut more = peers.versions();
+    more.push(("postgresql", crate::facts::first_line("pgbench", &["--version"])));
+    more.push(("max_connections", pgbench::MAX_CONNECTIONS.to_string()));
+    let mut r = Results {
+        facts: crate::facts::json(&crate::facts::collect(None, more)),
+        max_connections: pgbench::MAX_CONNECTIONS,
+        rows: ROWS,
+        pinned: server_core.is_some(),
+        wait: vec![],
+        unpooled: vec![],
+        reads: vec![],
+        writes: vec![],
+    };
+    let scale = |n: u32| if o.quick { n / 10 } else { n };
+    let ms = WAIT_MS.to_string();
+    let concurrent = programs.iter().filter(|p| !p.serial);
+    for &w in &WAIT_POOLS {
+        eprintln!("bench db: {} queries of {ms} ms, a pool of {w}", WAIT_N);
+        for p in concurrent.clone() {
+            r.wait.push(run_point(p, &cluster.url, client_core, WAIT_N, Some(w), &["--ms", &ms]));
+        }
+    }
+    for &n in &UNPOOLED {
+        eprintln!("bench db: {n} queries of {ms} ms, a connection each");
+        for p in concurrent.clone() {
+            r.unpooled.push(run_point(p, &cluster.url, client_core, n, None, &["--ms", &ms]));
+        }
+    }
+    for (case, n, write) in
+        [("point selects", scale(100_000), false), ("updates", scale(10_000), true)]
+    {
+        for &w in &POOLS {
+            eprintln!("bench db: {n} {case}, W = {w}");
+            let points = if write { &mut r.writes } else { &mut r.reads };
+            points.push(pgbench.point(client_core, n, w, write));
+            let extra: &[&str] = if write { &["--ms", "0", "--write"] } else { &["--ms", "0"] };
+            for p in programs.iter().filter(|p| w == 1 || !p.serial) {
+                points.push(run_point(p, &cluster.url, client_core, n, Some(w), extra));
+            }
+        }
+    }
+    drop(cluster);
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    crate::run::write(&o.out.join("db.json"), &crate::run::to_json(&r))?;
+    tables::write(&o.out, &r)
+}
