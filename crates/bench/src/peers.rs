@@ -112,6 +112,20 @@ impl Peers {
         Row { missing: self.node.as_ref().err().cloned(), ..Row::new(name, argv) }
     }
 
+    /// Every peer with no extra arguments, in the order the tables list them: the article's
+    /// five Python models, then Go and Node.
+    pub fn every(&self) -> Vec<Row> {
+        vec![
+            self.python("py-serial", "py_serial.py", &[]),
+            self.python("py-processes", "py_processes.py", &[]),
+            self.python("py-threads", "py_threads.py", &[]),
+            self.python("py-asyncio", "py_asyncio.py", &[]),
+            self.python("py-uvloop", "py_uvloop.py", &[]),
+            self.go("go-goroutines", &[]),
+            self.node("node-promises", &[]),
+        ]
+    }
+
     /// The runtimes' versions, for the machine facts beside every result.
     pub fn versions(&self) -> Vec<(&'static str, String)> {
         // Go's version is its toolchain's, beside the peer it built; Node's its own.

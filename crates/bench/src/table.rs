@@ -31,6 +31,44 @@ impl Table {
     }
 }
 
+/// A status cut to `max` characters for a table cell, with "…" where it was cut.
+pub fn short(status: &str, max: usize) -> String {
+    let s: String = status.chars().take(max).collect();
+    if s.len() < status.len() {
+        format!("{s}…")
+    } else {
+        s
+    }
+}
+
+/// The names in the order they first appear.
+pub fn in_order<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for name in names {
+        if !seen.iter().any(|s| s == name) {
+            seen.push(name.to_string());
+        }
+    }
+    seen
+}
+
+/// A target, what was measured, and whether it was met (`None`: it could not be judged).
+pub type Verdict = (String, String, String, Option<bool>);
+
+/// The targets' table: case, target, measured, and "met", "**missed**" or a dash.
+pub fn verdict_table(verdicts: Vec<Verdict>) -> String {
+    let mut t = Table::new(&["case", "target", "measured", "verdict"]);
+    for (case, target, measured, met) in verdicts {
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => DASH,
+        };
+        t.push(vec![case, target, measured, verdict.into()]);
+    }
+    t.render()
+}
+
 pub fn seconds(s: f64) -> String {
     if s >= 10.0 {
         format!("{s:.2} s")

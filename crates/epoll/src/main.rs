@@ -39,6 +39,12 @@
 //! written on to the next; one thread and no switch, but a `write`, an `epoll_wait` and a
 //! `read` per hand-off — the anchor's "hand-off through I/O readiness".
 //!
+//! On db (`db.rs`): each connection a non-blocking socket and a protocol session advanced
+//! when epoll says it is ready; without `--workers` a connection per task, with `--workers W`
+//! W connections and a queue of waiting tasks, a connection sending the next task's query as
+//! soon as it has an answer, in the same turn. Under `strace -f -c`: `epoll_wait`, and a
+//! `sendto` and `recvfrom` a query.
+//!
 //! With `--serve ADDR` (`serve.rs`): connection state machines in the same kind of loop, each
 //! driven when its socket is ready or its timer is due; one read per request, since a short
 //! read means the socket is drained. Under `strace -f -c`: `epoll_wait`, `recvfrom` and

@@ -27,6 +27,11 @@
 //! On the brigade (`brigade.rs`): a child per task and a pipe per pair; every hand-off is a
 //! `write` that wakes another process out of its `read`.
 //!
+//! On db: a child per task, each connecting for its one query, or with `--workers W` W
+//! children each keeping one connection across the tasks it takes. A child that connects
+//! pays a fork and a login; the kept connection only the query. Under `strace -f -c`: `clone`
+//! (fork) per child, and a `sendto` and `recvfrom` a query in the children.
+//!
 //! With `--serve ADDR` (`serve.rs`): a forked child per connection, or with `--workers W` W
 //! pre-forked children accepting on the shared socket; children report their counts over a
 //! pipe and are reaped as they exit. Under `strace -f -c`: a `clone` (fork) and a `wait4` per

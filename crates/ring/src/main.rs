@@ -68,6 +68,11 @@
 //! else: no `socket`, `connect`, `sendto` or `recvfrom`; with `--offload`, a `clone` per
 //! pool thread and the workers' `write`s to the eventfd.
 //!
+//! On db (`db.rs`): each connection a chain of SOCKET, CONNECT, then SEND and RECV in turn
+//! for as long as it lives; without `--workers` a connection per task, with `--workers W` W
+//! connections and a queue of waiting tasks, a connection binding the next task's query as
+//! soon as it has an answer. Under `strace -f -c`: `io_uring_enter` and little else.
+//!
 //! With `--serve ADDR` (`serve.rs`): a multishot ACCEPT and one RECV or SEND in flight per
 //! connection, every wait a completion, the stop signal included. Under `strace -f -c`:
 //! `io_uring_enter` and almost nothing else.

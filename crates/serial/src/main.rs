@@ -23,6 +23,11 @@
 //! written and read back by the one thread, so every hand-off costs its two system calls and
 //! no switch. Under `strace -f -c`: a `write` and a `read` per hand-off, nothing else.
 //!
+//! On db: one query at a time on a blocking socket (`workload::db::blocking`), on a connection
+//! of its own or with `--workers` on the one connection it keeps; N queries that each wait in
+//! the server take N waits. Under `strace -f -c`: a `sendto` and a `recvfrom` a query, and a
+//! `connect` and the login's round trips for each connection.
+//!
 //! With `--serve ADDR` (`serve.rs`) it is the iterative server: one connection at a time, from
 //! accept to close, so a keep-alive client holds everyone else in the accept queue. Under
 //! `strace -f -c`: `poll`, `accept4`, then `poll`/`recvfrom`/`sendto` per request and

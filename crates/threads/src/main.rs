@@ -29,6 +29,12 @@
 //! every hand-off is the kernel waking another thread — a `futex` wake and wait on the
 //! channel, or with `--pipes` a `write` and a `read` — and, on a busy core, a switch.
 //!
+//! On db: a thread per task, each with a connection of its own, or with `--workers W` W
+//! threads each keeping one connection (thread-local) for every task it takes: the pool of W
+//! connections. A thread per connection past `max_connections` meets the server's refusal
+//! (53300), which names the limit. Under `strace -f -c`: a `sendto` and `recvfrom` a query,
+//! `futex` as the pool's threads take tasks.
+//!
 //! With `--serve ADDR` (`serve.rs`): a thread per connection, or with `--workers W` W threads
 //! accepting on the shared socket. An idle keep-alive client holds its whole thread. Under
 //! `strace -f -c`: a `clone3` per connection, then `poll`/`recvfrom`/`sendto` per request.

@@ -36,6 +36,11 @@
 //! On the brigade (`brigade.rs`): a task per link, and a pipe per pair read and written on
 //! the ring; one thread, no switch.
 //!
+//! On db (`db.rs`): the shared task and pool of `tokio_task::db` — a connection per task, or
+//! a semaphore of W and a stack of idle connections — over tokio-uring sockets, each read
+//! and write an io_uring entry with an owned buffer. Under `strace -f -c`: `io_uring_enter`
+//! where `tokio` shows `sendto`, `recvfrom` and `epoll_wait`.
+//!
 //! With `--serve ADDR` (`serve.rs`): a task per connection on the one thread, each read and
 //! write a ring operation with an owned buffer. Under `strace -f -c`: `io_uring_enter` and
 //! `epoll_wait` (tokio's timers and wake-ups), and no `recvfrom` or `sendto`.

@@ -84,15 +84,7 @@ fn programs(peers: &Peers) -> Vec<Program> {
     let peer =
         |row: crate::run::Row| Program { name: row.name, argv: row.argv, missing: row.missing };
     let mut all: Vec<Program> = RUST.iter().map(|n| model(n)).collect();
-    all.extend([
-        peer(peers.python("py-serial", "py_serial.py", &[])),
-        peer(peers.python("py-processes", "py_processes.py", &[])),
-        peer(peers.python("py-threads", "py_threads.py", &[])),
-        peer(peers.python("py-asyncio", "py_asyncio.py", &[])),
-        peer(peers.python("py-uvloop", "py_uvloop.py", &[])),
-        peer(peers.go("go-goroutines", &[])),
-        peer(peers.node("node-promises", &[])),
-    ]);
+    all.extend(peers.every().into_iter().map(peer));
     all
 }
 

@@ -21,13 +21,7 @@ fn ns_at(r: &Results, program: &str, n: u32, pinned: bool) -> Option<f64> {
 }
 
 fn names(r: &Results) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for p in &r.points {
-        if !names.contains(&p.program) {
-            names.push(p.program.clone());
-        }
-    }
-    names
+    crate::table::in_order(r.points.iter().map(|p| p.program.as_str()))
 }
 
 fn sizes(r: &Results) -> Vec<u32> {
@@ -47,12 +41,7 @@ fn ns(v: f64) -> String {
 
 /// A status cut short for a cell.
 fn short(status: &str) -> String {
-    let s: String = status.chars().take(60).collect();
-    if s.len() < status.len() {
-        format!("{s}…")
-    } else {
-        s
-    }
+    crate::table::short(status, 60)
 }
 
 /// Nanoseconds a hand-off against N, one row a program.

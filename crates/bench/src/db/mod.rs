@@ -6,7 +6,9 @@
 //! (README, "Databases"):
 //! - **Waiting in the database**: N = 1,000 queries that each wait 100 ms in the server, with
 //!   a pool of W = 10, 50 and 90 connections, against the ideal ⌈N / W⌉ × 100 ms; and a
-//!   connection per task at N = 90 (under max_connections) and N = 200 (past it).
+//!   connection per task at N = 90 (under max_connections) and N = 200 (past it), each
+//!   waiting 1 s. pgbench with a connection per transaction (`-C`) says what a connection
+//!   costs the server.
 //! - **Throughput**: 100,000 point selects at W = 1, 10 and 50, beside pgbench running the
 //!   same select as a prepared statement (`-M prepared`) with as many clients.
 //! - **Writes**: 10,000 durable updates at W = 1, 10 and 50, beside pgbench's same update:
@@ -34,8 +36,12 @@ pub const ROWS: u32 = 100_000;
 pub const WAIT_N: u32 = 1_000;
 pub const WAIT_MS: u64 = 100;
 pub const WAIT_POOLS: [u32; 3] = [10, 50, 90];
-/// A connection per task: under and past max_connections.
+/// A connection per task: under and past max_connections. Each holds its connection for
+/// UNPOOLED_MS: long enough that they are all open at once, which at 100 ms they are not —
+/// the server opens a connection in a few ms of its one core, so the first are done before
+/// the last is open.
 pub const UNPOOLED: [u32; 2] = [90, 200];
+pub const UNPOOLED_MS: u64 = 1000;
 /// The throughput and write cases' pool sizes.
 pub const POOLS: [u32; 3] = [1, 10, 50];
 
@@ -48,6 +54,9 @@ pub struct Results {
     pub pinned: bool,
     pub wait: Vec<Point>,
     pub unpooled: Vec<Point>,
+    /// pgbench -C: a connection per select, one client; against `reads` at W = 1, what a
+    /// connection costs.
+    pub connect: Option<Point>,
     pub reads: Vec<Point>,
     pub writes: Vec<Point>,
 }
@@ -115,15 +124,7 @@ fn programs(peers: &Peers) -> Vec<Program> {
         missing: row.missing,
     };
     let mut all: Vec<Program> = crate::run::MODELS.iter().map(|m| model(m)).collect();
-    all.extend([
-        peer(peers.python("py-serial", "py_serial.py", &[])),
-        peer(peers.python("py-processes", "py_processes.py", &[])),
-        peer(peers.python("py-threads", "py_threads.py", &[])),
-        peer(peers.python("py-asyncio", "py_asyncio.py", &[])),
-        peer(peers.python("py-uvloop", "py_uvloop.py", &[])),
-        peer(peers.go("go-goroutines", &[])),
-        peer(peers.node("node-promises", &[])),
-    ]);
+    all.extend(peers.every().into_iter().map(peer));
     all
 }
 
@@ -243,6 +244,7 @@ pub fn db(o: &cli::Sweep) -> Result<(), String> {
         pinned: server_core.is_some(),
         wait: vec![],
         unpooled: vec![],
+        connect: None,
         reads: vec![],
         writes: vec![],
     };
@@ -255,12 +257,15 @@ pub fn db(o: &cli::Sweep) -> Result<(), String> {
             r.wait.push(run_point(p, &cluster.url, client_core, WAIT_N, Some(w), &["--ms", &ms]));
         }
     }
+    let long = UNPOOLED_MS.to_string();
     for &n in &UNPOOLED {
-        eprintln!("bench db: {n} queries of {ms} ms, a connection each");
+        eprintln!("bench db: {n} queries of {long} ms, a connection each");
         for p in concurrent.clone() {
-            r.unpooled.push(run_point(p, &cluster.url, client_core, n, None, &["--ms", &ms]));
+            r.unpooled.push(run_point(p, &cluster.url, client_core, n, None, &["--ms", &long]));
         }
     }
+    eprintln!("bench db: pgbench, a connection per select");
+    r.connect = Some(pgbench.connecting(client_core, scale(2_000)));
     for (case, n, write) in
         [("point selects", scale(100_000), false), ("updates", scale(10_000), true)]
     {

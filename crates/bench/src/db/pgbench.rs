@@ -46,12 +46,22 @@ impl Pgbench {
         Ok(Pgbench { port: port.into(), dir })
     }
 
+    /// `n` selects from one client that connects for each (`-C`): what a connection costs.
+    pub fn connecting(&self, core: Option<usize>, n: u32) -> Point {
+        self.run(core, n, 1, "select.sql", &["-C"])
+    }
+
     /// About `n` transactions from `clients` clients: ⌈n / clients⌉ each.
     pub fn point(&self, core: Option<usize>, n: u32, clients: u32, write: bool) -> Point {
+        self.run(core, n, clients, if write { "update.sql" } else { "select.sql" }, &[])
+    }
+
+    fn run(&self, core: Option<usize>, n: u32, clients: u32, script: &str, more: &[&str]) -> Point {
         let each = n.div_ceil(clients);
-        let script = self.dir.join(if write { "update.sql" } else { "select.sql" });
+        let script = self.dir.join(script);
         let argv: Vec<String> = ["pgbench", "-n", "-M", "prepared", "-j", "1", "-h", "127.0.0.1"]
             .into_iter()
+            .chain(more.iter().copied())
             .map(String::from)
             .chain(["-p".into(), self.port.clone(), "-U".into(), "conclab".into()])
             .chain(["-c".into(), clients.to_string(), "-t".into(), each.to_string()])

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use super::{Point, Results, POOLS, UNPOOLED, WAIT_MS, WAIT_N, WAIT_POOLS};
+use super::{Point, Results, POOLS, UNPOOLED, UNPOOLED_MS, WAIT_MS, WAIT_N, WAIT_POOLS};
 use crate::svg::{loglog, Series};
-use crate::table::{Table, DASH};
+use crate::table::{in_order, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
 const RUST: [&str; 7] = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
@@ -30,23 +30,11 @@ fn kilo(qps: f64) -> String {
 
 /// The programs in the order they ran.
 fn names(points: &[Point]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for p in points {
-        if !names.contains(&p.program) {
-            names.push(p.program.clone());
-        }
-    }
-    names
+    in_order(points.iter().map(|p| p.program.as_str()))
 }
 
-/// A status cut short for a table cell.
 fn short(status: &str) -> String {
-    let s: String = status.chars().take(60).collect();
-    if s.len() < status.len() {
-        format!("{s}…")
-    } else {
-        s
-    }
+    crate::table::short(status, 60)
 }
 
 /// A cell: `shown` of the point that ran, else why it did not.
@@ -133,7 +121,7 @@ fn rate_table(points: &[Point]) -> String {
 }
 
 /// (case, target, measured, met?) for each of the targets, and the asyncpg claim.
-fn verdicts(r: &Results) -> Vec<(String, String, String, Option<bool>)> {
+fn verdicts(r: &Results) -> Vec<Verdict> {
     let mut out = Vec::new();
     // 1. The pool at W = 90 against the ideal.
     let worst = RUST
@@ -219,19 +207,6 @@ fn verdicts(r: &Results) -> Vec<(String, String, String, Option<bool>)> {
     out
 }
 
-fn verdict_table(r: &Results) -> String {
-    let mut t = Table::new(&["case", "target", "measured", "verdict"]);
-    for (case, target, measured, met) in verdicts(r) {
-        let verdict = match met {
-            Some(true) => "met",
-            Some(false) => "**missed**",
-            None => DASH,
-        };
-        t.push(vec![case, target, measured, verdict.into()]);
-    }
-    t.render()
-}
-
 /// How to size a pool, said from the figures.
 fn readings(r: &Results) -> String {
     let mut out = Vec::new();
@@ -269,9 +244,19 @@ fn readings(r: &Results) -> String {
         .collect();
     if !refused.is_empty() {
         out.push(format!(
-            "- **The ceiling is max_connections** ({}): a connection per task at N = 200 loses the tasks past it — failed: {}. A pool keeps under it however many tasks there are; the tasks wait for a connection instead of failing.",
+            "- **The ceiling is max_connections** ({}): a connection per task at N = 200, each held {UNPOOLED_MS} ms, loses the tasks past it — failed: {}. A pool keeps under it however many tasks there are; the tasks wait for a connection instead of failing.",
             r.max_connections,
             refused.join(", ")
+        ));
+    }
+    let one = qps_of(&r.reads, "pgbench", 1);
+    if let (Some(c), Some(one)) = (r.connect.as_ref().filter(|p| p.ok()).and_then(|p| p.qps), one) {
+        let cost = 1000.0 / c - 1000.0 / one;
+        out.push(format!(
+            "- **A connection costs the server {cost:.1} ms** of its core (pgbench with a connection per select does {} a second, against {} on one kept connection): a pool opened with the run pays it W times before its first answers — {:.2} s of the server's one core at W = 90 — and a connection per task pays it every time.",
+            kilo(c),
+            kilo(one),
+            90.0 * cost / 1000.0
         ));
     }
     if let (Some((w, q)), Some(one)) = (best(&r.writes, "pgbench"), qps_of(&r.writes, "pgbench", 1))
@@ -353,7 +338,7 @@ pub fn write(out: &Path, r: &Results) -> Result<(), String> {
             ("unpooled", &unpooled_table(r)),
             ("reads", &rate_table(&r.reads)),
             ("writes", &rate_table(&r.writes)),
-            ("verdicts", &verdict_table(r)),
+            ("verdicts", &verdict_table(verdicts(r))),
             ("readings", &readings(r)),
             ("facts", &facts),
         ],
@@ -371,7 +356,7 @@ pub fn section(results: &Path) -> Result<String, String> {
             ("max_connections", &r.max_connections.to_string()),
             ("wait", &wait_table(&r)),
             ("reads", &rate_table(&r.reads)),
-            ("verdicts", &verdict_table(&r)),
+            ("verdicts", &verdict_table(verdicts(&r))),
             ("readings", &readings(&r)),
         ],
     )

@@ -119,29 +119,23 @@ fn programs(peers: &Peers) -> Vec<Program> {
         missing: None,
         max_depth,
     };
-    let peer = |row: crate::run::Row, max_depth| Program {
+    let peer = |row: crate::run::Row| Program {
+        max_depth: match row.name.as_str() {
+            "py-serial" => 1,
+            // A process per worker, each with its own interpreter: 64 is already 1 GiB of them.
+            "py-processes" => 64,
+            _ => 1024,
+        },
         name: row.name,
         argv: row.argv,
         missing: row.missing,
-        max_depth,
     };
-    vec![
-        model("serial", 1),
-        model("procs", 1024),
-        model("threads", 1024),
-        model("tokio", 1024),
-        model("epoll", 1024),
-        model("uring", 1024),
-        model("ring", 1024),
-        peer(peers.python("py-serial", "py_serial.py", &[]), 1),
-        // A process per worker, each with its own interpreter: 64 is already 1 GiB of them.
-        peer(peers.python("py-processes", "py_processes.py", &[]), 64),
-        peer(peers.python("py-threads", "py_threads.py", &[]), 1024),
-        peer(peers.python("py-asyncio", "py_asyncio.py", &[]), 1024),
-        peer(peers.python("py-uvloop", "py_uvloop.py", &[]), 1024),
-        peer(peers.go("go-goroutines", &[]), 1024),
-        peer(peers.node("node-promises", &[]), 1024),
-    ]
+    let mut all: Vec<Program> = crate::run::MODELS
+        .iter()
+        .map(|&m| model(m, if m == "serial" { 1 } else { 1024 }))
+        .collect();
+    all.extend(peers.every().into_iter().map(peer));
+    all
 }
 
 /// Drop the file's pages from the page cache (before a direct run), or read it whole into it

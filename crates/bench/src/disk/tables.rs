@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{Point, Results, DEPTHS, WARM_DEPTH};
 use crate::svg::{loglog, Series};
-use crate::table::{Table, DASH};
+use crate::table::{in_order, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
 /// The point of `program` at `depth` in `points`, if it ran.
@@ -27,13 +27,7 @@ fn ms(v: Option<f64>) -> String {
 
 /// The programs in the order they ran, fio's first.
 fn names(points: &[Point]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for p in points {
-        if !names.contains(&p.program) {
-            names.push(p.program.clone());
-        }
-    }
-    names
+    in_order(points.iter().map(|p| p.program.as_str()))
 }
 
 /// IOPS at each depth, one row a program; a cell says why where a program did not run.
@@ -60,12 +54,7 @@ fn curve_table(r: &Results) -> String {
 
 /// A status cut to its first clause, for a table cell.
 fn short(status: &str) -> String {
-    let s: String = status.chars().take(70).collect();
-    if s.len() < status.len() {
-        format!("{s}…")
-    } else {
-        s
-    }
+    crate::table::short(status, 70)
 }
 
 /// Each program at one depth: IOPS, against fio's io_uring, latency, threads, CPU.
@@ -181,7 +170,7 @@ fn registered_table(r: &Results) -> String {
 }
 
 /// The targets, judged from the run: (case, target, measured, met).
-fn verdicts(r: &Results) -> Vec<(String, String, String, Option<bool>)> {
+fn verdicts(r: &Results) -> Vec<Verdict> {
     let c = &r.curve;
     let ratio = |a: &str, da: u32, b: &str, db: u32, floor: f64, case: &str, target: &str| {
         let (x, y) = (iops_of(c, a, da), iops_of(c, b, db));
@@ -261,19 +250,6 @@ fn verdicts(r: &Results) -> Vec<(String, String, String, Option<bool>)> {
         met,
     ));
     v
-}
-
-fn verdict_table(r: &Results) -> String {
-    let mut t = Table::new(&["case", "target", "measured", "verdict"]);
-    for (case, target, measured, met) in verdicts(r) {
-        let verdict = match met {
-            Some(true) => "met",
-            Some(false) => "**missed**",
-            None => DASH,
-        };
-        t.push(vec![case, target, measured, verdict.into()]);
-    }
-    t.render()
 }
 
 /// What the figures say, each sentence computed from them.
@@ -405,7 +381,7 @@ pub fn write(out: &Path, r: &Results) -> Result<(), String> {
             ("warm_depth", &WARM_DEPTH.to_string()),
             ("scale", &scale_table(r)),
             ("registered", &registered_table(r)),
-            ("verdicts", &verdict_table(r)),
+            ("verdicts", &verdict_table(verdicts(r))),
             ("readings", &readings(r)),
             ("facts", &facts),
         ],
@@ -421,7 +397,7 @@ pub fn section(results: &Path) -> Result<String, String> {
         template::README_DISK,
         &[
             ("depth64", &depth_table(&r, 64)),
-            ("verdicts", &verdict_table(&r)),
+            ("verdicts", &verdict_table(verdicts(&r))),
             ("readings", &readings(&r)),
         ],
     )

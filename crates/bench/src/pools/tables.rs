@@ -8,13 +8,7 @@ use crate::table::{seconds, Table, DASH};
 use crate::template;
 
 fn names(case: &CaseResult) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for p in &case.points {
-        if !names.contains(&p.program) {
-            names.push(p.program.clone());
-        }
-    }
-    names
+    crate::table::in_order(case.points.iter().map(|p| p.program.as_str()))
 }
 
 /// The median wall against the pool size, one row a program.
