@@ -61,10 +61,17 @@ impl DbUrl {
             return Err(bad("the database name is empty"));
         }
         let (host, port) = split_host_port(host_port).map_err(|e| bad(&e))?;
-        let addr = (host.as_str(), port)
+        // A name may have several addresses (`localhost`: ::1 and 127.0.0.1); a server
+        // listening on loopback alone most often has the IPv4 one, so it comes first.
+        let addrs: Vec<SocketAddr> = (host.as_str(), port)
             .to_socket_addrs()
             .map_err(|e| bad(&format!("cannot resolve '{host}': {e}")))?
-            .next()
+            .collect();
+        let addr = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .copied()
             .ok_or_else(|| bad(&format!("'{host}' has no address")))?;
         let password = password.or_else(|| std::env::var("PGPASSWORD").ok());
         Ok(DbUrl { user, password, host: host_port.to_string(), addr, dbname })
@@ -154,6 +161,9 @@ mod tests {
         assert!(!format!("{u:?}").contains("cret"));
         let u = DbUrl::parse("postgresql://bob@[::1]/lab?sslmode=disable").unwrap();
         assert_eq!(u.addr.port(), DEFAULT_PORT);
+        // localhost is ::1 and 127.0.0.1: a loopback server most often listens on the latter.
+        let u = DbUrl::parse("postgres://bob@localhost:5433/lab").unwrap();
+        assert_eq!(u.addr, "127.0.0.1:5433".parse().unwrap());
     }
 
     #[test]
