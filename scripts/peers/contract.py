@@ -136,6 +136,8 @@ def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
         p.error(f"--workers: {model} has no pool")
     if args.offload and not can_offload:
         p.error(f"--offload: {model} has no event loop to offload from")
+    if on_db and args.rows > 2**31 - 1:
+        p.error(f"argument --rows: {args.rows} is above {2**31 - 1} (items.id is an int)")
     if on_db:
         try:  # checked by hand, not by argparse, whose error would quote the password
             args.db = db.parse_url(args.db_url or db.default_url())

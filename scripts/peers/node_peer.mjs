@@ -102,6 +102,7 @@ function contractArgs() {
     if (reason) reject(`--db-url: ${reason}`);
     args.db = url;
     args.rows = parsed.rows === undefined ? 100000 : number("rows", 1);
+    if (args.rows > 2147483647) reject(`--rows: ${args.rows} is above 2147483647 (items.id is an int)`);
     args.workers = parsed.workers === undefined ? null : number("workers", 1);
   }
   if (parsed.workers !== undefined && !disk && !db) reject("--workers: node-promises has no pool");

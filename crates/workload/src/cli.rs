@@ -12,7 +12,7 @@ use clap::parser::ValueSource;
 use clap::{error::ErrorKind, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::db_url::DbUrl;
-use crate::values::{addr, at_least, block, leak, size};
+use crate::values::{addr, at_least, block, leak, rows, size};
 
 pub use crate::values::ALIGN;
 
@@ -107,7 +107,7 @@ pub struct Args {
     #[arg(skip)]
     pub db_server: Option<&'static DbUrl>,
     /// db: rows the table holds; task i reads row (i mod R) + 1
-    #[arg(long, value_name = "R", default_value_t = crate::db_url::DEFAULT_ROWS, value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
+    #[arg(long, value_name = "R", default_value_t = crate::db_url::DEFAULT_ROWS, value_parser = rows, allow_negative_numbers = true)]
     pub rows: u32,
     /// brigade: how many times the token goes round the ring
     #[arg(long, value_name = "L", default_value_t = 100, value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
@@ -459,6 +459,9 @@ mod tests {
         assert!(reason(&["--ms", "-1"]).ends_with("-1 is below 0"), "{}", reason(&["--ms", "-1"]));
         assert!(reason(&["--tasks", "0"]).ends_with("0 is below 1"));
         assert!(reason(&["--timeout-ms", "0", "--workload", "http"]).ends_with("0 is below 1"));
+        assert!(reason(&["--workload", "db", "--rows", "0"]).ends_with("0 is below 1"));
+        let r = reason(&["--workload", "db", "--rows", "3000000000"]);
+        assert!(r.ends_with("3000000000 is above 2147483647 (items.id is an int)"), "{r}");
     }
 
     #[test]

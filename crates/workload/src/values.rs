@@ -34,6 +34,15 @@ pub fn at_least<T: Whole>(min: T) -> impl Fn(&str) -> Result<T, String> + Clone 
     }
 }
 
+/// `--rows`: 1 up to 2,147,483,647, the most rows `items.id` (an int) can number.
+pub fn rows(s: &str) -> Result<u32, String> {
+    let n = at_least::<u32>(1)(s)?;
+    if n > i32::MAX as u32 {
+        return Err(format!("{n} is above {} (items.id is an int)", i32::MAX));
+    }
+    Ok(n)
+}
+
 /// A size in bytes, with an optional K, M or G (powers of 1024; "1G", "1GiB"); a multiple of
 /// 4096.
 pub fn size(s: &str) -> Result<u64, String> {

@@ -109,7 +109,9 @@ func parseArgs() args {
 	a.tasks, a.ms, a.work = number("tasks", *tasks, 1), number("ms", *ms, 0), number("work", *work, 0)
 	a.timeoutMs = number("timeout-ms", *timeout, 1)
 	a.laps = number("laps", *laps, 1)
-	a.rows = number("rows", *rows, 1)
+	if a.rows = number("rows", *rows, 1); a.rows > math.MaxInt32 {
+		reject(fmt.Sprintf("--rows: %d is above %d (items.id is an int)", a.rows, math.MaxInt32))
+	}
 	if *workers != "" {
 		a.workers = number("workers", *workers, 1)
 	}
