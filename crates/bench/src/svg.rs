@@ -100,6 +100,36 @@ pub fn loglog(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> S
     svg + "</svg>\n"
 }
 
+/// The two plots a sweep draws of the same lines: the Rust models, then the peers, each
+/// beside the `anchors` (dashed). `names` is every line in table order, which fixes each
+/// line's colour; `points(name)` gives a line's (x, y).
+pub fn models_and_peers(
+    title: impl Fn(&str) -> String,
+    (x_label, y_label): (&str, &str),
+    names: &[String],
+    anchors: &[&str],
+    points: impl Fn(&str) -> Vec<(f64, f64)>,
+) -> [String; 2] {
+    let rust = |n: &str| crate::run::MODELS.contains(&n);
+    let series = |wanted: &dyn Fn(&str) -> bool| -> Vec<Series> {
+        names
+            .iter()
+            .filter(|n| wanted(n) || anchors.contains(&n.as_str()))
+            .enumerate()
+            .map(|(i, name)| Series {
+                peer: anchors.contains(&name.as_str()),
+                color: i,
+                points: points(name),
+                name: name.clone(),
+            })
+            .collect()
+    };
+    [
+        loglog(&title("the Rust models"), x_label, y_label, &series(&|n| rust(n))),
+        loglog(&title("the peers"), x_label, y_label, &series(&|n| !rust(n))),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,11 @@
 use std::path::Path;
 
 use super::{Point, Results, POOLS, UNPOOLED, UNPOOLED_MS, WAIT_MS, WAIT_N, WAIT_POOLS};
-use crate::svg::{loglog, Series};
+use crate::svg::models_and_peers;
 use crate::table::{in_order, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
-const RUST: [&str; 7] = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
+const RUST: [&str; 7] = crate::run::MODELS;
 const LOOPS: [&str; 4] = ["tokio", "epoll", "uring", "ring"];
 
 /// The point of `program` with `workers` in `points`, if it ran to the end.
@@ -273,45 +273,17 @@ fn readings(r: &Results) -> String {
 
 /// Two plots of queries a second against W: the Rust models, and the peers, beside pgbench.
 fn plots(r: &Results) -> [(&'static str, String); 2] {
-    let series = |wanted: &dyn Fn(&str) -> bool| -> Vec<Series> {
-        names(&r.reads)
-            .into_iter()
-            .filter(|n| wanted(n) || n == "pgbench")
-            .enumerate()
-            .map(|(i, name)| Series {
-                peer: name == "pgbench",
-                color: i,
-                points: r
-                    .reads
-                    .iter()
-                    .filter(|p| p.program == name && p.ok())
-                    .filter_map(|p| Some((f64::from(p.workers?), p.qps?)))
-                    .collect(),
-                name,
-            })
-            .collect()
-    };
-    let title = |who: &str| format!("Point selects on PostgreSQL: {who} beside pgbench (dashed)");
-    [
-        (
-            "qps-rust.svg",
-            loglog(
-                &title("the Rust models"),
-                "connections (W)",
-                "queries/s",
-                &series(&|n| RUST.contains(&n)),
-            ),
-        ),
-        (
-            "qps-peers.svg",
-            loglog(
-                &title("the peers"),
-                "connections (W)",
-                "queries/s",
-                &series(&|n| !RUST.contains(&n)),
-            ),
-        ),
-    ]
+    let [rust, peers] = models_and_peers(
+        |who| format!("Point selects on PostgreSQL: {who} beside pgbench (dashed)"),
+        ("connections (W)", "queries/s"),
+        &names(&r.reads),
+        &["pgbench"],
+        |name| {
+            let ran = r.reads.iter().filter(|p| p.program == name && p.ok());
+            ran.filter_map(|p| Some((f64::from(p.workers?), p.qps?))).collect()
+        },
+    );
+    [("qps-rust.svg", rust), ("qps-peers.svg", peers)]
 }
 
 /// results/db/README.md and the plots.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{Point, Results, DEPTHS, WARM_DEPTH};
-use crate::svg::{loglog, Series};
+use crate::svg::models_and_peers;
 use crate::table::{in_order, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
@@ -256,7 +256,7 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
 fn readings(r: &Results) -> String {
     let c = &r.curve;
     let mut out = Vec::new();
-    let rust = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
+    let rust = crate::run::MODELS;
     let best_at = |depth: u32| {
         rust.iter()
             .filter_map(|n| Some((*n, iops_of(c, n, depth)?)))
@@ -321,47 +321,20 @@ fn readings(r: &Results) -> String {
 
 /// Two plots of IOPS against depth: the Rust models beside fio, and the peers beside fio.
 fn plots(r: &Results) -> [(&'static str, String); 2] {
-    let fio: Vec<String> = names(&r.curve).into_iter().filter(|n| n.starts_with("fio ")).collect();
-    let rust = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
-    let series = |wanted: &dyn Fn(&str) -> bool| -> Vec<Series> {
-        names(&r.curve)
-            .into_iter()
-            .filter(|n| wanted(n) || fio.contains(n))
-            .enumerate()
-            .map(|(i, name)| Series {
-                peer: fio.contains(&name),
-                color: i,
-                points: r
-                    .curve
-                    .iter()
-                    .filter(|p| p.program == name && p.ok())
-                    .filter_map(|p| Some((f64::from(p.depth), p.iops?)))
-                    .collect(),
-                name,
-            })
-            .collect()
-    };
-    let title = |who: &str| format!("4 KiB random reads, O_DIRECT: {who} beside fio (dashed)");
-    [
-        (
-            "iops-rust.svg",
-            loglog(
-                &title("the Rust models"),
-                "reads in flight (W)",
-                "IOPS",
-                &series(&|n| rust.contains(&n)),
-            ),
-        ),
-        (
-            "iops-peers.svg",
-            loglog(
-                &title("the peers"),
-                "reads in flight (W)",
-                "IOPS",
-                &series(&|n| !rust.contains(&n)),
-            ),
-        ),
-    ]
+    let names = names(&r.curve);
+    let fio: Vec<&str> =
+        names.iter().map(String::as_str).filter(|n| n.starts_with("fio ")).collect();
+    let [rust, peers] = models_and_peers(
+        |who| format!("4 KiB random reads, O_DIRECT: {who} beside fio (dashed)"),
+        ("reads in flight (W)", "IOPS"),
+        &names,
+        &fio,
+        |name| {
+            let ran = r.curve.iter().filter(|p| p.program == name && p.ok());
+            ran.filter_map(|p| Some((f64::from(p.depth), p.iops?))).collect()
+        },
+    );
+    [("iops-rust.svg", rust), ("iops-peers.svg", peers)]
 }
 
 /// results/disk/README.md and the plots.
