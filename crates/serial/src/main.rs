@@ -39,15 +39,8 @@ use std::time::Instant;
 
 use workload::{task, Args, Model, Report, Runner, Tally};
 
-const MODEL: Model = Model {
-    name: "serial",
-    has_pool: false,
-    can_offload: false,
-    caps_disk: false,
-    sizes_offload: false,
-    brigade_workers: false,
-    brigade_pipes: false,
-};
+/// No pool, no event loop: none of the optional knobs.
+const MODEL: Model = Model::plain("serial");
 
 mod brigade;
 mod serve;

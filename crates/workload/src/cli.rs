@@ -183,6 +183,22 @@ pub struct Model {
     pub brigade_pipes: bool,
 }
 
+impl Model {
+    /// A model with none of the optional knobs (`serial`); the others set theirs on top:
+    /// `Model { has_pool: true, ..Model::plain("threads") }`.
+    pub const fn plain(name: &'static str) -> Model {
+        Model {
+            name,
+            has_pool: false,
+            can_offload: false,
+            caps_disk: false,
+            sizes_offload: false,
+            brigade_workers: false,
+            brigade_pipes: false,
+        }
+    }
+}
+
 /// Parse any other command line of the project (the `service`, `bench`) the same way: the
 /// reason and the usage on bad input, exit 2; `--help` prints and exits 0.
 pub fn parse_or_exit<T: clap::Parser>() -> T {
@@ -405,15 +421,7 @@ pub enum Rejected {
 mod tests {
     use super::*;
 
-    const THREADS: Model = Model {
-        name: "threads",
-        has_pool: true,
-        can_offload: false,
-        caps_disk: false,
-        sizes_offload: false,
-        brigade_workers: false,
-        brigade_pipes: true,
-    };
+    const THREADS: Model = Model { has_pool: true, brigade_pipes: true, ..Model::plain("threads") };
 
     fn parse(argv: &[&str]) -> Result<Args, Rejected> {
         Args::try_parse_for(THREADS, std::iter::once("threads").chain(argv.iter().copied()))
@@ -515,15 +523,7 @@ mod tests {
         assert!(
             reason(&["--workload", "cpu", "--offload"]).contains("tokio, epoll, uring and ring")
         );
-        let serial = Model {
-            name: "serial",
-            has_pool: false,
-            can_offload: false,
-            caps_disk: false,
-            sizes_offload: false,
-            brigade_workers: false,
-            brigade_pipes: false,
-        };
+        let serial = Model::plain("serial");
         let r = Args::try_parse_for(serial, ["serial", "--workers", "2"]);
         assert!(matches!(r, Err(Rejected::Bad { .. })));
     }

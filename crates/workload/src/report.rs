@@ -371,15 +371,8 @@ mod tests {
     use crate::cli::Model;
 
     fn args(argv: &[&str]) -> Args {
-        let model = Model {
-            name: "t",
-            has_pool: true,
-            can_offload: true,
-            caps_disk: true,
-            sizes_offload: false,
-            brigade_workers: false,
-            brigade_pipes: false,
-        };
+        let model =
+            Model { has_pool: true, can_offload: true, caps_disk: true, ..Model::plain("t") };
         Args::try_parse_for(model, std::iter::once("t").chain(argv.iter().copied())).unwrap()
     }
 

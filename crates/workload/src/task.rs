@@ -150,19 +150,7 @@ mod tests {
 
     #[test]
     fn the_articles_case_sums_to_1045() {
-        let args = crate::cli::Args::try_parse_for(
-            crate::cli::Model {
-                name: "t",
-                has_pool: false,
-                can_offload: false,
-                caps_disk: false,
-                sizes_offload: false,
-                brigade_workers: false,
-                brigade_pipes: false,
-            },
-            ["t"],
-        )
-        .unwrap();
+        let args = crate::cli::Args::try_parse_for(crate::cli::Model::plain("t"), ["t"]).unwrap();
         assert_eq!(expected_checksum(&args), 1045);
     }
 }
