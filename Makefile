@@ -32,8 +32,9 @@ TRACE_ARGS = --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) \
   $(if $(filter sleep http,$(WORKLOAD)),--ms $(MS)) $(if $(WORK),--work $(WORK)) \
   $(if $(WORKERS),--workers $(WORKERS)) $(if $(OFFLOAD),--offload)
 SERVICE_ADDR ?= 127.0.0.1:7878
+FUZZ_RUNS ?= 10000000
 
-.PHONY: help build test lint service bench bench-quick bench-http bench-cpu bench-scale \
+.PHONY: help build test lint fuzz soak service bench bench-quick bench-http bench-cpu bench-scale \
         bench-serve bench-disk bench-brigade bench-pools bench-db timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
         fio postgresql db db-stop clean
 
@@ -43,14 +44,19 @@ help: ## list the targets
 build: ## build the seven model binaries, the service and the bench tool (release)
 	$(CARGO) build --release --workspace
 
-test: build peers postgresql ## cargo test --workspace, then clippy -D warnings and fmt --check
+test: build peers postgresql ## cargo test --workspace and the fuzz corpus replay, then clippy -D warnings and fmt --check
 	CONCLAB_PEER_PYTHON=$(abspath $(PEER_PYTHON)) $(CARGO) test --release --workspace
-	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
-	$(CARGO) fmt --all --check
+	$(CARGO) test --release --manifest-path fuzz/Cargo.toml
+	$(MAKE) lint
 
-lint: ## clippy and rustfmt only
+lint: ## clippy and rustfmt only (the workspace and the fuzz crate)
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --all --check
+
+fuzz: peers ## every fuzz target, coverage-guided (libFuzzer on stable), FUZZ_RUNS inputs each (10,000,000), then h11's differential -> results/fuzz/
+	$(PYTHON) scripts/fuzz.py --runs $(FUZZ_RUNS)
 
 service: build ## run the http workload's service in the foreground (SERVICE_ADDR=127.0.0.1:7878)
 	$(BIN)/service --addr $(SERVICE_ADDR)

@@ -106,6 +106,17 @@ impl ResponseParser {
         }
     }
 
+    /// Bytes held: the unparsed input and the body so far. Never more than [`MAX_HEAD`] +
+    /// [`MAX_BODY`] plus the last read; the fuzz targets hold the parser to that.
+    pub fn buffered(&self) -> usize {
+        self.pending.len() + self.body.len()
+    }
+
+    /// The body read so far, without its chunk framing.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     /// The peer closed the connection: complete only if the body was delimited by the close,
     /// or had already ended.
     pub fn eof(&mut self) -> Result<u64, HttpError> {
@@ -129,6 +140,11 @@ impl ResponseParser {
             State::UntilClose => {
                 self.take_body(usize::MAX)?;
                 Ok(false)
+            }
+            // httparse reads an empty size (a bare CRLF, or spaces and an extension) as 0;
+            // the grammar asks for 1*HEXDIG first.
+            State::ChunkSize if self.pending.first().is_some_and(|b| !b.is_ascii_hexdigit()) => {
+                Err(HttpError::Malformed("a chunk-size line must start with a hex digit".into()))
             }
             State::ChunkSize => match httparse::parse_chunk_size(&self.pending) {
                 Ok(httparse::Status::Complete((used, size))) => {
@@ -167,22 +183,23 @@ impl ResponseParser {
                 }
                 Ok(have == 2)
             }
-            State::Trailers => match self.pending.windows(2).position(|w| w == b"\r\n") {
-                // An empty line ends the message; a trailer field is read and ignored.
-                Some(0) => {
-                    self.pending.drain(..2);
-                    self.state = State::Complete;
-                    Ok(false)
+            // Trailer fields are read as header fields (and then ignored), up to the empty
+            // line that ends the message.
+            State::Trailers => {
+                let mut fields = [httparse::EMPTY_HEADER; 64];
+                match httparse::parse_headers(&self.pending, &mut fields) {
+                    Ok(httparse::Status::Complete((used, _))) => {
+                        self.pending.drain(..used);
+                        self.state = State::Complete;
+                        Ok(false)
+                    }
+                    Ok(httparse::Status::Partial) if self.pending.len() > MAX_HEAD => {
+                        Err(HttpError::Malformed("trailer section too long".into()))
+                    }
+                    Ok(httparse::Status::Partial) => Ok(false),
+                    Err(e) => Err(HttpError::Malformed(format!("bad trailer section: {e}"))),
                 }
-                Some(end) => {
-                    self.pending.drain(..end + 2);
-                    Ok(true)
-                }
-                None if self.pending.len() > MAX_HEAD => {
-                    Err(HttpError::Malformed("trailer section too long".into()))
-                }
-                None => Ok(false),
-            },
+            }
             State::Complete => Ok(false),
         }
     }
@@ -191,12 +208,14 @@ impl ResponseParser {
     fn head(&mut self) -> Result<bool, HttpError> {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut head = httparse::Response::new(&mut headers);
+        // The bound holds however the head arrived: a head over it is refused even when it
+        // came in one read and parses whole.
         let used = match head.parse(&self.pending) {
-            Ok(httparse::Status::Complete(used)) => used,
-            Ok(httparse::Status::Partial) if self.pending.len() > MAX_HEAD => {
+            Ok(httparse::Status::Complete(used)) if used <= MAX_HEAD => used,
+            Ok(_) if self.pending.len() > MAX_HEAD => {
                 return Err(HttpError::Malformed("header section too long".into()))
             }
-            Ok(httparse::Status::Partial) => return Ok(false),
+            Ok(_) => return Ok(false),
             Err(e) => return Err(HttpError::Malformed(e.to_string())),
         };
         let code = head.code.unwrap_or(0);
@@ -235,16 +254,8 @@ fn framing(headers: &[httparse::Header]) -> Result<State, HttpError> {
     };
     // The request offers no transfer coding (no `TE` header), so chunked is the only one a
     // server may apply (RFC 9112 §7.4); any other would leave bytes this parser cannot read.
-    let codings: Vec<String> = values("transfer-encoding").collect();
-    if !codings.is_empty() {
-        return match codings.as_slice() {
-            [only] if only == "chunked" => Ok(State::ChunkSize),
-            _ => Err(HttpError::Malformed(format!(
-                "transfer coding {:?} was not asked for",
-                codings.join(", ")
-            ))),
-        };
-    }
+    // Every Content-Length must be a number, and all must agree, even where chunked
+    // overrides them: a response with a broken one is not to be trusted (RFC 9112 §6.3).
     let mut length = None;
     for value in values("content-length") {
         let n: u64 = value
@@ -254,6 +265,16 @@ fn framing(headers: &[httparse::Header]) -> Result<State, HttpError> {
             return Err(HttpError::Malformed("Content-Length values disagree".into()));
         }
         length = Some(n);
+    }
+    let codings: Vec<String> = values("transfer-encoding").collect();
+    if !codings.is_empty() {
+        return match codings.as_slice() {
+            [only] if only == "chunked" => Ok(State::ChunkSize),
+            _ => Err(HttpError::Malformed(format!(
+                "transfer coding {:?} was not asked for",
+                codings.join(", ")
+            ))),
+        };
     }
     match length {
         None => Ok(State::UntilClose),
@@ -393,6 +414,25 @@ mod tests {
             ResponseParser::new().feed(b"HTTP/1.1 503 Busy\r\n\r\n"),
             Err(HttpError::Status(503))
         );
+    }
+
+    /// What the fuzz targets found (`results/fuzz`): each was once taken, and h11 refused
+    /// it, or it was taken whole and refused in pieces.
+    #[test]
+    fn what_the_fuzzers_found_is_refused() {
+        let long_head = format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+        let cases: [&[u8]; 5] = [
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n{\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 9x\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n ;x\r\n\r\n",
+            long_head.as_bytes(),
+        ];
+        for case in cases {
+            let mut p = ResponseParser::new();
+            let got = p.feed(case).and_then(|_| p.eof());
+            assert!(got.is_err(), "{:?} gave {got:?}", String::from_utf8_lossy(case));
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@
 pub mod blocking;
 mod session;
 
-pub use session::{Progress, Session};
+pub use session::{Progress, Session, MAX_MESSAGE};
 
 use crate::cli::Args;
 use crate::disk::splitmix64;

@@ -88,6 +88,12 @@ impl Session {
         }
     }
 
+    /// Bytes read and not yet taken as whole messages: at most [`MAX_MESSAGE`] and a
+    /// header, plus the last read (the fuzz targets hold it to that).
+    pub fn buffered(&self) -> usize {
+        self.input.len()
+    }
+
     /// The bytes to write now (empty when the session waits for the server).
     pub fn to_send(&self) -> &[u8] {
         &self.output

@@ -224,6 +224,12 @@ impl Exchange {
         }
     }
 
+    /// Bytes received and not yet parsed into a request. While the exchange asks to
+    /// [`Step::Read`], never more than [`MAX_HEAD`]; the fuzz targets hold it to that.
+    pub fn buffered(&self) -> usize {
+        self.input.len()
+    }
+
     /// What is left to write.
     pub fn output(&self) -> &[u8] {
         &self.output[self.written..]
