@@ -47,8 +47,30 @@ pub enum Command {
     /// Every model and peer querying PostgreSQL, beside pgbench, the server pinned to one
     /// core: results/db/
     Db(Sweep),
+    /// Every Rust model's server and nginx at once under a hostile mix for a while: wrong
+    /// answers, crashes, memory and descriptors over time: results/soak/
+    Soak(Soak),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
+}
+
+#[derive(Args)]
+pub struct Soak {
+    /// How long the load lasts, in seconds
+    #[arg(long, value_name = "S", default_value_t = 600, value_parser = clap::value_parser!(u64).range(20..))]
+    pub seconds: u64,
+    /// Which servers, comma-separated (the seven models and nginx)
+    #[arg(long, value_name = "LIST")]
+    pub servers: Option<String>,
+    /// Each server's descriptor limit during the soak, so that the flood reaches it
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(64..=20000))]
+    pub nofile: u64,
+    /// The servers' --timeout-ms: how long a slowloris client is kept
+    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=60000))]
+    pub timeout_ms: u64,
+    /// Where soak.json, the page and the plots go
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]

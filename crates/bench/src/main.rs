@@ -24,7 +24,8 @@
 //!   beside fio; [`brigade`]: the bucket brigade, what a hand-off between tasks costs;
 //!   [`pools`]: "CPU × 2" tested, every pool at every size; [`db`]: every model and peer
 //!   against PostgreSQL, beside pgbench; [`child`]: one child run to its
-//!   end or its time limit, its group killed.
+//!   end or its time limit, its group killed; [`soak`]: every server at once under a
+//!   hostile mix, memory and descriptors over time.
 //! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
@@ -46,6 +47,7 @@ mod run;
 mod scale;
 mod serve;
 mod service;
+mod soak;
 mod suites;
 mod svg;
 mod table;
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Db(o) => db::db(&o),
         Command::Brigade(o) => brigade::brigade(&o),
         Command::Pools(o) => pools::pools(&o),
+        Command::Soak(o) => soak::soak(&o),
         Command::Readme(o) => readme::readme(&o),
     };
     match outcome {

@@ -123,7 +123,7 @@ pub fn replace_section(text: &str, name: &str, content: &str) -> Result<String, 
 pub fn readme(options: &Readme) -> Result<(), String> {
     let (path, results) = (options.readme.as_path(), options.results.as_path());
     let mut text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let sections: [(&str, Result<String, String>); 11] = [
+    let sections: [(&str, Result<String, String>); 12] = [
         ("seed", load(&results.join("seed"), "", "reports.json").and_then(|r| seed_section(&r))),
         (
             "http",
@@ -139,6 +139,7 @@ pub fn readme(options: &Readme) -> Result<(), String> {
         ("brigade", crate::brigade::tables::section(results)),
         ("pools", crate::pools::tables::section(results)),
         ("db", crate::db::tables::section(results)),
+        ("reliability", crate::soak::tables::section(results)),
     ];
     for (name, content) in sections {
         match content {

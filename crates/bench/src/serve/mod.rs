@@ -11,7 +11,7 @@
 //! - `tables.rs`: the tables and the targets' verdicts, from the JSON.
 
 mod load;
-mod servers;
+pub mod servers;
 pub mod tables;
 
 use std::path::Path;

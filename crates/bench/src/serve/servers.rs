@@ -33,18 +33,7 @@ pub fn all(peers: &Peers) -> Vec<Spec> {
         can_offload,
         missing,
     };
-    let mut specs: Vec<Spec> = [
-        ("serial", false),
-        ("procs", false),
-        ("threads", false),
-        ("tokio", true),
-        ("epoll", true),
-        ("uring", true),
-        ("ring", true),
-    ]
-    .into_iter()
-    .map(|(m, offload)| spec(m, model_program(m), offload, None))
-    .collect();
+    let mut specs: Vec<Spec> = crate::run::MODELS.into_iter().map(model).collect();
     for (name, script, offload) in [
         ("py-serial", "py_serial.py", false),
         ("py-processes", "py_processes.py", false),
@@ -59,16 +48,32 @@ pub fn all(peers: &Peers) -> Vec<Spec> {
     specs.push(spec("go-goroutines", go.argv, false, go.missing));
     let node = peers.node("node-promises", &[]);
     specs.push(spec("node-promises", node.argv, true, node.missing));
+    specs.push(nginx());
+    specs
+}
+
+/// A Rust model's server; the event loops can offload `/cpu`.
+pub fn model(name: &str) -> Spec {
+    Spec {
+        name: name.into(),
+        argv: model_program(name),
+        nginx: false,
+        can_offload: !matches!(name, "serial" | "procs" | "threads"),
+        missing: None,
+    }
+}
+
+/// nginx, the reference, if it is installed.
+pub fn nginx() -> Spec {
     let nginx =
         which("nginx").or_else(|| Some("/usr/sbin/nginx".into()).filter(|p| Path::new(p).exists()));
-    specs.push(Spec {
+    Spec {
         name: "nginx (reference)".into(),
         argv: nginx.iter().cloned().collect(),
         nginx: true,
         can_offload: false,
         missing: nginx.is_none().then(|| "nginx not installed (make tools)".into()),
-    });
-    specs
+    }
 }
 
 fn which(program: &str) -> Option<String> {
@@ -185,6 +190,16 @@ impl Running {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(Running { child, addr, baseline_rss_kib: 0, report: None, nginx_dir: Some(dir) })
+    }
+
+    /// How the server ended, if it has: a crash while it should be serving.
+    pub fn exited(&mut self) -> Option<String> {
+        self.child.try_wait().ok().flatten().map(|status| status.to_string())
+    }
+
+    /// The server's process (nginx: its master).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Stop it (SIGTERM; nginx SIGQUIT, its graceful stop) and read its report; nginx has

@@ -1,0 +1,241 @@
+//! soak.json, its page (results/soak/README.md), one plot per server, and the README's
+//! reliability section (with results/fuzz).
+
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::clients::Tally;
+use super::{SoakReport, Soaked};
+use crate::table::{Table, DASH};
+
+/// The targets (the issue's): after the warm-up RSS moves at most this much, and the
+/// descriptors are back to their count before the load within this long.
+pub const MAX_DRIFT_KIB: i64 = 1024;
+pub const MAX_FDS_BACK_MS: u64 = 1000;
+
+/// A server held if it ran, never crashed, never answered wrong, and came back to rest.
+pub fn holds(s: &Soaked, _report: &SoakReport) -> bool {
+    s.missing.is_some()
+        || (s.crashed.is_none()
+            && s.wrong == 0
+            && s.rss_drift_kib <= MAX_DRIFT_KIB
+            && s.fds_back_ms.is_some_and(|ms| ms <= MAX_FDS_BACK_MS))
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+/// The warm-up: a tenth of the soak, at least 8 s; it holds each server's first flood.
+pub fn warmup(seconds: u64) -> u64 {
+    (seconds / 10).max(8)
+}
+
+/// The windows whose memory is compared: just after the warm-up, and the soak's last.
+pub fn window(seconds: u64) -> u64 {
+    (seconds / 10).max(3)
+}
+
+/// Move the clients' tally into `s`, and read the samples: memory just after the warm-up
+/// against memory at the end, each the median of a window of samples taken with no flood
+/// of this server open (a flood's connections are load, not drift; none starts in the
+/// last window).
+pub fn tally_into(s: &mut Soaked, tally: Tally, seconds: u64) {
+    let (warmup, window, seconds) =
+        (warmup(seconds) as f64, window(seconds) as f64, seconds as f64);
+    s.answered = tally.answered.load(Relaxed);
+    s.wrong = tally.wrong.load(Relaxed);
+    s.wrong_examples = tally.wrong_examples.into_inner().unwrap_or_default();
+    s.unanswered = tally.unanswered.load(Relaxed);
+    s.refused = tally.refused.load(Relaxed);
+    s.slow_closed = tally.slow_closed.load(Relaxed);
+    s.resets = tally.resets.load(Relaxed);
+    s.flood_peak = tally.flood_peak.load(Relaxed);
+    let mut lat = tally.latencies_us.into_inner().unwrap_or_default();
+    lat.sort_unstable();
+    let at = |q: f64| lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1)));
+    s.p50_ms = at(0.50).map(|&us| us as f64 / 1000.0);
+    s.p99_ms = at(0.99).map(|&us| us as f64 / 1000.0);
+    let rss_in = |from: f64, to: f64| {
+        let quiet = s.samples.iter().filter(|x| x.t >= from && x.t < to && !x.flood);
+        median(quiet.map(|x| x.rss_kib).collect())
+    };
+    s.rss_after_warmup_kib = rss_in(warmup, warmup + window);
+    s.rss_end_kib = rss_in(seconds - window, seconds + 1.0);
+    s.rss_drift_kib = s.rss_end_kib as i64 - s.rss_after_warmup_kib as i64;
+}
+
+pub fn write(out: &Path, report: &SoakReport) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    std::fs::write(out.join("soak.json"), json + "\n").map_err(|e| e.to_string())?;
+    for s in report.servers.iter().filter(|s| !s.samples.is_empty()) {
+        plot(s, report, &out.join(plot_name(&s.name)))?;
+    }
+    std::fs::write(out.join("README.md"), page(report)).map_err(|e| e.to_string())
+}
+
+fn plot_name(server: &str) -> String {
+    format!("soak-{}.svg", server.split_whitespace().next().unwrap_or(server))
+}
+
+fn mib(kib: i64) -> String {
+    format!("{:+.2} MiB", kib as f64 / 1024.0)
+}
+
+/// The table of every server.
+pub fn table(report: &SoakReport) -> String {
+    let mut t = Table::new(&[
+        "server",
+        "answered (checked)",
+        "wrong",
+        "crashes",
+        "p99 (keep-alive)",
+        "unanswered",
+        "hostile refused",
+        "slowloris closed",
+        "flood peak",
+        "RSS drift after warm-up",
+        "descriptors before → after",
+        "back to rest",
+        "held",
+    ]);
+    for s in &report.servers {
+        if let Some(why) = &s.missing {
+            t.push(vec![format!("`{}`", s.name), why.clone()]);
+            continue;
+        }
+        t.push(vec![
+            format!("`{}`", s.name),
+            format!("{}", s.answered),
+            format!("{}", s.wrong),
+            s.crashed.as_ref().map_or("0".into(), |c| format!("1 ({c})")),
+            s.p99_ms.map_or(DASH.into(), |ms| format!("{ms:.1} ms")),
+            format!("{}", s.unanswered),
+            format!("{}", s.refused),
+            format!("{}", s.slow_closed),
+            format!("{}", s.flood_peak),
+            mib(s.rss_drift_kib),
+            format!("{} → {}", s.fds_before, s.fds_after),
+            s.fds_back_ms.map_or("not in 5 s".into(), |ms| format!("{ms} ms")),
+            if holds(s, report) { "yes".into() } else { "**no**".into() },
+        ]);
+    }
+    t.render()
+}
+
+fn page(r: &SoakReport) -> String {
+    let mut text = format!(
+        "# Soak: every server under a hostile mix\n\n\
+         Generated by `make soak` (`bench soak`) from soak.json. Every Rust model's server and \
+         nginx (the reference) ran **at the same time for {} s**, each under the project's own \
+         mixed load (crates/bench/src/soak/clients.rs): two checked keep-alive clients, one \
+         pipelining 16 requests at a time, one asking `/cpu`, one sending garbage, 10 KiB heads \
+         and resets mid-request in turn, 16 slowloris connections, and a flood of connections \
+         every {} s past the server's descriptor limit, which the soak lowers to {} \
+         (RLIMIT_NOFILE, soft and hard). The servers ran with `--timeout-ms {}`; they share \
+         core 0, the clients the rest. Memory, descriptors and threads of each server's \
+         process tree are sampled once a second.\n\n\
+         A server holds when it answers nothing wrong, never crashes, its RSS moves at most \
+         {} MiB from just after the {} s warm-up (which holds its first flood) to the end, and \
+         its descriptors are back to their count before the load within {} ms of the load \
+         stopping. Latency is reported, never judged: eight servers and their clients share \
+         two cores. nginx answers every path with one fixed body, which is what its checked \
+         clients expect.\n\n",
+        r.seconds,
+        r.flood_every_s,
+        r.nofile,
+        r.timeout_ms,
+        MAX_DRIFT_KIB / 1024,
+        r.warmup_s,
+        MAX_FDS_BACK_MS
+    );
+    text += &table(r);
+    for s in r.servers.iter().filter(|s| !s.wrong_examples.is_empty()) {
+        text += &format!("\nWrong answers from `{}`: {}\n", s.name, s.wrong_examples.join("; "));
+    }
+    text += "\n## Each server over time\n\n";
+    for s in r.servers.iter().filter(|s| !s.samples.is_empty()) {
+        text += &format!("![{}]({})\n", s.name, plot_name(&s.name));
+    }
+    text
+}
+
+/// Resident memory and descriptors over the soak, in two panels.
+fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> Result<(), String> {
+    use plotters::prelude::*;
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let root = SVGBackend::new(path, (560, 340)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (top, bottom) = root.split_vertically(170);
+    let end = r.seconds as f64;
+    let panels: [(&DrawingArea<_, _>, String, Box<dyn Fn(&super::Sample) -> f64>, RGBColor); 2] = [
+        (
+            &top,
+            format!("{}: resident memory, MiB", s.name),
+            Box::new(|x| x.rss_kib as f64 / 1024.0),
+            BLUE,
+        ),
+        (&bottom, "open descriptors".to_string(), Box::new(|x| x.fds as f64), RED),
+    ];
+    for (area, title, value, color) in panels {
+        let points: Vec<(f64, f64)> = s.samples.iter().map(|x| (x.t, value(x))).collect();
+        let top = points.iter().map(|p| p.1).fold(1.0, f64::max) * 1.15;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 14))
+            .margin(6)
+            .x_label_area_size(22)
+            .y_label_area_size(48)
+            .build_cartesian_2d(0.0..end, 0.0..top)
+            .map_err(|e| err(&e))?;
+        chart.configure_mesh().x_desc("s").light_line_style(WHITE).draw().map_err(|e| err(&e))?;
+        chart.draw_series(LineSeries::new(points, color)).map_err(|e| err(&e))?;
+        let warm = r.warmup_s as f64;
+        chart
+            .draw_series(LineSeries::new([(warm, 0.0), (warm, top)], BLACK.mix(0.3)))
+            .map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))
+}
+
+/// The README's reliability section: the fuzz figures and the soak's table.
+pub fn section(results: &Path) -> Result<String, String> {
+    let fuzz: serde_json::Value = crate::run::read_json(&results.join("fuzz/fuzz.json"))?;
+    let soak: SoakReport = crate::run::read_json(&results.join("soak/soak.json"))?;
+    let mut t = Table::new(&[
+        "fuzz target",
+        "inputs",
+        "edges covered",
+        "crashes",
+        "hangs",
+        "h11: agree / known / open",
+    ]);
+    for target in fuzz["targets"].as_array().into_iter().flatten() {
+        let n = |k: &str| target[k].as_u64().map_or(DASH.into(), |v| v.to_string());
+        let d = &target["differential"];
+        t.push(vec![
+            format!("`{}`", target["target"].as_str().unwrap_or("?")),
+            n("inputs"),
+            n("edges_covered"),
+            n("crashes"),
+            n("hangs"),
+            if d.is_null() {
+                DASH.into()
+            } else {
+                format!("{} / {} / {}", d["agree"], d["known"], d["open"])
+            },
+        ]);
+    }
+    let found = fuzz["history"]
+        .as_array()
+        .map_or(0, |h| h.iter().filter(|f| f["where"] != "harness").count());
+    Ok(format!(
+        "{}\nThe fuzz run found {found} faults in the parsers, each fixed and kept as a \
+         regression input ([results/fuzz](results/fuzz/README.md)).\n\n\
+         The soak, {} s, every server at once ([results/soak](results/soak/README.md)):\n\n{}",
+        t.render(),
+        soak.seconds,
+        table(&soak)
+    ))
+}
