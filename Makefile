@@ -33,6 +33,7 @@ TRACE_ARGS = --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) \
   $(if $(WORKERS),--workers $(WORKERS)) $(if $(OFFLOAD),--offload)
 SERVICE_ADDR ?= 127.0.0.1:7878
 FUZZ_RUNS ?= 10000000
+SOAK_SECONDS ?= 600
 
 .PHONY: help build test lint fuzz soak service bench bench-quick bench-http bench-cpu bench-scale \
         bench-serve bench-disk bench-brigade bench-pools bench-db timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
@@ -55,8 +56,13 @@ lint: ## clippy and rustfmt only (the workspace and the fuzz crate)
 	$(CARGO) clippy --release --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --all --check
 
+soak: build debian-tools ## every Rust model's server and nginx at once under a hostile mix, SOAK_SECONDS (600) -> results/soak/
+	$(BIN)/bench soak --seconds $(SOAK_SECONDS) --out results/soak
+	$(BIN)/bench readme
+
 fuzz: peers ## every fuzz target, coverage-guided (libFuzzer on stable), FUZZ_RUNS inputs each (10,000,000), then h11's differential -> results/fuzz/
 	$(PYTHON) scripts/fuzz.py --runs $(FUZZ_RUNS)
+	$(MAKE) readme
 
 service: build ## run the http workload's service in the foreground (SERVICE_ADDR=127.0.0.1:7878)
 	$(BIN)/service --addr $(SERVICE_ADDR)

@@ -108,8 +108,20 @@ pub struct Running {
 impl Running {
     /// Start `spec` (with `extra` arguments) and wait until it listens.
     pub fn start(spec: &Spec, extra: &[&str], scratch: &Path) -> Result<Running, String> {
+        Running::start_limited(spec, extra, scratch, 20_000)
+    }
+
+    /// The same, nginx told to hold at most `nofile` descriptors (its workers run as another
+    /// user, so their limit cannot be lowered from outside); the others' limit is the
+    /// caller's to lower.
+    pub fn start_limited(
+        spec: &Spec,
+        extra: &[&str],
+        scratch: &Path,
+        nofile: u64,
+    ) -> Result<Running, String> {
         if spec.nginx {
-            return Running::nginx(spec, scratch);
+            return Running::nginx(spec, scratch, nofile);
         }
         let mut argv = spec.argv.clone();
         argv.extend(["--serve", "127.0.0.1:0", "--json"].map(String::from));
@@ -144,7 +156,7 @@ impl Running {
     }
 
     /// nginx, one worker, `return 200` with the `/query` body, on a port of its own.
-    fn nginx(spec: &Spec, scratch: &Path) -> Result<Running, String> {
+    fn nginx(spec: &Spec, scratch: &Path, nofile: u64) -> Result<Running, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -153,13 +165,14 @@ impl Running {
         std::fs::create_dir_all(dir.join("logs")).map_err(|e| e.to_string())?;
         let conf = format!(
             "worker_processes 1;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log stderr error;\n\
-             worker_rlimit_nofile 20000;\nevents {{ worker_connections 16384; }}\n\
+             worker_rlimit_nofile {nofile};\nevents {{ worker_connections {connections}; }}\n\
              http {{\n  access_log off;\n  keepalive_requests 1000000;\n\
                client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};\n\
                uwsgi_temp_path {dir}; scgi_temp_path {dir};\n\
                server {{\n    listen 127.0.0.1:{port} backlog=4096;\n\
                  location / {{ default_type application/json; return 200 '{{\"id\":1,\"value\":101}}'; }}\n  }}\n}}\n",
-            dir = dir.display()
+            dir = dir.display(),
+            connections = (nofile - 16).min(16384),
         );
         std::fs::write(dir.join("nginx.conf"), conf).map_err(|e| e.to_string())?;
         let argv = pinned(

@@ -181,7 +181,7 @@ impl Client<'_> {
                 1 => self.refused_or_wrong(&mut conn, big.as_bytes(), "a 10 KiB head"),
                 _ => {
                     // Half a request, or a whole one whose answer is not waited for.
-                    let whole = request(rng.next_u64() as u32, rng.next_u64() % 2 == 0);
+                    let whole = request(rng.next_u64() as u32, rng.next_u64().is_multiple_of(2));
                     let cut = if round % 2 == 0 { whole.len() / 2 } else { whole.len() };
                     let _ = conn.send(&whole.as_bytes()[..cut]);
                     reset(conn.stream);

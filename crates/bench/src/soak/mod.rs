@@ -110,19 +110,46 @@ pub fn soak(o: &crate::cli::Soak) -> Result<(), String> {
 
 /// Start the servers, load them all at once for `o.seconds`, and see them back to rest.
 pub fn run(o: &crate::cli::Soak) -> Result<SoakReport, String> {
-    workload::measure::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    let specs = specs(&o.servers)?;
+    let have =
+        workload::measure::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    // Each server's flood holds nofile + 256 connections, and the floods may overlap.
+    let need = specs.len() as u64 * (o.nofile + 256 + 64) + 64;
+    if have < need {
+        return Err(format!(
+            "the soak needs {need} descriptors ({} servers × (--nofile {} + 320)), and              RLIMIT_NOFILE's hard limit is {have}: lower --nofile or raise the limit",
+            specs.len(),
+            o.nofile
+        ));
+    }
     let scratch = std::env::temp_dir().join(format!("conclab-soak-{}", std::process::id()));
     let timeout = o.timeout_ms.to_string();
     let mut soaked = Vec::new();
     let mut running = Vec::new();
-    for spec in specs(&o.servers)? {
+    for spec in specs {
         let s =
             Soaked { name: spec.name.clone(), missing: spec.missing.clone(), ..Soaked::default() };
         if s.missing.is_none() {
-            let started = Running::start(&spec, &["--timeout-ms", &timeout], &scratch)?;
-            probe::limit_descriptors(started.pid(), o.nofile)
-                .map_err(|e| format!("{}: lowering RLIMIT_NOFILE: {e}", spec.name))?;
-            running.push((soaked.len(), started, spec.nginx));
+            let extra = ["--timeout-ms", timeout.as_str()];
+            let started = Running::start_limited(&spec, &extra, &scratch, o.nofile);
+            let limited = started.and_then(|r| match spec.nginx {
+                true => Ok(r),
+                false => match probe::limit_descriptors(r.pid(), o.nofile) {
+                    Ok(()) => Ok(r),
+                    Err(e) => {
+                        r.stop();
+                        Err(format!("{}: lowering RLIMIT_NOFILE: {e}", spec.name))
+                    }
+                },
+            });
+            match limited {
+                Ok(r) => running.push((soaked.len(), r, spec.nginx)),
+                Err(e) => {
+                    // Leave nothing running: stop the servers already started.
+                    running.into_iter().for_each(|(_, r, _)| drop(r.stop()));
+                    return Err(e);
+                }
+            }
         }
         soaked.push(s);
     }

@@ -37,10 +37,12 @@ pub fn window(seconds: u64) -> u64 {
     (seconds / 10).max(3)
 }
 
-/// Move the clients' tally into `s`, and read the samples: memory just after the warm-up
-/// against memory at the end, each the median of a window of samples taken with no flood
-/// of this server open (a flood's connections are load, not drift; none starts in the
-/// last window).
+/// Move the clients' tally into `s`, and read the samples. Only samples taken after the
+/// warm-up with no flood of this server open count (a flood's connections are load, not
+/// drift). The drift is the rise of the least-squares line through them over their span:
+/// a leak is a slope, while an allocator that takes and gives back the same megabytes
+/// (uring's does, between floods) is not. The medians of the first and last windows are
+/// kept beside it.
 pub fn tally_into(s: &mut Soaked, tally: Tally, seconds: u64) {
     let (warmup, window, seconds) =
         (warmup(seconds) as f64, window(seconds) as f64, seconds as f64);
@@ -63,7 +65,31 @@ pub fn tally_into(s: &mut Soaked, tally: Tally, seconds: u64) {
     };
     s.rss_after_warmup_kib = rss_in(warmup, warmup + window);
     s.rss_end_kib = rss_in(seconds - window, seconds + 1.0);
-    s.rss_drift_kib = s.rss_end_kib as i64 - s.rss_after_warmup_kib as i64;
+    let quiet: Vec<(f64, f64)> = s
+        .samples
+        .iter()
+        .filter(|x| x.t >= warmup && !x.flood)
+        .map(|x| (x.t, x.rss_kib as f64))
+        .collect();
+    s.rss_drift_kib = fitted_rise(&quiet).round() as i64;
+}
+
+/// The rise over its span of the least-squares line through `points` (0 for fewer than 3).
+fn fitted_rise(points: &[(f64, f64)]) -> f64 {
+    if points.len() < 3 {
+        return 0.0;
+    }
+    let n = points.len() as f64;
+    let (mx, my) = points.iter().fold((0.0, 0.0), |(x, y), p| (x + p.0 / n, y + p.1 / n));
+    let (cov, var) = points
+        .iter()
+        .fold((0.0, 0.0), |(c, v), p| (c + (p.0 - mx) * (p.1 - my), v + (p.0 - mx).powi(2)));
+    let span = points[points.len() - 1].0 - points[0].0;
+    if var > 0.0 {
+        cov / var * span
+    } else {
+        0.0
+    }
 }
 
 pub fn write(out: &Path, report: &SoakReport) -> Result<(), String> {
@@ -96,7 +122,7 @@ pub fn table(report: &SoakReport) -> String {
         "hostile refused",
         "slowloris closed",
         "flood peak",
-        "RSS drift after warm-up",
+        "memory drift after warm-up (fitted)",
         "descriptors before → after",
         "back to rest",
         "held",
@@ -135,11 +161,14 @@ fn page(r: &SoakReport) -> String {
          and resets mid-request in turn, 16 slowloris connections, and a flood of connections \
          every {} s past the server's descriptor limit, which the soak lowers to {} \
          (RLIMIT_NOFILE, soft and hard). The servers ran with `--timeout-ms {}`; they share \
-         core 0, the clients the rest. Memory, descriptors and threads of each server's \
-         process tree are sampled once a second.\n\n\
-         A server holds when it answers nothing wrong, never crashes, its RSS moves at most \
-         {} MiB from just after the {} s warm-up (which holds its first flood) to the end, and \
-         its descriptors are back to their count before the load within {} ms of the load \
+         core 0, the clients the rest. Memory (PSS, so that pages forked processes share \
+         count once), descriptors and threads of each server's process tree are sampled once \
+         a second. The drift is the rise of the least-squares line through the samples taken \
+         after the warm-up while no flood of that server was open: a leak shows as a slope; \
+         an allocator that takes and gives back the same megabytes between floods does \
+         not.\n\n\
+         A server holds when it answers nothing wrong, never crashes, its memory drifts at \
+         most {} MiB after the {} s warm-up (which holds its first flood), and its descriptors are back to their count before the load within {} ms of the load \
          stopping. Latency is reported, never judged: eight servers and their clients share \
          two cores. nginx answers every path with one fixed body, which is what its checked \
          clients expect.\n\n",
@@ -166,18 +195,15 @@ fn page(r: &SoakReport) -> String {
 fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> Result<(), String> {
     use plotters::prelude::*;
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let root = SVGBackend::new(path, (560, 340)).into_drawing_area();
+    let root = SVGBackend::new(path, (560, 380)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
-    let (top, bottom) = root.split_vertically(170);
+    let (top, bottom) = root.split_vertically(190);
     let end = r.seconds as f64;
-    let panels: [(&DrawingArea<_, _>, String, Box<dyn Fn(&super::Sample) -> f64>, RGBColor); 2] = [
-        (
-            &top,
-            format!("{}: resident memory, MiB", s.name),
-            Box::new(|x| x.rss_kib as f64 / 1024.0),
-            BLUE,
-        ),
-        (&bottom, "open descriptors".to_string(), Box::new(|x| x.fds as f64), RED),
+    let rss: fn(&super::Sample) -> f64 = |x| x.rss_kib as f64 / 1024.0;
+    let fds: fn(&super::Sample) -> f64 = |x| x.fds as f64;
+    let panels = [
+        (&top, format!("{}: memory (PSS of its processes), MiB", s.name), rss, BLUE),
+        (&bottom, "open descriptors (all its processes)".to_string(), fds, RED),
     ];
     for (area, title, value, color) in panels {
         let points: Vec<(f64, f64)> = s.samples.iter().map(|x| (x.t, value(x))).collect();
@@ -185,11 +211,19 @@ fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> Result<(), String> {
         let mut chart = ChartBuilder::on(area)
             .caption(title, ("sans-serif", 14))
             .margin(6)
-            .x_label_area_size(22)
-            .y_label_area_size(48)
+            .margin_right(24)
+            .x_label_area_size(34)
+            .y_label_area_size(52)
             .build_cartesian_2d(0.0..end, 0.0..top)
             .map_err(|e| err(&e))?;
-        chart.configure_mesh().x_desc("s").light_line_style(WHITE).draw().map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds into the load (grey line: end of the warm-up)")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(|e| err(&e))?;
         chart.draw_series(LineSeries::new(points, color)).map_err(|e| err(&e))?;
         let warm = r.warmup_s as f64;
         chart
