@@ -43,17 +43,22 @@ export function serve(args, sha256Chain, offload) {
       return send(res, 400, '{"error":"bad request"}', true);
     }
     const url = new URL(req.url, "http://server");
+    // The contract's 400 names the parameter missing or wrong.
+    const refuse = (name, most) =>
+      send(res, 400, JSON.stringify({ error: `${url.pathname} needs ${name}, a whole number from 0 to ${most}` }), true);
     const id = number(url.searchParams, "id", null, 2 ** 32 - 1);
     if (url.pathname === "/health") return send(res, 200, '{"status":"ok"}', close);
     if (url.pathname === "/query") {
       const delay = number(url.searchParams, "delay_ms", 0, MAX_DELAY_MS);
-      if (id === null || delay === null) return send(res, 400, '{"error":"bad request"}', true);
+      if (id === null) return refuse("id", 2 ** 32 - 1);
+      if (delay === null) return refuse("delay_ms", MAX_DELAY_MS);
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       return send(res, 200, `{"id":${id},"value":${id + 100}}`, stopping);
     }
     if (url.pathname === "/cpu") {
       const work = number(url.searchParams, "work", 100_000, MAX_WORK);
-      if (id === null || work === null) return send(res, 400, '{"error":"bad request"}', true);
+      if (id === null) return refuse("id", 2 ** 32 - 1);
+      if (work === null) return refuse("work", MAX_WORK);
       const value = offload ? (await offload(id, work))[0] : sha256Chain(id, work);
       return send(res, 200, `{"id":${id},"value":${value}}`, stopping);
     }

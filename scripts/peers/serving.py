@@ -32,12 +32,13 @@ def route(target):
 
     def number(name, default, most):
         text = query.get(name)
+        bad = ValueError(f"{parts.path} needs {name}, a whole number from 0 to {most}")
         if text is None:
             if default is None:
-                raise ValueError(name)
+                raise bad
             return default
         if not text.isdigit() or int(text) > most:
-            raise ValueError(name)
+            raise bad
         return int(text)
 
     try:
@@ -47,9 +48,19 @@ def route(target):
             return ("query", number("id", None, 2**32 - 1), number("delay_ms", 0, MAX_DELAY_MS))
         if parts.path == "/cpu":
             return ("cpu", number("id", None, 2**32 - 1), number("work", 100_000, MAX_WORK))
-    except ValueError:
-        return 400
+    except ValueError as e:
+        return Refusal(400, str(e))
     return 404
+
+
+class Refusal(int):
+    """A status other than 200 with the words of its answer's `error`: the parameter missing
+    or wrong, as the contract asks."""
+
+    def __new__(cls, status, why):
+        refusal = super().__new__(cls, status)
+        refusal.why = why
+        return refusal
 
 
 def body_of(status, id_=None, value=None):
@@ -57,8 +68,8 @@ def body_of(status, id_=None, value=None):
         return b'{"status":"ok"}'
     if status == 200:
         return b'{"id":%d,"value":%d}' % (id_, value)
-    error = {404: "not found", 431: "header too large"}.get(status, "bad request")
-    return b'{"error":"%s"}' % error.encode()
+    error = getattr(status, "why", None) or {404: "not found", 431: "header too large"}.get(status, "bad request")
+    return json.dumps({"error": error}, separators=(",", ":")).encode()
 
 
 def response(status, body, keep_alive, http10=False):
@@ -194,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
         if r == 400:
             self.close_connection = True
             self.counts[1] += 1
-            return self._send(400, None, None)
+            return self._send(r, None, None)  # r says which parameter
         self.counts[0] += 1
         if r[0] == "health":
             return self._send(200, None, None)

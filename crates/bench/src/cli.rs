@@ -50,8 +50,48 @@ pub enum Command {
     /// Every Rust model's server and nginx at once under a hostile mix for a while: wrong
     /// answers, crashes, memory and descriptors over time: results/soak/
     Soak(Soak),
+    /// Every contract check against any command (`bench conform -- python3 my_peer.py`):
+    /// one line a check, then `N passed, N failed`; exit 1 if any failed
+    Conform(Conform),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
+}
+
+/// The groups of contract checks `conform` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Group {
+    /// Tasks, checksums, the report, exit statuses, the http task against good and bad servers
+    Contract,
+    /// Flags that do not apply refused, saying where they belong
+    Cli,
+    /// `--serve`: routes, keep-alive, pipelining, 431/400, slow and reset clients, SIGTERM
+    Serve,
+    /// The disk workload, in a scratch folder
+    Disk,
+    /// The bucket brigade
+    Brigade,
+    /// The db workload, against a PostgreSQL the checks start (needs PostgreSQL installed)
+    Db,
+}
+
+impl std::fmt::Display for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = clap::ValueEnum::to_possible_value(self).expect("no variant is skipped");
+        f.pad(name.get_name())
+    }
+}
+
+#[derive(Args)]
+pub struct Conform {
+    /// Which groups of checks, comma-separated
+    #[arg(long, value_delimiter = ',', default_value = "contract,cli,serve,disk,brigade")]
+    pub groups: Vec<Group>,
+    /// Seconds after which one run of the program is killed, and its check fails "timed out"
+    #[arg(long, value_name = "S", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+    /// The program and its leading arguments, after `--`
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Args)]

@@ -26,6 +26,7 @@
 //!   against PostgreSQL, beside pgbench; [`child`]: one child run to its
 //!   end or its time limit, its group killed; [`soak`]: every server at once under a
 //!   hostile mix, memory and descriptors over time.
+//! - [`conform`]: every contract check against any command, one line a check.
 //! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
@@ -35,6 +36,7 @@ mod brigade;
 mod child;
 mod claim;
 mod cli;
+mod conform;
 mod db;
 mod disk;
 mod facts;
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Brigade(o) => brigade::brigade(&o),
         Command::Pools(o) => pools::pools(&o),
         Command::Soak(o) => soak::soak(&o),
+        Command::Conform(o) => conform::conform(&o),
         Command::Readme(o) => readme::readme(&o),
     };
     match outcome {

@@ -42,83 +42,65 @@ fn leading(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
+// The contract's core: the same checks as every model's `contract_tests!` (and as
+// `bench conform`), one test a check so that the first failure hides none of the others.
+
 #[test]
-fn every_peer_yields_the_rust_checksum_for_sleeping_tasks() {
-    for (peer, program, lead) in peers() {
-        let report = run_peer(&program, &lead, &["--tasks", "4", "--ms", "10", "--json"]).success();
-        assert_eq!(report["checksum"], testkit::sum_of_values(4), "{peer}");
-        for field in testkit::CONTRACT_FIELDS {
-            assert!(report.get(field).is_some(), "{peer}: missing {field} in {report}");
-        }
-    }
+fn every_peer_passes_twenty_sleeping_tasks_yield_every_value() {
+    every_peer(&[], testkit::contract_checks::twenty_sleeping_tasks_yield_every_value);
 }
 
 #[test]
-fn every_peer_yields_the_rust_checksum_for_cpu_tasks() {
-    for (peer, program, lead) in peers() {
-        let args = ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--json"];
-        let report = run_peer(&program, &lead, &args).success();
-        assert_eq!(report["checksum"], testkit::CPU_CHECKSUM_4_X_1000, "{peer}");
-    }
+fn every_peer_passes_json_report_holds_every_contract_field() {
+    every_peer(&[], testkit::contract_checks::json_report_holds_every_contract_field);
 }
 
 #[test]
-fn every_peer_gets_its_values_from_the_service() {
-    for (peer, program, lead) in peers() {
-        let report = testkit::run_http(&program, &leading(&lead), 20, 10).success();
-        assert_eq!(report["checksum"], testkit::sum_of_values(20), "{peer}");
-    }
+fn every_peer_passes_human_report_is_one_line_with_the_checksum() {
+    every_peer(&[], testkit::contract_checks::human_report_is_one_line_with_the_checksum);
 }
 
 #[test]
-fn every_peer_reads_a_chunked_response_streamed_in_pieces() {
-    let addr = testkit::chunked_server().to_string();
-    for (peer, program, lead) in peers() {
-        let args = ["--workload", "http", "--tasks", "5", "--addr", &addr, "--json"];
-        let report = run_peer(&program, &lead, &args).success();
-        assert_eq!(report["checksum"], testkit::sum_of_values(5), "{peer}");
-    }
+fn every_peer_passes_verbose_names_every_task_on_stderr() {
+    every_peer(&[], testkit::contract_checks::verbose_names_every_task_on_stderr);
 }
 
 #[test]
-fn every_peer_fails_a_refused_connection_with_exit_1() {
-    for (_, program, lead) in peers() {
-        let addr = testkit::refusing_addr();
-        testkit::assert_http_fails(&program, &leading(&lead), addr, &[], "connection refused");
-    }
+fn every_peer_passes_bad_input_exits_2_with_a_reason_and_nothing_on_stdout() {
+    every_peer(
+        &[],
+        testkit::contract_checks::bad_input_exits_2_with_a_reason_and_nothing_on_stdout,
+    );
 }
 
 #[test]
-fn every_peer_fails_a_truncated_or_silent_answer_with_exit_1() {
-    for (_, program, lead) in peers() {
-        let lead = leading(&lead);
-        testkit::assert_http_fails(&program, &lead, testkit::truncating_server(), &[], "truncated");
-        let timeout = ["--timeout-ms", "300"];
-        testkit::assert_http_fails(
-            &program,
-            &lead,
-            testkit::silent_server(),
-            &timeout,
-            "timed out",
-        );
-    }
+fn every_peer_passes_cpu_tasks_yield_the_known_checksum() {
+    every_peer(&[], testkit::contract_checks::cpu_tasks_yield_the_known_checksum);
 }
 
 #[test]
-fn every_peer_rejects_bad_input_with_exit_2() {
-    for (peer, program, lead) in peers() {
-        for case in
-            [&["--tasks", "0"][..], &["--tasks", "-3"], &["--workload", "nope"], &["--frobnicate"]]
-        {
-            let outcome = run_peer(&program, &lead, case);
-            assert_eq!(outcome.code, Some(2), "{peer} {case:?}: {}", outcome.stderr);
-            assert!(
-                outcome.stdout.is_empty() && outcome.stderr.starts_with("Error: "),
-                "{peer} {case:?}: {}",
-                outcome.stderr
-            );
-        }
-    }
+fn every_peer_passes_http_tasks_get_their_values_from_the_service() {
+    every_peer(&[], testkit::contract_checks::http_tasks_get_their_values_from_the_service);
+}
+
+#[test]
+fn every_peer_passes_chunked_responses_streamed_in_pieces_are_read_whole() {
+    every_peer(&[], testkit::contract_checks::chunked_responses_streamed_in_pieces_are_read_whole);
+}
+
+#[test]
+fn every_peer_passes_refused_connection_fails_fast_with_exit_1() {
+    every_peer(&[], testkit::contract_checks::refused_connection_fails_fast_with_exit_1);
+}
+
+#[test]
+fn every_peer_passes_truncated_response_is_an_error_not_a_hang() {
+    every_peer(&[], testkit::contract_checks::truncated_response_is_an_error_not_a_hang);
+}
+
+#[test]
+fn every_peer_passes_silent_service_is_bounded_by_the_timeout() {
+    every_peer(&[], testkit::contract_checks::silent_service_is_bounded_by_the_timeout);
 }
 
 #[test]
@@ -276,6 +258,11 @@ fn every_peer_leaves_the_timeline_file_untouched_when_it_refuses_its_arguments()
 #[test]
 fn every_peer_refuses_a_flag_that_does_not_apply_saying_why() {
     every_peer(&[], testkit::cli_checks::a_flag_that_does_not_apply_is_refused_saying_why);
+}
+
+#[test]
+fn every_peer_names_a_bad_parameter_in_its_400() {
+    every_peer(&[], testkit::serve_checks::a_bad_parameter_is_named_in_the_answer);
 }
 
 #[test]

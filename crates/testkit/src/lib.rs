@@ -16,6 +16,9 @@
 //!   that streams it in chunks.
 //! - [`serving`]: a model started with `--serve`, and the clients that test it.
 //! - [`brigade_checks`]: the brigade's rings, for the models' `brigade_tests!` and the peers.
+//! - [`contract_checks`]: the contract's core for any program — tasks, checksums, report,
+//!   exit statuses, the http task against good and misbehaving servers — for the models'
+//!   `contract_tests!`, the peers and `bench conform`.
 //! - [`cli_checks`]: what every command line must do for a newcomer: no file touched before
 //!   its arguments are accepted, no flag silently ignored, clap's suggestions kept, bind
 //!   errors told apart.
@@ -33,6 +36,7 @@
 
 pub mod brigade_checks;
 pub mod cli_checks;
+pub mod contract_checks;
 pub mod db_checks;
 pub mod disk_checks;
 pub mod postgres;

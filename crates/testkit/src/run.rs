@@ -15,8 +15,12 @@ use serde_json::Value;
 
 use crate::servers::Service;
 
-/// No test run may hang the suite: past this, the binary is killed and the test fails.
-const KILL_AFTER: Duration = Duration::from_secs(120);
+/// No test run may hang the suite: past this, the binary is killed and the test fails. 120 s,
+/// or `CONCLAB_KILL_AFTER_S` (`bench conform --timeout`).
+fn kill_after() -> Duration {
+    let seconds = std::env::var("CONCLAB_KILL_AFTER_S").ok().and_then(|s| s.parse().ok());
+    Duration::from_secs(seconds.unwrap_or(120))
+}
 
 /// The variable that marks a run's processes, and its children's.
 pub(crate) const MARK: &str = "CONCLAB_TEST_RUN";
@@ -305,7 +309,7 @@ fn start(mut command: Command) -> std::io::Result<Outcome> {
     command.env(MARK, &mark);
     let started = Instant::now();
     let mut command = assert_cmd::Command::from_std(command);
-    command.timeout(KILL_AFTER);
+    command.timeout(kill_after());
     let output = retry_while_busy(|| command.output())?;
     Ok(Outcome {
         code: output.status.code(),

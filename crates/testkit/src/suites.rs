@@ -19,76 +19,44 @@ macro_rules! contract_tests {
         mod contract {
             const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
 
+            use $crate::contract_checks as check;
+
             #[test]
             fn twenty_sleeping_tasks_yield_every_value() {
-                let report =
-                    $crate::run(BIN, &["--tasks", "20", "--ms", "200", "--json"]).success();
-                assert_eq!(report["checksum"], $crate::sum_of_values(20));
+                check::twenty_sleeping_tasks_yield_every_value(BIN, &[]);
+                let report = $crate::run(BIN, &["--tasks", "2", "--ms", "1", "--json"]).success();
                 assert_eq!(report["model"], $bin);
             }
 
             #[test]
             fn json_report_holds_every_contract_field() {
-                let report = $crate::run(BIN, &["--tasks", "3", "--ms", "10", "--json"]).success();
-                for field in $crate::CONTRACT_FIELDS {
-                    assert!(report.get(field).is_some(), "missing {field} in {report}");
-                }
-                assert_eq!(report["workload"], "sleep");
-                assert!(report["ideal_s"].as_f64() >= Some(0.01), "{report}");
-                assert!(report["lateness_ms"]["p99"].is_number(), "{report}");
+                check::json_report_holds_every_contract_field(BIN, &[]);
             }
 
             #[test]
             fn human_report_is_one_line_with_the_checksum() {
+                check::human_report_is_one_line_with_the_checksum(BIN, &[]);
                 let outcome = $crate::run(BIN, &["--tasks", "3", "--ms", "10"]);
-                assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
-                assert_eq!(outcome.stdout.lines().count(), 1, "{}", outcome.stdout);
                 assert!(
                     outcome.stdout.starts_with(concat!($bin, " · sleep · 3 tasks")),
                     "{}",
                     outcome.stdout
                 );
-                assert!(outcome.stdout.contains("checksum 303"), "{}", outcome.stdout);
             }
 
             #[test]
             fn timeline_has_a_span_per_task_on_the_runner_verbose_names() {
-                $crate::timeline_of(BIN, &[], &["--tasks", "4", "--ms", "50"], 4);
-                $crate::timeline_of(
-                    BIN,
-                    &[],
-                    &["--workload", "cpu", "--tasks", "3", "--work", "1000"],
-                    3,
-                );
+                check::timeline_has_a_span_per_task(BIN, &[]);
             }
 
             #[test]
             fn verbose_names_every_task_on_stderr() {
-                let outcome = $crate::run(BIN, &["--tasks", "4", "--ms", "10", "--verbose"]);
-                assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
-                assert_eq!(outcome.stderr.lines().count(), 4, "{}", outcome.stderr);
+                check::verbose_names_every_task_on_stderr(BIN, &[]);
             }
 
             #[test]
             fn bad_input_exits_2_with_a_reason_and_nothing_on_stdout() {
-                let cases: &[&[&str]] = &[
-                    &["--tasks", "0"],
-                    &["--tasks", "-3"],
-                    &["--tasks", "ten"],
-                    &["--ms", "-5"],
-                    &["--work", "1.5"],
-                    &["--workload", "nope"],
-                    &["--addr", "nowhere"],
-                    &["--timeout-ms", "0"],
-                    &["--frobnicate"],
-                ];
-                for case in cases {
-                    let outcome = $crate::run(BIN, case);
-                    assert_eq!(outcome.code, Some(2), "{case:?}: {}", outcome.stderr);
-                    assert!(outcome.stdout.is_empty(), "{case:?}: stdout {:?}", outcome.stdout);
-                    assert!(outcome.stderr.starts_with("Error: "), "{case:?}: {}", outcome.stderr);
-                    assert!(!outcome.stderr.contains("panicked"), "{case:?}: {}", outcome.stderr);
-                }
+                check::bad_input_exits_2_with_a_reason_and_nothing_on_stdout(BIN, &[]);
             }
 
             #[test]
@@ -108,41 +76,32 @@ macro_rules! contract_tests {
 
             #[test]
             fn cpu_tasks_yield_the_known_checksum() {
-                let args = ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--json"];
-                let report = $crate::run(BIN, &args).success();
-                assert_eq!(report["checksum"], $crate::CPU_CHECKSUM_4_X_1000);
-                assert!(report["ideal_s"].is_null() && report["lateness_ms"].is_null(), "{report}");
+                check::cpu_tasks_yield_the_known_checksum(BIN, &[]);
             }
 
             #[test]
             fn http_tasks_get_their_values_from_the_service() {
-                let report = $crate::run_http(BIN, &[], 200, 100).success();
-                assert_eq!(report["checksum"], $crate::sum_of_values(200));
+                check::http_tasks_get_their_values_from_the_service(BIN, &[]);
             }
 
             #[test]
             fn chunked_responses_streamed_in_pieces_are_read_whole() {
-                let addr = $crate::chunked_server().to_string();
-                let args = ["--workload", "http", "--tasks", "20", "--addr", &addr, "--json"];
-                let report = $crate::run(BIN, &args).success();
-                assert_eq!(report["checksum"], $crate::sum_of_values(20));
+                check::chunked_responses_streamed_in_pieces_are_read_whole(BIN, &[]);
             }
 
             #[test]
             fn refused_connection_fails_fast_with_exit_1() {
-                let addr = $crate::refusing_addr();
-                $crate::assert_http_fails(BIN, &[], addr, &[], "connection refused");
+                check::refused_connection_fails_fast_with_exit_1(BIN, &[]);
             }
 
             #[test]
             fn truncated_response_is_an_error_not_a_hang() {
-                $crate::assert_http_fails(BIN, &[], $crate::truncating_server(), &[], "truncated");
+                check::truncated_response_is_an_error_not_a_hang(BIN, &[]);
             }
 
             #[test]
             fn silent_service_is_bounded_by_the_timeout() {
-                let addr = $crate::silent_server();
-                $crate::assert_http_fails(BIN, &[], addr, &["--timeout-ms", "300"], "timed out");
+                check::silent_service_is_bounded_by_the_timeout(BIN, &[]);
             }
         }
     };

@@ -58,21 +58,34 @@ func serve(a *args) int {
 			return
 		}
 		id, okID := number(r, "id", -1, 1<<32-1)
+		// The contract's 400 names the parameter missing or wrong.
+		refuse := func(name string, most int64) {
+			why, _ := json.Marshal(map[string]string{"error": fmt.Sprintf("%s needs %s, a whole number from 0 to %d", r.URL.Path, name, most)})
+			write(w, 400, string(why), true)
+		}
 		switch r.URL.Path {
 		case "/health":
 			write(w, 200, `{"status":"ok"}`, false)
 		case "/query":
 			delay, ok := number(r, "delay_ms", 0, 60_000)
-			if !okID || !ok {
-				write(w, 400, `{"error":"bad request"}`, true)
+			if !okID {
+				refuse("id", 1<<32-1)
+				return
+			}
+			if !ok {
+				refuse("delay_ms", 60_000)
 				return
 			}
 			time.Sleep(time.Duration(delay) * time.Millisecond)
 			write(w, 200, fmt.Sprintf(`{"id":%d,"value":%d}`, id, id+100), false)
 		case "/cpu":
 			work, ok := number(r, "work", 100_000, 10_000_000)
-			if !okID || !ok {
-				write(w, 400, `{"error":"bad request"}`, true)
+			if !okID {
+				refuse("id", 1<<32-1)
+				return
+			}
+			if !ok {
+				refuse("work", 10_000_000)
 				return
 			}
 			write(w, 200, fmt.Sprintf(`{"id":%d,"value":%d}`, id, sha256Chain(int(id), int(work))), false)

@@ -261,12 +261,22 @@ pub fn section(results: &Path) -> Result<String, String> {
             },
         ]);
     }
-    let found = fuzz["history"]
-        .as_array()
-        .map_or(0, |h| h.iter().filter(|f| f["where"] != "harness").count());
+    let history = fuzz["history"].as_array().cloned().unwrap_or_default();
+    let mut found = String::new();
+    for f in history.iter().filter(|f| f["where"] != "harness") {
+        let text = |k: &str| f[k].as_str().unwrap_or("").to_string();
+        found += &format!(
+            "- `{}` ({}): {}. Fixed: {}.\n",
+            text("where"),
+            text("how"),
+            text("what"),
+            text("fix")
+        );
+    }
     Ok(format!(
-        "{}\nThe fuzz run found {found} faults in the parsers, each fixed and kept as a \
-         regression input ([results/fuzz](results/fuzz/README.md)).\n\n\
+        "{}\nFound in the parsers while the targets were written and run, each fixed, kept in \
+         fuzz/regressions/ and replayed by `make test` \
+         ([results/fuzz](results/fuzz/README.md)):\n\n{found}\n\
          The soak, {} s, every server at once ([results/soak](results/soak/README.md)):\n\n{}",
         t.render(),
         soak.seconds,

@@ -1,0 +1,164 @@
+//! `bench conform -- CMD…`: every contract check of `CONTRACT.md`, against any program —
+//! a model, a peer, or a runtime of your own — one line a check, then `N passed, N failed`.
+//!
+//! The checks are the ones the models' suites and the peers' tests run
+//! (`testkit::contract_checks`, `cli_checks`, `serve_checks`, `disk_checks`,
+//! `brigade_checks`, `db_checks`), each given the command's program and leading arguments.
+//! Each runs on a thread of its own, so that one that panics only fails its line; every run
+//! of the program inside a check is killed after `--timeout` seconds, so a program that
+//! hangs gives "timed out" lines, and the run goes on.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use testkit::{brigade_checks, cli_checks, contract_checks, db_checks, disk_checks, serve_checks};
+
+use crate::cli::{Conform, Group};
+
+type Check = (&'static str, fn(&str, &[&str]));
+
+/// The checks of one group, by name.
+fn checks(group: Group) -> Vec<Check> {
+    match group {
+        Group::Contract => contract_checks::CHECKS.to_vec(),
+        Group::Cli => vec![(
+            "a_flag_that_does_not_apply_is_refused_saying_why",
+            cli_checks::a_flag_that_does_not_apply_is_refused_saying_why,
+        )],
+        Group::Serve => vec![
+            (
+                "routes_answer_on_one_keep_alive_connection",
+                serve_checks::routes_answer_on_one_keep_alive_connection,
+            ),
+            (
+                "pipelined_requests_are_answered_in_order",
+                serve_checks::pipelined_requests_are_answered_in_order,
+            ),
+            (
+                "http_1_0_and_connection_close_end_the_connection",
+                serve_checks::http_1_0_and_connection_close_end_the_connection,
+            ),
+            (
+                "an_oversized_head_gets_431_and_garbage_400",
+                serve_checks::an_oversized_head_gets_431_and_garbage_400,
+            ),
+            (
+                "a_silent_client_is_closed_after_the_timeout",
+                serve_checks::a_silent_client_is_closed_after_the_timeout,
+            ),
+            (
+                "a_reset_client_leaves_the_server_serving",
+                serve_checks::a_reset_client_leaves_the_server_serving,
+            ),
+            (
+                "sigterm_finishes_the_request_in_flight_and_reports",
+                serve_checks::sigterm_finishes_the_request_in_flight_and_reports,
+            ),
+            (
+                "the_report_names_the_port_bound_and_counts_4xx_apart",
+                serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart,
+            ),
+            (
+                "a_bad_parameter_is_named_in_the_answer",
+                serve_checks::a_bad_parameter_is_named_in_the_answer,
+            ),
+        ],
+        Group::Disk => vec![
+            ("reads_yield_the_checksum", |p, l| disk_checks::reads_yield_the_checksum(p, l, &[])),
+            ("writes_read_back_as_the_definition", disk_checks::writes_read_back_as_the_definition),
+            (
+                "a_missing_file_is_made_from_the_definition",
+                disk_checks::a_missing_file_is_made_from_the_definition,
+            ),
+            ("bad_disk_input_exits_2", disk_checks::bad_disk_input_exits_2),
+            ("an_unusable_file_exits_1_naming_it", disk_checks::an_unusable_file_exits_1_naming_it),
+        ],
+        Group::Brigade => vec![
+            ("the_token_goes_round_every_ring", |p, l| {
+                brigade_checks::the_token_goes_round_every_ring(p, l, &[])
+            }),
+            ("what_does_not_apply_to_the_ring_is_refused", |p, l| {
+                brigade_checks::what_does_not_apply_to_the_ring_is_refused(p, l, false)
+            }),
+        ],
+        Group::Db => vec![
+            ("queries_yield_the_checksum", db_checks::queries_yield_the_checksum),
+            ("writes_return_the_same_values", db_checks::writes_return_the_same_values),
+            ("logins_by_scram_and_their_refusals", db_checks::logins_by_scram_and_their_refusals),
+            ("bad_db_input_exits_2", db_checks::bad_db_input_exits_2),
+            ("a_missing_row_fails_naming_it", db_checks::a_missing_row_fails_naming_it),
+            (
+                "past_max_connections_names_the_limit",
+                db_checks::past_max_connections_names_the_limit,
+            ),
+            ("a_query_past_its_timeout_fails", db_checks::a_query_past_its_timeout_fails),
+            (
+                "a_server_that_stops_fails_every_task",
+                db_checks::a_server_that_stops_fails_every_task,
+            ),
+        ],
+    }
+}
+
+/// The first line of a panic's message: what the check says failed.
+fn reason(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panicked".into());
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    line.chars().take(200).collect()
+}
+
+/// Run every check of the groups asked for; exit 1 if any failed.
+pub fn conform(o: &Conform) -> Result<(), String> {
+    let (program, lead) = o.command.split_first().ok_or("conform needs a command after --")?;
+    // Every run inside a check is killed past the timeout (testkit reads this).
+    std::env::set_var("CONCLAB_KILL_AFTER_S", o.timeout.to_string());
+    // The checks' panics are their failures: say them once, on their line, not as a dump.
+    std::panic::set_hook(Box::new(|_| {}));
+    let (mut passed, mut failed) = (0, 0);
+    let mut stragglers = Vec::new();
+    for &group in &o.groups {
+        for (name, check) in checks(group) {
+            let (tx, rx) = mpsc::channel();
+            let (program, lead) = (program.clone(), lead.to_vec());
+            let started = Instant::now();
+            stragglers.push(std::thread::spawn(move || {
+                let lead: Vec<&str> = lead.iter().map(String::as_str).collect();
+                let outcome = std::panic::catch_unwind(|| check(&program, &lead));
+                let _ = tx.send(outcome.map_err(reason));
+            }));
+            // A check runs the program a few times at most; each run is bounded by the timeout.
+            let limit = Duration::from_secs(o.timeout * 4);
+            let line = match rx.recv_timeout(limit) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(why)) if started.elapsed() >= Duration::from_secs(o.timeout) => {
+                    Err(format!("timed out after {} s: {why}", o.timeout))
+                }
+                Ok(Err(why)) => Err(why),
+                Err(_) => Err(format!("timed out after {} s", limit.as_secs())),
+            };
+            let took = started.elapsed().as_secs_f64();
+            match line {
+                Ok(()) => {
+                    passed += 1;
+                    println!("ok    {group:<8} {name} ({took:.1} s)");
+                }
+                Err(why) => {
+                    failed += 1;
+                    println!("FAIL  {group:<8} {name}: {why}");
+                }
+            }
+        }
+    }
+    // Every program a check started is bounded by the timeout: wait for the last of them, so
+    // that nothing is left running.
+    stragglers.into_iter().for_each(|t| drop(t.join()));
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
