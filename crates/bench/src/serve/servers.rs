@@ -249,7 +249,12 @@ impl Running {
 
 /// A field of /proc/PID/status in KiB (VmRSS now, VmHWM the peak).
 fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+    proc_field(pid, "status", field)
+}
+
+/// A `Field:   N …` line of a /proc/PID file (`status`, `smaps_rollup`): N, or 0.
+pub fn proc_field(pid: u32, file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))

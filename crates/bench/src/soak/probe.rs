@@ -4,6 +4,8 @@
 
 use std::io;
 
+use crate::serve::servers::proc_field;
+
 /// One sample of a process tree.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sample {
@@ -35,22 +37,12 @@ pub fn tree(pid: u32) -> Vec<u32> {
     all
 }
 
-/// A `Field:   N kB` line of a /proc file.
-fn field(pid: u32, file: &str, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The tree's memory, descriptors and threads now.
 pub fn sample(pid: u32, t: f64) -> Sample {
     let mut s = Sample { t, ..Sample::default() };
     for p in tree(pid) {
-        s.rss_kib += field(p, "smaps_rollup", "Pss");
-        s.threads += field(p, "status", "Threads");
+        s.rss_kib += proc_field(p, "smaps_rollup", "Pss");
+        s.threads += proc_field(p, "status", "Threads");
         s.fds += std::fs::read_dir(format!("/proc/{p}/fd")).map_or(0, |d| d.count() as u64);
     }
     s
