@@ -109,9 +109,12 @@ pub fn silent_service_is_bounded_by_the_timeout(program: &str, lead: &[&str]) {
     crate::assert_http_fails(program, lead, addr, &["--timeout-ms", "300"], "timed out");
 }
 
+/// A check: it panics, saying why, if the program (with its leading arguments) fails it.
+pub type Check = fn(&str, &[&str]);
+
 /// Every check above, by name, in the order the contract states them: what `bench conform`
 /// runs first for any program.
-pub const CHECKS: [(&str, fn(&str, &[&str])); 13] = [
+pub const CHECKS: [(&str, Check); 13] = [
     ("twenty_sleeping_tasks_yield_every_value", twenty_sleeping_tasks_yield_every_value),
     ("json_report_holds_every_contract_field", json_report_holds_every_contract_field),
     ("human_report_is_one_line_with_the_checksum", human_report_is_one_line_with_the_checksum),

@@ -51,7 +51,12 @@ pub struct Soaked {
     pub fds_back_ms: Option<u64>,
     pub rss_after_warmup_kib: u64,
     pub rss_end_kib: u64,
+    /// The judged drift: what the server settles at between floods (the 90th percentile of
+    /// the quiet samples) in the second half after the warm-up, less the first half's.
     pub rss_drift_kib: i64,
+    /// The rise of the least-squares line through the same samples, for comparison.
+    #[serde(default)]
+    pub rss_fitted_rise_kib: i64,
     pub threads_before: u64,
     pub threads_after: u64,
     pub samples: Vec<Sample>,
@@ -117,42 +122,14 @@ pub fn run(o: &crate::cli::Soak) -> Result<SoakReport, String> {
     let need = specs.len() as u64 * (o.nofile + 256 + 64) + 64;
     if have < need {
         return Err(format!(
-            "the soak needs {need} descriptors ({} servers × (--nofile {} + 320)), and              RLIMIT_NOFILE's hard limit is {have}: lower --nofile or raise the limit",
+            "the soak needs {need} descriptors ({} servers × (--nofile {} + 320)), and \
+             RLIMIT_NOFILE's hard limit is {have}: lower --nofile or raise the limit",
             specs.len(),
             o.nofile
         ));
     }
     let scratch = std::env::temp_dir().join(format!("conclab-soak-{}", std::process::id()));
-    let timeout = o.timeout_ms.to_string();
-    let mut soaked = Vec::new();
-    let mut running = Vec::new();
-    for spec in specs {
-        let s =
-            Soaked { name: spec.name.clone(), missing: spec.missing.clone(), ..Soaked::default() };
-        if s.missing.is_none() {
-            let extra = ["--timeout-ms", timeout.as_str()];
-            let started = Running::start_limited(&spec, &extra, &scratch, o.nofile);
-            let limited = started.and_then(|r| match spec.nginx {
-                true => Ok(r),
-                false => match probe::limit_descriptors(r.pid(), o.nofile) {
-                    Ok(()) => Ok(r),
-                    Err(e) => {
-                        r.stop();
-                        Err(format!("{}: lowering RLIMIT_NOFILE: {e}", spec.name))
-                    }
-                },
-            });
-            match limited {
-                Ok(r) => running.push((soaked.len(), r, spec.nginx)),
-                Err(e) => {
-                    // Leave nothing running: stop the servers already started.
-                    running.into_iter().for_each(|(_, r, _)| drop(r.stop()));
-                    return Err(e);
-                }
-            }
-        }
-        soaked.push(s);
-    }
+    let (mut soaked, mut running) = start_all(specs, o, &scratch)?;
     std::thread::sleep(Duration::from_secs(1));
     for (i, r, _) in &running {
         let before = probe::sample(r.pid(), 0.0);
@@ -233,9 +210,53 @@ pub fn run(o: &crate::cli::Soak) -> Result<SoakReport, String> {
     })
 }
 
+/// A server of the soak: its row's index, the server, and whether it is nginx.
+type Started = (usize, Running, bool);
+
+/// Start every server with the soak's `--timeout-ms` and its descriptor limit; a row for
+/// each, started or not. If one fails to start, the others are stopped: nothing is left
+/// running.
+fn start_all(
+    specs: Vec<Spec>,
+    o: &crate::cli::Soak,
+    scratch: &std::path::Path,
+) -> Result<(Vec<Soaked>, Vec<Started>), String> {
+    let timeout = o.timeout_ms.to_string();
+    let mut soaked = Vec::new();
+    let mut running: Vec<Started> = Vec::new();
+    for spec in specs {
+        let s =
+            Soaked { name: spec.name.clone(), missing: spec.missing.clone(), ..Soaked::default() };
+        if s.missing.is_none() {
+            let extra = ["--timeout-ms", timeout.as_str()];
+            let started = Running::start_limited(&spec, &extra, scratch, o.nofile);
+            // nginx's workers run as another user: its config holds the limit instead.
+            let limited = started.and_then(|r| match spec.nginx {
+                true => Ok(r),
+                false => match probe::limit_descriptors(r.pid(), o.nofile) {
+                    Ok(()) => Ok(r),
+                    Err(e) => {
+                        r.stop();
+                        Err(format!("{}: lowering RLIMIT_NOFILE: {e}", spec.name))
+                    }
+                },
+            });
+            match limited {
+                Ok(r) => running.push((soaked.len(), r, spec.nginx)),
+                Err(e) => {
+                    running.into_iter().for_each(|(_, r, _)| drop(r.stop()));
+                    return Err(e);
+                }
+            }
+        }
+        soaked.push(s);
+    }
+    Ok((soaked, running))
+}
+
 /// After the load: how long until each server holds no more descriptors than before it
 /// (polled every 50 ms, for up to 5 s).
-fn back_to_rest(running: &mut [(usize, Running, bool)], soaked: &mut [Soaked]) {
+fn back_to_rest(running: &mut [Started], soaked: &mut [Soaked]) {
     let stopped = Instant::now();
     while stopped.elapsed() < Duration::from_secs(5) {
         for (i, r, _) in running.iter() {

@@ -38,11 +38,12 @@ pub fn window(seconds: u64) -> u64 {
 }
 
 /// Move the clients' tally into `s`, and read the samples. Only samples taken after the
-/// warm-up with no flood of this server open count (a flood's connections are load, not
-/// drift). The drift is the rise of the least-squares line through them over their span:
-/// a leak is a slope, while an allocator that takes and gives back the same megabytes
-/// (uring's does, between floods) is not. The medians of the first and last windows are
-/// kept beside it.
+/// warm-up with no flood of this server open count: a flood's connections are load, not
+/// drift. The drift is the level the server settles at between floods — the 90th
+/// percentile of those samples — in the second half against the first: a leak raises it,
+/// while an allocator that settles at one of two levels after each flood (uring's does)
+/// does not, and one sample caught mid-release does not decide it. The rise of the
+/// least-squares line through the same samples is kept beside it.
 pub fn tally_into(s: &mut Soaked, tally: Tally, seconds: u64) {
     let (warmup, window, seconds) =
         (warmup(seconds) as f64, window(seconds) as f64, seconds as f64);
@@ -71,7 +72,15 @@ pub fn tally_into(s: &mut Soaked, tally: Tally, seconds: u64) {
         .filter(|x| x.t >= warmup && !x.flood)
         .map(|x| (x.t, x.rss_kib as f64))
         .collect();
-    s.rss_drift_kib = fitted_rise(&quiet).round() as i64;
+    s.rss_fitted_rise_kib = fitted_rise(&quiet).round() as i64;
+    let middle = (warmup + seconds) / 2.0;
+    let p90 = |first: bool| {
+        let mut v: Vec<u64> =
+            quiet.iter().filter(|q| (q.0 < middle) == first).map(|q| q.1 as u64).collect();
+        v.sort_unstable();
+        v.get((v.len() * 9 / 10).min(v.len().saturating_sub(1))).copied().unwrap_or(0) as i64
+    };
+    s.rss_drift_kib = p90(false) - p90(true);
 }
 
 /// The rise over its span of the least-squares line through `points` (0 for fewer than 3).
@@ -122,7 +131,8 @@ pub fn table(report: &SoakReport) -> String {
         "hostile refused",
         "slowloris closed",
         "flood peak",
-        "memory drift after warm-up (fitted)",
+        "memory drift after warm-up",
+        "fitted rise",
         "descriptors before → after",
         "back to rest",
         "held",
@@ -143,6 +153,7 @@ pub fn table(report: &SoakReport) -> String {
             format!("{}", s.slow_closed),
             format!("{}", s.flood_peak),
             mib(s.rss_drift_kib),
+            mib(s.rss_fitted_rise_kib),
             format!("{} → {}", s.fds_before, s.fds_after),
             s.fds_back_ms.map_or("not in 5 s".into(), |ms| format!("{ms} ms")),
             if holds(s, report) { "yes".into() } else { "**no**".into() },
@@ -163,10 +174,12 @@ fn page(r: &SoakReport) -> String {
          (RLIMIT_NOFILE, soft and hard). The servers ran with `--timeout-ms {}`; they share \
          core 0, the clients the rest. Memory (PSS, so that pages forked processes share \
          count once), descriptors and threads of each server's process tree are sampled once \
-         a second. The drift is the rise of the least-squares line through the samples taken \
-         after the warm-up while no flood of that server was open: a leak shows as a slope; \
-         an allocator that takes and gives back the same megabytes between floods does \
-         not.\n\n\
+         a second. Only the samples taken after the warm-up while no flood of that server \
+         was open count. The drift is the level a server settles at between floods (the 90th \
+         percentile of those samples) in the second half of the soak, less the first half's: \
+         a leak raises it, while an allocator that settles at one of two levels after each \
+         flood does not. The fitted rise (the least-squares line through the same samples, \
+         over their span) is shown beside it, not judged.\n\n\
          A server holds when it answers nothing wrong, never crashes, its memory drifts at \
          most {} MiB after the {} s warm-up (which holds its first flood), and its descriptors are back to their count before the load within {} ms of the load \
          stopping. Latency is reported, never judged: eight servers and their clients share \
