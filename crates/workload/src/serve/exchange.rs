@@ -176,6 +176,11 @@ enum Work {
 /// One connection's protocol state.
 pub struct Exchange {
     input: Vec<u8>,
+    /// How much of `input` has been looked at for the end of a line.
+    scanned: usize,
+    /// Parse at the next step whatever came: the first bytes of a request (garbage is
+    /// answered at once), or what is left after a pipelined request.
+    fresh: bool,
     output: Vec<u8>,
     written: usize,
     pending: Option<Pending>,
@@ -196,6 +201,8 @@ impl Exchange {
     pub fn new(timeout: Duration, now: Instant) -> Exchange {
         Exchange {
             input: Vec::new(),
+            scanned: 0,
+            fresh: true,
             output: Vec::new(),
             written: 0,
             pending: None,
@@ -210,6 +217,7 @@ impl Exchange {
 
     /// Bytes that came from the client.
     pub fn received(&mut self, bytes: &[u8]) {
+        self.fresh |= self.input.is_empty();
         self.input.extend_from_slice(bytes);
     }
 
@@ -295,6 +303,21 @@ impl Exchange {
             if stopping {
                 return Step::Close;
             }
+            // A request head can only become whole when a line ends, so between line ends
+            // (past its first bytes) it is not parsed again: parsing it on every read would
+            // cost O(n²) for a head dripped a byte at a time (the request fuzz target ran at
+            // 1,600 inputs a second for it). A bad byte in a line is then answered when the
+            // line ends, the head passes the bound, the client closes or the deadline comes.
+            let line_ended = self.input[self.scanned.min(self.input.len())..].contains(&b'\n');
+            self.scanned = self.input.len();
+            let look = std::mem::take(&mut self.fresh)
+                || line_ended
+                || self.peer_done
+                || now >= self.deadline
+                || self.input.len() > MAX_HEAD;
+            if !look {
+                return Step::Read { deadline: self.deadline };
+            }
             match parse(&self.input) {
                 Parsed::Partial if self.peer_done || now >= self.deadline => {
                     // A request cut short, or one that did not come in time; a client that
@@ -311,6 +334,7 @@ impl Exchange {
                 }
                 Parsed::Request { len, route, keep_alive, http10 } => {
                     self.input.drain(..len);
+                    (self.scanned, self.fresh) = (0, true);
                     let p = |id, work| Pending { id, keep_alive, http10, work };
                     match route {
                         Ok(Route::Health) => {
