@@ -111,6 +111,9 @@ pub struct Soak {
     /// Where soak.json, the page and the plots go
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Write the page and the plots again from soak.json in --out, running nothing
+    #[arg(long)]
+    pub redraw: bool,
 }
 
 #[derive(Args)]

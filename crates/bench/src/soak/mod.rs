@@ -93,7 +93,7 @@ fn specs(names: &Option<String>) -> Result<Vec<Spec>, String> {
 }
 
 pub fn soak(o: &crate::cli::Soak) -> Result<(), String> {
-    let report = run(o)?;
+    let report = if o.redraw { crate::run::read_json(&o.out.join("soak.json"))? } else { run(o)? };
     tables::write(&o.out, &report)?;
     let failed: Vec<&str> = report
         .servers

@@ -233,7 +233,7 @@ fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> Result<(), String> {
             .configure_mesh()
             .x_desc("seconds into the load (grey line: end of the warm-up)")
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
+            .y_label_formatter(&|y| if top < 10.0 { format!("{y:.1}") } else { format!("{y:.0}") })
             .light_line_style(WHITE)
             .draw()
             .map_err(|e| err(&e))?;

@@ -433,6 +433,30 @@ mod tests {
         assert!(keep("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
     }
 
+    /// A head is parsed when a line ends, not on every byte; garbage's first bytes are still
+    /// answered at once, and a bad byte in a line that never ends is answered at the close.
+    #[test]
+    fn heads_are_parsed_at_line_ends_and_garbage_at_once() {
+        let now = Instant::now();
+        let mut x = Exchange::new(TIMEOUT, now);
+        let (out, _) = run(&mut x, b"\x16\x03\x01\x02\x00", now);
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+
+        let mut x = Exchange::new(TIMEOUT, now);
+        let head = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut answered = String::new();
+        for b in head {
+            answered += &run(&mut x, std::slice::from_ref(b), now).0;
+        }
+        assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+
+        let mut x = Exchange::new(TIMEOUT, now);
+        assert_eq!(run(&mut x, b"GET /health HTTP/1.1\r\nX: a", now).0, "");
+        assert_eq!(run(&mut x, b"\x01b", now).0, "", "no line has ended");
+        x.eof();
+        assert!(run(&mut x, b"", now).0.starts_with("HTTP/1.1 400"));
+    }
+
     /// Found by the `request` fuzz target (results/fuzz): a bad byte past the bound made the
     /// answer 400 when the head came in one read and 431 when it came in pieces.
     #[test]
