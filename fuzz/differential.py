@@ -37,7 +37,16 @@ KNOWN = {
     "not VCHAR, SP or HTAB); h11 takes them",
     "leading empty line": "httparse skips empty lines before the first line, as RFC 9112 §2.2 "
     "asks of a server; h11 does not",
+    "head over the bound": "a head longer than the bound (16 KiB a response, 8 KiB a request) "
+    "is refused however it arrives, so that the answer never depends on the reads; h11 bounds "
+    "only a head still incomplete, and takes a long one that came whole",
+    "header count": "the server reads at most 32 header fields and answers 431 past them "
+    "(RFC 6585 §5); h11 takes any number",
+    "one length, other spellings": "Content-Length fields that all give the same decimal value "
+    "(`0` and `000`, or a list `0, 00`) are one length (RFC 9110 §8.6); h11 compares their text",
 }
+
+MAX_HEADERS_REQUEST = 32
 
 CTL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -46,6 +55,19 @@ def head_of(data):
     """The bytes up to the first empty line (the whole input if there is none)."""
     ends = [i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n"), data.find(b"\n\r\n")) if i >= 0]
     return data[: min(ends) + 2] if ends else data
+
+
+def header_lines(data):
+    """The head's field lines, after the start line."""
+    return [l.rstrip(b"\r") for l in head_of(data).split(b"\n")[1:] if l.rstrip(b"\r")]
+
+
+def one_length_other_spellings(data):
+    """Every Content-Length value is digits, they all give one number, in more than one text."""
+    values = [v.strip(b" \t") for l in header_lines(data) if l.lower().startswith(b"content-length:")
+              for v in l.split(b":", 1)[1].split(b",")]
+    digits = [v for v in values if v.isdigit()]
+    return len(digits) == len(values) > 1 and len({int(v) for v in digits}) == 1 and len(set(digits)) > 1
 
 
 def without_host(data):
@@ -97,6 +119,12 @@ def compare_response(ours, data):
         same = other(ours) == other(theirs) or None in (other(ours), other(theirs))
     if same:
         return "agree", None
+    if not ours["framed"] and theirs["framed"] and len(head_of(data)) > MAX_HEAD_RESPONSE \
+            and f"over {MAX_HEAD_RESPONSE} bytes" in (ours.get("error") or ""):
+        return "known", "head over the bound"
+    if ours["framed"] and "conflicting Content-Length" in (theirs.get("error") or "") \
+            and one_length_other_spellings(data):
+        return "known", "one length, other spellings"
     trailers = data[data.rfind(b"\n0\r\n") :] if b"\n0\r\n" in data else b""
     if not ours["framed"] and theirs["framed"] and CTL.search(head_of(data) + trailers):
         return "known", "control bytes"
@@ -186,6 +214,10 @@ def compare_request(ours, data, changed=None):
             return "known", "no request body"
         if CTL.search(head_of(data)):
             return "known", "control bytes"
+        if ours.get("status") == 431 and len(head_of(data)) > MAX_HEAD_REQUEST:
+            return "known", "head over the bound"
+        if ours.get("status") == 431 and len(header_lines(data)) > MAX_HEADERS_REQUEST:
+            return "known", "header count"
     if ours["parsed"] != "bad" and theirs["parsed"] == "bad":
         if data[:1] in (b"\r", b"\n") and not changed:
             return compare_request(ours, data.lstrip(b"\r\n"), "leading empty line")

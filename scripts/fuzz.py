@@ -49,6 +49,10 @@ def build():
     bins = [a for t in TARGETS for a in ("--bin", t)]
     # --target keeps the flags off build scripts and proc macros, which run on the host.
     subprocess.run(["cargo", "build", "--release", "--target", TRIPLE, *bins], cwd=FUZZ, env=env, check=True)
+    build_verdicts()
+
+
+def build_verdicts():
     plain = {k: v for k, v in os.environ.items() if k != "RUSTFLAGS"}
     subprocess.run(["cargo", "build", "--release", "--bin", "verdicts"], cwd=FUZZ, env=plain, check=True)
 
@@ -227,6 +231,10 @@ def main():
                    help="which targets, comma-separated; the others' figures are kept from the last run")
     p.add_argument("--adopt", metavar="FUZZ_JSON",
                    help="take the --targets' figures from another run's fuzz.json instead of running them")
+    p.add_argument("--differential", action="store_true",
+                   help="run no fuzzer: keep the --targets' figures from the last run, and hold the "
+                   "inputs it kept (the committed corpus, and its new inputs if still in "
+                   "results/tmp/fuzz) against h11 again, as fuzz/differential.py now classifies them")
     args = p.parse_args()
     targets = args.targets.split(",")
     if not targets or any(t not in TARGETS for t in targets):
@@ -234,7 +242,20 @@ def main():
     if args.runs < 1 or args.max_len < 2 or args.jobs < 1:
         sys.exit("fuzz.py: --runs, --max-len and --jobs must be positive")
     work = os.path.join(ROOT, "results", "tmp", "fuzz")
-    if args.adopt:
+    if args.differential:
+        build_verdicts()
+        with open(os.path.join(args.out, "fuzz.json")) as f:
+            last = {r["target"]: r for r in json.load(f)["targets"] if r["target"] in targets}
+
+        def again(t):
+            r = dict(last[t])
+            if t in DIFFERENTIAL:
+                dirs = [d for d in (os.path.join(work, t, "new"), os.path.join(FUZZ, "corpus", t))
+                        if os.path.isdir(d)]
+                r["differential"] = differential(t, dirs)
+            return r
+        run_targets = lambda: [again(t) for t in targets]  # noqa: E731
+    elif args.adopt:
         # Take these targets' figures from a run made elsewhere (another core, say): run nothing.
         with open(args.adopt) as f:
             adopted = {r["target"]: r for r in json.load(f)["targets"] if r["target"] in targets}
