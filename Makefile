@@ -9,7 +9,10 @@ SHELL := /bin/bash
 CARGO   ?= cargo
 PYTHON  ?= python3
 BIN     := target/release
-MODELS  := serial procs threads tokio epoll uring ring
+# Every model and peer is declared once, in roster.toml (`bench list` prints it).
+ROSTER   = $(shell $(PYTHON) -c 'import sys, tomllib; r = tomllib.load(open("roster.toml", "rb")); print(*(p["id"] for p in r["program"] if sys.argv[1] in ("all", p["runtime"])))' $(1))
+MODELS  := $(call ROSTER,rust)
+PROGRAMS := $(call ROSTER,all)
 
 # hyperfine 2.x needs a newer Rust than this machine has: pin 1.20 when none is on PATH.
 HYPERFINE_VERSION := 1.20.0
@@ -22,8 +25,9 @@ PEER_PYTHON := $(VENV)/bin/python
 GO_PEER := $(VENV)/bin/go-goroutines
 NODE := $(VENV)/bin/node
 
-# One binary under strace/perf: make strace MODEL=epoll WORKLOAD=http TASKS=1000; for cpu,
-# WORK=K sets the rounds, and WORKERS=W and OFFLOAD=1 pass --workers and --offload.
+# One program under strace/perf: make strace MODEL=epoll WORKLOAD=http TASKS=1000 (MODEL: any
+# id of roster.toml, a peer too); for cpu, WORK=K sets the rounds, and WORKERS=W and
+# OFFLOAD=1 pass --workers and --offload.
 MODEL    ?= tokio
 WORKLOAD ?= sleep
 TASKS    ?= 10000
@@ -36,11 +40,15 @@ FUZZ_RUNS ?= 10000000
 SOAK_SECONDS ?= 600
 
 .PHONY: help build test lint fuzz soak service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve bench-disk bench-brigade bench-pools bench-db timelines strace perf syscalls plots readme tools peers jemalloc debian-tools \
+        bench-serve bench-disk bench-brigade bench-pools bench-db timelines strace perf syscalls plots readme tools peers jemalloc debian-tools list \
         fio postgresql db db-stop clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@printf '\n  the models (roster.toml): %s\n  and every program: %s\n' "$(MODELS)" "$(PROGRAMS)"
+
+list: build peers ## every model and peer of roster.toml: runtime, workloads, flags, whether it runs here
+	$(BIN)/bench list --python $(PEER_PYTHON)
 
 build: ## build the seven model binaries, the service and the bench tool (release)
 	$(CARGO) build --release --workspace
@@ -50,11 +58,12 @@ test: build peers postgresql ## cargo test --workspace and the fuzz corpus repla
 	$(CARGO) test --release --manifest-path fuzz/Cargo.toml
 	$(MAKE) lint
 
-lint: ## clippy and rustfmt only (the workspace and the fuzz crate)
+lint: build ## clippy and rustfmt (the workspace and the fuzz crate), and the README's figures against results/ (bench readme --check)
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --release --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --all --check
+	$(BIN)/bench readme --check
 
 soak: build debian-tools ## every Rust model's server and nginx at once under a hostile mix, SOAK_SECONDS (600) -> results/soak/
 	$(BIN)/bench soak --seconds $(SOAK_SECONDS) --out results/soak

@@ -45,16 +45,21 @@ impl Ran {
 
 /// How long a one-shot child of the benchmarks may run before its group is killed: far past
 /// any run they make (the longest are a few seconds to a minute), so that only a hung
-/// binary meets it, and the benchmark goes on with a row that says so.
-pub const LIMIT: Duration = Duration::from_secs(600);
+/// binary meets it, and the benchmark goes on with a row that says so. `CONCLAB_KILL_AFTER_S`
+/// sets another (the tests' hung peer meets it in seconds), as it does for the test kit.
+pub fn limit() -> Duration {
+    let secs = std::env::var("CONCLAB_KILL_AFTER_S").ok().and_then(|s| s.parse().ok());
+    Duration::from_secs(secs.filter(|&s| s > 0).unwrap_or(600))
+}
 
-/// Run `argv` to its end or [`LIMIT`]: its stdout if it exited 0; else, with `any_status`,
-/// its stdout still; else why it failed, or "timed out after 600 s".
+/// Run `argv` to its end or [`limit`]: its stdout if it exited 0; else, with `any_status`,
+/// its stdout still; else why it failed, or "timed out after N s".
 pub fn output(argv: &[String], any_status: bool) -> Result<String, String> {
-    let ran = run(argv, &[], LIMIT).map_err(|e| format!("{}: {e}", argv[0]))?;
+    let limit = limit();
+    let ran = run(argv, &[], limit).map_err(|e| format!("{}: {e}", argv[0]))?;
     match ran.status {
         Some(s) if s.success() || any_status => Ok(ran.stdout),
-        _ => Err(format!("{}: {}", argv.join(" "), ran.outcome(LIMIT))),
+        _ => Err(format!("{}: {}", argv.join(" "), ran.outcome(limit))),
     }
 }
 

@@ -15,6 +15,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Every model and peer in the roster (roster.toml): runtime, workloads, flags, whether
+    /// it runs here and how to install it
+    List(List),
     /// The article's table: 10 tasks, each waits 1 s (or 100 ms with --quick), every model and peer
     Seed(Seed),
     /// The http workload at N = 100, 1,000 and 10,000 against the local service
@@ -55,6 +58,34 @@ pub enum Command {
     Conform(Conform),
     /// Rewrite the README's result sections from the JSON in results/
     Readme(Readme),
+}
+
+/// An id of the roster, or bad input that lists them.
+fn roster_id(id: &str) -> Result<String, String> {
+    let roster = crate::programs::roster();
+    match roster.program(id) {
+        Some(_) => Ok(id.to_string()),
+        None => {
+            let ids: Vec<&str> = roster.program.iter().map(|p| p.id.as_str()).collect();
+            Err(format!("not in the roster: {}", ids.join(", ")))
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct List {
+    /// The peers' Python (Go and Node are looked for beside it); default .venv/bin/python
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
+    /// The roster as JSON, one object a program, with `runs_here` (null, or why not)
+    #[arg(long)]
+    pub json: bool,
+    /// Only the ids, one a line, for scripts and the Makefile (`--runtime rust`: the models)
+    #[arg(long)]
+    pub ids: bool,
+    /// Only the programs on this runtime
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Option<String>,
 }
 
 /// The groups of contract checks `conform` can run.
@@ -244,8 +275,8 @@ pub struct Trace {
     /// What to run the model under
     #[arg(long, value_enum)]
     pub tool: Tool,
-    /// The model binary to run
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::run::MODELS))]
+    /// The program to run: any id of the roster (`bench list`), a model or a peer
+    #[arg(long, value_parser = roster_id)]
     pub model: String,
     /// The workload (http: the service is started and stopped around the run)
     #[arg(long, value_enum, default_value_t = workload::Workload::Sleep)]
@@ -275,6 +306,10 @@ pub struct Readme {
     /// The results directory to read
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    /// Rewrite nothing: fail if a generated section is not what results/ gives, or a figure
+    /// written by hand (in the README or a crate's doc) is not found in results/
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[cfg(test)]

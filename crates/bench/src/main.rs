@@ -11,8 +11,10 @@
 //! # Layout
 //!
 //! - [`cli`]: the subcommands and their options.
-//! - [`run`]: running commands — hyperfine for timings, then each command for its report;
-//!   [`peers`]: the Python, Go and Node programs beside the Rust models.
+//! - [`programs`]: the roster (`roster.toml`) — every model and peer, a row of any of them
+//!   by its label, whether each can run here; [`list`]: `bench list` prints it.
+//! - [`run`]: running commands — each command once for its own report, then hyperfine for
+//!   the timings.
 //! - [`suites`]: what `seed`, `http` and `cpu` run, in which groups; [`reading`]: what their
 //!   figures say, computed from them; `templates/*.md`: the fixed prose around them.
 //! - [`scale`]: the sweep from ten tasks to a million, its tables and its plots ([`svg`]).
@@ -27,7 +29,8 @@
 //!   end or its time limit, its group killed; [`soak`]: every server at once under a
 //!   hostile mix, memory and descriptors over time.
 //! - [`conform`]: every contract check against any command, one line a check.
-//! - [`readme`]: the README's result sections, from `results/`; [`loops`]: its side-by-side
+//! - [`readme`]: the README's result sections, from `results/`, and [`drift`]: `--check`,
+//!   every figure of the prose found in `results/`; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
 //!   machine facts beside every result, and the service the http benchmarks start.
@@ -39,10 +42,12 @@ mod cli;
 mod conform;
 mod db;
 mod disk;
+mod drift;
 mod facts;
+mod list;
 mod loops;
-mod peers;
 mod pools;
+mod programs;
 mod reading;
 mod readme;
 mod run;
@@ -62,8 +67,14 @@ use std::process::ExitCode;
 use cli::Command;
 
 fn main() -> ExitCode {
+    // The roster first: a mistake in it is one error before anything runs.
+    if let Err(e) = programs::check() {
+        eprintln!("Error: {e}");
+        return ExitCode::from(2);
+    }
     let cli: cli::Cli = workload::cli::parse_or_exit();
     let outcome = match cli.command {
+        Command::List(o) => list::list(&o),
         Command::Seed(o) => suites::seed(&o),
         Command::Http(o) => suites::http(&o),
         Command::Cpu(o) => suites::cpu(&o),

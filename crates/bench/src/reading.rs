@@ -15,7 +15,10 @@ pub fn median(rows: &[Measured], name: &str) -> Option<f64> {
 /// What the figures say, computed from them: which claims of the article hold here.
 pub fn seed(rows: &[Measured], each: f64) -> String {
     let mut out = String::from("## Reading\n\n");
-    let concurrent = ["procs", "threads", "tokio", "epoll", "uring", "ring"];
+    // The Rust models but the one that runs one task at a time.
+    let one = crate::programs::one_at_a_time("serial").unwrap_or("serial");
+    let concurrent: Vec<&str> =
+        crate::programs::models().into_iter().filter(|m| *m != one).collect();
     let medians: Vec<(&str, f64)> =
         concurrent.iter().filter_map(|n| Some((*n, median(rows, n)?))).collect();
     if let (Some(best), Some(worst)) = (
@@ -41,8 +44,8 @@ pub fn seed(rows: &[Measured], each: f64) -> String {
         out += &format!("- Serial is serial in any language: {} in Rust, {} in Python, against the article's 10.0751 s for 1 s tasks.\n", table::seconds(rust), table::seconds(py));
     }
     for (name, what, article) in [
-        ("py-processes (default workers)", "ProcessPoolExecutor()", "1.1639 s"),
-        ("py-threads (default workers)", "ThreadPoolExecutor()", "1.0146 s"),
+        ("py-processes", "ProcessPoolExecutor()", "1.1639 s"),
+        ("py-threads", "ThreadPoolExecutor()", "1.0146 s"),
     ] {
         if let Some(m) = find(rows, name) {
             if let (Some(workers), Some(t)) =
@@ -141,10 +144,10 @@ pub fn cpu(rust: &[Measured], python: &[Measured], others: &[Measured], cores: u
     out += &format!(
         "- Python: {}. Threads take turns on the GIL, so `py-threads` is no faster than serial; processes and \
          `run_in_executor` on a process pool are parallel.\n",
-        fmt(python, "py-serial", &["py-processes (default workers)", "py-threads (default workers)", "py-asyncio", "py-asyncio --offload (process pool)"])
+        fmt(python, "py-serial", &["py-processes", "py-threads", "py-asyncio", "py-asyncio --offload"])
     );
     let go = fmt(others, "go-goroutines (1 worker)", &["go-goroutines"]);
-    let node = fmt(others, "node-promises", &["node-promises --offload (worker_threads)"]);
+    let node = fmt(others, "node-promises", &["node-promises --offload"]);
     if !go.is_empty() && !node.is_empty() {
         let node_lag =
             |name: &str| lag(others, name).map_or("—".into(), |l| format!("{l:.0} ms"));
@@ -153,7 +156,7 @@ pub fn cpu(rust: &[Measured], python: &[Measured], others: &[Measured], cores: u
              loop, as asyncio does, until `--offload` hands them to `worker_threads`: {node}; its loop's 10 ms timer \
              waited {} on the loop and {} offloaded.\n",
             node_lag("node-promises"),
-            node_lag("node-promises --offload (worker_threads)")
+            node_lag("node-promises --offload")
         );
     }
     out

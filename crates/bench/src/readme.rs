@@ -86,7 +86,6 @@ pub fn http_section(rows: &[Measured]) -> Result<String, String> {
 
 /// The GIL contrast: speedup over each language's serial row, and the loop's lag.
 pub fn cpu_section(rows: &[Measured]) -> Result<String, String> {
-    let serial_of = |name: &str| crate::peers::Runtime::of(name).one_at_a_time();
     let median_of = |name: &str| crate::reading::median(rows, name);
     let mut t = Table::new(&[
         "model",
@@ -96,8 +95,9 @@ pub fn cpu_section(rows: &[Measured]) -> Result<String, String> {
         "loop's 10 ms timer: max lag",
     ]);
     for m in rows {
-        let speedup =
-            m.timing.as_ref().and_then(|t| Some(median_of(serial_of(&m.row.name))? / t.median));
+        // A row whose program is not in the roster has no runtime to be compared within.
+        let serial = crate::programs::one_at_a_time(&m.row.name)?;
+        let speedup = m.timing.as_ref().and_then(|t| Some(median_of(serial)? / t.median));
         t.push(vec![
             format!("`{}`", m.row.name),
             median(m),
@@ -141,13 +141,35 @@ pub fn readme(options: &Readme) -> Result<(), String> {
         ("db", crate::db::tables::section(results)),
         ("reliability", crate::soak::tables::section(results)),
     ];
+    let mut stale = Vec::new();
     for (name, content) in sections {
         match content {
-            Ok(content) => text = replace_section(&text, name, &content)?,
+            Ok(content) => {
+                let new = replace_section(&text, name, &content)?;
+                if new != text {
+                    stale.push(name);
+                }
+                text = new;
+            }
             Err(e) => eprintln!("README section {name} left as it was: {e}"),
         }
     }
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    if !options.check {
+        return std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let drifts = crate::drift::check(path, results)?;
+    for d in &drifts {
+        println!("{}:{}: {} is in no result (results/)", d.file, d.line, d.figure);
+    }
+    for name in &stale {
+        println!("{}: the {name} section is not what results/ gives (make readme)", path.display());
+    }
+    if drifts.is_empty() && stale.is_empty() {
+        println!("{}: every figure is in results/, every section up to date", path.display());
+        Ok(())
+    } else {
+        Err(format!("{} figures in no result, {} stale sections", drifts.len(), stale.len()))
+    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,6 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 use workload::Report;
 
-/// The model binaries, in the order of the tables.
-pub const MODELS: [&str; 7] = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"];
-
 /// Where the model binaries are: next to this one (target/release).
 pub fn bin_dir() -> PathBuf {
     std::env::current_exe()
@@ -123,19 +120,61 @@ impl Bench {
         Ok(Bench { hyperfine, out: out.to_path_buf() })
     }
 
-    /// Time each group in one hyperfine run, then run each row once more for its report;
-    /// the reports go to `reports_file`, and the rows come back in the order given.
+    /// Each group's rows, run once with `--json` for their reports, then timed together in
+    /// one hyperfine run; the reports go to `reports_file`, and the rows come back in the
+    /// order given.
     pub fn measure(&self, groups: Vec<Group>, reports_file: &str) -> Result<Vec<Measured>, String> {
         let mut all = Vec::new();
         for group in groups {
-            let timings = self.hyperfine(&group)?;
-            eprintln!("== {}: one more run of each with --json for its own report", group.label);
-            for (row, timing) in group.rows.into_iter().zip(timings) {
-                let report = if row.missing.is_some() { None } else { report_of(&row) };
-                all.push(Measured { row, timing, report });
-            }
+            let (label, warmup, runs) = (group.label.clone(), group.warmup, group.runs);
+            let measured = self.time(&label, self.reports(group.rows), warmup, runs)?;
+            all.extend(measured);
         }
-        let entries: Vec<ReportEntry> = all
+        self.write_reports(&all, reports_file)?;
+        Ok(all)
+    }
+
+    /// Each row run once with `--json`, for its own report. This comes before hyperfine: a
+    /// row that hangs is killed at [`crate::child::limit`], marked "timed out after N s",
+    /// and left out of the timings, so that it cannot hang the benchmark.
+    pub fn reports(&self, rows: Vec<Row>) -> Vec<Measured> {
+        eprintln!("== {} commands, one run each with --json for its own report", rows.len());
+        rows.into_iter()
+            .map(|mut row| {
+                let report = match &row.missing {
+                    Some(_) => None,
+                    None => match report_of(&row) {
+                        Ok(report) => report,
+                        Err(timed_out) => {
+                            row.missing = Some(timed_out);
+                            None
+                        }
+                    },
+                };
+                Measured { row, timing: None, report }
+            })
+            .collect()
+    }
+
+    /// The runnable rows of `measured` timed together in one hyperfine run.
+    pub fn time(
+        &self,
+        label: &str,
+        mut measured: Vec<Measured>,
+        warmup: u32,
+        runs: u32,
+    ) -> Result<Vec<Measured>, String> {
+        let rows: Vec<Row> = measured.iter().map(|m| m.row.clone()).collect();
+        let group = Group { label: label.to_string(), rows, warmup, runs };
+        for (m, timing) in measured.iter_mut().zip(self.hyperfine(&group)?) {
+            m.timing = timing;
+        }
+        Ok(measured)
+    }
+
+    /// The reports of `measured`, to `reports_file`.
+    pub fn write_reports(&self, measured: &[Measured], reports_file: &str) -> Result<(), String> {
+        let entries: Vec<ReportEntry> = measured
             .iter()
             .map(|m| ReportEntry {
                 name: m.row.name.clone(),
@@ -143,8 +182,7 @@ impl Bench {
                 report: m.report.clone(),
             })
             .collect();
-        self.write(reports_file, &to_json(&entries))?;
-        Ok(all)
+        self.write(reports_file, &to_json(&entries))
     }
 
     /// Time the group's runnable rows in one hyperfine run; `None` for the others.
@@ -187,16 +225,21 @@ impl Bench {
     }
 }
 
-/// One run of the row with `--json`: its report, or `None` when it printed none (a hung
-/// binary is killed at the child's limit, and its row has no report).
-pub fn report_of(row: &Row) -> Option<Report> {
+/// One run of the row with `--json`: its report, or `None` when it printed none; `Err` when
+/// it was killed at the child's time limit.
+pub fn report_of(row: &Row) -> Result<Option<Report>, String> {
     let argv: Vec<String> = row.argv.iter().cloned().chain(["--json".to_string()]).collect();
-    let limit = crate::child::LIMIT;
-    let ran = crate::child::run(&argv, &[], limit).ok()?;
-    if ran.status.is_none_or(|s| !s.success()) {
+    let limit = crate::child::limit();
+    let Ok(ran) = crate::child::run(&argv, &[], limit) else { return Ok(None) };
+    if ran.status.is_none() {
+        let outcome = ran.outcome(limit);
+        eprintln!("warning: {}: {outcome}; left out of the timings", row.name);
+        return Err(outcome);
+    }
+    if ran.status.is_some_and(|s| !s.success()) {
         eprintln!("warning: {}: {}", row.name, ran.outcome(limit));
     }
-    report_line(&ran.stdout)
+    Ok(report_line(&ran.stdout))
 }
 
 /// The `--json` report in a command's stdout: its last line that parses as a report.

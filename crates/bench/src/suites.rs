@@ -3,14 +3,9 @@
 //! computed in [`crate::reading`].
 
 use crate::cli::Suite;
-use crate::peers::{Peers, Runtime};
-use crate::run::{model_program, Bench, Group, Measured, Row};
+use crate::programs::{self, roster, Programs};
+use crate::run::{Bench, Group, Measured, Row};
 use crate::{facts, reading, table, template};
-
-/// A model binary with the contract's arguments.
-fn model(name: &str, binary: &str, args: &[String]) -> Row {
-    Row::new(name, [model_program(binary), args.to_vec()].concat())
-}
 
 fn args(text: &str) -> Vec<String> {
     text.split_whitespace().map(String::from).collect()
@@ -21,12 +16,30 @@ fn group(label: &str, rows: Vec<Row>, warmup: u32, runs: u32) -> Group {
 }
 
 /// The bench, the peers and the machine facts (also written to `machine.json`).
-fn setup(options: &Suite) -> Result<(Bench, Peers, facts::Facts), String> {
-    let peers = Peers::find(&options.python);
+fn setup(options: &Suite) -> Result<(Bench, Programs, facts::Facts), String> {
+    let programs = Programs::find(&options.python);
     let bench = Bench::new(options.hyperfine.clone(), &options.out)?;
-    let facts = facts::collect(Some(&options.hyperfine), peers.versions());
+    let facts = facts::collect(Some(&options.hyperfine), programs.versions());
     bench.write("machine.json", &crate::run::to_json(&facts::json(&facts)))?;
-    Ok((bench, peers, facts))
+    Ok((bench, programs, facts))
+}
+
+/// Every program that runs `workload`, a row each by its id, and after the rows of the
+/// programs `more` names, the rows it adds: `more(program)` gives (label, extra arguments).
+fn every_and(
+    programs: &Programs,
+    workload: &str,
+    a: &[String],
+    more: impl Fn(&programs::Program) -> Vec<(String, Vec<String>)>,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for p in roster().running(workload) {
+        rows.push(programs.row(&p.id, a));
+        for (label, extra) in more(p) {
+            rows.push(programs.row(&label, &[a.to_vec(), extra].concat()));
+        }
+    }
+    rows
 }
 
 // ---- make bench: the article's table ----------------------------------------------------
@@ -52,40 +65,35 @@ pub fn article_figure(name: &str) -> Option<&'static str> {
 
 pub fn seed(options: &crate::cli::Seed) -> Result<(), String> {
     let quick = options.quick;
-    let (bench, peers, facts) = setup(&options.suite)?;
+    let (bench, programs, facts) = setup(&options.suite)?;
     let (ms, fast_runs, slow_runs) = if quick { (100, 3, 2) } else { (1000, 5, 3) };
     let a = args(&format!("--tasks 10 --ms {ms}"));
-    let per_task = args(&format!("--tasks 10 --ms {ms} --workers 10"));
-    let slow = vec![model("serial", "serial", &a), peers.python("py-serial", "py_serial.py", &a)];
-    let fast = vec![
-        model("procs", "procs", &a),
-        model("threads", "threads", &a),
-        model("tokio", "tokio", &a),
-        model("epoll", "epoll", &a),
-        model("uring", "uring", &a),
-        model("ring", "ring", &a),
-        peers.python("py-processes (default workers)", "py_processes.py", &a),
-        peers.python("py-processes (10 workers)", "py_processes.py", &per_task),
-        peers.python("py-threads (default workers)", "py_threads.py", &a),
-        peers.python("py-threads (10 workers)", "py_threads.py", &per_task),
-        peers.python("py-asyncio", "py_asyncio.py", &a),
-        peers.python("py-uvloop", "py_uvloop.py", &a),
-        peers.node("node-promises", &a),
-        peers.go("go-goroutines", &a),
-    ];
-    let [slow, fast] = [slow, fast].map(|rows| {
-        rows.into_iter()
-            .map(|mut row| {
-                row.article = article_figure(&row.name);
-                row
-            })
-            .collect::<Vec<_>>()
-    });
-    let groups = vec![group("serial", slow, 0, slow_runs), group("concurrent", fast, 1, fast_runs)];
-    let mut rows = bench.measure(groups, "reports.json")?;
-    // The article's order: Rust rows first, serial at the top of each language.
-    let order = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring", "py-serial"];
-    rows.sort_by_key(|m| order.iter().position(|n| *n == m.row.name).unwrap_or(order.len()));
+    // Every program that sleeps; the article's Python pools also at one worker a task, as
+    // it sized them.
+    let sized = |p: &programs::Program| match p.id.as_str() {
+        "py-processes" | "py-threads" => {
+            vec![(format!("{} (10 workers)", p.id), args("--workers 10"))]
+        }
+        _ => vec![],
+    };
+    let mut all = bench.reports(every_and(&programs, "sleep", &a, sized));
+    for m in &mut all {
+        m.row.article = article_figure(&m.row.name);
+    }
+    // The programs that ran one task at a time take tasks × ms a run: fewer runs of them.
+    let one_at_a_time = |m: &Measured| m.report.as_ref().is_some_and(|r| r.concurrency == 1);
+    let (slow, fast): (Vec<Measured>, Vec<Measured>) = all.into_iter().partition(one_at_a_time);
+    let mut rows = bench.time("serial", slow, 0, slow_runs)?;
+    rows.extend(bench.time("concurrent", fast, 1, fast_runs)?);
+    bench.write_reports(&rows, "reports.json")?;
+    // The article's order: each runtime's rows together, the one-at-a-time row first.
+    let order = |m: &Measured| {
+        let runtime =
+            programs::roster().of(&m.row.name).map(|p| p.runtime.clone()).unwrap_or_default();
+        let first = roster().program.iter().position(|p| p.runtime == runtime);
+        (first.unwrap_or(usize::MAX), !one_at_a_time(m))
+    };
+    rows.sort_by_key(order);
 
     let table = table::timed_table(&rows, !quick, Some(ms as f64 / 1000.0));
     let reading = reading::seed(&rows, ms as f64 / 1000.0);
@@ -122,55 +130,47 @@ pub const CPU_WORK: u32 = 4_000_000;
 const CPU_TASKS: u32 = 8;
 
 pub fn cpu(options: &Suite) -> Result<(), String> {
-    let (bench, peers, facts) = setup(options)?;
+    let (bench, all_programs, facts) = setup(options)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let a = args(&format!("--workload cpu --tasks {CPU_TASKS} --work {CPU_WORK}"));
-    let with = |extra: &str| [a.clone(), args(extra)].concat();
-    let pool = format!("--workers {cores}");
-    let rust = vec![
-        model("serial", "serial", &a),
-        model("procs", "procs", &a),
-        model(&format!("procs ({cores} workers)"), "procs", &with(&pool)),
-        model("threads", "threads", &a),
-        model(&format!("threads ({cores} workers)"), "threads", &with(&pool)),
-        model("tokio", "tokio", &a),
-        model("tokio --offload", "tokio", &with("--offload")),
-        model("epoll", "epoll", &a),
-        model("epoll --offload", "epoll", &with("--offload")),
-        model("uring", "uring", &a),
-        model("uring --offload", "uring", &with("--offload")),
-        model("ring", "ring", &a),
-        model("ring --offload", "ring", &with("--offload")),
-    ];
-    let python = vec![
-        peers.python("py-serial", "py_serial.py", &a),
-        peers.python("py-processes (default workers)", "py_processes.py", &a),
-        peers.python("py-threads (default workers)", "py_threads.py", &a),
-        peers.python("py-asyncio", "py_asyncio.py", &a),
-        peers.python("py-asyncio --offload (process pool)", "py_asyncio.py", &with("--offload")),
-        peers.python("py-uvloop", "py_uvloop.py", &a),
-    ];
-    // Go and Node each against its own one-at-a-time row: one goroutine worker, the loop.
-    let others = vec![
-        peers.go("go-goroutines (1 worker)", &with("--workers 1")),
-        peers.go("go-goroutines", &a),
-        peers.node("node-promises", &a),
-        peers.node("node-promises --offload (worker_threads)", &with("--offload")),
-    ];
-    let groups = vec![
-        group("rust", rust, 1, 5),
-        group("python", python, 0, 3),
-        group("go-node", others, 0, 3),
-    ];
-    let measured = bench.measure(groups, "reports.json")?;
-    let of = |runtimes: &[Runtime]| -> Vec<Measured> {
-        let runs_on = |m: &&Measured| runtimes.contains(&Runtime::of(&m.row.name));
-        measured.iter().filter(runs_on).cloned().collect()
+    // Every program, and after it: its runtime's one-at-a-time row where that is its own
+    // with a flag (Go's single worker), a Rust pool at one worker a core, an event loop's
+    // --offload. The article's Python pools are already at their default size.
+    let variants = |p: &programs::Program| {
+        let mut more = Vec::new();
+        let one = roster().runtime[&p.runtime].one_at_a_time.clone();
+        if programs::id_of(&one) == p.id && one != p.id {
+            more.push((one.clone(), roster::flags_of(&one)));
+        }
+        if p.is_rust() && p.takes("workers") {
+            more.push((format!("{} ({cores} workers)", p.id), args(&format!("--workers {cores}"))));
+        }
+        if p.takes("offload") {
+            more.push((format!("{} --offload", p.id), args("--offload")));
+        }
+        more
     };
-    let (rust, python, others) =
-        (of(&[Runtime::Rust]), of(&[Runtime::Python]), of(&[Runtime::Go, Runtime::Node]));
+    let all = every_and(&all_programs, "cpu", &a, variants);
+    // One hyperfine run per group: the Rust models, the Python peers, every other runtime.
+    let kind = |r: &Row| match programs::runtime_of(&r.name) {
+        Ok("rust") => "rust",
+        Ok("python") => "python",
+        _ => "others",
+    };
+    let runs = |group: &str| if group == "rust" { (1, 5) } else { (0, 3) };
+    let mut measured = Vec::new();
+    for group in ["rust", "python", "others"] {
+        let rows: Vec<Row> = all.iter().filter(|r| kind(r) == group).cloned().collect();
+        let (warmup, n) = runs(group);
+        measured.extend(bench.time(group, bench.reports(rows), warmup, n)?);
+    }
+    bench.write_reports(&measured, "reports.json")?;
+    let of = |group: &str| -> Vec<Measured> {
+        measured.iter().filter(|m| kind(&m.row) == group).cloned().collect()
+    };
+    let (rust, python, others) = (of("rust"), of("python"), of("others"));
     let table = |rows: &[Measured]| {
-        let serial = |m: &Measured| Runtime::of(&m.row.name).one_at_a_time();
+        let serial = |m: &Measured| programs::one_at_a_time(&m.row.name).unwrap_or("");
         table::cpu_table(rows, cores, |m| reading::median(rows, serial(m)))
     };
     let (rust_table, python_table, others_table) = (table(&rust), table(&python), table(&others));
@@ -197,32 +197,32 @@ pub fn cpu(options: &Suite) -> Result<(), String> {
 // ---- make bench-http: real sockets ------------------------------------------------------
 
 pub fn http(options: &Suite) -> Result<(), String> {
-    let (bench, peers, facts) = setup(options)?;
+    let (bench, programs, facts) = setup(options)?;
     let service = crate::service::Service::start()?;
     let mut sections = String::new();
     for n in [100u32, 1_000, 10_000] {
         let a = args(&format!("--workload http --tasks {n} --ms 100 --addr {}", service.addr));
         let with = |extra: &str| [a.clone(), args(extra)].concat();
+        let row = |label: &str| programs.row(label, &with(&roster::flags_of(label).join(" ")));
         let mut groups = Vec::new();
         if n == 100 {
-            let serial =
-                vec![model("serial", "serial", &a), peers.python("py-serial", "py_serial.py", &a)];
-            groups.push(group("n100-serial", serial, 0, 2));
+            groups.push(group("n100-serial", vec![row("serial"), row("py-serial")], 0, 2));
         }
         let mut rows = Vec::new();
         if n <= 1_000 {
-            rows.push(model("procs", "procs", &a));
-            rows.push(model("threads (100 workers)", "threads", &with("--workers 100")));
-            let workers = format!("--workers {n}");
-            let name = format!("py-threads ({n} workers)");
-            rows.push(peers.python(&name, "py_threads.py", &with(&workers)));
+            rows.push(row("procs"));
+            rows.push(row("threads (100 workers)"));
+            rows.push(row(&format!("py-threads ({n} workers)")));
         }
-        rows.push(model("threads", "threads", &a));
-        rows.extend(["tokio", "epoll", "uring", "ring"].map(|m| model(m, m, &a)));
-        rows.push(peers.python("py-asyncio", "py_asyncio.py", &a));
-        rows.push(peers.python("py-uvloop", "py_uvloop.py", &a));
-        rows.push(peers.node("node-promises", &a));
-        rows.push(peers.go("go-goroutines", &a));
+        rows.extend(["threads", "tokio", "epoll", "uring", "ring"].map(row));
+        rows.extend(["py-asyncio", "py-uvloop", "node-promises", "go-goroutines"].map(row));
+        // Every other program the roster says runs http, as it comes: a new peer is here.
+        // (The one-at-a-time programs are at n = 100 alone, and py-processes is left out: a
+        // pool of one process a core takes n / cores rounds of 100 ms.)
+        let left_out = ["serial", "py-serial", "py-processes"];
+        let listed = rows.iter().map(|r| r.name.as_str()).chain(left_out);
+        let rest = programs.the_rest("http", listed, &a);
+        rows.extend(rest);
         groups.push(group(&format!("n{n}"), rows, 1, if n >= 10_000 { 3 } else { 5 }));
         let rows = bench.measure(groups, &format!("reports-n{n}.json"))?;
         let table = table::timed_table(&rows, false, None);

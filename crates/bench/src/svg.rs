@@ -110,7 +110,7 @@ pub fn models_and_peers(
     anchors: &[&str],
     points: impl Fn(&str) -> Vec<(f64, f64)>,
 ) -> [String; 2] {
-    let rust = |n: &str| crate::run::MODELS.contains(&n);
+    let rust = |n: &str| crate::programs::is_rust(n);
     let series = |wanted: &dyn Fn(&str) -> bool| -> Vec<Series> {
         names
             .iter()

@@ -8,12 +8,9 @@ use workload::Workload;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Syscalls, Tool, Trace};
-use crate::peers::Peers;
-use crate::run::model_program;
+use crate::programs::Programs;
 use crate::service::Service;
 use crate::table::{Table, DASH};
-
-use crate::run::MODELS;
 
 /// `program` (a model binary, or a peer and its script) with the contract's arguments for the
 /// workload — `--ms MS` where the workload waits, and `extra` — and the service when it
@@ -60,7 +57,9 @@ pub fn one(options: &Trace) -> Result<(), String> {
         std::process::exit(2);
     }
     let (argv, _service) = command(
-        &model_program(&options.model),
+        &Programs::with(roster::Places::new(crate::run::bin_dir(), None))
+            .row(&options.model, &[])
+            .argv,
         options.workload,
         options.tasks.into(),
         options.ms.unwrap_or(100),
@@ -121,7 +120,7 @@ fn strace(
         .chain(argv)
         .collect();
     // Its own process group and the children's time limit: a hung model cannot hang the run.
-    let ran = crate::child::run(&traced, &[], crate::child::LIMIT);
+    let ran = crate::child::run(&traced, &[], crate::child::limit());
     drop(service);
     ran.map_err(|e| format!("cannot run strace: {e}"))?;
     std::fs::read_to_string(scratch).map_err(|e| format!("strace wrote nothing: {e}"))
@@ -198,17 +197,14 @@ fn tasks_under_strace(model: &str, workload: Workload) -> Option<u64> {
 
 pub fn syscalls(options: &Syscalls) -> Result<(), String> {
     let out = &options.out;
-    let peers = Peers::find(&options.python);
+    let roster_programs = Programs::find(&options.python);
     // The models, then the two runtimes uvloop's claim names, where they can run here.
-    let mut programs: Vec<(&str, Vec<String>)> =
-        MODELS.iter().map(|&name| (name, model_program(name))).collect();
-    for row in [peers.node("node-promises", &[]), peers.go("go-goroutines", &[])] {
+    let mut programs: Vec<(&str, Vec<String>)> = Vec::new();
+    for id in crate::programs::models().into_iter().chain(["node-promises", "go-goroutines"]) {
+        let row = roster_programs.row(id, &[]);
         match row.missing {
-            None => programs.push((
-                if row.name.starts_with("go") { "go-goroutines" } else { "node-promises" },
-                row.argv,
-            )),
-            Some(why) => eprintln!("{}: not run: {why}", row.name),
+            None => programs.push((id, row.argv)),
+            Some(why) => eprintln!("{id}: not run: {why}"),
         }
     }
     let scratch = std::env::temp_dir().join(format!("conclab-strace-{}", std::process::id()));
@@ -243,7 +239,7 @@ pub fn syscalls(options: &Syscalls) -> Result<(), String> {
         tables += &format!("## {}\n\n{}\n", workload.name(), table.render());
     }
     let _ = std::fs::remove_file(&scratch);
-    let mut facts = crate::facts::collect(None, peers.versions());
+    let mut facts = crate::facts::collect(None, roster_programs.versions());
     facts.push(("strace", crate::facts::first_line("strace", &["-V"])));
     let text = crate::template::fill(
         "syscalls.md",

@@ -5,31 +5,27 @@
 
 use std::path::PathBuf;
 
-/// Every peer, as (name, program, leading arguments).
-fn peers() -> Vec<(&'static str, String, Vec<String>)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers");
-    let script = |name: &str| root.join(name).display().to_string();
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin");
-    let python =
-        std::env::var("CONCLAB_PEER_PYTHON").ok().map(PathBuf::from).unwrap_or_else(|| {
-            let python = venv.join("python");
-            if python.exists() {
-                python
-            } else {
-                PathBuf::from("python3")
-            }
-        });
-    let bin = python.parent().map_or(venv.clone(), PathBuf::from);
-    let py = |name: &'static str| (name, python.display().to_string(), vec![script(name)]);
-    vec![
-        py("py_serial.py"),
-        py("py_processes.py"),
-        py("py_threads.py"),
-        py("py_asyncio.py"),
-        py("py_uvloop.py"),
-        ("go-goroutines", bin.join("go-goroutines").display().to_string(), vec![]),
-        ("node-promises", bin.join("node").display().to_string(), vec![script("node_peer.mjs")]),
-    ]
+/// Every peer of the roster (roster.toml), as (id, program, leading arguments): a peer added
+/// there is tested here with no change to this file.
+fn peers() -> Vec<(String, String, Vec<String>)> {
+    let roster = roster::Roster::load().expect("roster.toml");
+    let python = std::env::var("CONCLAB_PEER_PYTHON").ok().map(PathBuf::from);
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release");
+    let places = roster::Places::new(bin, python);
+    roster
+        .peers()
+        .map(|p| {
+            let mut argv = p.argv(&places);
+            let program = argv.remove(0);
+            (p.id.clone(), program, argv)
+        })
+        .collect()
+}
+
+/// The peers the roster says have a pool that --workers sizes.
+fn pooled() -> Vec<String> {
+    let roster = roster::Roster::load().expect("roster.toml");
+    roster.peers().filter(|p| p.takes("workers")).map(|p| p.id.clone()).collect()
 }
 
 fn run_peer(program: &str, leading: &[String], args: &[&str]) -> testkit::Outcome {
@@ -128,7 +124,7 @@ fn a_pool_of_goroutines_runs_four_tasks_in_two_rounds() {
 fn offloading_keeps_the_python_and_node_loops_ticking() {
     let args = ["--workload", "cpu", "--tasks", "2", "--work", "400000", "--json"];
     for (peer, program, lead) in peers() {
-        if peer != "py_asyncio.py" && peer != "node-promises" {
+        if peer != "py-asyncio" && peer != "node-promises" {
             continue;
         }
         let blocked = run_peer(&program, &lead, &args).success();
@@ -152,7 +148,7 @@ fn offloading_keeps_the_python_and_node_loops_ticking() {
 /// `skip`; a failure names the peer.
 fn every_peer(skip: &[&str], check: fn(&str, &[&str])) {
     for (peer, program, lead) in peers() {
-        if skip.contains(&peer) {
+        if skip.contains(&peer.as_str()) {
             continue;
         }
         let outcome = std::panic::catch_unwind(|| check(&program, &leading(&lead)));
@@ -204,7 +200,7 @@ fn every_peer_finishes_the_request_in_flight_on_sigterm_and_reports() {
 
 #[test]
 fn every_concurrent_peer_serves_fifty_clients_at_once() {
-    every_peer(&["py_serial.py"], testkit::serve_checks::fifty_clients_are_served_at_once);
+    every_peer(&["py-serial"], testkit::serve_checks::fifty_clients_are_served_at_once);
 }
 
 #[test]
@@ -215,7 +211,7 @@ fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
         let cpu = ["--workload", "cpu", "--tasks", "3", "--work", "1000"];
         testkit::timeline_of(&program, &lead, &cpu, 3);
         // Every peer but the serial one runs the four sleeps at once.
-        assert_eq!(testkit::any_overlap(&sleep), peer != "py_serial.py", "{peer}: {sleep:?}");
+        assert_eq!(testkit::any_overlap(&sleep), peer != "py-serial", "{peer}: {sleep:?}");
     }
 }
 
@@ -229,7 +225,7 @@ fn every_peer_reads_the_right_blocks_direct_and_buffered() {
 #[test]
 fn every_peer_with_a_file_pool_reads_the_right_blocks_with_workers() {
     // py-serial reads one block at a time: it has no pool to size.
-    every_peer(&["py_serial.py"], |program, lead| {
+    every_peer(&["py-serial"], |program, lead| {
         testkit::disk_checks::reads_yield_the_checksum(program, lead, &["--workers", "3"])
     });
 }
@@ -282,7 +278,7 @@ fn every_peer_refuses_what_does_not_apply_to_the_ring() {
     every_peer(&[], |program, lead| {
         testkit::brigade_checks::what_does_not_apply_to_the_ring_is_refused(program, lead, false)
     });
-    for peer in ["py_threads.py", "py_processes.py", "go-goroutines"] {
+    for peer in pooled() {
         let (_, program, lead) = peers().into_iter().find(|p| p.0 == peer).unwrap();
         testkit::brigade_checks::what_does_not_apply_to_the_ring_is_refused(
             &program,
@@ -321,7 +317,7 @@ fn every_peer_fails_a_missing_row_naming_it() {
 fn every_peer_names_max_connections_when_past_it() {
     // The executors' default pools are a few workers; asked for 130, they hold 130
     // connections at once, as the others do with a connection per task.
-    every_peer(&["py_serial.py"], |program, lead| {
+    every_peer(&["py-serial"], |program, lead| {
         let pooled =
             lead.iter().any(|a| a.ends_with("py_threads.py") || a.ends_with("py_processes.py"));
         let more: &[&str] = if pooled { &["--workers", "130"] } else { &[] };

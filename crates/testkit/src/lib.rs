@@ -48,8 +48,8 @@ mod suites;
 
 pub use run::Outcome;
 pub use run::{
-    assert_http_fails, run, run_command, run_http, run_with_nofile_limit, run_with_nproc_limit,
-    run_without_io_uring,
+    assert_http_fails, run, run_command, run_http, run_with_env, run_with_nofile_limit,
+    run_with_nproc_limit, run_without_io_uring,
 };
 pub use serde_json::Value;
 pub use servers::{chunked_server, refusing_addr, silent_server, truncating_server, Service};

@@ -17,7 +17,7 @@ use crate::servers::Service;
 
 /// No test run may hang the suite: past this, the binary is killed and the test fails. 120 s,
 /// or `CONCLAB_KILL_AFTER_S` (`bench conform --timeout`).
-fn kill_after() -> Duration {
+pub(crate) fn kill_after() -> Duration {
     let seconds = std::env::var("CONCLAB_KILL_AFTER_S").ok().and_then(|s| s.parse().ok());
     Duration::from_secs(seconds.unwrap_or(120))
 }
@@ -99,6 +99,13 @@ impl Outcome {
 pub fn run(bin: &str, args: &[&str]) -> Outcome {
     let mut command = Command::new(bin);
     command.args(args);
+    finish(command)
+}
+
+/// Run `bin` with `args` and the environment variables `env` added, and wait for it.
+pub fn run_with_env(bin: &str, args: &[&str], env: &[(&str, String)]) -> Outcome {
+    let mut command = Command::new(bin);
+    command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
     finish(command)
 }
 

@@ -67,13 +67,26 @@ impl Server {
         let mut child = crate::run::retry_while_busy(|| command.spawn())
             .unwrap_or_else(|e| panic!("{program} does not start: {e}"));
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        // A server that never says where it listens is killed at the suite's limit, so that
+        // the read below ends (at EOF) and the test fails instead of hanging.
+        let (heard, listen) = std::sync::mpsc::channel::<()>();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let limit = crate::run::kill_after();
+        let watchdog = std::thread::spawn(move || {
+            if listen.recv_timeout(limit).is_err() {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+            }
+        });
         let mut line = String::new();
         let _ = stdout.read_line(&mut line);
+        let _ = heard.send(());
+        let _ = watchdog.join();
         let Some(addr) = line.trim().strip_prefix("listening on ") else {
             let _ = child.kill();
             let out = child.wait_with_output().expect("wait");
             panic!(
-                "{program} {args:?} did not say `listening on ADDR`: {line:?} {}",
+                "{program} {args:?} did not say `listening on ADDR` within {} s: {line:?} {}",
+                limit.as_secs(),
                 String::from_utf8_lossy(&out.stderr)
             );
         };

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use workload::Report;
 
 use crate::cli;
-use crate::peers::Peers;
+use crate::programs::Programs;
 
 /// The ring sizes.
 pub const SIZES: [u32; 7] = [2, 10, 100, 500, 1_000, 10_000, 100_000];
@@ -74,18 +74,15 @@ pub const RUST: [&str; 9] = [
     "ring",
 ];
 
-fn programs(peers: &Peers) -> Vec<Program> {
-    let model = |name: &str| {
-        let mut words = name.split(' ');
-        let mut argv = crate::run::model_program(words.next().expect("a name"));
-        argv.extend(words.map(String::from));
-        Program { name: name.into(), argv, missing: None }
+fn programs(programs: &Programs) -> Vec<Program> {
+    // A label's words after the id are its flags here: "threads --pipes".
+    let row = |label: &str| {
+        programs.row(label, &label.split(' ').skip(1).map(String::from).collect::<Vec<_>>())
     };
-    let peer =
-        |row: crate::run::Row| Program { name: row.name, argv: row.argv, missing: row.missing };
-    let mut all: Vec<Program> = RUST.iter().map(|n| model(n)).collect();
-    all.extend(peers.every().into_iter().map(peer));
-    all
+    let mut rows: Vec<crate::run::Row> = RUST.iter().map(|l| row(l)).collect();
+    let rest = programs.the_rest("brigade", rows.iter().map(|r| r.name.as_str()), &[]);
+    rows.extend(rest);
+    rows.into_iter().map(|r| Program { name: r.name, argv: r.argv, missing: r.missing }).collect()
 }
 
 /// One run of `p` on a ring of `n`, pinned to core 0 or not.
@@ -119,9 +116,9 @@ pub fn brigade(o: &cli::Sweep) -> Result<(), String> {
         let r: Results = crate::run::read_json(&o.out.join("brigade.json"))?;
         return tables::write(&o.out, &r);
     }
-    let peers = Peers::find(&o.python);
-    let programs = programs(&peers);
-    let mut more = peers.versions();
+    let all = Programs::find(&o.python);
+    let programs = programs(&all);
+    let mut more = all.versions();
     more.push(("taskset", crate::facts::first_line("taskset", &["--version"])));
     let mut r =
         Results { facts: crate::facts::json(&crate::facts::collect(None, more)), points: vec![] };

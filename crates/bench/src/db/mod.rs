@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use workload::Report;
 
 use crate::cli;
-use crate::peers::Peers;
+use crate::programs::Programs;
 
 /// The rows the cluster is seeded with.
 pub const ROWS: u32 = 100_000;
@@ -110,22 +110,16 @@ struct Program {
     serial: bool,
 }
 
-fn programs(peers: &Peers) -> Vec<Program> {
-    let model = |name: &str| Program {
-        name: name.into(),
-        argv: crate::run::model_program(name),
-        missing: None,
-        serial: name == "serial",
-    };
-    let peer = |row: crate::run::Row| Program {
-        serial: row.name == "py-serial",
-        name: row.name,
-        argv: row.argv,
-        missing: row.missing,
-    };
-    let mut all: Vec<Program> = crate::run::MODELS.iter().map(|m| model(m)).collect();
-    all.extend(peers.every().into_iter().map(peer));
-    all
+fn programs(programs: &Programs) -> Vec<Program> {
+    let rows = programs.every("db", &[]);
+    rows.into_iter()
+        .map(|r| Program {
+            serial: matches!(r.name.as_str(), "serial" | "py-serial"),
+            name: r.name,
+            argv: r.argv,
+            missing: r.missing,
+        })
+        .collect()
 }
 
 /// The throwaway cluster, pinned to `core` when there is one; stopped when dropped.
@@ -228,7 +222,7 @@ pub fn db(o: &cli::Sweep) -> Result<(), String> {
         let r: Results = crate::run::read_json(&o.out.join("db.json"))?;
         return tables::write(&o.out, &r);
     }
-    let peers = Peers::find(&o.python);
+    let peers = Programs::find(&o.python);
     let programs = programs(&peers);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (server_core, client_core) = if cores >= 2 { (Some(0), Some(1)) } else { (None, None) };

@@ -8,7 +8,6 @@ use crate::svg::models_and_peers;
 use crate::table::{in_order, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
-const RUST: [&str; 7] = crate::run::MODELS;
 const LOOPS: [&str; 4] = ["tokio", "epoll", "uring", "ring"];
 
 /// The point of `program` with `workers` in `points`, if it ran to the end.
@@ -124,11 +123,12 @@ fn rate_table(points: &[Point]) -> String {
 fn verdicts(r: &Results) -> Vec<Verdict> {
     let mut out = Vec::new();
     // 1. The pool at W = 90 against the ideal.
-    let worst = RUST
+    let rust = crate::programs::models();
+    let worst = rust
         .iter()
         .filter_map(|n| Some((*n, at(&r.wait, n, Some(90))?.wall_s? / ideal(90))))
         .max_by(|a, b| a.1.total_cmp(&b.1));
-    let all_ran = RUST[1..].iter().all(|n| at(&r.wait, n, Some(90)).is_some());
+    let all_ran = rust[1..].iter().all(|n| at(&r.wait, n, Some(90)).is_some());
     out.push((
         format!("N = {WAIT_N} × {WAIT_MS} ms, pool W = 90"),
         format!("every Rust model ≤ 1.05 × the ideal ({:.1} s)", ideal(90)),
@@ -168,7 +168,7 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
     ));
     // 3. A connection per task past max_connections.
     let past: Vec<&Point> =
-        r.unpooled.iter().filter(|p| p.n == 200 && RUST.contains(&p.program.as_str())).collect();
+        r.unpooled.iter().filter(|p| p.n == 200 && crate::programs::is_rust(&p.program)).collect();
     let named = past.iter().all(|p| {
         p.status.starts_with("exit 1")
             && p.first_error.as_deref().is_some_and(|e| e.contains("max_connections"))

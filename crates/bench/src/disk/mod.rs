@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use workload::Report;
 
 use crate::cli;
-use crate::peers::Peers;
+use crate::programs::Programs;
 
 /// The depths of the curve.
 pub const DEPTHS: [u32; 6] = [1, 4, 16, 64, 256, 1024];
@@ -112,30 +112,23 @@ pub struct Program {
     pub max_depth: u32,
 }
 
-fn programs(peers: &Peers) -> Vec<Program> {
-    let model = |name: &str, max_depth| Program {
-        name: name.into(),
-        argv: crate::run::model_program(name),
-        missing: None,
-        max_depth,
+fn programs(programs: &Programs) -> Vec<Program> {
+    let max_depth = |id: &str| match id {
+        // One read at a time, and no --workers to ask for more.
+        "serial" | "py-serial" => 1,
+        // A process per worker, each with its own interpreter: 64 is already 1 GiB of them.
+        "py-processes" => 64,
+        _ => 1024,
     };
-    let peer = |row: crate::run::Row| Program {
-        max_depth: match row.name.as_str() {
-            "py-serial" => 1,
-            // A process per worker, each with its own interpreter: 64 is already 1 GiB of them.
-            "py-processes" => 64,
-            _ => 1024,
-        },
-        name: row.name,
-        argv: row.argv,
-        missing: row.missing,
-    };
-    let mut all: Vec<Program> = crate::run::MODELS
-        .iter()
-        .map(|&m| model(m, if m == "serial" { 1 } else { 1024 }))
-        .collect();
-    all.extend(peers.every().into_iter().map(peer));
-    all
+    let rows = programs.every("disk", &[]);
+    rows.into_iter()
+        .map(|r| Program {
+            max_depth: max_depth(&r.name),
+            name: r.name,
+            argv: r.argv,
+            missing: r.missing,
+        })
+        .collect()
 }
 
 /// Drop the file's pages from the page cache (before a direct run), or read it whole into it
@@ -221,8 +214,8 @@ pub fn disk(d: &cli::Disk) -> Result<(), String> {
         let r: Results = crate::run::read_json(&o.out.join("disk.json"))?;
         return tables::write(&o.out, &r);
     }
-    let peers = Peers::find(&o.python);
-    let programs = programs(&peers);
+    let all = Programs::find(&o.python);
+    let programs = programs(&all);
     let file = &d.file;
     // The file is made once, from the definition, by the fastest maker: a Rust model.
     let serial = crate::run::model_program("serial");
@@ -239,7 +232,7 @@ pub fn disk(d: &cli::Disk) -> Result<(), String> {
     let secs = if o.quick { 0.3 } else { 1.5 };
     let fio_secs = if o.quick { 1 } else { 2 };
     let depths: &[u32] = if o.quick { &[1, 16, 64] } else { &DEPTHS };
-    let mut more = peers.versions();
+    let mut more = all.versions();
     more.push(("fio", crate::facts::first_line(&d.fio, &["--version"])));
     more.push(("device", device_of(file)));
     let mut r = Results {

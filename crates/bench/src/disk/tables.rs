@@ -256,7 +256,7 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
 fn readings(r: &Results) -> String {
     let c = &r.curve;
     let mut out = Vec::new();
-    let rust = crate::run::MODELS;
+    let rust = crate::programs::models();
     let best_at = |depth: u32| {
         rust.iter()
             .filter_map(|n| Some((*n, iops_of(c, n, depth)?)))

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::cli;
-use crate::peers::Peers;
+use crate::programs::Programs;
 
 /// One workload of the sweep: its arguments, and the pool sizes tried.
 pub struct Case {
@@ -66,7 +66,7 @@ struct Program {
 
 const ALL: &[&str] = &["sleep", "http", "cpu", "disk"];
 
-fn programs(peers: &Peers) -> Vec<Program> {
+fn programs(programs: &Programs) -> Vec<Program> {
     let model = |name: &str, extra: &[&str], workloads, max| {
         let mut argv = crate::run::model_program(name);
         argv.extend(extra.iter().map(|s| s.to_string()));
@@ -80,15 +80,22 @@ fn programs(peers: &Peers) -> Vec<Program> {
         workloads: ALL,
         max,
     };
-    vec![
+    let mut all = vec![
         model("threads", &[], ALL, 1024),
         model("procs", &[], ALL, 1024),
         model("epoll", &["--offload"], &["cpu"], 1024),
         model("epoll", &[], &["disk"], 1024),
-        peer(peers.python("py-threads", "py_threads.py", &[]), 1024),
+        peer(programs.row("py-threads", &[]), 1024),
         // A process per worker, each its own interpreter: 32 is half a GiB of them.
-        peer(peers.python("py-processes", "py_processes.py", &[]), 32),
-    ]
+        peer(programs.row("py-processes", &[]), 32),
+    ];
+    // And every other peer with a pool the roster says --workers sizes.
+    let others = programs.the_rest("sleep", all.iter().map(|p| p.name.as_str()), &[]);
+    let pooled = |r: &crate::run::Row| {
+        crate::programs::roster().of(&r.name).is_ok_and(|p| !p.is_rust() && p.takes("workers"))
+    };
+    all.extend(others.into_iter().filter(pooled).map(|r| peer(r, 1024)));
+    all
 }
 
 fn cases(addr: &str, quick: bool) -> Vec<Case> {
@@ -125,7 +132,7 @@ pub fn pools(o: &cli::Sweep) -> Result<(), String> {
         let r: Results = crate::run::read_json(&o.out.join("pools.json"))?;
         return tables::write(&o.out, &r);
     }
-    let peers = Peers::find(&o.python);
+    let peers = Programs::find(&o.python);
     let service = crate::service::Service::start()?;
     let programs = programs(&peers);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);

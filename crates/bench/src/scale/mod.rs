@@ -16,8 +16,7 @@ mod tables;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Out, Scale};
-use crate::peers::Peers;
-use crate::run::model_program;
+use crate::programs::Programs;
 use crate::run::Row;
 use crate::run::{read_json, to_json, write};
 use crate::{facts, template};
@@ -88,15 +87,8 @@ const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
 const POOL: u64 = 1000;
 
 impl Line {
-    fn model(name: &str, binary: &str, base: &[String], extra: &[&str]) -> Line {
-        let mut argv = model_program(binary);
-        argv.extend(base.iter().cloned());
-        argv.extend(extra.iter().map(|a| a.to_string()));
-        Line { name: name.into(), argv, workers_per_task: false, env: Vec::new(), skip: Skip::None }
-    }
-
-    /// A peer's line, from its row (which says why, if it cannot run here).
-    fn peer(row: Row) -> Line {
+    /// A program's line, from its row (which says why, if it cannot run here).
+    fn of(row: Row) -> Line {
         let skip = row.missing.map_or(Skip::None, Skip::Always);
         Line { name: row.name, argv: row.argv, workers_per_task: false, env: Vec::new(), skip }
     }
@@ -125,48 +117,66 @@ impl Line {
 }
 
 /// Every line of the sleep sweep, in the order of the tables and the plots' legends.
-fn sleep_lines(peers: &Peers, ms: u64) -> Vec<Line> {
+fn sleep_lines(programs: &Programs, ms: u64) -> Vec<Line> {
     let base = ["--ms".to_string(), ms.to_string()];
+    let line = |label: &str, extra: &[&str]| {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        Line::of(programs.row(label, &[base.to_vec(), extra].concat()))
+    };
     let pool = POOL.to_string();
-    let mut threads_per_task =
-        Line::peer(peers.python("py-threads (N workers)", "py_threads.py", &base));
+    let mut threads_per_task = line("py-threads (N workers)", &[]);
     threads_per_task.workers_per_task = true;
-    vec![
-        Line::model("serial", "serial", &base, &[]).skip(Skip::Rounds { at_once: 1, ms }),
-        Line::model("procs", "procs", &base, &[]),
-        Line::model(&format!("procs ({POOL} workers)"), "procs", &base, &["--workers", &pool])
+    let mut lines = vec![
+        line("serial", &[]).skip(Skip::Rounds { at_once: 1, ms }),
+        line("procs", &[]),
+        line(&format!("procs ({POOL} workers)"), &["--workers", &pool])
             .skip(Skip::Rounds { at_once: POOL, ms }),
-        Line::model("threads", "threads", &base, &[]),
-        Line::model(&format!("threads ({POOL} workers)"), "threads", &base, &["--workers", &pool])
+        line("threads", &[]),
+        line(&format!("threads ({POOL} workers)"), &["--workers", &pool])
             .skip(Skip::Rounds { at_once: POOL, ms }),
-        Line::model("tokio", "tokio", &base, &[]),
-        Line::model("epoll", "epoll", &base, &[]),
-        Line::model("uring", "uring", &base, &[]),
-        Line::model("ring", "ring", &base, &[]),
-        Line::model("tokio (jemalloc)", "tokio", &base, &[]).on_jemalloc(),
-        Line::model("uring (jemalloc)", "uring", &base, &[]).on_jemalloc(),
-        Line::peer(peers.python("py-asyncio", "py_asyncio.py", &base)),
-        Line::peer(peers.python("py-uvloop", "py_uvloop.py", &base)),
+        line("tokio", &[]),
+        line("epoll", &[]),
+        line("uring", &[]),
+        line("ring", &[]),
+        line("tokio (jemalloc)", &[]).on_jemalloc(),
+        line("uring (jemalloc)", &[]).on_jemalloc(),
+        line("py-asyncio", &[]),
+        line("py-uvloop", &[]),
         threads_per_task,
-        Line::peer(peers.node("node-promises", &base)),
-        Line::peer(peers.go("go-goroutines", &base)),
-    ]
+        line("node-promises", &[]),
+        line("go-goroutines", &[]),
+    ];
+    // Every other program that sleeps, as it comes (a new peer is here). py-serial and the
+    // Python pools at their default size would take N / pool rounds of a second.
+    let listed = lines.iter().map(|l| l.name.as_str()).chain(["py-serial", "py-processes"]);
+    let rest = programs.the_rest("sleep", listed, &base);
+    lines.extend(rest.into_iter().map(Line::of));
+    lines
 }
 
 /// The http sweep, at 100 ms, for the models that hold every connection at once.
-fn http_lines(peers: &Peers, addr: &str) -> Vec<Line> {
+fn http_lines(programs: &Programs, addr: &str) -> Vec<Line> {
     let base = ["--workload", "http", "--ms", "100", "--addr", addr].map(String::from);
-    vec![
-        Line::model("threads", "threads", &base, &[]),
-        Line::model("tokio", "tokio", &base, &[]),
-        Line::model("epoll", "epoll", &base, &[]),
-        Line::model("uring", "uring", &base, &[]),
-        Line::model("ring", "ring", &base, &[]),
-        Line::peer(peers.python("py-asyncio", "py_asyncio.py", &base)),
-        Line::peer(peers.python("py-uvloop", "py_uvloop.py", &base)),
-        Line::peer(peers.node("node-promises", &base)),
-        Line::peer(peers.go("go-goroutines", &base)),
+    let mut lines: Vec<Line> = [
+        "threads",
+        "tokio",
+        "epoll",
+        "uring",
+        "ring",
+        "py-asyncio",
+        "py-uvloop",
+        "node-promises",
+        "go-goroutines",
     ]
+    .map(|label| Line::of(programs.row(label, &base)))
+    .into();
+    // Every other program that holds every connection at once; not those that run one at a
+    // time or a process a connection, nor the Python pools.
+    let left_out = ["serial", "procs", "py-serial", "py-processes", "py-threads"];
+    let listed = lines.iter().map(|l| l.name.as_str()).chain(left_out);
+    let rest = programs.the_rest("http", listed, &base);
+    lines.extend(rest.into_iter().map(Line::of));
+    lines
 }
 
 /// Sweep `lines` over `grid`; each line stops at its first failure.
@@ -192,7 +202,7 @@ fn sweep(lines: &[Line], grid: &[u64]) -> Vec<Point> {
 pub fn scale(options: &Scale) -> Result<(), String> {
     let out = &options.out;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let peers = Peers::find(&options.python);
+    let peers = Programs::find(&options.python);
     let (grid, http_grid, ms): (&[u64], &[u64], u64) = if options.smoke {
         (&[10, 100], &[10, 100], 50)
     } else {

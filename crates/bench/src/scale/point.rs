@@ -28,9 +28,9 @@ impl Point {
         self.error.is_none()
     }
 
-    /// The peers (Python, Node, Go) are drawn dashed.
+    /// The peers (every program not a Rust model) are drawn dashed.
     pub fn peer(&self) -> bool {
-        crate::peers::Runtime::of(&self.line) != crate::peers::Runtime::Rust
+        !crate::programs::is_rust(&self.line)
     }
 
     /// Peak memory of the process and its children, in KiB.

@@ -21,7 +21,7 @@ use workload::serve::ServeReport;
 use workload::Report;
 
 use crate::cli;
-use crate::peers::Peers;
+use crate::programs::Programs;
 pub use load::Latency;
 use servers::{Running, Spec};
 
@@ -78,7 +78,7 @@ pub struct CpuCase {
 }
 
 pub fn serve(o: &cli::Serve) -> Result<(), String> {
-    let peers = Peers::find(&o.python);
+    let peers = Programs::find(&o.python);
     let specs = servers::all(&peers);
     let scratch = std::env::temp_dir().join(format!("conclab-serve-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use workload::serve::ServeReport;
 
-use crate::peers::Peers;
+use crate::programs::{roster, Programs};
 use crate::run::model_program;
 
 /// One server: how to start it, or why it cannot run here.
@@ -24,41 +24,33 @@ pub struct Spec {
     pub missing: Option<String>,
 }
 
-/// Every server, in the order of the tables: models, peers, then nginx.
-pub fn all(peers: &Peers) -> Vec<Spec> {
-    let spec = |name: &str, argv: Vec<String>, can_offload, missing| Spec {
-        name: name.into(),
-        argv,
-        nginx: false,
-        can_offload,
-        missing,
-    };
-    let mut specs: Vec<Spec> = crate::run::MODELS.into_iter().map(model).collect();
-    for (name, script, offload) in [
-        ("py-serial", "py_serial.py", false),
-        ("py-processes", "py_processes.py", false),
-        ("py-threads", "py_threads.py", false),
-        ("py-asyncio", "py_asyncio.py", true),
-        ("py-uvloop", "py_uvloop.py", true),
-    ] {
-        let row = peers.python(name, script, &[]);
-        specs.push(spec(name, row.argv, offload, row.missing));
-    }
-    let go = peers.go("go-goroutines", &[]);
-    specs.push(spec("go-goroutines", go.argv, false, go.missing));
-    let node = peers.node("node-promises", &[]);
-    specs.push(spec("node-promises", node.argv, true, node.missing));
+/// Every server, in the order of the tables: every program the roster says serves, then nginx.
+pub fn all(programs: &Programs) -> Vec<Spec> {
+    let serving = roster().program.iter().filter(|p| p.takes("serve"));
+    let mut specs: Vec<Spec> = serving
+        .map(|p| {
+            let row = programs.row(&p.id, &[]);
+            Spec {
+                name: row.name,
+                argv: row.argv,
+                nginx: false,
+                can_offload: p.takes("offload"),
+                missing: row.missing,
+            }
+        })
+        .collect();
     specs.push(nginx());
     specs
 }
 
-/// A Rust model's server; the event loops can offload `/cpu`.
+/// A Rust model's server.
 pub fn model(name: &str) -> Spec {
+    let offload = roster().program(name).is_some_and(|p| p.takes("offload"));
     Spec {
         name: name.into(),
         argv: model_program(name),
         nginx: false,
-        can_offload: !matches!(name, "serial" | "procs" | "threads"),
+        can_offload: offload,
         missing: None,
     }
 }

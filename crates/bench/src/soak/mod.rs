@@ -74,7 +74,7 @@ pub struct SoakReport {
 
 /// The servers `--servers` names (default: the seven models and nginx).
 fn specs(names: &Option<String>) -> Result<Vec<Spec>, String> {
-    let all = || crate::run::MODELS.iter().map(|m| m.to_string()).chain(["nginx".into()]);
+    let all = || crate::programs::models().into_iter().map(String::from).chain(["nginx".into()]);
     let names: Vec<String> = match names {
         Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
         None => all().collect(),
@@ -83,7 +83,7 @@ fn specs(names: &Option<String>) -> Result<Vec<Spec>, String> {
         .iter()
         .map(|n| match n.as_str() {
             "nginx" => Ok(servers::nginx()),
-            m if crate::run::MODELS.contains(&m) => Ok(servers::model(m)),
+            m if crate::programs::models().contains(&m) => Ok(servers::model(m)),
             other => Err(format!(
                 "--servers: no server {other:?}: {}",
                 all().collect::<Vec<_>>().join(", ")

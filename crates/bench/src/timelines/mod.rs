@@ -15,8 +15,8 @@ use std::path::Path;
 use workload::timeline::{Line, Timeline};
 
 use crate::cli::Timelines;
-use crate::peers::Peers;
-use crate::run::{model_program, Row};
+use crate::programs::{roster, Programs};
+use crate::run::Row;
 use draw::Panel;
 
 /// One case: its title, whether its tasks are CPU work, its rows, and what every row runs.
@@ -32,37 +32,32 @@ fn args(text: &str) -> Vec<String> {
     text.split_whitespace().map(String::from).collect()
 }
 
-fn model(name: &str, binary: &str, extra: &str) -> Row {
-    Row::new(name, [model_program(binary), args(extra)].concat())
-}
-
-fn cases(peers: &Peers) -> Vec<Case> {
+fn cases(programs: &Programs) -> Vec<Case> {
+    // A row with the flags its label names ("py-threads (10 workers)", "epoll --offload").
+    let row = |label: &str| programs.row(label, &roster::flags_of(label));
     let seed = args("--tasks 10 --ms 1000");
-    let mut seed_rows: Vec<Row> = ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"]
-        .into_iter()
-        .map(|m| model(m, m, ""))
+    // Every program that sleeps, the article's Python pools at a worker a task.
+    let seed_rows: Vec<Row> = roster()
+        .running("sleep")
+        .map(|p| match p.id.as_str() {
+            "py-processes" | "py-threads" => row(&format!("{} (10 workers)", p.id)),
+            id => row(id),
+        })
         .collect();
-    seed_rows.extend([
-        peers.python("py-serial", "py_serial.py", &[]),
-        peers.python("py-processes (10 workers)", "py_processes.py", &args("--workers 10")),
-        peers.python("py-threads (10 workers)", "py_threads.py", &args("--workers 10")),
-        peers.python("py-asyncio", "py_asyncio.py", &[]),
-        peers.python("py-uvloop", "py_uvloop.py", &[]),
-        peers.go("go-goroutines", &[]),
-        peers.node("node-promises", &[]),
-    ]);
-    let cpu_rows = vec![
-        model("serial", "serial", ""),
-        model("threads", "threads", ""),
-        model("procs", "procs", ""),
-        model("tokio", "tokio", ""),
-        model("epoll", "epoll", ""),
-        model("epoll --offload", "epoll", "--offload"),
-        peers.python("py-threads (the GIL)", "py_threads.py", &[]),
-        peers.python("py-processes", "py_processes.py", &[]),
-        peers.python("py-asyncio", "py_asyncio.py", &[]),
-        peers.python("py-asyncio --offload", "py_asyncio.py", &args("--offload")),
-    ];
+    let cpu_rows = [
+        "serial",
+        "threads",
+        "procs",
+        "tokio",
+        "epoll",
+        "epoll --offload",
+        "py-threads (the GIL)",
+        "py-processes",
+        "py-asyncio",
+        "py-asyncio --offload",
+    ]
+    .map(row)
+    .into();
     vec![
         Case { name: "seed", title: "10 tasks, each waits 1 s: who waits where", work: false, args: seed, rows: seed_rows },
         Case { name: "cpu", title: "8 SHA-256 chains of 200,000 rounds: parallel, serial, or behind the GIL", work: true, args: args("--workload cpu --tasks 8 --work 200000"), rows: cpu_rows },
@@ -71,15 +66,15 @@ fn cases(peers: &Peers) -> Vec<Case> {
             title: "1,000 requests at once, each answered after 100 ms: tasks on two workers vs a thread each",
             work: false,
             args: args("--workload http --tasks 1000 --ms 100"),
-            rows: vec![model("tokio", "tokio", ""), model("threads", "threads", "")],
+            rows: vec![row("tokio"), row("threads")],
         },
     ]
 }
 
 pub fn timelines(o: &Timelines) -> Result<(), String> {
-    let peers = Peers::find(&o.python);
+    let programs = Programs::find(&o.python);
     std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
-    for case in cases(&peers) {
+    for case in cases(&programs) {
         let service = (case.name == "http").then(crate::service::Service::start).transpose()?;
         let dir = o.out.join(case.name);
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
