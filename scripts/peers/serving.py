@@ -7,6 +7,7 @@ serve with an asyncio Protocol and httptools, as uvloop's own HTTP benchmark doe
 """
 import json
 import os
+import select
 import resource
 import signal
 import socket
@@ -220,8 +221,10 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_HEAD
 
 
-def stop_on_signals(on_stop):
-    """Run `on_stop` (in a thread, so it may block) at the first SIGINT or SIGTERM."""
+def stop_on_signals(asked):
+    """At the first SIGINT or SIGTERM: cut the idle clients' reads and set `asked`. The handler
+    only sets things (under gevent it runs in the hub, where nothing may block); the main
+    thread does the stopping."""
     def handler(signum, frame):
         Handler.stopping.set()
         for sock in list(Handler.open_sockets):  # idle clients: their read ends at once
@@ -230,7 +233,7 @@ def stop_on_signals(on_stop):
             except OSError:
                 pass
         if os.getpid() == Handler.server_pid:  # not in a forked child, which just finishes
-            threading.Thread(target=on_stop, daemon=True).start()
+            asked.set()
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
 
@@ -242,10 +245,25 @@ def serve_blocking(model, server_class, args, workers=1):
     read_fd, Handler.report_fd = os.pipe()
 
     def read_counts():
-        with os.fdopen(read_fd) as counts:
-            for line in counts:
+        # Waiting in select, not in read: gevent's select lets the other greenlets run
+        # (py-gevent), where a read of a pipe would block its one thread.
+        pending = b""
+        while True:
+            # (With a timeout: gevent's select does not always wake at the close of the
+            # pipe's other end. Once it is closed, a quiet pipe has nothing more to say.)
+            if not select.select([read_fd], [], [], 0.1)[0]:
+                if closed.is_set():
+                    break
+                continue
+            chunk = os.read(read_fd, 4096)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
                 requests, rejected, errors = map(int, line.split())
                 tally.add(requests=requests, rejected=rejected, errors=errors)
+        os.close(read_fd)
+    closed = threading.Event()
     reader = threading.Thread(target=read_counts, daemon=True)
     reader.start()
     Handler.tally = tally
@@ -268,23 +286,20 @@ def serve_blocking(model, server_class, args, workers=1):
         else:
             tally.add(errors=1)
     server.handle_error = handle_error
-    done = threading.Event()
-
-    def stop():
-        server.shutdown()  # the accept loop ends; server_close waits for the connections
-        for pid in list(getattr(server, "active_children", None) or ()):
-            os.kill(pid, signal.SIGTERM)  # a forked child cuts its idle client and finishes
-        done.set()
-
-    stop_on_signals(stop)
+    asked = threading.Event()
+    stop_on_signals(asked)
     listening(server.socket, tally)
     tally.start = time.monotonic()
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
     serving.start()
-    while not done.wait(0.5):
+    while not asked.wait(0.5):
         pass
+    server.shutdown()  # the accept loop ends; server_close waits for the connections
+    for pid in list(getattr(server, "active_children", None) or ()):
+        os.kill(pid, signal.SIGTERM)  # a forked child cuts its idle client and finishes
     serving.join()
     server.server_close()  # waits for connection threads, reaps forked children
     os.close(Handler.report_fd)
+    closed.set()
     reader.join(5)
     tally.exit(workers)
