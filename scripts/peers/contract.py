@@ -290,7 +290,7 @@ def brigade_link(args, i, receive, send):
         following = pass_on(args, c)
         if following is not None:
             send(following)
-    return value, started, time.monotonic(), os.getpid(), threading.get_ident(), _self_rss_kib()
+    return value, started, time.monotonic(), os.getpid(), threading.get_native_id(), _self_rss_kib()
 
 
 def token_pipes(n):
@@ -438,7 +438,7 @@ def run_blocking(args, i):
             raise TaskError(str(e)) from None
     else:
         value = cpu_task(i, args.work)
-    return value, started, time.monotonic(), os.getpid(), threading.get_ident(), _self_rss_kib()
+    return value, started, time.monotonic(), os.getpid(), threading.get_native_id(), _self_rss_kib()
 
 
 def threads_now():

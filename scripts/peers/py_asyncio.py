@@ -50,7 +50,7 @@ async def one_task(i, args, pool, connections):
     else:
         started = time.monotonic()
         value = contract.cpu_task(i, args.work)
-    return value, started or 0.0, time.monotonic(), os.getpid(), threading.get_ident(), 0
+    return value, started or 0.0, time.monotonic(), os.getpid(), threading.get_native_id(), 0
 
 
 async def pulse(tally, pending):
@@ -77,7 +77,7 @@ async def brigade(args, tally):
             following = contract.pass_on(args, c)
             if following is not None:
                 await boxes[(i + 1) % args.tasks].put(following)
-        return value, started, time.monotonic(), os.getpid(), threading.get_ident(), 0
+        return value, started, time.monotonic(), os.getpid(), threading.get_native_id(), 0
 
     tally.start = time.monotonic()
     tasks = [asyncio.ensure_future(link(i)) for i in range(args.tasks)]

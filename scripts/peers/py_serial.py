@@ -28,7 +28,7 @@ if args.workload == "brigade":
         token, at = contract.pass_on(args, got), (at + 1) % args.tasks
     now = time.monotonic()
     for i, v in enumerate(values):
-        tally.record(i, (v, tally.start, now, os.getpid(), threading.get_ident(), 0))
+        tally.record(i, (v, tally.start, now, os.getpid(), threading.get_native_id(), 0))
     tally.exit()
 for i in range(args.tasks):
     try:
