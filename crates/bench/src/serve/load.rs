@@ -104,29 +104,59 @@ pub fn oha(
             url.to_string(),
         ],
     );
-    let out = output(&argv)?;
-    let v: serde_json::Value =
-        serde_json::from_str(&out).map_err(|e| format!("oha's JSON: {e}"))?;
-    let p = |q: &str| v["latencyPercentiles"][q].as_f64().unwrap_or(f64::NAN) * 1000.0;
-    let codes = v["statusCodeDistribution"].as_object().cloned().unwrap_or_default();
-    let count = |ok: bool| -> u64 {
-        codes
-            .iter()
-            .filter(|(c, _)| c.starts_with('2') == ok)
-            .map(|(_, n)| n.as_u64().unwrap_or(0))
-            .sum()
+    oha_latency(&output(&argv)?)
+}
+
+/// What oha's JSON report says: requests answered 2xx, their rate and percentiles, and the
+/// rest as errors.
+fn oha_latency(out: &str) -> Result<Latency, String> {
+    let report: OhaReport = serde_json::from_str(out).map_err(|e| format!("oha's JSON: {e}"))?;
+    let answered: u64 = report
+        .status_code_distribution
+        .iter()
+        .filter(|(c, _)| c.starts_with('2'))
+        .map(|(_, n)| n)
+        .sum();
+    let others: u64 = report
+        .status_code_distribution
+        .iter()
+        .filter(|(c, _)| !c.starts_with('2'))
+        .map(|(_, n)| n)
+        .sum();
+    let failed: u64 = report.error_distribution.values().sum();
+    // No request answered, no latency: an error that says so, never a NaN in a table.
+    let p = |q: &str| -> Result<f64, String> {
+        let seconds = report.latency_percentiles.get(q).copied().flatten();
+        seconds.map(|s| s * 1000.0).ok_or_else(|| {
+            format!("oha measured no {q}: {answered} answered, {others} other statuses, {failed} errors")
+        })
     };
-    let failed: u64 = v["errorDistribution"]
-        .as_object()
-        .map_or(0, |e| e.values().filter_map(|n| n.as_u64()).sum());
     Ok(Latency {
-        requests: count(true),
-        req_per_s: v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0),
-        p50_ms: p("p50"),
-        p99_ms: p("p99"),
-        p999_ms: p("p99.9"),
-        errors: count(false) + failed,
+        requests: answered,
+        req_per_s: report.summary.requests_per_sec.unwrap_or(0.0),
+        p50_ms: p("p50")?,
+        p99_ms: p("p99")?,
+        p999_ms: p("p99.9")?,
+        errors: others + failed,
     })
+}
+
+/// What `oha --output-format json` prints, the fields read here: seconds, and counts by
+/// status and by error.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OhaReport {
+    summary: OhaSummary,
+    /// "p50", "p99", "p99.9" …; null when no request was answered.
+    latency_percentiles: std::collections::BTreeMap<String, Option<f64>>,
+    status_code_distribution: std::collections::BTreeMap<String, u64>,
+    error_distribution: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OhaSummary {
+    requests_per_sec: Option<f64>,
 }
 
 /// N fresh connections at once, each asking for a 100 ms answer: the `epoll` model's http
@@ -162,4 +192,23 @@ fn output(argv: &[String]) -> Result<String, String> {
 /// The client exits 1 when some requests failed; its report says how many.
 fn output_any_status(argv: &[String]) -> Result<String, String> {
     crate::child::output(argv, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oha_s_report_is_read_into_milliseconds_and_no_latency_is_an_error() {
+        let out = r#"{"summary":{"successRate":1.0,"total":2.0,"requestsPerSec":999.5},
+            "latencyPercentiles":{"p50":0.0004,"p99":0.002,"p99.9":0.0031,"p99.99":0.004},
+            "statusCodeDistribution":{"200":1990,"404":3},"errorDistribution":{"timeout":7}}"#;
+        let l = oha_latency(out).unwrap();
+        assert_eq!((l.requests, l.errors), (1990, 10));
+        assert_eq!((l.req_per_s, l.p50_ms, l.p999_ms), (999.5, 0.4, 3.1));
+        let none = r#"{"summary":{"requestsPerSec":0.0},"latencyPercentiles":{"p50":null,"p99":null,"p99.9":null},
+            "statusCodeDistribution":{},"errorDistribution":{"connection refused":12}}"#;
+        let e = oha_latency(none).unwrap_err();
+        assert!(e.contains("no p50: 0 answered, 0 other statuses, 12 errors"), "{e}");
+    }
 }
