@@ -1,4 +1,7 @@
-//! Log-log line plots as plain SVG: no dependency, no network, and small enough to read.
+//! Log-log line plots on plotters' SVG backend, which escapes every text it writes; and the
+//! palette every plot and timeline shares.
+
+use plotters::prelude::*;
 
 /// One line of a plot: a model's points, drawn solid, or dashed for a peer, in the colour at
 /// `color` of [`COLORS`] (so that a line keeps its colour from plot to plot).
@@ -9,95 +12,139 @@ pub struct Series {
     pub color: usize,
 }
 
-/// Distinct colours for up to 16 lines: Tableau 10, then darker and stronger hues that stay
-/// apart from them when dashed.
-pub const COLORS: [&str; 16] = [
+/// Distinct colours for up to 24 lines: Tableau 10, then darker and stronger hues that stay
+/// apart from them when dashed, then Sasha Trubetskoy's distinct hues.
+pub const COLORS: [&str; 24] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
     "#bcbd22", "#7f7f7f", "#393b79", "#000000", "#b8860b", "#843c39", "#00a86b", "#ff1493",
+    "#4363d8", "#f58231", "#911eb4", "#469990", "#9a6324", "#800000", "#808000", "#000075",
 ];
-// The canvas and the plot area's margins (the legend sits in the right one).
-const W: f64 = 760.0;
-const H: f64 = 460.0;
-const LEFT: f64 = 70.0;
-const RIGHT: f64 = 210.0;
-const TOP: f64 = 40.0;
-const BOTTOM: f64 = 50.0;
+// The canvas, and the right margin the legend sits in.
+const W: u32 = 760;
+const H: u32 = 460;
+const LEGEND: u32 = 210;
 
-/// "1", "10", "1k", "1M", "0.01": decade labels.
-fn decade_label(exp: i32) -> String {
-    match exp {
-        e if e >= 6 => format!("{}M", 10f64.powi(e - 6)),
-        e if e >= 3 => format!("{}k", 10f64.powi(e - 3)),
-        e if e >= 0 => format!("{}", 10f64.powi(e)),
-        e => format!("{}", 10f64.powi(e)),
+/// "1", "10", "1k", "1M", "0.01": a tick's label.
+fn compact(v: f64) -> String {
+    let trim = |x: f64| format!("{x:.2}").trim_end_matches('0').trim_end_matches('.').to_string();
+    match v {
+        v if v >= 1e6 => format!("{}M", trim(v / 1e6)),
+        v if v >= 1e3 => format!("{}k", trim(v / 1e3)),
+        v => trim(v),
     }
 }
 
 /// Whole decades around the positive values.
-fn decades(values: impl Iterator<Item = f64>) -> Option<(i32, i32)> {
+fn decades(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (lo, hi) = values
         .filter(|v| *v > 0.0)
         .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     (lo <= hi).then(|| {
-        (lo.log10().floor() as i32, (hi.log10().ceil() as i32).max(lo.log10().floor() as i32 + 1))
+        let (a, b) = (lo.log10().floor(), hi.log10().ceil());
+        (10f64.powf(a), 10f64.powf(b.max(a + 1.0)))
     })
+}
+
+/// `text` for an SVG text node or attribute: what a program's name or a title may hold
+/// (`<`, `&`, quotes) written as entities. The timelines' writer puts every text through it.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn rgb(hex: &str) -> RGBColor {
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
+    RGBColor(byte(1), byte(3), byte(5))
 }
 
 /// A log-log plot of `series`; points with a zero or negative coordinate cannot be drawn on
 /// log axes and are left out (the tables beside the plots have every figure).
 pub fn loglog(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
-    let all = || {
-        series.iter().flat_map(|s| s.points.iter().copied()).filter(|(x, y)| *x > 0.0 && *y > 0.0)
+    let mut svg = String::new();
+    if let Err(e) = draw(&mut svg, title, x_label, y_label, series) {
+        // Drawing into a String fails only on a bug; say so in the plot rather than panic.
+        svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\"><text y=\"20\">cannot draw: {}</text></svg>\n", escape(&e));
+    }
+    svg
+}
+
+fn draw(
+    svg: &mut String,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let drawn = |s: &Series| -> Vec<(f64, f64)> {
+        s.points.iter().copied().filter(|(x, y)| *x > 0.0 && *y > 0.0).collect()
     };
+    let all: Vec<(f64, f64)> = series.iter().flat_map(drawn).collect();
+    let root = SVGBackend::with_string(svg, (W, H)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
     let (Some((x0, x1)), Some((y0, y1))) =
-        (decades(all().map(|p| p.0)), decades(all().map(|p| p.1)))
+        (decades(all.iter().map(|p| p.0)), decades(all.iter().map(|p| p.1)))
     else {
-        return format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\"><text x=\"20\" y=\"30\">{title}: no data</text></svg>\n");
+        root.titled(&format!("{title}: no data"), ("sans-serif", 15)).map_err(|e| err(&e))?;
+        return root.present().map_err(|e| err(&e));
     };
-    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
-    let px = |x: f64| LEFT + (x.log10() - x0 as f64) / (x1 - x0) as f64 * pw;
-    let py = |y: f64| TOP + ph - (y.log10() - y0 as f64) / (y1 - y0) as f64 * ph;
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <rect width=\"{W}\" height=\"{H}\" fill=\"white\"/>\n\
-         <text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">{title}</text>\n",
-        LEFT + pw / 2.0
-    );
-    for e in x0..=x1 {
-        let x = px(10f64.powi(e));
-        svg += &format!("<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n", TOP + ph, TOP + ph + 16.0, decade_label(e));
-    }
-    for e in y0..=y1 {
-        let y = py(10f64.powi(e));
-        svg += &format!("<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n", LEFT + pw, LEFT - 6.0, y + 4.0, decade_label(e));
-    }
-    svg += &format!(
-        "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#333\"/>\n\
-         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{x_label}</text>\n\
-         <text transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">{y_label}</text>\n",
-        LEFT + pw / 2.0, H - 12.0, TOP + ph / 2.0
-    );
+    let (plot, legend) = root.split_horizontally(W - LEGEND);
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(title, ("sans-serif", 15))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(&|x| compact(*x))
+        .y_label_formatter(&|y| compact(*y))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(221, 221, 221))
+        .draw()
+        .map_err(|e| err(&e))?;
     for (i, s) in series.iter().enumerate() {
-        let color = COLORS[s.color % COLORS.len()];
-        let style = if s.peer { " stroke-dasharray=\"5 4\" opacity=\"0.8\"" } else { "" };
-        let points: Vec<String> = s
-            .points
-            .iter()
-            .filter(|(x, y)| *x > 0.0 && *y > 0.0)
-            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
-            .collect();
-        svg += &format!("<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{style} points=\"{}\"/>\n", points.join(" "));
-        for p in &points {
-            let (x, y) = p.split_once(',').unwrap();
-            svg += &format!("<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"{style}/>\n");
+        let color = rgb(COLORS[s.color % COLORS.len()]);
+        let style = color.stroke_width(2);
+        let points = drawn(s);
+        if s.peer {
+            let dashed = DashedLineSeries::new(points.clone(), 5, 4, style);
+            chart.draw_series(dashed).map_err(|e| err(&e))?;
+        } else {
+            chart.draw_series(LineSeries::new(points.clone(), style)).map_err(|e| err(&e))?;
         }
-        let ly = TOP + 10.0 + 18.0 * i as f64;
-        svg += &format!(
-            "<line x1=\"{:.1}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{color}\" stroke-width=\"2\"{style}/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
-            W - RIGHT + 12.0, W - RIGHT + 36.0, W - RIGHT + 42.0, ly + 4.0, s.name
-        );
+        let dots = points.iter().map(|&p| Circle::new(p, 3, color.filled()));
+        chart.draw_series(dots).map_err(|e| err(&e))?;
+        // The legend, in the right margin: a short line in the series' style, and its name.
+        let y = 50 + 18 * i as i32;
+        let line: Vec<(i32, i32)> = vec![(12, y), (36, y)];
+        if s.peer {
+            let dashes = [(12, 17), (21, 26), (30, 35)]
+                .map(|(a, b)| PathElement::new(vec![(a, y), (b, y)], style));
+            for d in dashes {
+                legend.draw(&d).map_err(|e| err(&e))?;
+            }
+        } else {
+            legend.draw(&PathElement::new(line, style)).map_err(|e| err(&e))?;
+        }
+        let text =
+            Text::new(s.name.clone(), (42, y - 7), ("sans-serif", 12).into_font().color(&BLACK));
+        legend.draw(&text).map_err(|e| err(&e))?;
     }
-    svg + "</svg>\n"
+    root.present().map_err(|e| err(&e))
 }
 
 /// The two plots a sweep draws of the same lines: the Rust models, then the peers, each
@@ -151,17 +198,15 @@ mod tests {
             },
         ];
         let svg = loglog("overhead", "tasks", "ms", &series);
-        assert_eq!(svg.matches("<polyline").count(), 2);
-        // x: 10 … 1M, six decade labels; y: 0.1 … 1k (150 rounds up to the next decade).
-        for label in [">10<", ">1M<", ">0.1<"] {
-            assert!(svg.contains(label), "{label} missing");
+        // (plotters writes a text's content on a line of its own)
+        let text = svg.replace('\n', "");
+        // x: 10 … 1M in decades, with compact labels; y up to 1k (150 rounds up).
+        for label in [">10<", ">1M<", ">1k<", ">100k<"] {
+            assert!(text.contains(label), "{label} missing");
         }
-        assert_eq!(svg.matches(">1k<").count(), 2, "1k on both axes");
-        // The peer's zero cannot sit on a log axis: one point drawn, dashed and light.
+        // The peer's zero cannot sit on a log axis: four points drawn, not five.
         assert_eq!(svg.matches("<circle").count(), 4);
-        assert!(svg.contains("stroke-dasharray"));
-        // The first point of epoll sits on the left edge of the plot.
-        assert!(svg.contains(&format!("points=\"{LEFT:.1},")), "{svg}");
+        assert!(text.contains(">py-asyncio<") && text.contains(">epoll<"), "the legend");
     }
 
     #[test]
@@ -173,5 +218,20 @@ mod tests {
             &[Series { name: "a".into(), points: vec![(0.0, 1.0)], peer: false, color: 0 }],
         );
         assert!(svg.contains("no data"));
+    }
+
+    #[test]
+    fn names_are_escaped_and_points_off_the_log_axes_left_out() {
+        let series = [Series {
+            name: "a<b & c".into(),
+            points: vec![(0.0, 5.0), (10.0, 20.0), (100.0, 400.0)],
+            peer: true,
+            color: 30,
+        }];
+        let svg = loglog("t <1>", "x", "y", &series);
+        assert!(svg.contains("a&lt;b &amp; c") && svg.contains("t &lt;1&gt;"), "{svg}");
+        assert!(!svg.contains("a<b"));
+        assert_eq!(svg.matches("<circle").count(), 2, "{svg}");
+        assert!(loglog("empty", "x", "y", &[]).contains("empty: no data"));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::svg::COLORS;
+use crate::svg::{escape, COLORS};
 
 /// One program's run: its lanes of (start, end) bars, and its pulse ticks (due, woke).
 pub struct Panel {
@@ -59,8 +59,9 @@ pub fn timeline(title: &str, work: bool, panels: &[Panel]) -> String {
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h:.0}\" viewBox=\"0 0 {W} {h:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n\
          <rect width=\"{W}\" height=\"{h:.0}\" fill=\"white\"/>\n\
-         <text x=\"{:.1}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">{title}</text>\n",
-        LEFT + pw / 2.0
+         <text x=\"{:.1}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
+        LEFT + pw / 2.0,
+        escape(title)
     );
     // Time grid and labels.
     let step = step(end);
@@ -90,7 +91,7 @@ pub fn timeline(title: &str, work: bool, panels: &[Panel]) -> String {
         let lh = lane_height(panel.lanes.len());
         let lanes = panel.lanes.len();
         let runners = if lanes == 1 { "1 lane".to_string() } else { format!("{lanes} lanes") };
-        let _ = writeln!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-weight=\"bold\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#666\" font-size=\"10\">{runners}</text>", LEFT - 8.0, y + 10.0, panel.name, LEFT - 8.0, y + 22.0);
+        let _ = writeln!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-weight=\"bold\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#666\" font-size=\"10\">{runners}</text>", LEFT - 8.0, y + 10.0, escape(&panel.name), LEFT - 8.0, y + 22.0);
         let _ = writeln!(svg, "<rect x=\"{LEFT}\" y=\"{y:.1}\" width=\"{pw}\" height=\"{height:.1}\" fill=\"#fafafa\" stroke=\"#ccc\"/>");
         for (i, lane) in panel.lanes.iter().enumerate() {
             let ly = y + i as f64 * lh;
@@ -170,5 +171,21 @@ mod tests {
         assert!(svg.contains("solid bar") && svg.contains("pulse:"));
         assert_eq!(svg.matches("stroke=\"#d62728\" stroke-width").count(), 1, "one late tick");
         assert!(svg.contains(">2.0<"), "the axis reaches the last end: {svg}");
+    }
+
+    #[test]
+    fn a_name_or_title_with_markup_is_written_as_text() {
+        let panel = Panel {
+            name: "x<y> & \"z\"".into(),
+            color: 0,
+            lanes: vec![vec![(0.0, 1.0)]],
+            ticks: vec![],
+        };
+        let svg = timeline("a < b", false, &[panel]);
+        assert!(
+            svg.contains("x&lt;y&gt; &amp; &quot;z&quot;") && svg.contains("a &lt; b"),
+            "{svg}"
+        );
+        assert!(!svg.contains("x<y>"));
     }
 }
