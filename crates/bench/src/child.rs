@@ -54,12 +54,12 @@ pub fn limit() -> Duration {
 
 /// Run `argv` to its end or [`limit`]: its stdout if it exited 0; else, with `any_status`,
 /// its stdout still; else why it failed, or "timed out after N s".
-pub fn output(argv: &[String], any_status: bool) -> Result<String, String> {
+pub fn output(argv: &[String], any_status: bool) -> anyhow::Result<String> {
     let limit = limit();
-    let ran = run(argv, &[], limit).map_err(|e| format!("{}: {e}", argv[0]))?;
+    let ran = run(argv, &[], limit).map_err(|e| anyhow::anyhow!("{}: {e}", argv[0]))?;
     match ran.status {
         Some(s) if s.success() || any_status => Ok(ran.stdout),
-        _ => Err(format!("{}: {}", argv.join(" "), ran.outcome(limit))),
+        _ => Err(anyhow::anyhow!("{}: {}", argv.join(" "), ran.outcome(limit))),
     }
 }
 

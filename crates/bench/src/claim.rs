@@ -25,7 +25,7 @@ impl Case {
     }
 }
 
-pub fn section(results: &Path) -> Result<String, String> {
+pub fn section(results: &Path) -> anyhow::Result<String> {
     let mut cases = Vec::new();
     let scale: ScaleData = read_json(&results.join("scale/scale.json"))?;
     for n in [100_000, 1_000_000] {
@@ -38,7 +38,7 @@ pub fn section(results: &Path) -> Result<String, String> {
             seconds: COLUMNS.iter().map(|c| wall(c)).collect(),
         });
     }
-    let medians = |file: &str| -> Result<Vec<Option<f64>>, String> {
+    let medians = |file: &str| -> anyhow::Result<Vec<Option<f64>>> {
         let export: HyperfineExport = read_json(&results.join(file))?;
         let median = |c: &str| export.results.iter().find(|t| t.command == c).map(|t| t.median);
         Ok(COLUMNS.iter().map(|c| median(c)).collect())

@@ -61,13 +61,13 @@ pub enum Command {
 }
 
 /// An id of the roster, or bad input that lists them.
-fn roster_id(id: &str) -> Result<String, String> {
+fn roster_id(id: &str) -> anyhow::Result<String> {
     let roster = crate::programs::roster();
     match roster.program(id) {
         Some(_) => Ok(id.to_string()),
         None => {
             let ids: Vec<&str> = roster.program.iter().map(|p| p.id.as_str()).collect();
-            Err(format!("not in the roster: {}", ids.join(", ")))
+            Err(anyhow::anyhow!("not in the roster: {}", ids.join(", ")))
         }
     }
 }

@@ -112,8 +112,11 @@ fn reason(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Run every check of the groups asked for; exit 1 if any failed.
-pub fn conform(o: &Conform) -> Result<(), String> {
-    let (program, lead) = o.command.split_first().ok_or("conform needs a command after --")?;
+pub fn conform(o: &Conform) -> anyhow::Result<()> {
+    let (program, lead) = o
+        .command
+        .split_first()
+        .ok_or_else(|| anyhow::anyhow!("conform needs a command after --"))?;
     // Every run inside a check is killed past the timeout (testkit reads this).
     std::env::set_var("CONCLAB_KILL_AFTER_S", o.timeout.to_string());
     // The checks' panics are their failures: say them once, on their line, not as a dump.

@@ -11,6 +11,7 @@
 //! commands. The match is loose on purpose — any figure of results/ that rounds to it — so
 //! that a figure quoted from one run is found, and one that no run produced is not.
 
+use anyhow::Context;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -162,16 +163,15 @@ fn prose(readme: &Path, root: &Path) -> Vec<PathBuf> {
 }
 
 /// Every figure of the prose that results/ does not hold.
-pub fn check(readme: &Path, results: &Path) -> Result<Vec<Drift>, String> {
+pub fn check(readme: &Path, results: &Path) -> anyhow::Result<Vec<Drift>> {
     let root = readme.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let numbers = result_numbers(results);
     if numbers.is_empty() {
-        return Err(format!("{}: no results to check against", results.display()));
+        return Err(anyhow::anyhow!("{}: no results to check against", results.display()));
     }
     let mut drifts = Vec::new();
     for file in prose(readme, root) {
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let text = std::fs::read_to_string(&file).with_context(|| file.display().to_string())?;
         // A crate's doc is its `//!` lines; the README is all prose.
         let text: String = if file.extension().is_some_and(|e| e == "rs") {
             text.lines()

@@ -5,7 +5,7 @@ use crate::cli::List;
 use crate::programs::{roster, Programs};
 use crate::table::Table;
 
-pub fn list(o: &List) -> Result<(), String> {
+pub fn list(o: &List) -> anyhow::Result<()> {
     let r = roster();
     if let Some(name) = &o.runtime {
         if !r.runtime.contains_key(name) {

@@ -18,7 +18,7 @@ struct Case {
     met: Option<bool>,
 }
 
-pub fn section(results: &Path) -> Result<String, String> {
+pub fn section(results: &Path) -> anyhow::Result<String> {
     let seed: Vec<ReportEntry> = read_json(&results.join("seed/reports.json"))?;
     let scale: ScaleData = read_json(&results.join("scale/scale.json"))?;
     let http: HyperfineExport = read_json(&results.join("http/hyperfine-n10000.json"))?;

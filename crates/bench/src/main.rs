@@ -95,7 +95,8 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e}");
+            // One line: the error and, after colons, what it happened in.
+            eprintln!("Error: {e:#}");
             ExitCode::from(1)
         }
     }

@@ -20,19 +20,19 @@ pub fn roster() -> &'static Roster {
 }
 
 /// Read the roster now, for `main`: its error, if it has one.
-pub fn check() -> Result<(), String> {
-    Roster::load().map(|_| ())
+pub fn check() -> anyhow::Result<()> {
+    Roster::load().map(|_| ()).map_err(anyhow::Error::msg)
 }
 
 /// The runtime a row runs on ("rust", "python", …); a label whose program is not in the
 /// roster is an error, never taken for a Rust model.
-pub fn runtime_of(label: &str) -> Result<&'static str, String> {
-    roster().runtime_of(label).map(|(name, _)| name)
+pub fn runtime_of(label: &str) -> anyhow::Result<&'static str> {
+    roster().runtime_of(label).map(|(name, _)| name).map_err(anyhow::Error::msg)
 }
 
 /// The row of the runtime of `label` that runs one cpu task at a time.
-pub fn one_at_a_time(label: &str) -> Result<&'static str, String> {
-    roster().runtime_of(label).map(|(_, r)| r.one_at_a_time.as_str())
+pub fn one_at_a_time(label: &str) -> anyhow::Result<&'static str> {
+    roster().runtime_of(label).map(|(_, r)| r.one_at_a_time.as_str()).map_err(anyhow::Error::msg)
 }
 
 /// Whether a row is a Rust model's.

@@ -3,6 +3,7 @@
 //! `make bench`, `bench-http`, `bench-cpu` and `bench-scale` run it at their end, so the
 //! README never shows a figure by hand (`bench-quick` writes only to results/tmp/).
 
+use anyhow::Context;
 use std::path::Path;
 
 use crate::cli::Readme;
@@ -12,10 +13,10 @@ use crate::template;
 
 /// The rows a bench wrote to `dir`: timings from its `hyperfine-*.json` files whose name
 /// contains `filter`, reports from `reports_file`, in the order of the reports.
-pub fn load(dir: &Path, filter: &str, reports_file: &str) -> Result<Vec<Measured>, String> {
+pub fn load(dir: &Path, filter: &str, reports_file: &str) -> anyhow::Result<Vec<Measured>> {
     let mut timings = std::collections::HashMap::new();
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .with_context(|| dir.display().to_string())?
         .flatten()
         .map(|e| e.path())
         .collect();
@@ -44,7 +45,7 @@ fn median(m: &Measured) -> String {
 }
 
 /// The article's table: the compact form of `results/seed/README.md`.
-pub fn seed_section(rows: &[Measured]) -> Result<String, String> {
+pub fn seed_section(rows: &[Measured]) -> anyhow::Result<String> {
     let mut t = Table::new(&[
         "model",
         "article",
@@ -68,7 +69,7 @@ pub fn seed_section(rows: &[Measured]) -> Result<String, String> {
 }
 
 /// 10,000 requests at once: the compact form of `results/http/README.md`.
-pub fn http_section(rows: &[Measured]) -> Result<String, String> {
+pub fn http_section(rows: &[Measured]) -> anyhow::Result<String> {
     let mut t =
         Table::new(&["model", "median (hyperfine)", "own wall", "peak memory", "p99 lateness"]);
     for m in rows {
@@ -85,7 +86,7 @@ pub fn http_section(rows: &[Measured]) -> Result<String, String> {
 }
 
 /// The GIL contrast: speedup over each language's serial row, and the loop's lag.
-pub fn cpu_section(rows: &[Measured]) -> Result<String, String> {
+pub fn cpu_section(rows: &[Measured]) -> anyhow::Result<String> {
     let median_of = |name: &str| crate::reading::median(rows, name);
     let mut t = Table::new(&[
         "model",
@@ -112,18 +113,18 @@ pub fn cpu_section(rows: &[Measured]) -> Result<String, String> {
 }
 
 /// Replace the text between `<!-- name:start -->` and `<!-- name:end -->`.
-pub fn replace_section(text: &str, name: &str, content: &str) -> Result<String, String> {
+pub fn replace_section(text: &str, name: &str, content: &str) -> anyhow::Result<String> {
     let (start, end) = (format!("<!-- {name}:start -->"), format!("<!-- {name}:end -->"));
     let (Some(a), Some(b)) = (text.find(&start), text.find(&end)) else {
-        return Err(format!("README.md has no {start} … {end} markers"));
+        return Err(anyhow::anyhow!("README.md has no {start} … {end} markers"));
     };
     Ok(format!("{}{start}\n{content}{}", &text[..a], &text[b..]))
 }
 
-pub fn readme(options: &Readme) -> Result<(), String> {
+pub fn readme(options: &Readme) -> anyhow::Result<()> {
     let (path, results) = (options.readme.as_path(), options.results.as_path());
-    let mut text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let sections: [(&str, Result<String, String>); 12] = [
+    let mut text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let sections: [(&str, anyhow::Result<String>); 12] = [
         ("seed", load(&results.join("seed"), "", "reports.json").and_then(|r| seed_section(&r))),
         (
             "http",
@@ -155,7 +156,7 @@ pub fn readme(options: &Readme) -> Result<(), String> {
         }
     }
     if !options.check {
-        return std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()));
+        return std::fs::write(path, text).with_context(|| path.display().to_string());
     }
     let drifts = crate::drift::check(path, results)?;
     for d in &drifts {
@@ -168,7 +169,11 @@ pub fn readme(options: &Readme) -> Result<(), String> {
         println!("{}: every figure is in results/, every section up to date", path.display());
         Ok(())
     } else {
-        Err(format!("{} figures in no result, {} stale sections", drifts.len(), stale.len()))
+        Err(anyhow::anyhow!(
+            "{} figures in no result, {} stale sections",
+            drifts.len(),
+            stale.len()
+        ))
     }
 }
 

@@ -2,6 +2,7 @@
 //! for its own report (hyperfine's memory figure is a high-water mark over every process it
 //! ever waited for, so only the binary itself can say what one run used).
 
+use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -114,16 +115,16 @@ pub struct Bench {
 }
 
 impl Bench {
-    pub fn new(hyperfine: String, out: &Path) -> Result<Bench, String> {
+    pub fn new(hyperfine: String, out: &Path) -> anyhow::Result<Bench> {
         std::fs::create_dir_all(out)
-            .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
         Ok(Bench { hyperfine, out: out.to_path_buf() })
     }
 
     /// Each group's rows, run once with `--json` for their reports, then timed together in
     /// one hyperfine run; the reports go to `reports_file`, and the rows come back in the
     /// order given.
-    pub fn measure(&self, groups: Vec<Group>, reports_file: &str) -> Result<Vec<Measured>, String> {
+    pub fn measure(&self, groups: Vec<Group>, reports_file: &str) -> anyhow::Result<Vec<Measured>> {
         let mut all = Vec::new();
         for group in groups {
             let (label, warmup, runs) = (group.label.clone(), group.warmup, group.runs);
@@ -146,7 +147,7 @@ impl Bench {
                     None => match report_of(&row) {
                         Ok(report) => report,
                         Err(timed_out) => {
-                            row.missing = Some(timed_out);
+                            row.missing = Some(timed_out.to_string());
                             None
                         }
                     },
@@ -163,7 +164,7 @@ impl Bench {
         mut measured: Vec<Measured>,
         warmup: u32,
         runs: u32,
-    ) -> Result<Vec<Measured>, String> {
+    ) -> anyhow::Result<Vec<Measured>> {
         let rows: Vec<Row> = measured.iter().map(|m| m.row.clone()).collect();
         let group = Group { label: label.to_string(), rows, warmup, runs };
         for (m, timing) in measured.iter_mut().zip(self.hyperfine(&group)?) {
@@ -173,7 +174,7 @@ impl Bench {
     }
 
     /// The reports of `measured`, to `reports_file`.
-    pub fn write_reports(&self, measured: &[Measured], reports_file: &str) -> Result<(), String> {
+    pub fn write_reports(&self, measured: &[Measured], reports_file: &str) -> anyhow::Result<()> {
         let entries: Vec<ReportEntry> = measured
             .iter()
             .map(|m| ReportEntry {
@@ -186,7 +187,7 @@ impl Bench {
     }
 
     /// Time the group's runnable rows in one hyperfine run; `None` for the others.
-    fn hyperfine(&self, group: &Group) -> Result<Vec<Option<Timing>>, String> {
+    fn hyperfine(&self, group: &Group) -> anyhow::Result<Vec<Option<Timing>>> {
         let runnable: Vec<&Row> = group.rows.iter().filter(|r| r.missing.is_none()).collect();
         if runnable.is_empty() {
             return Ok(vec![None; group.rows.len()]);
@@ -208,9 +209,10 @@ impl Bench {
             group.warmup,
             group.runs
         );
-        let status = cmd.status().map_err(|e| format!("cannot run {}: {e}", self.hyperfine))?;
+        let status =
+            cmd.status().map_err(|e| anyhow::anyhow!("cannot run {}: {e}", self.hyperfine))?;
         if !status.success() {
-            return Err(format!("hyperfine failed ({status})"));
+            return Err(anyhow::anyhow!("hyperfine failed ({status})"));
         }
         let mut timings = read_json::<HyperfineExport>(&export)?.results.into_iter();
         Ok(group
@@ -220,21 +222,21 @@ impl Bench {
             .collect())
     }
 
-    pub fn write(&self, name: &str, contents: &str) -> Result<(), String> {
+    pub fn write(&self, name: &str, contents: &str) -> anyhow::Result<()> {
         write(&self.out.join(name), contents)
     }
 }
 
 /// One run of the row with `--json`: its report, or `None` when it printed none; `Err` when
 /// it was killed at the child's time limit.
-pub fn report_of(row: &Row) -> Result<Option<Report>, String> {
+pub fn report_of(row: &Row) -> anyhow::Result<Option<Report>> {
     let argv: Vec<String> = row.argv.iter().cloned().chain(["--json".to_string()]).collect();
     let limit = crate::child::limit();
     let Ok(ran) = crate::child::run(&argv, &[], limit) else { return Ok(None) };
     if ran.status.is_none() {
         let outcome = ran.outcome(limit);
         eprintln!("warning: {}: {outcome}; left out of the timings", row.name);
-        return Err(outcome);
+        return Err(anyhow::anyhow!(outcome));
     }
     if ran.status.is_some_and(|s| !s.success()) {
         eprintln!("warning: {}: {}", row.name, ran.outcome(limit));
@@ -248,16 +250,17 @@ pub fn report_line(stdout: &str) -> Option<Report> {
 }
 
 /// Read and parse a JSON file, saying which file when it fails.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: {e} (run the bench first)", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| anyhow::anyhow!("{}: {e} (run the bench first)", path.display()))?;
+    serde_json::from_str(&text).with_context(|| path.display().to_string())
 }
 
 pub fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string_pretty(value).expect("results always serialize")
 }
 
-pub fn write(path: &Path, contents: &str) -> Result<(), String> {
-    std::fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))
+pub fn write(path: &Path, contents: &str) -> anyhow::Result<()> {
+    std::fs::write(path, contents)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }

@@ -11,13 +11,13 @@ pub struct Service {
 
 impl Service {
     /// Start `service` on a free loopback port and wait for its `listening on ADDR` line.
-    pub fn start() -> Result<Service, String> {
+    pub fn start() -> anyhow::Result<Service> {
         let path = crate::run::bin_dir().join("service");
         let mut child = Command::new(&path)
             .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", path.display()))?;
         let mut line = String::new();
         let read = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
         let addr = line.trim().strip_prefix("listening on ").map(str::to_string);
@@ -26,7 +26,7 @@ impl Service {
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err(format!("the service did not start: {line:?}"))
+                Err(anyhow::anyhow!("the service did not start: {line:?}"))
             }
         }
     }

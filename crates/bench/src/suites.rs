@@ -16,7 +16,7 @@ fn group(label: &str, rows: Vec<Row>, warmup: u32, runs: u32) -> Group {
 }
 
 /// The bench, the peers and the machine facts (also written to `machine.json`).
-fn setup(options: &Suite) -> Result<(Bench, Programs, facts::Facts), String> {
+fn setup(options: &Suite) -> anyhow::Result<(Bench, Programs, facts::Facts)> {
     let programs = Programs::find(&options.python);
     let bench = Bench::new(options.hyperfine.clone(), &options.out)?;
     let facts = facts::collect(Some(&options.hyperfine), programs.versions());
@@ -63,7 +63,7 @@ pub fn article_figure(name: &str) -> Option<&'static str> {
     ARTICLE.iter().find(|(n, _)| *n == name).map(|(_, figure)| *figure)
 }
 
-pub fn seed(options: &crate::cli::Seed) -> Result<(), String> {
+pub fn seed(options: &crate::cli::Seed) -> anyhow::Result<()> {
     let quick = options.quick;
     let (bench, programs, facts) = setup(&options.suite)?;
     let (ms, fast_runs, slow_runs) = if quick { (100, 3, 2) } else { (1000, 5, 3) };
@@ -129,7 +129,7 @@ pub fn seed(options: &crate::cli::Seed) -> Result<(), String> {
 pub const CPU_WORK: u32 = 4_000_000;
 const CPU_TASKS: u32 = 8;
 
-pub fn cpu(options: &Suite) -> Result<(), String> {
+pub fn cpu(options: &Suite) -> anyhow::Result<()> {
     let (bench, all_programs, facts) = setup(options)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let a = args(&format!("--workload cpu --tasks {CPU_TASKS} --work {CPU_WORK}"));
@@ -196,7 +196,7 @@ pub fn cpu(options: &Suite) -> Result<(), String> {
 
 // ---- make bench-http: real sockets ------------------------------------------------------
 
-pub fn http(options: &Suite) -> Result<(), String> {
+pub fn http(options: &Suite) -> anyhow::Result<()> {
     let (bench, programs, facts) = setup(options)?;
     let service = crate::service::Service::start()?;
     let mut sections = String::new();

@@ -73,7 +73,7 @@ pub fn loglog(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> S
     let mut svg = String::new();
     if let Err(e) = draw(&mut svg, title, x_label, y_label, series) {
         // Drawing into a String fails only on a bug; say so in the plot rather than panic.
-        svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\"><text y=\"20\">cannot draw: {}</text></svg>\n", escape(&e));
+        svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\"><text y=\"20\">cannot draw: {}</text></svg>\n", escape(&format!("{e:#}")));
     }
     svg
 }
@@ -84,8 +84,8 @@ fn draw(
     x_label: &str,
     y_label: &str,
     series: &[Series],
-) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| e.to_string();
+) -> anyhow::Result<()> {
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{e}");
     let drawn = |s: &Series| -> Vec<(f64, f64)> {
         s.points.iter().copied().filter(|(x, y)| *x > 0.0 && *y > 0.0).collect()
     };

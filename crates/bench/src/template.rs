@@ -3,7 +3,7 @@
 
 /// `template` with every `{{name}}` replaced by its value; an error if a slot is left over,
 /// so that a page never goes out with a hole in it.
-pub fn fill(name: &str, template: &str, values: &[(&str, &str)]) -> Result<String, String> {
+pub fn fill(name: &str, template: &str, values: &[(&str, &str)]) -> anyhow::Result<String> {
     let mut text = template.to_string();
     for (slot, value) in values {
         text = text.replace(&format!("{{{{{slot}}}}}"), value);
@@ -11,7 +11,7 @@ pub fn fill(name: &str, template: &str, values: &[(&str, &str)]) -> Result<Strin
     match text.find("{{") {
         Some(at) => {
             let slot: String = text[at..].chars().take_while(|&c| c != '}').collect();
-            Err(format!("template {name} leaves {slot}}}}} unfilled"))
+            Err(anyhow::anyhow!("template {name} leaves {slot}}}}} unfilled"))
         }
         None => Ok(text),
     }
@@ -48,6 +48,6 @@ mod tests {
     fn every_slot_is_filled_or_named() {
         assert_eq!(fill("t", "a {{x}} b {{x}}", &[("x", "1")]).unwrap(), "a 1 b 1");
         let err = fill("t", "a {{x}} {{y}}", &[("x", "1")]).unwrap_err();
-        assert!(err.contains("{{y}}"), "{err}");
+        assert!(err.to_string().contains("{{y}}"), "{err}");
     }
 }

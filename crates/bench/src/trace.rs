@@ -21,7 +21,7 @@ fn command(
     tasks: u64,
     ms: u64,
     extra: &[String],
-) -> Result<(Vec<String>, Option<Service>), String> {
+) -> anyhow::Result<(Vec<String>, Option<Service>)> {
     let http = workload == Workload::Http;
     let service = if http { Some(Service::start()?) } else { None };
     let mut argv = program.to_vec();
@@ -36,7 +36,7 @@ fn command(
     Ok((argv, service))
 }
 
-pub fn one(options: &Trace) -> Result<(), String> {
+pub fn one(options: &Trace) -> anyhow::Result<()> {
     // The flags that do not apply to the workload are the model's to refuse, with the reason.
     let mut extra = Vec::new();
     if let Some(work) = options.work {
@@ -77,11 +77,11 @@ pub fn one(options: &Trace) -> Result<(), String> {
         .args(&tool[1..])
         .args(&argv)
         .status()
-        .map_err(|e| format!("cannot run {}: {e}", tool[0]))?;
+        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", tool[0]))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("{} exited with {status}", tool[0]))
+        Err(anyhow::anyhow!("{} exited with {status}", tool[0]))
     }
 }
 
@@ -111,7 +111,7 @@ fn strace(
     scratch: &std::path::Path,
     argv: Vec<String>,
     service: Option<Service>,
-) -> Result<String, String> {
+) -> anyhow::Result<String> {
     eprintln!("strace {} {}", flags.join(" "), argv.join(" "));
     let traced: Vec<String> = ["strace".to_string()]
         .into_iter()
@@ -122,8 +122,8 @@ fn strace(
     // Its own process group and the children's time limit: a hung model cannot hang the run.
     let ran = crate::child::run(&traced, &[], crate::child::limit());
     drop(service);
-    ran.map_err(|e| format!("cannot run strace: {e}"))?;
-    std::fs::read_to_string(scratch).map_err(|e| format!("strace wrote nothing: {e}"))
+    ran.map_err(|e| anyhow::anyhow!("cannot run strace: {e}"))?;
+    std::fs::read_to_string(scratch).map_err(|e| anyhow::anyhow!("strace wrote nothing: {e}"))
 }
 
 /// What one model did under strace for one workload; `results/syscalls.json` holds them all.
@@ -149,7 +149,7 @@ fn measure(
     workload: Workload,
     tasks: u64,
     scratch: &std::path::Path,
-) -> Result<Counts, String> {
+) -> anyhow::Result<Counts> {
     let (argv, service) = command(program, workload, tasks, 100, &[])?;
     let calls = parse_strace_summary(&strace(&["-f", "-c"], scratch, argv, service)?);
     let count = |names: &[&str]| {
@@ -195,7 +195,7 @@ fn tasks_under_strace(model: &str, workload: Workload) -> Option<u64> {
     }
 }
 
-pub fn syscalls(options: &Syscalls) -> Result<(), String> {
+pub fn syscalls(options: &Syscalls) -> anyhow::Result<()> {
     let out = &options.out;
     let roster_programs = Programs::find(&options.python);
     // The models, then the two runtimes uvloop's claim names, where they can run here.

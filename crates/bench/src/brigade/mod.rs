@@ -11,6 +11,7 @@
 
 pub mod tables;
 
+use anyhow::Context;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -111,7 +112,7 @@ fn point(p: &Program, n: u32, pinned: bool, limit: Duration) -> Point {
     point
 }
 
-pub fn brigade(o: &cli::Sweep) -> Result<(), String> {
+pub fn brigade(o: &cli::Sweep) -> anyhow::Result<()> {
     if o.redraw {
         let r: Results = crate::run::read_json(&o.out.join("brigade.json"))?;
         return tables::write(&o.out, &r);
@@ -147,7 +148,7 @@ pub fn brigade(o: &cli::Sweep) -> Result<(), String> {
             }
         }
     }
-    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
     crate::run::write(&o.out.join("brigade.json"), &crate::run::to_json(&r))?;
     tables::write(&o.out, &r)
 }

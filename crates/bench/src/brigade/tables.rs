@@ -239,7 +239,7 @@ fn plots(r: &Results) -> [(&'static str, String); 3] {
     ]
 }
 
-pub fn write(out: &Path, r: &Results) -> Result<(), String> {
+pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     for (file, svg) in plots(r) {
         crate::run::write(&out.join(file), &svg)?;
     }
@@ -262,7 +262,7 @@ pub fn write(out: &Path, r: &Results) -> Result<(), String> {
 }
 
 /// The README's section, from results/brigade/brigade.json.
-pub fn section(results: &Path) -> Result<String, String> {
+pub fn section(results: &Path) -> anyhow::Result<String> {
     let r: Results = crate::run::read_json(&results.join("brigade").join("brigade.json"))?;
     template::fill(
         "readme-brigade.md",

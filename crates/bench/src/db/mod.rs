@@ -20,6 +20,7 @@
 mod pgbench;
 pub mod tables;
 
+use anyhow::Context;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -130,7 +131,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(core: Option<usize>) -> Result<Cluster, String> {
+    fn start(core: Option<usize>) -> anyhow::Result<Cluster> {
         let script = "scripts/pg_cluster.py";
         let mut argv: Vec<String> = vec![];
         if let Some(core) = core {
@@ -142,16 +143,16 @@ impl Cluster {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("{}: {e}", argv.join(" ")))?;
+            .map_err(|e| anyhow::anyhow!("{}: {e}", argv.join(" ")))?;
         let mut line = String::new();
         let stdout = child.stdout.take().expect("piped");
         let _ = BufReader::new(stdout).read_line(&mut line);
         let url = line.trim().to_string();
         let Some(port) = url.rsplit(':').next().and_then(|p| p.split('/').next()) else {
-            return Err("scripts/pg_cluster.py serve started no cluster (`make postgresql`)".into());
+            anyhow::bail!("scripts/pg_cluster.py serve started no cluster (`make postgresql`)");
         };
         if !url.starts_with("postgres://") {
-            return Err("scripts/pg_cluster.py serve started no cluster (`make postgresql`)".into());
+            anyhow::bail!("scripts/pg_cluster.py serve started no cluster (`make postgresql`)");
         }
         Ok(Cluster { port: port.to_string(), url, child })
     }
@@ -217,7 +218,7 @@ fn run_point(
     point
 }
 
-pub fn db(o: &cli::Sweep) -> Result<(), String> {
+pub fn db(o: &cli::Sweep) -> anyhow::Result<()> {
     if o.redraw {
         let r: Results = crate::run::read_json(&o.out.join("db.json"))?;
         return tables::write(&o.out, &r);
@@ -274,7 +275,7 @@ pub fn db(o: &cli::Sweep) -> Result<(), String> {
         }
     }
     drop(cluster);
-    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
     crate::run::write(&o.out.join("db.json"), &crate::run::to_json(&r))?;
     tables::write(&o.out, &r)
 }

@@ -3,6 +3,7 @@
 //! one thread, as the programs run on one core. Its figure is the server's ceiling for that
 //! statement at W connections; its CPU per query, what a lean C client spends.
 
+use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,9 +22,9 @@ pub struct Pgbench {
 impl Pgbench {
     /// Scripts for the select and the update, and a check that the server says
     /// max_connections is what the results will say it was.
-    pub fn new(port: &str) -> Result<Pgbench, String> {
+    pub fn new(port: &str) -> anyhow::Result<Pgbench> {
         let dir = std::env::temp_dir().join(format!("conclab-pgbench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
         let row = format!("\\set id random(1, {ROWS})\n");
         let select = format!("{row}SELECT value FROM items WHERE id = :id;\n");
         let update =
@@ -38,7 +39,7 @@ impl Pgbench {
                 .collect();
         let shown = crate::child::output(&psql, false)?;
         if shown.trim() != MAX_CONNECTIONS.to_string() {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "the cluster has max_connections {}, not {MAX_CONNECTIONS}",
                 shown.trim()
             ));

@@ -18,6 +18,7 @@
 mod fio;
 pub mod tables;
 
+use anyhow::Context;
 use std::path::Path;
 use std::time::Duration;
 
@@ -133,15 +134,15 @@ fn programs(programs: &Programs) -> Vec<Program> {
 
 /// Drop the file's pages from the page cache (before a direct run), or read it whole into it
 /// (before a buffered one).
-fn page_cache(file: &Path, warm: bool) -> Result<(), String> {
+fn page_cache(file: &Path, warm: bool) -> anyhow::Result<()> {
     use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
-    let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let f = std::fs::File::open(file).with_context(|| file.display().to_string())?;
     if warm {
-        std::io::copy(&mut &f, &mut std::io::sink()).map_err(|e| e.to_string())?;
+        std::io::copy(&mut &f, &mut std::io::sink()).map_err(anyhow::Error::msg)?;
         return Ok(());
     }
     posix_fadvise(&f, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED)
-        .map_err(|e| format!("posix_fadvise DONTNEED on {}: {e}", file.display()))
+        .map_err(|e| anyhow::anyhow!("posix_fadvise DONTNEED on {}: {e}", file.display()))
 }
 
 /// One run of `program` reading `n` blocks with `extra` arguments: its point.
@@ -188,13 +189,13 @@ fn sized_point(
     let prepare = || page_cache(file, warm);
     let first_n = 2_000.max(4 * depth);
     if let Err(e) = prepare() {
-        return Point::missing(&p.name, depth, e);
+        return Point::missing(&p.name, depth, format!("{e:#}"));
     }
     let first = run_point(p, file, depth, first_n, extra);
     let Some(iops) = first.iops.filter(|_| first.ok()) else { return first };
     let n = ((iops * secs) as u32).clamp(first_n, 2_000_000);
     if let Err(e) = prepare() {
-        return Point::missing(&p.name, depth, e);
+        return Point::missing(&p.name, depth, format!("{e:#}"));
     }
     run_point(p, file, depth, n, extra)
 }
@@ -208,7 +209,7 @@ fn depth_args(p: &Program, depth: u32) -> Vec<String> {
     }
 }
 
-pub fn disk(d: &cli::Disk) -> Result<(), String> {
+pub fn disk(d: &cli::Disk) -> anyhow::Result<()> {
     let o = &d.sweep;
     if o.redraw {
         let r: Results = crate::run::read_json(&o.out.join("disk.json"))?;
@@ -225,9 +226,9 @@ pub fn disk(d: &cli::Disk) -> Result<(), String> {
         .chain([file.display().to_string(), "--file-size".into(), d.file_size.to_string()])
         .collect();
     let made =
-        crate::child::run(&make, &[], Duration::from_secs(600)).map_err(|e| e.to_string())?;
+        crate::child::run(&make, &[], Duration::from_secs(600)).map_err(anyhow::Error::msg)?;
     if made.status.is_none_or(|s| !s.success()) {
-        return Err(format!("cannot make {}: {}", file.display(), made.stderr.trim()));
+        return Err(anyhow::anyhow!("cannot make {}: {}", file.display(), made.stderr.trim()));
     }
     let secs = if o.quick { 0.3 } else { 1.5 };
     let fio_secs = if o.quick { 1 } else { 2 };
@@ -263,7 +264,7 @@ pub fn disk(d: &cli::Disk) -> Result<(), String> {
     eprintln!("bench disk: ring's registered file and buffers");
     match registered(file, if o.quick { 50_000 } else { 300_000 }) {
         Ok(rounds) => r.registered = rounds,
-        Err(why) => r.registered_note = Some(why),
+        Err(why) => r.registered_note = Some(format!("{why:#}")),
     }
     eprintln!("bench disk: warm cache");
     for p in &programs {
@@ -281,13 +282,13 @@ pub fn disk(d: &cli::Disk) -> Result<(), String> {
             r.scale.push(run_point(p, file, n, n, &[]));
         }
     }
-    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
     crate::run::write(&o.out.join("disk.json"), &crate::run::to_json(&r))?;
     tables::write(&o.out, &r)
 }
 
 /// `ring`'s examples/registered.rs at depth 64, three rounds (built by `make bench-disk`).
-fn registered(file: &Path, reads: u32) -> Result<Vec<Registered>, String> {
+fn registered(file: &Path, reads: u32) -> anyhow::Result<Vec<Registered>> {
     let example = crate::run::bin_dir().join("examples").join("registered");
     let argv: Vec<String> = [
         example.display().to_string(),
@@ -299,11 +300,15 @@ fn registered(file: &Path, reads: u32) -> Result<Vec<Registered>, String> {
     .into();
     let _ = page_cache(file, false);
     let limit = Duration::from_secs(300);
-    let ran = crate::child::run(&argv, &[], limit).map_err(|e| format!("{}: {e}", argv[0]))?;
+    let ran =
+        crate::child::run(&argv, &[], limit).map_err(|e| anyhow::anyhow!("{}: {e}", argv[0]))?;
     if ran.status.is_none_or(|s| !s.success()) {
-        return Err(ran.outcome(limit));
+        anyhow::bail!(ran.outcome(limit));
     }
-    ran.stdout.lines().map(|l| serde_json::from_str(l).map_err(|e| format!("{l}: {e}"))).collect()
+    ran.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| anyhow::anyhow!("{l}: {e}")))
+        .collect()
 }
 
 /// The block device under `file`, and its scheduler and queue depth, for the facts.

@@ -338,7 +338,7 @@ fn plots(r: &Results) -> [(&'static str, String); 2] {
 }
 
 /// results/disk/README.md and the plots.
-pub fn write(out: &Path, r: &Results) -> Result<(), String> {
+pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     for (file, svg) in plots(r) {
         crate::run::write(&out.join(file), &svg)?;
     }
@@ -363,7 +363,7 @@ pub fn write(out: &Path, r: &Results) -> Result<(), String> {
 }
 
 /// The README's section, from results/disk/disk.json.
-pub fn section(results: &Path) -> Result<String, String> {
+pub fn section(results: &Path) -> anyhow::Result<String> {
     let r: Results = crate::run::read_json(&results.join("disk").join("disk.json"))?;
     template::fill(
         "readme-disk.md",

@@ -7,6 +7,7 @@
 
 pub mod tables;
 
+use anyhow::Context;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -127,7 +128,7 @@ fn cases(addr: &str, quick: bool) -> Vec<Case> {
     cases
 }
 
-pub fn pools(o: &cli::Sweep) -> Result<(), String> {
+pub fn pools(o: &cli::Sweep) -> anyhow::Result<()> {
     if o.redraw {
         let r: Results = crate::run::read_json(&o.out.join("pools.json"))?;
         return tables::write(&o.out, &r);
@@ -166,7 +167,7 @@ pub fn pools(o: &cli::Sweep) -> Result<(), String> {
                         argv.extend(case.args.iter().cloned());
                         argv.extend(["--workers".to_string(), w.to_string(), "--json".into()]);
                         let ran =
-                            crate::child::run(&argv, &[], limit).map_err(|e| e.to_string())?;
+                            crate::child::run(&argv, &[], limit).map_err(anyhow::Error::msg)?;
                         match crate::run::report_line(&ran.stdout) {
                             Some(report) if ran.outcome(limit) == "ok" => {
                                 point.walls.push(report.wall_s)
@@ -191,7 +192,7 @@ pub fn pools(o: &cli::Sweep) -> Result<(), String> {
         r.cases.push(result);
     }
     drop(service);
-    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
     crate::run::write(&o.out.join("pools.json"), &crate::run::to_json(&r))?;
     tables::write(&o.out, &r)
 }

@@ -143,7 +143,7 @@ fn plot(r: &Results, case: &CaseResult) -> String {
     )
 }
 
-pub fn write(out: &Path, r: &Results) -> Result<(), String> {
+pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     let mut sections = String::new();
     for case in &r.cases {
         let file = format!("pools-{}.svg", case.workload);
@@ -174,7 +174,7 @@ pub fn write(out: &Path, r: &Results) -> Result<(), String> {
 }
 
 /// The README's section, from results/pools/pools.json.
-pub fn section(results: &Path) -> Result<String, String> {
+pub fn section(results: &Path) -> anyhow::Result<String> {
     let r: Results = crate::run::read_json(&results.join("pools").join("pools.json"))?;
     template::fill(
         "readme-pools.md",

@@ -13,6 +13,7 @@ mod plots;
 pub mod point;
 mod tables;
 
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Out, Scale};
@@ -199,9 +200,9 @@ fn sweep(lines: &[Line], grid: &[u64]) -> Vec<Point> {
     points
 }
 
-pub fn scale(options: &Scale) -> Result<(), String> {
+pub fn scale(options: &Scale) -> anyhow::Result<()> {
     let out = &options.out;
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
     let peers = Programs::find(&options.python);
     let (grid, http_grid, ms): (&[u64], &[u64], u64) = if options.smoke {
         (&[10, 100], &[10, 100], 50)
@@ -238,13 +239,13 @@ pub fn scale(options: &Scale) -> Result<(), String> {
 }
 
 /// `bench plots`: draw the SVGs again from `scale.json`, without running anything.
-pub fn plots(options: &Out) -> Result<(), String> {
+pub fn plots(options: &Out) -> anyhow::Result<()> {
     let data: ScaleData = read_json(&options.out.join("scale.json"))?;
     plots::write_plots(&options.out, data.sleep_ms, &data.sleep, &data.http)
 }
 
 /// The README's scale section, from `scale.json`: the plots, the targets, where each stops.
-pub fn summary(dir: &std::path::Path) -> Result<String, String> {
+pub fn summary(dir: &std::path::Path) -> anyhow::Result<String> {
     let data: ScaleData = read_json(&dir.join("scale.json"))?;
     template::fill(
         "readme-scale.md",

@@ -35,7 +35,7 @@ pub fn write_plots(
     ms: u64,
     sleep: &[Point],
     http: &[Point],
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     let overhead = |p: &Point| p.overhead_ms();
     let per_task = |p: &Point| Some(p.memory_kib()? * 1024.0 / p.n as f64);
     // Every line of the http sweep is a line of the sleep sweep: one colour order for both.

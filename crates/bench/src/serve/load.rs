@@ -39,9 +39,9 @@ pub fn wrk(
     connections: u32,
     secs: u32,
     scratch: &Path,
-) -> Result<Latency, String> {
+) -> anyhow::Result<Latency> {
     let script = scratch.join("wrk-summary.lua");
-    std::fs::write(&script, WRK_SCRIPT).map_err(|e| e.to_string())?;
+    std::fs::write(&script, WRK_SCRIPT).map_err(anyhow::Error::msg)?;
     let argv = pinned(
         1,
         &[
@@ -66,8 +66,13 @@ pub fn wrk(
         p99_us: f64,
         p999_us: f64,
     }
-    let line = out.lines().rev().find(|l| l.starts_with('{')).ok_or(format!("wrk said: {out}"))?;
-    let s: Summary = serde_json::from_str(line).map_err(|e| format!("wrk's summary: {e}"))?;
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| anyhow::anyhow!("wrk said: {out}"))?;
+    let s: Summary =
+        serde_json::from_str(line).map_err(|e| anyhow::anyhow!("wrk's summary: {e}"))?;
     Ok(Latency {
         requests: s.requests,
         req_per_s: s.requests as f64 / (s.duration_us as f64 / 1e6),
@@ -86,7 +91,7 @@ pub fn oha(
     rate: u32,
     connections: u32,
     secs: u32,
-) -> Result<Latency, String> {
+) -> anyhow::Result<Latency> {
     let argv = pinned(
         1,
         &[
@@ -109,8 +114,9 @@ pub fn oha(
 
 /// What oha's JSON report says: requests answered 2xx, their rate and percentiles, and the
 /// rest as errors.
-fn oha_latency(out: &str) -> Result<Latency, String> {
-    let report: OhaReport = serde_json::from_str(out).map_err(|e| format!("oha's JSON: {e}"))?;
+fn oha_latency(out: &str) -> anyhow::Result<Latency> {
+    let report: OhaReport =
+        serde_json::from_str(out).map_err(|e| anyhow::anyhow!("oha's JSON: {e}"))?;
     let answered: u64 = report
         .status_code_distribution
         .iter()
@@ -125,10 +131,10 @@ fn oha_latency(out: &str) -> Result<Latency, String> {
         .sum();
     let failed: u64 = report.error_distribution.values().sum();
     // No request answered, no latency: an error that says so, never a NaN in a table.
-    let p = |q: &str| -> Result<f64, String> {
+    let p = |q: &str| -> anyhow::Result<f64> {
         let seconds = report.latency_percentiles.get(q).copied().flatten();
         seconds.map(|s| s * 1000.0).ok_or_else(|| {
-            format!("oha measured no {q}: {answered} answered, {others} other statuses, {failed} errors")
+            anyhow::anyhow!("oha measured no {q}: {answered} answered, {others} other statuses, {failed} errors")
         })
     };
     Ok(Latency {
@@ -161,7 +167,7 @@ struct OhaSummary {
 
 /// N fresh connections at once, each asking for a 100 ms answer: the `epoll` model's http
 /// workload pointed at the server.
-pub fn fresh_connections(addr: SocketAddr, n: u32) -> Result<Report, String> {
+pub fn fresh_connections(addr: SocketAddr, n: u32) -> anyhow::Result<Report> {
     let mut argv = model_program("epoll");
     argv.extend(
         [
@@ -180,17 +186,20 @@ pub fn fresh_connections(addr: SocketAddr, n: u32) -> Result<Report, String> {
         .map(String::from),
     );
     let out = output_any_status(&pinned(1, &argv))?;
-    let line =
-        out.lines().rev().find(|l| l.starts_with('{')).ok_or(format!("the client said: {out}"))?;
-    serde_json::from_str(line).map_err(|e| format!("the client's report: {e}"))
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| anyhow::anyhow!("the client said: {out}"))?;
+    serde_json::from_str(line).map_err(|e| anyhow::anyhow!("the client's report: {e}"))
 }
 
-fn output(argv: &[String]) -> Result<String, String> {
+fn output(argv: &[String]) -> anyhow::Result<String> {
     crate::child::output(argv, false)
 }
 
 /// The client exits 1 when some requests failed; its report says how many.
-fn output_any_status(argv: &[String]) -> Result<String, String> {
+fn output_any_status(argv: &[String]) -> anyhow::Result<String> {
     crate::child::output(argv, true)
 }
 
@@ -209,6 +218,6 @@ mod tests {
         let none = r#"{"summary":{"requestsPerSec":0.0},"latencyPercentiles":{"p50":null,"p99":null,"p99.9":null},
             "statusCodeDistribution":{},"errorDistribution":{"connection refused":12}}"#;
         let e = oha_latency(none).unwrap_err();
-        assert!(e.contains("no p50: 0 answered, 0 other statuses, 12 errors"), "{e}");
+        assert!(e.to_string().contains("no p50: 0 answered, 0 other statuses, 12 errors"), "{e}");
     }
 }

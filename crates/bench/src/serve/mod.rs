@@ -14,6 +14,7 @@ mod load;
 pub mod servers;
 pub mod tables;
 
+use anyhow::Context;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -77,11 +78,11 @@ pub struct CpuCase {
     pub note: Option<String>,
 }
 
-pub fn serve(o: &cli::Serve) -> Result<(), String> {
+pub fn serve(o: &cli::Serve) -> anyhow::Result<()> {
     let peers = Programs::find(&o.python);
     let specs = servers::all(&peers);
     let scratch = std::env::temp_dir().join(format!("conclab-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&scratch).map_err(anyhow::Error::msg)?;
     let secs = if o.quick { 2 } else { 5 };
     let sizes: &[u32] = if o.quick { &[100, 1_000] } else { &[1_000, 10_000] };
     let mut more = peers.versions();
@@ -119,11 +120,11 @@ pub fn serve(o: &cli::Serve) -> Result<(), String> {
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
-    let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
-    std::fs::write(o.out.join("serve.json"), json).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
+    let json = serde_json::to_string_pretty(&r).map_err(anyhow::Error::msg)?;
+    std::fs::write(o.out.join("serve.json"), json).map_err(anyhow::Error::msg)?;
     let page = tables::page(&r, &crate::facts::markdown(&facts))?;
-    std::fs::write(o.out.join("README.md"), page).map_err(|e| e.to_string())?;
+    std::fs::write(o.out.join("README.md"), page).map_err(anyhow::Error::msg)?;
     eprintln!("bench serve: wrote {}", o.out.display());
     Ok(())
 }
@@ -133,10 +134,10 @@ fn with_server<T>(
     spec: &Spec,
     extra: &[&str],
     scratch: &Path,
-    load: impl FnOnce(&Running) -> Result<T, String>,
-) -> (Result<T, String>, Option<ServeReport>, u64) {
+    load: impl FnOnce(&Running) -> anyhow::Result<T>,
+) -> (anyhow::Result<T>, Option<ServeReport>, u64) {
     if let Some(missing) = &spec.missing {
-        return (Err(missing.clone()), None, 0);
+        return (Err(anyhow::anyhow!(missing.clone())), None, 0);
     }
     match Running::start(spec, extra, scratch) {
         Ok(server) => {
@@ -177,7 +178,7 @@ fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
     }
     let (client, server_report, baseline_rss_kib) =
         with_server(spec, &[], scratch, |s| load::fresh_connections(s.addr, n));
-    let note = client.as_ref().err().cloned();
+    let note = client.as_ref().err().map(|e| format!("{e:#}"));
     C10k {
         server: spec.name.clone(),
         n,
@@ -205,7 +206,7 @@ fn throughput(
             scratch,
         )
     });
-    let note = load.as_ref().err().cloned();
+    let note = load.as_ref().err().map(|e| format!("{e:#}"));
     Throughput { server: spec.name.clone(), connections, load: load.ok(), server_report, note }
 }
 
@@ -213,7 +214,7 @@ fn open_loop(spec: &Spec, secs: u32, o: &cli::Serve, scratch: &Path) -> OpenLoop
     let (load, _, _) = with_server(spec, &[], scratch, |s| {
         load::oha(&o.oha, &format!("http://{}/query?id=1&delay_ms=0", s.addr), RATE, 50, secs)
     });
-    let note = load.as_ref().err().cloned();
+    let note = load.as_ref().err().map(|e| format!("{e:#}"));
     OpenLoop { server: spec.name.clone(), load: load.ok(), note }
 }
 
@@ -227,10 +228,10 @@ fn cpu(spec: &Spec, offload: bool, secs: u32, o: &cli::Serve, scratch: &Path) ->
                                                                    // 20 connections, so that a slow answer delays the requests due after it only by
                                                                    // what the server does, not by waiting for a connection of the load's own.
         let health = load::oha(&o.oha, &format!("http://{}/health", s.addr), 100, 20, secs);
-        let cpu = hashing.join().map_err(|_| "the wrk thread panicked".to_string())?;
+        let cpu = hashing.join().map_err(|_| anyhow::anyhow!("the wrk thread panicked"))?;
         Ok((health?, cpu?))
     });
-    let note = both.as_ref().err().cloned();
+    let note = both.as_ref().err().map(|e| format!("{e:#}"));
     let (health, cpu) = both.map_or((None, None), |(h, c)| (Some(h), Some(c)));
     CpuCase { server: spec.name.clone(), offload, health, cpu, note }
 }

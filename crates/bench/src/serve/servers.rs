@@ -99,7 +99,7 @@ pub struct Running {
 
 impl Running {
     /// Start `spec` (with `extra` arguments) and wait until it listens.
-    pub fn start(spec: &Spec, extra: &[&str], scratch: &Path) -> Result<Running, String> {
+    pub fn start(spec: &Spec, extra: &[&str], scratch: &Path) -> anyhow::Result<Running> {
         Running::start_limited(spec, extra, scratch, 20_000)
     }
 
@@ -111,7 +111,7 @@ impl Running {
         extra: &[&str],
         scratch: &Path,
         nofile: u64,
-    ) -> Result<Running, String> {
+    ) -> anyhow::Result<Running> {
         if spec.nginx {
             return Running::nginx(spec, scratch, nofile);
         }
@@ -125,7 +125,7 @@ impl Running {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("{}: {e}", argv[0]))?;
+            .map_err(|e| anyhow::anyhow!("{}: {e}", argv[0]))?;
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -141,20 +141,23 @@ impl Running {
         else {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("{} did not say `listening on ADDR`: {first:?}", spec.name));
+            return Err(anyhow::anyhow!(
+                "{} did not say `listening on ADDR`: {first:?}",
+                spec.name
+            ));
         };
         let baseline_rss_kib = rss_kib(child.id(), "VmRSS");
         Ok(Running { child, addr, baseline_rss_kib, report: Some(rx), nginx_dir: None })
     }
 
     /// nginx, one worker, `return 200` with the `/query` body, on a port of its own.
-    fn nginx(spec: &Spec, scratch: &Path, nofile: u64) -> Result<Running, String> {
+    fn nginx(spec: &Spec, scratch: &Path, nofile: u64) -> anyhow::Result<Running> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
+            .map_err(anyhow::Error::msg)?
             .port();
         let dir = scratch.join("nginx");
-        std::fs::create_dir_all(dir.join("logs")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(dir.join("logs")).map_err(anyhow::Error::msg)?;
         let conf = format!(
             "worker_processes 1;\ndaemon off;\npid {dir}/nginx.pid;\nerror_log stderr error;\n\
              worker_rlimit_nofile {nofile};\nevents {{ worker_connections {connections}; }}\n\
@@ -166,7 +169,7 @@ impl Running {
             dir = dir.display(),
             connections = (nofile - 16).min(16384),
         );
-        std::fs::write(dir.join("nginx.conf"), conf).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("nginx.conf"), conf).map_err(anyhow::Error::msg)?;
         let argv = pinned(
             0,
             &[
@@ -185,12 +188,12 @@ impl Running {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("nginx: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("nginx: {e}"))?;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
         let until = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(addr).is_err() {
             if Instant::now() > until {
-                return Err("nginx did not start listening".into());
+                anyhow::bail!("nginx did not start listening");
             }
             std::thread::sleep(Duration::from_millis(20));
         }

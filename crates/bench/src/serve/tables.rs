@@ -3,6 +3,7 @@
 use super::{CpuCase, Results};
 use crate::table::{Table, DASH};
 use crate::template;
+use anyhow::Context;
 
 fn ms(v: f64) -> String {
     if v.is_nan() {
@@ -341,7 +342,7 @@ fn values(r: &Results) -> Vec<(&'static str, String)> {
 }
 
 /// `results/serve/README.md`: every table, and the machine.
-pub fn page(r: &Results, facts: &str) -> Result<String, String> {
+pub fn page(r: &Results, facts: &str) -> anyhow::Result<String> {
     let mut v = values(r);
     v.push(("facts", facts.to_string()));
     let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
@@ -350,12 +351,12 @@ pub fn page(r: &Results, facts: &str) -> Result<String, String> {
 
 /// The README's section, from `results/serve/serve.json`; `results/serve/README.md` is
 /// written again from the same JSON, so that its prose follows the templates.
-pub fn section(results: &std::path::Path) -> Result<String, String> {
+pub fn section(results: &std::path::Path) -> anyhow::Result<String> {
     let r: Results = crate::run::read_json(&results.join("serve").join("serve.json"))?;
     let facts = crate::facts::markdown_of_json(&r.facts);
     let page_path = results.join("serve").join("README.md");
     std::fs::write(&page_path, page(&r, &facts)?)
-        .map_err(|e| format!("{}: {e}", page_path.display()))?;
+        .with_context(|| page_path.display().to_string())?;
     let v = values(&r);
     let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
     template::fill("readme-serve.md", template::README_SERVE, &refs)

@@ -108,7 +108,7 @@ impl Client<'_> {
     }
 
     /// Check one answer against what request `id` asked for.
-    fn check(&self, id: u32, cpu: bool, answer: Result<Answer, String>) -> bool {
+    fn check(&self, id: u32, cpu: bool, answer: anyhow::Result<Answer>) -> bool {
         match answer {
             Ok(Answer::Response(200, body)) if body == self.expect.body(id, cpu).as_bytes() => {
                 self.tally.answered.fetch_add(1, Relaxed);

@@ -73,7 +73,7 @@ pub struct SoakReport {
 }
 
 /// The servers `--servers` names (default: the seven models and nginx).
-fn specs(names: &Option<String>) -> Result<Vec<Spec>, String> {
+fn specs(names: &Option<String>) -> anyhow::Result<Vec<Spec>> {
     let all = || crate::programs::models().into_iter().map(String::from).chain(["nginx".into()]);
     let names: Vec<String> = match names {
         Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
@@ -84,7 +84,7 @@ fn specs(names: &Option<String>) -> Result<Vec<Spec>, String> {
         .map(|n| match n.as_str() {
             "nginx" => Ok(servers::nginx()),
             m if crate::programs::models().contains(&m) => Ok(servers::model(m)),
-            other => Err(format!(
+            other => Err(anyhow::anyhow!(
                 "--servers: no server {other:?}: {}",
                 all().collect::<Vec<_>>().join(", ")
             )),
@@ -92,7 +92,7 @@ fn specs(names: &Option<String>) -> Result<Vec<Spec>, String> {
         .collect()
 }
 
-pub fn soak(o: &crate::cli::Soak) -> Result<(), String> {
+pub fn soak(o: &crate::cli::Soak) -> anyhow::Result<()> {
     let report = if o.redraw { crate::run::read_json(&o.out.join("soak.json"))? } else { run(o)? };
     tables::write(&o.out, &report)?;
     let failed: Vec<&str> = report
@@ -114,14 +114,14 @@ pub fn soak(o: &crate::cli::Soak) -> Result<(), String> {
 }
 
 /// Start the servers, load them all at once for `o.seconds`, and see them back to rest.
-pub fn run(o: &crate::cli::Soak) -> Result<SoakReport, String> {
+pub fn run(o: &crate::cli::Soak) -> anyhow::Result<SoakReport> {
     let specs = specs(&o.servers)?;
-    let have =
-        workload::measure::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    let have = workload::measure::raise_nofile_limit()
+        .map_err(|e| anyhow::anyhow!("RLIMIT_NOFILE: {e}"))?;
     // Each server's flood holds nofile + 256 connections, and the floods may overlap.
     let need = specs.len() as u64 * (o.nofile + 256 + 64) + 64;
     if have < need {
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "the soak needs {need} descriptors ({} servers × (--nofile {} + 320)), and \
              RLIMIT_NOFILE's hard limit is {have}: lower --nofile or raise the limit",
             specs.len(),
@@ -220,7 +220,7 @@ fn start_all(
     specs: Vec<Spec>,
     o: &crate::cli::Soak,
     scratch: &std::path::Path,
-) -> Result<(Vec<Soaked>, Vec<Started>), String> {
+) -> anyhow::Result<(Vec<Soaked>, Vec<Started>)> {
     let timeout = o.timeout_ms.to_string();
     let mut soaked = Vec::new();
     let mut running: Vec<Started> = Vec::new();
@@ -237,7 +237,7 @@ fn start_all(
                     Ok(()) => Ok(r),
                     Err(e) => {
                         r.stop();
-                        Err(format!("{}: lowering RLIMIT_NOFILE: {e}", spec.name))
+                        Err(anyhow::anyhow!("{}: lowering RLIMIT_NOFILE: {e}", spec.name))
                     }
                 },
             });

@@ -1,6 +1,7 @@
 //! soak.json, its page (results/soak/README.md), one plot per server, and the README's
 //! reliability section (with results/fuzz).
 
+use anyhow::Context;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -101,14 +102,14 @@ fn fitted_rise(points: &[(f64, f64)]) -> f64 {
     }
 }
 
-pub fn write(out: &Path, report: &SoakReport) -> Result<(), String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
-    std::fs::write(out.join("soak.json"), json + "\n").map_err(|e| e.to_string())?;
+pub fn write(out: &Path, report: &SoakReport) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+    let json = serde_json::to_string_pretty(report).map_err(anyhow::Error::msg)?;
+    std::fs::write(out.join("soak.json"), json + "\n").map_err(anyhow::Error::msg)?;
     for s in report.servers.iter().filter(|s| !s.samples.is_empty()) {
         plot(s, report, &out.join(plot_name(&s.name)))?;
     }
-    std::fs::write(out.join("README.md"), page(report)).map_err(|e| e.to_string())
+    std::fs::write(out.join("README.md"), page(report)).map_err(anyhow::Error::msg)
 }
 
 fn plot_name(server: &str) -> String {
@@ -205,9 +206,9 @@ fn page(r: &SoakReport) -> String {
 }
 
 /// Resident memory and descriptors over the soak, in two panels.
-fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> Result<(), String> {
+fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> anyhow::Result<()> {
     use plotters::prelude::*;
-    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", path.display());
     let root = SVGBackend::new(path, (560, 380)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let (top, bottom) = root.split_vertically(190);
@@ -247,7 +248,7 @@ fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> Result<(), String> {
 }
 
 /// The README's reliability section: the fuzz figures and the soak's table.
-pub fn section(results: &Path) -> Result<String, String> {
+pub fn section(results: &Path) -> anyhow::Result<String> {
     let fuzz: serde_json::Value = crate::run::read_json(&results.join("fuzz/fuzz.json"))?;
     let soak: SoakReport = crate::run::read_json(&results.join("soak/soak.json"))?;
     let mut t = Table::new(&[

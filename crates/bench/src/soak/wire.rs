@@ -36,7 +36,7 @@ impl Conn {
     }
 
     /// The next response; `Err` for a timeout or an unparseable answer (what it was).
-    pub fn response(&mut self) -> Result<Answer, String> {
+    pub fn response(&mut self) -> anyhow::Result<Answer> {
         loop {
             if let Some((used, status, length)) = head(&self.buf)? {
                 if self.buf.len() >= used + length {
@@ -52,14 +52,16 @@ impl Conn {
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
                     return Ok(Answer::Closed)
                 }
-                Err(e) => return Err(format!("no answer in {} s: {e}", PATIENCE.as_secs())),
+                Err(e) => {
+                    return Err(anyhow::anyhow!("no answer in {} s: {e}", PATIENCE.as_secs()))
+                }
             }
         }
     }
 }
 
 /// A complete head at the front of `buf`: its length, the status and the body's length.
-fn head(buf: &[u8]) -> Result<Option<(usize, u16, usize)>, String> {
+fn head(buf: &[u8]) -> anyhow::Result<Option<(usize, u16, usize)>> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut response = httparse::Response::new(&mut headers);
     match response.parse(buf) {
@@ -69,11 +71,11 @@ fn head(buf: &[u8]) -> Result<Option<(usize, u16, usize)>, String> {
                 .iter()
                 .find(|h| h.name.eq_ignore_ascii_case("content-length"))
                 .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
-                .ok_or("a response without Content-Length")?;
+                .ok_or_else(|| anyhow::anyhow!("a response without Content-Length"))?;
             Ok(Some((used, response.code.unwrap_or(0), length)))
         }
         Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(format!("not HTTP: {e}")),
+        Err(e) => Err(anyhow::anyhow!("not HTTP: {e}")),
     }
 }
 

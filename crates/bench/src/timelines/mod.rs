@@ -9,6 +9,7 @@
 
 mod draw;
 
+use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -71,13 +72,13 @@ fn cases(programs: &Programs) -> Vec<Case> {
     ]
 }
 
-pub fn timelines(o: &Timelines) -> Result<(), String> {
+pub fn timelines(o: &Timelines) -> anyhow::Result<()> {
     let programs = Programs::find(&o.python);
-    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
     for case in cases(&programs) {
         let service = (case.name == "http").then(crate::service::Service::start).transpose()?;
         let dir = o.out.join(case.name);
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir).map_err(anyhow::Error::msg)?;
         let mut panels = Vec::new();
         for (color, row) in case.rows.iter().enumerate() {
             if let Some(missing) = &row.missing {
@@ -97,7 +98,7 @@ pub fn timelines(o: &Timelines) -> Result<(), String> {
         }
         let svg = draw::timeline(case.title, case.work, &panels);
         let path = o.out.join(format!("{}.svg", case.name));
-        std::fs::write(&path, svg).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, svg).with_context(|| path.display().to_string())?;
         eprintln!("timelines: wrote {}", path.display());
     }
     Ok(())
@@ -112,13 +113,13 @@ fn slug(name: &str) -> String {
     s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
 }
 
-fn run(argv: &[String]) -> Result<(), String> {
+fn run(argv: &[String]) -> anyhow::Result<()> {
     crate::child::output(argv, false).map(drop)
 }
 
 /// A program's timeline as lanes: one per runner (pid, tid), in the order they first ran.
-fn panel(name: &str, color: usize, file: &Path) -> Result<Panel, String> {
-    let lines = Timeline::read(file).map_err(|e| e.to_string())?;
+fn panel(name: &str, color: usize, file: &Path) -> anyhow::Result<Panel> {
+    let lines = Timeline::read(file).map_err(anyhow::Error::msg)?;
     let mut by_runner: BTreeMap<(u32, u64), Vec<(f64, f64)>> = BTreeMap::new();
     let mut ticks = Vec::new();
     for line in lines {
