@@ -63,7 +63,11 @@ fn curve_table(r: &Results, pinned: bool) -> String {
 /// At the judged N: the hand-off's cost, its part above the baseline, its switches, and its
 /// CPU time each side of the kernel's line.
 fn judged_table(r: &Results, pinned: bool) -> String {
-    let base = |name: &str| if name.starts_with("py-") { "py-serial" } else { "serial" };
+    // The no-switch baseline of the row's runtime: Python's own, else the Rust one.
+    let base = |name: &str| match crate::programs::runtime_of(name) {
+        Ok("python") => "py-serial",
+        _ => "serial",
+    };
     let mut t = Table::new(&[
         "program",
         "a hand-off",
@@ -194,7 +198,7 @@ fn plots(r: &Results) -> [(&'static str, String); 3] {
             .filter(|n| wanted(n))
             .enumerate()
             .map(|(i, name)| Series {
-                peer: name.starts_with("serial") || name == "py-serial",
+                peer: matches!(crate::programs::id_of(&name), "serial" | "py-serial"),
                 color: i,
                 points: r
                     .points

@@ -113,7 +113,7 @@ fn plot(r: &Results, case: &CaseResult) -> String {
         .into_iter()
         .enumerate()
         .map(|(i, name)| Series {
-            peer: name.starts_with("py-"),
+            peer: !crate::programs::is_rust(&name),
             color: i,
             points: case
                 .points
