@@ -313,18 +313,26 @@ pub fn cost_table(r: &Results) -> String {
     for x in r.throughput.iter().filter(|x| x.connections == 100) {
         let req_s = x.load.as_ref().map_or(DASH.into(), |l| kreq(l.req_per_s));
         let us = |s: f64, n: u64| format!("{:.1} µs", s * 1e6 / n as f64);
-        let cells = match &x.server_report {
-            Some(rep) if rep.requests > 0 => vec![
-                us(rep.user_s, rep.requests),
-                us(rep.sys_s, rep.requests),
-                us(rep.user_s + rep.sys_s, rep.requests),
-            ],
-            // nginx reports no rusage of its own here.
-            _ => vec![DASH.into(), DASH.into(), DASH.into()],
+        let counted = match (&x.server_report, &x.load) {
+            (Some(rep), _) if rep.requests > 0 => Some((rep, rep.requests)),
+            // nginx counts no requests: its worker's CPU (from /proc, read before it
+            // stopped) over the requests wrk had answered.
+            (Some(rep), Some(load)) if rep.model == "nginx" && load.requests > 0 => {
+                Some((rep, load.requests))
+            }
+            _ => None,
+        };
+        let cells = match counted {
+            Some((rep, n)) => {
+                vec![us(rep.user_s, n), us(rep.sys_s, n), us(rep.user_s + rep.sys_s, n)]
+            }
+            None => vec![DASH.into(), DASH.into(), DASH.into()],
         };
         t.push([format!("`{}`", x.server), req_s].into_iter().chain(cells).collect());
     }
     t.render()
+        + "\nnginx counts no requests and reports no rusage: its row is its worker's CPU time \
+           from /proc over the requests wrk had answered.\n"
 }
 
 fn values(r: &Results) -> Vec<(&'static str, String)> {
