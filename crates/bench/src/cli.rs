@@ -260,6 +260,10 @@ pub struct Syscalls {
     /// The Markdown file to write (the JSON goes beside it)
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// Runs of each http case: its counts vary from run to run with how the completions
+    /// happen to batch, so the tables give the median and the range
+    #[arg(long, value_name = "R", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

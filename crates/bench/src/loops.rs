@@ -86,13 +86,22 @@ pub fn section(results: &Path) -> anyhow::Result<String> {
         met: et.zip(rt).map(|(e, r)| cpu(r) <= cpu(e)),
     });
     let (eh, rh) = (counts("http", "epoll"), counts("http", "ring"));
+    // The median, and the range where the case ran more than once.
+    let total = |c: &Counts| match (c.totals.iter().min(), c.totals.iter().max()) {
+        (Some(lo), Some(hi)) if lo != hi => {
+            format!("{} ({}–{})", thousands(c.total), thousands(*lo), thousands(*hi))
+        }
+        _ => thousands(c.total),
+    };
+    let runs = rh.map_or(1, |c| c.totals.len().max(1));
     cases.push(Case {
         what: format!(
-            "{} http requests under `strace -f -c`: all syscalls",
-            thousands(rh.map_or(0, |c| c.tasks))
+            "{} http requests under `strace -f -c`: all syscalls{}",
+            thousands(rh.map_or(0, |c| c.tasks)),
+            if runs > 1 { format!(", median (range) of {runs} runs") } else { String::new() }
         ),
-        epoll: eh.map(|c| thousands(c.total)),
-        ring: rh.map(|c| thousands(c.total)),
+        epoll: eh.map(total),
+        ring: rh.map(total),
         target: "≤ `epoll`'s / 10",
         met: eh.zip(rh).map(|(e, r)| r.total * 10 <= e.total),
     });

@@ -137,8 +137,14 @@ pub struct Counts {
     pub futex: u64,
     pub io_uring_enter: u64,
     pub epoll_wait: u64,
-    /// Every system call of the run.
+    /// Every system call of the run (the median, where it ran more than once).
     pub total: u64,
+    /// Every run's system calls and `io_uring_enter` calls, in the order they ran (http:
+    /// `--runs` of them; one for sleep).
+    #[serde(default)]
+    pub totals: Vec<u64>,
+    #[serde(default)]
+    pub enters: Vec<u64>,
     /// read/write/recv/send calls whose file descriptor was a socket (http only).
     pub socket_io: Option<u64>,
 }
@@ -148,13 +154,27 @@ fn measure(
     program: &[String],
     workload: Workload,
     tasks: u64,
+    runs: u32,
     scratch: &std::path::Path,
 ) -> anyhow::Result<Counts> {
-    let (argv, service) = command(program, workload, tasks, 100, &[])?;
-    let calls = parse_strace_summary(&strace(&["-f", "-c"], scratch, argv, service)?);
-    let count = |names: &[&str]| {
+    let summary = || -> anyhow::Result<Vec<(String, u64, u64)>> {
+        let (argv, service) = command(program, workload, tasks, 100, &[])?;
+        Ok(parse_strace_summary(&strace(&["-f", "-c"], scratch, argv, service)?))
+    };
+    let calls = summary()?;
+    let count_in = |calls: &[(String, u64, u64)], names: &[&str]| {
         calls.iter().filter(|c| names.contains(&c.0.as_str())).map(|c| c.1).sum::<u64>()
     };
+    let count = |names: &[&str]| count_in(&calls, names);
+    let (mut totals, mut enters) =
+        (vec![calls.iter().map(|c| c.1).sum::<u64>()], vec![count(&["io_uring_enter"])]);
+    // The http counts vary from run to run with how completions and readiness batch: run
+    // it again, for the median and the range.
+    for _ in 1..if workload == Workload::Http { runs } else { 1 } {
+        let again = summary()?;
+        totals.push(again.iter().map(|c| c.1).sum());
+        enters.push(count_in(&again, &["io_uring_enter"]));
+    }
     let socket_io = if workload == Workload::Http {
         // A second run that names every descriptor (-y): count the calls made on sockets.
         let (argv, service) = command(program, workload, tasks, 100, &[])?;
@@ -176,11 +196,28 @@ fn measure(
             .join(", "),
         clones: count(&["clone", "clone3", "fork", "vfork"]),
         futex: count(&["futex"]),
-        io_uring_enter: count(&["io_uring_enter"]),
+        io_uring_enter: median(&enters),
         epoll_wait: count(&["epoll_wait", "epoll_pwait", "epoll_pwait2"]),
-        total: calls.iter().map(|c| c.1).sum(),
+        total: median(&totals),
+        totals,
+        enters,
         socket_io,
     })
+}
+
+fn median(values: &[u64]) -> u64 {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+/// One run's count, or the median and the range of several: "2594 (653–3538)".
+fn spread(values: &[u64]) -> String {
+    match (values.iter().min(), values.iter().max()) {
+        (Some(lo), Some(hi)) if lo != hi => format!("{} ({lo}–{hi})", median(values)),
+        (Some(v), _) => v.to_string(),
+        _ => DASH.into(),
+    }
 }
 
 /// How many tasks a model runs under strace for a workload, if it runs: N = 10,000, but
@@ -223,14 +260,14 @@ pub fn syscalls(options: &Syscalls) -> anyhow::Result<()> {
         ]);
         for (name, program) in &programs {
             let Some(tasks) = tasks_under_strace(name, workload) else { continue };
-            let c = measure(name, program, workload, tasks, &scratch)?;
+            let c = measure(name, program, workload, tasks, options.runs, &scratch)?;
             table.push(vec![
                 format!("`{name}` (N = {tasks})"),
                 c.top.clone(),
-                c.total.to_string(),
+                spread(&c.totals),
                 c.clones.to_string(),
                 c.futex.to_string(),
-                c.io_uring_enter.to_string(),
+                spread(&c.enters),
                 c.epoll_wait.to_string(),
                 c.socket_io.map_or(DASH.into(), |n| n.to_string()),
             ]);
@@ -246,6 +283,7 @@ pub fn syscalls(options: &Syscalls) -> anyhow::Result<()> {
         crate::template::SYSCALLS,
         &[
             ("tables", &tables),
+            ("runs", &options.runs.to_string()),
             ("claims", &claims(&all)),
             ("machine", &crate::facts::markdown(&facts)),
         ],

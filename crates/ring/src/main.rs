@@ -54,7 +54,8 @@
 //! (a 512-byte receive buffer, the request, the parser) and one entry at a time. The ring
 //! batches system calls: 10,000 requests take a few hundred to a few thousand
 //! `io_uring_enter` calls in all, as many as the completions' arrival splits them into
-//! batches — it varies from run to run (results/syscalls.md records one run's count).
+//! batches — it varies up to twice from run to run, since nearly every call left is a wait
+//! (results/syscalls.md gives the median and the range of five runs).
 //!
 //! Where it stops: sleeping tasks by memory alone. Each request holds a socket, so past
 //! RLIMIT_NOFILE (hard limit 20,000 on this machine kind) IORING_OP_SOCKET completes with
