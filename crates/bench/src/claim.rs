@@ -47,14 +47,22 @@ pub fn section(results: &Path) -> anyhow::Result<String> {
         what: "10,000 http requests at once (hyperfine median)".into(),
         seconds: medians("http/hyperfine-n10000.json")?,
     });
-    // The cpu rows run in two groups: Python, then Go and Node; the Rust loops run on theirs.
-    let cpu = |file| medians(file).unwrap_or_else(|_| vec![None; COLUMNS.len()]);
-    let (python, others, rust) = (
-        cpu("cpu/hyperfine-python.json"),
-        cpu("cpu/hyperfine-go-node.json"),
-        cpu("cpu/hyperfine-rust.json"),
-    );
-    let merged = (0..COLUMNS.len()).map(|i| python[i].or(others[i]).or(rust[i])).collect();
+    // The cpu rows run in groups by runtime, one hyperfine export each: a column's median is
+    // in whichever export has its row.
+    let mut exports: Vec<String> = std::fs::read_dir(results.join("cpu"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("hyperfine-") && n.ends_with(".json"))
+        .collect();
+    exports.sort();
+    let mut merged = vec![None; COLUMNS.len()];
+    for file in exports {
+        for (cell, median) in merged.iter_mut().zip(medians(&format!("cpu/{file}"))?) {
+            *cell = cell.or(median);
+        }
+    }
     cases.push(Case {
         what: "8 SHA-256 chains, as each runs them by default (hyperfine median)".into(),
         seconds: merged,

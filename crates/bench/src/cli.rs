@@ -114,14 +114,19 @@ impl std::fmt::Display for Group {
 
 #[derive(Args)]
 pub struct Conform {
-    /// Which groups of checks, comma-separated
-    #[arg(long, value_delimiter = ',', default_value = "contract,cli,serve,disk,brigade")]
-    pub groups: Vec<Group>,
+    /// Which groups of checks, comma-separated [default: contract,cli,serve,disk,brigade; with
+    /// --program, those its roster entry takes]
+    #[arg(long, value_delimiter = ',')]
+    pub groups: Option<Vec<Group>>,
+    /// A program of the roster (`bench list`) instead of a command: its command line, and the
+    /// groups its entry says it takes (serve only if it serves)
+    #[arg(long, value_name = "ID", value_parser = roster_id, conflicts_with = "command")]
+    pub program: Option<String>,
     /// Seconds after which one run of the program is killed, and its check fails "timed out"
     #[arg(long, value_name = "S", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
     /// The program and its leading arguments, after `--`
-    #[arg(last = true, required = true, value_name = "CMD")]
+    #[arg(last = true, required_unless_present = "program", value_name = "CMD")]
     pub command: Vec<String>,
 }
 

@@ -100,6 +100,24 @@ fn checks(group: Group) -> Vec<Check> {
     }
 }
 
+/// The command and the groups: as given, or from the roster entry `--program` names (the
+/// contract and the command line always; serving, the disk and the brigade where the entry
+/// takes them; db only when asked, since it starts a PostgreSQL).
+fn what_to_check(o: &Conform) -> (Vec<String>, Vec<Group>) {
+    let every = vec![Group::Contract, Group::Cli, Group::Serve, Group::Disk, Group::Brigade];
+    let Some(p) = o.program.as_deref().and_then(|id| crate::programs::roster().program(id)) else {
+        return (o.command.clone(), o.groups.clone().unwrap_or(every));
+    };
+    let places = roster::Places::new(crate::run::bin_dir(), None);
+    let taken = |g: &Group| match g {
+        Group::Serve => p.takes("serve"),
+        Group::Disk => p.runs("disk"),
+        Group::Brigade => p.runs("brigade"),
+        _ => true,
+    };
+    (p.argv(&places), o.groups.clone().unwrap_or_else(|| every.into_iter().filter(taken).collect()))
+}
+
 /// The first line of a panic's message: what the check says failed.
 fn reason(payload: Box<dyn std::any::Any + Send>) -> String {
     let text = payload
@@ -113,17 +131,16 @@ fn reason(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// Run every check of the groups asked for; exit 1 if any failed.
 pub fn conform(o: &Conform) -> anyhow::Result<()> {
-    let (program, lead) = o
-        .command
-        .split_first()
-        .ok_or_else(|| anyhow::anyhow!("conform needs a command after --"))?;
+    let (command, groups) = what_to_check(o);
+    let (program, lead) =
+        command.split_first().ok_or_else(|| anyhow::anyhow!("conform needs a command after --"))?;
     // Every run inside a check is killed past the timeout (testkit reads this).
     std::env::set_var("CONCLAB_KILL_AFTER_S", o.timeout.to_string());
     // The checks' panics are their failures: say them once, on their line, not as a dump.
     std::panic::set_hook(Box::new(|_| {}));
     let (mut passed, mut failed) = (0, 0);
     let mut stragglers = Vec::new();
-    for &group in &o.groups {
+    for &group in &groups {
         for (name, check) in checks(group) {
             let (tx, rx) = mpsc::channel();
             let (program, lead) = (program.clone(), lead.to_vec());

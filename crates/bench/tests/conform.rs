@@ -46,3 +46,13 @@ fn conform_needs_a_command_and_names_its_groups() {
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(ran.stderr.contains("contract, cli, serve, disk, brigade, db"), "{}", ran.stderr);
 }
+
+#[test]
+fn a_roster_program_is_checked_by_its_id() {
+    let ran = testkit::run(BENCH, &["conform", "--program", "serial", "--groups", "contract"]);
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.trim_end().ends_with(" passed, 0 failed"), "{}", ran.stdout);
+    let unknown = testkit::run(BENCH, &["conform", "--program", "loom"]);
+    assert_eq!(unknown.code, Some(2), "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("not in the roster"), "{}", unknown.stderr);
+}
