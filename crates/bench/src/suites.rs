@@ -217,9 +217,10 @@ pub fn http(options: &Suite) -> anyhow::Result<()> {
         rows.extend(["threads", "tokio", "epoll", "uring", "ring"].map(row));
         rows.extend(["py-asyncio", "py-uvloop", "node-promises", "go-goroutines"].map(row));
         // Every other program the roster says runs http, as it comes: a new peer is here.
-        // (The one-at-a-time programs are at n = 100 alone, and py-processes is left out: a
-        // pool of one process a core takes n / cores rounds of 100 ms.)
-        let left_out = ["serial", "py-serial", "py-processes"];
+        // (The one-at-a-time programs are at n = 100 alone; procs and py-threads have their
+        // rows above where they fit — a process a request, a pool sized to the requests —
+        // and py-processes none: a pool of one process a core takes n / cores rounds.)
+        let left_out = ["serial", "py-serial", "py-processes", "procs", "py-threads"];
         let listed = rows.iter().map(|r| r.name.as_str()).chain(left_out);
         let rest = programs.the_rest("http", listed, &a);
         rows.extend(rest);
