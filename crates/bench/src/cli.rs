@@ -72,6 +72,18 @@ fn roster_id(id: &str) -> anyhow::Result<String> {
     }
 }
 
+/// A runtime of the roster, or bad input that lists them.
+fn roster_runtime(name: &str) -> anyhow::Result<String> {
+    let runtimes = &crate::programs::roster().runtime;
+    match runtimes.contains_key(name) {
+        true => Ok(name.to_string()),
+        false => {
+            let known: Vec<&str> = runtimes.keys().map(String::as_str).collect();
+            Err(anyhow::anyhow!("not one of {}", known.join(", ")))
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct List {
     /// The peers' Python (Go and Node are looked for beside it); default .venv/bin/python
@@ -84,7 +96,7 @@ pub struct List {
     #[arg(long)]
     pub ids: bool,
     /// Only the programs on this runtime
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = roster_runtime)]
     pub runtime: Option<String>,
 }
 

@@ -108,14 +108,16 @@ fn what_to_check(o: &Conform) -> (Vec<String>, Vec<Group>) {
     let Some(p) = o.program.as_deref().and_then(|id| crate::programs::roster().program(id)) else {
         return (o.command.clone(), o.groups.clone().unwrap_or(every));
     };
-    let places = roster::Places::new(crate::run::bin_dir(), None);
     let taken = |g: &Group| match g {
         Group::Serve => p.takes("serve"),
         Group::Disk => p.runs("disk"),
         Group::Brigade => p.runs("brigade"),
         _ => true,
     };
-    (p.argv(&places), o.groups.clone().unwrap_or_else(|| every.into_iter().filter(taken).collect()))
+    (
+        p.argv(&crate::programs::places(None)),
+        o.groups.clone().unwrap_or_else(|| every.into_iter().filter(taken).collect()),
+    )
 }
 
 /// The first line of a panic's message: what the check says failed.

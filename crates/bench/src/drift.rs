@@ -12,7 +12,6 @@
 //! that a figure quoted from one run is found, and one that no run produced is not.
 
 use anyhow::Context;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The units of measured things, as the prose writes them after a number.
@@ -41,9 +40,10 @@ pub struct Drift {
     pub figure: String,
 }
 
-/// Every number in the text of results/ (its JSON, Markdown and SVG), commas taken out.
-fn result_numbers(results: &Path) -> HashSet<String> {
-    let mut numbers = HashSet::new();
+/// Every number in the text of results/ (its JSON, Markdown and SVG), commas taken out,
+/// parsed, sorted and each once.
+fn result_numbers(results: &Path) -> Vec<f64> {
+    let mut numbers = Vec::new();
     let mut stack = vec![results.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -54,10 +54,15 @@ fn result_numbers(results: &Path) -> HashSet<String> {
                     stack.push(path);
                 }
             } else if let Ok(text) = std::fs::read_to_string(&path) {
-                numbers.extend(numbers_in(&text).into_iter().map(|(n, _)| n));
+                numbers.extend(
+                    numbers_in(&text).into_iter().filter_map(|(n, _)| n.parse::<f64>().ok()),
+                );
             }
         }
     }
+    // Parsed once; many figures are looked for among them.
+    numbers.sort_by(f64::total_cmp);
+    numbers.dedup();
     numbers
 }
 
@@ -99,17 +104,11 @@ fn numbers_in(text: &str) -> Vec<(String, usize)> {
 }
 
 /// Whether some number of results/ is `figure` at the precision `figure` is written with.
-fn found(figure: &str, numbers: &HashSet<String>) -> bool {
-    if numbers.contains(figure) {
-        return true;
-    }
+fn found(figure: &str, numbers: &[f64]) -> bool {
     let decimals = figure.split('.').nth(1).map_or(0, str::len);
     let Ok(wanted) = figure.parse::<f64>() else { return false };
     let scale = 10f64.powi(decimals as i32);
-    numbers
-        .iter()
-        .filter_map(|n| n.parse::<f64>().ok())
-        .any(|n| (n * scale).round() == (wanted * scale).round())
+    numbers.iter().any(|n| (n * scale).round() == (wanted * scale).round())
 }
 
 /// The figures of `text`: each number followed (after at most a space) by a unit of
@@ -205,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_figure_is_found_at_the_precision_it_is_written_with() {
-        let numbers: HashSet<String> = ["2594", "6.41", "0.98"].map(String::from).into();
+        let numbers = [2594.0, 6.41, 0.98];
         assert!(found("2594", &numbers));
         assert!(found("6.4", &numbers));
         assert!(found("1.0", &numbers));

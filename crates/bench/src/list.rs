@@ -7,23 +7,13 @@ use crate::table::Table;
 
 pub fn list(o: &List) -> anyhow::Result<()> {
     let r = roster();
-    if let Some(name) = &o.runtime {
-        if !r.runtime.contains_key(name) {
-            let known: Vec<&str> = r.runtime.keys().map(String::as_str).collect();
-            eprintln!("Error: --runtime: '{name}' is not one of {}", known.join(", "));
-            std::process::exit(2);
-        }
-    }
     let chosen: Vec<_> =
         r.program.iter().filter(|p| o.runtime.as_ref().is_none_or(|rt| &p.runtime == rt)).collect();
     if o.ids {
         chosen.iter().for_each(|p| println!("{}", p.id));
         return Ok(());
     }
-    let programs = match &o.python {
-        Some(python) => Programs::find(python),
-        None => Programs::with(roster::Places::new(crate::run::bin_dir(), None)),
-    };
+    let programs = Programs::with(crate::programs::places(o.python.as_deref()));
     let every = |given: &[String], all: &[&str]| {
         if given.len() == all.len() {
             "all".to_string()

@@ -87,11 +87,10 @@ pub fn section(results: &Path) -> anyhow::Result<String> {
     });
     let (eh, rh) = (counts("http", "epoll"), counts("http", "ring"));
     // The median, and the range where the case ran more than once.
-    let total = |c: &Counts| match (c.totals.iter().min(), c.totals.iter().max()) {
-        (Some(lo), Some(hi)) if lo != hi => {
-            format!("{} ({}–{})", thousands(c.total), thousands(*lo), thousands(*hi))
-        }
-        _ => thousands(c.total),
+    // (A file written before the runs were repeated has one total and no list.)
+    let total = |c: &Counts| match c.totals.is_empty() {
+        true => thousands(c.total),
+        false => crate::trace::spread(&c.totals, thousands),
     };
     let runs = rh.map_or(1, |c| c.totals.len().max(1));
     cases.push(Case {

@@ -45,6 +45,12 @@ pub fn models() -> Vec<&'static str> {
     roster().models()
 }
 
+/// What a command line's placeholders stand for here: the binaries beside this one, and the
+/// peers' Python `python` (Go and Node beside it), or without one the project's `.venv`.
+pub fn places(python: Option<&str>) -> roster::Places {
+    roster::Places::new(crate::run::bin_dir(), python.map(PathBuf::from))
+}
+
 /// The roster's programs with their places filled in, and whether each can run here.
 pub struct Programs {
     pub places: roster::Places,
@@ -55,7 +61,7 @@ pub struct Programs {
 impl Programs {
     /// The programs, with the peers' Python `python` (Go and Node beside it).
     pub fn find(python: &str) -> Programs {
-        Programs::with(roster::Places::new(crate::run::bin_dir(), Some(PathBuf::from(python))))
+        Programs::with(places(Some(python)))
     }
 
     pub fn with(places: roster::Places) -> Programs {
@@ -77,7 +83,7 @@ impl Programs {
 
     /// A row for every program that runs `workload`, by its id, in the roster's order.
     pub fn every(&self, workload: &str, args: &[String]) -> Vec<Row> {
-        roster().running(workload).map(|p| self.row(&p.id, args)).collect()
+        self.the_rest(workload, [], args)
     }
 
     /// A row for every program that runs `workload` and that no label in `listed` names

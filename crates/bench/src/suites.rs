@@ -88,8 +88,7 @@ pub fn seed(options: &crate::cli::Seed) -> anyhow::Result<()> {
     bench.write_reports(&rows, "reports.json")?;
     // The article's order: each runtime's rows together, the one-at-a-time row first.
     let order = |m: &Measured| {
-        let runtime =
-            programs::roster().of(&m.row.name).map(|p| p.runtime.clone()).unwrap_or_default();
+        let runtime = roster().of(&m.row.name).map(|p| p.runtime.as_str()).unwrap_or_default();
         let first = roster().program.iter().position(|p| p.runtime == runtime);
         (first.unwrap_or(usize::MAX), !one_at_a_time(m))
     };
@@ -202,8 +201,8 @@ pub fn http(options: &Suite) -> anyhow::Result<()> {
     let mut sections = String::new();
     for n in [100u32, 1_000, 10_000] {
         let a = args(&format!("--workload http --tasks {n} --ms 100 --addr {}", service.addr));
-        let with = |extra: &str| [a.clone(), args(extra)].concat();
-        let row = |label: &str| programs.row(label, &with(&roster::flags_of(label).join(" ")));
+        // A row with the flags its label names ("threads (100 workers)").
+        let row = |label: &str| programs.row(label, &[a.clone(), roster::flags_of(label)].concat());
         let mut groups = Vec::new();
         if n == 100 {
             groups.push(group("n100-serial", vec![row("serial"), row("py-serial")], 0, 2));

@@ -57,9 +57,7 @@ pub fn one(options: &Trace) -> anyhow::Result<()> {
         std::process::exit(2);
     }
     let (argv, _service) = command(
-        &Programs::with(roster::Places::new(crate::run::bin_dir(), None))
-            .row(&options.model, &[])
-            .argv,
+        &Programs::with(crate::programs::places(None)).row(&options.model, &[]).argv,
         options.workload,
         options.tasks.into(),
         options.ms.unwrap_or(100),
@@ -211,11 +209,14 @@ fn median(values: &[u64]) -> u64 {
     v.get(v.len() / 2).copied().unwrap_or(0)
 }
 
-/// One run's count, or the median and the range of several: "2594 (653–3538)".
-fn spread(values: &[u64]) -> String {
+/// One run's count, or the median and the range of several: "2594 (653–3538)", each number
+/// written by `show`.
+pub fn spread(values: &[u64], show: impl Fn(u64) -> String) -> String {
     match (values.iter().min(), values.iter().max()) {
-        (Some(lo), Some(hi)) if lo != hi => format!("{} ({lo}–{hi})", median(values)),
-        (Some(v), _) => v.to_string(),
+        (Some(lo), Some(hi)) if lo != hi => {
+            format!("{} ({}–{})", show(median(values)), show(*lo), show(*hi))
+        }
+        (Some(v), _) => show(*v),
         _ => DASH.into(),
     }
 }
@@ -264,10 +265,10 @@ pub fn syscalls(options: &Syscalls) -> anyhow::Result<()> {
             table.push(vec![
                 format!("`{name}` (N = {tasks})"),
                 c.top.clone(),
-                spread(&c.totals),
+                spread(&c.totals, |n| n.to_string()),
                 c.clones.to_string(),
                 c.futex.to_string(),
-                spread(&c.enters),
+                spread(&c.enters, |n| n.to_string()),
                 c.epoll_wait.to_string(),
                 c.socket_io.map_or(DASH.into(), |n| n.to_string()),
             ]);

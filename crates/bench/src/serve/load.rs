@@ -117,18 +117,12 @@ pub fn oha(
 fn oha_latency(out: &str) -> anyhow::Result<Latency> {
     let report: OhaReport =
         serde_json::from_str(out).map_err(|e| anyhow::anyhow!("oha's JSON: {e}"))?;
-    let answered: u64 = report
-        .status_code_distribution
-        .iter()
-        .filter(|(c, _)| c.starts_with('2'))
-        .map(|(_, n)| n)
-        .sum();
-    let others: u64 = report
-        .status_code_distribution
-        .iter()
-        .filter(|(c, _)| !c.starts_with('2'))
-        .map(|(_, n)| n)
-        .sum();
+    // Answers by status: 2xx, and the rest (counted as errors).
+    let count = |ok: bool| -> u64 {
+        let codes = report.status_code_distribution.iter();
+        codes.filter(|(c, _)| c.starts_with('2') == ok).map(|(_, n)| n).sum()
+    };
+    let (answered, others) = (count(true), count(false));
     let failed: u64 = report.error_distribution.values().sum();
     // No request answered, no latency: an error that says so, never a NaN in a table.
     let p = |q: &str| -> anyhow::Result<f64> {
