@@ -40,6 +40,14 @@ pub fn is_rust(label: &str) -> bool {
     roster().of(label).is_ok_and(Program::is_rust)
 }
 
+/// Whether a row's program runs one task after another: its runtime's one-at-a-time
+/// program, with no pool and no loop to offload from (`serial`, `py-serial`).
+pub fn is_serial(label: &str) -> bool {
+    let Ok(p) = roster().of(label) else { return false };
+    let one = roster().runtime.get(&p.runtime).map(|r| r.one_at_a_time.as_str());
+    one == Some(p.id.as_str()) && !p.takes("workers") && !p.takes("offload")
+}
+
 /// The Rust models' ids, in the roster's order.
 pub fn models() -> Vec<&'static str> {
     roster().models()
@@ -133,5 +141,19 @@ impl Programs {
         let runtimes = r.runtime.iter().filter_map(|(name, rt)| Some((name, rt.version.as_ref()?)));
         let programs = r.program.iter().filter_map(|p| Some((&p.id, p.version.as_ref()?)));
         runtimes.chain(programs).map(|(name, argv)| (name.as_str(), shown(argv))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serial_programs_are_found_from_the_roster() {
+        let serial: Vec<&str> =
+            roster().program.iter().map(|p| p.id.as_str()).filter(|id| is_serial(id)).collect();
+        assert_eq!(serial, ["serial", "py-serial"]);
+        assert!(is_serial("py-serial (the baseline)") && !is_serial("node-promises"));
+        assert!(!is_serial("nginx (reference)"), "not in the roster: not serial");
     }
 }

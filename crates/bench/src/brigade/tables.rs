@@ -198,7 +198,7 @@ fn plots(r: &Results) -> [(&'static str, String); 3] {
             .filter(|n| wanted(n))
             .enumerate()
             .map(|(i, name)| Series {
-                peer: matches!(crate::programs::id_of(&name), "serial" | "py-serial"),
+                peer: crate::programs::is_serial(&name),
                 color: i,
                 points: r
                     .points

@@ -115,7 +115,7 @@ fn programs(programs: &Programs) -> Vec<Program> {
     let rows = programs.every("db", &[]);
     rows.into_iter()
         .map(|r| Program {
-            serial: matches!(r.name.as_str(), "serial" | "py-serial"),
+            serial: crate::programs::is_serial(&r.name),
             name: r.name,
             argv: r.argv,
             missing: r.missing,

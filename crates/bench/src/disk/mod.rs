@@ -116,7 +116,7 @@ pub struct Program {
 fn programs(programs: &Programs) -> Vec<Program> {
     let max_depth = |id: &str| match id {
         // One read at a time, and no --workers to ask for more.
-        "serial" | "py-serial" => 1,
+        _ if crate::programs::is_serial(id) => 1,
         // A process per worker, each with its own interpreter: 64 is already 1 GiB of them.
         "py-processes" => 64,
         _ => 1024,

@@ -102,7 +102,7 @@ pub fn serve(o: &cli::Serve) -> anyhow::Result<()> {
     for spec in &specs {
         eprintln!("bench serve: {}", spec.name);
         // One connection at a time: N = 100, where the ideal is already 10 s.
-        let sizes = if one_at_a_time(&spec.name) { &[100][..] } else { sizes };
+        let sizes = if crate::programs::is_serial(&spec.name) { &[100][..] } else { sizes };
         if !spec.nginx {
             for &n in sizes {
                 r.c10k.push(c10k(spec, n, &r.c10k, &scratch));
@@ -150,7 +150,7 @@ fn with_server<T>(
 }
 
 fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
-    let serial = one_at_a_time(&spec.name);
+    let serial = crate::programs::is_serial(&spec.name);
     let ideal_s = if serial { f64::from(n) * 0.1 } else { 0.1 };
     let skip = |note: String| C10k {
         server: spec.name.clone(),
@@ -234,9 +234,4 @@ fn cpu(spec: &Spec, offload: bool, secs: u32, o: &cli::Serve, scratch: &Path) ->
     let note = both.as_ref().err().map(|e| format!("{e:#}"));
     let (health, cpu) = both.map_or((None, None), |(h, c)| (Some(h), Some(c)));
     CpuCase { server: spec.name.clone(), offload, health, cpu, note }
-}
-
-/// The servers that answer one connection at a time (a row's program by its id).
-fn one_at_a_time(name: &str) -> bool {
-    matches!(crate::programs::id_of(name), "serial" | "py-serial")
 }
