@@ -9,10 +9,7 @@ SHELL := /bin/bash
 CARGO   ?= cargo
 PYTHON  ?= python3
 BIN     := target/release
-# Every model and peer is declared once, in roster.toml (`bench list` prints it).
-ROSTER   = $(shell $(PYTHON) -c 'import sys, tomllib; r = tomllib.load(open("roster.toml", "rb")); print(*(p["id"] for p in r["program"] if sys.argv[1] in ("all", p["runtime"])))' $(1))
-MODELS  := $(call ROSTER,rust)
-PROGRAMS := $(call ROSTER,all)
+# Every model and peer is declared once, in roster.toml: `bench list --ids` prints them.
 
 # hyperfine 2.x needs a newer Rust than this machine has: pin 1.20 when none is on PATH.
 HYPERFINE_VERSION := 1.20.0
@@ -45,12 +42,15 @@ SOAK_SECONDS ?= 600
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
-	@printf '\n  the models (roster.toml): %s\n  and every program: %s\n' "$(MODELS)" "$(PROGRAMS)"
+	@if [ -x $(BIN)/bench ]; then \
+	  printf '\n  the models (roster.toml): %s\n  and every program: %s\n' \
+	    "$$($(BIN)/bench list --ids --runtime rust | xargs)" "$$($(BIN)/bench list --ids | xargs)"; \
+	else printf '\n  the models and peers: roster.toml (make list, once built)\n'; fi
 
 list: build peers ## every model and peer of roster.toml: runtime, workloads, flags, whether it runs here
 	$(BIN)/bench list --python $(PEER_PYTHON)
 
-build: ## build the seven model binaries, the service and the bench tool (release)
+build: ## build the model binaries, the service and the bench tool (release)
 	$(CARGO) build --release --workspace
 
 test: build peers postgresql ## cargo test --workspace and the fuzz corpus replay, then clippy -D warnings and fmt --check
@@ -76,7 +76,7 @@ fuzz: peers ## every fuzz target, coverage-guided (libFuzzer on stable), FUZZ_RU
 service: build ## run the http workload's service in the foreground (SERVICE_ADDR=127.0.0.1:7878)
 	$(BIN)/service --addr $(SERVICE_ADDR)
 
-bench: build $(HYPERFINE) peers ## the article's table: 10 tasks x 1 s, seven Rust models, seven Python peers, Go and Node -> results/seed/
+bench: build $(HYPERFINE) peers ## the article's table: 10 tasks x 1 s, every model and peer of roster.toml -> results/seed/
 	$(BIN)/bench seed --hyperfine $(HYPERFINE) --python $(PEER_PYTHON) --out results/seed
 	$(BIN)/bench readme
 

@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 import time
+import tomllib
 
 import db
 
@@ -88,11 +89,25 @@ DEFAULTS = {"workload": "sleep", "tasks": 10, "ms": 1000, "work": 100000, "addr"
             "buffered": False, "write": False, "rows": 100_000}
 
 
-def parse_args(model, has_pool=False, can_offload=False, caps_disk=False):
-    """The contract's command line. `caps_disk`: --workers sizes the pool that reads files
-    (an event loop's executor) though the model has no pool for the other workloads. A flag
-    that does not apply to the mode chosen is refused, and nothing is written until every
-    argument is accepted."""
+ROSTER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roster.toml")
+
+
+def entry(model):
+    """The peer's entry in roster.toml: the one place that says which knobs it takes."""
+    with open(ROSTER, "rb") as f:
+        programs = tomllib.load(f)["program"]
+    return next(p for p in programs if p["id"] == model)
+
+
+def parse_args(model):
+    """The contract's command line, with the knobs `model`'s roster.toml entry declares:
+    --workers sizes its pool ("tasks"), or on disk the pool that reads files ("disk": an event
+    loop's executor); --offload hands cpu tasks to a pool. A flag that does not apply to the
+    mode chosen is refused, and nothing is written until every argument is accepted."""
+    knobs = entry(model)
+    sized = knobs.get("workers", [])
+    has_pool, caps_disk = "tasks" in sized, "disk" in sized
+    can_offload = "offload" in knobs.get("flags", [])
     p = ContractParser(prog=model, description=f"{model}: a conclab Python peer")
     p.add_argument("--workload", choices=WORKLOADS, default=None)
     p.add_argument("--tasks", type=_count(1), default=None)

@@ -114,7 +114,7 @@ async def main(args, tally, files):
 
 
 def run(model, install_loop=None):
-    args = contract.parse_args(model, can_offload=True, caps_disk=True)
+    args = contract.parse_args(model)
     if args.serve:
         import serve_asyncio
         return serve_asyncio.main(model, args, install_loop)

@@ -46,7 +46,7 @@ def pulse(tally, stop):
         tally.ticks.append((due, now))
 
 
-args = contract.parse_args(MODEL, has_pool=True)
+args = contract.parse_args(MODEL)
 if args.serve:
     from http.server import ThreadingHTTPServer
 

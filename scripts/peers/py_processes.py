@@ -50,7 +50,7 @@ def brigade(args):
     tally.exit()
 
 if __name__ == "__main__":
-    args = contract.parse_args("py-processes", has_pool=True)
+    args = contract.parse_args("py-processes")
     if args.serve:
         import socketserver
         from http.server import HTTPServer

@@ -8,7 +8,7 @@ import concurrent.futures as cf
 
 import contract
 
-args = contract.parse_args("py-threads", has_pool=True)
+args = contract.parse_args("py-threads")
 if args.serve:
     from http.server import ThreadingHTTPServer
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use testkit::{brigade_checks, cli_checks, contract_checks, db_checks, disk_checks, serve_checks};
 
 use crate::cli::{Conform, Group};
+use roster::{Flag, Workload};
 
 type Check = (&'static str, fn(&str, &[&str]));
 
@@ -109,9 +110,9 @@ fn what_to_check(o: &Conform) -> (Vec<String>, Vec<Group>) {
         return (o.command.clone(), o.groups.clone().unwrap_or(every));
     };
     let taken = |g: &Group| match g {
-        Group::Serve => p.takes("serve"),
-        Group::Disk => p.runs("disk"),
-        Group::Brigade => p.runs("brigade"),
+        Group::Serve => p.takes(Flag::Serve),
+        Group::Disk => p.runs(Workload::Disk),
+        Group::Brigade => p.runs(Workload::Brigade),
         _ => true,
     };
     (

@@ -4,6 +4,19 @@
 use crate::cli::List;
 use crate::programs::{roster, Programs};
 use crate::table::Table;
+use roster::{Program, Workload};
+
+/// A program's knobs as words: its flags, and "--workers (tasks, disk)" for what its
+/// `--workers` sizes.
+fn knobs(p: &Program) -> Vec<String> {
+    let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut words: Vec<String> = p.flags.iter().map(|f| name(serde_json::json!(f))).collect();
+    if !p.workers.is_empty() {
+        let sized: Vec<String> = p.workers.iter().map(|s| name(serde_json::json!(s))).collect();
+        words.insert(0, format!("workers ({})", sized.join(", ")));
+    }
+    words
+}
 
 pub fn list(o: &List) -> anyhow::Result<()> {
     let r = roster();
@@ -14,18 +27,17 @@ pub fn list(o: &List) -> anyhow::Result<()> {
         return Ok(());
     }
     let programs = Programs::with(crate::programs::places(o.python.as_deref()));
-    let every = |given: &[String], all: &[&str]| {
-        if given.len() == all.len() {
-            "all".to_string()
-        } else {
-            given.join(", ")
-        }
+    let workloads = |given: &[Workload]| match given.len() == Workload::ALL.len() {
+        true => "all".to_string(),
+        false => given.iter().map(|w| w.name()).collect::<Vec<_>>().join(", "),
     };
+    let words = |knobs: Vec<String>| knobs.join(", ");
     if o.json {
         for p in &chosen {
             let line = serde_json::json!({
                 "id": p.id, "runtime": p.runtime, "run": p.argv(&programs.places),
-                "workloads": p.workloads, "flags": p.flags, "install": p.install, "doc": p.doc,
+                "workloads": p.workloads, "flags": p.flags, "workers": p.workers,
+                "install": p.install, "doc": p.doc,
                 "runs_here": programs.missing(p),
             });
             println!("{line}");
@@ -37,8 +49,8 @@ pub fn list(o: &List) -> anyhow::Result<()> {
         t.push(vec![
             p.id.clone(),
             p.runtime.clone(),
-            every(&p.workloads, &roster::WORKLOADS),
-            p.flags.join(", "),
+            workloads(&p.workloads),
+            words(knobs(p)),
             programs.missing(p).map_or("yes".into(), |why| format!("no: {why}")),
             p.doc.clone(),
         ]);

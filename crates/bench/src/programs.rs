@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-pub use roster::{id_of, Program, Roster};
+pub use roster::{id_of, Flag, Program, Roster, Workload};
 
 use crate::run::Row;
 
@@ -45,7 +45,7 @@ pub fn is_rust(label: &str) -> bool {
 pub fn is_serial(label: &str) -> bool {
     let Ok(p) = roster().of(label) else { return false };
     let one = roster().runtime.get(&p.runtime).map(|r| r.one_at_a_time.as_str());
-    one == Some(p.id.as_str()) && !p.takes("workers") && !p.takes("offload")
+    one == Some(p.id.as_str()) && !p.has_pool() && !p.takes(Flag::Offload)
 }
 
 /// The Rust models' ids, in the roster's order.
@@ -90,7 +90,7 @@ impl Programs {
     }
 
     /// A row for every program that runs `workload`, by its id, in the roster's order.
-    pub fn every(&self, workload: &str, args: &[String]) -> Vec<Row> {
+    pub fn every(&self, workload: Workload, args: &[String]) -> Vec<Row> {
         self.the_rest(workload, [], args)
     }
 
@@ -100,7 +100,7 @@ impl Programs {
     /// measured with the others.
     pub fn the_rest<'a>(
         &self,
-        workload: &str,
+        workload: Workload,
         listed: impl IntoIterator<Item = &'a str>,
         args: &[String],
     ) -> Vec<Row> {

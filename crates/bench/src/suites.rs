@@ -6,6 +6,7 @@ use crate::cli::Suite;
 use crate::programs::{self, roster, Programs};
 use crate::run::{Bench, Group, Measured, Row};
 use crate::{facts, reading, table, template};
+use roster::{Flag, Workload};
 
 fn args(text: &str) -> Vec<String> {
     text.split_whitespace().map(String::from).collect()
@@ -28,7 +29,7 @@ fn setup(options: &Suite) -> anyhow::Result<(Bench, Programs, facts::Facts)> {
 /// programs `more` names, the rows it adds: `more(program)` gives (label, extra arguments).
 fn every_and(
     programs: &Programs,
-    workload: &str,
+    workload: Workload,
     a: &[String],
     more: impl Fn(&programs::Program) -> Vec<(String, Vec<String>)>,
 ) -> Vec<Row> {
@@ -76,7 +77,7 @@ pub fn seed(options: &crate::cli::Seed) -> anyhow::Result<()> {
         }
         _ => vec![],
     };
-    let mut all = bench.reports(every_and(&programs, "sleep", &a, sized));
+    let mut all = bench.reports(every_and(&programs, Workload::Sleep, &a, sized));
     for m in &mut all {
         m.row.article = article_figure(&m.row.name);
     }
@@ -141,15 +142,15 @@ pub fn cpu(options: &Suite) -> anyhow::Result<()> {
         if programs::id_of(&one) == p.id && one != p.id {
             more.push((one.clone(), roster::flags_of(&one)));
         }
-        if p.is_rust() && p.takes("workers") {
+        if p.is_rust() && p.has_pool() {
             more.push((format!("{} ({cores} workers)", p.id), args(&format!("--workers {cores}"))));
         }
-        if p.takes("offload") {
+        if p.takes(Flag::Offload) {
             more.push((format!("{} --offload", p.id), args("--offload")));
         }
         more
     };
-    let all = every_and(&all_programs, "cpu", &a, variants);
+    let all = every_and(&all_programs, Workload::Cpu, &a, variants);
     // One hyperfine run per group: the Rust models, the Python peers, every other runtime.
     let kind = |r: &Row| match programs::runtime_of(&r.name) {
         Ok("rust") => "rust",
@@ -221,7 +222,7 @@ pub fn http(options: &Suite) -> anyhow::Result<()> {
         // and py-processes none: a pool of one process a core takes n / cores rounds.)
         let left_out = ["serial", "py-serial", "py-processes", "procs", "py-threads"];
         let listed = rows.iter().map(|r| r.name.as_str()).chain(left_out);
-        let rest = programs.the_rest("http", listed, &a);
+        let rest = programs.the_rest(Workload::Http, listed, &a);
         rows.extend(rest);
         groups.push(group(&format!("n{n}"), rows, 1, if n >= 10_000 { 3 } else { 5 }));
         let rows = bench.measure(groups, &format!("reports-n{n}.json"))?;

@@ -25,7 +25,7 @@ fn peers() -> Vec<(String, String, Vec<String>)> {
 /// The peers the roster says have a pool that --workers sizes.
 fn pooled() -> Vec<String> {
     let roster = roster::Roster::load().expect("roster.toml");
-    roster.peers().filter(|p| p.takes("workers")).map(|p| p.id.clone()).collect()
+    roster.peers().filter(|p| p.has_pool()).map(|p| p.id.clone()).collect()
 }
 
 fn run_peer(program: &str, leading: &[String], args: &[&str]) -> testkit::Outcome {

@@ -2,8 +2,10 @@
 
 testkit::suites!("epoll": contract_tests, disk_tests, db_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
 
+/// The loop itself is one thread, whatever `--workers` says: the flag sizes only the threads
+/// it hands files to (below) and its offload pool, so on sleep it is refused.
 #[test]
-fn a_single_threaded_loop_has_no_workers_flag() {
+fn workers_does_not_size_the_one_loop() {
     let outcome = testkit::run(env!("CARGO_BIN_EXE_epoll"), &["--workers", "2"]);
     assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::{fork, pipe, ForkResult, Pid};
 use workload::measure::{wait4, Reaped};
-use workload::{Runner, TaskError};
+use workload::{Done, Runner, TaskError};
 
 /// Fork a child that runs `work` and `_exit`s: 0 if it succeeded, 1 if it could not report.
 ///
@@ -34,15 +34,6 @@ pub fn start_child(work: impl FnOnce() -> io::Result<()>) -> io::Result<Pid> {
             unsafe { nix::libc::_exit(status) }
         }
     }
-}
-
-/// A finished job as it comes back over the results pipe.
-pub struct Done {
-    pub id: u32,
-    pub result: Result<u64, TaskError>,
-    pub started: Instant,
-    pub finished: Instant,
-    pub runner: Runner,
 }
 
 // A record on the results pipe: id u32, start and finish times u64 ns since the epoch, pid u32, then
@@ -105,7 +96,7 @@ pub fn read_record(pipe: &mut impl Read, epoch: Instant) -> io::Result<Option<Do
         pipe.read_exact(&mut message)?;
         Err(TaskError::new(String::from_utf8_lossy(&message)))
     };
-    Ok(Some(Done { id, result, started, finished, runner: Runner { pid, tid: pid } }))
+    Ok(Some(Done { id, result, started, ended: finished, runner: Runner { pid, tid: pid } }))
 }
 
 /// W pre-forked children running one job function on the ids they are sent.

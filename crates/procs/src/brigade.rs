@@ -10,29 +10,29 @@ use std::time::Instant;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::pipe;
 use process_pool::{read_record, start_child, write_record};
-use workload::brigade::{self, Ring};
+use workload::brigade::{self, Circle};
 use workload::measure::wait4;
-use workload::{Args, Tally, TaskError};
+use workload::{Args, Done, Tally, TaskError};
 
 pub fn run(args: &Args, tally: &mut Tally) -> io::Result<()> {
-    let ring = Ring::of(args);
-    let pipes = match brigade::pipes(ring.tasks, false) {
+    let circle = Circle::of(args);
+    let pipes = match brigade::pipes(circle.tasks, false) {
         Ok(pipes) => pipes,
         Err(e) => {
-            tally.fail(ring.tasks, e);
+            tally.fail(circle.tasks, e);
             return Ok(());
         }
     };
     let (results_rx, results_tx) = pipe()?;
-    let (mut children, epoch) = (Vec::with_capacity(ring.tasks as usize), tally.start);
-    for i in 0..ring.tasks {
-        let (from, to) = (&pipes[i as usize].0, &pipes[ring.next_task(i) as usize].1);
+    let (mut children, epoch) = (Vec::with_capacity(circle.tasks as usize), tally.start);
+    for i in 0..circle.tasks {
+        let (from, to) = (&pipes[i as usize].0, &pipes[circle.next_task(i) as usize].1);
         let child = || {
             let mut value = 0u64;
-            for _ in 0..ring.laps {
+            for _ in 0..circle.laps {
                 let c = brigade::receive(from)?;
                 value = value.wrapping_add(c);
-                if let Some(next) = ring.pass_on(c) {
+                if let Some(next) = circle.pass_on(c) {
                     brigade::send(to, next)?;
                 }
             }
@@ -41,7 +41,7 @@ pub fn run(args: &Args, tally: &mut Tally) -> io::Result<()> {
         match start_child(child) {
             Ok(pid) => children.push(pid),
             Err(e) => {
-                // The ring cannot close: the children started wait for a token that never
+                // The circle cannot close: the children started wait for a token that never
                 // comes. Stop them, reap them, and fail every task with the limit.
                 for &pid in &children {
                     let _ = kill(pid, Signal::SIGKILL);
@@ -49,8 +49,10 @@ pub fn run(args: &Args, tally: &mut Tally) -> io::Result<()> {
                 for pid in children {
                     wait4(pid.as_raw())?;
                 }
-                tally
-                    .fail(ring.tasks, TaskError::starting(&format!("fork after {i} children"), &e));
+                tally.fail(
+                    circle.tasks,
+                    TaskError::starting(&format!("fork after {i} children"), &e),
+                );
                 return Ok(());
             }
         }
@@ -61,7 +63,7 @@ pub fn run(args: &Args, tally: &mut Tally) -> io::Result<()> {
     drop(pipes); // the children hold their ends; ours go
     let mut results = BufReader::new(File::from(results_rx));
     while let Some(done) = read_record(&mut results, epoch)? {
-        tally.record(done.id, done.result, done.started, Instant::now(), done.runner);
+        tally.record(Done { ended: Instant::now(), ..done });
     }
     for pid in children {
         let child = wait4(pid.as_raw())?;

@@ -45,33 +45,21 @@ use std::process::ExitCode;
 use nix::unistd::pipe;
 use process_pool::{read_record, start_child, write_record, ProcessPool};
 use workload::measure::{wait4, Reaped};
-use workload::{task, Args, Model, Report, Tally, TaskError};
+use workload::{task, Args, Report, Tally, TaskError, Width};
 
-const MODEL: Model = Model {
-    name: "procs",
-    has_pool: true,
-    can_offload: false,
-    caps_disk: false,
-    sizes_offload: false,
-    brigade_workers: false,
-    brigade_pipes: false,
-};
+const MODEL: &str = "procs";
 
 mod brigade;
 mod serve;
 
 fn main() -> ExitCode {
-    let args = Args::parse_for(MODEL);
-    if args.serve.is_some() {
-        return workload::serve::exit(serve::run(&args, MODEL.name));
-    }
-    workload::exit(run(&args))
+    workload::main(MODEL, run, serve::run)
 }
 
-fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
+fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     task::prepare(args)?;
     let processes = args.workers.unwrap_or(args.tasks);
-    let mut tally = Tally::start(MODEL.name, args, processes, processes);
+    let mut tally = Tally::start(MODEL, args, Width::one_each(processes));
     if args.workload == workload::Workload::Brigade {
         brigade::run(args, &mut tally)?;
         return Ok(tally.finish());
@@ -106,7 +94,7 @@ fn one_child_per_task(args: &Args, tally: &mut Tally) -> io::Result<()> {
     drop(results_tx);
     let mut results = BufReader::new(File::from(results_rx));
     while let Some(done) = read_record(&mut results, start)? {
-        tally.record(done.id, done.result, done.started, done.finished, done.runner);
+        tally.record(done);
     }
     for pid in children {
         reaped(tally, &wait4(pid.as_raw())?);
@@ -127,7 +115,7 @@ fn pool(args: &Args, workers: u32, tally: &mut Tally) -> io::Result<()> {
         }
     };
     for done in pool.map(0..args.tasks)? {
-        tally.record(done.id, done.result, done.started, done.finished, done.runner);
+        tally.record(done);
     }
     for child in pool.shutdown()? {
         reaped(tally, &child);

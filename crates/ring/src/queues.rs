@@ -1,7 +1,10 @@
-//! The ring and its two queues: entries go to the kernel in batches, the loop waits in
+//! The io_uring and its two queues: entries go to the kernel in batches, the loop waits in
 //! `io_uring_enter` with a timeout, and completions come back — including those that
 //! overflowed the completion queue, which the kernel keeps until it is entered again.
-//! Nothing here knows what an operation is for; `event_loop.rs` does.
+//!
+//! What an operation is for is its [`Tag`], packed into the entry's user_data and handed
+//! back with its completion: one encoding for the task loop and the server alike. Nothing
+//! here reads it; the part that submitted the entry does.
 
 use std::collections::VecDeque;
 use std::io;
@@ -9,6 +12,69 @@ use std::time::Duration;
 
 use io_uring::{squeue, types, IoUring};
 use workload::TaskError;
+
+/// The operation an entry is; with the [`Tag`]'s slot, all a completion needs to find its
+/// way back to what it finishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::FromRepr, strum::EnumIter)]
+#[repr(u8)]
+pub enum Op {
+    // A connection's chain: its socket made, connected, written, read, closed.
+    Socket = 1,
+    Connect,
+    Send,
+    Recv,
+    Close,
+    /// An ASYNC_CANCEL of another operation (past its deadline, or at the stop).
+    Cancel,
+    // A file's or a pipe's.
+    Read,
+    Write,
+    // A server's listening socket: the multishot ACCEPT, and the POLL_ADD posted in its place
+    // when descriptors ran out (ACCEPT fails with EMFILE at once even when no client waits).
+    Accept,
+    Listen,
+    /// The READ of the eventfd that a pool's threads write to after each result.
+    Wake,
+    /// The READ of the descriptor SIGINT and SIGTERM arrive on.
+    Stop,
+}
+
+/// What an entry is for: its operation, and the slot of whoever submitted it — a task's id,
+/// a connection's slot, a buffer's — for that part to look up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tag {
+    pub op: Op,
+    pub slot: u32,
+}
+
+impl Tag {
+    pub fn new(op: Op, slot: impl TryInto<u32>) -> Tag {
+        // A slot is a task id or a slab key, bounded by tasks or descriptors.
+        let slot = slot.try_into().unwrap_or_else(|_| unreachable!("a slot fits in 32 bits"));
+        Tag { op, slot }
+    }
+
+    /// The tag as the entry's user_data: the slot above the operation's byte.
+    pub fn user_data(self) -> u64 {
+        (u64::from(self.slot) << 8) | self.op as u64
+    }
+
+    /// `entry`, carrying this tag back with its completion.
+    pub fn on(self, entry: squeue::Entry) -> squeue::Entry {
+        entry.user_data(self.user_data())
+    }
+
+    /// An ASYNC_CANCEL of the operation in flight tagged `self`; it points to nothing.
+    pub fn cancel(self) -> squeue::Entry {
+        io_uring::opcode::AsyncCancel::new(self.user_data()).build()
+    }
+
+    /// The tag a completion's user_data carries.
+    pub fn of(user_data: u64) -> Tag {
+        let op = Op::from_repr(user_data as u8).expect("every entry is tagged");
+        Tag { op, slot: (user_data >> 8) as u32 }
+    }
+}
 
 /// Submission queue entries: the loop submits in batches of at most this many. The kernel
 /// gives the completion queue twice as many; more completions than that wait in the
@@ -25,21 +91,8 @@ pub struct Queues {
     pub in_flight: u32,
 }
 
-/// An eventfd, shared with the threads that write to it: a READ of it posted on the ring
-/// completes when a worker of the offload pool has a result.
-pub fn eventfd() -> io::Result<std::sync::Arc<std::os::fd::OwnedFd>> {
-    // SAFETY: eventfd takes no pointers; a non-negative result is a new descriptor that
-    // nothing else owns.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just created above and is owned by nothing else.
-    Ok(std::sync::Arc::new(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
-}
-
-/// A ring, or why there is none, with what to change.
-pub fn ring() -> Result<Queues, TaskError> {
+/// An io_uring, or why there is none, with what to change.
+pub fn open() -> Result<Queues, TaskError> {
     // One thread submits, and completions' kernel-side work runs only when it enters the
     // ring for completions, flagged in the ring when there is some (Linux 6.1+): fewer
     // interruptions, less system time. On older kernels, a plain ring.
@@ -168,14 +221,31 @@ impl Queues {
         }
     }
 
-    /// The next completion taken off the ring, as (user_data, result, more): `more` when
-    /// the operation stays in flight and will complete again (a multishot accept).
-    pub fn next_completion(&mut self) -> Option<(u64, i32, bool)> {
+    /// The next completion taken off the ring, as its entry's tag, its result (a count or
+    /// `-errno`) and `more`: whether the operation stays in flight and will complete again
+    /// (a multishot accept).
+    pub fn next_completion(&mut self) -> Option<(Tag, i32, bool)> {
         let (user_data, res, flags) = self.completions.pop_front()?;
         let more = io_uring::cqueue::more(flags);
         if !more {
             self.in_flight -= 1;
         }
-        Some((user_data, res, more))
+        Some((Tag::of(user_data), res, more))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn every_op_and_slot_survive_their_tag() {
+        for op in Op::iter() {
+            for slot in [0, 1, 4095, u32::MAX] {
+                let entry = Tag::new(op, slot).on(io_uring::opcode::Nop::new().build());
+                assert_eq!(Tag::of(entry.get_user_data()), Tag { op, slot });
+            }
+        }
     }
 }

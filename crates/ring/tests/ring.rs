@@ -23,7 +23,7 @@ fn a_ring_that_cannot_be_created_exits_1_naming_what_to_change() {
 }
 
 #[test]
-fn its_one_thread_takes_no_workers_flag() {
+fn workers_does_not_size_the_one_loop() {
     let outcome = testkit::run(BIN, &["--workers", "2"]);
     assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
 }

@@ -1,8 +1,11 @@
 //! The roster: `roster.toml` at the repository root, read and checked. It is the one list of
 //! every model and peer conclab runs — its id, its runtime, its command line, the workloads
-//! and flags it takes, how it is installed — so that the benchmarks, their tables and plots,
-//! the tests and the Makefile all read the same list, and a new peer is one entry and its
-//! program.
+//! it runs and the knobs it takes, how it is installed — so that the benchmarks, their tables
+//! and plots, the tests, the Makefile and the Rust models' own command lines all read the same
+//! list, and a new peer is one entry and its program.
+//!
+//! It is also where the contract's list of workloads lives, once: [`Workload`], which the
+//! file's entries, every model's `--workload` and the suites name.
 //!
 //! A mistake in the file is an error that names the entry and the field: an unknown runtime,
 //! workload or flag, a field nobody reads (a typo), an id given twice. Nothing falls back to a
@@ -10,21 +13,117 @@
 //!
 //! # Layout
 //!
-//! - [`Roster`]: the file, loaded and checked; [`Roster::of`] finds a row's program by its
-//!   label ("py-threads (10 workers)" is the program `py-threads`).
+//! - [`Workload`]: the workloads of CONTRACT.md; [`Flag`] and [`Sizes`]: the optional knobs
+//!   a program takes, and what its `--workers` sizes.
+//! - [`Roster`]: the file, loaded and checked ([`Roster::embedded`]: the copy built into the
+//!   binaries); [`Roster::of`] finds a row's program by its label ("py-threads (10 workers)"
+//!   is the program `py-threads`).
 //! - [`Program`], [`Runtime`]: one entry of each kind; [`Places`]: what the placeholders
 //!   of a command line (`{bin}`, `{python}`, `{venv}`, `{peers}`) stand for.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-/// The workloads of CONTRACT.md, as the roster names them.
-pub const WORKLOADS: [&str; 6] = ["sleep", "http", "cpu", "disk", "brigade", "db"];
+/// What each task does (CONTRACT.md, "Task i"): the one list of workloads.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Deserialize,
+    serde::Serialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    /// Wait `--ms` milliseconds without using the CPU.
+    Sleep,
+    /// One HTTP/1.1 GET to the local service, which answers after `--ms` milliseconds.
+    Http,
+    /// A chain of `--work` SHA-256 rounds.
+    Cpu,
+    /// Read (or with `--write` write) one `--bytes` block of the data file `--file`.
+    Disk,
+    /// Pass a token round a ring of the N tasks, `--laps` times: every hand-off a switch.
+    Brigade,
+    /// One query to PostgreSQL (`--db-url`): read row (i mod --rows) + 1, waiting `--ms` in
+    /// the server; with `--write`, update it.
+    Db,
+}
 
-/// The optional knobs a program may take.
-pub const FLAGS: [&str; 4] = ["workers", "offload", "serve", "timeline"];
+impl Workload {
+    /// Every workload, in the contract's order.
+    pub const ALL: [Workload; 6] = [
+        Workload::Sleep,
+        Workload::Http,
+        Workload::Cpu,
+        Workload::Disk,
+        Workload::Brigade,
+        Workload::Db,
+    ];
+
+    /// Its name on the command line and in roster.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Sleep => "sleep",
+            Workload::Http => "http",
+            Workload::Cpu => "cpu",
+            Workload::Disk => "disk",
+            Workload::Brigade => "brigade",
+            Workload::Db => "db",
+        }
+    }
+
+    /// The workload called `name`, if there is one.
+    pub fn named(name: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == name)
+    }
+}
+
+impl std::fmt::Display for Workload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An optional knob a program takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flag {
+    /// `--offload`: cpu tasks handed from an event loop to a pool (and `/cpu` when serving).
+    Offload,
+    /// `--serve ADDR`: serve HTTP instead of running tasks.
+    Serve,
+    /// `--timeline FILE`: each task's span and runner.
+    Timeline,
+    /// `--pipes`: on the brigade, the token through a pipe per pair instead of its usual way.
+    Pipes,
+}
+
+/// What a program's `--workers W` sizes, besides the db workload's pool of W connections,
+/// which every program takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sizes {
+    /// The pool its tasks run on (processes, threads, a runtime's workers), for every
+    /// workload but the brigade, and the workers that serve with `--serve`.
+    Tasks,
+    /// On the brigade too: the threads the ring's tasks run on (not a pool they wait for,
+    /// which would leave tasks waiting on a token that never comes).
+    Brigade,
+    /// On disk, the file operations in flight: the threads a loop hands files to, or the
+    /// entries on a ring.
+    Disk,
+    /// With `--offload`, the pool an event loop hands cpu tasks to.
+    Offload,
+}
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -57,8 +156,15 @@ pub struct Program {
     pub runtime: String,
     /// The command line before the contract's flags, with placeholders (see [`Places`]).
     pub run: Vec<String>,
-    pub workloads: Vec<String>,
-    pub flags: Vec<String>,
+    /// The workloads it runs: every one unless the entry lists some.
+    #[serde(default = "every_workload")]
+    pub workloads: Vec<Workload>,
+    /// The optional knobs it takes.
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+    /// What its `--workers` sizes, besides db's connections.
+    #[serde(default)]
+    pub workers: Vec<Sizes>,
     /// What to run when it cannot run here.
     pub install: String,
     /// A command that prints the version of what it runs on, beyond its runtime's.
@@ -68,15 +174,30 @@ pub struct Program {
     pub doc: String,
 }
 
+fn every_workload() -> Vec<Workload> {
+    Workload::ALL.to_vec()
+}
+
 impl Program {
-    /// Whether it runs `workload` (one of [`WORKLOADS`]).
-    pub fn runs(&self, workload: &str) -> bool {
-        self.workloads.iter().any(|w| w == workload)
+    /// Whether it runs `workload`.
+    pub fn runs(&self, workload: Workload) -> bool {
+        self.workloads.contains(&workload)
     }
 
-    /// Whether it takes `flag` (one of [`FLAGS`]).
-    pub fn takes(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f == flag)
+    /// Whether it takes `flag`.
+    pub fn takes(&self, flag: Flag) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    /// Whether its `--workers` sizes `what`.
+    pub fn sizes(&self, what: Sizes) -> bool {
+        self.workers.contains(&what)
+    }
+
+    /// Whether its tasks run on a pool that `--workers` sizes (procs, threads, tokio, and
+    /// the peers' executors): what the pools suite sweeps.
+    pub fn has_pool(&self) -> bool {
+        self.sizes(Sizes::Tasks)
     }
 
     /// Its command line with the placeholders filled in.
@@ -166,6 +287,17 @@ impl Roster {
         std::env::var_os("CONCLAB_ROSTER").map_or_else(|| root().join("roster.toml"), PathBuf::from)
     }
 
+    /// The roster the binaries were built with: roster.toml as it was at build time, so
+    /// that a model's command line takes exactly the knobs its entry declares, wherever the
+    /// binary is run from.
+    pub fn embedded() -> &'static Roster {
+        static EMBEDDED: OnceLock<Roster> = OnceLock::new();
+        EMBEDDED.get_or_init(|| {
+            let text = include_str!("../../../roster.toml");
+            Roster::parse(text).unwrap_or_else(|e| panic!("roster.toml as built: {e}"))
+        })
+    }
+
     /// The file at [`Roster::path`], read and checked.
     pub fn load() -> Result<Roster, String> {
         let path = Roster::path();
@@ -202,15 +334,8 @@ impl Roster {
             if p.run.is_empty() {
                 return Err(format!("{at}: run is empty"));
             }
-            for (field, given, known) in
-                [("workloads", &p.workloads, &WORKLOADS[..]), ("flags", &p.flags, &FLAGS[..])]
-            {
-                if let Some(bad) = given.iter().find(|g| !known.contains(&g.as_str())) {
-                    return Err(format!(
-                        "{at}: {field}: '{bad}' is not one of {}",
-                        known.join(", ")
-                    ));
-                }
+            if p.workloads.is_empty() {
+                return Err(format!("{at}: workloads is empty (leave it out for every workload)"));
             }
         }
         for (name, r) in &self.runtime {
@@ -243,7 +368,7 @@ impl Roster {
     }
 
     /// The programs that run `workload`, in the roster's order.
-    pub fn running<'a>(&'a self, workload: &'a str) -> impl Iterator<Item = &'a Program> + 'a {
+    pub fn running(&self, workload: Workload) -> impl Iterator<Item = &Program> + '_ {
         self.program.iter().filter(move |p| p.runs(workload))
     }
 
@@ -298,8 +423,10 @@ mod tests {
     #[test]
     fn unknown_workloads_flags_fields_and_twice_given_ids_are_named() {
         let cases = [
-            (ONE.replace("[\"sleep\"]", "[\"sleep\", \"gpu\"]"), "workloads: 'gpu' is not one of"),
-            (ONE.replace("flags = []", "flags = [\"turbo\"]"), "flags: 'turbo' is not one of"),
+            (ONE.replace("[\"sleep\"]", "[\"sleep\", \"gpu\"]"), "unknown variant `gpu`"),
+            (ONE.replace("flags = []", "flags = [\"turbo\"]"), "unknown variant `turbo`"),
+            (ONE.replace("flags = []", "workers = [\"all\"]"), "unknown variant `all`"),
+            (ONE.replace("[\"sleep\"]", "[]"), "workloads is empty"),
             (ONE.replace("doc =", "docs ="), "unknown field `docs`"),
             (
                 format!("{ONE}\n[[program]]\n{}", ONE.split("[[program]]").nth(1).unwrap()),
@@ -314,6 +441,25 @@ mod tests {
             let e = Roster::parse(&text).unwrap_err();
             assert!(e.contains(wanted), "{wanted:?} not in {e:?}");
         }
+    }
+
+    #[test]
+    fn an_entry_runs_every_workload_unless_it_lists_some_and_sizes_what_it_says() {
+        let every = Roster::parse(&ONE.replace("workloads = [\"sleep\"]\n", "")).unwrap();
+        assert_eq!(every.program[0].workloads, Workload::ALL);
+        let knobs = ONE.replace("flags = []", "flags = [\"offload\"]\nworkers = [\"disk\"]");
+        let p = &Roster::parse(&knobs).unwrap().program[0];
+        assert!(p.takes(Flag::Offload) && !p.takes(Flag::Serve));
+        assert!(p.sizes(Sizes::Disk) && !p.has_pool());
+        assert_eq!(Workload::named("db"), Some(Workload::Db));
+        assert!(Workload::ALL.iter().all(|&w| Workload::named(w.name()) == Some(w)));
+    }
+
+    #[test]
+    fn the_binaries_roster_is_the_file() {
+        let file = Roster::load().unwrap();
+        let ids = |r: &Roster| r.program.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(Roster::embedded()), ids(&file));
     }
 
     #[test]

@@ -35,36 +35,28 @@
 
 use std::error::Error;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use workload::{task, Args, Model, Report, Runner, Tally};
+use workload::{task, Args, Done, Report, Tally, Width};
 
-/// No pool, no event loop: none of the optional knobs.
-const MODEL: Model = Model::plain("serial");
+const MODEL: &str = "serial";
 
 mod brigade;
 mod serve;
 
 fn main() -> ExitCode {
-    let args = Args::parse_for(MODEL);
-    if args.serve.is_some() {
-        return workload::serve::exit(serve::run(&args, MODEL.name));
-    }
-    workload::exit(run(&args))
+    workload::main(MODEL, run, serve::run)
 }
 
-fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
+fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     task::prepare(args)?;
-    let runner = Runner::here(); // every task runs on this one thread
-    let mut tally = Tally::start(MODEL.name, args, 1, 1);
+    // Every task runs on this one thread, one at a time.
+    let mut tally = Tally::start(MODEL, args, Width::one_each(1));
     if args.workload == workload::Workload::Brigade {
         brigade::run(args, &mut tally);
         return Ok(tally.finish());
     }
     for id in 0..args.tasks {
-        let started = Instant::now();
-        let result = task::run_blocking(args, id);
-        tally.record(id, result, started, Instant::now(), runner);
+        tally.record(Done::timed(id, || task::run_blocking(args, id)));
     }
     Ok(tally.finish())
 }

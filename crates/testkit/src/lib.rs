@@ -44,7 +44,8 @@ pub mod run;
 pub mod serve_checks;
 pub mod servers;
 pub mod serving;
-mod suites;
+pub mod suites;
+pub use roster;
 
 pub use run::Outcome;
 pub use run::{

@@ -4,11 +4,21 @@
 
 /// The suites a model passes, in one line:
 /// `testkit::suites!("tokio": contract_tests, concurrent_tests, event_loop_tests);`
+/// The suites of the knobs its roster.toml entry declares come with them, each test run only
+/// where the entry says the model takes its knob: a pool (`--workers` sizing its tasks'),
+/// `--offload`.
 #[macro_export]
 macro_rules! suites {
     ($bin:literal: $($suite:ident),+ $(,)?) => {
+        $crate::pool_tests!($bin);
+        $crate::offload_tests!($bin);
         $( $crate::$suite!($bin); )+
     };
+}
+
+/// Whether the model `bin`'s roster.toml entry (as built into the binaries) says `what`.
+pub fn declares(bin: &str, what: impl Fn(&roster::Program) -> bool) -> bool {
+    roster::Roster::embedded().program(bin).is_some_and(what)
 }
 
 /// The tests every model passes: the contract's tasks, checksum, report and exit statuses,
@@ -140,8 +150,15 @@ macro_rules! pool_tests {
         mod pool {
             const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
 
+            fn has_pool() -> bool {
+                $crate::suites::declares($bin, $crate::roster::Program::has_pool)
+            }
+
             #[test]
             fn a_pool_of_two_runs_four_tasks_in_two_rounds() {
+                if !has_pool() {
+                    return;
+                }
                 let args = ["--tasks", "4", "--ms", "200", "--workers", "2", "--json"];
                 let outcome = $crate::run(BIN, &args);
                 assert_eq!(outcome.success()["workers"], 2);
@@ -151,6 +168,9 @@ macro_rules! pool_tests {
 
             #[test]
             fn cpu_tasks_in_a_pool_yield_the_same_checksum() {
+                if !has_pool() {
+                    return;
+                }
                 let args = ["--workload", "cpu", "--tasks", "4", "--work", "1000"];
                 let report = $crate::run(BIN, &[&args[..], &["--workers", "3", "--json"]].concat())
                     .success();
@@ -198,18 +218,41 @@ macro_rules! event_loop_tests {
                 let wall = outcome.wall_s();
                 assert!(wall < 2.0, "10,000 x 200 ms in {wall} s; ideal 0.2 s");
             }
+        }
+    };
+}
+
+/// The tests of `--offload`, run where the model's roster.toml entry takes it: the same
+/// checksum, and a loop that keeps ticking while a pool hashes; elsewhere, the flag refused.
+#[macro_export]
+macro_rules! offload_tests {
+    ($bin:literal) => {
+        mod offload {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+            fn can_offload() -> bool {
+                $crate::suites::declares($bin, |p| p.takes($crate::roster::Flag::Offload))
+            }
 
             #[test]
             fn offloaded_cpu_tasks_yield_the_same_checksum() {
                 let args =
                     ["--workload", "cpu", "--tasks", "4", "--work", "1000", "--offload", "--json"];
-                let report = $crate::run(BIN, &args).success();
+                let outcome = $crate::run(BIN, &args);
+                if !can_offload() {
+                    assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
+                    return;
+                }
+                let report = outcome.success();
                 assert_eq!(report["checksum"], $crate::CPU_CHECKSUM_4_X_1000);
                 assert_eq!(report["offload"], true);
             }
 
             #[test]
             fn offloading_cpu_work_keeps_the_loop_ticking() {
+                if !can_offload() {
+                    return;
+                }
                 // Each task hashes for roughly 0.1 to 0.4 s on this machine kind; on the loop,
                 // the loop's 10 ms timer waits for it; handed to a pool, it keeps (generous) time.
                 let args = ["--workload", "cpu", "--tasks", "4", "--work", "4000000", "--json"];
@@ -424,7 +467,8 @@ macro_rules! brigade_tests {
 
             #[test]
             fn what_does_not_apply_to_the_ring_is_refused() {
-                check::what_does_not_apply_to_the_ring_is_refused(BIN, &[], $bin != "tokio");
+                let sized = $crate::suites::declares($bin, |p| p.sizes($crate::roster::Sizes::Brigade));
+                check::what_does_not_apply_to_the_ring_is_refused(BIN, &[], !sized);
             }
 
             #[test]

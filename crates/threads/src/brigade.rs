@@ -10,10 +10,10 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
-use workload::brigade::{self, Ring};
-use workload::{Args, Runner, Tally, TaskError};
+use workload::brigade::{self, Circle};
+use workload::{Args, Done, Runner, Tally, TaskError};
 
-/// What stops a thread whose ring could not be completed: no counter is this large.
+/// What stops a thread whose circle could not be completed: no counter is this large.
 const STOP: u64 = u64::MAX;
 
 /// One task's two ends: where its token comes from, and where it passes it.
@@ -38,58 +38,58 @@ impl Link {
     }
 }
 
-type Done = (u32, Result<u64, TaskError>, Instant, Runner);
-
 pub fn run(
     args: &Args,
     tally: &mut Tally,
     start: impl Fn(u64, Box<dyn FnOnce() + Send>) -> Result<JoinHandle<()>, TaskError>,
 ) {
-    let ring = Ring::of(args);
-    // The ends of every pair; `inbox[i]` hands task i its token, and starts the ring at 0.
-    let (mut links, inbox) = match links(ring, args.pipes) {
+    let circle = Circle::of(args);
+    // The ends of every pair; `inbox[i]` hands task i its token, and starts the circle at 0.
+    let (mut links, inbox) = match links(circle, args.pipes) {
         Ok(made) => made,
-        Err(e) => return tally.fail(ring.tasks, e),
+        Err(e) => return tally.fail(circle.tasks, e),
     };
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
-    let mut threads = Vec::with_capacity(ring.tasks as usize);
+    let started = tally.start; // every task of the circle starts with the run
+    let mut threads = Vec::with_capacity(circle.tasks as usize);
     for (i, link) in (0..).zip(links.drain(..)) {
         let done = done_tx.clone();
         let job = Box::new(move || {
-            let result = one_task(ring, &link);
-            let _ = done.send((i, result, Instant::now(), Runner::here()));
+            let result = one_task(circle, &link);
+            let (ended, runner) = (Instant::now(), Runner::here());
+            let _ = done.send(Done { id: i, result, started, ended, runner });
         });
         match start(threads.len() as u64, job) {
             Ok(handle) => threads.push(handle),
             Err(e) => {
-                // The ring is broken: tell every thread started to stop, then fail them all.
+                // The circle is broken: tell every thread started to stop, then fail them all.
                 (0..threads.len()).for_each(|t| drop(inbox.send(t as u32, STOP)));
                 threads.into_iter().for_each(|t| drop(t.join()));
-                return tally.fail(ring.tasks, e);
+                return tally.fail(circle.tasks, e);
             }
         }
     }
-    tally.sample_threads(); // every thread of the ring is up
+    tally.sample_threads(); // every thread of the circle is up
     drop(done_tx);
     if let Err(e) = inbox.send(0, 0) {
-        return tally.fail(ring.tasks, TaskError::starting("starting the ring", &e));
+        return tally.fail(circle.tasks, TaskError::starting("starting the circle", &e));
     }
-    for (i, result, finished, runner) in done_rx {
-        tally.record(i, result, tally.start, finished, runner);
+    for done in done_rx {
+        tally.record(done);
     }
     threads.into_iter().for_each(|t| drop(t.join()));
 }
 
 /// Task `i`: receive `--laps` tokens, each passed on plus one but the very last.
-fn one_task(ring: Ring, link: &Link) -> Result<u64, TaskError> {
+fn one_task(circle: Circle, link: &Link) -> Result<u64, TaskError> {
     let mut value = 0u64;
-    for _ in 0..ring.laps {
+    for _ in 0..circle.laps {
         let c = link.receive().map_err(|e| TaskError::starting("receiving the token", &e))?;
         if c == STOP {
-            return Err(TaskError::new("the ring was stopped"));
+            return Err(TaskError::new("the circle was stopped"));
         }
         value = value.wrapping_add(c);
-        if let Some(next) = ring.pass_on(c) {
+        if let Some(next) = circle.pass_on(c) {
             link.send(next).map_err(|e| TaskError::starting("passing the token", &e))?;
         }
     }
@@ -115,11 +115,11 @@ impl Inbox {
 
 /// Each task's link — its own receiving end, and the sending end of the next task's — and
 /// the driver's inbox.
-fn links(ring: Ring, pipes: bool) -> Result<(Vec<Link>, Inbox), TaskError> {
-    let n = ring.tasks as usize;
+fn links(circle: Circle, pipes: bool) -> Result<(Vec<Link>, Inbox), TaskError> {
+    let n = circle.tasks as usize;
     if pipes {
         let (reads, writes): (Vec<_>, Vec<_>) =
-            brigade::pipes(ring.tasks, false)?.into_iter().map(|(r, w)| (r, Arc::new(w))).unzip();
+            brigade::pipes(circle.tasks, false)?.into_iter().map(|(r, w)| (r, Arc::new(w))).unzip();
         let links =
             reads.into_iter().enumerate().map(|(i, r)| Link::Pipe(r, writes[(i + 1) % n].clone()));
         return Ok((links.collect(), Inbox::Pipes(writes)));

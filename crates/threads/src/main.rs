@@ -42,21 +42,12 @@
 use std::error::Error;
 use std::process::ExitCode;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
 
 use thread_pool::{ThreadPool, Worker};
 use workload::limits::thread_headroom;
-use workload::{task, Args, Model, Report, Runner, Tally, TaskError};
+use workload::{task, Args, Done, Report, Tally, TaskError, Width};
 
-const MODEL: Model = Model {
-    name: "threads",
-    has_pool: true,
-    can_offload: false,
-    caps_disk: false,
-    sizes_offload: false,
-    brigade_workers: false,
-    brigade_pipes: true,
-};
+const MODEL: &str = "threads";
 
 mod brigade;
 mod serve;
@@ -64,21 +55,14 @@ mod serve;
 /// std's stack, its guard page, the alternate signal stack and its guard.
 const MAPPINGS_PER_THREAD: u64 = 4;
 
-/// What a task sends back to the main thread: id, result, started, finished, where.
-type Done = (u32, Result<u64, TaskError>, Instant, Instant, Runner);
-
 fn main() -> ExitCode {
-    let args = Args::parse_for(MODEL);
-    if args.serve.is_some() {
-        return workload::serve::exit(serve::run(&args, MODEL.name));
-    }
-    workload::exit(run(&args))
+    workload::main(MODEL, run, serve::run)
 }
 
-fn run(args: &Args) -> Result<Report, Box<dyn Error>> {
+fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     task::prepare(args)?;
     let threads = args.workers.unwrap_or(args.tasks);
-    let mut tally = Tally::start(MODEL.name, args, threads, threads);
+    let mut tally = Tally::start(MODEL, args, Width::one_each(threads));
     if args.workload == workload::Workload::Brigade {
         let headroom = thread_headroom(MAPPINGS_PER_THREAD);
         brigade::run(args, &mut tally, |count, job| start_thread(count, &headroom, job));
@@ -101,9 +85,7 @@ fn one_thread_per_task(args: &Args, tally: &mut Tally) -> Result<(), Box<dyn Err
         let job = {
             let (args, done) = (*args, done_tx.clone());
             move || {
-                let started = Instant::now();
-                let result = task::run_blocking(&args, id);
-                let _ = done.send((id, result, started, Instant::now(), Runner::here()));
+                let _ = done.send(Done::timed(id, || task::run_blocking(&args, id)));
             }
         };
         match start_thread(started.len() as u64, &headroom, job) {
@@ -116,8 +98,8 @@ fn one_thread_per_task(args: &Args, tally: &mut Tally) -> Result<(), Box<dyn Err
     }
     tally.sample_threads(); // every thread started, and most still running
     drop(done_tx); // the channel closes when the last task thread is done
-    for (id, result, started, finished, runner) in done_rx {
-        tally.record(id, result, started, finished, runner);
+    for done in done_rx {
+        tally.record(done);
     }
     for handle in started {
         handle.join().map_err(|_| "a task thread panicked")?;
@@ -139,15 +121,11 @@ fn pool(args: &Args, workers: u32, tally: &mut Tally) {
     let handles: Vec<_> = (0..args.tasks)
         .map(|id| {
             let args = *args;
-            pool.submit(move || {
-                let started = Instant::now();
-                (task::run_blocking(&args, id), started, Instant::now(), Runner::here())
-            })
+            pool.submit(move || Done::timed(id, || task::run_blocking(&args, id)))
         })
         .collect();
-    for (id, handle) in (0..).zip(handles) {
-        let (result, started, finished, runner) = handle.wait();
-        tally.record(id, result, started, finished, runner);
+    for handle in handles {
+        tally.record(handle.wait());
     }
 }
 

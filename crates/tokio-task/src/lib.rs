@@ -13,11 +13,24 @@ use std::future::Future;
 use std::time::Instant;
 
 use workload::measure::Pulse;
-use workload::{task, Args, Runner, Tally, TaskError, Workload};
+use workload::{task, Args, Done, Runner, Tally, TaskError, Workload};
 
-/// A task's result, when it started (`None`: with the run) and finished, and which thread
-/// ran it.
-pub type Outcome = (Result<u64, TaskError>, Option<Instant>, Instant, Runner);
+/// A task's end as its tokio task returns it: a [`workload::Done`] but for its id, which
+/// `gather` knows, and with `started: None` for a task that started with the run — so that
+/// no `Instant` is held across a sleep's or a request's awaits (at a million tasks, 16 MB).
+pub struct Outcome {
+    pub result: Result<u64, TaskError>,
+    pub started: Option<Instant>,
+    pub ended: Instant,
+    pub runner: Runner,
+}
+
+impl Outcome {
+    /// `result`, now, on this thread, from `started`.
+    pub fn now(result: Result<u64, TaskError>, started: Option<Instant>) -> Outcome {
+        Outcome { result, started, ended: Instant::now(), runner: Runner::cached() }
+    }
+}
 
 /// Task `id`: sleep on tokio's timer, one request through the model's `http_get` or one
 /// query through its `db` (each bounded by `--timeout-ms`), one block of the data file through the model's `disk`, or a SHA-256
@@ -70,7 +83,7 @@ where
             (Ok(task::sha256_chain(id, args.work)), Some(started))
         }
     };
-    (result, started, Instant::now(), Runner::cached())
+    Outcome::now(result, started)
 }
 
 /// disk on tokio: the blocking `pread` (or `pwrite`) on tokio's blocking pool, which is what
@@ -87,12 +100,11 @@ async fn on_blocking_pool(
 ) -> Outcome {
     let timed = move || {
         let started = Instant::now();
-        let result = job();
-        (result, Some(started), Instant::now(), Runner::cached())
+        Outcome::now(job(), Some(started))
     };
     tokio::task::spawn_blocking(timed).await.unwrap_or_else(|e| {
         let lost = TaskError::new(format!("the blocking pool lost the task: {e}"));
-        (Err(lost), None, Instant::now(), Runner::cached())
+        Outcome::now(Err(lost), None)
     })
 }
 
@@ -104,9 +116,9 @@ pub async fn gather(
     pulse: Option<(tokio::task::JoinHandle<()>, Pulse)>,
 ) -> Result<(), tokio::task::JoinError> {
     for (id, handle) in (0..).zip(handles) {
-        let (result, started, finished, runner) = handle.await?;
+        let Outcome { result, started, ended, runner } = handle.await?;
         let started = started.unwrap_or(tally.start);
-        tally.record(id, result, started, finished, runner);
+        tally.record(Done { id, result, started, ended, runner });
     }
     if let Some((ticker, pulse)) = pulse {
         ticker.abort();

@@ -57,35 +57,22 @@ use tokio_task::db::Pool;
 use workload::error::io_error;
 use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
-use workload::{Args, Model, Report, Tally, TaskError, Workload};
+use workload::{Args, Report, Tally, TaskError, Width, Workload};
 
 mod brigade;
 mod serve;
 
-const MODEL: Model = Model {
-    name: "tokio",
-    has_pool: true,
-    can_offload: true,
-    caps_disk: false,
-    sizes_offload: false,
-    brigade_workers: true,
-    brigade_pipes: false,
-};
+const MODEL: &str = "tokio";
 
 fn main() -> ExitCode {
-    // Every task reads the arguments: a `'static` reference keeps a copy of them out of each
-    // task's future, which at a million tasks is most of the memory.
-    let args: &'static Args = Box::leak(Box::new(Args::parse_for(MODEL)));
-    if args.serve.is_some() {
-        return workload::serve::exit(serve::run(args, MODEL.name));
-    }
-    workload::exit(run(args))
+    workload::main(MODEL, run, serve::run)
 }
 
 /// The multi-threaded runtime: `--workers` worker threads, or one per core the process may
-/// run on; and how many tasks can wait at once. On disk `--workers` sizes the blocking pool
-/// instead, tokio's default being 512 threads: every read in flight holds one.
-fn runtime(args: &Args) -> std::io::Result<(tokio::runtime::Runtime, u32, u32)> {
+/// run on; and how wide the run is — its workers, and how many tasks can wait at once. On
+/// disk `--workers` sizes the blocking pool instead, tokio's default being 512 threads:
+/// every read in flight holds one.
+fn runtime(args: &Args) -> std::io::Result<(tokio::runtime::Runtime, Width)> {
     let cores = std::thread::available_parallelism()?.get() as u32;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     let (workers, waiting) = match (args.workload, args.workers) {
@@ -105,15 +92,15 @@ fn runtime(args: &Args) -> std::io::Result<(tokio::runtime::Runtime, u32, u32)> 
             (workers, args.tasks)
         }
     };
-    Ok((builder.enable_all().build()?, workers, waiting))
+    Ok((builder.enable_all().build()?, Width { workers, at_once: waiting }))
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     workload::task::prepare(args)?;
-    let (runtime, workers, waiting) = runtime(args)?;
+    let (runtime, width) = runtime(args)?;
     runtime.block_on(async {
         // Waiting tasks do not hold a worker, so all N can wait at once; reads hold a thread.
-        let mut tally = Tally::start(MODEL.name, args, workers, waiting);
+        let mut tally = Tally::start(MODEL, args, width);
         if args.workload == Workload::Brigade {
             brigade::run(args, &mut tally).await;
             return Ok(tally.finish());

@@ -21,7 +21,7 @@ use workload::Args;
 
 pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
-    let (runtime, workers, _) = crate::runtime(args)?;
+    let (runtime, width) = crate::runtime(args)?;
     runtime.block_on(async {
         let listener = serve::listen(args.serve.expect("--serve"))?;
         listener.set_nonblocking(true)?;
@@ -37,7 +37,7 @@ pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<
         };
         let fd = listener.as_fd();
         tokio_task::accept_until_stopped(fd, || listener.accept(), &counters, spawn).await?;
-        Ok(counters.report(model, args, workers, started))
+        Ok(counters.report(model, args, width.workers, started))
     })
 }
 

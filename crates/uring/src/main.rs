@@ -52,31 +52,17 @@ use tokio_uring::net::TcpStream;
 use workload::error::io_error;
 use workload::http::{self, Progress, ResponseParser};
 use workload::measure::Pulse;
-use workload::{Args, Model, Report, Tally, TaskError, Workload};
+use workload::{Args, Report, Tally, TaskError, Width, Workload};
 
 mod brigade;
 mod db;
 mod disk;
 mod serve;
 
-const MODEL: Model = Model {
-    name: "uring",
-    has_pool: false,
-    can_offload: true,
-    caps_disk: true,
-    sizes_offload: false,
-    brigade_workers: false,
-    brigade_pipes: false,
-};
+const MODEL: &str = "uring";
 
 fn main() -> ExitCode {
-    // Every task reads the arguments: a `'static` reference keeps a copy of them out of each
-    // task's future, which at a million tasks is most of the memory.
-    let args: &'static Args = Box::leak(Box::new(Args::parse_for(MODEL)));
-    if args.serve.is_some() {
-        return workload::serve::exit(serve::run(args, MODEL.name));
-    }
-    workload::exit(run(args))
+    workload::main(MODEL, run, serve::run)
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
@@ -84,7 +70,8 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     tokio_uring::builder().entries(4096).start(async {
         // Waiting tasks cost the one thread nothing, so all N can wait at once; on disk,
         // --workers caps the operations in flight.
-        let mut tally = Tally::start(MODEL.name, args, 1, args.workers.unwrap_or(args.tasks));
+        let at_once = args.workers.unwrap_or(args.tasks);
+        let mut tally = Tally::start(MODEL, args, Width { workers: 1, at_once });
         if args.workload == Workload::Disk {
             disk::open(args)?;
         }

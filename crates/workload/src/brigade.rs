@@ -1,27 +1,27 @@
-//! The brigade workload (`CONTRACT.md`, "Task i", brigade): N tasks in a ring pass a token
+//! The brigade workload (`CONTRACT.md`, "Task i", brigade): N tasks in a circle pass a token
 //! `--laps` times round, and every hand-off wakes the next task — the bucket brigade of
 //! jimblandy/context-switch, which measures what a switch between tasks costs on its own.
 //!
 //! The token is a counter: task 0 is handed 0, and each task passes on what it received plus
 //! one. Task i therefore receives i, N + i, 2N + i, … — exactly `--laps` counters — and its
 //! value is their sum; the checksum is 0 + 1 + … + (N·L − 1). Each model hands the token on
-//! its own natural way (a channel, a pipe, a ring entry); what a task does with it is here.
+//! its own natural way (a channel, a pipe, an io_uring entry); what a task does with it is here.
 
 use std::os::fd::OwnedFd;
 
 use crate::cli::Args;
 use crate::error::TaskError;
 
-/// One run's ring: how many tasks, how many laps.
+/// One run's circle: how many tasks, how many laps.
 #[derive(Clone, Copy, Debug)]
-pub struct Ring {
+pub struct Circle {
     pub tasks: u32,
     pub laps: u32,
 }
 
-impl Ring {
-    pub fn of(args: &Args) -> Ring {
-        Ring { tasks: args.tasks, laps: args.laps }
+impl Circle {
+    pub fn of(args: &Args) -> Circle {
+        Circle { tasks: args.tasks, laps: args.laps }
     }
 
     /// Every hand-off of the run, the first (to task 0) included: N·L.
@@ -89,9 +89,9 @@ pub fn send(to: &OwnedFd, c: u64) -> std::io::Result<()> {
 }
 
 /// A task's value: the sum of the counters it received, `i + kN` for k = 0 … L − 1.
-pub fn value_of(ring: Ring, i: u32) -> u64 {
-    (0..u64::from(ring.laps))
-        .map(|k| k * u64::from(ring.tasks) + u64::from(i))
+pub fn value_of(circle: Circle, i: u32) -> u64 {
+    (0..u64::from(circle.laps))
+        .map(|k| k * u64::from(circle.tasks) + u64::from(i))
         .fold(0, u64::wrapping_add)
 }
 
@@ -102,16 +102,16 @@ mod tests {
     #[test]
     fn every_counter_is_received_once_and_the_values_sum_to_the_checksum() {
         for (tasks, laps) in [(1, 1), (1, 7), (3, 5), (10, 1), (7, 13)] {
-            let ring = Ring { tasks, laps };
+            let circle = Circle { tasks, laps };
             let (mut values, mut c, mut at) = (vec![0u64; tasks as usize], Some(0u64), 0u32);
             while let Some(got) = c {
                 values[at as usize] += got;
-                c = ring.pass_on(got);
-                at = ring.next_task(at);
+                c = circle.pass_on(got);
+                at = circle.next_task(at);
             }
             assert_eq!(values.iter().sum::<u64>(), expected_checksum(tasks, laps));
             for (i, v) in values.iter().enumerate() {
-                assert_eq!(*v, value_of(ring, i as u32));
+                assert_eq!(*v, value_of(circle, i as u32));
             }
         }
         assert_eq!(expected_checksum(12, 50), 179_700);

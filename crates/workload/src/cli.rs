@@ -9,7 +9,7 @@ use std::process;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use clap::{error::ErrorKind, ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{error::ErrorKind, ArgMatches, CommandFactory, FromArgMatches, Parser};
 
 use crate::db_url::DbUrl;
 use crate::values::{addr, at_least, block, leak, rows, size};
@@ -19,36 +19,7 @@ pub use crate::values::ALIGN;
 /// The disk workload's data file, when created without `--file-size`: 1 GiB, as fio's runs.
 pub const DEFAULT_FILE_SIZE: u64 = 1 << 30;
 
-/// What each task does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Workload {
-    /// Wait `--ms` milliseconds without using the CPU.
-    Sleep,
-    /// One HTTP/1.1 GET to the local service, which answers after `--ms` milliseconds.
-    Http,
-    /// A chain of `--work` SHA-256 rounds.
-    Cpu,
-    /// Read (or with `--write` write) one `--bytes` block of the data file `--file`.
-    Disk,
-    /// Pass a token round a ring of the N tasks, `--laps` times: every hand-off a switch.
-    Brigade,
-    /// One query to PostgreSQL (`--db-url`): read row (i mod --rows) + 1, waiting `--ms` in
-    /// the server; with `--write`, update it.
-    Db,
-}
-
-impl Workload {
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::Sleep => "sleep",
-            Workload::Http => "http",
-            Workload::Cpu => "cpu",
-            Workload::Disk => "disk",
-            Workload::Brigade => "brigade",
-            Workload::Db => "db",
-        }
-    }
-}
+pub use roster::Workload;
 
 /// The parsed arguments, identical for every model.
 #[derive(Clone, Copy, Debug, Parser)]
@@ -162,40 +133,35 @@ const FLAGS: [(&str, &str); 18] = [
     ("rows", "rows"),
 ];
 
-/// Which optional knobs a model has; everything else in [`Args`] applies to all.
+/// A Rust model: its name, and the optional knobs its roster.toml entry declares — the one
+/// place that says what each model can do, which the roster, this parser and the tests read.
 #[derive(Clone, Copy, Debug)]
 pub struct Model {
     pub name: &'static str,
-    /// `--workers` sets a pool size (procs, threads, tokio).
-    pub has_pool: bool,
-    /// `--offload` hands cpu tasks from an event loop to a thread pool (tokio, epoll, uring, ring).
-    pub can_offload: bool,
-    /// On disk, `--workers` caps the reads in flight though the model has no pool for the
-    /// other workloads (epoll's file pool, uring, ring).
-    pub caps_disk: bool,
-    /// With `--offload`, `--workers` sizes the thread pool the loop hands cpu tasks to
-    /// (epoll, ring: one thread per core by default).
-    pub sizes_offload: bool,
-    /// On the brigade, `--workers` sizes threads that run the ring's tasks rather than a
-    /// pool the tasks wait for (tokio's worker threads).
-    pub brigade_workers: bool,
-    /// On the brigade, `--pipes` hands the token through a pipe per pair (threads).
-    pub brigade_pipes: bool,
+    program: &'static roster::Program,
 }
 
 impl Model {
-    /// A model with none of the optional knobs (`serial`); the others set theirs on top:
-    /// `Model { has_pool: true, ..Model::plain("threads") }`.
-    pub const fn plain(name: &'static str) -> Model {
-        Model {
-            name,
-            has_pool: false,
-            can_offload: false,
-            caps_disk: false,
-            sizes_offload: false,
-            brigade_workers: false,
-            brigade_pipes: false,
-        }
+    /// The model `name` as roster.toml (built into the binary) declares it. Every model is
+    /// in the roster: a missing one is a mistake in the build, which its tests catch.
+    pub fn named(name: &'static str) -> Model {
+        let program = roster::Roster::embedded().program(name);
+        Model { name, program: program.unwrap_or_else(|| panic!("{name} is not in roster.toml")) }
+    }
+}
+
+/// The Rust models whose entry says `which`, as words: "procs, threads and tokio".
+fn models_that(which: impl Fn(&roster::Program) -> bool) -> String {
+    let names: Vec<&str> = roster::Roster::embedded()
+        .program
+        .iter()
+        .filter(|p| p.is_rust() && which(p))
+        .map(|p| p.id.as_str())
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => "no model".into(),
     }
 }
 
@@ -245,9 +211,10 @@ fn reason_of(e: &clap::Error) -> String {
 }
 
 impl Args {
-    /// Parse `std::env::args`, or print the reason and the usage and exit 2.
-    pub fn parse_for(model: Model) -> Args {
-        match Args::try_parse_for(model, std::env::args_os()) {
+    /// Parse `std::env::args` for the model `name`, or print the reason and the usage and
+    /// exit 2.
+    pub fn parse_for(name: &'static str) -> Args {
+        match Args::try_parse_for(Model::named(name), std::env::args_os()) {
             Ok(args) => args,
             Err(Rejected::Help(e)) => e.exit(),
             Err(Rejected::Bad { reason, usage }) => reject(&reason, &usage),
@@ -284,46 +251,62 @@ impl Args {
 
     /// Every flag given applies to the mode chosen and to this model.
     fn check(&self, model: Model, matches: &ArgMatches) -> Result<(), String> {
+        use roster::{Flag, Sizes};
         for (flag, id) in FLAGS {
             let given = matches.value_source(id) == Some(ValueSource::CommandLine);
             if given {
                 self.applies(flag)?;
             }
         }
-        let disk = self.workload == Workload::Disk && self.serve.is_none();
-        let db = self.workload == Workload::Db && self.serve.is_none();
-        // A pool the flag can size: the model's own, its file threads on disk, the pool an
+        let p = model.program;
+        let serving = self.serve.is_some();
+        let disk = self.workload == Workload::Disk && !serving;
+        let db = self.workload == Workload::Db && !serving;
+        // A pool the flag can size: the model's own, its file operations on disk, the pool an
         // event loop offloads cpu tasks to, or on db the connections, in every model.
-        let sized = model.has_pool
-            || (disk && model.caps_disk)
-            || (self.offload && model.sizes_offload)
+        let sized = p.sizes(Sizes::Tasks)
+            || (disk && p.sizes(Sizes::Disk))
+            || (self.offload && p.sizes(Sizes::Offload))
             || db;
         if self.workers.is_some() && !sized {
             return Err(format!(
-                "{} has no pool: --workers applies to procs, threads and tokio (on disk also to epoll, uring and ring; with --offload to epoll and ring; on db to every model)",
-                model.name
+                "{} has no pool: --workers applies to {} (on disk also to {}; with --offload to {}; on db to every model)",
+                model.name,
+                models_that(|p| p.sizes(Sizes::Tasks)),
+                models_that(|p| p.sizes(Sizes::Disk)),
+                models_that(|p| p.sizes(Sizes::Offload)),
             ));
         }
-        if self.workload == Workload::Brigade && self.serve.is_none() {
+        if self.workload == Workload::Brigade && !serving {
             // A pool of W < N would leave tasks waiting on a token that never comes.
-            if self.workers.is_some() && !model.brigade_workers {
+            if self.workers.is_some() && !p.sizes(Sizes::Brigade) {
                 return Err(
                     "--workers does not apply to the brigade: every task of the ring runs at once"
                         .into(),
                 );
             }
-            if self.pipes && !model.brigade_pipes {
+            if self.pipes && !p.takes(Flag::Pipes) {
                 return Err(format!(
-                    "--pipes applies to threads: {} hands the token on its own way",
+                    "--pipes applies to {}: {} hands the token on its own way",
+                    models_that(|p| p.takes(Flag::Pipes)),
                     model.name
                 ));
             }
         }
-        if self.offload && !model.can_offload {
+        if self.offload && !p.takes(Flag::Offload) {
             return Err(format!(
-                "{} has no event loop to offload from: --offload applies to tokio, epoll, uring and ring",
-                model.name
+                "{} has no event loop to offload from: --offload applies to {}",
+                model.name,
+                models_that(|p| p.takes(Flag::Offload))
             ));
+        }
+        for (given, flag, what) in [
+            (serving, Flag::Serve, "--serve"),
+            (self.timeline.is_some(), Flag::Timeline, "--timeline"),
+        ] {
+            if given && !p.takes(flag) {
+                return Err(format!("{} does not take {what} (roster.toml)", model.name));
+            }
         }
         Ok(())
     }
@@ -421,10 +404,9 @@ pub enum Rejected {
 mod tests {
     use super::*;
 
-    const THREADS: Model = Model { has_pool: true, brigade_pipes: true, ..Model::plain("threads") };
-
     fn parse(argv: &[&str]) -> Result<Args, Rejected> {
-        Args::try_parse_for(THREADS, std::iter::once("threads").chain(argv.iter().copied()))
+        let threads = Model::named("threads");
+        Args::try_parse_for(threads, std::iter::once("threads").chain(argv.iter().copied()))
     }
 
     fn reason(argv: &[&str]) -> String {
@@ -523,8 +505,15 @@ mod tests {
         assert!(
             reason(&["--workload", "cpu", "--offload"]).contains("tokio, epoll, uring and ring")
         );
-        let serial = Model::plain("serial");
+        let serial = Model::named("serial");
         let r = Args::try_parse_for(serial, ["serial", "--workers", "2"]);
-        assert!(matches!(r, Err(Rejected::Bad { .. })));
+        match r {
+            Err(Rejected::Bad { reason, .. }) => assert_eq!(
+                reason,
+                "serial has no pool: --workers applies to procs, threads and tokio (on disk also \
+                 to epoll, uring and ring; with --offload to epoll and ring; on db to every model)"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -64,4 +64,24 @@ pub mod values;
 
 pub use cli::{Args, Model, Workload};
 pub use error::TaskError;
-pub use report::{exit, Report, Runner, Tally};
+pub use report::{exit, Done, Report, Runner, Tally, Width};
+
+use std::error::Error;
+use std::process::ExitCode;
+
+/// What a run of tasks is, in a model: its `run`.
+pub type RunFn = fn(&'static Args) -> Result<Report, Box<dyn Error>>;
+/// What serving is, in a model: its `serve::run`.
+pub type ServeFn = fn(&'static Args, &'static str) -> Result<serve::ServeReport, Box<dyn Error>>;
+
+/// Every model's `main`: parse the command line as `model`'s roster.toml entry allows, then
+/// serve or run the tasks, print the report and exit with the contract's status.
+pub fn main(model: &'static str, run: RunFn, serve: ServeFn) -> ExitCode {
+    // Every task may read the arguments: a `'static` reference keeps a copy of them out of
+    // each task (at a million of tokio's tasks, most of their memory).
+    let args: &'static Args = Box::leak(Box::new(Args::parse_for(model)));
+    if args.serve.is_some() {
+        return serve::exit(serve(args, model));
+    }
+    exit(run(args))
+}

@@ -15,12 +15,53 @@ use crate::error::TaskError;
 use crate::measure::{self, Percentiles, Reaped};
 pub use crate::timeline::Runner;
 
+/// How wide a run is: the runners its tasks run on (processes, threads or loops), and how
+/// many tasks can wait at once, which is what the ideal time divides by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Width {
+    /// What the report shows as `workers`.
+    pub workers: u32,
+    /// What the report shows as `concurrency` (clamped to 1 … N).
+    pub at_once: u32,
+}
+
+impl Width {
+    /// One loop on which every task can wait at once.
+    pub fn one_loop(args: &Args) -> Width {
+        Width { workers: 1, at_once: args.tasks }
+    }
+
+    /// `runners` processes or threads, each holding one task at a time.
+    pub fn one_each(runners: u32) -> Width {
+        Width { workers: runners, at_once: runners }
+    }
+}
+
+/// One task's end: its result, when it was worked on, and where.
+#[derive(Debug)]
+pub struct Done {
+    pub id: u32,
+    pub result: Result<u64, TaskError>,
+    pub started: Instant,
+    pub ended: Instant,
+    pub runner: Runner,
+}
+
+impl Done {
+    /// Run task `id`'s `job` on this thread, now, timed and named (the thread's name is
+    /// cached, so not for a forked child).
+    pub fn timed(id: u32, job: impl FnOnce() -> Result<u64, TaskError>) -> Done {
+        let started = Instant::now();
+        let result = job();
+        Done { id, result, started, ended: Instant::now(), runner: Runner::cached() }
+    }
+}
+
 /// Results as they come in, and the clock they are measured on.
 pub struct Tally {
     model: &'static str,
     args: Args,
-    workers: u32,
-    concurrency: u32,
+    width: Width,
     /// The instant the first task was about to start; every finish time is measured from it.
     pub start: Instant,
     checksum: u64,
@@ -39,15 +80,12 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Start the clock. `workers` is what the report shows as the model's pool (processes,
-    /// threads or loops); `concurrency` is how many tasks it can have waiting at once,
-    /// which sets the ideal time.
-    pub fn start(model: &'static str, args: &Args, workers: u32, concurrency: u32) -> Tally {
+    /// Start the clock of a run `width` wide.
+    pub fn start(model: &'static str, args: &Args, width: Width) -> Tally {
         Tally {
             model,
             args: *args,
-            workers,
-            concurrency: concurrency.clamp(1, args.tasks),
+            width,
             finished_us: Vec::with_capacity(args.tasks as usize),
             checksum: 0,
             ok: 0,
@@ -65,21 +103,20 @@ impl Tally {
         }
     }
 
+    /// The run is `width` wide after all (a loop that hands its tasks to threads).
+    pub fn set_width(&mut self, width: Width) {
+        self.width = width;
+    }
+
     /// Look at how many threads the process has now (done by itself at most every 10 ms
     /// as results come in): a model that starts threads calls it when they are all up.
     pub fn sample_threads(&mut self) {
         self.threads.sample();
     }
 
-    /// Take task `id`'s result, which `runner` worked on from `started` to `finished`.
-    pub fn record(
-        &mut self,
-        id: u32,
-        result: Result<u64, TaskError>,
-        started: Instant,
-        finished: Instant,
-        runner: Runner,
-    ) {
+    /// Take a task's result.
+    pub fn record(&mut self, done: Done) {
+        let Done { id, result, started, ended: finished, runner } = done;
         let at = finished.saturating_duration_since(self.start);
         if let Some(timeline) = &mut self.timeline {
             timeline.task(id, started.saturating_duration_since(self.start), at, runner);
@@ -156,21 +193,22 @@ impl Tally {
         }
         let usage = measure::rusage();
         let a = &self.args;
+        let concurrency = self.width.at_once.clamp(1, a.tasks);
         let timed = matches!(a.workload, Workload::Sleep | Workload::Http);
         // db waits --ms in the server, ceil(N / W) rounds of it with W connections at once;
         // a plain point select (--ms 0) has no ideal but the server's own speed.
         let db = a.workload == Workload::Db;
         let waits = timed || (db && a.ms > 0);
         let ideal_s =
-            waits.then(|| (u64::from(a.tasks.div_ceil(self.concurrency)) * a.ms) as f64 / 1000.0);
+            waits.then(|| (u64::from(a.tasks.div_ceil(concurrency)) * a.ms) as f64 / 1000.0);
         let mut finished: Vec<Duration> =
             self.finished_us.iter().map(|&us| Duration::from_micros(us.into())).collect();
         self.finished_us = Vec::new();
         let lateness_ms =
-            timed.then(|| measure::lateness(&mut finished, self.concurrency, a.sleep())).flatten();
+            timed.then(|| measure::lateness(&mut finished, concurrency, a.sleep())).flatten();
         let disk = a.workload == Workload::Disk;
         let brigade = (a.workload == Workload::Brigade).then(|| {
-            let handoffs = crate::brigade::Ring::of(a).handoffs();
+            let handoffs = crate::brigade::Circle::of(a).handoffs();
             let per = |n: u64| n as f64 / handoffs as f64;
             Brigade {
                 laps: a.laps,
@@ -187,8 +225,8 @@ impl Tally {
             model: self.model.to_string(),
             workload: a.workload.name().to_string(),
             tasks: a.tasks,
-            workers: self.workers,
-            concurrency: self.concurrency,
+            workers: self.width.workers,
+            concurrency,
             ms: (timed || db).then_some(a.ms),
             work: (a.workload == Workload::Cpu).then_some(a.work),
             offload: a.offload,
@@ -371,21 +409,24 @@ mod tests {
     use crate::cli::Model;
 
     fn args(argv: &[&str]) -> Args {
-        let model =
-            Model { has_pool: true, can_offload: true, caps_disk: true, ..Model::plain("t") };
-        Args::try_parse_for(model, std::iter::once("t").chain(argv.iter().copied())).unwrap()
+        let tokio = Model::named("tokio");
+        Args::try_parse_for(tokio, std::iter::once("t").chain(argv.iter().copied())).unwrap()
+    }
+
+    fn done(id: u32, result: Result<u64, TaskError>, started: Instant, ended: Instant) -> Done {
+        Done { id, result, started, ended, runner: Runner::here() }
     }
 
     #[test]
     fn the_report_counts_sums_and_sets_the_ideal() {
         let a = args(&["--tasks", "4", "--ms", "100"]);
-        let mut t = Tally::start("t", &a, 2, 2);
+        let mut t = Tally::start("t", &a, Width::one_each(2));
         let start = t.start;
         for id in 0..3 {
             let end = start + Duration::from_millis(100);
-            t.record(id, Ok(id as u64 + 100), start, end, Runner::here());
+            t.record(done(id, Ok(id as u64 + 100), start, end));
         }
-        t.record(3, Err(TaskError::new("boom")), start, start, Runner::here());
+        t.record(done(3, Err(TaskError::new("boom")), start, start));
         let r = t.finish();
         assert_eq!((r.ok, r.failed, r.checksum), (3, 1, 303));
         assert_eq!(r.ideal_s, Some(0.2));
@@ -400,9 +441,9 @@ mod tests {
     #[test]
     fn cpu_reports_have_no_ideal_and_no_lateness() {
         let a = args(&["--workload", "cpu", "--tasks", "1"]);
-        let mut t = Tally::start("t", &a, 1, 1);
+        let mut t = Tally::start("t", &a, Width::one_each(1));
         let now = Instant::now();
-        t.record(0, Ok(1), now, now, Runner::here());
+        t.record(done(0, Ok(1), now, now));
         let r = t.finish();
         assert_eq!((r.ideal_s, r.lateness_ms), (None, None));
         let line = r.human_line();
@@ -412,7 +453,7 @@ mod tests {
     #[test]
     fn tasks_that_never_report_count_as_failed() {
         let a = args(&["--tasks", "3"]);
-        let r = Tally::start("t", &a, 1, 1).finish();
+        let r = Tally::start("t", &a, Width::one_each(1)).finish();
         assert_eq!(r.failed, 3);
         assert!(r.first_error.unwrap().contains("never reported"));
     }

@@ -150,7 +150,8 @@ mod tests {
 
     #[test]
     fn the_articles_case_sums_to_1045() {
-        let args = crate::cli::Args::try_parse_for(crate::cli::Model::plain("t"), ["t"]).unwrap();
+        let args =
+            crate::cli::Args::try_parse_for(crate::cli::Model::named("serial"), ["t"]).unwrap();
         assert_eq!(expected_checksum(&args), 1045);
     }
 }

@@ -6,13 +6,12 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
-/// What a timer is for.
+/// What a timer is for: a task's, whose meaning is its workload's (a sleep ends, a request
+/// runs out of time), or the loop's own pulse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Due {
-    /// Sleeping task `id` is done.
-    SleepEnds(u32),
-    /// Request `id`, if still open, has run out of time (`--timeout-ms`).
-    RequestDeadline(u32),
+    /// Task `id`'s timer.
+    Task(u32),
     /// The loop's 10 ms pulse ([`crate::measure::Pulse`]).
     Pulse,
 }
@@ -75,16 +74,16 @@ mod tests {
     fn timers_fall_due_nearest_first_and_not_before_their_time() {
         let ms = Duration::from_millis;
         let mut t: Timers = Timers::default();
-        t.set(ms(30), Due::SleepEnds(3));
+        t.set(ms(30), Due::Task(3));
         t.set(ms(10), Due::Pulse);
-        t.set(ms(20), Due::RequestDeadline(2));
+        t.set(ms(20), Due::Task(2));
         assert_eq!(t.next_in(ms(4)), Some(ms(6)));
         assert_eq!(t.pop_due(ms(9)), None);
         assert_eq!(t.pop_due(ms(25)), Some(Due::Pulse));
-        assert_eq!(t.pop_due(ms(25)), Some(Due::RequestDeadline(2)));
+        assert_eq!(t.pop_due(ms(25)), Some(Due::Task(2)));
         assert_eq!(t.pop_due(ms(25)), None);
         assert_eq!(t.next_in(ms(40)), Some(Duration::ZERO));
-        assert_eq!(t.pop_due(ms(40)), Some(Due::SleepEnds(3)));
+        assert_eq!(t.pop_due(ms(40)), Some(Due::Task(3)));
         assert!(t.is_empty() && t.next_in(ms(40)).is_none());
     }
 }

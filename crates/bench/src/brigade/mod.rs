@@ -19,6 +19,7 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
+use roster::Workload;
 
 /// The ring sizes.
 pub const SIZES: [u32; 7] = [2, 10, 100, 500, 1_000, 10_000, 100_000];
@@ -81,7 +82,7 @@ fn programs(programs: &Programs) -> Vec<Program> {
         programs.row(label, &label.split(' ').skip(1).map(String::from).collect::<Vec<_>>())
     };
     let mut rows: Vec<crate::run::Row> = RUST.iter().map(|l| row(l)).collect();
-    let rest = programs.the_rest("brigade", rows.iter().map(|r| r.name.as_str()), &[]);
+    let rest = programs.the_rest(Workload::Brigade, rows.iter().map(|r| r.name.as_str()), &[]);
     rows.extend(rest);
     rows.into_iter().map(|r| Program { name: r.name, argv: r.argv, missing: r.missing }).collect()
 }

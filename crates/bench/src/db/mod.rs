@@ -30,6 +30,7 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
+use roster::Workload;
 
 /// The rows the cluster is seeded with.
 pub const ROWS: u32 = 100_000;
@@ -112,7 +113,7 @@ struct Program {
 }
 
 fn programs(programs: &Programs) -> Vec<Program> {
-    let rows = programs.every("db", &[]);
+    let rows = programs.every(Workload::Db, &[]);
     rows.into_iter()
         .map(|r| Program {
             serial: crate::programs::is_serial(&r.name),

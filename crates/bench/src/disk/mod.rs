@@ -27,6 +27,7 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
+use roster::Workload;
 
 /// The depths of the curve.
 pub const DEPTHS: [u32; 6] = [1, 4, 16, 64, 256, 1024];
@@ -121,7 +122,7 @@ fn programs(programs: &Programs) -> Vec<Program> {
         "py-processes" => 64,
         _ => 1024,
     };
-    let rows = programs.every("disk", &[]);
+    let rows = programs.every(Workload::Disk, &[]);
     rows.into_iter()
         .map(|r| Program {
             max_depth: max_depth(&r.name),

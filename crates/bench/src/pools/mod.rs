@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli;
 use crate::programs::Programs;
+use roster::Workload;
 
 /// One workload of the sweep: its arguments, and the pool sizes tried.
 pub struct Case {
@@ -91,9 +92,9 @@ fn programs(programs: &Programs) -> Vec<Program> {
         peer(programs.row("py-processes", &[]), 32),
     ];
     // And every other peer with a pool the roster says --workers sizes.
-    let others = programs.the_rest("sleep", all.iter().map(|p| p.name.as_str()), &[]);
+    let others = programs.the_rest(Workload::Sleep, all.iter().map(|p| p.name.as_str()), &[]);
     let pooled = |r: &crate::run::Row| {
-        crate::programs::roster().of(&r.name).is_ok_and(|p| !p.is_rust() && p.takes("workers"))
+        crate::programs::roster().of(&r.name).is_ok_and(|p| !p.is_rust() && p.has_pool())
     };
     all.extend(others.into_iter().filter(pooled).map(|r| peer(r, 1024)));
     all

@@ -22,6 +22,7 @@ use crate::run::Row;
 use crate::run::{read_json, to_json, write};
 use crate::{facts, template};
 use point::{Point, LIMIT};
+use roster::Workload;
 
 /// What `scale.json` holds: the machine, and every point of both sweeps.
 #[derive(Serialize, Deserialize)]
@@ -150,7 +151,7 @@ fn sleep_lines(programs: &Programs, ms: u64) -> Vec<Line> {
     // Every other program that sleeps, as it comes (a new peer is here). py-serial and the
     // Python pools at their default size would take N / pool rounds of a second.
     let listed = lines.iter().map(|l| l.name.as_str()).chain(["py-serial", "py-processes"]);
-    let rest = programs.the_rest("sleep", listed, &base);
+    let rest = programs.the_rest(Workload::Sleep, listed, &base);
     lines.extend(rest.into_iter().map(Line::of));
     lines
 }
@@ -175,7 +176,7 @@ fn http_lines(programs: &Programs, addr: &str) -> Vec<Line> {
     // time or a process a connection, nor the Python pools.
     let left_out = ["serial", "procs", "py-serial", "py-processes", "py-threads"];
     let listed = lines.iter().map(|l| l.name.as_str()).chain(left_out);
-    let rest = programs.the_rest("http", listed, &base);
+    let rest = programs.the_rest(Workload::Http, listed, &base);
     lines.extend(rest.into_iter().map(Line::of));
     lines
 }

@@ -11,6 +11,7 @@ use workload::serve::ServeReport;
 
 use crate::programs::{roster, Programs};
 use crate::run::model_program;
+use roster::Flag;
 
 /// One server: how to start it, or why it cannot run here.
 #[derive(Clone, Debug)]
@@ -26,7 +27,7 @@ pub struct Spec {
 
 /// Every server, in the order of the tables: every program the roster says serves, then nginx.
 pub fn all(programs: &Programs) -> Vec<Spec> {
-    let serving = roster().program.iter().filter(|p| p.takes("serve"));
+    let serving = roster().program.iter().filter(|p| p.takes(Flag::Serve));
     let mut specs: Vec<Spec> = serving
         .map(|p| {
             let row = programs.row(&p.id, &[]);
@@ -34,7 +35,7 @@ pub fn all(programs: &Programs) -> Vec<Spec> {
                 name: row.name,
                 argv: row.argv,
                 nginx: false,
-                can_offload: p.takes("offload"),
+                can_offload: p.takes(Flag::Offload),
                 missing: row.missing,
             }
         })
@@ -45,7 +46,7 @@ pub fn all(programs: &Programs) -> Vec<Spec> {
 
 /// A Rust model's server.
 pub fn model(name: &str) -> Spec {
-    let offload = roster().program(name).is_some_and(|p| p.takes("offload"));
+    let offload = roster().program(name).is_some_and(|p| p.takes(Flag::Offload));
     Spec {
         name: name.into(),
         argv: model_program(name),

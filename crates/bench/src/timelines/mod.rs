@@ -19,6 +19,7 @@ use crate::cli::Timelines;
 use crate::programs::{roster, Programs};
 use crate::run::Row;
 use draw::Panel;
+use roster::Workload;
 
 /// One case: its title, whether its tasks are CPU work, its rows, and what every row runs.
 struct Case {
@@ -39,7 +40,7 @@ fn cases(programs: &Programs) -> Vec<Case> {
     let seed = args("--tasks 10 --ms 1000");
     // Every program that sleeps, the article's Python pools at a worker a task.
     let seed_rows: Vec<Row> = roster()
-        .running("sleep")
+        .running(Workload::Sleep)
         .map(|p| match p.id.as_str() {
             "py-processes" | "py-threads" => row(&format!("{} (10 workers)", p.id)),
             id => row(id),

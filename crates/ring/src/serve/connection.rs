@@ -9,7 +9,7 @@ use workload::serve::Step;
 use workload::task;
 
 use super::server::Server;
-use super::{tag, Op};
+use crate::queues::{Op, Tag};
 
 impl Server {
     /// A RECV or SEND of connection `slot` completed with `res`.
@@ -43,7 +43,7 @@ impl Server {
                     io.in_flight = Some(Op::Recv);
                     opcode::Recv::new(fd, io.recv.as_mut_ptr(), 4096)
                         .build()
-                        .user_data(tag(Op::Recv, slot))
+                        .user_data(Tag::new(Op::Recv, slot).user_data())
                 }
                 Step::Write { deadline } => {
                     io.send.clear();
@@ -53,7 +53,7 @@ impl Server {
                     let len = io.send.len() as u32;
                     opcode::Send::new(fd, io.send.as_ptr(), len)
                         .build()
-                        .user_data(tag(Op::Send, slot))
+                        .user_data(Tag::new(Op::Send, slot).user_data())
                 }
                 Step::Sleep { until } => {
                     self.conns.arm(slot, until);
@@ -73,7 +73,7 @@ impl Server {
                     return self.push(
                         opcode::Close::new(types::Fd(conn.fd))
                             .build()
-                            .user_data(tag(Op::Close, slot)),
+                            .user_data(Tag::new(Op::Close, slot).user_data()),
                     );
                 }
             };
@@ -91,9 +91,9 @@ impl Server {
             (Some(op), Some(deadline)) if deadline <= Instant::now() => {
                 io.deadline = None; // cancel once
                 self.push(
-                    opcode::AsyncCancel::new(tag(op, slot))
+                    opcode::AsyncCancel::new(Tag::new(op, slot).user_data())
                         .build()
-                        .user_data(tag(Op::Cancel, slot)),
+                        .user_data(Tag::new(Op::Cancel, slot).user_data()),
                 )
             }
             (Some(_), _) => Ok(()),

@@ -6,8 +6,9 @@
 //! delay, the slow-client deadline) are the heap of `workload::serve::loop_conns`, waited
 //! for with the timeout of `io_uring_enter`, as in the task loop; a deadline that passes
 //! with an operation in flight cancels it (ASYNC_CANCEL). SIGINT and SIGTERM arrive as a
-//! READ of the stop descriptor, `--offload` results as a READ of an eventfd: everything the
-//! loop waits for is a completion. `run` below is the loop; `serve/server.rs` holds its
+//! READ of the stop descriptor, `--offload` results as a READ of an eventfd (`wake.rs`):
+//! everything the loop waits for is a completion, each tagged as the task loop's are
+//! (`queues.rs`). `run` below is the loop; `serve/server.rs` holds its
 //! state and one handler per kind of completion; `serve/connection.rs` drives a connection.
 
 mod connection;
@@ -21,38 +22,12 @@ use std::time::Instant;
 use workload::serve::{self, ServeReport, Stop};
 use workload::Args;
 
-use crate::queues;
+use crate::queues::{self, Op};
 use server::Server;
-
-/// What an operation is for; packed with the connection's slot into the user_data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    Accept = 1,
-    /// A POLL_ADD on the listening socket, posted in place of the accept when descriptors
-    /// ran out: ACCEPT fails with EMFILE at once even when no client is queued.
-    Listen,
-    Stop,
-    Wake,
-    Recv,
-    Send,
-    Close,
-    Cancel,
-}
-
-pub fn tag(op: Op, slot: usize) -> u64 {
-    ((slot as u64) << 8) | op as u64
-}
-
-pub fn untag(user_data: u64) -> (Op, usize) {
-    // In the order of the enum's values: OPS[op as usize - 1] == op.
-    const OPS: [Op; 8] =
-        [Op::Accept, Op::Listen, Op::Stop, Op::Wake, Op::Recv, Op::Send, Op::Close, Op::Cancel];
-    (OPS[(user_data & 0xff) as usize - 1], (user_data >> 8) as usize)
-}
 
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
     workload::measure::raise_nofile_limit()?;
-    let queues = queues::ring()?;
+    let queues = queues::open()?;
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1) };
     let stop = Stop::on_signals()?;
@@ -73,8 +48,8 @@ pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Erro
         // 2. Submit what is queued and wait for a completion, but not past the next timer.
         server.queues.submit_and_wait(server.conns.wait_at_most())?;
         // 3. Every completion.
-        while let Some((user_data, res, more)) = server.queues.next_completion() {
-            server.on_completion(untag(user_data), res, more)?;
+        while let Some((tag, res, more)) = server.queues.next_completion() {
+            server.on_completion(tag, res, more)?;
         }
     }
     Ok(server.finish(model, args, started))
@@ -99,22 +74,6 @@ impl RingConn {
             deadline: None,
             recv: Box::new([0; 4096]),
             send: Vec::new(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_op_and_slot_survive_their_tag() {
-        let ops =
-            [Op::Accept, Op::Listen, Op::Stop, Op::Wake, Op::Recv, Op::Send, Op::Close, Op::Cancel];
-        for op in ops {
-            for slot in [0, 1, 4095, 1 << 40] {
-                assert_eq!(untag(tag(op, slot)), (op, slot));
-            }
         }
     }
 }

@@ -13,8 +13,9 @@ use workload::{Args, TaskError};
 
 use super::offload::Offload;
 use super::RingConn;
-use super::{tag, Op};
 use crate::queues::Queues;
+use crate::queues::{Op, Tag};
+use crate::wake::Wake;
 
 pub struct Server {
     pub queues: Queues,
@@ -71,29 +72,24 @@ impl Server {
         self.accept()?;
         let fd = types::Fd(self.stop.as_fd().as_raw_fd());
         let read = opcode::Read::new(fd, self.stop_byte.as_mut_ptr(), 8).build();
-        self.push(read.user_data(tag(Op::Stop, 0)))?;
+        self.push(read.user_data(Tag::new(Op::Stop, 0).user_data()))?;
         self.read_eventfd()
     }
 
     fn accept(&mut self) -> io::Result<()> {
         let Some(listener) = &self.listener else { return Ok(()) };
         let accept = opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd())).build();
-        self.push(accept.user_data(tag(Op::Accept, 0)))
+        self.push(accept.user_data(Tag::new(Op::Accept, 0).user_data()))
     }
 
     fn read_eventfd(&mut self) -> io::Result<()> {
         let Some(offload) = self.offload.as_mut() else { return Ok(()) };
-        let fd = types::Fd(offload.eventfd.as_raw_fd());
-        let count = std::ptr::from_mut(offload.count.as_mut()).cast::<u8>();
-        self.push(opcode::Read::new(fd, count, 8).build().user_data(tag(Op::Wake, 0)))
+        let read = offload.wake.read();
+        self.push(Wake::TAG.on(read))
     }
 
-    pub fn on_completion(
-        &mut self,
-        (op, slot): (Op, usize),
-        res: i32,
-        more: bool,
-    ) -> io::Result<()> {
+    pub fn on_completion(&mut self, tag: Tag, res: i32, more: bool) -> io::Result<()> {
+        let (op, slot) = (tag.op, tag.slot as usize);
         match op {
             Op::Accept => {
                 self.on_accept(res, more)?;
@@ -108,6 +104,7 @@ impl Server {
             Op::Wake => self.on_wake(),
             Op::Recv | Op::Send => self.on_socket_op(op, slot, res),
             Op::Close | Op::Cancel => Ok(()), // their results change nothing
+            op => unreachable!("the server submits no {op:?}"),
         }
     }
 
@@ -136,7 +133,7 @@ impl Server {
             (false, Some(listener)) if out_of_descriptors => {
                 let fd = types::Fd(listener.as_raw_fd());
                 let poll = opcode::PollAdd::new(fd, libc::POLLIN as u32).build();
-                self.push(poll.user_data(tag(Op::Listen, 0)))
+                self.push(poll.user_data(Tag::new(Op::Listen, 0).user_data()))
             }
             (false, _) => self.accept(),
             (true, _) => Ok(()),
@@ -148,15 +145,16 @@ impl Server {
     fn on_stop(&mut self) -> io::Result<()> {
         self.conns.stopping = true;
         for op in [Op::Accept, Op::Listen] {
-            let cancel = opcode::AsyncCancel::new(tag(op, 0)).build();
-            self.push(cancel.user_data(tag(Op::Cancel, 0)))?;
+            let cancel = opcode::AsyncCancel::new(Tag::new(op, 0).user_data()).build();
+            self.push(cancel.user_data(Tag::new(Op::Cancel, 0).user_data()))?;
         }
         let slots: Vec<usize> = self.conns.slots.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
             match self.conns.slots[slot].io.in_flight {
                 Some(Op::Recv) => {
-                    let cancel = opcode::AsyncCancel::new(tag(Op::Recv, slot)).build();
-                    self.push(cancel.user_data(tag(Op::Cancel, slot)))?;
+                    let cancel =
+                        opcode::AsyncCancel::new(Tag::new(Op::Recv, slot).user_data()).build();
+                    self.push(cancel.user_data(Tag::new(Op::Cancel, slot).user_data()))?;
                 }
                 _ => self.drive(slot)?,
             }
@@ -181,8 +179,8 @@ impl Server {
     /// Every connection is closed after the stop: cancel the eventfd read, if still posted.
     pub fn cancel_the_rest(&mut self) -> io::Result<()> {
         if !std::mem::replace(&mut self.ending, true) && self.offload.is_some() {
-            let cancel = opcode::AsyncCancel::new(tag(Op::Wake, 0)).build();
-            self.push(cancel.user_data(tag(Op::Cancel, 0)))?;
+            let cancel = opcode::AsyncCancel::new(Tag::new(Op::Wake, 0).user_data()).build();
+            self.push(cancel.user_data(Tag::new(Op::Cancel, 0).user_data()))?;
         }
         Ok(())
     }

@@ -1,11 +1,15 @@
-//! db on the hand-written loop: each connection a non-blocking socket and a protocol
+//! db on the readiness loop: each connection a non-blocking socket and a protocol
 //! [`Session`], advanced each time epoll says the socket is ready, like an http task's.
 //!
 //! Without `--workers`, a connection per task, opened with the run and closed after its one
 //! query. With `--workers W`, W connections, and the tasks waiting their turn in a queue
 //! (`workload::db::Queue`): a connection that has its answer binds and executes the next
 //! waiting task's query at once, in the same turn of the loop. Each connection's token is
-//! its slot in a slab.
+//! its slot in a slab. A query still unanswered `--timeout-ms` after it got its connection
+//! fails, and in a pool its connection is replaced for the next waiting task.
+//!
+//! Under `strace -f -c`: `epoll_wait`, and a `sendto` and `recvfrom` a query; a `connect` and
+//! the login's round trips for each connection.
 
 use std::io::{self, Read, Write};
 
@@ -14,7 +18,10 @@ use mio::{Interest, Registry, Token};
 use slab::Slab;
 use workload::db::{io_error, row_of, statement, Progress, Queue, Session};
 use workload::loop_tasks::LoopTasks;
-use workload::{Args, TaskError};
+use workload::timers::Due;
+use workload::{Args, TaskError, Width};
+
+use crate::event_loop::{Cx, Part};
 
 /// One connection: its socket, its protocol state, and the task it serves now.
 struct Connection {
@@ -34,7 +41,11 @@ pub struct Db {
 
 impl Db {
     /// Open the run's first connections: one per task, or W for the pool.
-    pub fn start(registry: &Registry, tasks: &mut LoopTasks) -> Db {
+    pub fn start(cx: &mut Cx) -> Db {
+        let (registry, tasks) = (cx.registry, &mut *cx.tasks);
+        let args = tasks.args;
+        // W connections: at most W queries wait at once.
+        tasks.set_width(Width { workers: 1, at_once: args.workers.unwrap_or(args.tasks) });
         let (queue, first) = Queue::start(&tasks.args);
         let serving = vec![None; tasks.args.tasks as usize];
         let mut db = Db { connections: Slab::with_capacity(first.len()), serving, queue };
@@ -74,7 +85,7 @@ impl Db {
     }
 
     /// Epoll says connection `slot` is ready: go as far as it goes without blocking.
-    pub fn on_ready(&mut self, registry: &Registry, tasks: &mut LoopTasks, slot: usize) {
+    fn on_ready_slot(&mut self, registry: &Registry, tasks: &mut LoopTasks, slot: usize) {
         let Some(connection) = self.connections.get_mut(slot) else {
             return; // closed (answered, broken or timed out) before this event was handed out
         };
@@ -92,7 +103,7 @@ impl Db {
                         let connection = &mut self.connections[slot];
                         connection.task = next;
                         connection.query(&tasks.args);
-                        self.on_ready(registry, tasks, slot);
+                        self.on_ready_slot(registry, tasks, slot);
                     }
                     None => self.close(registry, slot, true),
                 }
@@ -111,10 +122,10 @@ impl Db {
 
     /// Task `id`'s deadline passed: if it still waits for its answer, its connection is
     /// closed and, in a pool, replaced for the next waiting task.
-    pub fn on_deadline(&mut self, registry: &Registry, tasks: &mut LoopTasks, id: u32) {
+    fn on_deadline(&mut self, registry: &Registry, tasks: &mut LoopTasks, id: u32) {
         if let Some(slot) = self.serving[id as usize].take() {
             self.close(registry, slot, false);
-            tasks.time_out(id);
+            tasks.time_out(id, "the query");
             if let Some(next) = self.queue.next_task() {
                 self.open(registry, tasks, next);
             }
@@ -129,6 +140,18 @@ impl Db {
             let _ = connection.stream.write(connection.session.to_send());
         }
         let _ = registry.deregister(&mut connection.stream);
+    }
+}
+
+impl Part for Db {
+    fn on_ready(&mut self, Token(slot): Token, cx: &mut Cx) {
+        self.on_ready_slot(cx.registry, cx.tasks, slot);
+    }
+
+    fn on_timer(&mut self, due: Due, cx: &mut Cx) {
+        if let Due::Task(id) = due {
+            self.on_deadline(cx.registry, cx.tasks, id);
+        }
     }
 }
 

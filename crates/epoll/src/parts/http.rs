@@ -1,6 +1,14 @@
-//! One http task on a non-blocking socket: a small state machine that the loop advances each
-//! time epoll says the socket is ready. Connecting, then writing the request, then reading the
-//! response into the shared parser; each step runs until the socket would block.
+//! http on the readiness loop: every request a non-blocking socket and a small state machine
+//! that the loop advances each time epoll says the socket is ready — connecting, then writing
+//! the request, then reading the response into the shared parser, each step until the socket
+//! would block. All N start with the run; each has a `--timeout-ms` deadline in the loop's
+//! heap, and a request still open at its deadline is closed, which is all a time-out takes.
+//!
+//! What it costs: a socket, its state and its request per task; N requests at once need N
+//! descriptors, and past RLIMIT_NOFILE `connect` fails with EMFILE, naming the limit.
+//!
+//! Under `strace -f -c`: a `socket`, `connect`, `epoll_ctl`, `sendto`, `recvfrom` and `close`
+//! per task, and the loop's `epoll_wait`.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -9,7 +17,57 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use workload::error::io_error;
 use workload::http::{self, Progress, ResponseParser};
+use workload::timers::Due;
 use workload::{Args, TaskError};
+
+use crate::event_loop::{Cx, Part};
+
+/// Every request's socket by task id, each registered under its task's token; `None` once
+/// the task is done (dropping it closes the socket), so a deadline or a late event for it
+/// finds nothing to do.
+pub struct Http {
+    sockets: Vec<Option<Connection>>,
+}
+
+impl Http {
+    /// A connection per task, every one at once, each with its deadline.
+    pub fn start(cx: &mut Cx) -> Http {
+        let args = cx.tasks.args;
+        let mut sockets = Vec::with_capacity(args.tasks as usize);
+        for id in 0..args.tasks {
+            match Connection::open(cx.registry, &args, id) {
+                Ok(conn) => sockets.push(Some(conn)),
+                Err(e) => {
+                    sockets.push(None);
+                    cx.tasks.finish(id, Err(e));
+                }
+            }
+            cx.tasks.set_deadline(id);
+        }
+        Http { sockets }
+    }
+}
+
+impl Part for Http {
+    fn on_ready(&mut self, Token(id): Token, cx: &mut Cx) {
+        let Some(conn) = self.sockets.get_mut(id).and_then(Option::as_mut) else {
+            return; // finished, or timed out, before this event was handed out
+        };
+        if let Some(result) = conn.advance() {
+            self.sockets[id] = None;
+            cx.tasks.finish(id as u32, result);
+        }
+    }
+
+    /// A request still open at its deadline has timed out: closing its socket is all it takes.
+    fn on_timer(&mut self, due: Due, cx: &mut Cx) {
+        if let Due::Task(id) = due {
+            if self.sockets[id as usize].take().is_some() {
+                cx.tasks.time_out(id, "the request");
+            }
+        }
+    }
+}
 
 /// One http task's socket and where it is in the exchange.
 pub struct Connection {

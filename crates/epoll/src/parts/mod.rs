@@ -1,0 +1,28 @@
+//! Which part runs each workload on the readiness loop: the one place the loop's crate names
+//! the workloads. The loop starts the part `args.workload` picks, once, and hands it every
+//! event from then on.
+
+mod brigade;
+mod cpu;
+mod db;
+mod disk;
+mod http;
+mod sleep;
+
+use std::io;
+
+use workload::Workload;
+
+use crate::event_loop::{Cx, Part};
+
+/// Start the run's workload on the loop.
+pub fn start(cx: &mut Cx) -> io::Result<Box<dyn Part>> {
+    Ok(match cx.tasks.args.workload {
+        Workload::Sleep => Box::new(sleep::Sleep::start(cx)),
+        Workload::Http => Box::new(http::Http::start(cx)),
+        Workload::Cpu => Box::new(cpu::Cpu::start(cx)?),
+        Workload::Disk => Box::new(disk::Disk::start(cx)?),
+        Workload::Brigade => Box::new(brigade::Brigade::start(cx)),
+        Workload::Db => Box::new(db::Db::start(cx)),
+    })
+}
