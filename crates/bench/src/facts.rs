@@ -1,23 +1,17 @@
 //! The machine facts recorded beside every result: a figure means little without them.
 
-use std::process::Command;
+use std::time::Duration;
 
 /// `command args…`'s first line of output, or why there is none.
 pub fn first_line(program: &str, args: &[&str]) -> String {
-    match Command::new(program).args(args).output() {
-        Ok(out) if out.status.success() => {
-            let text = String::from_utf8_lossy(if out.stdout.is_empty() {
-                &out.stderr
-            } else {
-                &out.stdout
-            })
-            .into_owned();
+    let mut command = child::command(program);
+    command.args(args);
+    match child::run(command, Duration::from_secs(30)) {
+        Ok(out) if out.status.is_some_and(|s| s.success()) => {
+            let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
             text.lines().next().unwrap_or("").trim().to_string()
         }
-        Ok(out) => format!(
-            "unavailable ({})",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").trim()
-        ),
+        Ok(out) => format!("unavailable ({})", out.stderr.lines().last().unwrap_or("").trim()),
         Err(_) => format!("{program} not found"),
     }
 }

@@ -36,7 +36,6 @@
 //!   machine facts beside every result, and the service the http benchmarks start.
 
 mod brigade;
-mod child;
 mod claim;
 mod cli;
 mod conform;
@@ -55,6 +54,7 @@ mod scale;
 mod serve;
 mod service;
 mod soak;
+mod suite;
 mod suites;
 mod svg;
 mod table;
@@ -84,10 +84,10 @@ fn main() -> ExitCode {
         Command::Syscalls(o) => trace::syscalls(&o),
         Command::Serve(o) => serve::serve(&o),
         Command::Timelines(o) => timelines::timelines(&o),
-        Command::Disk(o) => disk::disk(&o),
-        Command::Db(o) => db::db(&o),
-        Command::Brigade(o) => brigade::brigade(&o),
-        Command::Pools(o) => pools::pools(&o),
+        Command::Disk(o) => suite::main::<disk::Disk>(&o),
+        Command::Db(o) => suite::main::<db::Db>(&o),
+        Command::Brigade(o) => suite::main::<brigade::Brigade>(&o),
+        Command::Pools(o) => suite::main::<pools::Pools>(&o),
         Command::Soak(o) => soak::soak(&o),
         Command::Conform(o) => conform::conform(&o),
         Command::Readme(o) => readme::readme(&o),

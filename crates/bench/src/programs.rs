@@ -119,8 +119,8 @@ impl Programs {
                 let argv =
                     [p.argv(&self.places), ["--tasks", "1", "--ms", "0"].map(String::from).into()]
                         .concat();
-                let limit = crate::child::limit().min(Duration::from_secs(60));
-                match crate::child::run(&argv, &[], limit) {
+                let limit = child::limit().min(Duration::from_secs(60));
+                match child::run_argv(&argv, &[], limit) {
                     Ok(ran) if ran.status.is_some_and(|s| s.success()) => None,
                     Ok(ran) => Some(format!("{} (install: {})", ran.outcome(limit), p.install)),
                     Err(e) => Some(format!("{}: {e} (install: {})", argv[0], p.install)),

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::cli::Readme;
 use crate::run::{read_json, HyperfineExport, Measured, ReportEntry, Row};
+use crate::suite;
 use crate::table::{lateness_p99, loop_lag, memory, own_wall, seconds, Table, DASH};
 use crate::template;
 
@@ -136,10 +137,10 @@ pub fn readme(options: &Readme) -> anyhow::Result<()> {
         ("loops", crate::loops::section(results)),
         ("claim", crate::claim::section(results)),
         ("serve", crate::serve::tables::section(results)),
-        ("disk", crate::disk::tables::section(results)),
-        ("brigade", crate::brigade::tables::section(results)),
-        ("pools", crate::pools::tables::section(results)),
-        ("db", crate::db::tables::section(results)),
+        ("disk", suite::section::<crate::disk::Disk>(results)),
+        ("brigade", suite::section::<crate::brigade::Brigade>(results)),
+        ("pools", suite::section::<crate::pools::Pools>(results)),
+        ("db", suite::section::<crate::db::Db>(results)),
         ("reliability", crate::soak::tables::section(results)),
     ];
     let mut stale = Vec::new();

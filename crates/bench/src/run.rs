@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use workload::Report;
@@ -193,7 +193,7 @@ impl Bench {
             return Ok(vec![None; group.rows.len()]);
         }
         let export = self.out.join(format!("hyperfine-{}.json", group.label));
-        let mut cmd = Command::new(&self.hyperfine);
+        let mut cmd = child::command(&self.hyperfine);
         cmd.args(["-N", "--ignore-failure", "--style", "basic"])
             .args(["--warmup", &group.warmup.to_string(), "--runs", &group.runs.to_string()])
             .arg("--export-json")
@@ -209,10 +209,12 @@ impl Bench {
             group.warmup,
             group.runs
         );
-        let status =
-            cmd.status().map_err(|e| anyhow::anyhow!("cannot run {}: {e}", self.hyperfine))?;
-        if !status.success() {
-            return Err(anyhow::anyhow!("hyperfine failed ({status})"));
+        // No limit but its rows': each ran once under the children's limit before this,
+        // and hyperfine's whole run takes as long as its rows, times its runs.
+        let status = child::run_attached(cmd, Duration::MAX)
+            .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", self.hyperfine))?;
+        if !status.is_some_and(|s| s.success()) {
+            return Err(anyhow::anyhow!("hyperfine failed ({status:?})"));
         }
         let mut timings = read_json::<HyperfineExport>(&export)?.results.into_iter();
         Ok(group
@@ -231,8 +233,8 @@ impl Bench {
 /// it was killed at the child's time limit.
 pub fn report_of(row: &Row) -> anyhow::Result<Option<Report>> {
     let argv: Vec<String> = row.argv.iter().cloned().chain(["--json".to_string()]).collect();
-    let limit = crate::child::limit();
-    let Ok(ran) = crate::child::run(&argv, &[], limit) else { return Ok(None) };
+    let limit = child::limit();
+    let Ok(ran) = child::run_argv(&argv, &[], limit) else { return Ok(None) };
     if ran.status.is_none() {
         let outcome = ran.outcome(limit);
         eprintln!("warning: {}: {outcome}; left out of the timings", row.name);

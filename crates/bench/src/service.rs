@@ -1,11 +1,11 @@
-//! The http benchmarks' service, as a child process that is always stopped: on drop (normal
-//! end or error), and on Ctrl-C because it shares our process group and stops on SIGINT.
+//! The http benchmarks' service, as a child in a group of its own that is always stopped:
+//! on drop (a normal end or an error), and on Ctrl-C with every other child (`child`).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
+use std::time::Duration;
 
 pub struct Service {
-    child: Child,
+    _running: child::Group,
     pub addr: String,
 }
 
@@ -13,29 +13,13 @@ impl Service {
     /// Start `service` on a free loopback port and wait for its `listening on ADDR` line.
     pub fn start() -> anyhow::Result<Service> {
         let path = crate::run::bin_dir().join("service");
-        let mut child = Command::new(&path)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
+        let mut command = child::command(&path);
+        command.args(["--addr", "127.0.0.1:0"]).stdout(Stdio::piped());
+        let mut running = child::Group::spawn(command)
             .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", path.display()))?;
-        let mut line = String::new();
-        let read = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
-        let addr = line.trim().strip_prefix("listening on ").map(str::to_string);
-        match (read, addr) {
-            (Ok(_), Some(addr)) => Ok(Service { child, addr }),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(anyhow::anyhow!("the service did not start: {line:?}"))
-            }
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        // SAFETY: kill only sends a signal to our own child, which we then reap.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
+        let addr = running
+            .listening(Duration::from_secs(30))
+            .map_err(|why| anyhow::anyhow!("the service did not start: {why}"))?;
+        Ok(Service { _running: running, addr: addr.to_string() })
     }
 }

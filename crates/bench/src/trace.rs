@@ -1,8 +1,6 @@
 //! `make strace`, `make perf` and `make syscalls`: one binary under `strace -f -c` or
 //! `perf stat`, with the service started and stopped around it when the workload is http.
 
-use std::process::Command;
-
 use workload::Workload;
 
 use serde::{Deserialize, Serialize};
@@ -71,15 +69,14 @@ pub fn one(options: &Trace) -> anyhow::Result<()> {
         }
     };
     eprintln!("$ {} {}", tool.join(" "), argv.join(" "));
-    let status = Command::new(tool[0])
-        .args(&tool[1..])
-        .args(&argv)
-        .status()
-        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", tool[0]))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(anyhow::anyhow!("{} exited with {status}", tool[0]))
+    let mut command = child::argv(&tool);
+    command.args(&argv);
+    let limit = child::limit();
+    match child::run_attached(command, limit) {
+        Ok(Some(status)) if status.success() => Ok(()),
+        Ok(Some(status)) => Err(anyhow::anyhow!("{} exited with {status}", tool[0])),
+        Ok(None) => Err(anyhow::anyhow!("{} timed out after {} s", tool[0], limit.as_secs())),
+        Err(e) => Err(anyhow::anyhow!("cannot run {}: {e}", tool[0])),
     }
 }
 
@@ -118,7 +115,7 @@ fn strace(
         .chain(argv)
         .collect();
     // Its own process group and the children's time limit: a hung model cannot hang the run.
-    let ran = crate::child::run(&traced, &[], crate::child::limit());
+    let ran = child::run_argv(&traced, &[], child::limit());
     drop(service);
     ran.map_err(|e| anyhow::anyhow!("cannot run strace: {e}"))?;
     std::fs::read_to_string(scratch).map_err(|e| anyhow::anyhow!("strace wrote nothing: {e}"))

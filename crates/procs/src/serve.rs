@@ -12,7 +12,6 @@ use std::error::Error;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::Instant;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -24,11 +23,9 @@ use workload::serve::{self, Counters, ServeReport, Stop, Totals};
 use workload::{Args, TaskError};
 
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
     let stop = Stop::on_signals()?;
-    let listener = serve::listen(args.serve.expect("--serve"))?;
+    let listener = serve::open(args)?;
     let counters = Counters::default();
-    let started = Instant::now();
     let (results_rx, results_tx) = pipe()?;
     fcntl(&results_rx, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
     let mut results = File::from(results_rx);
@@ -42,7 +39,7 @@ pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Erro
     fcntl(&results, FcntlArg::F_SETFL(OFlag::empty()))?;
     read_counts(&mut results, &counters)?;
     reap(None)?;
-    Ok(counters.report(model, args, workers, started))
+    Ok(counters.report(model, args, workers))
 }
 
 /// Accept here; fork a child for each connection, which serves it and exits.

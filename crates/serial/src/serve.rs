@@ -5,23 +5,20 @@
 //! N × 100 ms.
 
 use std::error::Error;
-use std::time::Instant;
 
 use workload::serve::blocking::{accept_each, serve_connection};
 use workload::serve::{self, Counters, ServeReport, Stop};
 use workload::Args;
 
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
     let stop = Stop::on_signals()?;
-    let listener = serve::listen(args.serve.expect("--serve"))?;
+    let listener = serve::open(args)?;
     let counters = Counters::default();
-    let started = Instant::now();
     accept_each(&listener, &stop, &counters, |stream| {
         if let Some(stream) = stream {
             counters.closed(serve_connection(stream, args.timeout(), &stop));
         }
         Ok(())
     })?;
-    Ok(counters.report(model, args, 1, started))
+    Ok(counters.report(model, args, 1))
 }

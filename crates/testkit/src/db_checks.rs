@@ -5,8 +5,6 @@
 //! user meets — a missing row, max_connections, a query past its timeout, a server that
 //! stops mid-run — each with exit 1, named, and nothing left behind.
 
-use std::process::Command;
-
 use workload::db::expected_checksum;
 
 pub use crate::postgres::{Cluster, ROWS};
@@ -67,7 +65,7 @@ pub fn logins_by_scram_and_their_refusals(program: &str, lead: &[&str]) {
     let report = run_db(program, lead, &scram, &["--tasks", "5", "--ms", "0"]).success();
     assert_eq!(report["checksum"], expected_checksum(5, ROWS), "{report}");
 
-    let mut command = Command::new(program);
+    let mut command = child::command(program);
     command.args(lead).args(db(&cluster.url_as("conclab_scram"), &["--tasks", "3", "--ms", "0"]));
     let outcome = crate::run_command({
         command.env("PGPASSWORD", "conclab");

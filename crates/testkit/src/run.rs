@@ -9,18 +9,11 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::servers::Service;
-
-/// No test run may hang the suite: past this, the binary is killed and the test fails. 120 s,
-/// or `CONCLAB_KILL_AFTER_S` (`bench conform --timeout`).
-pub(crate) fn kill_after() -> Duration {
-    let seconds = std::env::var("CONCLAB_KILL_AFTER_S").ok().and_then(|s| s.parse().ok());
-    Duration::from_secs(seconds.unwrap_or(120))
-}
 
 /// The variable that marks a run's processes, and its children's.
 pub(crate) const MARK: &str = "CONCLAB_TEST_RUN";
@@ -97,14 +90,14 @@ impl Outcome {
 
 /// Run `bin` with `args` (plus nothing else) and wait for it.
 pub fn run(bin: &str, args: &[&str]) -> Outcome {
-    let mut command = Command::new(bin);
+    let mut command = child::command(bin);
     command.args(args);
     finish(command)
 }
 
 /// Run `bin` with `args` and the environment variables `env` added, and wait for it.
 pub fn run_with_env(bin: &str, args: &[&str], env: &[(&str, String)]) -> Outcome {
-    let mut command = Command::new(bin);
+    let mut command = child::command(bin);
     command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
     finish(command)
 }
@@ -112,7 +105,7 @@ pub fn run_with_env(bin: &str, args: &[&str], env: &[(&str, String)]) -> Outcome
 /// Run `bin` with RLIMIT_NOFILE lowered to `nofile` (soft and hard, so the binary cannot
 /// raise it back): a model holding more sockets at once runs out of file descriptors.
 pub fn run_with_nofile_limit(bin: &str, args: &[&str], nofile: u64) -> Outcome {
-    let mut command = Command::new(bin);
+    let mut command = child::command(bin);
     command.args(args);
     lower_rlimit(&mut command, libc::RLIMIT_NOFILE, nofile);
     finish(command)
@@ -164,7 +157,7 @@ pub(crate) fn nproc_limited(
         return skipped("/proc is not mounted, so the threads a user has cannot be counted");
     }
     let limit = workload::limits::threads_of_user(user) + headroom;
-    let mut command = Command::new(copy.as_ref().map_or(Path::new(bin), |c| &c.binary));
+    let mut command = child::command(copy.as_ref().map_or(Path::new(bin), |c| &c.binary));
     command.args(args);
     if let Some(copy) = &copy {
         command.uid(NOBODY).gid(NOBODY).current_dir(&copy.dir);
@@ -190,7 +183,7 @@ pub fn run_without_io_uring(bin: &str, args: &[&str]) -> Outcome {
         stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
         stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
     ];
-    let mut command = Command::new(bin);
+    let mut command = child::command(bin);
     command.args(args);
     // SAFETY: the closure runs in the forked child before exec and calls only prctl, which is
     // async-signal-safe; the program it installs lives on the closure's stack for the call,
@@ -292,37 +285,19 @@ fn finish(command: Command) -> Outcome {
     start(command).unwrap_or_else(|e| panic!("the binary does not start: {e}"))
 }
 
-/// Start a process, again while its binary is "busy" (ETXTBSY): a binary copied for user
-/// `nobody` a moment ago may still be open for writing in a child that another test thread
-/// forked meanwhile, until that child execs.
-pub(crate) fn retry_while_busy<T>(
-    mut start: impl FnMut() -> std::io::Result<T>,
-) -> std::io::Result<T> {
-    for _ in 0..100 {
-        match start() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            other => return other,
-        }
-    }
-    start()
-}
-
-/// Run `command`, marked, with the suite's time limit, and collect what it showed.
+/// Run `command`, marked, under the children's time limit ([`child::limit`]: no test run may
+/// hang the suite; past it, the binary's group is killed and the test fails), and collect
+/// what it showed.
 fn start(mut command: Command) -> std::io::Result<Outcome> {
     static RUNS: AtomicU32 = AtomicU32::new(0);
     let mark = format!("{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
     command.env(MARK, &mark);
-    let started = Instant::now();
-    let mut command = assert_cmd::Command::from_std(command);
-    command.timeout(kill_after());
-    let output = retry_while_busy(|| command.output())?;
+    let ran = child::run(command, child::limit())?;
     Ok(Outcome {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
+        code: ran.status.and_then(|s| s.code()),
+        stdout: ran.stdout,
+        stderr: ran.stderr,
+        elapsed: ran.elapsed,
         mark,
     })
 }

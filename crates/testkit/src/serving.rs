@@ -1,20 +1,23 @@
 //! A model started with `--serve`, and the clients that test it: well-behaved, pipelining,
 //! malformed, silent, resetting.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
+
+use nix::sys::signal::Signal;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::run::{lower_rlimit, nproc_limited, ReachableCopy, MARK};
 use crate::Outcome;
 
-/// A server process, listening; killed on drop if a test did not stop it.
+/// A server process, listening; killed with its group on drop if a test did not stop it.
 pub struct Server {
-    child: Option<Child>,
+    server: child::Group,
     pub addr: SocketAddr,
-    stdout: Option<BufReader<std::process::ChildStdout>>,
+    /// Its stderr, read to the end on a thread.
+    stderr: Option<std::thread::JoinHandle<String>>,
     mark: String,
     started: Instant,
     _copy: Option<ReachableCopy>,
@@ -52,7 +55,7 @@ impl Server {
         let (mut command, copy) = match limit {
             Limit::Nproc(headroom) => nproc_limited(program, &args, headroom)?,
             other => {
-                let mut command = Command::new(program);
+                let mut command = child::command(program);
                 command.args(&args);
                 if let Limit::Nofile(n) = other {
                     lower_rlimit(&mut command, libc::RLIMIT_NOFILE, n);
@@ -62,81 +65,46 @@ impl Server {
         };
         static RUNS: AtomicU32 = AtomicU32::new(0);
         let mark = format!("serve-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
-        command.env(MARK, &mark).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.env(MARK, &mark).stdout(Stdio::piped()).stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = crate::run::retry_while_busy(|| command.spawn())
+        let mut server = child::Group::spawn(command)
             .unwrap_or_else(|e| panic!("{program} does not start: {e}"));
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-        // A server that never says where it listens is killed at the suite's limit, so that
-        // the read below ends (at EOF) and the test fails instead of hanging.
-        let (heard, listen) = std::sync::mpsc::channel::<()>();
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        let limit = crate::run::kill_after();
-        let watchdog = std::thread::spawn(move || {
-            if listen.recv_timeout(limit).is_err() {
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
-            }
+        let mut stderr_pipe = server.child.stderr.take().expect("piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr_pipe.read_to_string(&mut text);
+            text
         });
-        let mut line = String::new();
-        let _ = stdout.read_line(&mut line);
-        let _ = heard.send(());
-        let _ = watchdog.join();
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("wait");
-            panic!(
-                "{program} {args:?} did not say `listening on ADDR` within {} s: {line:?} {}",
-                limit.as_secs(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+        // A server that never says where it listens is killed at the children's limit, so
+        // that the test fails instead of hanging.
+        let limit = child::limit();
+        let addr = match server.listening(limit) {
+            Ok(addr) => addr,
+            Err(why) => {
+                server.kill();
+                let stderr = stderr.join().unwrap_or_default();
+                panic!("{program} {args:?}: {why}; stderr: {stderr}")
+            }
         };
-        let addr = addr.parse().expect("listening on a socket address");
-        Some(Server { child: Some(child), addr, stdout: Some(stdout), mark, started, _copy: copy })
+        Some(Server { server, addr, stderr: Some(stderr), mark, started, _copy: copy })
     }
 
     /// The server's process id.
     pub fn pid(&self) -> i32 {
-        self.child.as_ref().expect("running").id() as i32
+        self.server.pid().as_raw()
     }
 
     /// Send SIGTERM and wait (at most 30 s) for it to exit; what it showed.
     pub fn stop(mut self) -> Outcome {
-        let mut child = self.child.take().expect("running");
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::SIGTERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut stdout = String::new();
-        let _ = self.stdout.take().expect("piped").read_to_string(&mut stdout);
-        let mut stderr = String::new();
-        let _ = child.stderr.take().expect("piped").read_to_string(&mut stderr);
+        let status = self.server.stop(Signal::SIGTERM, Duration::from_secs(30)).ok().flatten();
+        let stdout = self.server.rest_of_stdout(Duration::from_secs(5)).unwrap_or_default();
+        let stderr = self.stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
         Outcome {
             code: status.and_then(|s| s.code()),
             stdout,
             stderr,
             elapsed: self.started.elapsed(),
             mark: self.mark.clone(),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }

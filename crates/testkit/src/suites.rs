@@ -150,8 +150,13 @@ macro_rules! pool_tests {
         mod pool {
             const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
 
+            /// A pool whose tasks hold their worker while they wait: a pool, and no event
+            /// loop (whose waiting tasks hold nothing, as tokio's do).
             fn has_pool() -> bool {
-                $crate::suites::declares($bin, $crate::roster::Program::has_pool)
+                use $crate::roster::{Flag, Program};
+                $crate::suites::declares($bin, |p: &Program| {
+                    p.has_pool() && !p.takes(Flag::Offload)
+                })
             }
 
             #[test]

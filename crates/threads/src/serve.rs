@@ -13,7 +13,6 @@ use std::error::Error;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Instant;
 
 use workload::limits::{mapping_headroom, Headroom};
 use workload::serve::blocking::{accept_each, serve_connection};
@@ -23,16 +22,14 @@ use workload::{Args, TaskError};
 use crate::MAPPINGS_PER_THREAD;
 
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
     let stop = Arc::new(Stop::on_signals()?);
-    let listener = Arc::new(serve::listen(args.serve.expect("--serve"))?);
+    let listener = Arc::new(serve::open(args)?);
     let counters = Arc::new(Counters::default());
-    let started = Instant::now();
     let workers = match args.workers {
         None => thread_per_connection(args, &listener, &stop, &counters)?,
         Some(workers) => pool(args, workers, &listener, &stop, &counters)?,
     };
-    Ok(counters.report(model, args, workers, started))
+    Ok(counters.report(model, args, workers))
 }
 
 /// Accept on this thread; serve each connection on a thread of its own. Returns when every

@@ -20,14 +20,12 @@ use workload::serve::{self, Counters, Exchange, ServeReport, Step};
 use workload::Args;
 
 pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
     let (runtime, width) = crate::runtime(args)?;
     runtime.block_on(async {
-        let listener = serve::listen(args.serve.expect("--serve"))?;
+        let listener = serve::open(args)?;
         listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(listener)?;
         let counters = Arc::new(Counters::default());
-        let started = Instant::now();
         let spawn = |stream, stopping, alive| {
             let counters = counters.clone();
             tokio::spawn(async move {
@@ -37,7 +35,7 @@ pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<
         };
         let fd = listener.as_fd();
         tokio_task::accept_until_stopped(fd, || listener.accept(), &counters, spawn).await?;
-        Ok(counters.report(model, args, width.workers, started))
+        Ok(counters.report(model, args, width.workers))
     })
 }
 

@@ -19,13 +19,11 @@ use workload::serve::{self, Counters, Exchange, ServeReport, Step};
 use workload::Args;
 
 pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
     tokio_uring::builder().entries(4096).start(async {
-        let std_listener = serve::listen(args.serve.expect("--serve"))?;
+        let std_listener = serve::open(args)?;
         let fd = std_listener.as_fd().try_clone_to_owned()?; // for refusing at EMFILE
         let listener = TcpListener::from_std(std_listener);
         let counters = Rc::new(Counters::default());
-        let started = Instant::now();
         let spawn = |stream, stopping, alive| {
             let counters = counters.clone();
             tokio_uring::spawn(async move {
@@ -35,7 +33,7 @@ pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<
         };
         tokio_task::accept_until_stopped(fd.as_fd(), || listener.accept(), &counters, spawn)
             .await?;
-        Ok(counters.report(model, args, 1, started))
+        Ok(counters.report(model, args, 1))
     })
 }
 

@@ -11,7 +11,6 @@
 
 pub mod tables;
 
-use anyhow::Context;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +18,7 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
+use crate::suite::{Place, Suite};
 use roster::Workload;
 
 /// The ring sizes.
@@ -96,14 +96,13 @@ fn point(p: &Program, n: u32, pinned: bool, limit: Duration) -> Point {
         point.status = why.clone();
         return point;
     }
-    let mut argv: Vec<String> =
-        if pinned { vec!["taskset".into(), "-c".into(), "0".into()] } else { vec![] };
-    argv.extend(p.argv.iter().cloned());
+    let mut argv = p.argv.clone();
     argv.extend(
         ["--workload", "brigade", "--tasks", &n.to_string(), "--laps", &laps.to_string(), "--json"]
             .map(String::from),
     );
-    match crate::child::run(&argv, &[], limit) {
+    // Pinned: every task of the circle on core 0, as the anchor pins.
+    match child::run_argv(&child::on_core(pinned.then_some(0), &argv), &[], limit) {
         Ok(ran) => {
             point.status = ran.outcome(limit);
             point.report = crate::run::report_line(&ran.stdout);
@@ -113,11 +112,7 @@ fn point(p: &Program, n: u32, pinned: bool, limit: Duration) -> Point {
     point
 }
 
-pub fn brigade(o: &cli::Sweep) -> anyhow::Result<()> {
-    if o.redraw {
-        let r: Results = crate::run::read_json(&o.out.join("brigade.json"))?;
-        return tables::write(&o.out, &r);
-    }
+fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
     let all = Programs::find(&o.python);
     let programs = programs(&all);
     let mut more = all.versions();
@@ -149,7 +144,30 @@ pub fn brigade(o: &cli::Sweep) -> anyhow::Result<()> {
             }
         }
     }
-    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
-    crate::run::write(&o.out.join("brigade.json"), &crate::run::to_json(&r))?;
-    tables::write(&o.out, &r)
+    Ok(r)
+}
+
+/// `make bench-brigade` → results/brigade/.
+pub struct Brigade;
+
+impl Suite for Brigade {
+    const NAME: &'static str = "brigade";
+    type Options = cli::Sweep;
+    type Results = Results;
+
+    fn place(o: &cli::Sweep) -> Place<'_> {
+        Place { out: &o.out, redraw: o.redraw }
+    }
+
+    fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
+        run(o)
+    }
+
+    fn draw(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
+        tables::write(out, r)
+    }
+
+    fn section(r: &Results) -> anyhow::Result<String> {
+        tables::section(r)
+    }
 }

@@ -265,17 +265,16 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     crate::run::write(&out.join("README.md"), &page)
 }
 
-/// The README's section, from results/brigade/brigade.json.
-pub fn section(results: &Path) -> anyhow::Result<String> {
-    let r: Results = crate::run::read_json(&results.join("brigade").join("brigade.json"))?;
+/// The README's section.
+pub fn section(r: &Results) -> anyhow::Result<String> {
     template::fill(
         "readme-brigade.md",
         template::README_BRIGADE,
         &[
             ("judged_at", &JUDGED_AT.to_string()),
-            ("judged", &judged_table(&r, false)),
-            ("verdicts", &verdicts(&r)),
-            ("claims", &claims(&r)),
+            ("judged", &judged_table(r, false)),
+            ("verdicts", &verdicts(r)),
+            ("claims", &claims(r)),
         ],
     )
 }

@@ -20,9 +20,6 @@
 mod pgbench;
 pub mod tables;
 
-use anyhow::Context;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -30,7 +27,9 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
+use crate::suite::{Place, Suite};
 use roster::Workload;
+use testkit::postgres::Cluster;
 
 /// The rows the cluster is seeded with.
 pub const ROWS: u32 = 100_000;
@@ -124,59 +123,6 @@ fn programs(programs: &Programs) -> Vec<Program> {
         .collect()
 }
 
-/// The throwaway cluster, pinned to `core` when there is one; stopped when dropped.
-struct Cluster {
-    url: String,
-    port: String,
-    child: Child,
-}
-
-impl Cluster {
-    fn start(core: Option<usize>) -> anyhow::Result<Cluster> {
-        let script = "scripts/pg_cluster.py";
-        let mut argv: Vec<String> = vec![];
-        if let Some(core) = core {
-            argv.extend(["taskset".into(), "-c".into(), core.to_string()]);
-        }
-        argv.extend(["python3", script, "serve", "--rows", &ROWS.to_string()].map(String::from));
-        let mut child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", argv.join(" ")))?;
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped");
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let url = line.trim().to_string();
-        let Some(port) = url.rsplit(':').next().and_then(|p| p.split('/').next()) else {
-            anyhow::bail!("scripts/pg_cluster.py serve started no cluster (`make postgresql`)");
-        };
-        if !url.starts_with("postgres://") {
-            anyhow::bail!("scripts/pg_cluster.py serve started no cluster (`make postgresql`)");
-        }
-        Ok(Cluster { port: port.to_string(), url, child })
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take()); // the script stops its server when its stdin closes
-        let _ = self.child.wait();
-    }
-}
-
-/// The clients' argv prefix: pinned to `core` when there is one.
-fn pin(core: Option<usize>, argv: &[String]) -> Vec<String> {
-    match core {
-        Some(core) => ["taskset".into(), "-c".into(), core.to_string()]
-            .into_iter()
-            .chain(argv.iter().cloned())
-            .collect(),
-        None => argv.to_vec(),
-    }
-}
-
 /// One run of `p`: N queries with `extra` arguments.
 fn run_point(
     p: &Program,
@@ -199,7 +145,7 @@ fn run_point(
     }
     argv.extend(extra.iter().map(|s| s.to_string()));
     let limit = Duration::from_secs(300);
-    let ran = match crate::child::run(&pin(core, &argv), &[], limit) {
+    let ran = match child::run_argv(&child::on_core(core, &argv), &[], limit) {
         Ok(ran) => ran,
         Err(e) => {
             return Point::missing(&p.name, n, workers, format!("cannot run {}: {e}", argv[0]))
@@ -219,17 +165,12 @@ fn run_point(
     point
 }
 
-pub fn db(o: &cli::Sweep) -> anyhow::Result<()> {
-    if o.redraw {
-        let r: Results = crate::run::read_json(&o.out.join("db.json"))?;
-        return tables::write(&o.out, &r);
-    }
+fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
     let peers = Programs::find(&o.python);
     let programs = programs(&peers);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (server_core, client_core) = if cores >= 2 { (Some(0), Some(1)) } else { (None, None) };
-    let cluster = Cluster::start(server_core)?;
-    let pgbench = pgbench::Pgbench::new(&cluster.port)?;
+    let (server_core, client_core) = (child::server_core(), child::client_core());
+    let cluster = Cluster::serve(ROWS, server_core).map_err(anyhow::Error::msg)?;
+    let pgbench = pgbench::Pgbench::new(cluster.port())?;
     let mut more = peers.versions();
     more.push(("postgresql", crate::facts::first_line("pgbench", &["--version"])));
     more.push(("max_connections", pgbench::MAX_CONNECTIONS.to_string()));
@@ -276,7 +217,30 @@ pub fn db(o: &cli::Sweep) -> anyhow::Result<()> {
         }
     }
     drop(cluster);
-    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
-    crate::run::write(&o.out.join("db.json"), &crate::run::to_json(&r))?;
-    tables::write(&o.out, &r)
+    Ok(r)
+}
+
+/// `make bench-db` → results/db/.
+pub struct Db;
+
+impl Suite for Db {
+    const NAME: &'static str = "db";
+    type Options = cli::Sweep;
+    type Results = Results;
+
+    fn place(o: &cli::Sweep) -> Place<'_> {
+        Place { out: &o.out, redraw: o.redraw }
+    }
+
+    fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
+        run(o)
+    }
+
+    fn draw(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
+        tables::write(out, r)
+    }
+
+    fn section(r: &Results) -> anyhow::Result<String> {
+        tables::section(r)
+    }
 }

@@ -37,7 +37,7 @@ impl Pgbench {
                 .chain(["-d", "conclab", "-c", "SHOW max_connections"])
                 .map(String::from)
                 .collect();
-        let shown = crate::child::output(&psql, false)?;
+        let shown = child::output(&psql, false).map_err(anyhow::Error::msg)?;
         if shown.trim() != MAX_CONNECTIONS.to_string() {
             return Err(anyhow::anyhow!(
                 "the cluster has max_connections {}, not {MAX_CONNECTIONS}",
@@ -72,7 +72,7 @@ impl Pgbench {
         let mut point = Point::missing("pgbench", total, Some(clients), String::new());
         let before = getrusage(UsageWho::RUSAGE_CHILDREN).ok();
         let limit = Duration::from_secs(300);
-        let ran = match crate::child::run(&super::pin(core, &argv), &[], limit) {
+        let ran = match child::run_argv(&child::on_core(core, &argv), &[], limit) {
             Ok(ran) => ran,
             Err(e) => {
                 point.status = format!("cannot run pgbench: {e}");

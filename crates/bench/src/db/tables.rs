@@ -318,18 +318,17 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     crate::run::write(&out.join("README.md"), &page)
 }
 
-/// The README's section, from results/db/db.json.
-pub fn section(results: &Path) -> anyhow::Result<String> {
-    let r: Results = crate::run::read_json(&results.join("db").join("db.json"))?;
+/// The README's section.
+pub fn section(r: &Results) -> anyhow::Result<String> {
     template::fill(
         "readme-db.md",
         template::README_DB,
         &[
             ("max_connections", &r.max_connections.to_string()),
-            ("wait", &wait_table(&r)),
+            ("wait", &wait_table(r)),
             ("reads", &rate_table(&r.reads)),
-            ("verdicts", &verdict_table(verdicts(&r))),
-            ("readings", &readings(&r)),
+            ("verdicts", &verdict_table(verdicts(r))),
+            ("readings", &readings(r)),
         ],
     )
 }

@@ -58,7 +58,7 @@ pub fn point(fio: &str, engine: &str, depth: u32, file: &str, bytes: u32, secs: 
     .into();
     let name = format!("fio {engine}");
     let limit = Duration::from_secs(u64::from(secs) + 60);
-    let ran = match crate::child::run(&argv, &[], limit) {
+    let ran = match child::run_argv(&argv, &[], limit) {
         Ok(ran) => ran,
         Err(e) => return Point::missing(&name, depth, format!("{fio}: {e} (make debian-tools)")),
     };

@@ -27,6 +27,7 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
+use crate::suite::{Place, Suite};
 use roster::Workload;
 
 /// The depths of the curve.
@@ -159,7 +160,7 @@ fn run_point(p: &Program, file: &Path, depth: u32, n: u32, extra: &[&str]) -> Po
     );
     argv.extend(extra.iter().map(|s| s.to_string()));
     let limit = Duration::from_secs(120);
-    let ran = match crate::child::run(&argv, &[], limit) {
+    let ran = match child::run_argv(&argv, &[], limit) {
         Ok(ran) => ran,
         Err(e) => return Point::missing(&p.name, depth, format!("cannot run {}: {e}", argv[0])),
     };
@@ -210,12 +211,8 @@ fn depth_args(p: &Program, depth: u32) -> Vec<String> {
     }
 }
 
-pub fn disk(d: &cli::Disk) -> anyhow::Result<()> {
+fn run(d: &cli::Disk) -> anyhow::Result<Results> {
     let o = &d.sweep;
-    if o.redraw {
-        let r: Results = crate::run::read_json(&o.out.join("disk.json"))?;
-        return tables::write(&o.out, &r);
-    }
     let all = Programs::find(&o.python);
     let programs = programs(&all);
     let file = &d.file;
@@ -226,8 +223,7 @@ pub fn disk(d: &cli::Disk) -> anyhow::Result<()> {
         .map(|s| s.to_string())
         .chain([file.display().to_string(), "--file-size".into(), d.file_size.to_string()])
         .collect();
-    let made =
-        crate::child::run(&make, &[], Duration::from_secs(600)).map_err(anyhow::Error::msg)?;
+    let made = child::run_argv(&make, &[], Duration::from_secs(600)).map_err(anyhow::Error::msg)?;
     if made.status.is_none_or(|s| !s.success()) {
         return Err(anyhow::anyhow!("cannot make {}: {}", file.display(), made.stderr.trim()));
     }
@@ -283,9 +279,7 @@ pub fn disk(d: &cli::Disk) -> anyhow::Result<()> {
             r.scale.push(run_point(p, file, n, n, &[]));
         }
     }
-    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
-    crate::run::write(&o.out.join("disk.json"), &crate::run::to_json(&r))?;
-    tables::write(&o.out, &r)
+    Ok(r)
 }
 
 /// `ring`'s examples/registered.rs at depth 64, three rounds (built by `make bench-disk`).
@@ -302,7 +296,7 @@ fn registered(file: &Path, reads: u32) -> anyhow::Result<Vec<Registered>> {
     let _ = page_cache(file, false);
     let limit = Duration::from_secs(300);
     let ran =
-        crate::child::run(&argv, &[], limit).map_err(|e| anyhow::anyhow!("{}: {e}", argv[0]))?;
+        child::run_argv(&argv, &[], limit).map_err(|e| anyhow::anyhow!("{}: {e}", argv[0]))?;
     if ran.status.is_none_or(|s| !s.success()) {
         anyhow::bail!(ran.outcome(limit));
     }
@@ -334,4 +328,30 @@ fn device_of(file: &Path) -> String {
             .unwrap_or_default()
     };
     format!("{name}, scheduler {}, nr_requests {}", read("scheduler"), read("nr_requests"))
+}
+
+/// `make bench-disk` → results/disk/.
+pub struct Disk;
+
+impl Suite for Disk {
+    const NAME: &'static str = "disk";
+    type Options = cli::Disk;
+    type Results = Results;
+
+    fn place(o: &cli::Disk) -> Place<'_> {
+        let o = &o.sweep;
+        Place { out: &o.out, redraw: o.redraw }
+    }
+
+    fn run(o: &cli::Disk) -> anyhow::Result<Results> {
+        run(o)
+    }
+
+    fn draw(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
+        tables::write(out, r)
+    }
+
+    fn section(r: &Results) -> anyhow::Result<String> {
+        tables::section(r)
+    }
 }

@@ -362,16 +362,15 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     crate::run::write(&out.join("README.md"), &page)
 }
 
-/// The README's section, from results/disk/disk.json.
-pub fn section(results: &Path) -> anyhow::Result<String> {
-    let r: Results = crate::run::read_json(&results.join("disk").join("disk.json"))?;
+/// The README's section.
+pub fn section(r: &Results) -> anyhow::Result<String> {
     template::fill(
         "readme-disk.md",
         template::README_DISK,
         &[
-            ("depth64", &depth_table(&r, 64)),
-            ("verdicts", &verdict_table(verdicts(&r))),
-            ("readings", &readings(&r)),
+            ("depth64", &depth_table(r, 64)),
+            ("verdicts", &verdict_table(verdicts(r))),
+            ("readings", &readings(r)),
         ],
     )
 }

@@ -7,13 +7,13 @@
 
 pub mod tables;
 
-use anyhow::Context;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cli;
 use crate::programs::Programs;
+use crate::suite::{Place, Suite};
 use roster::Workload;
 
 /// One workload of the sweep: its arguments, and the pool sizes tried.
@@ -129,11 +129,7 @@ fn cases(addr: &str, quick: bool) -> Vec<Case> {
     cases
 }
 
-pub fn pools(o: &cli::Sweep) -> anyhow::Result<()> {
-    if o.redraw {
-        let r: Results = crate::run::read_json(&o.out.join("pools.json"))?;
-        return tables::write(&o.out, &r);
-    }
+fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
     let peers = Programs::find(&o.python);
     let service = crate::service::Service::start()?;
     let programs = programs(&peers);
@@ -167,8 +163,7 @@ pub fn pools(o: &cli::Sweep) -> anyhow::Result<()> {
                         let mut argv = p.argv.clone();
                         argv.extend(case.args.iter().cloned());
                         argv.extend(["--workers".to_string(), w.to_string(), "--json".into()]);
-                        let ran =
-                            crate::child::run(&argv, &[], limit).map_err(anyhow::Error::msg)?;
+                        let ran = child::run_argv(&argv, &[], limit).map_err(anyhow::Error::msg)?;
                         match crate::run::report_line(&ran.stdout) {
                             Some(report) if ran.outcome(limit) == "ok" => {
                                 point.walls.push(report.wall_s)
@@ -193,7 +188,30 @@ pub fn pools(o: &cli::Sweep) -> anyhow::Result<()> {
         r.cases.push(result);
     }
     drop(service);
-    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
-    crate::run::write(&o.out.join("pools.json"), &crate::run::to_json(&r))?;
-    tables::write(&o.out, &r)
+    Ok(r)
+}
+
+/// `make bench-pools` → results/pools/.
+pub struct Pools;
+
+impl Suite for Pools {
+    const NAME: &'static str = "pools";
+    type Options = cli::Sweep;
+    type Results = Results;
+
+    fn place(o: &cli::Sweep) -> Place<'_> {
+        Place { out: &o.out, redraw: o.redraw }
+    }
+
+    fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
+        run(o)
+    }
+
+    fn draw(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
+        tables::write(out, r)
+    }
+
+    fn section(r: &Results) -> anyhow::Result<String> {
+        tables::section(r)
+    }
 }

@@ -173,16 +173,15 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     crate::run::write(&out.join("README.md"), &page)
 }
 
-/// The README's section, from results/pools/pools.json.
-pub fn section(results: &Path) -> anyhow::Result<String> {
-    let r: Results = crate::run::read_json(&results.join("pools").join("pools.json"))?;
+/// The README's section.
+pub fn section(r: &Results) -> anyhow::Result<String> {
     template::fill(
         "readme-pools.md",
         template::README_POOLS,
         &[
             ("rule", &(r.cores * 2).to_string()),
-            ("verdicts", &verdict_table(&r)),
-            ("readings", &readings(&r)),
+            ("verdicts", &verdict_table(r)),
+            ("readings", &readings(r)),
         ],
     )
 }

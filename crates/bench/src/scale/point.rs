@@ -56,7 +56,7 @@ impl Point {
         let argv: Vec<String> = argv.iter().cloned().chain(["--json".to_string()]).collect();
         let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         // The whole process group goes at the limit: grandchildren cannot hold the pipes.
-        let (status, stdout, stderr) = match crate::child::run(&argv, &env, LIMIT) {
+        let (status, stdout, stderr) = match child::run_argv(&argv, &env, LIMIT) {
             Ok(ran) => (ran.status, ran.stdout, ran.stderr),
             Err(e) => {
                 point.error = Some(format!("cannot start {}: {e}", argv[0]));

@@ -8,7 +8,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use workload::Report;
 
-use super::servers::pinned;
 use crate::run::model_program;
 
 /// What a load measured: latencies in milliseconds.
@@ -42,8 +41,8 @@ pub fn wrk(
 ) -> anyhow::Result<Latency> {
     let script = scratch.join("wrk-summary.lua");
     std::fs::write(&script, WRK_SCRIPT).map_err(anyhow::Error::msg)?;
-    let argv = pinned(
-        1,
+    let argv = child::on_core(
+        child::client_core(),
         &[
             wrk.to_string(),
             "-t1".into(),
@@ -92,8 +91,8 @@ pub fn oha(
     connections: u32,
     secs: u32,
 ) -> anyhow::Result<Latency> {
-    let argv = pinned(
-        1,
+    let argv = child::on_core(
+        child::client_core(),
         &[
             oha.to_string(),
             "--no-tui".into(),
@@ -179,7 +178,7 @@ pub fn fresh_connections(addr: SocketAddr, n: u32) -> anyhow::Result<Report> {
         ]
         .map(String::from),
     );
-    let out = output_any_status(&pinned(1, &argv))?;
+    let out = output_any_status(&child::on_core(child::client_core(), &argv))?;
     let line = out
         .lines()
         .rev()
@@ -189,12 +188,12 @@ pub fn fresh_connections(addr: SocketAddr, n: u32) -> anyhow::Result<Report> {
 }
 
 fn output(argv: &[String]) -> anyhow::Result<String> {
-    crate::child::output(argv, false)
+    child::output(argv, false).map_err(anyhow::Error::msg)
 }
 
 /// The client exits 1 when some requests failed; its report says how many.
 fn output_any_status(argv: &[String]) -> anyhow::Result<String> {
-    crate::child::output(argv, true)
+    child::output(argv, true).map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! The servers `bench serve` loads: every model, every peer, and nginx as the reference —
 //! started pinned to core 0, stopped with a signal, and asked what they used.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
 
 use workload::serve::ServeReport;
 
@@ -78,23 +79,12 @@ fn which(program: &str) -> Option<String> {
         .map(|p| p.display().to_string())
 }
 
-/// `taskset -c CORE`, when this machine has a second core to keep the load on.
-pub fn pinned(core: usize, argv: &[String]) -> Vec<String> {
-    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
-        [vec!["taskset".into(), "-c".into(), core.to_string()], argv.to_vec()].concat()
-    } else {
-        argv.to_vec()
-    }
-}
-
 /// A server running on core 0.
 pub struct Running {
-    child: Child,
+    server: child::Group,
     pub addr: SocketAddr,
     /// Resident memory once listening, before any load: the base of RSS per connection.
     pub baseline_rss_kib: u64,
-    /// The last line the server prints: its report (none for nginx).
-    report: Option<std::sync::mpsc::Receiver<String>>,
     nginx_dir: Option<std::path::PathBuf>,
 }
 
@@ -119,36 +109,15 @@ impl Running {
         let mut argv = spec.argv.clone();
         argv.extend(["--serve", "127.0.0.1:0", "--json"].map(String::from));
         argv.extend(extra.iter().map(|s| s.to_string()));
-        let argv = pinned(0, &argv);
-        let mut child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", argv[0]))?;
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next().and_then(Result::ok).unwrap_or_default();
-            let _ = tx.send(first);
-            // The report is the last line; keep reading so the pipe never fills.
-            let last = lines.map_while(Result::ok).last();
-            let _ = tx.send(last.unwrap_or_default());
-        });
-        let first = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-        let Some(addr) = first.strip_prefix("listening on").and_then(|a| a.trim().parse().ok())
-        else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(anyhow::anyhow!(
-                "{} did not say `listening on ADDR`: {first:?}",
-                spec.name
-            ));
-        };
-        let baseline_rss_kib = rss_kib(child.id(), "VmRSS");
-        Ok(Running { child, addr, baseline_rss_kib, report: Some(rx), nginx_dir: None })
+        let mut command = child::argv(&child::on_core(child::server_core(), &argv));
+        command.stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut server =
+            child::Group::spawn(command).map_err(|e| anyhow::anyhow!("{}: {e}", argv[0]))?;
+        let addr = server
+            .listening(Duration::from_secs(30))
+            .map_err(|why| anyhow::anyhow!("{}: {why}", spec.name))?;
+        let baseline_rss_kib = rss_kib(server.pid().as_raw() as u32, "VmRSS");
+        Ok(Running { server, addr, baseline_rss_kib, nginx_dir: None })
     }
 
     /// nginx, one worker, `return 200` with the `/query` body, on a port of its own.
@@ -171,8 +140,8 @@ impl Running {
             connections = (nofile - 16).min(16384),
         );
         std::fs::write(dir.join("nginx.conf"), conf).map_err(anyhow::Error::msg)?;
-        let argv = pinned(
-            0,
+        let argv = child::on_core(
+            child::server_core(),
             &[
                 spec.argv[0].clone(),
                 "-p".into(),
@@ -183,13 +152,9 @@ impl Running {
                 "stderr".into(),
             ],
         );
-        let child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("nginx: {e}"))?;
+        let mut command = child::argv(&argv);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        let server = child::Group::spawn(command).map_err(|e| anyhow::anyhow!("nginx: {e}"))?;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
         let until = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(addr).is_err() {
@@ -198,37 +163,26 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(Running { child, addr, baseline_rss_kib: 0, report: None, nginx_dir: Some(dir) })
+        Ok(Running { server, addr, baseline_rss_kib: 0, nginx_dir: Some(dir) })
     }
 
     /// How the server ended, if it has: a crash while it should be serving.
     pub fn exited(&mut self) -> Option<String> {
-        self.child.try_wait().ok().flatten().map(|status| status.to_string())
+        self.server.child.try_wait().ok().flatten().map(|status| status.to_string())
     }
 
     /// The server's process (nginx: its master).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.server.pid().as_raw() as u32
     }
 
     /// Stop it (SIGTERM; nginx SIGQUIT, its graceful stop) and read its report; nginx has
     /// none, so its worker's peak RSS and CPU come from /proc.
     pub fn stop(mut self) -> Option<ServeReport> {
-        let pid = self.child.id();
-        let nginx_worker = self.nginx_dir.as_ref().and_then(|_| worker_of(pid));
+        let nginx_worker = self.nginx_dir.as_ref().and_then(|_| worker_of(self.pid()));
         let nginx_figures = nginx_worker.map(|w| (rss_kib(w, "VmHWM"), cpu_seconds(w)));
-        let signal = if self.nginx_dir.is_some() { libc::SIGQUIT } else { libc::SIGTERM };
-        // SAFETY: kill takes a pid and a signal number and touches no memory of ours.
-        unsafe { libc::kill(pid as i32, signal) };
-        let until = Instant::now() + Duration::from_secs(60);
-        while self.child.try_wait().ok().flatten().is_none() {
-            if Instant::now() > until {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let signal = if self.nginx_dir.is_some() { Signal::SIGQUIT } else { Signal::SIGTERM };
+        let _ = self.server.stop(signal, Duration::from_secs(60));
         if let Some((rss, (user, sys))) = nginx_figures {
             let report = serde_json::json!({
                 "model": "nginx", "serve": self.addr.to_string(), "workers": 1, "connections": 0,
@@ -238,8 +192,8 @@ impl Running {
             });
             return serde_json::from_value(report).ok();
         }
-        let last = self.report.as_ref()?.recv_timeout(Duration::from_secs(5)).ok()?;
-        serde_json::from_str(&last).ok()
+        let rest = self.server.rest_of_stdout(Duration::from_secs(5))?;
+        serde_json::from_str(rest.lines().last()?).ok()
     }
 }
 

@@ -115,7 +115,7 @@ fn slug(name: &str) -> String {
 }
 
 fn run(argv: &[String]) -> anyhow::Result<()> {
-    crate::child::output(argv, false).map(drop)
+    child::output(argv, false).map_err(anyhow::Error::msg).map(drop)
 }
 
 /// A program's timeline as lanes: one per runner (pid, tid), in the order they first ran.

@@ -8,14 +8,8 @@ use workload::timers::Due;
 
 use crate::event_loop::{Cx, Part};
 
+/// Every task's timer is set when the run starts (`LoopTasks::start_sleeps`).
 pub struct Sleep;
-
-impl Sleep {
-    pub fn start(cx: &mut Cx) -> Sleep {
-        cx.tasks.start_sleeps();
-        Sleep
-    }
-}
 
 impl Part for Sleep {
     fn on_timer(&mut self, due: Due, cx: &mut Cx) {

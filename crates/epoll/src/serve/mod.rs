@@ -14,7 +14,6 @@ mod server;
 
 use std::error::Error;
 use std::io;
-use std::time::Instant;
 
 use mio::{Events, Token};
 use workload::serve::{self, ServeReport, Stop};
@@ -23,12 +22,10 @@ use workload::Args;
 use server::{Server, LISTENER, STOP, WAKER};
 
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
     let stop = Stop::on_signals()?;
-    let std_listener = serve::listen(args.serve.expect("--serve"))?;
+    let std_listener = serve::open(args)?;
     std_listener.set_nonblocking(true)?;
     let mut server = Server::new(args, mio::net::TcpListener::from_std(std_listener), &stop)?;
-    let started = Instant::now();
     let mut events = Events::with_capacity(1024);
     while !server.conns.done() {
         // 1. Every connection whose timer is due: a delay ends, or a deadline passes.
@@ -61,7 +58,7 @@ pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Erro
             }
         }
     }
-    let report = server.conns.counters.report(model, args, 1, started);
+    let report = server.conns.counters.report(model, args, 1);
     if let Some(offload) = server.offload {
         offload.pool.join();
     }

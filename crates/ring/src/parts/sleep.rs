@@ -13,14 +13,8 @@ use workload::timers::Due;
 use crate::event_loop::{Cx, Part};
 use crate::queues::Tag;
 
+/// Every task's timer is set when the run starts (`LoopTasks::start_sleeps`).
 pub struct Sleep;
-
-impl Sleep {
-    pub fn start(cx: &mut Cx) -> Sleep {
-        cx.tasks.start_sleeps();
-        Sleep
-    }
-}
 
 impl Part for Sleep {
     fn on_complete(&mut self, tag: Tag, _: i32, _: bool, _: &mut Cx) -> io::Result<()> {

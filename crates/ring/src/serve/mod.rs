@@ -26,15 +26,13 @@ use crate::queues::{self, Op};
 use server::Server;
 
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
-    workload::measure::raise_nofile_limit()?;
     let queues = queues::open()?;
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1) };
     let stop = Stop::on_signals()?;
-    let listener = serve::listen(args.serve.expect("--serve"))?;
+    let listener = serve::open(args)?;
     let mut server = Server::new(args, queues, listener, stop)?;
     server.start()?;
-    let started = Instant::now();
     while !server.conns.done() || server.queues.in_flight > 0 {
         if server.conns.done() {
             server.cancel_the_rest()?; // the eventfd read: nothing else is in flight
@@ -52,7 +50,7 @@ pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Erro
             server.on_completion(tag, res, more)?;
         }
     }
-    Ok(server.finish(model, args, started))
+    Ok(server.finish(model, args))
 }
 
 /// A connection's socket and the buffers the kernel may hold while its operation is in flight.

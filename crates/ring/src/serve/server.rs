@@ -50,8 +50,8 @@ impl Server {
     }
 
     /// The report; then the pool's threads are joined, if there was one.
-    pub fn finish(self, model: &str, args: &Args, started: Instant) -> ServeReport {
-        let report = self.conns.counters.report(model, args, 1, started);
+    pub fn finish(self, model: &str, args: &Args) -> ServeReport {
+        let report = self.conns.counters.report(model, args, 1);
         if let Some(offload) = self.offload {
             offload.pool.join();
         }

@@ -18,6 +18,13 @@ pub mod stop;
 pub mod tally;
 
 pub use exchange::{Counts, Exchange, Step};
+
+/// What every server does before it serves: raise the descriptor limit (each connection is
+/// one), then listen on `--serve`'s address.
+pub fn open(args: &crate::Args) -> Result<std::net::TcpListener, Box<dyn std::error::Error>> {
+    crate::measure::raise_nofile_limit()?;
+    Ok(listen(args.serve.expect("serving: --serve was given"))?)
+}
 pub use listen::listen;
 pub use stop::Stop;
 pub use tally::{exit, Counters, ServeReport, Totals};

@@ -19,9 +19,10 @@ use crate::{measure, Args};
 /// kernel chose, which the report gives rather than the 0 asked for.
 pub(super) static BOUND: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
 
-/// What every connection of the server did, shared by its threads.
-#[derive(Default)]
+/// What every connection of the server did, shared by its threads, and since when it has
+/// served.
 pub struct Counters {
+    started: Instant,
     connections: AtomicU64,
     requests: AtomicU64,
     rejected: AtomicU64,
@@ -56,6 +57,21 @@ impl Totals {
     pub fn from_bytes(b: &[u8; Totals::BYTES]) -> Totals {
         let v = |i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
         Totals { connections: v(0), requests: v(1), rejected: v(2), errors: v(3), refused: v(4) }
+    }
+}
+
+impl Default for Counters {
+    /// No counts yet, and the server's clock started: it serves from now.
+    fn default() -> Counters {
+        Counters {
+            started: Instant::now(),
+            connections: AtomicU64::default(),
+            requests: AtomicU64::default(),
+            rejected: AtomicU64::default(),
+            errors: AtomicU64::default(),
+            refused: AtomicU64::default(),
+            last_named: Mutex::default(),
+        }
     }
 }
 
@@ -102,8 +118,9 @@ impl Counters {
         }
     }
 
-    /// The report of a server of `model` that started serving at `started`.
-    pub fn report(&self, model: &str, args: &Args, workers: u32, started: Instant) -> ServeReport {
+    /// The report of a server of `model` on `workers`.
+    pub fn report(&self, model: &str, args: &Args, workers: u32) -> ServeReport {
+        let started = self.started;
         let usage = measure::rusage();
         let t = self.totals();
         ServeReport {
