@@ -54,6 +54,7 @@ mod scale;
 mod serve;
 mod service;
 mod soak;
+mod stats;
 mod suite;
 mod suites;
 mod svg;
@@ -84,10 +85,10 @@ fn main() -> ExitCode {
         Command::Syscalls(o) => trace::syscalls(&o),
         Command::Serve(o) => serve::serve(&o),
         Command::Timelines(o) => timelines::timelines(&o),
-        Command::Disk(o) => suite::main::<disk::Disk>(&o),
-        Command::Db(o) => suite::main::<db::Db>(&o),
-        Command::Brigade(o) => suite::main::<brigade::Brigade>(&o),
-        Command::Pools(o) => suite::main::<pools::Pools>(&o),
+        Command::Disk(o) => disk::SUITE.main(&o),
+        Command::Db(o) => db::SUITE.main(&o),
+        Command::Brigade(o) => brigade::SUITE.main(&o),
+        Command::Pools(o) => pools::SUITE.main(&o),
         Command::Soak(o) => soak::soak(&o),
         Command::Conform(o) => conform::conform(&o),
         Command::Readme(o) => readme::readme(&o),

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use crate::cli::Readme;
 use crate::run::{read_json, HyperfineExport, Measured, ReportEntry, Row};
-use crate::suite;
 use crate::table::{lateness_p99, loop_lag, memory, own_wall, seconds, Table, DASH};
 use crate::template;
 
@@ -137,10 +136,10 @@ pub fn readme(options: &Readme) -> anyhow::Result<()> {
         ("loops", crate::loops::section(results)),
         ("claim", crate::claim::section(results)),
         ("serve", crate::serve::tables::section(results)),
-        ("disk", suite::section::<crate::disk::Disk>(results)),
-        ("brigade", suite::section::<crate::brigade::Brigade>(results)),
-        ("pools", suite::section::<crate::pools::Pools>(results)),
-        ("db", suite::section::<crate::db::Db>(results)),
+        ("disk", crate::disk::SUITE.section(results)),
+        ("brigade", crate::brigade::SUITE.section(results)),
+        ("pools", crate::pools::SUITE.section(results)),
+        ("db", crate::db::SUITE.section(results)),
         ("reliability", crate::soak::tables::section(results)),
     ];
     let mut stale = Vec::new();

@@ -1,8 +1,8 @@
-//! The shape every sweep's results have (`brigade`, `disk`, `db`, `pools`, `serve`, `scale`,
-//! `soak`): it runs its points — or with `--redraw` reads them back — into one JSON file,
-//! `results/NAME/NAME.json`; draws its page and plots from that alone; and gives the README
-//! its section from it. A suite's folder keeps only what is its own: what it runs
-//! ([`Suite::run`]) and what its figures say ([`Suite::draw`], [`Suite::section`]).
+//! The shape every sweep's results have (`brigade`, `disk`, `db`, `pools`): it runs its
+//! points — or with `--redraw` reads them back — into one JSON file, `results/NAME/NAME.json`;
+//! draws its page and plots from that alone; and gives the README its section from it. A
+//! suite's folder keeps only what is its own: what it runs (`run`) and what its figures say
+//! (`draw`, `section`), and names them in one line: `Suite::new("disk", run, draw, section)`.
 
 use std::path::Path;
 
@@ -10,51 +10,89 @@ use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// Where a suite writes, and whether it only redraws.
-pub struct Place<'a> {
-    pub out: &'a Path,
-    pub redraw: bool,
-}
-
-pub trait Suite {
+/// A suite of results: its name, what runs it, what draws its page and its README section.
+pub struct Suite<O, R> {
     /// Its folder under results/ and its JSON's name.
-    const NAME: &'static str;
-    /// Its command line's options.
-    type Options;
-    /// Everything it measured, as its JSON holds it.
-    type Results: Serialize + DeserializeOwned;
-
-    fn place(o: &Self::Options) -> Place<'_>;
-
-    /// Run every point.
-    fn run(o: &Self::Options) -> anyhow::Result<Self::Results>;
-
-    /// Its page in results/NAME/: the tables and the plots.
-    fn draw(out: &Path, r: &Self::Results) -> anyhow::Result<()>;
-
-    /// Its section of the README.
-    fn section(r: &Self::Results) -> anyhow::Result<String>;
+    name: &'static str,
+    run: fn(&O) -> anyhow::Result<R>,
+    draw: fn(&Path, &R) -> anyhow::Result<()>,
+    section: fn(&R) -> anyhow::Result<String>,
 }
 
-/// `bench NAME`: run the points and write the JSON — or with `--redraw` read it back — and
-/// draw the page from it.
-pub fn main<S: Suite>(o: &S::Options) -> anyhow::Result<()> {
-    let Place { out, redraw } = S::place(o);
-    let json = out.join(format!("{}.json", S::NAME));
-    let r: S::Results = if redraw {
-        crate::run::read_json(&json)?
-    } else {
-        let r = S::run(o)?;
-        std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
-        crate::run::write(&json, &crate::run::to_json(&r))?;
-        r
-    };
-    S::draw(out, &r)
+/// What a suite's command line says of where it writes, and whether it only redraws.
+pub trait Place {
+    fn out(&self) -> &Path;
+    fn redraw(&self) -> bool;
 }
 
-/// The README's section of suite `S`, from `results/NAME/NAME.json`.
-pub fn section<S: Suite>(results: &Path) -> anyhow::Result<String> {
-    let r: S::Results =
-        crate::run::read_json(&results.join(S::NAME).join(format!("{}.json", S::NAME)))?;
-    S::section(&r)
+impl Place for crate::cli::Sweep {
+    fn out(&self) -> &Path {
+        &self.out
+    }
+
+    fn redraw(&self) -> bool {
+        self.redraw
+    }
+}
+
+impl<O: Place, R: Serialize + DeserializeOwned> Suite<O, R> {
+    pub const fn new(
+        name: &'static str,
+        run: fn(&O) -> anyhow::Result<R>,
+        draw: fn(&Path, &R) -> anyhow::Result<()>,
+        section: fn(&R) -> anyhow::Result<String>,
+    ) -> Suite<O, R> {
+        Suite { name, run, draw, section }
+    }
+
+    /// `bench NAME`: run the points and write the JSON — or with `--redraw` read it back —
+    /// and draw the page from it.
+    pub fn main(&self, o: &O) -> anyhow::Result<()> {
+        let out = o.out();
+        let json = out.join(format!("{}.json", self.name));
+        let r: R = if o.redraw() {
+            crate::run::read_json(&json)?
+        } else {
+            let r = (self.run)(o)?;
+            std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+            crate::run::write(&json, &crate::run::to_json(&r))?;
+            r
+        };
+        (self.draw)(out, &r)
+    }
+
+    /// The README's section, from `results/NAME/NAME.json`.
+    pub fn section(&self, results: &Path) -> anyhow::Result<String> {
+        let json = results.join(self.name).join(format!("{}.json", self.name));
+        (self.section)(&crate::run::read_json(&json)?)
+    }
+}
+
+impl Place for crate::cli::Disk {
+    fn out(&self) -> &Path {
+        self.sweep.out()
+    }
+
+    fn redraw(&self) -> bool {
+        self.sweep.redraw()
+    }
+}
+
+/// A suite's page, `out/README.md`: its plots written beside it, then `template` (`name`)
+/// filled with `values` and the machine's `facts`.
+pub fn write_page<F: AsRef<str>>(
+    out: &Path,
+    plots: impl IntoIterator<Item = (F, String)>,
+    (name, template): (&str, &str),
+    facts: &serde_json::Value,
+    values: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    for (file, svg) in plots {
+        crate::run::write(&out.join(file.as_ref()), &svg)?;
+    }
+    let facts = crate::facts::markdown_of_json(facts);
+    let values: Vec<(&str, &str)> =
+        values.iter().copied().chain([("facts", facts.as_str())]).collect();
+    let page = crate::template::fill(name, template, &values)?;
+    crate::run::write(&out.join("README.md"), &page)
 }

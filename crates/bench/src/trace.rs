@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{Syscalls, Tool, Trace};
 use crate::programs::Programs;
 use crate::service::Service;
+use crate::stats::median;
 use crate::table::{Table, DASH};
 
 /// `program` (a model binary, or a peer and its script) with the contract's arguments for the
@@ -191,19 +192,13 @@ fn measure(
             .join(", "),
         clones: count(&["clone", "clone3", "fork", "vfork"]),
         futex: count(&["futex"]),
-        io_uring_enter: median(&enters),
+        io_uring_enter: median(enters.iter().copied()).unwrap_or(0),
         epoll_wait: count(&["epoll_wait", "epoll_pwait", "epoll_pwait2"]),
-        total: median(&totals),
+        total: median(totals.iter().copied()).unwrap_or(0),
         totals,
         enters,
         socket_io,
     })
-}
-
-fn median(values: &[u64]) -> u64 {
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or(0)
 }
 
 /// One run's count, or the median and the range of several: "2594 (653–3538)", each number
@@ -211,7 +206,8 @@ fn median(values: &[u64]) -> u64 {
 pub fn spread(values: &[u64], show: impl Fn(u64) -> String) -> String {
     match (values.iter().min(), values.iter().max()) {
         (Some(lo), Some(hi)) if lo != hi => {
-            format!("{} ({}–{})", show(median(values)), show(*lo), show(*hi))
+            let mid = median(values.iter().copied()).unwrap_or(0);
+            format!("{} ({}–{})", show(mid), show(*lo), show(*hi))
         }
         (Some(v), _) => show(*v),
         _ => DASH.into(),

@@ -29,9 +29,10 @@ pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Erro
     let (results_rx, results_tx) = pipe()?;
     fcntl(&results_rx, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
     let mut results = File::from(results_rx);
+    let shared = Shared { args, listener: &listener, stop: &stop, counters: &counters };
     let workers = match args.workers {
-        None => fork_per_connection(args, &listener, &stop, &counters, &results_tx, &mut results)?,
-        Some(w) => prefork(args, w, &listener, &stop, &counters, &results_tx, &mut results)?,
+        None => fork_per_connection(&shared, &results_tx, &mut results)?,
+        Some(w) => prefork(&shared, w, &results_tx, &mut results)?,
     };
     // The children finish what they serve and write their counts; the pipe ends when the
     // last one exits. Then every child is reaped.
@@ -42,15 +43,23 @@ pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Erro
     Ok(counters.report(model, args, workers))
 }
 
-/// Accept here; fork a child for each connection, which serves it and exits.
+/// What the parent and every child it forks hold: the arguments, the listening socket, the
+/// stop, and (the parent's) the counters.
+struct Shared<'a> {
+    args: &'a Args,
+    listener: &'a std::net::TcpListener,
+    stop: &'a Stop,
+    counters: &'a Counters,
+}
+
+/// Accept here; fork a child for each connection, which serves it, writes its counts to
+/// `results_tx` and exits.
 fn fork_per_connection(
-    args: &Args,
-    listener: &std::net::TcpListener,
-    stop: &Stop,
-    counters: &Counters,
+    shared: &Shared,
     results_tx: &OwnedFd,
     results: &mut File,
 ) -> Result<u32, Box<dyn Error>> {
+    let Shared { args, listener, stop, counters } = *shared;
     let (mut live, mut most) = (0u32, 0u32);
     accept_each(listener, stop, counters, |stream| {
         // Housekeeping at every wake: take the children's counts, reap those that exited.
@@ -79,14 +88,12 @@ fn fork_per_connection(
 
 /// Fork W workers that accept and serve until the stop; wait here for it.
 fn prefork(
-    args: &Args,
+    shared: &Shared,
     workers: u32,
-    listener: &std::net::TcpListener,
-    stop: &Stop,
-    counters: &Counters,
     results_tx: &OwnedFd,
     results: &mut File,
 ) -> Result<u32, Box<dyn Error>> {
+    let Shared { args, listener, stop, counters } = *shared;
     let mut started = Vec::with_capacity(workers as usize);
     for n in 0..workers {
         let worker = || {

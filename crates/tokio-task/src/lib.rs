@@ -108,6 +108,21 @@ async fn on_blocking_pool(
     })
 }
 
+/// Every task of the run, each started by `spawn_task` on the model's runtime, and on cpu
+/// the loop's pulse beside them, started first by `spawn_pulse` so that it is waiting on its
+/// timer before any task can block the loop; then gathered.
+pub async fn run_all(
+    args: &Args,
+    tally: &mut Tally,
+    spawn_task: impl FnMut(u32) -> tokio::task::JoinHandle<Outcome>,
+    spawn_pulse: impl FnOnce(Pulse) -> tokio::task::JoinHandle<()>,
+) -> Result<(), tokio::task::JoinError> {
+    let pulse = Pulse::default();
+    let ticker = (args.workload == Workload::Cpu).then(|| (spawn_pulse(pulse.clone()), pulse));
+    let handles: Vec<_> = (0..args.tasks).map(spawn_task).collect();
+    gather(tally, handles, ticker).await
+}
+
 /// `asyncio.gather`: wait for every task in submission order, whatever order they finish
 /// in, then stop the loop's pulse (if it ran) and note how late it ticked.
 pub async fn gather(

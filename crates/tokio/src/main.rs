@@ -56,7 +56,6 @@ use tokio_task::blocking_disk;
 use tokio_task::db::Pool;
 use workload::error::io_error;
 use workload::http::{self, Progress, ResponseParser};
-use workload::measure::Pulse;
 use workload::{Args, Report, Tally, TaskError, Width, Workload};
 
 mod brigade;
@@ -105,15 +104,9 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
             brigade::run(args, &mut tally).await;
             return Ok(tally.finish());
         }
-        // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
-        // so it is waiting on its timer before any task can block the loop.
-        let pulse = Pulse::default();
-        let ticker = (args.workload == Workload::Cpu)
-            .then(|| (tokio::spawn(tokio_task::pulse(pulse.clone())), pulse));
-        let handles: Vec<_> = (0..args.tasks)
-            .map(|id| tokio::spawn(tokio_task::one_task(args, id, http_get, blocking_disk, db)))
-            .collect();
-        tokio_task::gather(&mut tally, handles, ticker).await?;
+        let task = |id| tokio::spawn(tokio_task::one_task(args, id, http_get, blocking_disk, db));
+        let pulse = |pulse| tokio::spawn(tokio_task::pulse(pulse));
+        tokio_task::run_all(args, &mut tally, task, pulse).await?;
         Ok(tally.finish())
     })
 }

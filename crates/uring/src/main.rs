@@ -51,7 +51,6 @@ use std::process::ExitCode;
 use tokio_uring::net::TcpStream;
 use workload::error::io_error;
 use workload::http::{self, Progress, ResponseParser};
-use workload::measure::Pulse;
 use workload::{Args, Report, Tally, TaskError, Width, Workload};
 
 mod brigade;
@@ -79,17 +78,10 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
             brigade::run(args, &mut tally).await;
             return Ok(tally.finish());
         }
-        // A 10 ms ticker on the same loop shows whether cpu tasks block it; it starts first,
-        // so it is waiting on its timer before any task can block the loop.
-        let pulse = Pulse::default();
-        let ticker = (args.workload == Workload::Cpu)
-            .then(|| (tokio_uring::spawn(tokio_task::pulse(pulse.clone())), pulse));
-        let handles: Vec<_> = (0..args.tasks)
-            .map(|id| {
-                tokio_uring::spawn(tokio_task::one_task(args, id, http_get, disk::one, db::query))
-            })
-            .collect();
-        tokio_task::gather(&mut tally, handles, ticker).await?;
+        let task =
+            |id| tokio_uring::spawn(tokio_task::one_task(args, id, http_get, disk::one, db::query));
+        let pulse = |pulse| tokio_uring::spawn(tokio_task::pulse(pulse));
+        tokio_task::run_all(args, &mut tally, task, pulse).await?;
         disk::close();
         Ok(tally.finish())
     })

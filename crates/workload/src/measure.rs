@@ -137,9 +137,17 @@ impl Percentiles {
             return None;
         }
         ms.sort_unstable_by(f64::total_cmp);
-        let pick = |q: f64| ms[(((ms.len() as f64) * q).ceil() as usize).clamp(1, ms.len()) - 1];
+        let pick = |q: f64| nearest_rank(&ms, q).expect("not empty");
         Some(Percentiles { p50: pick(0.50), p99: pick(0.99), max: ms[ms.len() - 1] })
     }
+}
+
+/// The value at quantile `q` (0 ≤ q ≤ 1) of `sorted` by nearest rank: the ⌈q × len⌉-th
+/// smallest, the first for q = 0; `None` for none. The one rule every percentile and median
+/// of the project follows, the reports' and the benchmarks' alike.
+pub fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
+    let rank = ((sorted.len() as f64 * q).ceil() as usize).max(1);
+    sorted.get(rank.min(sorted.len()).checked_sub(1)?).copied()
 }
 
 /// Nearest-rank percentiles of microsecond figures, reported in ms; `None` for none.

@@ -18,7 +18,7 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
-use crate::suite::{Place, Suite};
+use crate::suite::Suite;
 use roster::Workload;
 
 /// The ring sizes.
@@ -148,26 +148,5 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
 }
 
 /// `make bench-brigade` → results/brigade/.
-pub struct Brigade;
-
-impl Suite for Brigade {
-    const NAME: &'static str = "brigade";
-    type Options = cli::Sweep;
-    type Results = Results;
-
-    fn place(o: &cli::Sweep) -> Place<'_> {
-        Place { out: &o.out, redraw: o.redraw }
-    }
-
-    fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
-        run(o)
-    }
-
-    fn draw(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
-        tables::write(out, r)
-    }
-
-    fn section(r: &Results) -> anyhow::Result<String> {
-        tables::section(r)
-    }
-}
+pub const SUITE: Suite<cli::Sweep, Results> =
+    Suite::new("brigade", run, tables::write, tables::section);

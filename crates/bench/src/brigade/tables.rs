@@ -244,13 +244,12 @@ fn plots(r: &Results) -> [(&'static str, String); 3] {
 }
 
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    for (file, svg) in plots(r) {
-        crate::run::write(&out.join(file), &svg)?;
-    }
-    let facts = crate::facts::markdown_of_json(&r.facts);
-    let page = template::fill(
-        "brigade.md",
-        template::BRIGADE,
+    let page = ("brigade.md", template::BRIGADE);
+    crate::suite::write_page(
+        out,
+        plots(r),
+        page,
+        &r.facts,
         &[
             ("unpinned", &curve_table(r, false)),
             ("pinned", &curve_table(r, true)),
@@ -259,10 +258,8 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
             ("judged_pinned", &judged_table(r, true)),
             ("verdicts", &verdicts(r)),
             ("claims", &claims(r)),
-            ("facts", &facts),
         ],
-    )?;
-    crate::run::write(&out.join("README.md"), &page)
+    )
 }
 
 /// The README's section.

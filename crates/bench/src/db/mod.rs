@@ -27,7 +27,7 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
-use crate::suite::{Place, Suite};
+use crate::suite::Suite;
 use roster::Workload;
 use testkit::postgres::Cluster;
 
@@ -63,7 +63,7 @@ pub struct Results {
 }
 
 /// One run of one program (or of pgbench).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Point {
     pub program: String,
     pub n: u32,
@@ -83,19 +83,7 @@ pub struct Point {
 
 impl Point {
     pub fn missing(program: &str, n: u32, workers: Option<u32>, why: String) -> Point {
-        Point {
-            program: program.into(),
-            n,
-            workers,
-            status: why,
-            wall_s: None,
-            ideal_s: None,
-            qps: None,
-            failed: None,
-            cpu_us_per_query: None,
-            first_error: None,
-            report: None,
-        }
+        Point { program: program.into(), n, workers, status: why, ..Point::default() }
     }
 
     pub fn ok(&self) -> bool {
@@ -221,26 +209,4 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
 }
 
 /// `make bench-db` → results/db/.
-pub struct Db;
-
-impl Suite for Db {
-    const NAME: &'static str = "db";
-    type Options = cli::Sweep;
-    type Results = Results;
-
-    fn place(o: &cli::Sweep) -> Place<'_> {
-        Place { out: &o.out, redraw: o.redraw }
-    }
-
-    fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
-        run(o)
-    }
-
-    fn draw(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
-        tables::write(out, r)
-    }
-
-    fn section(r: &Results) -> anyhow::Result<String> {
-        tables::section(r)
-    }
-}
+pub const SUITE: Suite<cli::Sweep, Results> = Suite::new("db", run, tables::write, tables::section);

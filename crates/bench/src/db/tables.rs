@@ -288,13 +288,12 @@ fn plots(r: &Results) -> [(&'static str, String); 2] {
 
 /// results/db/README.md and the plots.
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    for (file, svg) in plots(r) {
-        crate::run::write(&out.join(file), &svg)?;
-    }
-    let facts = crate::facts::markdown_of_json(&r.facts);
-    let page = template::fill(
-        "db.md",
-        template::DB,
+    let page = ("db.md", template::DB);
+    crate::suite::write_page(
+        out,
+        plots(r),
+        page,
+        &r.facts,
         &[
             (
                 "pinned",
@@ -312,10 +311,8 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
             ("writes", &rate_table(&r.writes)),
             ("verdicts", &verdict_table(verdicts(r))),
             ("readings", &readings(r)),
-            ("facts", &facts),
         ],
-    )?;
-    crate::run::write(&out.join("README.md"), &page)
+    )
 }
 
 /// The README's section.

@@ -27,7 +27,7 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
-use crate::suite::{Place, Suite};
+use crate::suite::Suite;
 use roster::Workload;
 
 /// The depths of the curve.
@@ -67,7 +67,7 @@ pub struct Registered {
 }
 
 /// One run of one program at one depth (or one N).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Point {
     pub program: String,
     pub depth: u32,
@@ -86,19 +86,7 @@ pub struct Point {
 
 impl Point {
     pub fn missing(program: &str, depth: u32, why: String) -> Point {
-        Point {
-            program: program.into(),
-            depth,
-            n: 0,
-            status: why,
-            iops: None,
-            p50_ms: None,
-            p99_ms: None,
-            cpu_us_per_op: None,
-            peak_threads: None,
-            max_rss_kib: None,
-            report: None,
-        }
+        Point { program: program.into(), depth, status: why, ..Point::default() }
     }
 
     pub fn ok(&self) -> bool {
@@ -331,27 +319,5 @@ fn device_of(file: &Path) -> String {
 }
 
 /// `make bench-disk` → results/disk/.
-pub struct Disk;
-
-impl Suite for Disk {
-    const NAME: &'static str = "disk";
-    type Options = cli::Disk;
-    type Results = Results;
-
-    fn place(o: &cli::Disk) -> Place<'_> {
-        let o = &o.sweep;
-        Place { out: &o.out, redraw: o.redraw }
-    }
-
-    fn run(o: &cli::Disk) -> anyhow::Result<Results> {
-        run(o)
-    }
-
-    fn draw(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
-        tables::write(out, r)
-    }
-
-    fn section(r: &Results) -> anyhow::Result<String> {
-        tables::section(r)
-    }
-}
+pub const SUITE: Suite<cli::Disk, Results> =
+    Suite::new("disk", run, tables::write, tables::section);

@@ -143,10 +143,7 @@ fn registered_table(r: &Results) -> String {
         return format!("Not measured: {}.\n", r.registered_note.as_deref().unwrap_or("no rounds"));
     }
     let median = |variant: &str| {
-        let mut v: Vec<f64> =
-            r.registered.iter().filter(|x| x.variant == variant).map(|x| x.iops).collect();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied()
+        crate::stats::median(r.registered.iter().filter(|x| x.variant == variant).map(|x| x.iops))
     };
     let plain = median("plain");
     let mut t = Table::new(&["variant", "IOPS, each round", "median", "÷ plain"]);
@@ -339,13 +336,12 @@ fn plots(r: &Results) -> [(&'static str, String); 2] {
 
 /// results/disk/README.md and the plots.
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    for (file, svg) in plots(r) {
-        crate::run::write(&out.join(file), &svg)?;
-    }
-    let facts = crate::facts::markdown_of_json(&r.facts);
-    let page = template::fill(
-        "disk.md",
-        template::DISK,
+    let page = ("disk.md", template::DISK);
+    crate::suite::write_page(
+        out,
+        plots(r),
+        page,
+        &r.facts,
         &[
             ("file", &format!("{} ({} bytes)", r.file, r.file_size)),
             ("curve", &curve_table(r)),
@@ -356,10 +352,8 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
             ("registered", &registered_table(r)),
             ("verdicts", &verdict_table(verdicts(r))),
             ("readings", &readings(r)),
-            ("facts", &facts),
         ],
-    )?;
-    crate::run::write(&out.join("README.md"), &page)
+    )
 }
 
 /// The README's section.

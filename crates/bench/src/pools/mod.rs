@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli;
 use crate::programs::Programs;
-use crate::suite::{Place, Suite};
+use crate::suite::Suite;
 use roster::Workload;
 
 /// One workload of the sweep: its arguments, and the pool sizes tried.
@@ -49,10 +49,8 @@ pub struct Point {
 }
 
 impl Point {
-    pub fn median(&self) -> Option<f64> {
-        let mut w = self.walls.clone();
-        w.sort_by(f64::total_cmp);
-        (self.status == "ok").then(|| w.get(w.len() / 2).copied()).flatten()
+    pub fn median_wall(&self) -> Option<f64> {
+        (self.status == "ok").then(|| crate::stats::median(self.walls.iter().copied())).flatten()
     }
 }
 
@@ -179,7 +177,7 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
                     "bench pools: {:>8} {:>22} W = {w:>4}: {} {}",
                     case.workload,
                     p.name,
-                    point.median().map_or(String::new(), |m| format!("{m:.4} s")),
+                    point.median_wall().map_or(String::new(), |m| format!("{m:.4} s")),
                     point.status
                 );
                 result.points.push(point);
@@ -192,26 +190,5 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
 }
 
 /// `make bench-pools` → results/pools/.
-pub struct Pools;
-
-impl Suite for Pools {
-    const NAME: &'static str = "pools";
-    type Options = cli::Sweep;
-    type Results = Results;
-
-    fn place(o: &cli::Sweep) -> Place<'_> {
-        Place { out: &o.out, redraw: o.redraw }
-    }
-
-    fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
-        run(o)
-    }
-
-    fn draw(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
-        tables::write(out, r)
-    }
-
-    fn section(r: &Results) -> anyhow::Result<String> {
-        tables::section(r)
-    }
-}
+pub const SUITE: Suite<cli::Sweep, Results> =
+    Suite::new("pools", run, tables::write, tables::section);

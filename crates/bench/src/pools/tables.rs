@@ -23,7 +23,7 @@ fn case_table(case: &CaseResult) -> String {
         let cells = sizes.iter().map(|&w| {
             match case.points.iter().find(|p| p.program == name && p.workers == w) {
                 None => DASH.into(),
-                Some(p) => p.median().map_or_else(
+                Some(p) => p.median_wall().map_or_else(
                     || format!("{DASH} ({})", p.status.chars().take(40).collect::<String>()),
                     seconds,
                 ),
@@ -44,7 +44,7 @@ fn verdict_rows(r: &Results) -> Vec<(String, String, u32, f64, Option<f64>)> {
                 .points
                 .iter()
                 .filter(|p| p.program == name)
-                .filter_map(|p| Some((p.workers, p.median()?)))
+                .filter_map(|p| Some((p.workers, p.median_wall()?)))
                 .collect();
             let Some(&(best_w, best)) = points.iter().min_by(|a, b| a.1.total_cmp(&b.1)) else {
                 continue;
@@ -119,7 +119,7 @@ fn plot(r: &Results, case: &CaseResult) -> String {
                 .points
                 .iter()
                 .filter(|p| p.program == name)
-                .filter_map(|p| Some((f64::from(p.workers), p.median()?)))
+                .filter_map(|p| Some((f64::from(p.workers), p.median_wall()?)))
                 .collect(),
             name,
         })
@@ -145,9 +145,9 @@ fn plot(r: &Results, case: &CaseResult) -> String {
 
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     let mut sections = String::new();
+    let mut plots = Vec::new();
     for case in &r.cases {
         let file = format!("pools-{}.svg", case.workload);
-        crate::run::write(&out.join(&file), &plot(r, case))?;
         sections += &format!(
             "## {}\n\n`{}`, `--workers W`\n\n![{}]({file})\n\n{}\n",
             case.workload,
@@ -155,11 +155,14 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
             case.workload,
             case_table(case)
         );
+        plots.push((file, plot(r, case)));
     }
-    let facts = crate::facts::markdown_of_json(&r.facts);
-    let page = template::fill(
-        "pools.md",
-        template::POOLS,
+    let page = ("pools.md", template::POOLS);
+    crate::suite::write_page(
+        out,
+        plots,
+        page,
+        &r.facts,
         &[
             ("cores", &r.cores.to_string()),
             ("rule", &(r.cores * 2).to_string()),
@@ -167,10 +170,8 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
             ("sections", &sections),
             ("verdicts", &verdict_table(r)),
             ("readings", &readings(r)),
-            ("facts", &facts),
         ],
-    )?;
-    crate::run::write(&out.join("README.md"), &page)
+    )
 }
 
 /// The README's section.

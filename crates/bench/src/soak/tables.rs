@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::clients::Tally;
 use super::{SoakReport, Soaked};
+use crate::stats::{median, quantile};
 use crate::table::{Table, DASH};
 
 /// The targets (the issue's): after the warm-up RSS moves at most this much, and the
@@ -21,11 +22,6 @@ pub fn holds(s: &Soaked, _report: &SoakReport) -> bool {
             && s.wrong == 0
             && s.rss_drift_kib <= MAX_DRIFT_KIB
             && s.fds_back_ms.is_some_and(|ms| ms <= MAX_FDS_BACK_MS))
-}
-
-fn median(mut v: Vec<u64>) -> u64 {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or(0)
 }
 
 /// The warm-up: a tenth of the soak, at least 8 s; it holds each server's first flood.
@@ -56,14 +52,12 @@ pub fn tally_into(s: &mut Soaked, tally: Tally, seconds: u64) {
     s.slow_closed = tally.slow_closed.load(Relaxed);
     s.resets = tally.resets.load(Relaxed);
     s.flood_peak = tally.flood_peak.load(Relaxed);
-    let mut lat = tally.latencies_us.into_inner().unwrap_or_default();
-    lat.sort_unstable();
-    let at = |q: f64| lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1)));
-    s.p50_ms = at(0.50).map(|&us| us as f64 / 1000.0);
-    s.p99_ms = at(0.99).map(|&us| us as f64 / 1000.0);
+    let lat = tally.latencies_us.into_inner().unwrap_or_default();
+    let at = |q: f64| quantile(lat.iter().copied(), q).map(|us| us as f64 / 1000.0);
+    (s.p50_ms, s.p99_ms) = (at(0.50), at(0.99));
     let rss_in = |from: f64, to: f64| {
         let quiet = s.samples.iter().filter(|x| x.t >= from && x.t < to && !x.flood);
-        median(quiet.map(|x| x.rss_kib).collect())
+        median(quiet.map(|x| x.rss_kib)).unwrap_or(0)
     };
     s.rss_after_warmup_kib = rss_in(warmup, warmup + window);
     s.rss_end_kib = rss_in(seconds - window, seconds + 1.0);
@@ -76,10 +70,8 @@ pub fn tally_into(s: &mut Soaked, tally: Tally, seconds: u64) {
     s.rss_fitted_rise_kib = fitted_rise(&quiet).round() as i64;
     let middle = (warmup + seconds) / 2.0;
     let p90 = |first: bool| {
-        let mut v: Vec<u64> =
-            quiet.iter().filter(|q| (q.0 < middle) == first).map(|q| q.1 as u64).collect();
-        v.sort_unstable();
-        v.get((v.len() * 9 / 10).min(v.len().saturating_sub(1))).copied().unwrap_or(0) as i64
+        let half = quiet.iter().filter(|q| (q.0 < middle) == first).map(|q| q.1 as u64);
+        quantile(half, 0.9).unwrap_or(0) as i64
     };
     s.rss_drift_kib = p90(false) - p90(true);
 }
