@@ -21,9 +21,9 @@ pub enum Command {
     /// The article's table: 10 tasks, each waits 1 s (or 100 ms with --quick), every model and peer
     Seed(Seed),
     /// The http workload at N = 100, 1,000 and 10,000 against the local service
-    Http(Suite),
+    Http(Timed),
     /// The cpu workload: 8 SHA-256 chains through every model and peer
-    Cpu(Suite),
+    Cpu(Timed),
     /// Sleeping tasks from 10 to 1,000,000 per model, until each stops; tables and plots
     Scale(Scale),
     /// Draw the scale plots again from scale.json, running nothing
@@ -223,11 +223,14 @@ pub struct Serve {
     /// 2 s a load and smaller N, to try the pipeline
     #[arg(long)]
     pub quick: bool,
+    /// Write the page again from the JSON in OUT, running nothing
+    #[arg(long)]
+    pub redraw: bool,
 }
 
-/// What a hyperfine suite needs.
+/// What a timed table (hyperfine's) needs: `http`, `cpu`.
 #[derive(Args)]
-pub struct Suite {
+pub struct Timed {
     /// The hyperfine to time with
     #[arg(long, value_name = "PATH")]
     pub hyperfine: String,
@@ -239,11 +242,11 @@ pub struct Suite {
     pub out: PathBuf,
 }
 
-/// The article's table: a hyperfine suite that also has a quick form.
+/// The article's table: a timed table that also has a quick form.
 #[derive(Args)]
 pub struct Seed {
     #[command(flatten)]
-    pub suite: Suite,
+    pub timed: Timed,
     /// 10 × 100 ms with fewer runs, in under a minute
     #[arg(long)]
     pub quick: bool,
@@ -260,6 +263,9 @@ pub struct Scale {
     /// A tiny grid (N = 10, 100 at 50 ms), to check the machinery in seconds
     #[arg(long)]
     pub smoke: bool,
+    /// Write the page and the plots again from scale.json in OUT, running nothing
+    #[arg(long)]
+    pub redraw: bool,
 }
 
 #[derive(Args)]

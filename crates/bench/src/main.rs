@@ -56,10 +56,10 @@ mod service;
 mod soak;
 mod stats;
 mod suite;
-mod suites;
 mod svg;
 mod table;
 mod template;
+mod timed;
 mod timelines;
 mod trace;
 
@@ -76,14 +76,14 @@ fn main() -> ExitCode {
     let cli: cli::Cli = workload::cli::parse_or_exit();
     let outcome = match cli.command {
         Command::List(o) => list::list(&o),
-        Command::Seed(o) => suites::seed(&o),
-        Command::Http(o) => suites::http(&o),
-        Command::Cpu(o) => suites::cpu(&o),
-        Command::Scale(o) => scale::scale(&o),
+        Command::Seed(o) => timed::seed(&o),
+        Command::Http(o) => timed::http(&o),
+        Command::Cpu(o) => timed::cpu(&o),
+        Command::Scale(o) => scale::SUITE.main(&o),
         Command::Plots(o) => scale::plots(&o),
         Command::Trace(o) => trace::one(&o),
         Command::Syscalls(o) => trace::syscalls(&o),
-        Command::Serve(o) => serve::serve(&o),
+        Command::Serve(o) => serve::SUITE.main(&o),
         Command::Timelines(o) => timelines::timelines(&o),
         Command::Disk(o) => disk::SUITE.main(&o),
         Command::Db(o) => db::SUITE.main(&o),

@@ -34,7 +34,7 @@ pub fn load(dir: &Path, filter: &str, reports_file: &str) -> anyhow::Result<Vec<
         .into_iter()
         .map(|entry| {
             let mut row = Row::new(entry.name.clone(), entry.argv);
-            row.article = crate::suites::article_figure(&entry.name);
+            row.article = crate::timed::article_figure(&entry.name);
             Measured { timing: timings.remove(&entry.name), report: entry.report, row }
         })
         .collect())
@@ -132,15 +132,15 @@ pub fn readme(options: &Readme) -> anyhow::Result<()> {
                 .and_then(|r| http_section(&r)),
         ),
         ("cpu", load(&results.join("cpu"), "", "reports.json").and_then(|r| cpu_section(&r))),
-        ("scale", crate::scale::summary(&results.join("scale"))),
+        ("scale", crate::scale::SUITE.section(results)),
         ("loops", crate::loops::section(results)),
         ("claim", crate::claim::section(results)),
-        ("serve", crate::serve::tables::section(results)),
+        ("serve", crate::serve::SUITE.section(results)),
         ("disk", crate::disk::SUITE.section(results)),
         ("brigade", crate::brigade::SUITE.section(results)),
         ("pools", crate::pools::SUITE.section(results)),
         ("db", crate::db::SUITE.section(results)),
-        ("reliability", crate::soak::tables::section(results)),
+        ("reliability", crate::soak::tables::reliability(results)),
     ];
     let mut stale = Vec::new();
     for (name, content) in sections {

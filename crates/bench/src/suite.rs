@@ -1,8 +1,9 @@
-//! The shape every sweep's results have (`brigade`, `disk`, `db`, `pools`): it runs its
-//! points — or with `--redraw` reads them back — into one JSON file, `results/NAME/NAME.json`;
-//! draws its page and plots from that alone; and gives the README its section from it. A
-//! suite's folder keeps only what is its own: what it runs (`run`) and what its figures say
-//! (`draw`, `section`), and names them in one line: `Suite::new("disk", run, draw, section)`.
+//! The shape every sweep's results have (`brigade`, `disk`, `db`, `pools`, `serve`, `scale`,
+//! `soak`): it runs its points — or with `--redraw` reads them back — into one JSON file,
+//! `results/NAME/NAME.json`; draws its page and plots from that alone; and gives the README
+//! its section from it. A suite's folder keeps only what is its own: what it runs (`run`)
+//! and what its figures say (`draw`, `section`), and names them in one line:
+//! `Suite::new("disk", run, draw, section)`.
 
 use std::path::Path;
 
@@ -19,19 +20,39 @@ pub struct Suite<O, R> {
     section: fn(&R) -> anyhow::Result<String>,
 }
 
-/// What a suite's command line says of where it writes, and whether it only redraws.
+/// What a suite's command line says of where it writes (`--out`), and whether it only
+/// redraws (`--redraw`).
 pub trait Place {
-    fn out(&self) -> &Path;
-    fn redraw(&self) -> bool;
+    fn place(&self) -> (&Path, bool);
 }
 
 impl Place for crate::cli::Sweep {
-    fn out(&self) -> &Path {
-        &self.out
+    fn place(&self) -> (&Path, bool) {
+        (&self.out, self.redraw)
     }
+}
 
-    fn redraw(&self) -> bool {
-        self.redraw
+impl Place for crate::cli::Disk {
+    fn place(&self) -> (&Path, bool) {
+        self.sweep.place()
+    }
+}
+
+impl Place for crate::cli::Serve {
+    fn place(&self) -> (&Path, bool) {
+        (&self.out, self.redraw)
+    }
+}
+
+impl Place for crate::cli::Scale {
+    fn place(&self) -> (&Path, bool) {
+        (&self.out, self.redraw)
+    }
+}
+
+impl Place for crate::cli::Soak {
+    fn place(&self) -> (&Path, bool) {
+        (&self.out, self.redraw)
     }
 }
 
@@ -48,9 +69,9 @@ impl<O: Place, R: Serialize + DeserializeOwned> Suite<O, R> {
     /// `bench NAME`: run the points and write the JSON — or with `--redraw` read it back —
     /// and draw the page from it.
     pub fn main(&self, o: &O) -> anyhow::Result<()> {
-        let out = o.out();
+        let (out, redraw) = o.place();
         let json = out.join(format!("{}.json", self.name));
-        let r: R = if o.redraw() {
+        let r: R = if redraw {
             crate::run::read_json(&json)?
         } else {
             let r = (self.run)(o)?;
@@ -65,16 +86,6 @@ impl<O: Place, R: Serialize + DeserializeOwned> Suite<O, R> {
     pub fn section(&self, results: &Path) -> anyhow::Result<String> {
         let json = results.join(self.name).join(format!("{}.json", self.name));
         (self.section)(&crate::run::read_json(&json)?)
-    }
-}
-
-impl Place for crate::cli::Disk {
-    fn out(&self) -> &Path {
-        self.sweep.out()
-    }
-
-    fn redraw(&self) -> bool {
-        self.sweep.redraw()
     }
 }
 

@@ -13,13 +13,13 @@ mod plots;
 pub mod point;
 mod tables;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Out, Scale};
 use crate::programs::Programs;
 use crate::run::Row;
-use crate::run::{read_json, to_json, write};
+use crate::run::{read_json, write};
+use crate::suite::Suite;
 use crate::{facts, template};
 use point::{Point, LIMIT};
 use roster::Workload;
@@ -201,9 +201,10 @@ fn sweep(lines: &[Line], grid: &[u64]) -> Vec<Point> {
     points
 }
 
-pub fn scale(options: &Scale) -> anyhow::Result<()> {
-    let out = &options.out;
-    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+/// `make bench-scale` → results/scale/.
+pub const SUITE: Suite<Scale, ScaleData> = Suite::new("scale", run, draw, section);
+
+fn run(options: &Scale) -> anyhow::Result<ScaleData> {
     let peers = Programs::find(&options.python);
     let (grid, http_grid, ms): (&[u64], &[u64], u64) = if options.smoke {
         (&[10, 100], &[10, 100], 50)
@@ -216,27 +217,26 @@ pub fn scale(options: &Scale) -> anyhow::Result<()> {
     let http = sweep(&http_lines(&peers, &service.addr), http_grid);
     drop(service);
 
-    let data = ScaleData { machine: facts::json(&facts), sleep_ms: ms, sleep, http };
-    write(&out.join("scale.json"), &to_json(&data))?;
-    plots::write_plots(out, ms, &data.sleep, &data.http)?;
-    let breaking_points = tables::breaking_points(&data.sleep, &data.http);
-    let targets = tables::targets(&data.sleep);
+    Ok(ScaleData { machine: facts::json(&facts), sleep_ms: ms, sleep, http })
+}
+
+/// The page and its plots.
+fn draw(out: &std::path::Path, data: &ScaleData) -> anyhow::Result<()> {
+    plots::write_plots(out, data.sleep_ms, &data.sleep, &data.http)?;
     let text = template::fill(
         "scale.md",
         template::SCALE,
         &[
             ("limit_s", &LIMIT.as_secs().to_string()),
-            ("breaking_points", &breaking_points),
-            ("targets", &targets),
-            ("ms", &ms.to_string()),
+            ("breaking_points", &tables::breaking_points(&data.sleep, &data.http)),
+            ("targets", &tables::targets(&data.sleep)),
+            ("ms", &data.sleep_ms.to_string()),
             ("sleep_points", &tables::point_table(&data.sleep)),
             ("http_points", &tables::point_table(&data.http)),
-            ("machine", &facts::markdown(&facts)),
+            ("machine", &facts::markdown_of_json(&data.machine)),
         ],
     )?;
-    write(&out.join("README.md"), &text)?;
-    println!("{breaking_points}\n{targets}");
-    Ok(())
+    write(&out.join("README.md"), &text)
 }
 
 /// `bench plots`: draw the SVGs again from `scale.json`, without running anything.
@@ -245,9 +245,8 @@ pub fn plots(options: &Out) -> anyhow::Result<()> {
     plots::write_plots(&options.out, data.sleep_ms, &data.sleep, &data.http)
 }
 
-/// The README's scale section, from `scale.json`: the plots, the targets, where each stops.
-pub fn summary(dir: &std::path::Path) -> anyhow::Result<String> {
-    let data: ScaleData = read_json(&dir.join("scale.json"))?;
+/// The README's scale section: the plots, the targets, where each stops.
+fn section(data: &ScaleData) -> anyhow::Result<String> {
     template::fill(
         "readme-scale.md",
         template::README_SCALE,

@@ -14,7 +14,6 @@ mod load;
 pub mod servers;
 pub mod tables;
 
-use anyhow::Context;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +22,7 @@ use workload::Report;
 
 use crate::cli;
 use crate::programs::Programs;
+use crate::suite::Suite;
 pub use load::Latency;
 use servers::{Running, Spec};
 
@@ -78,7 +78,11 @@ pub struct CpuCase {
     pub note: Option<String>,
 }
 
-pub fn serve(o: &cli::Serve) -> anyhow::Result<()> {
+/// `make bench-serve` → results/serve/.
+pub const SUITE: Suite<cli::Serve, Results> =
+    Suite::new("serve", run, tables::write, tables::section);
+
+fn run(o: &cli::Serve) -> anyhow::Result<Results> {
     let peers = Programs::find(&o.python);
     let specs = servers::all(&peers);
     let scratch = std::env::temp_dir().join(format!("conclab-serve-{}", std::process::id()));
@@ -89,9 +93,8 @@ pub fn serve(o: &cli::Serve) -> anyhow::Result<()> {
     more.push(("wrk", crate::facts::first_line(&o.wrk, &["-v"])));
     more.push(("oha", crate::facts::first_line(&o.oha, &["--version"])));
     more.push(("pinning", "server on core 0, load on core 1 (taskset)".into()));
-    let facts = crate::facts::collect(None, more);
     let mut r = Results {
-        facts: crate::facts::json(&facts),
+        facts: crate::facts::json(&crate::facts::collect(None, more)),
         secs,
         rate: RATE,
         c10k: vec![],
@@ -120,13 +123,7 @@ pub fn serve(o: &cli::Serve) -> anyhow::Result<()> {
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&o.out).with_context(|| o.out.display().to_string())?;
-    let json = serde_json::to_string_pretty(&r).map_err(anyhow::Error::msg)?;
-    std::fs::write(o.out.join("serve.json"), json).map_err(anyhow::Error::msg)?;
-    let page = tables::page(&r, &crate::facts::markdown(&facts))?;
-    std::fs::write(o.out.join("README.md"), page).map_err(anyhow::Error::msg)?;
-    eprintln!("bench serve: wrote {}", o.out.display());
-    Ok(())
+    Ok(r)
 }
 
 /// Run `load` against `spec` started with `extra`; the load's result and the server's report.

@@ -3,7 +3,6 @@
 use super::{CpuCase, Results};
 use crate::table::{Table, DASH};
 use crate::template;
-use anyhow::Context;
 
 fn ms(v: f64) -> String {
     if v.is_nan() {
@@ -350,22 +349,16 @@ fn values(r: &Results) -> Vec<(&'static str, String)> {
 }
 
 /// `results/serve/README.md`: every table, and the machine.
-pub fn page(r: &Results, facts: &str) -> anyhow::Result<String> {
-    let mut v = values(r);
-    v.push(("facts", facts.to_string()));
+pub fn write(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
+    let v = values(r);
     let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
-    template::fill("serve.md", template::SERVE, &refs)
+    let no_plots: [(&str, String); 0] = [];
+    crate::suite::write_page(out, no_plots, ("serve.md", template::SERVE), &r.facts, &refs)
 }
 
-/// The README's section, from `results/serve/serve.json`; `results/serve/README.md` is
-/// written again from the same JSON, so that its prose follows the templates.
-pub fn section(results: &std::path::Path) -> anyhow::Result<String> {
-    let r: Results = crate::run::read_json(&results.join("serve").join("serve.json"))?;
-    let facts = crate::facts::markdown_of_json(&r.facts);
-    let page_path = results.join("serve").join("README.md");
-    std::fs::write(&page_path, page(&r, &facts)?)
-        .with_context(|| page_path.display().to_string())?;
-    let v = values(&r);
+/// The README's section.
+pub fn section(r: &Results) -> anyhow::Result<String> {
+    let v = values(r);
     let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
     template::fill("readme-serve.md", template::README_SERVE, &refs)
 }

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::serve::servers::{self, Running, Spec};
+use crate::suite::Suite;
 use clients::{Client, Expect, Tally};
 pub use probe::Sample;
 
@@ -92,9 +93,14 @@ fn specs(names: &Option<String>) -> anyhow::Result<Vec<Spec>> {
         .collect()
 }
 
+/// `make soak` → results/soak/.
+pub const SUITE: Suite<crate::cli::Soak, SoakReport> =
+    Suite::new("soak", run, tables::write, tables::section);
+
+/// The soak, and which servers did not hold.
 pub fn soak(o: &crate::cli::Soak) -> anyhow::Result<()> {
-    let report = if o.redraw { crate::run::read_json(&o.out.join("soak.json"))? } else { run(o)? };
-    tables::write(&o.out, &report)?;
+    SUITE.main(o)?;
+    let report: SoakReport = crate::run::read_json(&o.out.join("soak.json"))?;
     let failed: Vec<&str> = report
         .servers
         .iter()

@@ -1,7 +1,6 @@
 //! soak.json, its page (results/soak/README.md), one plot per server, and the README's
 //! reliability section (with results/fuzz).
 
-use anyhow::Context;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -95,9 +94,6 @@ fn fitted_rise(points: &[(f64, f64)]) -> f64 {
 }
 
 pub fn write(out: &Path, report: &SoakReport) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
-    let json = serde_json::to_string_pretty(report).map_err(anyhow::Error::msg)?;
-    std::fs::write(out.join("soak.json"), json + "\n").map_err(anyhow::Error::msg)?;
     for s in report.servers.iter().filter(|s| !s.samples.is_empty()) {
         plot(s, report, &out.join(plot_name(&s.name)))?;
     }
@@ -240,9 +236,9 @@ fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> anyhow::Result<()> {
 }
 
 /// The README's reliability section: the fuzz figures and the soak's table.
-pub fn section(results: &Path) -> anyhow::Result<String> {
+pub fn reliability(results: &Path) -> anyhow::Result<String> {
     let fuzz: serde_json::Value = crate::run::read_json(&results.join("fuzz/fuzz.json"))?;
-    let soak: SoakReport = crate::run::read_json(&results.join("soak/soak.json"))?;
+    let soak = super::SUITE.section(results)?;
     let mut t = Table::new(&[
         "fuzz target",
         "inputs",
@@ -283,9 +279,16 @@ pub fn section(results: &Path) -> anyhow::Result<String> {
         "{}\nFound in the parsers while the targets were written and run, each fixed, kept in \
          fuzz/regressions/ and replayed by `make test` \
          ([results/fuzz](results/fuzz/README.md)):\n\n{found}\n\
-         The soak, {} s, every server at once ([results/soak](results/soak/README.md)):\n\n{}",
+         {soak}",
         t.render(),
+    ))
+}
+
+/// The soak's part of the README's reliability section.
+pub fn section(soak: &SoakReport) -> anyhow::Result<String> {
+    Ok(format!(
+        "The soak, {} s, every server at once ([results/soak](results/soak/README.md)):\n\n{}",
         soak.seconds,
-        table(&soak)
+        table(soak)
     ))
 }

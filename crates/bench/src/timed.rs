@@ -2,7 +2,7 @@
 //! the page each writes. The prose of the pages is in `templates/`, what the figures say is
 //! computed in [`crate::reading`].
 
-use crate::cli::Suite;
+use crate::cli::Timed;
 use crate::programs::{self, roster, Programs};
 use crate::run::{Bench, Group, Measured, Row};
 use crate::{facts, reading, table, template};
@@ -17,7 +17,7 @@ fn group(label: &str, rows: Vec<Row>, warmup: u32, runs: u32) -> Group {
 }
 
 /// The bench, the peers and the machine facts (also written to `machine.json`).
-fn setup(options: &Suite) -> anyhow::Result<(Bench, Programs, facts::Facts)> {
+fn setup(options: &Timed) -> anyhow::Result<(Bench, Programs, facts::Facts)> {
     let programs = Programs::find(&options.python);
     let bench = Bench::new(options.hyperfine.clone(), &options.out)?;
     let facts = facts::collect(Some(&options.hyperfine), programs.versions());
@@ -66,7 +66,7 @@ pub fn article_figure(name: &str) -> Option<&'static str> {
 
 pub fn seed(options: &crate::cli::Seed) -> anyhow::Result<()> {
     let quick = options.quick;
-    let (bench, programs, facts) = setup(&options.suite)?;
+    let (bench, programs, facts) = setup(&options.timed)?;
     let (ms, fast_runs, slow_runs) = if quick { (100, 3, 2) } else { (1000, 5, 3) };
     let a = args(&format!("--tasks 10 --ms {ms}"));
     // Every program that sleeps; the article's Python pools also at one worker a task, as
@@ -129,7 +129,7 @@ pub fn seed(options: &crate::cli::Seed) -> anyhow::Result<()> {
 pub const CPU_WORK: u32 = 4_000_000;
 const CPU_TASKS: u32 = 8;
 
-pub fn cpu(options: &Suite) -> anyhow::Result<()> {
+pub fn cpu(options: &Timed) -> anyhow::Result<()> {
     let (bench, all_programs, facts) = setup(options)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let a = args(&format!("--workload cpu --tasks {CPU_TASKS} --work {CPU_WORK}"));
@@ -196,7 +196,7 @@ pub fn cpu(options: &Suite) -> anyhow::Result<()> {
 
 // ---- make bench-http: real sockets ------------------------------------------------------
 
-pub fn http(options: &Suite) -> anyhow::Result<()> {
+pub fn http(options: &Timed) -> anyhow::Result<()> {
     let (bench, programs, facts) = setup(options)?;
     let service = crate::service::Service::start()?;
     let mut sections = String::new();
