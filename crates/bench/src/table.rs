@@ -41,6 +41,17 @@ pub fn short(status: &str, max: usize) -> String {
     }
 }
 
+/// A point of a sweep: one program's run.
+pub trait OfProgram {
+    /// The program's row label.
+    fn program(&self) -> &str;
+}
+
+/// The programs of `points`, in the order they first appear: a sweep's rows.
+pub fn names<'a, P: OfProgram + 'a>(points: impl IntoIterator<Item = &'a P>) -> Vec<String> {
+    in_order(points.into_iter().map(P::program))
+}
+
 /// The names in the order they first appear.
 pub fn in_order<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
@@ -52,13 +63,19 @@ pub fn in_order<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     seen
 }
 
-/// A target, what was measured, and whether it was met (`None`: it could not be judged).
-pub type Verdict = (String, String, String, Option<bool>);
+/// A target judged: the case, the target, what was measured, and whether it was met
+/// (`None`: it could not be judged).
+pub struct Verdict {
+    pub case: String,
+    pub target: String,
+    pub measured: String,
+    pub met: Option<bool>,
+}
 
 /// The targets' table: case, target, measured, and "met", "**missed**" or a dash.
 pub fn verdict_table(verdicts: Vec<Verdict>) -> String {
     let mut t = Table::new(&["case", "target", "measured", "verdict"]);
-    for (case, target, measured, met) in verdicts {
+    for Verdict { case, target, measured, met } in verdicts {
         let verdict = match met {
             Some(true) => "met",
             Some(false) => "**missed**",

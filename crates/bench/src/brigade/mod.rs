@@ -45,6 +45,12 @@ pub struct Point {
     pub report: Option<Report>,
 }
 
+impl crate::table::OfProgram for Point {
+    fn program(&self) -> &str {
+        &self.program
+    }
+}
+
 impl Point {
     pub fn ok(&self) -> bool {
         self.status == "ok"

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{Point, Results, JUDGED_AT, RUST};
 use crate::svg::{loglog, Series};
-use crate::table::{Table, DASH};
+use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
 fn at<'a>(r: &'a Results, program: &str, n: u32, pinned: bool) -> Option<&'a Point> {
@@ -18,10 +18,6 @@ const PIPED: [&str; 6] = ["procs", "threads --pipes", "epoll", "uring", "ring", 
 
 fn ns_at(r: &Results, program: &str, n: u32, pinned: bool) -> Option<f64> {
     at(r, program, n, pinned)?.ns()
-}
-
-fn names(r: &Results) -> Vec<String> {
-    crate::table::in_order(r.points.iter().map(|p| p.program.as_str()))
 }
 
 fn sizes(r: &Results) -> Vec<u32> {
@@ -39,21 +35,16 @@ fn ns(v: f64) -> String {
     }
 }
 
-/// A status cut short for a cell.
-fn short(status: &str) -> String {
-    crate::table::short(status, 60)
-}
-
 /// Nanoseconds a hand-off against N, one row a program.
 fn curve_table(r: &Results, pinned: bool) -> String {
     let sizes = sizes(r);
     let header: Vec<String> =
         ["program".into()].into_iter().chain(sizes.iter().map(|n| format!("N = {n}"))).collect();
     let mut t = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
-    for name in names(r) {
+    for name in names(&r.points) {
         let cells = sizes.iter().map(|&n| match at(r, &name, n, pinned) {
             None => DASH.into(),
-            Some(p) => p.ns().map_or_else(|| format!("{DASH} ({})", short(&p.status)), ns),
+            Some(p) => p.ns().map_or_else(|| format!("{DASH} ({})", short(&p.status, 60)), ns),
         });
         t.push([format!("`{name}`")].into_iter().chain(cells).collect());
     }
@@ -77,12 +68,12 @@ fn judged_table(r: &Results, pinned: bool) -> String {
         "user",
         "sys",
     ]);
-    for name in names(r) {
+    for name in names(&r.points) {
         let Some(p) = at(r, &name, JUDGED_AT, pinned) else { continue };
         let Some(b) = p.report.as_ref().and_then(|rep| rep.brigade).filter(|_| p.ok()) else {
             t.push(vec![
                 format!("`{name}`"),
-                short(&p.status),
+                short(&p.status, 60),
                 DASH.into(),
                 DASH.into(),
                 DASH.into(),
@@ -110,7 +101,7 @@ fn judged_table(r: &Results, pinned: bool) -> String {
 
 /// The target: `tokio` (one worker) and `epoll` at most half of `threads`' time a hand-off.
 fn verdicts(r: &Results) -> String {
-    let mut t = Table::new(&["case", "target", "measured", "verdict"]);
+    let mut verdicts = Vec::new();
     let threads = ns_at(r, "threads", JUDGED_AT, false);
     for name in ["tokio --workers 1", "epoll"] {
         let got = ns_at(r, name, JUDGED_AT, false);
@@ -120,18 +111,14 @@ fn verdicts(r: &Results) -> String {
             }
             _ => ("not measured".into(), None),
         };
-        t.push(vec![
-            format!("`{name}`, N = {JUDGED_AT}, unpinned"),
-            "≤ 0.5 × `threads`' time a hand-off".into(),
+        verdicts.push(Verdict {
+            case: format!("`{name}`, N = {JUDGED_AT}, unpinned"),
+            target: "≤ 0.5 × `threads`' time a hand-off".into(),
             measured,
-            match met {
-                Some(true) => "met".into(),
-                Some(false) => "**missed**".into(),
-                None => DASH.into(),
-            },
-        ]);
+            met,
+        });
     }
-    t.render()
+    verdict_table(verdicts)
 }
 
 /// The article's claims 1 and 2, judged from the unpinned run at the judged N.
@@ -193,7 +180,7 @@ fn claims(r: &Results) -> String {
 /// Three plots of ns a hand-off against N: the Rust models unpinned, pinned, and the peers.
 fn plots(r: &Results) -> [(&'static str, String); 3] {
     let series = |wanted: &dyn Fn(&str) -> bool, pinned: bool| -> Vec<Series> {
-        names(r)
+        names(&r.points)
             .into_iter()
             .filter(|n| wanted(n))
             .enumerate()

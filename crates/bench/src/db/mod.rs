@@ -81,6 +81,12 @@ pub struct Point {
     pub report: Option<Report>,
 }
 
+impl crate::table::OfProgram for Point {
+    fn program(&self) -> &str {
+        &self.program
+    }
+}
+
 impl Point {
     pub fn missing(program: &str, n: u32, workers: Option<u32>, why: String) -> Point {
         Point { program: program.into(), n, workers, status: why, ..Point::default() }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{Point, Results, POOLS, UNPOOLED, UNPOOLED_MS, WAIT_MS, WAIT_N, WAIT_POOLS};
 use crate::svg::models_and_peers;
-use crate::table::{in_order, verdict_table, Table, Verdict, DASH};
+use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
 const LOOPS: [&str; 4] = ["tokio", "epoll", "uring", "ring"];
@@ -27,21 +27,12 @@ fn kilo(qps: f64) -> String {
     }
 }
 
-/// The programs in the order they ran.
-fn names(points: &[Point]) -> Vec<String> {
-    in_order(points.iter().map(|p| p.program.as_str()))
-}
-
-fn short(status: &str) -> String {
-    crate::table::short(status, 60)
-}
-
 /// A cell: `shown` of the point that ran, else why it did not.
 fn cell(point: Option<&Point>, shown: impl Fn(&Point) -> Option<String>) -> String {
     match point {
         None => DASH.into(),
         Some(p) if p.ok() => shown(p).unwrap_or_else(|| DASH.into()),
-        Some(p) => format!("{DASH} ({})", short(&p.status)),
+        Some(p) => format!("{DASH} ({})", short(&p.status, 60)),
     }
 }
 
@@ -74,7 +65,7 @@ fn unpooled_table(r: &Results) -> String {
             let exit = if p.ok() {
                 "0".into()
             } else {
-                short(&p.status).split(':').next().unwrap_or("").to_string()
+                short(&p.status, 60).split(':').next().unwrap_or("").to_string()
             };
             t.push(vec![
                 format!("`{}`", p.program),
@@ -82,7 +73,7 @@ fn unpooled_table(r: &Results) -> String {
                 p.wall_s.map_or(DASH.into(), |w| format!("{w:.3} s")),
                 p.failed.map_or(DASH.into(), |f| f.to_string()),
                 exit,
-                p.first_error.as_deref().map_or(DASH.into(), short),
+                p.first_error.as_deref().map_or(DASH.into(), |e| short(e, 60)),
             ]);
         }
     }
@@ -129,12 +120,12 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
         .filter_map(|n| Some((*n, at(&r.wait, n, Some(90))?.wall_s? / ideal(90))))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let all_ran = rust[1..].iter().all(|n| at(&r.wait, n, Some(90)).is_some());
-    out.push((
-        format!("N = {WAIT_N} × {WAIT_MS} ms, pool W = 90"),
-        format!("every Rust model ≤ 1.05 × the ideal ({:.1} s)", ideal(90)),
-        worst.map_or(DASH.into(), |(n, x)| format!("worst `{n}`, {x:.3} ×")),
-        worst.map(|(_, x)| all_ran && x <= 1.05),
-    ));
+    out.push(Verdict {
+        case: format!("N = {WAIT_N} × {WAIT_MS} ms, pool W = 90"),
+        target: format!("every Rust model ≤ 1.05 × the ideal ({:.1} s)", ideal(90)),
+        measured: worst.map_or(DASH.into(), |(n, x)| format!("worst `{n}`, {x:.3} ×")),
+        met: worst.map(|(_, x)| all_ran && x <= 1.05),
+    });
     // 2. The event loops against pgbench at W = 10: speed and client CPU.
     let pg = at(&r.reads, "pgbench", Some(10));
     let loops: Vec<(&str, f64, f64)> = LOOPS
@@ -160,12 +151,12 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
         }
         _ => None,
     };
-    out.push((
-        "point selects, W = 10".into(),
-        "every Rust event loop ≥ 0.9 × pgbench's TPS at 10 clients, with no more client CPU a query".into(),
+    out.push(Verdict {
+        case: "point selects, W = 10".into(),
+        target: "every Rust event loop ≥ 0.9 × pgbench's TPS at 10 clients, with no more client CPU a query".into(),
         measured,
         met,
-    ));
+    });
     // 3. A connection per task past max_connections.
     let past: Vec<&Point> =
         r.unpooled.iter().filter(|p| p.n == 200 && crate::programs::is_rust(&p.program)).collect();
@@ -173,13 +164,13 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
         p.status.starts_with("exit 1")
             && p.first_error.as_deref().is_some_and(|e| e.contains("max_connections"))
     });
-    out.push((
-        "one connection per task, N = 200".into(),
-        format!(
+    out.push(Verdict {
+        case: "one connection per task, N = 200".into(),
+        target: format!(
             "the first failure names max_connections ({}); nothing hangs; exit 1",
             r.max_connections
         ),
-        format!(
+        measured: format!(
             "{} of {} Rust models exit 1 naming it",
             past.iter()
                 .filter(|p| p.status.starts_with("exit 1")
@@ -187,22 +178,22 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
                 .count(),
             past.len()
         ),
-        (!past.is_empty()).then_some(named),
-    ));
+        met: (!past.is_empty()).then_some(named),
+    });
     // The claim asyncpg makes: "on average 5× faster than psycopg3", at equal W.
     for w in [10, 50] {
         let (a, p) = (qps_of(&r.reads, "py-asyncio", w), qps_of(&r.reads, "py-threads", w));
-        out.push((
-            format!("asyncpg's claim, point selects, W = {w}"),
-            "asyncpg (`py-asyncio`) ≥ 5 × psycopg 3 (`py-threads`), as asyncpg says".into(),
-            match (a, p) {
+        out.push(Verdict {
+            case: format!("asyncpg's claim, point selects, W = {w}"),
+            target: "asyncpg (`py-asyncio`) ≥ 5 × psycopg 3 (`py-threads`), as asyncpg says".into(),
+            measured: match (a, p) {
                 (Some(a), Some(p)) => {
                     format!("{:.2} × ({} against {} queries/s)", a / p, kilo(a), kilo(p))
                 }
                 _ => DASH.into(),
             },
-            a.zip(p).map(|(a, p)| a >= 5.0 * p),
-        ));
+            met: a.zip(p).map(|(a, p)| a >= 5.0 * p),
+        });
     }
     out
 }

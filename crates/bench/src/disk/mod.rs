@@ -84,6 +84,12 @@ pub struct Point {
     pub report: Option<Report>,
 }
 
+impl crate::table::OfProgram for Point {
+    fn program(&self) -> &str {
+        &self.program
+    }
+}
+
 impl Point {
     pub fn missing(program: &str, depth: u32, why: String) -> Point {
         Point { program: program.into(), depth, status: why, ..Point::default() }

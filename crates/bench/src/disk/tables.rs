@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{Point, Results, DEPTHS, WARM_DEPTH};
 use crate::svg::models_and_peers;
-use crate::table::{in_order, verdict_table, Table, Verdict, DASH};
+use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
 /// The point of `program` at `depth` in `points`, if it ran.
@@ -26,10 +26,6 @@ fn ms(v: Option<f64>) -> String {
 }
 
 /// The programs in the order they ran, fio's first.
-fn names(points: &[Point]) -> Vec<String> {
-    in_order(points.iter().map(|p| p.program.as_str()))
-}
-
 /// IOPS at each depth, one row a program; a cell says why where a program did not run.
 fn curve_table(r: &Results) -> String {
     let depths: Vec<u32> =
@@ -44,17 +40,12 @@ fn curve_table(r: &Results) -> String {
             match r.curve.iter().find(|p| p.program == name && p.depth == d) {
                 None => DASH.to_string(),
                 Some(p) if p.ok() => p.iops.map_or(DASH.into(), kilo),
-                Some(p) => format!("{} ({})", DASH, short(&p.status)),
+                Some(p) => format!("{} ({})", DASH, short(&p.status, 70)),
             }
         });
         t.push([format!("`{name}`")].into_iter().chain(cells).collect());
     }
     t.render()
-}
-
-/// A status cut to its first clause, for a table cell.
-fn short(status: &str) -> String {
-    crate::table::short(status, 70)
 }
 
 /// Each program at one depth: IOPS, against fio's io_uring, latency, threads, CPU.
@@ -75,7 +66,7 @@ fn depth_table(r: &Results, depth: u32) -> String {
         };
         t.push(vec![
             format!("`{name}`"),
-            if p.ok() { p.iops.map_or(DASH.into(), kilo) } else { short(&p.status) },
+            if p.ok() { p.iops.map_or(DASH.into(), kilo) } else { short(&p.status, 70) },
             match (p.iops.filter(|_| p.ok()), fio) {
                 (Some(a), Some(b)) => format!("{:.2}", a / b),
                 _ => DASH.into(),
@@ -96,7 +87,7 @@ fn warm_table(r: &Results) -> String {
         t.push(vec![
             format!("`{}`", p.program),
             p.depth.to_string(),
-            if p.ok() { p.iops.map_or(DASH.into(), kilo) } else { short(&p.status) },
+            if p.ok() { p.iops.map_or(DASH.into(), kilo) } else { short(&p.status, 70) },
             ms(p.p50_ms),
             ms(p.p99_ms),
             p.cpu_us_per_op.map_or(DASH.into(), |c| format!("{c:.1} µs")),
@@ -129,8 +120,8 @@ fn scale_table(r: &Results) -> String {
             p.peak_threads.map_or(DASH.into(), |t| t.to_string()),
             p.max_rss_kib.map_or(DASH.into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
             match report.and_then(|r| r.first_error.as_deref()) {
-                Some(e) => short(e),
-                None => short(&p.status),
+                Some(e) => short(e, 70),
+                None => short(&p.status, 70),
             },
         ]);
     }
@@ -147,13 +138,8 @@ fn registered_table(r: &Results) -> String {
     };
     let plain = median("plain");
     let mut t = Table::new(&["variant", "IOPS, each round", "median", "÷ plain"]);
-    let mut variants: Vec<&str> = Vec::new();
-    for x in &r.registered {
-        if !variants.contains(&x.variant.as_str()) {
-            variants.push(&x.variant);
-        }
-    }
-    for v in variants {
+    for v in crate::table::in_order(r.registered.iter().map(|x| x.variant.as_str())) {
+        let v = v.as_str();
         let rounds: Vec<String> =
             r.registered.iter().filter(|x| x.variant == v).map(|x| kilo(x.iops)).collect();
         t.push(vec![
@@ -175,7 +161,8 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
             (Some(x), Some(y)) => format!("{} ÷ {} = {:.2}", kilo(x), kilo(y), x / y),
             _ => "not measured".into(),
         };
-        (case.to_string(), target.to_string(), measured, x.zip(y).map(|(x, y)| x / y >= floor))
+        let met = x.zip(y).map(|(x, y)| x / y >= floor);
+        Verdict { case: case.to_string(), target: target.to_string(), measured, met }
     };
     let mut v = vec![
         ratio(
@@ -208,10 +195,10 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
         ratio("serial", 1, "fio io_uring", 1, 0.9, "`serial`", "≥ 0.9 × fio io_uring at iodepth 1"),
     ];
     let (e, n) = (iops_of(c, "epoll", 4), iops_of(c, "node-promises", 4));
-    v.push((
-        "`epoll --workers 4` and `node-promises`".into(),
-        "within 15 % of each other".into(),
-        match (e, n) {
+    v.push(Verdict {
+        case: "`epoll --workers 4` and `node-promises`".into(),
+        target: "within 15 % of each other".into(),
+        measured: match (e, n) {
             (Some(e), Some(n)) => format!(
                 "{} and {}: {:.0} % apart",
                 kilo(e),
@@ -220,8 +207,8 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
             ),
             _ => "not measured".into(),
         },
-        e.zip(n).map(|(e, n)| (e - n).abs() / e.max(n) <= 0.15),
-    ));
+        met: e.zip(n).map(|(e, n)| (e - n).abs() / e.max(n) <= 0.15),
+    });
     let ring = r.scale.iter().find(|p| p.program == "ring" && p.n == 10_000);
     let (measured, met) = match ring.and_then(|p| Some((p, p.report.as_ref()?))) {
         Some((p, rep)) => {
@@ -240,12 +227,12 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
         }
         None => ("not measured".into(), None),
     };
-    v.push((
-        "`ring`, N = W = 10,000".into(),
-        "no thread of its own beyond the main one; peak RSS ≤ N × 4 KiB + 16 MiB".into(),
+    v.push(Verdict {
+        case: "`ring`, N = W = 10,000".into(),
+        target: "no thread of its own beyond the main one; peak RSS ≤ N × 4 KiB + 16 MiB".into(),
         measured,
         met,
-    ));
+    });
     v
 }
 

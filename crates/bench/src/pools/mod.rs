@@ -48,6 +48,12 @@ pub struct Point {
     pub status: String,
 }
 
+impl crate::table::OfProgram for Point {
+    fn program(&self) -> &str {
+        &self.program
+    }
+}
+
 impl Point {
     pub fn median_wall(&self) -> Option<f64> {
         (self.status == "ok").then(|| crate::stats::median(self.walls.iter().copied())).flatten()

@@ -4,12 +4,8 @@ use std::path::Path;
 
 use super::{CaseResult, Results};
 use crate::svg::{loglog, Series};
-use crate::table::{seconds, Table, DASH};
+use crate::table::{names, seconds, Table, DASH};
 use crate::template;
-
-fn names(case: &CaseResult) -> Vec<String> {
-    crate::table::in_order(case.points.iter().map(|p| p.program.as_str()))
-}
 
 /// The median wall against the pool size, one row a program.
 fn case_table(case: &CaseResult) -> String {
@@ -19,7 +15,7 @@ fn case_table(case: &CaseResult) -> String {
     let header: Vec<String> =
         ["program".into()].into_iter().chain(sizes.iter().map(|w| format!("W = {w}"))).collect();
     let mut t = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
-    for name in names(case) {
+    for name in names(&case.points) {
         let cells = sizes.iter().map(|&w| {
             match case.points.iter().find(|p| p.program == name && p.workers == w) {
                 None => DASH.into(),
@@ -39,7 +35,7 @@ fn verdict_rows(r: &Results) -> Vec<(String, String, u32, f64, Option<f64>)> {
     let rule = r.cores * 2;
     let mut rows = Vec::new();
     for case in &r.cases {
-        for name in names(case) {
+        for name in names(&case.points) {
             let points: Vec<(u32, f64)> = case
                 .points
                 .iter()
@@ -109,7 +105,7 @@ fn readings(r: &Results) -> String {
 
 /// A plot a workload: the median wall against the pool size, CPU × 2 marked.
 fn plot(r: &Results, case: &CaseResult) -> String {
-    let mut series: Vec<Series> = names(case)
+    let mut series: Vec<Series> = names(&case.points)
         .into_iter()
         .enumerate()
         .map(|(i, name)| Series {
