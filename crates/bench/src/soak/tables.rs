@@ -195,44 +195,22 @@ fn page(r: &SoakReport) -> String {
 
 /// Resident memory and descriptors over the soak, in two panels.
 fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> anyhow::Result<()> {
-    use plotters::prelude::*;
-    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", path.display());
-    let root = SVGBackend::new(path, (560, 380)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let (top, bottom) = root.split_vertically(190);
-    let end = r.seconds as f64;
-    let rss: fn(&super::Sample) -> f64 = |x| x.rss_kib as f64 / 1024.0;
-    let fds: fn(&super::Sample) -> f64 = |x| x.fds as f64;
-    let panels = [
-        (&top, format!("{}: memory (PSS of its processes), MiB", s.name), rss, BLUE),
-        (&bottom, "open descriptors (all its processes)".to_string(), fds, RED),
-    ];
-    for (area, title, value, color) in panels {
-        let points: Vec<(f64, f64)> = s.samples.iter().map(|x| (x.t, value(x))).collect();
-        let top = points.iter().map(|p| p.1).fold(1.0, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 14))
-            .margin(6)
-            .margin_right(24)
-            .x_label_area_size(34)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0.0..end, 0.0..top)
-            .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds into the load (grey line: end of the warm-up)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| if top < 10.0 { format!("{y:.1}") } else { format!("{y:.0}") })
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(|e| err(&e))?;
-        chart.draw_series(LineSeries::new(points, color)).map_err(|e| err(&e))?;
-        let warm = r.warmup_s as f64;
-        chart
-            .draw_series(LineSeries::new([(warm, 0.0), (warm, top)], BLACK.mix(0.3)))
-            .map_err(|e| err(&e))?;
-    }
-    root.present().map_err(|e| err(&e))
+    use crate::svg::over_time::{panels, TimePanel};
+    let line =
+        |value: fn(&super::Sample) -> f64| s.samples.iter().map(|x| (x.t, value(x))).collect();
+    let memory = TimePanel {
+        title: format!("{}: memory (PSS of its processes), MiB", s.name),
+        points: line(|x| x.rss_kib as f64 / 1024.0),
+        color: plotters::style::BLUE,
+    };
+    let descriptors = TimePanel {
+        title: "open descriptors (all its processes)".into(),
+        points: line(|x| x.fds as f64),
+        color: plotters::style::RED,
+    };
+    let x_label = "seconds into the load (grey line: end of the warm-up)";
+    let svg = panels(&[memory, descriptors], r.seconds as f64, r.warmup_s as f64, x_label)?;
+    crate::run::write(path, &svg)
 }
 
 /// The README's reliability section: the fuzz figures and the soak's table.

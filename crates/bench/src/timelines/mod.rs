@@ -7,8 +7,6 @@
 //!   with and without `--offload`.
 //! - `http`: 1,000 requests at once, `tokio` against `threads`.
 
-mod draw;
-
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +16,7 @@ use workload::timeline::{Line, Timeline};
 use crate::cli::Timelines;
 use crate::programs::{roster, Programs};
 use crate::run::Row;
-use draw::Panel;
+use crate::svg::timeline::{self, Panel};
 use roster::Workload;
 
 /// One case: its title, whether its tasks are CPU work, its rows, and what every row runs.
@@ -97,7 +95,7 @@ pub fn timelines(o: &Timelines) -> anyhow::Result<()> {
             run(&argv)?;
             panels.push(panel(&row.name, color, &file)?);
         }
-        let svg = draw::timeline(case.title, case.work, &panels);
+        let svg = timeline::timeline(case.title, case.work, &panels);
         let path = o.out.join(format!("{}.svg", case.name));
         std::fs::write(&path, svg).with_context(|| path.display().to_string())?;
         eprintln!("timelines: wrote {}", path.display());

@@ -1,5 +1,11 @@
-//! Log-log line plots on plotters' SVG backend, which escapes every text it writes; and the
-//! palette every plot and timeline shares.
+//! Every picture the benchmarks draw, in one module: log-log line plots on plotters' SVG
+//! backend, which escapes every text it writes, and the palette every plot shares; and
+//!
+//! - [`over_time`]: panels of a figure against time (the soak's memory and descriptors);
+//! - [`timeline`]: which task ran when and where, drawn by hand, through [`escape`].
+
+pub mod over_time;
+pub mod timeline;
 
 use plotters::prelude::*;
 
