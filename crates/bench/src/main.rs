@@ -1,6 +1,6 @@
 //! `bench`: the benchmark driver behind `make bench`, `bench-quick`, `bench-http`,
-//! `bench-cpu`, `bench-scale`, `bench-serve`, `bench-disk`, `timelines`, `plots`, `strace`,
-//! `perf`, `syscalls` and `readme`.
+//! `bench-cpu`, `bench-scale`, `bench-serve`, `bench-disk`, `bench-brigade`, `bench-pools`,
+//! `bench-db`, `soak`, `timelines`, `plots`, `strace`, `perf`, `syscalls` and `readme`.
 //!
 //! It times the model binaries and the Python peers with hyperfine — one hyperfine run per
 //! group, so that their figures compare as ratios on a noisy machine — runs each once more
@@ -14,20 +14,19 @@
 //! - [`programs`]: the roster (`roster.toml`) — every model and peer, a row of any of them
 //!   by its label, whether each can run here; [`list`]: `bench list` prints it.
 //! - [`run`]: running commands — each command once for its own report, then hyperfine for
-//!   the timings.
-//! - [`suites`]: what `seed`, `http` and `cpu` run, in which groups; [`reading`]: what their
+//!   the timings — through the `child` crate, the harness's one way to start a program.
+//! - [`timed`]: what `seed`, `http` and `cpu` run, in which groups; [`reading`]: what their
 //!   figures say, computed from them; `templates/*.md`: the fixed prose around them.
-//! - [`scale`]: the sweep from ten tasks to a million, its tables and its plots ([`svg`]).
+//! - [`suite`]: the shape every sweep below shares — run or `--redraw`, one JSON, a page,
+//!   a README section — and [`stats`], the one median and quantile their figures use.
+//! - The sweeps: [`scale`], ten tasks to a million; [`serve`], every model and peer as a
+//!   server under wrk, oha and the `epoll` client, beside nginx; [`disk`], blocks of one
+//!   file at 1 … 1,024 in flight, beside fio; [`brigade`], what a hand-off between tasks
+//!   costs; [`pools`], "CPU × 2" tested; [`db`], PostgreSQL, beside pgbench; [`soak`],
+//!   every server at once under a hostile mix.
 //! - [`trace`]: one binary under strace or perf, and the syscall counts of every model.
-//! - [`timelines`]: the cases that teach, run with `--timeline` and drawn as SVG.
-//! - [`serve`]: every model and peer as a server under wrk, oha and the `epoll` client,
-//!   beside nginx.
-//! - [`disk`]: every model and peer reading blocks of one file at 1 … 1,024 in flight,
-//!   beside fio; [`brigade`]: the bucket brigade, what a hand-off between tasks costs;
-//!   [`pools`]: "CPU × 2" tested, every pool at every size; [`db`]: every model and peer
-//!   against PostgreSQL, beside pgbench; [`child`]: one child run to its
-//!   end or its time limit, its group killed; [`soak`]: every server at once under a
-//!   hostile mix, memory and descriptors over time.
+//! - [`timelines`]: the cases that teach, run with `--timeline`.
+//! - [`svg`]: every picture — log-log plots, panels over time, the timelines.
 //! - [`conform`]: every contract check against any command, one line a check.
 //! - [`readme`]: the README's result sections, from `results/`, and [`drift`]: `--check`,
 //!   every figure of the prose found in `results/`; [`loops`]: its side-by-side

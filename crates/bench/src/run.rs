@@ -136,7 +136,7 @@ impl Bench {
     }
 
     /// Each row run once with `--json`, for its own report. This comes before hyperfine: a
-    /// row that hangs is killed at [`crate::child::limit`], marked "timed out after N s",
+    /// row that hangs is killed at [`child::limit`], marked "timed out after N s",
     /// and left out of the timings, so that it cannot hang the benchmark.
     pub fn reports(&self, rows: Vec<Row>) -> Vec<Measured> {
         eprintln!("== {} commands, one run each with --json for its own report", rows.len());

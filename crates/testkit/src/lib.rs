@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //!
-//! - [`run`]: run a binary and read its [`Outcome`]; run it under a lowered RLIMIT_NPROC or
+//! - [`mod@run`]: run a binary and read its [`Outcome`]; run it under a lowered RLIMIT_NPROC or
 //!   RLIMIT_NOFILE, as root or as any other user, or where io_uring is refused; find the
 //!   processes a run left behind.
 //! - [`servers`]: the project's service in-process, and the servers that misbehave on
@@ -30,9 +30,14 @@
 //!   folder on a real disk, for the models' `disk_tests!` and the peers alike.
 //! - [`serve_checks`]: what every server must do, for the models' `serve_tests!` and the
 //!   peers alike.
-//! - `suites`: the test suites as macros, each taking the binary's name —
-//!   [`contract_tests!`] for every model, [`concurrent_tests!`], [`pool_tests!`],
-//!   [`socket_limit_tests!`] and [`event_loop_tests!`] for the models of each kind.
+//! - [`suites`]: the test suites as macros, each taking the binary's name —
+//!   [`contract_tests!`] for every model, [`concurrent_tests!`], [`socket_limit_tests!`] and
+//!   [`event_loop_tests!`] for the models of each kind; [`pool_tests!`] and
+//!   [`offload_tests!`] come with every model and run where its roster.toml entry declares
+//!   the knob.
+//!
+//! Every binary is started through the `child` crate, the harness's one way to start a
+//! program: a process group of its own, one time limit, the group killed after.
 
 pub mod brigade_checks;
 pub mod cli_checks;

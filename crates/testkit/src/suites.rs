@@ -1,6 +1,6 @@
 //! The test suites, as macros: `contract_tests!("tokio")` in `crates/tokio/tests/tokio.rs`
 //! expands to a module of tests that drive the `tokio` binary. Each macro takes the binary's
-//! name and needs nothing else from the file it is invoked in; [`suites!`] invokes several.
+//! name and needs nothing else from the file it is invoked in; [`suites!`](crate::suites!) invokes several.
 
 /// The suites a model passes, in one line:
 /// `testkit::suites!("tokio": contract_tests, concurrent_tests, event_loop_tests);`

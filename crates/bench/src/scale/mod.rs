@@ -7,7 +7,7 @@
 //! than a minute stops there too.
 //!
 //! The lines of the sweep are declared once, as data ([`sleep_lines`], [`http_lines`]);
-//! [`point`] runs one point, [`tables`] and [`plots`] draw what `scale.json` holds.
+//! [`point`] runs one point, [`tables`] and [`mod@plots`] draw what `scale.json` holds.
 
 mod plots;
 pub mod point;
