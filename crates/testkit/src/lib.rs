@@ -30,7 +30,7 @@
 //!   folder on a real disk, for the models' `disk_tests!` and the peers alike.
 //! - [`serve_checks`]: what every server must do, for the models' `serve_tests!` and the
 //!   peers alike.
-//! - [`suites`]: the test suites as macros, each taking the binary's name —
+//! - [`mod@suites`]: the test suites as macros, each taking the binary's name —
 //!   [`contract_tests!`] for every model, [`concurrent_tests!`], [`socket_limit_tests!`] and
 //!   [`event_loop_tests!`] for the models of each kind; [`pool_tests!`] and
 //!   [`offload_tests!`] come with every model and run where its roster.toml entry declares
