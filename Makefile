@@ -116,6 +116,12 @@ bench-pools: build peers ## "CPU x 2" tested: every pool model on sleep, http, c
 	$(BIN)/bench pools --python $(PEER_PYTHON) --out results/pools
 	$(BIN)/bench readme
 
+# Any other sweep of `bench` (a new workload's suite, say) needs no target of its own:
+# make bench-NAME runs `bench NAME` into results/NAME/. The sweeps above name their tools.
+bench-%: build peers
+	$(BIN)/bench $* --python $(PEER_PYTHON) --out results/$*
+	$(BIN)/bench readme
+
 timelines: build peers ## the cases that teach, with --timeline: 10 x 1 s, 8 SHA-256 chains, 1,000 requests -> rewrites the tracked results/timelines/
 	$(BIN)/bench timelines --python $(PEER_PYTHON) --out results/timelines
 

@@ -3,62 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-
-/// Run the benchmarks and write results/ (the Makefile's bench targets call this).
-#[derive(Parser)]
-#[command(name = "bench")]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand)]
-pub enum Command {
-    /// Every model and peer in the roster (roster.toml): runtime, workloads, flags, whether
-    /// it runs here and how to install it
-    List(List),
-    /// The article's table: 10 tasks, each waits 1 s (or 100 ms with --quick), every model and peer
-    Seed(Seed),
-    /// The http workload at N = 100, 1,000 and 10,000 against the local service
-    Http(Timed),
-    /// The cpu workload: 8 SHA-256 chains through every model and peer
-    Cpu(Timed),
-    /// Sleeping tasks from 10 to 1,000,000 per model, until each stops; tables and plots
-    Scale(Scale),
-    /// Draw the scale plots again from scale.json, running nothing
-    Plots(Out),
-    /// One model under `strace -f -c` or `perf stat`
-    Trace(Trace),
-    /// Every model and the Go and Node peers under `strace -f -c`, sleep and http: the top
-    /// syscalls, to a Markdown file and JSON beside it
-    Syscalls(Syscalls),
-    /// Every model and peer as a server, beside nginx, under wrk, oha and the epoll client:
-    /// results/serve/
-    Serve(Serve),
-    /// Run the cases that teach with --timeline and draw one SVG each: results/timelines/
-    Timelines(Timelines),
-    /// Every model and peer reading 4 KiB blocks at 1 … 1,024 in flight, beside fio on the
-    /// same file: results/disk/
-    Disk(Disk),
-    /// The bucket brigade: what a hand-off costs in every model and peer, N = 2 … 100,000,
-    /// unpinned and pinned: results/brigade/
-    Brigade(Sweep),
-    /// "CPU × 2", tested: every pool model on each workload at --workers 1 … N:
-    /// results/pools/
-    Pools(Sweep),
-    /// Every model and peer querying PostgreSQL, beside pgbench, the server pinned to one
-    /// core: results/db/
-    Db(Sweep),
-    /// Every Rust model's server and nginx at once under a hostile mix for a while: wrong
-    /// answers, crashes, memory and descriptors over time: results/soak/
-    Soak(Soak),
-    /// Every contract check against any command (`bench conform -- python3 my_peer.py`):
-    /// one line a check, then `N passed, N failed`; exit 1 if any failed
-    Conform(Conform),
-    /// Rewrite the README's result sections from the JSON in results/
-    Readme(Readme),
-}
+use clap::Args;
 
 /// An id of the roster, or bad input that lists them.
 fn roster_id(id: &str) -> anyhow::Result<String> {
@@ -337,30 +282,4 @@ pub struct Readme {
     /// written by hand (in the README or a crate's doc) is not found in results/
     #[arg(long)]
     pub check: bool,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn the_command_line_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn a_misspelled_option_is_an_error_not_ignored() {
-        let bad = [
-            &["bench", "seed", "--bogus"][..],
-            &["bench", "seed", "--hyperfine", "h", "--python", "p", "--out", "o", "--qiuck"],
-            &["bench", "trace", "--tool", "strace", "--model", "nosuch"],
-            &["bench", "frobnicate"],
-        ];
-        for argv in bad {
-            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
-        }
-        let ok = ["bench", "scale", "--smoke", "--python", "p", "--out", "o"];
-        assert!(Cli::try_parse_from(ok).is_ok());
-    }
 }

@@ -62,9 +62,85 @@ mod timed;
 mod timelines;
 mod trace;
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use cli::Command;
+use clap::{Parser, Subcommand};
+
+/// Run the benchmarks and write results/ (the Makefile's bench targets call this).
+#[derive(Parser)]
+#[command(name = "bench")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Every model and peer in the roster (roster.toml): runtime, workloads, flags, whether
+    /// it runs here and how to install it
+    List(cli::List),
+    /// The article's table: 10 tasks, each waits 1 s (or 100 ms with --quick), every model and peer
+    Seed(cli::Seed),
+    /// The http workload at N = 100, 1,000 and 10,000 against the local service
+    Http(cli::Timed),
+    /// The cpu workload: 8 SHA-256 chains through every model and peer
+    Cpu(cli::Timed),
+    /// Sleeping tasks from 10 to 1,000,000 per model, until each stops; tables and plots
+    Scale(cli::Scale),
+    /// Draw the scale plots again from scale.json, running nothing
+    Plots(cli::Out),
+    /// One model under `strace -f -c` or `perf stat`
+    Trace(cli::Trace),
+    /// Every model and the Go and Node peers under `strace -f -c`, sleep and http: the top
+    /// syscalls, to a Markdown file and JSON beside it
+    Syscalls(cli::Syscalls),
+    /// Every model and peer as a server, beside nginx, under wrk, oha and the epoll client:
+    /// results/serve/
+    Serve(cli::Serve),
+    /// Run the cases that teach with --timeline and draw one SVG each: results/timelines/
+    Timelines(cli::Timelines),
+    /// Every model and peer reading 4 KiB blocks at 1 … 1,024 in flight, beside fio on the
+    /// same file: results/disk/
+    Disk(cli::Disk),
+    /// The bucket brigade: what a hand-off costs in every model and peer, N = 2 … 100,000,
+    /// unpinned and pinned: results/brigade/
+    Brigade(cli::Sweep),
+    /// "CPU × 2", tested: every pool model on each workload at --workers 1 … N:
+    /// results/pools/
+    Pools(cli::Sweep),
+    /// Every model and peer querying PostgreSQL, beside pgbench, the server pinned to one
+    /// core: results/db/
+    Db(cli::Sweep),
+    /// Every Rust model's server and nginx at once under a hostile mix for a while: wrong
+    /// answers, crashes, memory and descriptors over time: results/soak/
+    Soak(cli::Soak),
+    /// Every contract check against any command (`bench conform -- python3 my_peer.py`):
+    /// one line a check, then `N passed, N failed`; exit 1 if any failed
+    Conform(cli::Conform),
+    /// Rewrite the README's result sections from the JSON in results/
+    Readme(cli::Readme),
+}
+
+/// What writes a README section from results/.
+type Section = fn(&Path) -> anyhow::Result<String>;
+
+/// The README's result sections, in its order: each section's name (its markers, `<!--
+/// NAME:start -->`) and what writes it from results/.
+pub const SECTIONS: [(&str, Section); 12] = [
+    ("seed", timed::seed_section),
+    ("http", timed::http_section),
+    ("cpu", timed::cpu_section),
+    ("scale", |results| scale::SUITE.section(results)),
+    ("loops", loops::section),
+    ("claim", claim::section),
+    ("serve", |results| serve::SUITE.section(results)),
+    ("disk", |results| disk::SUITE.section(results)),
+    ("brigade", |results| brigade::SUITE.section(results)),
+    ("pools", |results| pools::SUITE.section(results)),
+    ("db", |results| db::SUITE.section(results)),
+    ("reliability", soak::tables::reliability),
+];
 
 fn main() -> ExitCode {
     // The roster first: a mistake in it is one error before anything runs.
@@ -72,7 +148,7 @@ fn main() -> ExitCode {
         eprintln!("Error: {e}");
         return ExitCode::from(2);
     }
-    let cli: cli::Cli = workload::cli::parse_or_exit();
+    let cli: Cli = workload::cli::parse_or_exit();
     let outcome = match cli.command {
         Command::List(o) => list::list(&o),
         Command::Seed(o) => timed::seed(&o),
@@ -99,5 +175,31 @@ fn main() -> ExitCode {
             eprintln!("Error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_misspelled_option_is_an_error_not_ignored() {
+        let bad = [
+            &["bench", "seed", "--bogus"][..],
+            &["bench", "seed", "--hyperfine", "h", "--python", "p", "--out", "o", "--qiuck"],
+            &["bench", "trace", "--tool", "strace", "--model", "nosuch"],
+            &["bench", "frobnicate"],
+        ];
+        for argv in bad {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+        }
+        let ok = ["bench", "scale", "--smoke", "--python", "p", "--out", "o"];
+        assert!(Cli::try_parse_from(ok).is_ok());
     }
 }

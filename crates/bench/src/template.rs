@@ -1,4 +1,5 @@
-//! The fixed prose of every page lives in `templates/*.md`, where it reads as Markdown; the
+//! The fixed prose of every page lives in Markdown files — a sweep's in its own folder
+//! (`page.md`, `readme.md`), the timed tables' in `templates/*.md` — where it reads as Markdown; the
 //! code only fills its `{{slot}}`s with what was measured.
 
 /// `template` with every `{{name}}` replaced by its value; an error if a slot is left over,
@@ -21,24 +22,12 @@ pub fn fill(name: &str, template: &str, values: &[(&str, &str)]) -> anyhow::Resu
 pub const SEED: &str = include_str!("../templates/seed.md");
 pub const HTTP: &str = include_str!("../templates/http.md");
 pub const CPU: &str = include_str!("../templates/cpu.md");
-pub const SCALE: &str = include_str!("../templates/scale.md");
 pub const SYSCALLS: &str = include_str!("../templates/syscalls.md");
 pub const README_SEED: &str = include_str!("../templates/readme-seed.md");
 pub const README_HTTP: &str = include_str!("../templates/readme-http.md");
 pub const README_CPU: &str = include_str!("../templates/readme-cpu.md");
-pub const README_SCALE: &str = include_str!("../templates/readme-scale.md");
 pub const README_LOOPS: &str = include_str!("../templates/readme-loops.md");
 pub const README_CLAIM: &str = include_str!("../templates/readme-claim.md");
-pub const SERVE: &str = include_str!("../templates/serve.md");
-pub const README_SERVE: &str = include_str!("../templates/readme-serve.md");
-pub const DISK: &str = include_str!("../templates/disk.md");
-pub const README_DISK: &str = include_str!("../templates/readme-disk.md");
-pub const BRIGADE: &str = include_str!("../templates/brigade.md");
-pub const README_BRIGADE: &str = include_str!("../templates/readme-brigade.md");
-pub const POOLS: &str = include_str!("../templates/pools.md");
-pub const README_POOLS: &str = include_str!("../templates/readme-pools.md");
-pub const DB: &str = include_str!("../templates/db.md");
-pub const README_DB: &str = include_str!("../templates/readme-db.md");
 
 #[cfg(test)]
 mod tests {

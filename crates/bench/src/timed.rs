@@ -1,10 +1,15 @@
-//! The hyperfine suites: which commands `seed`, `http` and `cpu` run, in which groups, and
-//! the page each writes. The prose of the pages is in `templates/`, what the figures say is
-//! computed in [`crate::reading`].
+//! The timed tables (hyperfine's): which commands `seed`, `http` and `cpu` run, in which
+//! groups, the page each writes, and its compact form in the README. The prose of the pages
+//! is in `templates/`, what the figures say is computed in [`crate::reading`].
+
+use std::path::Path;
+
+use anyhow::Context;
 
 use crate::cli::Timed;
 use crate::programs::{self, roster, Programs};
-use crate::run::{Bench, Group, Measured, Row};
+use crate::run::{read_json, Bench, Group, HyperfineExport, Measured, ReportEntry, Row};
+use crate::table::{lateness_p99, loop_lag, memory, own_wall, seconds, Table, DASH};
 use crate::{facts, reading, table, template};
 use roster::{Flag, Workload};
 
@@ -237,4 +242,133 @@ pub fn http(options: &Timed) -> anyhow::Result<()> {
         &[("sections", &sections), ("machine", &facts::markdown(&facts))],
     )?;
     bench.write("README.md", &text)
+}
+
+// ---- the README's sections of the timed tables, from results/ ----
+
+/// The rows a bench wrote to `dir`: timings from its `hyperfine-*.json` files whose name
+/// contains `filter`, reports from `reports_file`, in the order of the reports.
+pub fn load(dir: &Path, filter: &str, reports_file: &str) -> anyhow::Result<Vec<Measured>> {
+    let mut timings = std::collections::HashMap::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| dir.display().to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        if name.starts_with("hyperfine-") && name.contains(filter) {
+            for timing in read_json::<HyperfineExport>(&path)?.results {
+                timings.insert(timing.command.clone(), timing);
+            }
+        }
+    }
+    let reports: Vec<ReportEntry> = read_json(&dir.join(reports_file))?;
+    Ok(reports
+        .into_iter()
+        .map(|entry| {
+            let mut row = Row::new(entry.name.clone(), entry.argv);
+            row.article = crate::timed::article_figure(&entry.name);
+            Measured { timing: timings.remove(&entry.name), report: entry.report, row }
+        })
+        .collect())
+}
+
+fn median_cell(m: &Measured) -> String {
+    m.timing.as_ref().map_or(DASH.into(), |t| seconds(t.median))
+}
+
+/// The article's table: the compact form of `results/seed/README.md`.
+pub fn seed_section(results: &Path) -> anyhow::Result<String> {
+    let rows = load(&results.join("seed"), "", "reports.json")?;
+    let mut t = Table::new(&[
+        "model",
+        "article",
+        "median (hyperfine)",
+        "own wall",
+        "peak memory (self + children)",
+        "p99 lateness",
+    ]);
+    for m in &rows {
+        let report = m.report.as_ref();
+        t.push(vec![
+            format!("`{}`", m.row.name),
+            m.row.article.unwrap_or(DASH).to_string(),
+            median_cell(m),
+            own_wall(report),
+            memory(report),
+            lateness_p99(report),
+        ]);
+    }
+    template::fill("readme-seed.md", template::README_SEED, &[("table", &t.render())])
+}
+
+/// 10,000 requests at once: the compact form of `results/http/README.md`.
+pub fn http_section(results: &Path) -> anyhow::Result<String> {
+    let rows = load(&results.join("http"), "n10000", "reports-n10000.json")?;
+    let mut t =
+        Table::new(&["model", "median (hyperfine)", "own wall", "peak memory", "p99 lateness"]);
+    for m in &rows {
+        let report = m.report.as_ref();
+        t.push(vec![
+            format!("`{}`", m.row.name),
+            median_cell(m),
+            own_wall(report),
+            memory(report),
+            lateness_p99(report),
+        ]);
+    }
+    template::fill("readme-http.md", template::README_HTTP, &[("table", &t.render())])
+}
+
+/// The GIL contrast: speedup over each language's serial row, and the loop's lag.
+pub fn cpu_section(results: &Path) -> anyhow::Result<String> {
+    let rows = load(&results.join("cpu"), "", "reports.json")?;
+    let median_of = |name: &str| crate::reading::median(&rows, name);
+    let mut t = Table::new(&[
+        "model",
+        "median",
+        "speedup over its serial",
+        "CPU / wall",
+        "loop's 10 ms timer: max lag",
+    ]);
+    for m in &rows {
+        // A row whose program is not in the roster has no runtime to be compared within.
+        let serial = crate::programs::one_at_a_time(&m.row.name)?;
+        let speedup = m.timing.as_ref().and_then(|t| Some(median_of(serial)? / t.median));
+        t.push(vec![
+            format!("`{}`", m.row.name),
+            median_cell(m),
+            speedup.map_or(DASH.into(), |s| format!("{s:.2}×")),
+            m.timing
+                .as_ref()
+                .map_or(DASH.into(), |t| format!("{:.2}", (t.user + t.system) / t.mean)),
+            loop_lag(m.report.as_ref()),
+        ]);
+    }
+    template::fill("readme-cpu.md", template::README_CPU, &[("table", &t.render())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_load_from_the_json_a_bench_wrote() {
+        let results = std::env::temp_dir().join(format!("conclab-timed-{}", std::process::id()));
+        let dir = results.join("seed");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("hyperfine-concurrent.json"), r#"{"results":[{"command":"tokio","mean":1.0021,"stddev":0.0004,"median":1.0019,"min":1.0015,"max":1.003,"user":0.002,"system":0.003,"exit_codes":[0,0]}]}"#).unwrap();
+        std::fs::write(dir.join("reports.json"), r#"[{"name":"tokio","argv":[],"report":{"model":"tokio","workload":"sleep","tasks":10,"workers":2,"ok":10,"failed":0,"checksum":1045,"wall_s":1.0012,"ideal_s":1.0,"max_rss_kib":3174,"children_max_rss_kib_sum":0,"voluntary_ctx_switches":31,"involuntary_ctx_switches":2,"lateness_ms":{"p50":0.4,"p99":1.14,"max":1.2}}},{"name":"py-uvloop","argv":[],"report":null}]"#).unwrap();
+        let text = seed_section(&results).unwrap();
+        assert!(
+            text.contains(
+                "| `tokio` | 1.0110 s (asyncio) | 1.0019 s | 1.0012 s | 3.1 MiB | 1.1 ms |"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("| `py-uvloop` | 1.01 s | — | — | — | — |"), "{text}");
+        std::fs::remove_dir_all(&results).unwrap();
+    }
 }

@@ -8,6 +8,10 @@ use crate::svg::{loglog, Series};
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
+/// The page's fixed prose, and the README section's.
+const PAGE: &str = include_str!("page.md");
+const README: &str = include_str!("readme.md");
+
 fn at<'a>(r: &'a Results, program: &str, n: u32, pinned: bool) -> Option<&'a Point> {
     r.points.iter().find(|p| p.program == program && p.n == n && p.pinned == pinned)
 }
@@ -231,7 +235,7 @@ fn plots(r: &Results) -> [(&'static str, String); 3] {
 }
 
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    let page = ("brigade.md", template::BRIGADE);
+    let page = ("brigade.md", PAGE);
     crate::suite::write_page(
         out,
         plots(r),
@@ -253,7 +257,7 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
 pub fn section(r: &Results) -> anyhow::Result<String> {
     template::fill(
         "readme-brigade.md",
-        template::README_BRIGADE,
+        README,
         &[
             ("judged_at", &JUDGED_AT.to_string()),
             ("judged", &judged_table(r, false)),

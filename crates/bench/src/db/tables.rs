@@ -8,6 +8,10 @@ use crate::svg::models_and_peers;
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
+/// The page's fixed prose, and the README section's.
+const PAGE: &str = include_str!("page.md");
+const README: &str = include_str!("readme.md");
+
 const LOOPS: [&str; 4] = ["tokio", "epoll", "uring", "ring"];
 
 /// The point of `program` with `workers` in `points`, if it ran to the end.
@@ -279,7 +283,7 @@ fn plots(r: &Results) -> [(&'static str, String); 2] {
 
 /// results/db/README.md and the plots.
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    let page = ("db.md", template::DB);
+    let page = ("db.md", PAGE);
     crate::suite::write_page(
         out,
         plots(r),
@@ -310,7 +314,7 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
 pub fn section(r: &Results) -> anyhow::Result<String> {
     template::fill(
         "readme-db.md",
-        template::README_DB,
+        README,
         &[
             ("max_connections", &r.max_connections.to_string()),
             ("wait", &wait_table(r)),

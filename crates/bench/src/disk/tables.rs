@@ -8,6 +8,10 @@ use crate::svg::models_and_peers;
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 use crate::template;
 
+/// The page's fixed prose, and the README section's.
+const PAGE: &str = include_str!("page.md");
+const README: &str = include_str!("readme.md");
+
 /// The point of `program` at `depth` in `points`, if it ran.
 fn at<'a>(points: &'a [Point], program: &str, depth: u32) -> Option<&'a Point> {
     points.iter().find(|p| p.program == program && p.depth == depth && p.ok())
@@ -323,7 +327,7 @@ fn plots(r: &Results) -> [(&'static str, String); 2] {
 
 /// results/disk/README.md and the plots.
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    let page = ("disk.md", template::DISK);
+    let page = ("disk.md", PAGE);
     crate::suite::write_page(
         out,
         plots(r),
@@ -347,7 +351,7 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
 pub fn section(r: &Results) -> anyhow::Result<String> {
     template::fill(
         "readme-disk.md",
-        template::README_DISK,
+        README,
         &[
             ("depth64", &depth_table(r, 64)),
             ("verdicts", &verdict_table(verdicts(r))),

@@ -7,6 +7,10 @@ use crate::svg::{loglog, Series};
 use crate::table::{names, seconds, Table, DASH};
 use crate::template;
 
+/// The page's fixed prose, and the README section's.
+const PAGE: &str = include_str!("page.md");
+const README: &str = include_str!("readme.md");
+
 /// The median wall against the pool size, one row a program.
 fn case_table(case: &CaseResult) -> String {
     let mut sizes: Vec<u32> = case.points.iter().map(|p| p.workers).collect();
@@ -153,7 +157,7 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
         );
         plots.push((file, plot(r, case)));
     }
-    let page = ("pools.md", template::POOLS);
+    let page = ("pools.md", PAGE);
     crate::suite::write_page(
         out,
         plots,
@@ -174,7 +178,7 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
 pub fn section(r: &Results) -> anyhow::Result<String> {
     template::fill(
         "readme-pools.md",
-        template::README_POOLS,
+        README,
         &[
             ("rule", &(r.cores * 2).to_string()),
             ("verdicts", &verdict_table(r)),

@@ -24,6 +24,10 @@ use crate::{facts, template};
 use point::{Point, LIMIT};
 use roster::Workload;
 
+/// The page's fixed prose, and the README section's.
+const PAGE: &str = include_str!("page.md");
+const README: &str = include_str!("readme.md");
+
 /// What `scale.json` holds: the machine, and every point of both sweeps.
 #[derive(Serialize, Deserialize)]
 pub struct ScaleData {
@@ -225,7 +229,7 @@ fn draw(out: &std::path::Path, data: &ScaleData) -> anyhow::Result<()> {
     plots::write_plots(out, data.sleep_ms, &data.sleep, &data.http)?;
     let text = template::fill(
         "scale.md",
-        template::SCALE,
+        PAGE,
         &[
             ("limit_s", &LIMIT.as_secs().to_string()),
             ("breaking_points", &tables::breaking_points(&data.sleep, &data.http)),
@@ -249,7 +253,7 @@ pub fn plots(options: &Out) -> anyhow::Result<()> {
 fn section(data: &ScaleData) -> anyhow::Result<String> {
     template::fill(
         "readme-scale.md",
-        template::README_SCALE,
+        README,
         &[
             ("targets", &tables::targets(&data.sleep)),
             ("breaking_points", &tables::breaking_points(&data.sleep, &data.http)),

@@ -4,6 +4,10 @@ use super::{CpuCase, Results};
 use crate::table::{Table, DASH};
 use crate::template;
 
+/// The page's fixed prose, and the README section's.
+const PAGE: &str = include_str!("page.md");
+const README: &str = include_str!("readme.md");
+
 fn ms(v: f64) -> String {
     if v.is_nan() {
         DASH.into()
@@ -353,12 +357,12 @@ pub fn write(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
     let v = values(r);
     let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
     let no_plots: [(&str, String); 0] = [];
-    crate::suite::write_page(out, no_plots, ("serve.md", template::SERVE), &r.facts, &refs)
+    crate::suite::write_page(out, no_plots, ("serve.md", PAGE), &r.facts, &refs)
 }
 
 /// The README's section.
 pub fn section(r: &Results) -> anyhow::Result<String> {
     let v = values(r);
     let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
-    template::fill("readme-serve.md", template::README_SERVE, &refs)
+    template::fill("readme-serve.md", README, &refs)
 }
