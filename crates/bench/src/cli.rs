@@ -119,7 +119,8 @@ pub struct Timelines {
     pub out: PathBuf,
 }
 
-/// What a sweep that writes one results folder needs: `disk`, `brigade`, `pools`.
+/// What a sweep that writes one results folder needs: `brigade`, `pools`, `db`, and beside
+/// their own options `disk` and `serve`.
 #[derive(Args)]
 pub struct Sweep {
     /// The peers' Python (Go and Node are looked for beside it)
@@ -153,24 +154,14 @@ pub struct Disk {
 
 #[derive(Args)]
 pub struct Serve {
-    /// The peers' Python (Go and Node are looked for beside it)
-    #[arg(long, value_name = "PATH")]
-    pub python: String,
+    #[command(flatten)]
+    pub sweep: Sweep,
     /// The wrk that drives the throughput case
     #[arg(long, value_name = "PATH", default_value = "wrk")]
     pub wrk: String,
     /// The oha that drives the open loop
     #[arg(long, value_name = "PATH", default_value = ".tools/bin/oha")]
     pub oha: String,
-    /// Where serve.json and its tables go
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// 2 s a load and smaller N, to try the pipeline
-    #[arg(long)]
-    pub quick: bool,
-    /// Write the page again from the JSON in OUT, running nothing
-    #[arg(long)]
-    pub redraw: bool,
 }
 
 /// What a timed table (hyperfine's) needs: `http`, `cpu`.

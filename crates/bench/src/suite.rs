@@ -40,7 +40,7 @@ impl Place for crate::cli::Disk {
 
 impl Place for crate::cli::Serve {
     fn place(&self) -> (&Path, bool) {
-        (&self.out, self.redraw)
+        self.sweep.place()
     }
 }
 

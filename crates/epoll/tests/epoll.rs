@@ -1,6 +1,6 @@
 //! `epoll`: the contract, concurrency, descriptors and the event loop.
 
-testkit::suites!("epoll": contract_tests, disk_tests, db_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
+testkit::suites!("epoll": contract_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
 
 /// The loop itself is one thread, whatever `--workers` says: the flag sizes only the threads
 /// it hands files to (below) and its offload pool, so on sleep it is refused.

@@ -1,6 +1,6 @@
 //! `procs`: the contract, concurrency, the pool, and what forking costs and where it stops.
 
-testkit::suites!("procs": contract_tests, disk_tests, db_tests, brigade_tests, concurrent_tests, serve_tests, concurrent_serve_tests, serve_nproc_tests);
+testkit::suites!("procs": contract_tests, brigade_tests, concurrent_tests, serve_tests, concurrent_serve_tests, serve_nproc_tests);
 
 const BIN: &str = env!("CARGO_BIN_EXE_procs");
 

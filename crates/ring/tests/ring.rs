@@ -1,7 +1,7 @@
 //! `ring`: the contract, concurrency, descriptors and the event loop, on a raw io_uring; and
 //! what only a completion loop can get wrong: its queues, and a ring it may not create.
 
-testkit::suites!("ring": contract_tests, disk_tests, db_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
+testkit::suites!("ring": contract_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
 
 const BIN: &str = env!("CARGO_BIN_EXE_ring");
 

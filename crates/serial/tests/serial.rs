@@ -1,6 +1,6 @@
 //! `serial`: the contract, and one task after another.
 
-testkit::suites!("serial": contract_tests, disk_tests, db_tests, brigade_tests, serve_tests);
+testkit::suites!("serial": contract_tests, brigade_tests, serve_tests);
 
 const BIN: &str = env!("CARGO_BIN_EXE_serial");
 

@@ -52,6 +52,23 @@ pub mod serving;
 pub mod suites;
 pub use roster;
 
+/// The suites a model passes, in one line:
+/// `testkit::suites!("tokio": contract_tests, concurrent_tests, event_loop_tests);`
+/// The suites of the workloads and knobs its roster.toml entry declares come with them, each
+/// test run only where the entry says the model runs the workload or takes the knob: disk,
+/// db; a pool (`--workers` sizing its tasks'), `--offload`. A new workload's suite is named
+/// here, once.
+#[macro_export]
+macro_rules! suites {
+    ($bin:literal: $($suite:ident),+ $(,)?) => {
+        $crate::disk_tests!($bin);
+        $crate::db_tests!($bin);
+        $crate::pool_tests!($bin);
+        $crate::offload_tests!($bin);
+        $( $crate::$suite!($bin); )+
+    };
+}
+
 pub use run::Outcome;
 pub use run::{
     assert_http_fails, run, run_command, run_http, run_with_env, run_with_nofile_limit,

@@ -2,17 +2,15 @@
 //! expands to a module of tests that drive the `tokio` binary. Each macro takes the binary's
 //! name and needs nothing else from the file it is invoked in; [`suites!`](crate::suites!) invokes several.
 
-/// The suites a model passes, in one line:
-/// `testkit::suites!("tokio": contract_tests, concurrent_tests, event_loop_tests);`
-/// The suites of the knobs its roster.toml entry declares come with them, each test run only
-/// where the entry says the model takes its knob: a pool (`--workers` sizing its tasks'),
-/// `--offload`.
+/// In a test of a workload's suite: return at once unless the model `bin`'s roster.toml
+/// entry runs `workload`.
 #[macro_export]
-macro_rules! suites {
-    ($bin:literal: $($suite:ident),+ $(,)?) => {
-        $crate::pool_tests!($bin);
-        $crate::offload_tests!($bin);
-        $( $crate::$suite!($bin); )+
+#[doc(hidden)]
+macro_rules! unless_it_runs {
+    ($bin:literal, $workload:ident) => {
+        if !$crate::suites::declares($bin, |p| p.runs($crate::roster::Workload::$workload)) {
+            return;
+        }
     };
 }
 
@@ -414,34 +412,43 @@ macro_rules! disk_tests {
 
             #[test]
             fn reads_yield_the_checksum_direct_and_buffered() {
+                $crate::unless_it_runs!($bin, Disk);
                 check::reads_yield_the_checksum(BIN, &[], &[]);
-                if $bin != "serial" {
+                let capped = |p: &$crate::roster::Program| {
+                    p.has_pool() || p.sizes($crate::roster::Sizes::Disk)
+                };
+                if $crate::suites::declares($bin, capped) {
                     check::reads_yield_the_checksum(BIN, &[], &["--workers", "3"]);
                 }
             }
 
             #[test]
             fn writes_read_back_as_the_definition() {
+                $crate::unless_it_runs!($bin, Disk);
                 check::writes_read_back_as_the_definition(BIN, &[]);
             }
 
             #[test]
             fn a_missing_file_is_made_from_the_definition() {
+                $crate::unless_it_runs!($bin, Disk);
                 check::a_missing_file_is_made_from_the_definition(BIN, &[]);
             }
 
             #[test]
             fn bad_disk_input_exits_2() {
+                $crate::unless_it_runs!($bin, Disk);
                 check::bad_disk_input_exits_2(BIN, &[]);
             }
 
             #[test]
             fn an_unusable_file_exits_1_naming_it() {
+                $crate::unless_it_runs!($bin, Disk);
                 check::an_unusable_file_exits_1_naming_it(BIN, &[]);
             }
 
             #[test]
             fn timeline_has_a_span_per_disk_task() {
+                $crate::unless_it_runs!($bin, Disk);
                 let scratch = $crate::disk_checks::Scratch::new();
                 let file = scratch.data_file("data", 1 << 20);
                 let args = ["--workload", "disk", "--tasks", "6", "--file", &file];
@@ -496,31 +503,37 @@ macro_rules! db_tests {
 
             #[test]
             fn queries_yield_the_checksum_with_and_without_a_pool() {
+                $crate::unless_it_runs!($bin, Db);
                 check::queries_yield_the_checksum(BIN, &[]);
             }
 
             #[test]
             fn writes_return_the_same_values() {
+                $crate::unless_it_runs!($bin, Db);
                 check::writes_return_the_same_values(BIN, &[]);
             }
 
             #[test]
             fn logins_by_scram_and_their_refusals() {
+                $crate::unless_it_runs!($bin, Db);
                 check::logins_by_scram_and_their_refusals(BIN, &[]);
             }
 
             #[test]
             fn bad_db_input_exits_2() {
+                $crate::unless_it_runs!($bin, Db);
                 check::bad_db_input_exits_2(BIN, &[]);
             }
 
             #[test]
             fn a_missing_row_fails_naming_it() {
+                $crate::unless_it_runs!($bin, Db);
                 check::a_missing_row_fails_naming_it(BIN, &[]);
             }
 
             #[test]
             fn past_max_connections_names_the_limit() {
+                $crate::unless_it_runs!($bin, Db);
                 if $bin != "serial" {
                     check::past_max_connections_names_the_limit(BIN, &[]);
                 }
@@ -528,11 +541,13 @@ macro_rules! db_tests {
 
             #[test]
             fn a_query_past_its_timeout_fails() {
+                $crate::unless_it_runs!($bin, Db);
                 check::a_query_past_its_timeout_fails(BIN, &[]);
             }
 
             #[test]
             fn a_server_that_stops_fails_every_task() {
+                $crate::unless_it_runs!($bin, Db);
                 check::a_server_that_stops_fails_every_task(BIN, &[]);
             }
         }

@@ -1,6 +1,6 @@
 //! `threads`: the contract, concurrency, the pool, and where starting threads stops.
 
-testkit::suites!("threads": contract_tests, disk_tests, db_tests, concurrent_tests, socket_limit_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests, serve_nproc_tests);
+testkit::suites!("threads": contract_tests, concurrent_tests, socket_limit_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests, serve_nproc_tests);
 
 #[test]
 fn running_out_of_threads_exits_1_naming_the_limit() {

@@ -1,6 +1,6 @@
 //! `tokio`: the contract, concurrency, descriptors, the event loop, and its worker threads.
 
-testkit::suites!("tokio": contract_tests, disk_tests, db_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
+testkit::suites!("tokio": contract_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
 
 #[test]
 fn workers_sets_the_runtime_threads() {

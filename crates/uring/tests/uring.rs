@@ -1,6 +1,6 @@
 //! `uring`: the contract, concurrency, descriptors and the event loop, on tokio-uring.
 
-testkit::suites!("uring": contract_tests, disk_tests, db_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
+testkit::suites!("uring": contract_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
 
 #[test]
 fn its_one_thread_takes_no_workers_flag() {

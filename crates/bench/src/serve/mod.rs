@@ -83,12 +83,12 @@ pub const SUITE: Suite<cli::Serve, Results> =
     Suite::new("serve", run, tables::write, tables::section);
 
 fn run(o: &cli::Serve) -> anyhow::Result<Results> {
-    let peers = Programs::find(&o.python);
+    let peers = Programs::find(&o.sweep.python);
     let specs = servers::all(&peers);
     let scratch = std::env::temp_dir().join(format!("conclab-serve-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).map_err(anyhow::Error::msg)?;
-    let secs = if o.quick { 2 } else { 5 };
-    let sizes: &[u32] = if o.quick { &[100, 1_000] } else { &[1_000, 10_000] };
+    let secs = if o.sweep.quick { 2 } else { 5 };
+    let sizes: &[u32] = if o.sweep.quick { &[100, 1_000] } else { &[1_000, 10_000] };
     let mut more = peers.versions();
     more.push(("wrk", crate::facts::first_line(&o.wrk, &["-v"])));
     more.push(("oha", crate::facts::first_line(&o.oha, &["--version"])));
