@@ -11,6 +11,12 @@ use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// A page's slots: each slot's name in its template, and the text it is filled with.
+pub type Slots = Vec<(&'static str, String)>;
+
+/// A page's plots: each file's name, and its SVG.
+pub type Plots = Vec<(String, String)>;
+
 /// A suite of results: its name, what runs it, what draws its page and its README section.
 pub struct Suite<O, R> {
     /// Its folder under results/ and its JSON's name.
@@ -96,14 +102,19 @@ pub fn write_page<F: AsRef<str>>(
     plots: impl IntoIterator<Item = (F, String)>,
     (name, template): (&str, &str),
     facts: &serde_json::Value,
-    values: &[(&str, &str)],
+    values: &[(&str, String)],
 ) -> anyhow::Result<()> {
     for (file, svg) in plots {
         crate::run::write(&out.join(file.as_ref()), &svg)?;
     }
-    let facts = crate::facts::markdown_of_json(facts);
-    let values: Vec<(&str, &str)> =
-        values.iter().copied().chain([("facts", facts.as_str())]).collect();
-    let page = crate::template::fill(name, template, &values)?;
+    let facts = ("facts", crate::facts::markdown_of_json(facts));
+    let values: Vec<(&str, String)> = values.iter().cloned().chain([facts]).collect();
+    let page = fill((name, template), &values)?;
     crate::run::write(&out.join("README.md"), &page)
+}
+
+/// `template` (`name`) filled with `values`; a value no slot takes is left out.
+pub fn fill((name, template): (&str, &str), values: &[(&str, String)]) -> anyhow::Result<String> {
+    let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    crate::template::fill(name, template, &values)
 }

@@ -282,44 +282,41 @@ fn median_cell(m: &Measured) -> String {
 /// The article's table: the compact form of `results/seed/README.md`.
 pub fn seed_section(results: &Path) -> anyhow::Result<String> {
     let rows = load(&results.join("seed"), "", "reports.json")?;
-    let mut t = Table::new(&[
-        "model",
-        "article",
-        "median (hyperfine)",
-        "own wall",
-        "peak memory (self + children)",
-        "p99 lateness",
-    ]);
-    for m in &rows {
-        let report = m.report.as_ref();
-        t.push(vec![
-            format!("`{}`", m.row.name),
-            m.row.article.unwrap_or(DASH).to_string(),
-            median_cell(m),
-            own_wall(report),
-            memory(report),
-            lateness_p99(report),
-        ]);
-    }
-    template::fill("readme-seed.md", template::README_SEED, &[("table", &t.render())])
+    let table = compact_table(&rows, true);
+    template::fill("readme-seed.md", template::README_SEED, &[("table", &table)])
 }
 
 /// 10,000 requests at once: the compact form of `results/http/README.md`.
 pub fn http_section(results: &Path) -> anyhow::Result<String> {
     let rows = load(&results.join("http"), "n10000", "reports-n10000.json")?;
-    let mut t =
-        Table::new(&["model", "median (hyperfine)", "own wall", "peak memory", "p99 lateness"]);
-    for m in &rows {
+    let table = compact_table(&rows, false);
+    template::fill("readme-http.md", template::README_HTTP, &[("table", &table)])
+}
+
+/// A timed table in the README: each row's median, own wall, peak memory and p99 lateness,
+/// and with `article` the article's figure beside it.
+fn compact_table(rows: &[Measured], article: bool) -> String {
+    let mut header = vec!["model", "median (hyperfine)", "own wall", "peak memory", "p99 lateness"];
+    if article {
+        header.insert(1, "article");
+        header[4] = "peak memory (self + children)";
+    }
+    let mut t = Table::new(&header);
+    for m in rows {
         let report = m.report.as_ref();
-        t.push(vec![
+        let mut cells = vec![
             format!("`{}`", m.row.name),
             median_cell(m),
             own_wall(report),
             memory(report),
             lateness_p99(report),
-        ]);
+        ];
+        if article {
+            cells.insert(1, m.row.article.unwrap_or(DASH).to_string());
+        }
+        t.push(cells);
     }
-    template::fill("readme-http.md", template::README_HTTP, &[("table", &t.render())])
+    t.render()
 }
 
 /// The GIL contrast: speedup over each language's serial row, and the loop's lag.

@@ -63,15 +63,16 @@ func serve(a *args) int {
 			why, _ := json.Marshal(map[string]string{"error": fmt.Sprintf("%s needs %s, a whole number from 0 to %d", r.URL.Path, name, most)})
 			write(w, 400, string(why), true)
 		}
+		// Both routes that take parameters need the id; a bad one is named first.
+		if (r.URL.Path == "/query" || r.URL.Path == "/cpu") && !okID {
+			refuse("id", 1<<32-1)
+			return
+		}
 		switch r.URL.Path {
 		case "/health":
 			write(w, 200, `{"status":"ok"}`, false)
 		case "/query":
 			delay, ok := number(r, "delay_ms", 0, 60_000)
-			if !okID {
-				refuse("id", 1<<32-1)
-				return
-			}
 			if !ok {
 				refuse("delay_ms", 60_000)
 				return
@@ -80,10 +81,6 @@ func serve(a *args) int {
 			write(w, 200, fmt.Sprintf(`{"id":%d,"value":%d}`, id, id+100), false)
 		case "/cpu":
 			work, ok := number(r, "work", 100_000, 10_000_000)
-			if !okID {
-				refuse("id", 1<<32-1)
-				return
-			}
 			if !ok {
 				refuse("work", 10_000_000)
 				return

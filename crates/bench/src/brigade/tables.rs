@@ -6,7 +6,6 @@ use std::path::Path;
 use super::{Point, Results, JUDGED_AT, RUST};
 use crate::svg::{loglog, Series};
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
-use crate::template;
 
 /// The page's fixed prose, and the README section's.
 const PAGE: &str = include_str!("page.md");
@@ -234,35 +233,24 @@ fn plots(r: &Results) -> [(&'static str, String); 3] {
     ]
 }
 
+/// Every slot of the page and of the README section.
+fn values(r: &Results) -> crate::suite::Slots {
+    vec![
+        ("unpinned", curve_table(r, false)),
+        ("pinned", curve_table(r, true)),
+        ("judged_at", JUDGED_AT.to_string()),
+        ("judged", judged_table(r, false)),
+        ("judged_pinned", judged_table(r, true)),
+        ("verdicts", verdicts(r)),
+        ("claims", claims(r)),
+    ]
+}
+
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    let page = ("brigade.md", PAGE);
-    crate::suite::write_page(
-        out,
-        plots(r),
-        page,
-        &r.facts,
-        &[
-            ("unpinned", &curve_table(r, false)),
-            ("pinned", &curve_table(r, true)),
-            ("judged_at", &JUDGED_AT.to_string()),
-            ("judged", &judged_table(r, false)),
-            ("judged_pinned", &judged_table(r, true)),
-            ("verdicts", &verdicts(r)),
-            ("claims", &claims(r)),
-        ],
-    )
+    crate::suite::write_page(out, plots(r), ("brigade.md", PAGE), &r.facts, &values(r))
 }
 
 /// The README's section.
 pub fn section(r: &Results) -> anyhow::Result<String> {
-    template::fill(
-        "readme-brigade.md",
-        README,
-        &[
-            ("judged_at", &JUDGED_AT.to_string()),
-            ("judged", &judged_table(r, false)),
-            ("verdicts", &verdicts(r)),
-            ("claims", &claims(r)),
-        ],
-    )
+    crate::suite::fill(("readme-brigade.md", README), &values(r))
 }

@@ -6,7 +6,6 @@ use std::path::Path;
 use super::{Point, Results, POOLS, UNPOOLED, UNPOOLED_MS, WAIT_MS, WAIT_N, WAIT_POOLS};
 use crate::svg::models_and_peers;
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
-use crate::template;
 
 /// The page's fixed prose, and the README section's.
 const PAGE: &str = include_str!("page.md");
@@ -282,45 +281,30 @@ fn plots(r: &Results) -> [(&'static str, String); 2] {
 }
 
 /// results/db/README.md and the plots.
+/// Every slot of the page and of the README section.
+fn values(r: &Results) -> crate::suite::Slots {
+    let pinned = match r.pinned {
+        true => "pinned to one core, the clients to the other",
+        false => "unpinned (one core)",
+    };
+    vec![
+        ("pinned", pinned.into()),
+        ("max_connections", r.max_connections.to_string()),
+        ("rows", r.rows.to_string()),
+        ("wait", wait_table(r)),
+        ("unpooled", unpooled_table(r)),
+        ("reads", rate_table(&r.reads)),
+        ("writes", rate_table(&r.writes)),
+        ("verdicts", verdict_table(verdicts(r))),
+        ("readings", readings(r)),
+    ]
+}
+
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    let page = ("db.md", PAGE);
-    crate::suite::write_page(
-        out,
-        plots(r),
-        page,
-        &r.facts,
-        &[
-            (
-                "pinned",
-                if r.pinned {
-                    "pinned to one core, the clients to the other"
-                } else {
-                    "unpinned (one core)"
-                },
-            ),
-            ("max_connections", &r.max_connections.to_string()),
-            ("rows", &r.rows.to_string()),
-            ("wait", &wait_table(r)),
-            ("unpooled", &unpooled_table(r)),
-            ("reads", &rate_table(&r.reads)),
-            ("writes", &rate_table(&r.writes)),
-            ("verdicts", &verdict_table(verdicts(r))),
-            ("readings", &readings(r)),
-        ],
-    )
+    crate::suite::write_page(out, plots(r), ("db.md", PAGE), &r.facts, &values(r))
 }
 
 /// The README's section.
 pub fn section(r: &Results) -> anyhow::Result<String> {
-    template::fill(
-        "readme-db.md",
-        README,
-        &[
-            ("max_connections", &r.max_connections.to_string()),
-            ("wait", &wait_table(r)),
-            ("reads", &rate_table(&r.reads)),
-            ("verdicts", &verdict_table(verdicts(r))),
-            ("readings", &readings(r)),
-        ],
-    )
+    crate::suite::fill(("readme-db.md", README), &values(r))
 }

@@ -6,7 +6,6 @@ use std::path::Path;
 use super::{Point, Results, DEPTHS, WARM_DEPTH};
 use crate::svg::models_and_peers;
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
-use crate::template;
 
 /// The page's fixed prose, and the README section's.
 const PAGE: &str = include_str!("page.md");
@@ -326,36 +325,26 @@ fn plots(r: &Results) -> [(&'static str, String); 2] {
 }
 
 /// results/disk/README.md and the plots.
+/// Every slot of the page and of the README section.
+fn values(r: &Results) -> crate::suite::Slots {
+    vec![
+        ("file", format!("{} ({} bytes)", r.file, r.file_size)),
+        ("curve", curve_table(r)),
+        ("depth64", depth_table(r, 64)),
+        ("warm", warm_table(r)),
+        ("warm_depth", WARM_DEPTH.to_string()),
+        ("scale", scale_table(r)),
+        ("registered", registered_table(r)),
+        ("verdicts", verdict_table(verdicts(r))),
+        ("readings", readings(r)),
+    ]
+}
+
 pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    let page = ("disk.md", PAGE);
-    crate::suite::write_page(
-        out,
-        plots(r),
-        page,
-        &r.facts,
-        &[
-            ("file", &format!("{} ({} bytes)", r.file, r.file_size)),
-            ("curve", &curve_table(r)),
-            ("depth64", &depth_table(r, 64)),
-            ("warm", &warm_table(r)),
-            ("warm_depth", &WARM_DEPTH.to_string()),
-            ("scale", &scale_table(r)),
-            ("registered", &registered_table(r)),
-            ("verdicts", &verdict_table(verdicts(r))),
-            ("readings", &readings(r)),
-        ],
-    )
+    crate::suite::write_page(out, plots(r), ("disk.md", PAGE), &r.facts, &values(r))
 }
 
 /// The README's section.
 pub fn section(r: &Results) -> anyhow::Result<String> {
-    template::fill(
-        "readme-disk.md",
-        README,
-        &[
-            ("depth64", &depth_table(r, 64)),
-            ("verdicts", &verdict_table(verdicts(r))),
-            ("readings", &readings(r)),
-        ],
-    )
+    crate::suite::fill(("readme-disk.md", README), &values(r))
 }

@@ -5,7 +5,6 @@ use std::path::Path;
 use super::{CaseResult, Results};
 use crate::svg::{loglog, Series};
 use crate::table::{names, seconds, Table, DASH};
-use crate::template;
 
 /// The page's fixed prose, and the README section's.
 const PAGE: &str = include_str!("page.md");
@@ -143,7 +142,8 @@ fn plot(r: &Results, case: &CaseResult) -> String {
     )
 }
 
-pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
+/// Every slot of the page and of the README section, and the page's plots.
+fn values(r: &Results) -> (crate::suite::Slots, crate::suite::Plots) {
     let mut sections = String::new();
     let mut plots = Vec::new();
     for case in &r.cases {
@@ -157,32 +157,23 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
         );
         plots.push((file, plot(r, case)));
     }
-    let page = ("pools.md", PAGE);
-    crate::suite::write_page(
-        out,
-        plots,
-        page,
-        &r.facts,
-        &[
-            ("cores", &r.cores.to_string()),
-            ("rule", &(r.cores * 2).to_string()),
-            ("runs", &r.runs.to_string()),
-            ("sections", &sections),
-            ("verdicts", &verdict_table(r)),
-            ("readings", &readings(r)),
-        ],
-    )
+    let values = vec![
+        ("cores", r.cores.to_string()),
+        ("rule", (r.cores * 2).to_string()),
+        ("runs", r.runs.to_string()),
+        ("sections", sections),
+        ("verdicts", verdict_table(r)),
+        ("readings", readings(r)),
+    ];
+    (values, plots)
+}
+
+pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
+    let (values, plots) = values(r);
+    crate::suite::write_page(out, plots, ("pools.md", PAGE), &r.facts, &values)
 }
 
 /// The README's section.
 pub fn section(r: &Results) -> anyhow::Result<String> {
-    template::fill(
-        "readme-pools.md",
-        README,
-        &[
-            ("rule", &(r.cores * 2).to_string()),
-            ("verdicts", &verdict_table(r)),
-            ("readings", &readings(r)),
-        ],
-    )
+    crate::suite::fill(("readme-pools.md", README), &values(r).0)
 }

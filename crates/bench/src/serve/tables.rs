@@ -2,7 +2,6 @@
 
 use super::{CpuCase, Results};
 use crate::table::{Table, DASH};
-use crate::template;
 
 /// The page's fixed prose, and the README section's.
 const PAGE: &str = include_str!("page.md");
@@ -338,7 +337,7 @@ pub fn cost_table(r: &Results) -> String {
            from /proc over the requests wrk had answered.\n"
 }
 
-fn values(r: &Results) -> Vec<(&'static str, String)> {
+fn values(r: &Results) -> crate::suite::Slots {
     vec![
         ("readings", readings(r)),
         ("c10k", c10k_table(r)),
@@ -354,15 +353,11 @@ fn values(r: &Results) -> Vec<(&'static str, String)> {
 
 /// `results/serve/README.md`: every table, and the machine.
 pub fn write(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
-    let v = values(r);
-    let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
     let no_plots: [(&str, String); 0] = [];
-    crate::suite::write_page(out, no_plots, ("serve.md", PAGE), &r.facts, &refs)
+    crate::suite::write_page(out, no_plots, ("serve.md", PAGE), &r.facts, &values(r))
 }
 
 /// The README's section.
 pub fn section(r: &Results) -> anyhow::Result<String> {
-    let v = values(r);
-    let refs: Vec<(&str, &str)> = v.iter().map(|(k, s)| (*k, s.as_str())).collect();
-    template::fill("readme-serve.md", README, &refs)
+    crate::suite::fill(("readme-serve.md", README), &values(r))
 }
