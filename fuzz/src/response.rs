@@ -17,7 +17,7 @@ pub enum Outcome {
 fn outcome(e: HttpError) -> Outcome {
     match e {
         HttpError::Status(code) => Outcome::Status(code),
-        HttpError::Malformed(_) => Outcome::Malformed,
+        HttpError::Malformed(_) | HttpError::TooLarge(_) => Outcome::Malformed,
         HttpError::Truncated(what) => Outcome::Truncated(what),
     }
 }

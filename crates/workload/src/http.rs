@@ -8,6 +8,10 @@
 //! The parser reads the three ways an HTTP/1.1 response can end its body (RFC 9112 §6.3):
 //! `Transfer-Encoding: chunked` (what Node's `http` and Go's `net/http` send when a handler
 //! writes in pieces), `Content-Length`, and the close of the connection.
+//!
+//! The crawl reads with the same parser, made by [`ResponseParser::any_status`]: every final
+//! status is an answer, its body may be larger, and a whole [`Response`] comes back — status,
+//! the head fields a crawler acts on, and the body — from [`ResponseParser::feed_response`].
 
 use std::net::SocketAddr;
 
@@ -33,8 +37,26 @@ pub enum Progress {
 pub enum HttpError {
     Status(u16),
     Malformed(String),
+    /// The body is at least this long, over the parser's bound.
+    TooLarge(u64),
     /// The connection closed before the response was complete; says what was still missing.
     Truncated(&'static str),
+}
+
+/// A whole response, as the crawl reads it: its status, the head fields it acts on, its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// `Location`, as sent.
+    pub location: Option<String>,
+    /// `Retry-After` in whole seconds (the date form is not read).
+    pub retry_after: Option<u64>,
+    /// `Content-Type` is `text/html`, whatever its parameters.
+    pub html: bool,
+    /// The server closes the connection after it (`Connection: close`, or the body ended by
+    /// the close): it cannot carry the next request.
+    pub close: bool,
+    pub body: Vec<u8>,
 }
 
 impl std::fmt::Display for HttpError {
@@ -42,6 +64,9 @@ impl std::fmt::Display for HttpError {
         match self {
             HttpError::Status(code) => write!(f, "the service answered HTTP {code}"),
             HttpError::Malformed(why) => write!(f, "malformed response: {why}"),
+            HttpError::TooLarge(size) => {
+                write!(f, "malformed response: body of {size} bytes or more is over the bound")
+            }
             HttpError::Truncated(before) => {
                 write!(f, "truncated response: the connection closed before {before}")
             }
@@ -58,6 +83,12 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// An incremental HTTP/1.1 response reader for one request.
 #[derive(Debug)]
 pub struct ResponseParser {
+    /// The most body bytes taken: [`MAX_BODY`] for the http task.
+    max_body: usize,
+    /// Whether any final status is an answer (the crawl's), or only `200` (the http task's).
+    any_status: bool,
+    /// The final response's status and head fields, once its head is parsed.
+    head: Option<Response>,
     /// Bytes read but not yet taken: the head until it parses, then what the framing has
     /// not consumed (a chunk-size line split across reads, say).
     pending: Vec<u8>,
@@ -89,13 +120,56 @@ enum State {
 
 impl Default for ResponseParser {
     fn default() -> Self {
-        ResponseParser { pending: Vec::new(), body: Vec::new(), scanned: 0, state: State::Head }
+        ResponseParser {
+            max_body: MAX_BODY,
+            any_status: false,
+            head: None,
+            pending: Vec::new(),
+            body: Vec::new(),
+            scanned: 0,
+            state: State::Head,
+        }
     }
 }
 
 impl ResponseParser {
+    /// The http task's parser: a `200` whose body is the service's JSON, within [`MAX_BODY`].
     pub fn new() -> ResponseParser {
         ResponseParser::default()
+    }
+
+    /// The crawl's parser: any final status is an answer, with a body of at most `max_body`.
+    pub fn any_status(max_body: usize) -> ResponseParser {
+        ResponseParser { max_body, any_status: true, ..ResponseParser::default() }
+    }
+
+    /// Take the next bytes read from the socket: the whole response once it is complete.
+    pub fn feed_response(&mut self, bytes: &[u8]) -> Result<Option<Response>, HttpError> {
+        self.pending.extend_from_slice(bytes);
+        while self.step()? {}
+        Ok((self.state == State::Complete).then(|| self.response()))
+    }
+
+    /// The peer closed the connection: the whole response, if the close ended it.
+    pub fn eof_response(&mut self) -> Result<Response, HttpError> {
+        self.ended_by_close()?;
+        let mut response = self.response();
+        response.close = true;
+        Ok(response)
+    }
+
+    /// The response whose head was parsed, with the body taken so far.
+    fn response(&mut self) -> Response {
+        let mut response = self.head.take().unwrap_or(Response {
+            status: 0,
+            location: None,
+            retry_after: None,
+            html: false,
+            close: true,
+            body: Vec::new(),
+        });
+        response.body = std::mem::take(&mut self.body);
+        response
     }
 
     /// Take the next bytes read from the socket.
@@ -124,8 +198,14 @@ impl ResponseParser {
     /// HTTP: that is said first, so that the verdict does not depend on where the reads
     /// were cut.
     pub fn eof(&mut self) -> Result<u64, HttpError> {
+        self.ended_by_close()?;
+        value_of(&self.body)
+    }
+
+    /// Whether the close ended the response (else why not).
+    fn ended_by_close(&mut self) -> Result<(), HttpError> {
         match self.state {
-            State::UntilClose | State::Complete => value_of(&self.body),
+            State::UntilClose | State::Complete => Ok(()),
             State::Head => {
                 self.parse_head()?;
                 Err(HttpError::Truncated("the head was complete"))
@@ -182,8 +262,8 @@ impl ResponseParser {
                 self.consume(used);
                 let size = usize::try_from(size)
                     .ok()
-                    .filter(|s| self.body.len().saturating_add(*s) <= MAX_BODY)
-                    .ok_or_else(|| over_bound(size))?;
+                    .filter(|s| self.body.len().saturating_add(*s) <= self.max_body)
+                    .ok_or(HttpError::TooLarge(size))?;
                 self.state = if size == 0 { State::Trailers } else { State::ChunkData(size) };
                 Ok(true)
             }
@@ -256,7 +336,7 @@ impl ResponseParser {
     }
 
     /// Parse the head in `pending`: its length and the state after it, if it is complete.
-    fn parse_head(&self) -> Result<Option<(usize, State)>, HttpError> {
+    fn parse_head(&mut self) -> Result<Option<(usize, State)>, HttpError> {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut head = httparse::Response::new(&mut headers);
         let parsed = head.parse(&self.pending).map_err(|e| e.to_string());
@@ -267,9 +347,15 @@ impl ResponseParser {
         let next = match code {
             // An interim response (100 Continue, 103 Early Hints): the real one follows.
             100..=199 if code != 101 => State::Head,
-            200 => framing(head.headers)?,
+            // No body, whatever the head says (RFC 9112 §6.3).
+            204 | 304 if self.any_status => State::Complete,
+            200 => framing(head.headers, self.max_body)?,
+            _ if self.any_status => framing(head.headers, self.max_body)?,
             _ => return Err(HttpError::Status(code)),
         };
+        if self.any_status && next != State::Head {
+            self.head = Some(head_fields(code, head.headers, next));
+        }
         Ok(Some((used, next)))
     }
 
@@ -294,11 +380,11 @@ impl ResponseParser {
         self.bounded(parsed, |&used| used, "trailer section")
     }
 
-    /// Move up to `limit` pending bytes into the body, within [`MAX_BODY`]; how many moved.
+    /// Move up to `limit` pending bytes into the body, within its bound; how many moved.
     fn take_body(&mut self, limit: usize) -> Result<usize, HttpError> {
         let n = self.pending.len().min(limit);
-        if self.body.len() + n > MAX_BODY {
-            return Err(over_bound((self.body.len() + n) as u64));
+        if self.body.len() + n > self.max_body {
+            return Err(HttpError::TooLarge((self.body.len() + n) as u64));
         }
         self.body.extend(self.pending.drain(..n));
         self.scanned = 0;
@@ -308,7 +394,7 @@ impl ResponseParser {
 
 /// How the body ends (RFC 9112 §6.3): chunked if the response says so (it overrides any
 /// Content-Length), else by a Content-Length all of whose values agree, else by the close.
-fn framing(headers: &[httparse::Header]) -> Result<State, HttpError> {
+fn framing(headers: &[httparse::Header], max_body: usize) -> Result<State, HttpError> {
     // Every comma-separated value of every header field named `name`, trimmed, lower case.
     let values = |name: &'static str| {
         headers
@@ -344,13 +430,31 @@ fn framing(headers: &[httparse::Header]) -> Result<State, HttpError> {
     match length {
         None => Ok(State::UntilClose),
         Some(0) => Ok(State::Complete),
-        Some(n) if n > MAX_BODY as u64 => Err(over_bound(n)),
+        Some(n) if n > max_body as u64 => Err(HttpError::TooLarge(n)),
         Some(n) => Ok(State::Length(n as usize)),
     }
 }
 
-fn over_bound(size: u64) -> HttpError {
-    HttpError::Malformed(format!("body of {size} bytes or more is over the {MAX_BODY}-byte bound"))
+/// The head fields the crawl acts on, of a final response with status `code`.
+fn head_fields(code: u16, headers: &[httparse::Header], framing: State) -> Response {
+    let field = |name: &str| {
+        let h = headers.iter().find(|h| h.name.eq_ignore_ascii_case(name))?;
+        Some(String::from_utf8_lossy(h.value).trim().to_string())
+    };
+    let html = field("content-type").is_some_and(|t| {
+        t.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("text/html"))
+    });
+    let close = field("connection").is_some_and(|c| {
+        c.split(',').any(|token| token.trim().eq_ignore_ascii_case("close"))
+    }) || framing == State::UntilClose;
+    Response {
+        status: code,
+        location: field("location"),
+        retry_after: field("retry-after").and_then(|v| v.parse().ok()),
+        html,
+        close,
+        body: Vec::new(),
+    }
 }
 
 fn value_of(body: &[u8]) -> Result<u64, HttpError> {
@@ -513,7 +617,8 @@ mod tests {
             "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n";
         for case in [stated.as_str(), huge_chunk, overflow] {
             let err = ResponseParser::new().feed(case.as_bytes()).unwrap_err();
-            assert!(matches!(err, HttpError::Malformed(_)), "{case:?}: {err}");
+            let over = matches!(err, HttpError::Malformed(_) | HttpError::TooLarge(_));
+            assert!(over, "{case:?}: {err}");
         }
         let mut endless = ResponseParser::new();
         endless.feed(b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
@@ -532,5 +637,31 @@ mod tests {
         p.feed(b"HTTP/1.1 200 OK\r\n").unwrap();
         let long = vec![b'x'; MAX_HEAD + 1];
         assert!(p.feed(&long).is_err());
+    }
+
+    #[test]
+    fn the_crawl_reads_any_final_status_with_the_fields_it_acts_on() {
+        let mut p = ResponseParser::any_status(1 << 20);
+        let moved = b"HTTP/1.1 301 Moved\r\nLocation: /p/1.html\r\nContent-Length: 0\r\n\r\n";
+        let r = p.feed_response(moved).unwrap().expect("whole");
+        assert_eq!((r.status, r.location.as_deref(), r.close), (301, Some("/p/1.html"), false));
+        let mut p = ResponseParser::any_status(1 << 20);
+        let page = b"HTTP/1.1 200 OK\r\nContent-Type: Text/HTML; charset=utf-8\r\n\
+            Connection: close\r\nContent-Length: 5\r\n\r\n<a>x";
+        assert_eq!(p.feed_response(page).unwrap(), None);
+        let r = p.feed_response(b"!").unwrap().expect("whole");
+        assert!(r.html && r.close && r.body == b"<a>x!", "{r:?}");
+        let mut p = ResponseParser::any_status(1 << 20);
+        let busy = b"HTTP/1.1 503 Busy\r\nRetry-After: 1\r\nContent-Length: 2\r\n\r\nno";
+        let r = p.feed_response(busy).unwrap().expect("whole");
+        assert_eq!((r.status, r.retry_after, r.html), (503, Some(1), false));
+        let mut p = ResponseParser::any_status(4);
+        let big = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(p.feed_response(big), Err(HttpError::TooLarge(5)));
+        let mut p = ResponseParser::any_status(1 << 20);
+        let closed = b"HTTP/1.1 404 Not Found\r\n\r\nnot here";
+        assert_eq!(p.feed_response(closed).unwrap(), None);
+        let r = p.eof_response().unwrap();
+        assert_eq!((r.status, r.close, r.body.as_slice()), (404, true, &b"not here"[..]));
     }
 }
