@@ -56,17 +56,20 @@ pub enum Workload {
     /// One query to PostgreSQL (`--db-url`): read row (i mod --rows) + 1, waiting `--ms` in
     /// the server; with `--write`, update it.
     Db,
+    /// Crawl a web from `--seed`: a task is a URL, found as the crawl runs.
+    Crawl,
 }
 
 impl Workload {
     /// Every workload, in the contract's order.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::Sleep,
         Workload::Http,
         Workload::Cpu,
         Workload::Disk,
         Workload::Brigade,
         Workload::Db,
+        Workload::Crawl,
     ];
 
     /// Its name on the command line and in roster.toml.
@@ -78,6 +81,7 @@ impl Workload {
             Workload::Disk => "disk",
             Workload::Brigade => "brigade",
             Workload::Db => "db",
+            Workload::Crawl => "crawl",
         }
     }
 
@@ -123,6 +127,8 @@ pub enum Sizes {
     Disk,
     /// With `--offload`, the pool an event loop hands cpu tasks to.
     Offload,
+    /// On crawl, the requests in flight.
+    Crawl,
 }
 
 /// The whole file.

@@ -28,6 +28,9 @@
 //! the server take N waits. Under `strace -f -c`: a `sendto` and a `recvfrom` a query, and a
 //! `connect` and the login's round trips for each connection.
 //!
+//! On the crawl (`crawl.rs`): one page after another, on a kept-alive connection to its
+//! origin; a web of P pages at L ms each takes P × L.
+//!
 //! With `--serve ADDR` (`serve.rs`) it is the iterative server: one connection at a time, from
 //! accept to close, so a keep-alive client holds everyone else in the accept queue. Under
 //! `strace -f -c`: `poll`, `accept4`, then `poll`/`recvfrom`/`sendto` per request and
@@ -41,6 +44,7 @@ use workload::{task, Args, Done, Report, Tally, Width};
 const MODEL: &str = "serial";
 
 mod brigade;
+mod crawl;
 mod serve;
 
 fn main() -> ExitCode {
@@ -53,6 +57,10 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     let mut tally = Tally::start(MODEL, args, Width::one_each(1));
     if args.workload == workload::Workload::Brigade {
         brigade::run(args, &mut tally);
+        return Ok(tally.finish());
+    }
+    if args.workload == workload::Workload::Crawl {
+        crawl::run(args, &mut tally);
         return Ok(tally.finish());
     }
     for id in 0..args.tasks {

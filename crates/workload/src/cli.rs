@@ -87,10 +87,16 @@ pub struct Args {
     /// instead of a channel
     #[arg(long)]
     pub pipes: bool,
+    /// crawl: the most connections open to one origin at once (a browser's 6)
+    #[arg(long, value_name = "C", default_value_t = 6, value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
+    pub per_host: u32,
+    /// crawl: `--seed` and `--allow`, checked (`crawl::Scope`).
+    #[arg(skip)]
+    pub crawl_scope: Option<&'static crate::crawl::Scope>,
     /// cpu in tokio, epoll, uring, ring: hand each task to a thread pool (asyncio's run_in_executor)
     #[arg(long)]
     pub offload: bool,
-    /// http: give up on a request after T ms (the task counts as failed); --serve: close a
+    /// http and crawl: give up on a request after T ms (the task counts as failed); --serve: close a
     /// connection whose next request has not arrived whole, or whose answer is not taken, in T ms
     #[arg(long, value_name = "T", default_value_t = 30_000, value_parser = at_least::<u64>(1), allow_negative_numbers = true)]
     pub timeout_ms: u64,
@@ -112,7 +118,7 @@ pub struct Args {
 }
 
 /// The flags that belong to one mode only, as (flag, clap's id).
-const FLAGS: [(&str, &str); 18] = [
+const FLAGS: [(&str, &str); 21] = [
     ("tasks", "tasks"),
     ("workload", "workload"),
     ("timeline", "timeline"),
@@ -131,6 +137,9 @@ const FLAGS: [(&str, &str); 18] = [
     ("pipes", "pipes"),
     ("db-url", "db_url"),
     ("rows", "rows"),
+    ("seed", "seed"),
+    ("allow", "allow"),
+    ("per-host", "per_host"),
 ];
 
 /// A Rust model: its name, and the optional knobs its roster.toml entry declares — the one
@@ -228,7 +237,7 @@ impl Args {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let mut command = Args::command().name(model.name).bin_name(model.name);
+        let mut command = with_crawl_flags(Args::command().name(model.name).bin_name(model.name));
         let usage = command.render_usage().to_string();
         let bad = |reason: String| Rejected::Bad { reason, usage: usage.clone() };
         let matches = command.try_get_matches_from_mut(argv).map_err(|e| match e.kind() {
@@ -237,6 +246,16 @@ impl Args {
         })?;
         let mut args = Args::from_arg_matches(&matches).map_err(|e| bad(reason_of(&e)))?;
         args.check(model, &matches).map_err(bad)?;
+        if args.workload == Workload::Crawl {
+            let list = |id: &str| -> Vec<String> {
+                matches.get_many::<String>(id).into_iter().flatten().cloned().collect()
+            };
+            let scope = crate::crawl::Scope::parse(&list("seed"), &list("allow")).map_err(bad)?;
+            args.crawl_scope = Some(Box::leak(Box::new(scope)));
+            if matches.value_source("tasks") != Some(ValueSource::CommandLine) {
+                args.tasks = CRAWL_TASKS;
+            }
+        }
         if args.workload == Workload::Db {
             let url = args.db_url.map_or_else(default_db_url, str::to_string);
             let parsed = DbUrl::parse_static(&url).map_err(|e| bad(format!("--db-url: {e}")))?;
@@ -262,19 +281,22 @@ impl Args {
         let serving = self.serve.is_some();
         let disk = self.workload == Workload::Disk && !serving;
         let db = self.workload == Workload::Db && !serving;
+        let crawl = self.workload == Workload::Crawl && !serving;
         // A pool the flag can size: the model's own, its file operations on disk, the pool an
         // event loop offloads cpu tasks to, or on db the connections, in every model.
-        let sized = p.sizes(Sizes::Tasks)
+        let sized = (p.sizes(Sizes::Tasks) && !crawl)
             || (disk && p.sizes(Sizes::Disk))
+            || (crawl && p.sizes(Sizes::Crawl))
             || (self.offload && p.sizes(Sizes::Offload))
             || db;
         if self.workers.is_some() && !sized {
             return Err(format!(
-                "{} has no pool: --workers applies to {} (on disk also to {}; with --offload to {}; on db to every model)",
+                "{} has no pool: --workers applies to {} (on disk also to {}; with --offload to {}; on crawl to {}; on db to every model)",
                 model.name,
                 models_that(|p| p.sizes(Sizes::Tasks)),
                 models_that(|p| p.sizes(Sizes::Disk)),
                 models_that(|p| p.sizes(Sizes::Offload)),
+                models_that(|p| p.sizes(Sizes::Crawl)),
             ));
         }
         if self.workload == Workload::Brigade && !serving {
@@ -330,10 +352,13 @@ impl Args {
             ),
             "addr" => (!serving && self.workload == Http, "to the http workload"),
             "timeout-ms" => (
-                serving || matches!(self.workload, Http | Db),
-                "to the http and db workloads and --serve",
+                serving || matches!(self.workload, Http | Db | Crawl),
+                "to the http, db and crawl workloads and --serve",
             ),
-            "offload" => (serving || self.workload == Cpu, "to the cpu workload and --serve"),
+            "offload" => (
+                serving || matches!(self.workload, Cpu | Crawl),
+                "to the cpu and crawl workloads and --serve",
+            ),
             "file" | "file-size" | "bytes" | "buffered" => {
                 (!serving && self.workload == Disk, "to the disk workload")
             }
@@ -342,6 +367,9 @@ impl Args {
             }
             "db-url" | "rows" => (!serving && self.workload == Db, "to the db workload"),
             "laps" | "pipes" => (!serving && self.workload == Brigade, "to the brigade workload"),
+            "seed" | "allow" | "per-host" => {
+                (!serving && self.workload == Crawl, "to the crawl workload")
+            }
             _ => (true, ""),
         };
         if fits {
@@ -353,6 +381,12 @@ impl Args {
             format!("the {} workload", self.workload.name())
         };
         Err(format!("--{flag} does not apply to {mode}: it belongs {belongs}"))
+    }
+
+    /// crawl: where it starts and which origins it enters; set once the arguments are
+    /// accepted.
+    pub fn crawl(&self) -> &'static crate::crawl::Scope {
+        self.crawl_scope.expect("the crawl workload has its scope, given or the default")
     }
 
     pub fn sleep(&self) -> Duration {
@@ -381,6 +415,22 @@ impl Args {
     pub fn default_data_file(size: u64) -> std::path::PathBuf {
         format!("data/disk-{size}.bin").into()
     }
+}
+
+/// crawl: the most URLs a crawl requests unless `--tasks` says otherwise.
+pub const CRAWL_TASKS: u32 = 100_000;
+
+/// `--seed` and `--allow`, repeatable: added to the command by hand, since a list cannot be
+/// a field of the `Copy` [`Args`]; read into [`Args::crawl_scope`] once accepted.
+fn with_crawl_flags(command: clap::Command) -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let list = |id: &'static str| Arg::new(id).long(id).value_name(if id == "seed" { "URL" } else { "ORIGIN" }).action(ArgAction::Append);
+    command
+        .arg(list("seed").help(format!(
+            "crawl: where the crawl starts, an http:// URL; repeatable [default: {}]",
+            crate::crawl::DEFAULT_SEED
+        )))
+        .arg(list("allow").help("crawl: an origin (http://host[:port]) whose links are followed besides the seeds'; repeatable"))
 }
 
 /// The db workload's server when `--db-url` names none: the cluster `make db` started from

@@ -47,6 +47,7 @@
 
 pub mod brigade;
 pub mod cli;
+pub mod crawl;
 pub mod db;
 pub mod db_url;
 pub mod disk;

@@ -77,6 +77,18 @@ pub struct Tally {
     latency_us: Vec<f32>,
     /// The most threads this process was seen with, and when it last looked.
     threads: measure::ThreadPeak,
+    /// crawl: its figures, the URLs it requested and redirected, and what failed the whole
+    /// crawl (the machine ran out of something, no seed answered), once it is over.
+    crawl: Option<CrawlEnd>,
+    redirects: u32,
+}
+
+/// How a crawl ended, for its report.
+pub struct CrawlEnd {
+    pub figures: crate::crawl::CrawlReport,
+    pub requested: u32,
+    /// What failed the crawl itself, not one of its URLs: exit 1.
+    pub fatal: Option<TaskError>,
 }
 
 impl Tally {
@@ -99,6 +111,8 @@ impl Tally {
                 _ => 0,
             }),
             threads: measure::ThreadPeak::new(),
+            crawl: None,
+            redirects: 0,
             start: Instant::now(),
         }
     }
@@ -173,6 +187,16 @@ impl Tally {
         self.children_max_rss_kib_sum += child.max_rss_kib;
     }
 
+    /// crawl: a URL redirected, neither ok nor failed.
+    pub fn redirected(&mut self) {
+        self.redirects += 1;
+    }
+
+    /// crawl: it is over; its figures go into the report.
+    pub fn crawl_over(&mut self, end: CrawlEnd) {
+        self.crawl = Some(end);
+    }
+
     pub fn first_error(&self) -> Option<&TaskError> {
         self.first_error.as_ref()
     }
@@ -181,7 +205,9 @@ impl Tally {
     pub fn finish(mut self) -> Report {
         let wall = self.start.elapsed();
         self.threads.sample();
-        let missing = self.args.tasks - self.ok - self.failed;
+        // A crawl's tasks are the URLs it requested, not --tasks, its limit.
+        let tasks = self.crawl.as_ref().map_or(self.args.tasks, |c| c.requested);
+        let missing = tasks.saturating_sub(self.ok + self.failed + self.redirects);
         if missing > 0 {
             // A model bug, never a machine limit: say so rather than report fewer tasks.
             self.fail(missing, TaskError::new(format!("{missing} tasks never reported a result")));
@@ -193,7 +219,7 @@ impl Tally {
         }
         let usage = measure::rusage();
         let a = &self.args;
-        let concurrency = self.width.at_once.clamp(1, a.tasks);
+        let concurrency = self.width.at_once.clamp(1, a.tasks.max(1));
         let timed = matches!(a.workload, Workload::Sleep | Workload::Http);
         // db waits --ms in the server, ceil(N / W) rounds of it with W connections at once;
         // a plain point select (--ms 0) has no ideal but the server's own speed.
@@ -221,10 +247,14 @@ impl Tally {
             }
         });
         let latency_ms = measure::percentiles_ms(&mut self.latency_us);
+        let (crawl, fatal) = match self.crawl {
+            Some(end) => (Some(end.figures), Some(end.fatal.map(|e| e.to_string()))),
+            None => (None, None),
+        };
         Report {
             model: self.model.to_string(),
             workload: a.workload.name().to_string(),
-            tasks: a.tasks,
+            tasks,
             workers: self.width.workers,
             concurrency,
             ms: (timed || db).then_some(a.ms),
@@ -248,7 +278,9 @@ impl Tally {
             iops: disk.then(|| f64::from(self.ok) / wall.as_secs_f64()),
             qps: (a.workload == Workload::Db).then(|| f64::from(self.ok) / wall.as_secs_f64()),
             latency_ms,
+            crawl,
             first_error: self.first_error.map(|e| e.to_string()),
+            crawl_fatal: fatal,
             json: a.json,
         }
     }
@@ -315,7 +347,14 @@ pub struct Report {
     /// disk: each operation's latency, from its start to its result.
     #[serde(default)]
     pub latency_ms: Option<Percentiles>,
+    /// crawl: its figures (`CONTRACT.md`, "crawl").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crawl: Option<crate::crawl::CrawlReport>,
     pub first_error: Option<String>,
+    /// crawl: `Some` — its failed URLs are findings, not failures of the run — with what
+    /// failed the crawl itself, if anything did.
+    #[serde(skip)]
+    pub crawl_fatal: Option<Option<String>>,
     /// Print as JSON: how the run was asked to report, not part of the report.
     #[serde(skip)]
     json: bool,
@@ -385,9 +424,21 @@ pub fn exit(outcome: Result<Report, Box<dyn std::error::Error>>) -> ExitCode {
     match outcome {
         Ok(report) => {
             print(&report, report.json, report.human_line());
-            match &report.first_error {
-                None => ExitCode::SUCCESS,
-                Some(e) => {
+            match (&report.crawl_fatal, &report.first_error) {
+                // A crawl's broken links are findings; only what failed the crawl fails it.
+                (Some(Some(why)), _) => {
+                    eprintln!("Error: the crawl failed: {why}");
+                    ExitCode::from(1)
+                }
+                (Some(None), Some(e)) => {
+                    eprintln!(
+                        "{} of {} URLs failed (findings, not errors of the crawl); the first: {e}",
+                        report.failed, report.tasks
+                    );
+                    ExitCode::SUCCESS
+                }
+                (_, None) => ExitCode::SUCCESS,
+                (None, Some(e)) => {
                     eprintln!(
                         "Error: {} of {} tasks failed; the first: {e}",
                         report.failed, report.tasks

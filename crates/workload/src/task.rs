@@ -74,8 +74,10 @@ pub fn run_blocking(args: &Args, id: u32) -> Result<u64, TaskError> {
         Workload::Http => blocking_get(args.addr, id, args.ms, args.timeout()),
         Workload::Cpu => Ok(sha256_chain(id, args.work)),
         Workload::Db => crate::db::blocking::run(args, id),
-        // A brigade's task is one link of the ring, not a job alone: each model runs its ring.
-        Workload::Brigade => Err(TaskError::new("a brigade task runs only in its ring")),
+        // A brigade's task is one link of the circle, not a job alone: each model runs its
+        // circle; a crawl's, a URL found as the crawl runs: each model runs its crawl.
+        Workload::Brigade => Err(TaskError::new("a brigade task runs only in its circle")),
+        Workload::Crawl => Err(TaskError::new("a crawl task runs only in its crawl")),
         Workload::Disk => {
             // One aligned buffer per thread, reused by every task the thread runs.
             thread_local!(static BUF: std::cell::RefCell<Option<AlignedBuf>> = const { std::cell::RefCell::new(None) });
