@@ -35,6 +35,9 @@
 //! (53300), which names the limit. Under `strace -f -c`: a `sendto` and `recvfrom` a query,
 //! `futex` as the pool's threads take tasks.
 //!
+//! On the crawl (`crawl.rs`): W threads (`--workers`), the frontier and the seen set behind
+//! one lock — the article's queue and lock — each thread fetching on its blocking socket.
+//!
 //! With `--serve ADDR` (`serve.rs`): a thread per connection, or with `--workers W` W threads
 //! accepting on the shared socket. An idle keep-alive client holds its whole thread. Under
 //! `strace -f -c`: a `clone3` per connection, then `poll`/`recvfrom`/`sendto` per request.
@@ -50,6 +53,7 @@ use workload::{task, Args, Done, Report, Tally, TaskError, Width};
 const MODEL: &str = "threads";
 
 mod brigade;
+mod crawl;
 mod serve;
 
 /// std's stack, its guard page, the alternate signal stack and its guard.
@@ -67,6 +71,11 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         let headroom = thread_headroom(MAPPINGS_PER_THREAD);
         brigade::run(args, &mut tally, |count, job| start_thread(count, &headroom, job));
         return Ok(tally.finish());
+    }
+    if args.workload == workload::Workload::Crawl {
+        let headroom = thread_headroom(MAPPINGS_PER_THREAD);
+        let start = |count, job| start_thread(count, &headroom, job);
+        return Ok(crawl::run(args, tally, &start).finish());
     }
     match args.workers {
         None => one_thread_per_task(args, &mut tally)?,

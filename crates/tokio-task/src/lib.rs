@@ -7,6 +7,7 @@
 //! It is its own crate, not a module of `workload`, so that the models that block
 //! (`serial`, `procs`, `threads`) do not link tokio.
 
+pub mod crawl;
 pub mod db;
 
 use std::future::Future;
@@ -73,8 +74,9 @@ where
         Workload::Db => (Box::pin(db(args, id)).await, None),
         // The model times the operation itself: it may wait for a slot before it starts.
         Workload::Disk => return Box::pin(disk(args, id)).await,
-        // The brigade's links are the model's own tasks, not one_task's.
-        Workload::Brigade => (Err(TaskError::new("a brigade task runs only in its ring")), None),
+        // The brigade's links and the crawl's URLs are the model's own tasks, not one_task's.
+        Workload::Brigade => (Err(TaskError::new("a brigade task runs only in its circle")), None),
+        Workload::Crawl => (Err(TaskError::new("a crawl task runs only in its crawl")), None),
         Workload::Cpu if args.offload => {
             return on_blocking_pool(move || Ok(task::sha256_chain(id, args.work))).await
         }

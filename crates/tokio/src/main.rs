@@ -42,6 +42,9 @@
 //! `sendto` and a `recvfrom` per query, and for each connection opened a `connect` and the
 //! login's few round trips.
 //!
+//! On the crawl (`crawl.rs`): a task per request, each parsing its page on the worker it ran
+//! on; a dispatcher task owns the frontier (`tokio_task::crawl`).
+//!
 //! With `--serve ADDR` (`serve.rs`): a task per connection on the workers; `/cpu` holds a
 //! worker unless `--offload` sends it to the blocking pool. Under `strace -f -c`:
 //! `epoll_wait`, `accept4`, `recvfrom`/`sendto` per request, and `futex` between the workers.
@@ -59,6 +62,7 @@ use workload::http::{self, Progress, ResponseParser};
 use workload::{Args, Report, Tally, TaskError, Width, Workload};
 
 mod brigade;
+mod crawl;
 mod serve;
 
 const MODEL: &str = "tokio";
@@ -80,10 +84,15 @@ fn runtime(args: &Args) -> std::io::Result<(tokio::runtime::Runtime, Width)> {
             builder.worker_threads(cores as usize).max_blocking_threads(pool as usize);
             (pool, pool)
         }
-        // On db --workers sizes the pool of connections, not the runtime.
+        // On db --workers sizes the pool of connections, on crawl the requests in flight, not
+        // the runtime.
         (Workload::Db, pool) => {
             builder.worker_threads(cores as usize);
             (cores, pool.unwrap_or(args.tasks))
+        }
+        (Workload::Crawl, in_flight) => {
+            builder.worker_threads(cores as usize);
+            (cores, in_flight.unwrap_or(workload::crawl::DEFAULT_WORKERS))
         }
         (_, workers) => {
             let workers = workers.unwrap_or(cores);
@@ -102,6 +111,10 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         let mut tally = Tally::start(MODEL, args, width);
         if args.workload == Workload::Brigade {
             brigade::run(args, &mut tally).await;
+            return Ok(tally.finish());
+        }
+        if args.workload == Workload::Crawl {
+            crawl::run(args, &mut tally).await;
             return Ok(tally.finish());
         }
         let task = |id| tokio::spawn(tokio_task::one_task(args, id, http_get, blocking_disk, db));

@@ -41,6 +41,9 @@
 //! and write an io_uring entry with an owned buffer. Under `strace -f -c`: `io_uring_enter`
 //! where `tokio` shows `sendto`, `recvfrom` and `epoll_wait`.
 //!
+//! On the crawl (`crawl.rs`): a task per request on the one thread, as in `tokio`, every
+//! read and write an io_uring entry; each page parsed on the one thread.
+//!
 //! With `--serve ADDR` (`serve.rs`): a task per connection on the one thread, each read and
 //! write a ring operation with an owned buffer. Under `strace -f -c`: `io_uring_enter` and
 //! `epoll_wait` (tokio's timers and wake-ups), and no `recvfrom` or `sendto`.
@@ -54,6 +57,7 @@ use workload::http::{self, Progress, ResponseParser};
 use workload::{Args, Report, Tally, TaskError, Width, Workload};
 
 mod brigade;
+mod crawl;
 mod db;
 mod disk;
 mod serve;
@@ -76,6 +80,14 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         }
         if args.workload == Workload::Brigade {
             brigade::run(args, &mut tally).await;
+            return Ok(tally.finish());
+        }
+        if args.workload == Workload::Crawl {
+            tally.set_width(workload::Width {
+                workers: 1,
+                at_once: args.workers.unwrap_or(workload::crawl::DEFAULT_WORKERS),
+            });
+            crawl::run(args, &mut tally).await;
             return Ok(tally.finish());
         }
         let task =

@@ -424,7 +424,12 @@ pub const CRAWL_TASKS: u32 = 100_000;
 /// a field of the `Copy` [`Args`]; read into [`Args::crawl_scope`] once accepted.
 fn with_crawl_flags(command: clap::Command) -> clap::Command {
     use clap::{Arg, ArgAction};
-    let list = |id: &'static str| Arg::new(id).long(id).value_name(if id == "seed" { "URL" } else { "ORIGIN" }).action(ArgAction::Append);
+    let list = |id: &'static str| {
+        Arg::new(id)
+            .long(id)
+            .value_name(if id == "seed" { "URL" } else { "ORIGIN" })
+            .action(ArgAction::Append)
+    };
     command
         .arg(list("seed").help(format!(
             "crawl: where the crawl starts, an http:// URL; repeatable [default: {}]",

@@ -10,7 +10,7 @@ use crate::http::HttpError;
 
 /// Why a task failed. `limit` is set when the machine ran out of something, and names the
 /// limit to raise, so the user learns what to change rather than just that it broke.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskError {
     pub message: String,
     pub limit: Option<String>,

@@ -44,7 +44,7 @@ pub enum HttpError {
 }
 
 /// A whole response, as the crawl reads it: its status, the head fields it acts on, its body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Response {
     pub status: u16,
     /// `Location`, as sent.
@@ -444,9 +444,9 @@ fn head_fields(code: u16, headers: &[httparse::Header], framing: State) -> Respo
     let html = field("content-type").is_some_and(|t| {
         t.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("text/html"))
     });
-    let close = field("connection").is_some_and(|c| {
-        c.split(',').any(|token| token.trim().eq_ignore_ascii_case("close"))
-    }) || framing == State::UntilClose;
+    let close = field("connection")
+        .is_some_and(|c| c.split(',').any(|token| token.trim().eq_ignore_ascii_case("close")))
+        || framing == State::UntilClose;
     Response {
         status: code,
         location: field("location"),

@@ -97,16 +97,36 @@ pub enum Failure {
 }
 
 /// What came of one request, as the model saw it.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub enum Fetched {
-    /// A whole response.
+    /// A whole response, parsed by the crawl.
     Answer(Response),
+    /// A whole response parsed where it was read — on a pool, in a task, in a child — so
+    /// that the parsing runs there: its head (without the body), its body's length, and the
+    /// `href`s of its links if it is a `200` HTML page.
+    Parsed { head: Response, bytes: u64, hrefs: Vec<String> },
     /// No whole response: the kind, and the error as the model met it (it names the limit
     /// when the machine ran out of something).
     Failed(Failure, TaskError),
 }
 
 impl Fetched {
+    /// Parse an answer's links here and now: what a model does to keep the parsing off the
+    /// thread that owns the crawl.
+    pub fn parsed(self) -> Fetched {
+        match self {
+            Fetched::Answer(mut head) => {
+                let body = std::mem::take(&mut head.body);
+                let hrefs = match head.status == 200 && head.html {
+                    true => page::links(&body),
+                    false => Vec::new(),
+                };
+                Fetched::Parsed { head, bytes: body.len() as u64, hrefs }
+            }
+            other => other,
+        }
+    }
+
     /// What a response parser's error means for the crawl.
     pub fn from_http(e: HttpError) -> Fetched {
         let kind = match e {
@@ -151,7 +171,7 @@ pub struct Fetch {
 }
 
 /// An origin the crawl has met: its name and its address.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Origin {
     /// `http://host[:port]`.
     pub name: String,
@@ -431,24 +451,23 @@ impl Crawl {
         if fetch.id < self.seed_tasks && matches!(fetched, Fetched::Answer(_)) {
             self.seed_answered = true;
         }
-        match fetched {
-            Fetched::Answer(r) => {
-                self.report.bytes += r.body.len() as u64;
-                self.answered(fetch, r, now)
+        match fetched.parsed() {
+            Fetched::Parsed { head, bytes, hrefs } => {
+                self.report.bytes += bytes;
+                self.answered(fetch, head, &hrefs, now)
             }
             Fetched::Failed(Failure::Reset, _) if fetch.attempt < RETRIES => {
                 self.retry(fetch, RETRY_WAIT, now)
             }
             Fetched::Failed(kind, error) => self.failed(fetch, kind, error, now),
+            Fetched::Answer(_) => unreachable!("parsed above"),
         }
     }
 
-    fn answered(&mut self, fetch: Fetch, r: Response, now: Instant) -> Ended {
+    fn answered(&mut self, fetch: Fetch, r: Response, hrefs: &[String], now: Instant) -> Ended {
         match r.status {
             200 => {
-                if r.html {
-                    self.follow(&fetch, &r.body);
-                }
+                self.follow(&fetch, hrefs);
                 self.report.pages += 1;
                 let value = page::value(&fetch.url);
                 self.over(&fetch, now);
@@ -460,7 +479,8 @@ impl Crawl {
             }
             301 | 302 | 307 | 308 if r.location.is_some() => {
                 if fetch.hops >= MOST_HOPS {
-                    let why = TaskError::new(format!("{}: more than {MOST_HOPS} redirects", fetch.url));
+                    let why =
+                        TaskError::new(format!("{}: more than {MOST_HOPS} redirects", fetch.url));
                     return self.failed(fetch, Failure::Redirects, why, now);
                 }
                 let base = Url::parse(&fetch.url).expect("normalized");
@@ -478,12 +498,12 @@ impl Crawl {
         }
     }
 
-    /// Queue the in-scope links of a page's body.
-    fn follow(&mut self, fetch: &Fetch, body: &[u8]) {
+    /// Queue the in-scope links of a page.
+    fn follow(&mut self, fetch: &Fetch, hrefs: &[String]) {
         let base = Url::parse(&fetch.url).expect("normalized");
-        for href in page::links(body) {
+        for href in hrefs {
             self.report.links += 1;
-            if let Some(url) = page::resolve(&base, &href) {
+            if let Some(url) = page::resolve(&base, href) {
                 self.queue(url, 0);
             }
         }

@@ -36,7 +36,9 @@ pub fn value(normalized: &str) -> u64 {
 
 /// The standard 64-bit FNV-1a.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The `href` of every `<a>` element of an HTML body, in order, with its character references
@@ -71,7 +73,10 @@ mod tests {
         let page = "http://Example.COM:80/d1/d2/p.html?x=1";
         assert_eq!(at(page, "q.html#part").as_deref(), Some("http://example.com/d1/d2/q.html"));
         assert_eq!(at(page, "../a").as_deref(), Some("http://example.com/d1/a"));
-        assert_eq!(at(page, "./b?from=3&n=1").as_deref(), Some("http://example.com/d1/d2/b?from=3&n=1"));
+        assert_eq!(
+            at(page, "./b?from=3&n=1").as_deref(),
+            Some("http://example.com/d1/d2/b?from=3&n=1")
+        );
         assert_eq!(at(page, "/").as_deref(), Some("http://example.com/"));
         assert_eq!(at(page, "HTTP://OTHER:8080").as_deref(), Some("http://other:8080/"));
         assert_eq!(at(page, "#top").as_deref(), Some("http://example.com/d1/d2/p.html?x=1"));

@@ -1,0 +1,146 @@
+//! The crawl on an async runtime's tasks — `tokio`'s and `uring`'s alike: one task owns the
+//! frontier (the crawl's dispatcher, below), and every request is a task of its own that
+//! fetches its URL, parses the page where it ran (on one of tokio's workers; on uring's one
+//! thread), and sends back what it found. `--workers` bounds the tasks in flight and
+//! `--per-host` the connections to an origin, both in the crawl; a kept-alive connection goes
+//! back to the dispatcher with the result, for its origin's next URL. The dispatcher waits
+//! on the results' channel, or until a retry's time comes.
+//!
+//! The models differ in how a socket moves bytes: each passes its own `connect` and
+//! `exchange` to [`fetch`].
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use workload::crawl::blocking::Churn;
+use workload::crawl::{request, Crawl, Failure, Fetch, Fetched, Origin};
+use workload::http::Response;
+use workload::{Args, Runner, Tally, TaskError};
+
+/// What a fetch's task sends back: its fetch, what came of it (parsed where it ran), the
+/// connection if it stays open, the connections it opened and closed, and where it ran.
+pub struct Back<C> {
+    pub fetch: Fetch,
+    pub fetched: Fetched,
+    pub kept: Option<C>,
+    pub churn: Churn,
+    pub runner: Runner,
+}
+
+/// Crawl `args`' web: `spawn` starts a task for each fetch, given its origin, an idle
+/// connection to it if there is one, and where to send its [`Back`].
+pub async fn run<C: 'static>(
+    args: &'static Args,
+    tally: &mut Tally,
+    mut spawn: impl FnMut(Fetch, Origin, Option<C>, UnboundedSender<Back<C>>),
+) {
+    let mut crawl = Crawl::new(args);
+    let mut idle: HashMap<usize, Vec<C>> = HashMap::new();
+    let (tx, mut rx) = unbounded_channel();
+    loop {
+        while let Some(fetch) = crawl.next(Instant::now()) {
+            let origin = crawl.origin(fetch.origin).clone();
+            let reused = idle.get_mut(&fetch.origin).and_then(Vec::pop);
+            spawn(fetch, origin, reused, tx.clone());
+        }
+        if crawl.is_over() {
+            break;
+        }
+        let back = match crawl.next_retry() {
+            Some(at) => tokio::select! {
+                back = rx.recv() => back,
+                () = tokio::time::sleep_until(at.into()) => None,
+            },
+            None => rx.recv().await,
+        };
+        if let Some(Back { fetch, fetched, kept, churn, runner }) = back {
+            let at = fetch.origin;
+            crawl.churned(at, churn);
+            if let Some(connection) = kept {
+                idle.entry(at).or_default().push(connection);
+            }
+            crawl.finish(fetch, fetched, Instant::now()).record(tally, runner);
+        }
+    }
+    crawl.end(tally);
+}
+
+/// Why an exchange on a connection gave no whole response: what it means, and whether not
+/// one byte of an answer had come (a kept-alive connection the server had closed).
+pub type NoAnswer = (Fetched, bool);
+
+/// Fetch `fetch` from `origin` within `timeout`, on `reused` if given or a connection made by
+/// `connect`; `exchange` writes the request and reads the whole response. The page is parsed
+/// here, in the task. A reused connection the server had closed is replaced once by a new
+/// one, as every HTTP client does; that is not a retry.
+pub async fn fetch<C, Fc, Fe>(
+    fetch: Fetch,
+    origin: Origin,
+    reused: Option<C>,
+    timeout: Duration,
+    connect: impl Fn(SocketAddr) -> Fc,
+    exchange: impl Fn(C, Vec<u8>) -> Fe,
+) -> Back<C>
+where
+    Fc: Future<Output = std::io::Result<C>>,
+    Fe: Future<Output = Result<(Response, C), NoAnswer>>,
+{
+    let mut churn = Churn::default();
+    // Whether the future holds an open connection: one it was dropped with is closed.
+    let mut holding = reused.is_some();
+    let whole = async {
+        let Some(addr) = origin.addr else {
+            let why = TaskError::new(format!("{}: cannot resolve {}", fetch.url, origin.authority));
+            return (Fetched::Failed(Failure::Refused, why), None);
+        };
+        let mut connection = reused;
+        loop {
+            let was_reused = connection.is_some();
+            let c = match connection.take() {
+                Some(c) => c,
+                None => match connect(addr).await {
+                    Ok(c) => {
+                        churn.opened += 1;
+                        holding = true;
+                        c
+                    }
+                    Err(e) => return (Fetched::from_io(addr, "connect to", &e), None),
+                },
+            };
+            match exchange(c, request(&fetch, &origin)).await {
+                Err((_, true)) if was_reused => {
+                    churn.closed += 1;
+                    holding = false;
+                }
+                Err((fetched, _)) => {
+                    churn.closed += 1;
+                    holding = false;
+                    return (fetched, None);
+                }
+                Ok((response, c)) => {
+                    let keep = !response.close;
+                    if !keep {
+                        churn.closed += 1;
+                    }
+                    holding = false;
+                    return (Fetched::Answer(response).parsed(), keep.then_some(c));
+                }
+            }
+        }
+    };
+    let (fetched, kept) = match tokio::time::timeout(timeout, whole).await {
+        Ok(done) => done,
+        Err(_) => {
+            // The connection it held, if any, was dropped with the future: closed.
+            if holding {
+                churn.closed += 1;
+            }
+            let why = TaskError::timed_out("the request", timeout);
+            (Fetched::Failed(Failure::Timeout, why), None)
+        }
+    };
+    Back { fetch, fetched, kept, churn, runner: Runner::cached() }
+}
