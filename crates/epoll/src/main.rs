@@ -28,7 +28,9 @@
 //! - cpu: [`parts/cpu.rs`](parts/cpu.rs), hashing on the loop's thread, or with `--offload` on a pool;
 //! - disk: [`parts/disk.rs`](parts/disk.rs), reads handed to threads, since a file is never "not ready";
 //! - brigade: [`parts/brigade.rs`](parts/brigade.rs), a pipe per task read when epoll says it is ready;
-//! - db: [`parts/db.rs`](parts/db.rs), PostgreSQL connections as state machines, and a queue for a pool.
+//! - db: [`parts/db.rs`](parts/db.rs), PostgreSQL connections as state machines, and a queue for a pool;
+//! - crawl: [`parts/crawl.rs`](parts/crawl.rs), kept-alive connections as state machines, the
+//!   frontier the loop's own, each page parsed on the loop (`--offload`: on a pool).
 //!
 //! With `--serve ADDR` (`serve/`): connection state machines in the same kind of loop.
 

@@ -27,8 +27,10 @@ pub struct LoopTasks {
     tally: Tally,
     /// Every task runs on this thread, except the offloaded ones.
     runner: Runner,
-    /// Tasks without a result yet.
+    /// Tasks without a result yet; for a run whose tasks are found as it goes (the crawl),
+    /// 1 until it says it is over.
     pub unfinished: u32,
+    open_ended: bool,
 }
 
 impl LoopTasks {
@@ -39,6 +41,7 @@ impl LoopTasks {
             timers: Timers::with_capacity(args.tasks as usize),
             runner: Runner::here(),
             unfinished: args.tasks,
+            open_ended: false,
             tally: Tally::start(model, &args, Width::one_loop(&args)),
             args,
         }
@@ -111,7 +114,26 @@ impl LoopTasks {
     /// A task finished, here or on a pool.
     pub fn record(&mut self, done: Done) {
         self.tally.record(done);
-        self.unfinished -= 1;
+        if !self.open_ended {
+            self.unfinished -= 1;
+        }
+    }
+
+    /// The run's tasks are found as it goes (the crawl): the loop runs until
+    /// [`LoopTasks::all_over`], whatever the results recorded.
+    pub fn open_ended(&mut self) {
+        self.open_ended = true;
+        self.unfinished = 1;
+    }
+
+    /// An open-ended run is over.
+    pub fn all_over(&mut self) {
+        self.unfinished = 0;
+    }
+
+    /// The tally, for what only a workload knows to put in it (the crawl's figures).
+    pub fn tally(&mut self) -> &mut Tally {
+        &mut self.tally
     }
 
     /// Task `id` ran out of time doing `what` ("the request", "the query").

@@ -536,7 +536,7 @@ impl Crawl {
 
     /// The crawl is over: its figures into `tally`, and what failed it, if anything did —
     /// the machine ran out of something, or no seed got an answer.
-    pub fn end(mut self, tally: &mut Tally) {
+    pub fn end(&mut self, tally: &mut Tally) {
         let mut figures = self.report.clone();
         figures.unique = self.seen.len() as u32;
         let wall = tally.start.elapsed().as_secs_f64().max(1e-9);
@@ -553,3 +553,39 @@ impl Crawl {
 
 /// Requests in flight unless `--workers` says otherwise.
 pub const DEFAULT_WORKERS: u32 = 10;
+
+/// Parsing handed to a pool of threads (`--offload` in the hand-written loops): each page's
+/// links found off the loop's thread — the article's `run_in_executor`, where the crawl
+/// needs it — and each result waking the loop.
+pub struct Parsing {
+    pool: thread_pool::ThreadPool,
+    done: crossbeam_channel::Sender<(Fetch, Fetched)>,
+    results: crossbeam_channel::Receiver<(Fetch, Fetched)>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Parsing {
+    /// `threads` threads; `wake` is called after each page parsed.
+    pub fn start(
+        threads: usize,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> std::io::Result<Parsing> {
+        let pool = thread_pool::ThreadPool::new(threads)?;
+        let (done, results) = crossbeam_channel::unbounded();
+        Ok(Parsing { pool, done, results, wake: Arc::new(wake) })
+    }
+
+    /// Parse what `fetch` got on the pool.
+    pub fn parse(&self, fetch: Fetch, fetched: Fetched) {
+        let (done, wake) = (self.done.clone(), self.wake.clone());
+        self.pool.submit(move || {
+            let _ = done.send((fetch, fetched.parsed()));
+            wake();
+        });
+    }
+
+    /// Every page parsed so far.
+    pub fn results(&self) -> impl Iterator<Item = (Fetch, Fetched)> + '_ {
+        self.results.try_iter()
+    }
+}
