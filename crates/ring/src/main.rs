@@ -43,7 +43,9 @@
 //!   that wakes the loop through a posted READ (`wake.rs`);
 //! - disk: [`parts/disk.rs`](parts/disk.rs), each read an entry, where epoll must use threads;
 //! - brigade: [`parts/brigade.rs`](parts/brigade.rs), pipe reads and writes on the ring;
-//! - db: [`parts/db.rs`](parts/db.rs), PostgreSQL connections as chains of entries, and a queue for a pool.
+//! - db: [`parts/db.rs`](parts/db.rs), PostgreSQL connections as chains of entries, and a queue for a pool;
+//! - crawl: [`parts/crawl.rs`](parts/crawl.rs), kept-alive connections as chains of entries,
+//!   the frontier the loop's own, each page parsed on the loop (`--offload`: on a pool).
 //!
 //! With `--serve ADDR` (`serve/`): a multishot ACCEPT and one RECV or SEND in flight per
 //! connection, every wait a completion, the stop signal included.

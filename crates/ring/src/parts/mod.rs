@@ -4,6 +4,7 @@
 
 mod brigade;
 mod cpu;
+mod crawl;
 mod db;
 mod disk;
 mod http;
@@ -27,5 +28,6 @@ pub fn start(cx: &mut Cx) -> io::Result<Box<dyn Part>> {
         Workload::Disk => Box::new(disk::Disk::start(cx)?),
         Workload::Brigade => Box::new(brigade::Brigade::start(cx)?),
         Workload::Db => Box::new(db::Db::start(cx)?),
+        Workload::Crawl => Box::new(crawl::Crawl::start(cx)?),
     })
 }

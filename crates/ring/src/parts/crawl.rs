@@ -1,0 +1,364 @@
+//! The crawl on the completion loop: every connection a chain of io_uring operations —
+//! SOCKET, CONNECT, then a SEND and RECVs for each request it carries, and a CLOSE — kept
+//! alive between requests to its origin, with no operation in flight while it is idle. The
+//! frontier is the loop's own (`workload::crawl`), as in `epoll`: a page's links are queued
+//! in the turn its last bytes complete, and the next requests submitted in the same batch.
+//! A request's `--timeout-ms` is a timer in the loop's heap that cancels the operation in
+//! flight (ASYNC_CANCEL); a retry's wait, another timer.
+//!
+//! The pages are parsed on the loop's thread; `--offload` hands the parsing to a pool of one
+//! thread per core, whose results wake the loop through a posted eventfd READ (`wake.rs`).
+//!
+//! While an operation is in flight the kernel holds pointers into its connection — the
+//! request, the receive buffer — and to its origin's address; each lives on the heap (the
+//! addresses leaked once an origin, for the run), and a connection leaves its slot only once
+//! nothing of it is in flight.
+//!
+//! Under `strace -f -c`: `io_uring_enter` and nothing else — no `socket`, `connect`,
+//! `sendto` or `recvfrom`.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+use io_uring::{opcode, squeue, types};
+use slab::Slab;
+use socket2::SockAddr;
+use workload::crawl::{self, Failure, Fetch, Fetched, Parsing};
+use workload::http::{Response, ResponseParser};
+use workload::timers::Due;
+use workload::{Runner, TaskError, Width};
+
+use super::http::{close, connect, socket};
+use crate::event_loop::{Cx, Part};
+use crate::queues::{Op, Tag};
+use crate::wake::Wake;
+
+/// The timer key of the next retry's wake-up; every other key is a connection's slot.
+const RETRY: u32 = u32::MAX;
+
+pub struct Crawl {
+    crawl: crawl::Crawl,
+    conns: Slab<Connection>,
+    /// The idle connections of each origin, by slot.
+    idle: HashMap<usize, Vec<usize>>,
+    /// Each origin's address, as the kernel reads it: leaked once, for the run.
+    addrs: HashMap<usize, &'static SockAddr>,
+    /// With `--offload`: the pool the pages are parsed on, and the eventfd it wakes us by.
+    parsing: Option<(Parsing, Wake)>,
+    retry_at: Option<Instant>,
+    runner: Runner,
+    over: bool,
+}
+
+struct Connection {
+    origin: usize,
+    addr: std::net::SocketAddr,
+    fd: Option<RawFd>,
+    in_flight: Option<Op>,
+    /// Its request, and when that must be answered.
+    fetch: Option<(Fetch, Instant)>,
+    request: Vec<u8>,
+    sent: usize,
+    buf: Box<[u8]>,
+    parser: ResponseParser,
+    got_any: bool,
+    /// It carried a request before: a close before any answer means the server had closed
+    /// it while idle, and the request goes on a new connection.
+    reused: bool,
+    /// Past its deadline: its request has failed, and whatever completes next closes it.
+    timed_out: bool,
+}
+
+/// What a completion of a connection led to.
+enum Next {
+    Submit(Op, squeue::Entry),
+    Answered(Response),
+    /// No whole response, and whether not one byte of an answer came.
+    Failed(Fetched, bool),
+}
+
+impl Crawl {
+    pub fn start(cx: &mut Cx) -> io::Result<Crawl> {
+        let args = cx.tasks.args;
+        let crawl = crawl::Crawl::new(&args);
+        cx.tasks.set_width(Width { workers: 1, at_once: crawl.most_in_flight() });
+        cx.tasks.open_ended();
+        let parsing = match args.offload {
+            true => {
+                let mut wake = Wake::new()?;
+                let pool =
+                    Parsing::start(std::thread::available_parallelism()?.get(), wake.notifier())?;
+                // SAFETY: the READ points into `wake`, which the part keeps to the loop's end.
+                unsafe { cx.submit(Wake::TAG, wake.read())? };
+                Some((pool, wake))
+            }
+            false => None,
+        };
+        let mut part = Crawl {
+            crawl,
+            conns: Slab::new(),
+            idle: HashMap::new(),
+            addrs: HashMap::new(),
+            parsing,
+            retry_at: None,
+            runner: Runner::here(),
+            over: false,
+        };
+        part.pump(cx)?;
+        Ok(part)
+    }
+
+    /// Start every request the crawl lets start now; set the retry timer; end the run when
+    /// the crawl is over.
+    fn pump(&mut self, cx: &mut Cx) -> io::Result<()> {
+        while let Some(fetch) = self.crawl.next(Instant::now()) {
+            self.start_fetch(fetch, cx)?;
+        }
+        if let Some(at) = self.crawl.next_retry() {
+            if self.retry_at.is_none_or(|set| at < set) {
+                self.retry_at = Some(at);
+                let since_start = cx.tasks.now() + at.saturating_duration_since(Instant::now());
+                cx.tasks.set_timer(since_start, Due::Task(RETRY));
+            }
+        }
+        if self.crawl.is_over() && !self.over {
+            self.over = true;
+            self.crawl.end(cx.tasks.tally());
+            cx.tasks.all_over();
+            if self.parsing.is_some() {
+                // SAFETY: an ASYNC_CANCEL points to nothing.
+                unsafe { cx.submit(Tag::new(Op::Cancel, 0u32), Wake::TAG.cancel())? };
+            }
+        }
+        Ok(())
+    }
+
+    /// `fetch` on an idle connection of its origin (its SEND), or a new one (its SOCKET).
+    fn start_fetch(&mut self, fetch: Fetch, cx: &mut Cx) -> io::Result<()> {
+        let at = fetch.origin;
+        let origin = self.crawl.origin(at);
+        let Some(addr) = origin.addr else {
+            let why = TaskError::new(format!("cannot resolve {}", origin.authority));
+            return self.done(fetch, Fetched::Failed(Failure::Refused, why), cx);
+        };
+        let request = crawl::request(&fetch, origin);
+        let deadline = Instant::now() + cx.tasks.args.timeout();
+        let (slot, entry) = match self.idle.get_mut(&at).and_then(Vec::pop) {
+            Some(slot) => {
+                let conn = &mut self.conns[slot];
+                conn.reused = true;
+                (slot, conn.ready(request))
+            }
+            None => {
+                let sockaddr = *self
+                    .addrs
+                    .entry(at)
+                    .or_insert_with(|| Box::leak(Box::new(SockAddr::from(addr))));
+                self.crawl.opened(at);
+                let conn = Connection::new(at, addr, request);
+                (self.conns.insert(conn), (Op::Socket, socket(sockaddr)))
+            }
+        };
+        self.conns[slot].fetch = Some((fetch, deadline));
+        cx.tasks.set_timer(cx.tasks.now() + cx.tasks.args.timeout(), Due::Task(slot as u32));
+        self.submit(slot, entry, cx)
+    }
+
+    /// Submit connection `slot`'s next operation.
+    fn submit(
+        &mut self,
+        slot: usize,
+        (op, entry): (Op, squeue::Entry),
+        cx: &mut Cx,
+    ) -> io::Result<()> {
+        self.conns[slot].in_flight = Some(op);
+        // SAFETY: the entry points into the connection's request and boxed buffer, which
+        // stay put in the slab until nothing of it is in flight, or to its origin's leaked
+        // address.
+        unsafe { cx.submit(Tag::new(op, slot), entry) }
+    }
+
+    /// Close connection `slot`, nothing of it in flight: it leaves its slot, and its
+    /// socket's CLOSE is submitted.
+    fn close(&mut self, slot: usize, cx: &mut Cx) -> io::Result<()> {
+        let conn = self.conns.remove(slot);
+        if let Some(idle) = self.idle.get_mut(&conn.origin) {
+            idle.retain(|&s| s != slot);
+        }
+        self.crawl.closed(conn.origin);
+        match conn.fd {
+            // SAFETY: a CLOSE points to nothing.
+            Some(fd) => unsafe { cx.submit(Tag::new(Op::Close, slot), close(fd)) },
+            None => Ok(()),
+        }
+    }
+
+    /// `fetch` is over: parse it here, or on the pool; hand it to the crawl.
+    fn done(&mut self, fetch: Fetch, fetched: Fetched, cx: &mut Cx) -> io::Result<()> {
+        if let (Some((pool, _)), Fetched::Answer(_)) = (&self.parsing, &fetched) {
+            pool.parse(fetch, fetched);
+            return Ok(());
+        }
+        self.crawl.finish(fetch, fetched, Instant::now()).record(cx.tasks.tally(), self.runner);
+        self.pump(cx)
+    }
+
+    /// The pool parsed pages: hand them to the crawl, and read the eventfd again.
+    fn parsed(&mut self, cx: &mut Cx) -> io::Result<()> {
+        let Some((pool, wake)) = &mut self.parsing else { return Ok(()) };
+        let parsed: Vec<_> = pool.results().collect();
+        if !self.over {
+            // SAFETY: as in `start`.
+            unsafe { cx.submit(Wake::TAG, wake.read())? };
+        }
+        for (fetch, fetched) in parsed {
+            self.crawl.finish(fetch, fetched, Instant::now()).record(cx.tasks.tally(), self.runner);
+        }
+        self.pump(cx)
+    }
+}
+
+impl Part for Crawl {
+    fn on_complete(&mut self, tag: Tag, res: i32, _: bool, cx: &mut Cx) -> io::Result<()> {
+        if tag.op == Op::Wake {
+            return self.parsed(cx);
+        }
+        let slot = tag.slot as usize;
+        let conn = &mut self.conns[slot];
+        conn.in_flight = None;
+        if conn.timed_out {
+            return self.close(slot, cx);
+        }
+        match conn.on_complete(tag.op, res, self.addrs[&conn.origin]) {
+            Next::Submit(op, entry) => self.submit(slot, (op, entry), cx),
+            Next::Answered(response) => {
+                let (fetch, _) = conn.fetch.take().expect("a request in flight");
+                if response.close {
+                    self.close(slot, cx)?;
+                } else {
+                    conn.reused = true;
+                    self.idle.entry(conn.origin).or_default().push(slot);
+                }
+                self.done(fetch, Fetched::Answer(response), cx)
+            }
+            Next::Failed(fetched, no_answer) => {
+                let (fetch, _) = conn.fetch.take().expect("a request in flight");
+                let reused = conn.reused;
+                self.close(slot, cx)?;
+                if no_answer && reused {
+                    // The server had closed it while it was idle: a new connection.
+                    return self.start_fetch(fetch, cx);
+                }
+                self.done(fetch, fetched, cx)
+            }
+        }
+    }
+
+    fn on_timer(&mut self, due: Due, cx: &mut Cx) -> io::Result<()> {
+        let Due::Task(key) = due else { return Ok(()) };
+        if key == RETRY {
+            self.retry_at = None;
+            return self.pump(cx);
+        }
+        let slot = key as usize;
+        let Some(conn) = self.conns.get_mut(slot) else { return Ok(()) };
+        let late = conn.fetch.as_ref().is_some_and(|(_, by)| *by <= Instant::now());
+        if !late || conn.timed_out {
+            return Ok(());
+        }
+        conn.timed_out = true;
+        let (fetch, _) = conn.fetch.take().expect("checked");
+        if let Some(op) = conn.in_flight {
+            // SAFETY: an ASYNC_CANCEL points to nothing.
+            unsafe { cx.submit(Tag::new(Op::Cancel, slot), Tag::new(op, slot).cancel())? };
+        } else {
+            self.close(slot, cx)?;
+        }
+        let why = TaskError::timed_out("the request", cx.tasks.args.timeout());
+        self.done(fetch, Fetched::Failed(Failure::Timeout, why), cx)
+    }
+}
+
+impl Connection {
+    fn new(origin: usize, addr: std::net::SocketAddr, request: Vec<u8>) -> Connection {
+        Connection {
+            origin,
+            addr,
+            fd: None,
+            in_flight: None,
+            fetch: None,
+            request,
+            sent: 0,
+            buf: vec![0u8; 16 * 1024].into_boxed_slice(),
+            parser: ResponseParser::any_status(crawl::MAX_BODY),
+            got_any: false,
+            reused: false,
+            timed_out: false,
+        }
+    }
+
+    /// Ready to carry `request`: its SEND.
+    fn ready(&mut self, request: Vec<u8>) -> (Op, squeue::Entry) {
+        self.request = request;
+        self.sent = 0;
+        self.parser = ResponseParser::any_status(crawl::MAX_BODY);
+        self.got_any = false;
+        self.send()
+    }
+
+    fn send(&mut self) -> (Op, squeue::Entry) {
+        let fd = types::Fd(self.fd.expect("connected"));
+        let rest = &self.request[self.sent..];
+        (Op::Send, opcode::Send::new(fd, rest.as_ptr(), rest.len() as u32).build())
+    }
+
+    fn receive(&mut self) -> (Op, squeue::Entry) {
+        let fd = types::Fd(self.fd.expect("connected"));
+        (Op::Recv, opcode::Recv::new(fd, self.buf.as_mut_ptr(), self.buf.len() as u32).build())
+    }
+
+    /// Its operation `op` completed with `res`.
+    fn on_complete(&mut self, op: Op, res: i32, sockaddr: &SockAddr) -> Next {
+        let error = || io::Error::from_raw_os_error(-res);
+        let failed = |stage: &str, no_answer: bool| {
+            Next::Failed(Fetched::from_io(self.addr, stage, &error()), no_answer)
+        };
+        let next = |(op, entry): (Op, squeue::Entry)| Next::Submit(op, entry);
+        match op {
+            Op::Socket if res < 0 => Next::Failed(
+                Fetched::Failed(Failure::Refused, TaskError::starting("socket", &error())),
+                false,
+            ),
+            Op::Socket => {
+                self.fd = Some(res);
+                Next::Submit(Op::Connect, connect(res, sockaddr))
+            }
+            Op::Connect if res < 0 => failed("connect to", false),
+            Op::Connect => next(self.send()),
+            Op::Send if res < 0 => failed("write to", true),
+            Op::Send => {
+                self.sent += res as usize;
+                match self.sent == self.request.len() {
+                    true => next(self.receive()),
+                    false => next(self.send()),
+                }
+            }
+            Op::Recv if res < 0 => failed("read from", !self.got_any),
+            Op::Recv if res == 0 => match self.parser.eof_response() {
+                Ok(response) => Next::Answered(response),
+                Err(e) => Next::Failed(Fetched::from_http(e), !self.got_any),
+            },
+            Op::Recv => {
+                self.got_any = true;
+                match self.parser.feed_response(&self.buf[..res as usize]) {
+                    Ok(Some(response)) => Next::Answered(response),
+                    Ok(None) => next(self.receive()),
+                    Err(e) => Next::Failed(Fetched::from_http(e), false),
+                }
+            }
+            op => unreachable!("a {op:?} is not a step of a fetch"),
+        }
+    }
+}
