@@ -32,6 +32,9 @@
 //! pays a fork and a login; the kept connection only the query. Under `strace -f -c`: `clone`
 //! (fork) per child, and a `sendto` and `recvfrom` a query in the children.
 //!
+//! On the crawl (`crawl.rs`): W children fetching and parsing, the parent holding the
+//! frontier and the seen set; each URL and each page's links cross a pipe as a JSON line.
+//!
 //! With `--serve ADDR` (`serve.rs`): a forked child per connection, or with `--workers W` W
 //! pre-forked children accepting on the shared socket; children report their counts over a
 //! pipe and are reaped as they exit. Under `strace -f -c`: a `clone` (fork) and a `wait4` per
@@ -50,6 +53,7 @@ use workload::{task, Args, Report, Tally, TaskError, Width};
 const MODEL: &str = "procs";
 
 mod brigade;
+mod crawl;
 mod serve;
 
 fn main() -> ExitCode {
@@ -62,6 +66,10 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     let mut tally = Tally::start(MODEL, args, Width::one_each(processes));
     if args.workload == workload::Workload::Brigade {
         brigade::run(args, &mut tally)?;
+        return Ok(tally.finish());
+    }
+    if args.workload == workload::Workload::Crawl {
+        crawl::run(args, &mut tally)?;
         return Ok(tally.finish());
     }
     match args.workers {

@@ -20,7 +20,7 @@ pub fn run(args: &Args, tally: &mut Tally) {
         if let Some(fetch) = crawl.next(Instant::now()) {
             let (at, origin) = (fetch.origin, crawl.origin(fetch.origin));
             let (fetched, kept, churn) =
-                blocking::fetch(&fetch, origin, idle.take(at), args.timeout());
+                blocking::fetch(&fetch.url, origin, idle.take(at), args.timeout());
             crawl.churned(at, churn);
             if let Some(stream) = kept {
                 idle.keep(at, stream);

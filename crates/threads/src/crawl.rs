@@ -54,7 +54,7 @@ pub fn run(args: &Args, tally: Tally, start: Start) -> Tally {
     }
     lock(&shared).tally.sample_threads();
     started.into_iter().for_each(|t| drop(t.join()));
-    let Shared { crawl, mut tally, .. } = Arc::into_inner(shared)
+    let Shared { mut crawl, mut tally, .. } = Arc::into_inner(shared)
         .map(|(m, _)| m.into_inner().unwrap_or_else(|e| e.into_inner()))
         .expect("every thread joined");
     crawl.end(&mut tally);
@@ -75,7 +75,8 @@ fn crawl_on(shared: &(Mutex<Shared>, Condvar), args: &Args) {
             let origin = guard.crawl.origin(at).clone();
             let reused = guard.idle.take(at);
             drop(guard);
-            let (fetched, kept, churn) = blocking::fetch(&fetch, &origin, reused, args.timeout());
+            let (fetched, kept, churn) =
+                blocking::fetch(&fetch.url, &origin, reused, args.timeout());
             guard = lock(shared);
             let s = &mut *guard;
             s.crawl.churned(at, churn);

@@ -110,7 +110,7 @@ where
                     Err(e) => return (Fetched::from_io(addr, "connect to", &e), None),
                 },
             };
-            match exchange(c, request(&fetch, &origin)).await {
+            match exchange(c, request(&fetch.url, &origin)).await {
                 Err((_, true)) if was_reused => {
                     churn.closed += 1;
                     holding = false;

@@ -109,7 +109,7 @@ impl Crawl {
     /// `fetch` on an idle connection of its origin, or a new one.
     fn start_fetch(&mut self, fetch: Fetch, cx: &mut Cx) {
         let at = fetch.origin;
-        let request = crawl::request(&fetch, self.crawl.origin(at));
+        let request = crawl::request(&fetch.url, self.crawl.origin(at));
         let deadline = Instant::now() + cx.tasks.args.timeout();
         let slot = self.idle.get_mut(&at).and_then(Vec::pop);
         let slot = match slot {

@@ -143,7 +143,7 @@ impl Crawl {
             let why = TaskError::new(format!("cannot resolve {}", origin.authority));
             return self.done(fetch, Fetched::Failed(Failure::Refused, why), cx);
         };
-        let request = crawl::request(&fetch, origin);
+        let request = crawl::request(&fetch.url, origin);
         let deadline = Instant::now() + cx.tasks.args.timeout();
         let (slot, entry) = match self.idle.get_mut(&at).and_then(Vec::pop) {
             Some(slot) => {

@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::{request, Failure, Fetch, Fetched, Origin, MAX_BODY};
+use super::{request, Failure, Fetched, Origin, MAX_BODY};
 use crate::error::TaskError;
 use crate::http::ResponseParser;
 
@@ -37,13 +37,13 @@ impl Idle {
     }
 }
 
-/// Fetch `fetch` from `origin` within `timeout`, on `reused` if given (an idle connection
-/// of the origin) or a new one: what came of it, the connection if it stays open, and the
-/// connections opened and closed. A reused connection the server had closed meanwhile (no
-/// byte of an answer on it) is replaced by a new one, as every HTTP client does; that is not
-/// a retry.
+/// Fetch `url` (normalized) from `origin` within `timeout`, on `reused` if given (an idle
+/// connection of the origin) or a new one: what came of it, the connection if it stays open,
+/// and the connections opened and closed. A reused connection the server had closed
+/// meanwhile (no byte of an answer on it) is replaced by a new one, as every HTTP client
+/// does; that is not a retry.
 pub fn fetch(
-    fetch: &Fetch,
+    url: &str,
     origin: &Origin,
     reused: Option<TcpStream>,
     timeout: Duration,
@@ -54,7 +54,7 @@ pub fn fetch(
     loop {
         let was_reused = stream.is_some();
         let Some(addr) = origin.addr else {
-            let why = TaskError::new(format!("{}: cannot resolve {}", fetch.url, origin.authority));
+            let why = TaskError::new(format!("{url}: cannot resolve {}", origin.authority));
             return (Fetched::Failed(Failure::Refused, why), None, churn);
         };
         let s = match stream.take() {
@@ -70,7 +70,7 @@ pub fn fetch(
                 }
             }
         };
-        match exchange(&s, fetch, origin, deadline) {
+        match exchange(&s, url, origin, deadline) {
             // The server had closed the idle connection: try once more, on a new one.
             Err((_, true)) if was_reused => {
                 churn.closed += 1;
@@ -94,7 +94,7 @@ pub fn fetch(
 /// means and whether not one byte of an answer had come.
 fn exchange(
     mut s: &TcpStream,
-    fetch: &Fetch,
+    url: &str,
     origin: &Origin,
     deadline: Instant,
 ) -> Result<crate::http::Response, (Fetched, bool)> {
@@ -109,7 +109,7 @@ fn exchange(
     };
     s.set_nodelay(true).ok();
     s.set_write_timeout(Some(left().ok_or_else(timed_out)?)).ok();
-    if let Err(e) = s.write_all(&request(fetch, origin)) {
+    if let Err(e) = s.write_all(&request(url, origin)) {
         return Err((Fetched::from_io(addr, "write to", &e), true));
     }
     let mut parser = ResponseParser::any_status(MAX_BODY);

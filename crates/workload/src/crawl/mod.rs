@@ -171,7 +171,7 @@ pub struct Fetch {
 }
 
 /// An origin the crawl has met: its name and its address.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Origin {
     /// `http://host[:port]`.
     pub name: String,
@@ -181,9 +181,9 @@ pub struct Origin {
     pub addr: Option<SocketAddr>,
 }
 
-/// The bytes of `GET target HTTP/1.1`, kept alive, for `fetch`.
-pub fn request(fetch: &Fetch, origin: &Origin) -> Vec<u8> {
-    let url = Url::parse(&fetch.url).expect("a normalized URL parses");
+/// The bytes of `GET target HTTP/1.1`, kept alive, for `url` (normalized) at `origin`.
+pub fn request(url: &str, origin: &Origin) -> Vec<u8> {
+    let url = Url::parse(url).expect("a normalized URL parses");
     let target = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
@@ -448,7 +448,7 @@ impl Crawl {
     pub fn finish(&mut self, fetch: Fetch, fetched: Fetched, now: Instant) -> Ended {
         self.in_flight -= 1;
         self.busy[fetch.origin] -= 1;
-        if fetch.id < self.seed_tasks && matches!(fetched, Fetched::Answer(_)) {
+        if fetch.id < self.seed_tasks && !matches!(fetched, Fetched::Failed(..)) {
             self.seed_answered = true;
         }
         match fetched.parsed() {
