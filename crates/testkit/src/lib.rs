@@ -28,6 +28,9 @@
 //!   models' `db_tests!` and the peers alike.
 //! - [`disk_checks`]: what every program must do with the disk workload, in a scratch
 //!   folder on a real disk, for the models' `disk_tests!` and the peers alike.
+//! - [`crawl_checks`]: what every program must do with the crawl workload, against the
+//!   project's web served in-process and the answer sheet it computes, for the models'
+//!   `crawl_tests!` and the peers alike.
 //! - [`serve_checks`]: what every server must do, for the models' `serve_tests!` and the
 //!   peers alike.
 //! - [`mod@suites`]: the test suites as macros, each taking the binary's name —
@@ -42,6 +45,7 @@
 pub mod brigade_checks;
 pub mod cli_checks;
 pub mod contract_checks;
+pub mod crawl_checks;
 pub mod db_checks;
 pub mod disk_checks;
 pub mod postgres;
@@ -56,13 +60,14 @@ pub use roster;
 /// `testkit::suites!("tokio": contract_tests, concurrent_tests, event_loop_tests);`
 /// The suites of the workloads and knobs its roster.toml entry declares come with them, each
 /// test run only where the entry says the model runs the workload or takes the knob: disk,
-/// db; a pool (`--workers` sizing its tasks'), `--offload`. A new workload's suite is named
+/// db, crawl; a pool (`--workers` sizing its tasks'), `--offload`. A new workload's suite is named
 /// here, once.
 #[macro_export]
 macro_rules! suites {
     ($bin:literal: $($suite:ident),+ $(,)?) => {
         $crate::disk_tests!($bin);
         $crate::db_tests!($bin);
+        $crate::crawl_tests!($bin);
         $crate::pool_tests!($bin);
         $crate::offload_tests!($bin);
         $( $crate::$suite!($bin); )+

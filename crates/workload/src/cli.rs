@@ -535,7 +535,9 @@ mod tests {
         );
         assert!(reason(&["--work", "5"]).contains("the sleep workload"));
         assert!(reason(&["--addr", "127.0.0.1:1"]).contains("to the http workload"));
-        assert!(reason(&["--timeout-ms", "5"]).contains("to the http and db workloads and --serve"));
+        assert!(reason(&["--timeout-ms", "5"])
+            .contains("to the http, db and crawl workloads and --serve"));
+        assert!(reason(&["--seed", "http://a/"]).contains("belongs to the crawl workload"));
         // What does apply is taken.
         assert!(parse(&[&serve[..], &["--timeout-ms", "5", "--workers", "2", "--json"]].concat())
             .is_ok());
@@ -566,7 +568,8 @@ mod tests {
             Err(Rejected::Bad { reason, .. }) => assert_eq!(
                 reason,
                 "serial has no pool: --workers applies to procs, threads and tokio (on disk also \
-                 to epoll, uring and ring; with --offload to epoll and ring; on db to every model)"
+                 to epoll, uring and ring; with --offload to epoll and ring; on crawl to procs, threads, \
+                 tokio, epoll, uring and ring; on db to every model)"
             ),
             other => panic!("{other:?}"),
         }
