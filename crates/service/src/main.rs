@@ -13,7 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 #[command(name = "service")]
 struct Cli {
     /// Where to listen; port 0 picks a free one (the `listening on` line tells which)
-    #[arg(long, default_value = "127.0.0.1:7878")]
+    #[arg(long, default_value = workload::cli::SERVICE_ADDR)]
     addr: SocketAddr,
 }
 

@@ -22,6 +22,11 @@ pub const DEFAULT_FILE_SIZE: u64 = 1 << 30;
 pub use roster::Workload;
 
 /// The parsed arguments, identical for every model.
+
+/// Where `make service` (the `service` binary) listens unless told otherwise, and so where
+/// the http workload sends its requests.
+pub const SERVICE_ADDR: &str = "127.0.0.1:7878";
+
 #[derive(Clone, Copy, Debug, Parser)]
 #[command(
     about = "Run N tasks under one concurrency model and report what it cost.",
@@ -42,7 +47,7 @@ pub struct Args {
     #[arg(long, value_name = "K", default_value_t = 100_000, value_parser = at_least::<u32>(0), allow_negative_numbers = true)]
     pub work: u32,
     /// http: where the service listens
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7878", value_parser = addr)]
+    #[arg(long, value_name = "HOST:PORT", default_value = SERVICE_ADDR, value_parser = addr)]
     pub addr: SocketAddr,
     /// Pool size (procs, threads, tokio); default: one process/thread per task, tokio one
     /// worker per core. disk: the most reads or writes in flight, in every model but serial.

@@ -55,9 +55,13 @@ impl TaskError {
 /// user what to do about it.
 pub fn io_error(addr: SocketAddr, stage: &str, err: &io::Error) -> TaskError {
     match err.kind() {
-        io::ErrorKind::ConnectionRefused => TaskError::new(format!(
-            "connection refused to {addr} (is the service running? `make service`)"
-        )),
+        // At the service's own address, the likely cause is that it is not running.
+        io::ErrorKind::ConnectionRefused if addr.to_string() == crate::cli::SERVICE_ADDR => {
+            TaskError::new(format!(
+                "connection refused to {addr} (is the service running? `make service`)"
+            ))
+        }
+        io::ErrorKind::ConnectionRefused => TaskError::new(format!("connection refused to {addr}")),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
             TaskError::new(format!("{stage} {addr}: timed out (--timeout-ms)"))
         }

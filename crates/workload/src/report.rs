@@ -399,6 +399,9 @@ impl Report {
         if let Some(qps) = self.qps {
             line += &format!(" · {qps:.0} queries/s");
         }
+        if let Some(c) = &self.crawl {
+            line += &c.human();
+        }
         line += &format!(" · checksum {}", self.checksum);
         if self.failed > 0 {
             line += &format!(" · {} failed", self.failed);

@@ -237,6 +237,32 @@ pub struct CrawlReport {
     pub latency_ms: Option<Percentiles>,
 }
 
+impl CrawlReport {
+    /// Its part of the human line: ` · 980 pages (2100/s), 12 redirects, 3 retries, failed:
+    /// 8 status, 2 timeout · limited at --tasks`.
+    pub fn human(&self) -> String {
+        let mut line = format!(
+            " · {} pages ({:.0}/s), {} redirects, {} retries",
+            self.pages, self.pages_per_s, self.redirects, self.retries
+        );
+        if !self.failures.is_empty() {
+            let kinds: Vec<String> = self
+                .failures
+                .iter()
+                .map(|(kind, n)| {
+                    let name = serde_json::to_value(kind).expect("a kind serializes");
+                    format!("{n} {}", name.as_str().unwrap_or_default())
+                })
+                .collect();
+            line += &format!(", failed: {}", kinds.join(", "));
+        }
+        if self.limited {
+            line += " · limited at --tasks";
+        }
+        line
+    }
+}
+
 /// A URL found and waiting its turn.
 #[derive(Debug)]
 struct Waiting {
