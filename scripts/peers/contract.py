@@ -19,9 +19,10 @@ import threading
 import time
 import tomllib
 
+import crawl
 import db
 
-WORKLOADS = ("sleep", "http", "cpu", "disk", "brigade", "db")
+WORKLOADS = ("sleep", "http", "cpu", "disk", "brigade", "db", "crawl")
 MASK = (1 << 64) - 1
 
 
@@ -76,17 +77,19 @@ BELONGS = {
     "ms": (lambda w: w in ("sleep", "http", "db"), False, "to the sleep, http and db workloads"),
     "work": (lambda w: w == "cpu", False, "to the cpu workload (a server's /cpu takes work=K)"),
     "addr": (lambda w: w == "http", False, "to the http workload"),
-    "timeout_ms": (lambda w: w in ("http", "db"), True, "to the http and db workloads and --serve"),
+    "timeout_ms": (lambda w: w in ("http", "db", "crawl"), True,
+                   "to the http, db and crawl workloads and --serve"),
     "offload": (lambda w: w == "cpu", True, "to the cpu workload and --serve"),
     **{f: (lambda w: w == "disk", False, "to the disk workload")
        for f in ("file", "file_size", "bytes", "buffered")},
     "write": (lambda w: w in ("disk", "db"), False, "to the disk and db workloads"),
     **{f: (lambda w: w == "db", False, "to the db workload") for f in ("db_url", "rows")},
     "laps": (lambda w: w == "brigade", False, "to the brigade workload"),
+    **{f: (lambda w: w == "crawl", False, "to the crawl workload") for f in ("seed", "allow", "per_host")},
 }
 DEFAULTS = {"workload": "sleep", "tasks": 10, "ms": 1000, "work": 100000, "addr": ("127.0.0.1", 7878),
             "timeout_ms": 30000, "offload": False, "verbose": False, "bytes": 4096, "laps": 100,
-            "buffered": False, "write": False, "rows": 100_000}
+            "buffered": False, "write": False, "rows": 100_000, "per_host": 6}
 
 
 ROSTER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roster.toml")
@@ -125,6 +128,9 @@ def parse_args(model):
     p.add_argument("--laps", type=_count(1), default=None)
     p.add_argument("--db-url", default=None)
     p.add_argument("--rows", type=_count(1), default=None)
+    p.add_argument("--seed", action="append", default=None)
+    p.add_argument("--allow", action="append", default=None)
+    p.add_argument("--per-host", type=_count(1), default=None)
     p.add_argument("--serve", type=_addr, default=None)
     p.add_argument("--timeline", default=None)
     p.add_argument("--json", action="store_true")
@@ -137,6 +143,8 @@ def parse_args(model):
         if not (serving if args.serve else fits(workload)):
             mode = "--serve" if args.serve else f"the {workload} workload"
             p.error(f"--{flag.replace('_', '-')} does not apply to {mode}: it belongs {belongs}")
+    if workload == "crawl" and args.tasks is None:
+        args.tasks = crawl.TASKS
     for flag, value in DEFAULTS.items():
         if getattr(args, flag) is None:
             setattr(args, flag, value)
@@ -147,7 +155,10 @@ def parse_args(model):
         p.error("--workers does not apply to the brigade: every task of the ring runs at once")
     # On db --workers is a pool of connections, in every model.
     on_db = args.workload == "db" and not args.serve
-    if args.workers is not None and not has_pool and not (disk and caps_disk) and not on_db:
+    on_crawl = args.workload == "crawl" and not args.serve
+    sizes_crawl = on_crawl and "crawl" in sized
+    if args.workers is not None and not has_pool and not (disk and caps_disk) and not on_db \
+            and not sizes_crawl:
         p.error(f"--workers: {model} has no pool")
     if args.offload and not can_offload:
         p.error(f"--offload: {model} has no event loop to offload from")
@@ -158,6 +169,11 @@ def parse_args(model):
             args.db = db.parse_url(args.db_url or db.default_url())
         except ValueError as e:
             p.error(f"--db-url: {e}")
+    if on_crawl:
+        try:
+            args.scope = crawl.parse_scope(args.seed, args.allow)
+        except ValueError as e:
+            p.error(str(e))
     if args.timeline is not None:
         try:
             open(args.timeline, "w").close()  # a path that cannot be written is bad input
@@ -494,6 +510,7 @@ class Tally:
         self.ticks = []  # and each tick as (due, woke), for --timeline
         self.spans = [] if args.timeline else None  # (i, start, end, pid, thread)
         self.latency = []  # disk: each operation's latency, in ms
+        self.crawl = None  # crawl: the crawl.Crawl, whose tasks are found as it runs
         if args.workload == "disk":
             try:  # before any task, as the Rust models do: a file that cannot be had ends the run
                 open_data(args)
@@ -547,11 +564,13 @@ class Tally:
         timed = a.workload in ("sleep", "http")
         waits = timed or (a.workload == "db" and a.ms > 0)  # db: ceil(N / W) rounds of --ms
         ideal = math.ceil(a.tasks / self.concurrency) * a.ms / 1000 if waits else None
+        tasks = self.crawl.requested if self.crawl else a.tasks
         return {
-            "model": self.model, "workload": a.workload, "tasks": a.tasks,
+            "model": self.model, "workload": a.workload, "tasks": tasks,
             "workers": self.workers, "concurrency": self.concurrency,
             "ms": a.ms if timed or a.workload == "db" else None, "work": a.work if a.workload == "cpu" else None,
-            "offload": a.offload, "ok": self.ok, "failed": self.failed + (a.tasks - self.ok - self.failed),
+            "offload": a.offload, "ok": self.ok,
+            "failed": self.failed if self.crawl else self.failed + (a.tasks - self.ok - self.failed),
             "checksum": self.checksum, "wall_s": round(wall, 6), "ideal_s": ideal,
             "user_s": round(me.ru_utime + kids.ru_utime, 6), "sys_s": round(me.ru_stime + kids.ru_stime, 6),
             "max_rss_kib": me.ru_maxrss,
@@ -567,6 +586,7 @@ class Tally:
             "iops": self.ok / wall if a.workload == "disk" else None,
             "qps": self.ok / wall if a.workload == "db" else None,
             "latency_ms": percentiles(self.latency),
+            **({"crawl": self.crawl.report(wall, percentiles)} if self.crawl else {}),
             "first_error": self.first_error,
         }
 
@@ -616,11 +636,28 @@ class Tally:
                   + (f" · {r['iops']:.0f} IOPS, p50 {r['latency_ms']['p50']:.3f} ms, "
                      f"p99 {r['latency_ms']['p99']:.3f} ms" if r["latency_ms"] else "")
                   + (f" · {r['qps']:.0f} queries/s" if r["qps"] is not None else "")
+                  + (_crawl_line(r["crawl"]) if "crawl" in r else "")
                   + f" · checksum {r['checksum']}"
                   + (f" · {r['failed']} failed" if r["failed"] else ""))
         sys.stdout.flush()
+        if self.crawl:
+            fatal = self.crawl.fatal(r["first_error"])
+            if fatal:
+                sys.exit(f"Error: the crawl failed: {fatal}")
+            if r["failed"]:
+                print(f"{r['failed']} of {r['tasks']} URLs failed (findings, not errors of the crawl); "
+                      f"the first: {r['first_error']}", file=sys.stderr)
+            sys.exit(0)
         if r["failed"]:
             print(f"Error: {r['failed']} of {r['tasks']} tasks failed; the first: {r['first_error']}",
                   file=sys.stderr)
             sys.exit(1)
         sys.exit(0)
+
+
+def _crawl_line(c):
+    """The crawl's part of the human line, as the Rust models print it."""
+    line = f" · {c['pages']} pages ({c['pages_per_s']:.0f}/s), {c['redirects']} redirects, {c['retries']} retries"
+    if c["failures"]:
+        line += ", failed: " + ", ".join(f"{n} {kind}" for kind, n in c["failures"].items())
+    return line + (" · limited at --tasks" if c["limited"] else "")

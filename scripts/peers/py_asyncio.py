@@ -113,11 +113,104 @@ async def main(args, tally, files):
         await connections.close()
 
 
+async def crawl_async(args, tally):
+    """The 500-lines crawler's shape: a queue (the frontier) and W worker coroutines, on
+    aiohttp with `limit` = W and `limit_per_host` = --per-host, kept alive. Parsing runs on
+    the loop, between two of its waits: while a page parses, no socket is served."""
+    import socket
+
+    import aiohttp
+    import yarl
+
+    import crawl
+    c = tally.crawl
+    ready = asyncio.Condition()
+    tally.start = time.monotonic()
+
+    class Counted(socket.socket):
+        """A socket that counts its closing (--per-host counts connections): asyncio closes
+        it, uvloop detaches it and closes the descriptor itself."""
+
+        def close(self):
+            if self.fileno() != -1:
+                c.churned(0, 1)
+            super().close()
+
+        def detach(self):
+            c.churned(0, 1)
+            return super().detach()
+
+    def opened(info):
+        family, kind, proto, _, _ = info
+        sock = Counted(family=family, type=kind, proto=proto)
+        c.churned(1, 0)
+        return sock
+
+    connector = aiohttp.TCPConnector(limit=c.most_in_flight, limit_per_host=args.per_host,
+                                     socket_factory=opened)
+    timeout = aiohttp.ClientTimeout(total=args.timeout_ms / 1000)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def fetch(url):
+            deadline = time.monotonic() + args.timeout_ms / 1000
+            try:
+                async with session.get(yarl.URL(url, encoded=True), allow_redirects=False,
+                                       headers={"User-Agent": "conclab"}) as r:
+                    if (r.content_length or 0) > crawl.MAX_BODY:
+                        return crawl.Failed("too_large", f"{url}: a body over {crawl.MAX_BODY} bytes")
+                    body = await r.content.read(crawl.MAX_BODY + 1)
+                    while len(body) <= crawl.MAX_BODY and (more := await r.content.read(crawl.MAX_BODY + 1 - len(body))):
+                        body += more
+                    if len(body) > crawl.MAX_BODY:
+                        return crawl.Failed("too_large", f"{url}: a body over {crawl.MAX_BODY} bytes")
+                    return crawl.answer(r.status, r.headers, body)
+            except asyncio.TimeoutError:
+                return crawl.Failed("timeout", f"{url}: timed out (--timeout-ms)")
+            except aiohttp.ClientConnectorError as e:
+                return crawl.fetch_failure(url, e.os_error, deadline)
+            except aiohttp.ClientResponseError as e:
+                return crawl.Failed("malformed", f"{url}: {e.message}")
+            except (aiohttp.ClientError, OSError) as e:
+                return crawl.fetch_failure(url, e.__cause__ or e, deadline)
+
+        async def worker():
+            while True:
+                async with ready:
+                    while True:
+                        if c.is_over() or c.out_of:
+                            ready.notify_all()
+                            return
+                        now = time.monotonic()
+                        f = c.next(now)
+                        if f is not None:
+                            break
+                        due = c.next_retry()
+                        try:
+                            await asyncio.wait_for(ready.wait(), None if due is None else max(due - now, 0.0005))
+                        except asyncio.TimeoutError:
+                            pass
+                fetched = await fetch(f.url)
+                async with ready:
+                    c.finish(f, fetched)
+                    ready.notify(max(c.waiting, 1))
+
+        await asyncio.gather(*(worker() for _ in range(c.most_in_flight)))
+
+
 def run(model, install_loop=None):
     args = contract.parse_args(model)
     if args.serve:
         import serve_asyncio
         return serve_asyncio.main(model, args, install_loop)
+    if args.workload == "crawl":
+        import crawl
+        most = args.workers or crawl.DEFAULT_WORKERS
+        tally = contract.Tally(model, args, workers=1, concurrency=most)
+        tally.crawl = crawl.Crawl(args, tally, most)
+        if install_loop is not None:
+            install_loop()
+        asyncio.run(crawl_async(args, tally))
+        tally.exit()
     files = cf.ThreadPoolExecutor(args.workers) if args.workload == "disk" else None
     threads = files._max_workers if files else 1
     at_once = min(threads, args.tasks) if files else args.tasks

@@ -64,6 +64,10 @@ if args.workload == "brigade":
         tally.record(i, outcome(link))
     tally.exit()
 
+if args.workload == "crawl":
+    # py-threads' crawl, its W threads W greenlets: each waits for its socket in the hub.
+    import crawl
+    crawl.run_blocking(MODEL, args, contract, args.workers or crawl.DEFAULT_WORKERS, gevent.spawn)
 at_once = min(args.workers or args.tasks, args.tasks)
 if args.workload == "disk":
     # Files do not wait on the hub: each read goes to its thread pool of --workers threads

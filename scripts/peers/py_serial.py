@@ -12,6 +12,9 @@ if args.serve:
 
     import serving
     serving.serve_blocking("py-serial", HTTPServer, args)  # one connection at a time
+if args.workload == "crawl":
+    import crawl
+    crawl.run_blocking("py-serial", args, contract, 1, crawl.Inline)  # one URL after another
 tally = contract.Tally("py-serial", args, workers=1, concurrency=1)
 if args.workload == "brigade":
     # The baseline: a pipe per task, written and read back by the one thread — no switch.

@@ -31,6 +31,11 @@ if args.workload == "brigade":
         boxes[0].put(0)
         tally.gather(futures)  # submission order
     tally.exit()
+if args.workload == "crawl":
+    # W threads sharing the frontier and the seen set behind one lock: the article's queue
+    # and lock. Each thread fetches, then parses, holding the GIL while it parses.
+    import crawl
+    crawl.run_blocking("py-threads", args, contract, args.workers or crawl.DEFAULT_WORKERS, crawl.thread)
 pool = cf.ThreadPoolExecutor(max_workers=args.workers)
 workers = pool._max_workers
 tally = contract.Tally("py-threads", args, workers, min(workers, args.tasks))

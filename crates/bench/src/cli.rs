@@ -60,6 +60,8 @@ pub enum Group {
     Brigade,
     /// The db workload, against a PostgreSQL the checks start (needs PostgreSQL installed)
     Db,
+    /// The crawl workload, against the project's web served in-process, faults on and off
+    Crawl,
 }
 
 impl std::fmt::Display for Group {

@@ -3,7 +3,7 @@
 //!
 //! The checks are the ones the models' suites and the peers' tests run
 //! (`testkit::contract_checks`, `cli_checks`, `serve_checks`, `disk_checks`,
-//! `brigade_checks`, `db_checks`), each given the command's program and leading arguments.
+//! `brigade_checks`, `db_checks`, `crawl_checks`), each given the command's program and leading arguments.
 //! Each runs on a thread of its own, so that one that panics only fails its line; every run
 //! of the program inside a check is killed after `--timeout` seconds, so a program that
 //! hangs gives "timed out" lines, and the run goes on.
@@ -11,7 +11,9 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use testkit::{brigade_checks, cli_checks, contract_checks, db_checks, disk_checks, serve_checks};
+use testkit::{
+    brigade_checks, cli_checks, contract_checks, crawl_checks, db_checks, disk_checks, serve_checks,
+};
 
 use crate::cli::{Conform, Group};
 use roster::{Flag, Workload};
@@ -98,6 +100,22 @@ fn checks(group: Group) -> Vec<Check> {
                 db_checks::a_server_that_stops_fails_every_task,
             ),
         ],
+        Group::Crawl => vec![
+            ("crawls_every_web_to_its_sheet", |p, l| {
+                crawl_checks::crawls_every_web_to_its_sheet(p, l, &[])
+            }),
+            ("survives_the_fault_profile", |p, l| {
+                crawl_checks::survives_the_fault_profile(p, l, &[])
+            }),
+            ("stops_at_tasks_in_the_trap", |p, l| {
+                crawl_checks::stops_at_tasks_in_the_trap(p, l, &[])
+            }),
+            ("holds_per_host", |p, l| crawl_checks::holds_per_host(p, l, &[])),
+            (
+                "bad_crawl_input_exits_2_and_no_seed_exits_1",
+                crawl_checks::bad_crawl_input_exits_2_and_no_seed_exits_1,
+            ),
+        ],
     }
 }
 
@@ -105,7 +123,8 @@ fn checks(group: Group) -> Vec<Check> {
 /// contract and the command line always; serving, the disk and the brigade where the entry
 /// takes them; db only when asked, since it starts a PostgreSQL).
 fn what_to_check(o: &Conform) -> (Vec<String>, Vec<Group>) {
-    let every = vec![Group::Contract, Group::Cli, Group::Serve, Group::Disk, Group::Brigade];
+    let every =
+        vec![Group::Contract, Group::Cli, Group::Serve, Group::Disk, Group::Brigade, Group::Crawl];
     let Some(p) = o.program.as_deref().and_then(|id| crate::programs::roster().program(id)) else {
         return (o.command.clone(), o.groups.clone().unwrap_or(every));
     };
@@ -113,6 +132,7 @@ fn what_to_check(o: &Conform) -> (Vec<String>, Vec<Group>) {
         Group::Serve => p.takes(Flag::Serve),
         Group::Disk => p.runs(Workload::Disk),
         Group::Brigade => p.runs(Workload::Brigade),
+        Group::Crawl => p.runs(Workload::Crawl),
         _ => true,
     };
     (

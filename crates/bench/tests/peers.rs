@@ -334,3 +334,49 @@ fn every_peer_fails_a_query_past_its_timeout() {
 fn every_peer_fails_every_task_when_the_server_stops() {
     every_peer(&[], testkit::db_checks::a_server_that_stops_fails_every_task);
 }
+
+/// Each peer the roster says crawls, with `--workers 20` where it sizes its requests in
+/// flight: `check(program, lead, workers)`.
+fn every_crawling_peer(check: fn(&str, &[&str], &[&str])) {
+    let roster = roster::Roster::load().expect("roster.toml");
+    for (peer, program, lead) in peers() {
+        let p = roster.program(&peer).expect("in the roster");
+        if !p.runs(roster::Workload::Crawl) {
+            continue;
+        }
+        let workers: &[&str] =
+            if p.sizes(roster::Sizes::Crawl) { &["--workers", "20"] } else { &[] };
+        let outcome = std::panic::catch_unwind(|| check(&program, &leading(&lead), workers));
+        if let Err(e) = outcome {
+            let why = e.downcast_ref::<String>().cloned().unwrap_or_default();
+            panic!("{peer}: {why}");
+        }
+    }
+}
+
+#[test]
+fn every_peer_crawls_every_web_to_its_sheet() {
+    every_crawling_peer(testkit::crawl_checks::crawls_every_web_to_its_sheet);
+}
+
+#[test]
+fn every_peer_survives_the_fault_profile() {
+    every_crawling_peer(testkit::crawl_checks::survives_the_fault_profile);
+}
+
+#[test]
+fn every_peer_stops_at_tasks_in_the_trap() {
+    every_crawling_peer(testkit::crawl_checks::stops_at_tasks_in_the_trap);
+}
+
+#[test]
+fn every_peer_holds_per_host() {
+    every_crawling_peer(testkit::crawl_checks::holds_per_host);
+}
+
+#[test]
+fn every_peer_refuses_bad_crawl_input_and_names_an_unreachable_seed() {
+    every_crawling_peer(|program, lead, _| {
+        testkit::crawl_checks::bad_crawl_input_exits_2_and_no_seed_exits_1(program, lead)
+    });
+}

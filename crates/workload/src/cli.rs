@@ -21,12 +21,11 @@ pub const DEFAULT_FILE_SIZE: u64 = 1 << 30;
 
 pub use roster::Workload;
 
-/// The parsed arguments, identical for every model.
-
 /// Where `make service` (the `service` binary) listens unless told otherwise, and so where
 /// the http workload sends its requests.
 pub const SERVICE_ADDR: &str = "127.0.0.1:7878";
 
+/// The parsed arguments, identical for every model.
 #[derive(Clone, Copy, Debug, Parser)]
 #[command(
     about = "Run N tasks under one concurrency model and report what it cost.",
