@@ -16,10 +16,12 @@ import { parseArgs } from "node:util";
 import { Worker, isMainThread, parentPort, threadId } from "node:worker_threads";
 import { defaultDbUrl, openDb, parseDbUrl } from "./node_db.mjs";
 import { openData, parseSize, threadsNow } from "./node_disk.mjs";
+import { TASKS as CRAWL_TASKS, crawl, parseScope } from "./node_crawl.mjs";
 
 const MODEL = "node-promises";
 const USAGE =
-  "Usage: node-promises [--workload sleep|http|cpu|disk|brigade|db] [--tasks N] [--ms MS] [--work K] " +
+  "Usage: node-promises [--workload sleep|http|cpu|disk|brigade|db|crawl] [--tasks N] [--ms MS] [--work K] " +
+  "[--seed URL]... [--allow ORIGIN]... [--per-host C] " +
   "[--addr HOST:PORT] [--offload] [--timeout-ms T] [--workers W] [--file PATH] [--file-size SIZE] " +
   "[--bytes B] [--buffered] [--write] [--laps L] [--db-url URL] [--rows R] [--serve HOST:PORT] [--timeline FILE] " +
   "[--json] [--verbose]";
@@ -40,7 +42,8 @@ function contractArgs() {
         workload: str, tasks: str, ms: str, work: str, addr: str, "timeout-ms": str, workers: str,
         serve: str, timeline: str, file: str, "file-size": str, bytes: str,
         buffered: bool, write: bool, offload: bool, json: bool, verbose: bool, laps: str,
-        "db-url": str, rows: str,
+        "db-url": str, rows: str, seed: { type: "string", multiple: true },
+        allow: { type: "string", multiple: true }, "per-host": str,
       },
       strict: true,
       allowPositionals: false,
@@ -61,6 +64,7 @@ function contractArgs() {
     workload: "sleep", tasks: "10", ms: "1000", work: "100000", addr: "127.0.0.1:7878",
     "timeout-ms": "30000", offload: false, json: false, verbose: false,
   };
+  if (workload === "crawl") defaults.tasks = String(CRAWL_TASKS);
   for (const [flag, value] of Object.entries(defaults)) parsed[flag] ??= value;
   const number = (name, min) => {
     const text = parsed[name];
@@ -105,7 +109,18 @@ function contractArgs() {
     if (args.rows > 2147483647) reject(`--rows: ${args.rows} is above 2147483647 (items.id is an int)`);
     args.workers = parsed.workers === undefined ? null : number("workers", 1);
   }
-  if (parsed.workers !== undefined && !disk && !db) reject("--workers: node-promises has no pool");
+  // crawl: --workers is the requests in flight, W workers on the loop.
+  const onCrawl = args.workload === "crawl" && parsed.serve === undefined;
+  if (onCrawl) {
+    try {
+      args.scope = parseScope(parsed.seed, parsed.allow);
+    } catch (e) {
+      reject(e.message);
+    }
+    args.perHost = parsed["per-host"] === undefined ? 6 : number("per-host", 1);
+    args.workers = parsed.workers === undefined ? null : number("workers", 1);
+  }
+  if (parsed.workers !== undefined && !disk && !db && !onCrawl) reject("--workers: node-promises has no pool");
   // disk: the size of libuv's thread pool, which every file read goes through; read when the
   // pool first starts, which is later than this.
   if (parsed.workers !== undefined && disk) process.env.UV_THREADPOOL_SIZE = String(number("workers", 1));
@@ -129,7 +144,8 @@ function contractArgs() {
 
 // Where each flag that belongs to one mode belongs: [the workloads it applies to, whether it
 // applies to --serve, the words of the refusal]. The rules are CONTRACT.md's.
-const ANY = ["sleep", "http", "cpu", "disk", "brigade", "db"];
+const ANY = ["sleep", "http", "cpu", "disk", "brigade", "db", "crawl"];
+const CRAWL = [["crawl"], false, "to the crawl workload"];
 const DISK = [["disk"], false, "to the disk workload"];
 const BELONGS = {
   tasks: [ANY, false, "to running tasks"],
@@ -139,7 +155,8 @@ const BELONGS = {
   ms: [["sleep", "http", "db"], false, "to the sleep, http and db workloads"],
   work: [["cpu"], false, "to the cpu workload (a server's /cpu takes work=K)"],
   addr: [["http"], false, "to the http workload"],
-  "timeout-ms": [["http", "db"], true, "to the http and db workloads and --serve"],
+  "timeout-ms": [["http", "db", "crawl"], true, "to the http, db and crawl workloads and --serve"],
+  seed: CRAWL, allow: CRAWL, "per-host": CRAWL,
   offload: [["cpu"], true, "to the cpu workload and --serve"],
   file: DISK, "file-size": DISK, bytes: DISK, buffered: DISK,
   write: [["disk", "db"], false, "to the disk and db workloads"],
@@ -303,6 +320,7 @@ async function main() {
       process.exit(1);
     }
   }
+  if (args.workload === "crawl") return crawlMain(args);
   const db = args.workload === "db" ? openDb(args) : null;
   const start = performance.now();
   const ticks = [];
@@ -349,6 +367,20 @@ async function main() {
   const lag = stopPulse ? stopPulse() : null;
   if (args.timeline) writeTimeline(args.timeline, outcomes, ticks.map(([d, a]) => [since(d), since(a)]));
   process.exit(report(args, outcomes, wall, lag));
+}
+
+/** The crawl: its tasks found as it runs, each URL's outcome by its task id. */
+async function crawlMain(args) {
+  const start = performance.now();
+  const c = await crawl(args);
+  const wall = (performance.now() - start) / 1000;
+  const since = (ms) => (ms - start) / 1000;
+  const outcomes = Array(c.requested).fill(null);
+  for (const [id, { ok, error }, began, ended] of c.outcomes) {
+    outcomes[id] = ok ? { ok: { ...ok, start: Math.max(0, since(began)), at: since(ended), took: ended - began, thread: threadId } } : { error };
+  }
+  if (args.timeline) writeTimeline(args.timeline, outcomes.filter(Boolean), []);
+  process.exit(report(args, outcomes, wall, null, c));
 }
 
 /** The brigade: an async function per task awaiting its mailbox, a promise; handing the
@@ -413,13 +445,15 @@ function percentiles(values) {
   return { p50: round(pick(0.5)), p99: round(pick(0.99)), max: round(v[v.length - 1]) };
 }
 
-function report(args, outcomes, wall, lag) {
+function report(args, outcomes, wall, lag, crawled = null) {
   let checksum = 0n;
   let failed = 0;
   let firstError = null;
   const finished = [];
   const latency = [];
-  outcomes.forEach(({ ok, error }, id) => {
+  outcomes.forEach((outcome, id) => {
+    if (outcome === null) return; // crawl: a URL that redirected, neither ok nor failed
+    const { ok, error } = outcome;
     if (error) {
       failed++;
       firstError ??= error.message;
@@ -444,17 +478,20 @@ function report(args, outcomes, wall, lag) {
     ? percentiles(finished.sort((a, b) => a - b).map((t) => (t - each) * 1000)) // all N at once
     : null;
   const usage = process.resourceUsage();
+  const tasks = crawled ? crawled.requested : args.tasks;
+  const oks = finished.length;
   const r = {
-    model: MODEL, workload: args.workload, tasks: args.tasks, workers: disk ? args.fileThreads : 1,
+    model: MODEL, workload: args.workload, tasks, workers: disk ? args.fileThreads : crawled ? crawled.mostInFlight : 1,
     concurrency: atOnce,
     ms: timed || onDb ? args.ms : null, work: args.workload === "cpu" ? args.work : null, offload: args.offload,
-    ok: args.tasks - failed, failed, checksum, wall_s: wall, ideal_s: ideal,
+    ok: oks, failed, checksum, wall_s: wall, ideal_s: ideal,
     user_s: usage.userCPUTime / 1e6, sys_s: usage.systemCPUTime / 1e6, max_rss_kib: usage.maxRSS,
     children_max_rss_kib_sum: 0, voluntary_ctx_switches: usage.voluntaryContextSwitches,
     involuntary_ctx_switches: usage.involuntaryContextSwitches, lateness_ms: lateness,
     loop_lag_ms: lag ? percentiles(lag) : null, first_error: firstError,
     peak_threads: threadsNow(), iops: disk ? (args.tasks - failed) / wall : null,
     latency_ms: disk ? percentiles(latency) : null, qps: onDb ? (args.tasks - failed) / wall : null,
+    ...(crawled ? { crawl: crawled.report(wall, percentiles) } : {}),
   };
   if (args.workload === "brigade") {
     const h = args.tasks * args.laps;
@@ -474,20 +511,37 @@ function report(args, outcomes, wall, lag) {
     const dbText = onDb ? ` · ${r.qps.toFixed(0)} queries/s` : "";
     const lagText = r.loop_lag_ms ? ` · loop lag max ${r.loop_lag_ms.max.toFixed(1)} ms` : "";
     const failedText = failed ? ` · ${failed} failed` : "";
+    const crawlText = crawled ? crawlLine(r.crawl) : "";
     const brigadeText = r.ns_per_handoff ? ` · ${r.ns_per_handoff.toFixed(0)} ns a hand-off` : "";
     const diskText = r.latency_ms
       ? ` · ${r.iops.toFixed(0)} IOPS, p50 ${r.latency_ms.p50.toFixed(3)} ms, p99 ${r.latency_ms.p99.toFixed(3)} ms`
       : "";
     process.stdout.write(
-      `${MODEL} · ${args.workload} · ${args.tasks} task${args.tasks === 1 ? "" : "s"} · ${wall.toFixed(4)} s${idealText} · ` +
-        `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText}${brigadeText}${diskText}${dbText} · checksum ${checksum}${failedText}\n`,
+      `${MODEL} · ${args.workload} · ${tasks} task${tasks === 1 ? "" : "s"} · ${wall.toFixed(4)} s${idealText} · ` +
+        `peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB${lagText}${brigadeText}${diskText}${dbText}${crawlText} · checksum ${checksum}${failedText}\n`,
     );
+  }
+  if (crawled) {
+    const fatal = crawled.fatal(firstError);
+    if (fatal) {
+      process.stderr.write(`Error: the crawl failed: ${fatal}\n`);
+      return 1;
+    }
+    if (failed) process.stderr.write(`${failed} of ${tasks} URLs failed (findings, not errors of the crawl); the first: ${firstError}\n`);
+    return 0;
   }
   if (failed) {
     process.stderr.write(`Error: ${failed} of ${args.tasks} tasks failed; the first: ${firstError}\n`);
     return 1;
   }
   return 0;
+}
+
+/** The crawl's part of the human line, as the Rust models print it. */
+function crawlLine(c) {
+  const kinds = Object.entries(c.failures).map(([kind, n]) => `${n} ${kind}`);
+  return ` · ${c.pages} pages (${c.pages_per_s.toFixed(0)}/s), ${c.redirects} redirects, ${c.retries} retries` +
+    (kinds.length ? `, failed: ${kinds.join(", ")}` : "") + (c.limited ? " · limited at --tasks" : "");
 }
 
 if (isMainThread) main();

@@ -26,7 +26,8 @@ import (
 	"time"
 )
 
-const usage = "Usage: go-goroutines [--workload sleep|http|cpu|disk|brigade|db] [--tasks N] [--ms MS] [--work K] " +
+const usage = "Usage: go-goroutines [--workload sleep|http|cpu|disk|brigade|db|crawl] [--tasks N] [--ms MS] [--work K] " +
+	"[--seed URL]... [--allow ORIGIN]... [--per-host C] " +
 	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--file PATH] [--file-size SIZE] [--bytes B] " +
 	"[--buffered] [--write] [--laps L] [--db-url URL] [--rows R] [--serve HOST:PORT] [--timeline FILE] [--json] [--verbose]"
 
@@ -44,6 +45,9 @@ type args struct {
 	db                       *dbURL
 	rows                     int
 	dbPool                   dbPool
+	seeds, allow             []string
+	perHost                  int
+	crawl                    *crawler
 }
 
 // fileSizeOr is --file-size, or the 1 GiB a data file is made with by default.
@@ -79,6 +83,10 @@ func parseArgs() args {
 	laps := fs.String("laps", "100", "")
 	dbURLText := fs.String("db-url", "", "")
 	rows := fs.String("rows", "100000", "")
+	var seeds, allow stringList
+	fs.Var(&seeds, "seed", "")
+	fs.Var(&allow, "allow", "")
+	perHost := fs.String("per-host", "6", "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		reject(err.Error())
 	}
@@ -106,7 +114,13 @@ func parseArgs() args {
 		}
 		return v
 	}
+	tasksGiven := false
+	fs.Visit(func(f *flag.Flag) { tasksGiven = tasksGiven || f.Name == "tasks" })
+	if a.workload == "crawl" && !tasksGiven {
+		*tasks = strconv.Itoa(crawlTasks)
+	}
 	a.tasks, a.ms, a.work = number("tasks", *tasks, 1), number("ms", *ms, 0), number("work", *work, 0)
+	a.perHost = number("per-host", *perHost, 1)
 	a.timeoutMs = number("timeout-ms", *timeout, 1)
 	a.laps = number("laps", *laps, 1)
 	if a.rows = number("rows", *rows, 1); a.rows > math.MaxInt32 {
@@ -116,9 +130,12 @@ func parseArgs() args {
 		a.workers = number("workers", *workers, 1)
 	}
 	switch a.workload {
-	case "sleep", "http", "cpu", "disk", "brigade", "db":
+	case "sleep", "http", "cpu", "disk", "brigade", "db", "crawl":
 	default:
-		reject(fmt.Sprintf("--workload: %q is not one of sleep, http, cpu, disk, brigade, db", a.workload))
+		reject(fmt.Sprintf("--workload: %q is not one of sleep, http, cpu, disk, brigade, db, crawl", a.workload))
+	}
+	if a.workload == "crawl" && a.serve == "" {
+		a.seeds, a.allow = parseScope(seeds, allow)
 	}
 	if a.workload == "db" && a.serve == "" {
 		// Parsed here rather than by the flag package, so that no reason quotes a password.
@@ -183,7 +200,10 @@ func applies(name, workload string, serving bool) string {
 		"ms":         {is("sleep", "http", "db"), false, "to the sleep, http and db workloads"},
 		"work":       {is("cpu"), false, "to the cpu workload (a server's /cpu takes work=K)"},
 		"addr":       {is("http"), false, "to the http workload"},
-		"timeout-ms": {is("http", "db"), true, "to the http and db workloads and --serve"},
+		"timeout-ms": {is("http", "db", "crawl"), true, "to the http, db and crawl workloads and --serve"},
+		"seed":       {is("crawl"), false, "to the crawl workload"},
+		"allow":      {is("crawl"), false, "to the crawl workload"},
+		"per-host":   {is("crawl"), false, "to the crawl workload"},
 		"file":       disk, "file-size": disk, "bytes": disk, "buffered": disk,
 		"write":      {is("disk", "db"), false, "to the disk and db workloads"},
 		"db-url":     {is("db"), false, "to the db workload"},
@@ -306,6 +326,15 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	if a.workload == "crawl" {
+		c, wall := crawl(&a)
+		workers := a.workers
+		if workers == 0 {
+			workers = defaultWorkers
+		}
+		a.crawl = c
+		os.Exit(report(&a, c.results, time.Now().Add(-wall), wall, workers, workers))
+	}
 	a.dbPool = newDbPool(&a)
 	client := &http.Client{
 		Timeout:   time.Duration(a.timeoutMs) * time.Millisecond,
@@ -410,8 +439,12 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 	if firstError != nil {
 		firstErrorText = firstError.Error()
 	}
+	tasks := a.tasks
+	if a.crawl != nil {
+		tasks = a.crawl.requested
+	}
 	r := map[string]any{
-		"model": "go-goroutines", "workload": a.workload, "tasks": a.tasks, "workers": workers,
+		"model": "go-goroutines", "workload": a.workload, "tasks": tasks, "workers": workers,
 		"concurrency": concurrency, "ms": ms, "work": work, "offload": false,
 		"ok": ok, "failed": failed, "checksum": checksum, "wall_s": wall.Seconds(), "ideal_s": ideal,
 		"user_s": seconds(self.Utime) + seconds(kids.Utime), "sys_s": seconds(self.Stime) + seconds(kids.Stime),
@@ -419,6 +452,9 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		"voluntary_ctx_switches": self.Nvcsw + kids.Nvcsw, "involuntary_ctx_switches": self.Nivcsw + kids.Nivcsw,
 		"lateness_ms": lateness, "loop_lag_ms": nil, "first_error": firstErrorText,
 		"peak_threads": threadsMade(), "iops": iops, "latency_ms": latencyMs, "qps": qps,
+	}
+	if a.crawl != nil {
+		r["crawl"] = a.crawl.report(wall)
 	}
 	if a.workload == "brigade" {
 		h := float64(a.tasks) * float64(a.laps)
@@ -433,10 +469,10 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		fmt.Println(string(line))
 	} else {
 		noun := "tasks"
-		if a.tasks == 1 {
+		if tasks == 1 {
 			noun = "task"
 		}
-		line := fmt.Sprintf("go-goroutines · %s · %d %s · %.4f s", a.workload, a.tasks, noun, wall.Seconds())
+		line := fmt.Sprintf("go-goroutines · %s · %d %s · %.4f s", a.workload, tasks, noun, wall.Seconds())
 		if ideal != nil {
 			line += fmt.Sprintf(" (ideal %.4f s)", ideal)
 		}
@@ -450,11 +486,24 @@ func report(a *args, results []result, start time.Time, wall time.Duration, work
 		if q, ok := qps.(float64); ok {
 			line += fmt.Sprintf(" · %.0f queries/s", q)
 		}
+		if a.crawl != nil {
+			line += crawlLine(r["crawl"].(map[string]any))
+		}
 		line += fmt.Sprintf(" · checksum %d", checksum)
 		if failed > 0 {
 			line += fmt.Sprintf(" · %d failed", failed)
 		}
 		fmt.Println(line)
+	}
+	if a.crawl != nil {
+		if fatal := a.crawl.fatal(firstError); fatal != nil {
+			fmt.Fprintf(os.Stderr, "Error: the crawl failed: %v\n", fatal)
+			return 1
+		}
+		if failed > 0 {
+			fmt.Fprintf(os.Stderr, "%d of %d URLs failed (findings, not errors of the crawl); the first: %v\n", failed, tasks, firstError)
+		}
+		return 0
 	}
 	if failed > 0 {
 		fmt.Fprintf(os.Stderr, "Error: %d of %d tasks failed; the first: %v\n", failed, a.tasks, firstError)
