@@ -37,7 +37,7 @@ FUZZ_RUNS ?= 10000000
 SOAK_SECONDS ?= 600
 
 .PHONY: help build test lint fuzz soak service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve bench-disk bench-brigade bench-pools bench-db timelines strace perf syscalls plots readme tools peers jemalloc debian-tools list \
+        bench-serve bench-disk bench-brigade bench-pools bench-db bench-crawl timelines strace perf syscalls plots readme tools peers jemalloc debian-tools list \
         fio postgresql db db-stop clean
 
 help: ## list the targets
@@ -114,6 +114,10 @@ bench-db: build peers postgresql ## every model and peer querying PostgreSQL (po
 
 bench-pools: build peers ## "CPU x 2" tested: every pool model on sleep, http, cpu and disk at --workers 1 ... N -> results/pools/
 	$(BIN)/bench pools --python $(PEER_PYTHON) --out results/pools
+	$(BIN)/bench readme
+
+bench-crawl: build peers ## every model and peer crawling the project's web at W = 1 ... 10,000 and L = 0 ... 50 ms, beside Scrapy -> results/crawl/
+	$(BIN)/bench crawl --python $(PEER_PYTHON) --out results/crawl
 	$(BIN)/bench readme
 
 # Any other sweep of `bench` (a new workload's suite, say) needs no target of its own:

@@ -52,75 +52,86 @@ def brigade(args):
         os.waitpid(child, 0)
     tally.exit()
 
-def crawl_worker(jobs, per_host_timeout_s):
-    """A worker process: fetch and parse each URL the parent sends, on one kept-alive
-    connection, to the origin of its last URL; send back what came of it."""
+def crawl_worker(timeout_s):
+    """Fork a worker process: it fetches and parses each URL the parent sends on its socket,
+    on one kept-alive connection, to the origin of its last URL, and sends back what came
+    of it. The parent's end of the socket, and the worker's pid."""
+    import multiprocessing.connection as mpc
+    import socket
+
     import crawl
-    pools = crawl.Pools(1, one=True)
-    for url in iter(jobs.recv, None):
-        jobs.send(crawl.fetch(url, pools, per_host_timeout_s))
+    mine, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            mine.close()
+            jobs, pools = mpc.Connection(theirs.detach()), crawl.Pools(1, one=True)
+            for url in iter(jobs.recv, None):
+                jobs.send(crawl.fetch(url, pools, timeout_s))
+        finally:
+            os._exit(0)
+    theirs.close()
+    return mpc.Connection(mine.detach()), pid
 
 
 def run_crawl(args):
-    """W worker processes, started as the crawl needs them, each on a pipe of its own; the
+    """W worker processes, forked as the crawl needs them, each on a socket of its own; the
     parent holds the frontier and the seen set, and gives each URL to an idle worker that
     holds a connection to its origin if one does — so that no origin ever has more than
     --per-host connections open, however many processes there are."""
-    import multiprocessing as mp
     import multiprocessing.connection as mpc
 
     import crawl
+    import urllib3  # noqa: F401  imported once here, so that no worker imports it after its fork
     most = args.workers or crawl.DEFAULT_WORKERS
     tally = contract.Tally("py-processes", args, workers=most, concurrency=most)
     c = tally.crawl = crawl.Crawl(args, tally, most)
-    fork = mp.get_context("fork")
-    idle, holds, busy = [], {}, {}  # idle pipes; pipe → origin it holds; pipe → (Fetch, process)
-    processes = {}
+    idle = {None: []}  # the origin a worker's connection is to (None: none yet) → idle workers
+    busy, pids = {}, {}  # worker → the Fetch it runs; worker → its pid
+
+    def take(origin):
+        """An idle worker: one holding `origin`'s connection, one holding none, or any (it
+        closes the connection it holds first)."""
+        for key in (origin, None, *idle):
+            if idle.get(key):
+                return idle[key].pop()
+        return None
+
     while not c.is_over() and c.out_of is None:
         while (f := c.next(time.monotonic())) is not None:
-            pipe = next((p for p in idle if holds.get(p) == f.origin), None) \
-                or next((p for p in idle if p not in holds), None)
-            if pipe is None and len(processes) < most:
-                mine, theirs = fork.Pipe()
+            worker = take(f.origin)
+            if worker is None:  # fewer than W in flight, none idle: there is room for one more
                 try:
-                    process = fork.Process(target=crawl_worker, args=(theirs, args.timeout_ms / 1000), daemon=True)
-                    process.start()
+                    worker, pid = crawl_worker(args.timeout_ms / 1000)
+                    pids[worker] = pid
                 except OSError as e:
-                    c.out_of = f"fork after {len(processes)} workers: {e} — limit to raise: `ulimit -u`"
+                    c.out_of = f"fork after {len(pids)} workers: {e} — limit to raise: `ulimit -u`"
                     c.finish(f, crawl.Failed("refused", c.out_of))
                     break
-                theirs.close()
-                processes[mine] = process
-                pipe = mine
-            elif pipe is None:
-                pipe = idle[0]  # it holds another origin's connection: it closes that one first
-            if pipe in idle:
-                idle.remove(pipe)
-            holds[pipe] = f.origin
-            busy[pipe] = f
-            pipe.send(f.url)
+            busy[worker] = f
+            worker.send(f.url)
         due = c.next_retry()
         wait = None if due is None else max(due - time.monotonic(), 0.0005)
         if not busy:
             time.sleep(wait or 0)  # only retries wait, for their time
             continue
-        for pipe in mpc.wait(list(busy), timeout=wait):
-            f, pid = busy.pop(pipe), processes[pipe].pid
+        for worker in mpc.wait(list(busy), timeout=wait):
+            f = busy.pop(worker)
             try:
-                fetched, churn = pipe.recv()
-                idle.append(pipe)
+                fetched, churn = worker.recv()
+                idle.setdefault(f.origin, []).append(worker)
             except EOFError:
                 fetched, churn = crawl.Failed("reset", f"{f.url}: the worker process died"), (0, 0)
-                holds.pop(pipe)
-                processes.pop(pipe).join()
             c.churned(*churn)
-            c.finish(f, fetched, runner=(pid, pid))
-    for pipe, process in processes.items():
-        if pipe in busy:
-            process.kill()  # the crawl failed: what it was fetching no longer matters
+            c.finish(f, fetched, runner=(pids.get(worker) or 0, 0))
+    for worker, pid in pids.items():
+        if worker in busy:
+            os.kill(pid, 9)  # the crawl failed: what it was fetching no longer matters
         else:
-            pipe.send(None)
-        process.join()
+            worker.send(None)
+        worker.close()
+    for _ in pids:
+        os.wait()
     tally.exit()
 
 

@@ -1,6 +1,6 @@
 //! `bench`: the benchmark driver behind `make bench`, `bench-quick`, `bench-http`,
 //! `bench-cpu`, `bench-scale`, `bench-serve`, `bench-disk`, `bench-brigade`, `bench-pools`,
-//! `bench-db`, `soak`, `timelines`, `plots`, `strace`, `perf`, `syscalls` and `readme`.
+//! `bench-db`, `bench-crawl`, `soak`, `timelines`, `plots`, `strace`, `perf`, `syscalls` and `readme`.
 //!
 //! It times the model binaries and the Python peers with hyperfine — one hyperfine run per
 //! group, so that their figures compare as ratios on a noisy machine — runs each once more
@@ -22,7 +22,8 @@
 //! - The sweeps: [`scale`], ten tasks to a million; [`serve`], every model and peer as a
 //!   server under wrk, oha and the `epoll` client, beside nginx; [`disk`], blocks of one
 //!   file at 1 … 1,024 in flight, beside fio; [`brigade`], what a hand-off between tasks
-//!   costs; [`pools`], "CPU × 2" tested; [`db`], PostgreSQL, beside pgbench; [`soak`],
+//!   costs; [`pools`], "CPU × 2" tested; [`db`], PostgreSQL, beside pgbench; [`crawl`],
+//!   the web crawler, beside Scrapy; [`soak`],
 //!   every server at once under a hostile mix.
 //! - [`trace`]: one binary under strace or perf, and the syscall counts of every model.
 //! - [`timelines`]: the cases that teach, run with `--timeline`.
@@ -38,6 +39,7 @@ mod brigade;
 mod claim;
 mod cli;
 mod conform;
+mod crawl;
 mod db;
 mod disk;
 mod drift;
@@ -112,6 +114,9 @@ pub enum Command {
     /// Every model and peer querying PostgreSQL, beside pgbench, the server pinned to one
     /// core: results/db/
     Db(cli::Sweep),
+    /// Every model and peer crawling the project's web, beside Scrapy, W = 1 … 10,000 at a
+    /// latency of 0 … 50 ms, the web pinned to one core: results/crawl/
+    Crawl(cli::Sweep),
     /// Every Rust model's server and nginx at once under a hostile mix for a while: wrong
     /// answers, crashes, memory and descriptors over time: results/soak/
     Soak(cli::Soak),
@@ -127,7 +132,7 @@ type Section = fn(&Path) -> anyhow::Result<String>;
 
 /// The README's result sections, in its order: each section's name (its markers, `<!--
 /// NAME:start -->`) and what writes it from results/.
-pub const SECTIONS: [(&str, Section); 12] = [
+pub const SECTIONS: [(&str, Section); 13] = [
     ("seed", timed::seed_section),
     ("http", timed::http_section),
     ("cpu", timed::cpu_section),
@@ -139,6 +144,7 @@ pub const SECTIONS: [(&str, Section); 12] = [
     ("brigade", |results| brigade::SUITE.section(results)),
     ("pools", |results| pools::SUITE.section(results)),
     ("db", |results| db::SUITE.section(results)),
+    ("crawl", |results| crawl::SUITE.section(results)),
     ("reliability", soak::tables::reliability),
 ];
 
@@ -162,6 +168,7 @@ fn main() -> ExitCode {
         Command::Timelines(o) => timelines::timelines(&o),
         Command::Disk(o) => disk::SUITE.main(&o),
         Command::Db(o) => db::SUITE.main(&o),
+        Command::Crawl(o) => crawl::SUITE.main(&o),
         Command::Brigade(o) => brigade::SUITE.main(&o),
         Command::Pools(o) => pools::SUITE.main(&o),
         Command::Soak(o) => soak::soak(&o),

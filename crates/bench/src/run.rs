@@ -266,3 +266,13 @@ pub fn write(path: &Path, contents: &str) -> anyhow::Result<()> {
     std::fs::write(path, contents)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
+
+/// User and system CPU seconds of a process, from /proc/PID/stat.
+pub fn cpu_seconds(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    // SAFETY: sysconf takes a constant and touches no memory of ours.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let at = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / ticks;
+    (at(11), at(12)) // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name
+}

@@ -169,7 +169,7 @@ pub fn output(argv_: &[String], any_status: bool) -> Result<String, String> {
 /// and it is reaped.
 pub struct Group {
     pub child: Child,
-    /// Once [`Group::listening`] has read the address: the rest of its stdout, at its end.
+    /// Once [`Group::listening`] has read the address: the rest of its stdout, line by line.
     rest: Option<std::sync::mpsc::Receiver<String>>,
 }
 
@@ -237,7 +237,9 @@ impl Group {
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
             let _ = tx.send(lines.by_ref().find_map(|line| listening_in(&line)));
-            let _ = rest_tx.send(lines.map(|line| line + "\n").collect());
+            for line in lines {
+                let _ = rest_tx.send(line + "\n");
+            }
         });
         let started = Instant::now();
         while started.elapsed() < limit {
@@ -257,6 +259,21 @@ impl Group {
     /// What it printed after it said where it listens, once its stdout has ended (waiting at
     /// most `wait` for that).
     pub fn rest_of_stdout(&self, wait: Duration) -> Option<String> {
+        let lines = self.rest.as_ref()?;
+        let deadline = Instant::now() + wait;
+        let mut rest = String::new();
+        loop {
+            match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => rest += &line,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Some(rest),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return None,
+            }
+        }
+    }
+
+    /// The next line it printed after it said where it listens (the `web`'s answer sheet),
+    /// waiting at most `wait` for it.
+    pub fn next_line(&self, wait: Duration) -> Option<String> {
         self.rest.as_ref()?.recv_timeout(wait).ok()
     }
 

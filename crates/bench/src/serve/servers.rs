@@ -180,7 +180,7 @@ impl Running {
     /// none, so its worker's peak RSS and CPU come from /proc.
     pub fn stop(mut self) -> Option<ServeReport> {
         let nginx_worker = self.nginx_dir.as_ref().and_then(|_| worker_of(self.pid()));
-        let nginx_figures = nginx_worker.map(|w| (rss_kib(w, "VmHWM"), cpu_seconds(w)));
+        let nginx_figures = nginx_worker.map(|w| (rss_kib(w, "VmHWM"), crate::run::cpu_seconds(w)));
         let signal = if self.nginx_dir.is_some() { Signal::SIGQUIT } else { Signal::SIGTERM };
         let _ = self.server.stop(signal, Duration::from_secs(60));
         if let Some((rss, (user, sys))) = nginx_figures {
@@ -210,16 +210,6 @@ pub fn proc_field(pid: u32, file: &str, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
-}
-
-/// User and system CPU seconds of a process, from /proc/PID/stat.
-fn cpu_seconds(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    // SAFETY: sysconf takes a constant and touches no memory of ours.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let at = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / ticks;
-    (at(11), at(12)) // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name
 }
 
 /// nginx's worker: the master's one child.
