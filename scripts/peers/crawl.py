@@ -240,13 +240,14 @@ class Crawl:
     def next(self, now):
         """The next request that may start: under --workers in flight and --per-host at its
         origin; retries first, once their time has come."""
-        if self.in_flight >= self.most_in_flight:
-            return None
+        # Due retries join their queues first, so that next_retry() is always still to come.
         while self.retries and self.retries[0][0] <= now:
             _, seq = heapq.heappop(self.retries)
             at, waiting = self.retrying.pop(seq)
             self.queues[at].appendleft(waiting)
             self.waiting += 1
+        if self.in_flight >= self.most_in_flight:
+            return None
         n = len(self.queues)
         for k in range(n):
             at = (self.turn + k) % n

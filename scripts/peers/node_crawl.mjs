@@ -123,12 +123,13 @@ class Crawl {
   }
 
   next(now) {
-    if (this.inFlight >= this.mostInFlight) return null;
+    // Due retries join their queues first, so that the next retry is always still to come.
     while (this.retries.length && this.retries[0][0] <= now) {
       const [, origin, w] = this.retries.shift();
       this.queues[origin].unshift(w);
       this.waiting++;
     }
+    if (this.inFlight >= this.mostInFlight) return null;
     const n = this.queues.length;
     for (let k = 0; k < n; k++) {
       const at = (this.turn + k) % n;

@@ -47,6 +47,25 @@ pub trait OfProgram {
     fn program(&self) -> &str;
 }
 
+/// A sweep's point type with `program` and `status` fields: its program for [`names`], and
+/// `ok()`, whether it ran to its end (its status is "ok").
+macro_rules! sweep_point {
+    ($point:ty) => {
+        impl crate::table::OfProgram for $point {
+            fn program(&self) -> &str {
+                &self.program
+            }
+        }
+
+        impl $point {
+            pub fn ok(&self) -> bool {
+                self.status == "ok"
+            }
+        }
+    };
+}
+pub(crate) use sweep_point;
+
 /// The programs of `points`, in the order they first appear: a sweep's rows.
 pub fn names<'a, P: OfProgram + 'a>(points: impl IntoIterator<Item = &'a P>) -> Vec<String> {
     in_order(points.into_iter().map(P::program))

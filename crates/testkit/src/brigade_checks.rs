@@ -57,3 +57,36 @@ pub fn a_ring_of_pipes_stops_at_the_descriptor_limit(program: &str, extra: &[&st
     assert!(outcome.elapsed.as_secs() < 30, "took {:?}", outcome.elapsed);
     assert_eq!(outcome.processes_left(), Vec::<String>::new());
 }
+
+/// The brigade (`CONTRACT.md`, "Task i"): every ring's checksum and the hand-off's figures;
+/// what does not apply refused; and for the models whose ring runs through pipes, the stop
+/// at the descriptor limit. `pipes` lists the extra arguments that make the ring pipes (none
+/// for a model whose ring never does).
+#[macro_export]
+macro_rules! brigade_tests {
+    ($bin:literal) => {
+        $crate::brigade_tests!($bin, pipes: []);
+    };
+    ($bin:literal, pipes: [$($arg:literal),*]) => {
+        mod brigade {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+            use $crate::brigade_checks as check;
+
+            #[test]
+            fn the_token_goes_round_every_ring() {
+                check::the_token_goes_round_every_ring(BIN, &[], &[]);
+            }
+
+            #[test]
+            fn what_does_not_apply_to_the_ring_is_refused() {
+                let sized = $crate::suites::declares($bin, |p| p.sizes($crate::roster::Sizes::Brigade));
+                check::what_does_not_apply_to_the_ring_is_refused(BIN, &[], !sized);
+            }
+
+            #[test]
+            fn running_out_of_descriptors_for_the_pipes_names_the_limit() {
+                check::a_ring_of_pipes_stops_at_the_descriptor_limit(BIN, &[$($arg),*]);
+            }
+        }
+    };
+}

@@ -157,3 +157,61 @@ pub fn bad_crawl_input_exits_2_and_no_seed_exits_1(program: &str, lead: &[&str])
     assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
     assert!(outcome.stderr.contains(&closed.to_string()), "{}", outcome.stderr);
 }
+
+/// The crawl workload (`CONTRACT.md`, "The crawl"): webs of three shapes crawled to their
+/// answer sheet, the fault profile survived, the trap stopped at `--tasks`, `--per-host`
+/// held, bad input refused and an unreachable seed named. The models that size their
+/// requests in flight crawl with `--workers 20`; serial crawls one at a time.
+#[macro_export]
+macro_rules! crawl_tests {
+    ($bin:literal) => {
+        mod crawl {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+            use $crate::crawl_checks as check;
+
+            fn workers() -> &'static [&'static str] {
+                let sized = |p: &$crate::roster::Program| p.sizes($crate::roster::Sizes::Crawl);
+                if $crate::suites::declares($bin, sized) {
+                    &["--workers", "20"]
+                } else {
+                    &[]
+                }
+            }
+
+            #[test]
+            fn crawls_every_web_to_its_sheet() {
+                $crate::unless_it_runs!($bin, Crawl);
+                check::crawls_every_web_to_its_sheet(BIN, &[], workers());
+                // A loop that hands its parsing to a pool parses the same pages.
+                if $crate::suites::declares($bin, |p| p.takes($crate::roster::Flag::Offload)) {
+                    let offload = [workers(), &["--offload"][..]].concat();
+                    check::crawls_every_web_to_its_sheet(BIN, &[], &offload);
+                }
+            }
+
+            #[test]
+            fn survives_the_fault_profile() {
+                $crate::unless_it_runs!($bin, Crawl);
+                check::survives_the_fault_profile(BIN, &[], workers());
+            }
+
+            #[test]
+            fn stops_at_tasks_in_the_trap() {
+                $crate::unless_it_runs!($bin, Crawl);
+                check::stops_at_tasks_in_the_trap(BIN, &[], workers());
+            }
+
+            #[test]
+            fn holds_per_host() {
+                $crate::unless_it_runs!($bin, Crawl);
+                check::holds_per_host(BIN, &[], workers());
+            }
+
+            #[test]
+            fn bad_crawl_input_exits_2_and_no_seed_exits_1() {
+                $crate::unless_it_runs!($bin, Crawl);
+                check::bad_crawl_input_exits_2_and_no_seed_exits_1(BIN, &[]);
+            }
+        }
+    };
+}

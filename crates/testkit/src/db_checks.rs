@@ -155,3 +155,66 @@ pub fn a_server_that_stops_fails_every_task(program: &str, lead: &[&str]) {
     assert!(outcome.elapsed.as_secs() < 15, "took {:?}", outcome.elapsed);
     assert_eq!(outcome.processes_left(), Vec::<String>::new());
 }
+
+/// The db workload against a real PostgreSQL that the tests start (`db_checks`): checksums
+/// with and without a pool, writes, SCRAM and its refusals, bad input, and the failures a
+/// user meets. `serial` runs one query at a time, so it never meets max_connections.
+#[macro_export]
+macro_rules! db_tests {
+    ($bin:literal) => {
+        mod db {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+            use $crate::db_checks as check;
+
+            #[test]
+            fn queries_yield_the_checksum_with_and_without_a_pool() {
+                $crate::unless_it_runs!($bin, Db);
+                check::queries_yield_the_checksum(BIN, &[]);
+            }
+
+            #[test]
+            fn writes_return_the_same_values() {
+                $crate::unless_it_runs!($bin, Db);
+                check::writes_return_the_same_values(BIN, &[]);
+            }
+
+            #[test]
+            fn logins_by_scram_and_their_refusals() {
+                $crate::unless_it_runs!($bin, Db);
+                check::logins_by_scram_and_their_refusals(BIN, &[]);
+            }
+
+            #[test]
+            fn bad_db_input_exits_2() {
+                $crate::unless_it_runs!($bin, Db);
+                check::bad_db_input_exits_2(BIN, &[]);
+            }
+
+            #[test]
+            fn a_missing_row_fails_naming_it() {
+                $crate::unless_it_runs!($bin, Db);
+                check::a_missing_row_fails_naming_it(BIN, &[]);
+            }
+
+            #[test]
+            fn past_max_connections_names_the_limit() {
+                $crate::unless_it_runs!($bin, Db);
+                if $bin != "serial" {
+                    check::past_max_connections_names_the_limit(BIN, &[]);
+                }
+            }
+
+            #[test]
+            fn a_query_past_its_timeout_fails() {
+                $crate::unless_it_runs!($bin, Db);
+                check::a_query_past_its_timeout_fails(BIN, &[]);
+            }
+
+            #[test]
+            fn a_server_that_stops_fails_every_task() {
+                $crate::unless_it_runs!($bin, Db);
+                check::a_server_that_stops_fails_every_task(BIN, &[]);
+            }
+        }
+    };
+}

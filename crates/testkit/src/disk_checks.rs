@@ -161,3 +161,61 @@ pub fn an_unusable_file_exits_1_naming_it(program: &str, lead: &[&str]) {
     }
     assert!(!Path::new(&nowhere).exists());
 }
+
+/// The disk workload (`CONTRACT.md`, "Task i"): the right blocks, direct and buffered, with
+/// and without a cap on the operations in flight (`--workers`, unless the model is serial);
+/// writes that read back; a missing file made; bad sizes and unusable files refused.
+#[macro_export]
+macro_rules! disk_tests {
+    ($bin:literal) => {
+        mod disk {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+            use $crate::disk_checks as check;
+
+            #[test]
+            fn reads_yield_the_checksum_direct_and_buffered() {
+                $crate::unless_it_runs!($bin, Disk);
+                check::reads_yield_the_checksum(BIN, &[], &[]);
+                let capped = |p: &$crate::roster::Program| {
+                    p.has_pool() || p.sizes($crate::roster::Sizes::Disk)
+                };
+                if $crate::suites::declares($bin, capped) {
+                    check::reads_yield_the_checksum(BIN, &[], &["--workers", "3"]);
+                }
+            }
+
+            #[test]
+            fn writes_read_back_as_the_definition() {
+                $crate::unless_it_runs!($bin, Disk);
+                check::writes_read_back_as_the_definition(BIN, &[]);
+            }
+
+            #[test]
+            fn a_missing_file_is_made_from_the_definition() {
+                $crate::unless_it_runs!($bin, Disk);
+                check::a_missing_file_is_made_from_the_definition(BIN, &[]);
+            }
+
+            #[test]
+            fn bad_disk_input_exits_2() {
+                $crate::unless_it_runs!($bin, Disk);
+                check::bad_disk_input_exits_2(BIN, &[]);
+            }
+
+            #[test]
+            fn an_unusable_file_exits_1_naming_it() {
+                $crate::unless_it_runs!($bin, Disk);
+                check::an_unusable_file_exits_1_naming_it(BIN, &[]);
+            }
+
+            #[test]
+            fn timeline_has_a_span_per_disk_task() {
+                $crate::unless_it_runs!($bin, Disk);
+                let scratch = $crate::disk_checks::Scratch::new();
+                let file = scratch.data_file("data", 1 << 20);
+                let args = ["--workload", "disk", "--tasks", "6", "--file", &file];
+                $crate::timeline_of(BIN, &[], &args, 6);
+            }
+        }
+    };
+}

@@ -37,7 +37,8 @@
 //!   [`contract_tests!`] for every model, [`concurrent_tests!`], [`socket_limit_tests!`] and
 //!   [`event_loop_tests!`] for the models of each kind; [`pool_tests!`] and
 //!   [`offload_tests!`] come with every model and run where its roster.toml entry declares
-//!   the knob.
+//!   the knob. A workload's suite lives beside its checks (`disk_tests!` in `disk_checks`,
+//!   and so on), and runs where the entry says the model runs the workload.
 //!
 //! Every binary is started through the `child` crate, the harness's one way to start a
 //! program: a process group of its own, one time limit, the group killed after.

@@ -330,13 +330,14 @@ func (c *crawler) queue(u string, hops int) {
 
 // next is the next request that may start: under --workers and --per-host; retries first.
 func (c *crawler) next(now time.Time) (fetchJob, bool) {
-	if c.inFlight >= c.mostInFlight {
-		return fetchJob{}, false
-	}
+	// Due retries join their queues first, so that the next retry is always still to come.
 	for len(c.retries) > 0 && !c.retries[0].at.After(now) {
 		r := heap.Pop(&c.retries).(retryAt)
 		c.queues[r.origin] = append([]waiting{r.w}, c.queues[r.origin]...)
 		c.waitingN++
+	}
+	if c.inFlight >= c.mostInFlight {
+		return fetchJob{}, false
 	}
 	n := len(c.queues)
 	for k := 0; k < n; k++ {

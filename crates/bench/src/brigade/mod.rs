@@ -45,17 +45,9 @@ pub struct Point {
     pub report: Option<Report>,
 }
 
-impl crate::table::OfProgram for Point {
-    fn program(&self) -> &str {
-        &self.program
-    }
-}
+crate::table::sweep_point!(Point);
 
 impl Point {
-    pub fn ok(&self) -> bool {
-        self.status == "ok"
-    }
-
     pub fn ns(&self) -> Option<f64> {
         Some(self.report.as_ref()?.brigade?.ns_per_handoff).filter(|_| self.ok())
     }

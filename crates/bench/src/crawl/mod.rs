@@ -83,6 +83,10 @@ pub struct Results {
     /// The offload case, the crawler unpinned.
     #[serde(default)]
     pub offload: Vec<Point>,
+    /// Scrapy's whole crawl of the fault profile's web without its faults: its page set
+    /// against the answer sheet.
+    #[serde(default)]
+    pub scrapy_whole: Option<Point>,
 }
 
 /// One run of one program (or of Scrapy).
@@ -106,17 +110,9 @@ pub struct Point {
     pub sheet: Option<Value>,
 }
 
-impl crate::table::OfProgram for Point {
-    fn program(&self) -> &str {
-        &self.program
-    }
-}
+crate::table::sweep_point!(Point);
 
 impl Point {
-    pub fn ok(&self) -> bool {
-        self.status == "ok"
-    }
-
     /// A number of its report: `figure("crawl", "pages_per_s")`.
     pub fn figure(&self, path: &[&str]) -> Option<f64> {
         path.iter().try_fold(self.report.as_ref()?, |v, key| v.get(key))?.as_f64()
@@ -124,6 +120,11 @@ impl Point {
 
     pub fn pages_per_s(&self) -> Option<f64> {
         self.figure(&["crawl", "pages_per_s"]).filter(|_| self.ok())
+    }
+
+    /// Every URL answered a second — pages, redirects and failures — as Little's law counts.
+    pub fn urls_per_s(&self) -> Option<f64> {
+        Some(self.figure(&["tasks"])? / self.figure(&["wall_s"])?).filter(|_| self.ok())
     }
 
     /// The crawler's CPU (user + system) a page, in µs; the web's beside it.
@@ -293,6 +294,7 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
         faults: vec![],
         trap: vec![],
         offload: vec![],
+        scrapy_whole: None,
     };
     // Each program's own rate at L = 0, once measured: what it can reach at any latency.
     let mut ceiling: std::collections::HashMap<String, f64> = Default::default();
@@ -366,6 +368,7 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
     }
     drop(web);
     // The fault profile, and its trap: a fresh web for each program.
+    let fault_pages = if o.quick { FAULT_PAGES / 4 } else { FAULT_PAGES };
     let timeout = FAULT_TIMEOUT_MS.to_string();
     for p in programs.iter().filter(|p| p.name != SCRAPY) {
         eprintln!("bench crawl: the fault profile, {}", p.name);
@@ -381,6 +384,15 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
         r.faults.push(point);
         let at = At { tasks: TRAP_TASKS, ..at };
         r.trap.push(crawl(p, &web, &web.trap(), at, &[]));
+    }
+    // Scrapy's page set: its own canonicalization and duplicate filter, on a whole crawl.
+    if let Some(p) = programs.iter().find(|p| p.name == SCRAPY) {
+        eprintln!("bench crawl: Scrapy's page set");
+        let web = Web::start(fault_pages, FAULT_HOSTS, "0", false)?;
+        let at = At { workers: 100, per_host: 6, tasks: 1_000_000 };
+        let mut point = crawl(p, &web, &web.scope(), at, &[]);
+        point.sheet = Some(web.sheet.clone());
+        r.scrapy_whole = Some(point);
     }
     Ok(r)
 }

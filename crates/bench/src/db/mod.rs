@@ -81,19 +81,11 @@ pub struct Point {
     pub report: Option<Report>,
 }
 
-impl crate::table::OfProgram for Point {
-    fn program(&self) -> &str {
-        &self.program
-    }
-}
+crate::table::sweep_point!(Point);
 
 impl Point {
     pub fn missing(program: &str, n: u32, workers: Option<u32>, why: String) -> Point {
         Point { program: program.into(), n, workers, status: why, ..Point::default() }
-    }
-
-    pub fn ok(&self) -> bool {
-        self.status == "ok"
     }
 }
 

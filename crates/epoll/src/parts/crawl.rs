@@ -38,11 +38,9 @@ pub struct Crawl {
     idle: HashMap<usize, Vec<usize>>,
     /// With `--offload`: the pool the pages are parsed on.
     parsing: Option<Parsing>,
-    /// When the retry timer is set for, if it is.
-    retry_at: Option<Instant>,
+    /// The retry timer, and whether the crawl's end has been told.
+    upkeep: crawl::Upkeep,
     runner: Runner,
-    /// The crawl is over and its figures are in the tally.
-    over: bool,
 }
 
 /// One connection and, while it carries one, its request.
@@ -79,9 +77,9 @@ impl Crawl {
             }
             false => None,
         };
-        let (conns, idle, retry_at) = (Slab::new(), HashMap::new(), None);
+        let (conns, idle, upkeep) = (Slab::new(), HashMap::new(), crawl::Upkeep::default());
         let runner = Runner::here();
-        let mut part = Crawl { crawl, conns, idle, parsing, retry_at, runner, over: false };
+        let mut part = Crawl { crawl, conns, idle, parsing, upkeep, runner };
         part.pump(cx);
         Ok(part)
     }
@@ -92,18 +90,7 @@ impl Crawl {
         while let Some(fetch) = self.crawl.next(Instant::now()) {
             self.start_fetch(fetch, cx);
         }
-        if let Some(at) = self.crawl.next_retry() {
-            if self.retry_at.is_none_or(|set| at < set) {
-                self.retry_at = Some(at);
-                let since_start = cx.tasks.now() + at.saturating_duration_since(Instant::now());
-                cx.tasks.set_timer(since_start, Due::Task(RETRY));
-            }
-        }
-        if self.crawl.is_over() && !self.over {
-            self.over = true;
-            self.crawl.end(cx.tasks.tally());
-            cx.tasks.all_over();
-        }
+        self.upkeep.after_starting(&mut self.crawl, cx.tasks, Due::Task(RETRY));
     }
 
     /// `fetch` on an idle connection of its origin, or a new one.
@@ -221,7 +208,7 @@ impl Part for Crawl {
     fn on_timer(&mut self, due: Due, cx: &mut Cx) {
         match due {
             Due::Task(RETRY) => {
-                self.retry_at = None;
+                self.upkeep.timer_fired();
                 self.pump(cx);
             }
             Due::Task(slot) => {

@@ -47,9 +47,9 @@ pub struct Crawl {
     addrs: HashMap<usize, &'static SockAddr>,
     /// With `--offload`: the pool the pages are parsed on, and the eventfd it wakes us by.
     parsing: Option<(Parsing, Wake)>,
-    retry_at: Option<Instant>,
+    /// The retry timer, and whether the crawl's end has been told.
+    upkeep: crawl::Upkeep,
     runner: Runner,
-    over: bool,
 }
 
 struct Connection {
@@ -102,9 +102,8 @@ impl Crawl {
             idle: HashMap::new(),
             addrs: HashMap::new(),
             parsing,
-            retry_at: None,
+            upkeep: crawl::Upkeep::default(),
             runner: Runner::here(),
-            over: false,
         };
         part.pump(cx)?;
         Ok(part)
@@ -116,21 +115,10 @@ impl Crawl {
         while let Some(fetch) = self.crawl.next(Instant::now()) {
             self.start_fetch(fetch, cx)?;
         }
-        if let Some(at) = self.crawl.next_retry() {
-            if self.retry_at.is_none_or(|set| at < set) {
-                self.retry_at = Some(at);
-                let since_start = cx.tasks.now() + at.saturating_duration_since(Instant::now());
-                cx.tasks.set_timer(since_start, Due::Task(RETRY));
-            }
-        }
-        if self.crawl.is_over() && !self.over {
-            self.over = true;
-            self.crawl.end(cx.tasks.tally());
-            cx.tasks.all_over();
-            if self.parsing.is_some() {
-                // SAFETY: an ASYNC_CANCEL points to nothing.
-                unsafe { cx.submit(Tag::new(Op::Cancel, 0u32), Wake::TAG.cancel())? };
-            }
+        let ended = self.upkeep.after_starting(&mut self.crawl, cx.tasks, Due::Task(RETRY));
+        if ended && self.parsing.is_some() {
+            // SAFETY: an ASYNC_CANCEL points to nothing.
+            unsafe { cx.submit(Tag::new(Op::Cancel, 0u32), Wake::TAG.cancel())? };
         }
         Ok(())
     }
@@ -209,7 +197,7 @@ impl Crawl {
     fn parsed(&mut self, cx: &mut Cx) -> io::Result<()> {
         let Some((pool, wake)) = &mut self.parsing else { return Ok(()) };
         let parsed: Vec<_> = pool.results().collect();
-        if !self.over {
+        if !self.upkeep.is_over() {
             // SAFETY: as in `start`.
             unsafe { cx.submit(Wake::TAG, wake.read())? };
         }
@@ -259,7 +247,7 @@ impl Part for Crawl {
     fn on_timer(&mut self, due: Due, cx: &mut Cx) -> io::Result<()> {
         let Due::Task(key) = due else { return Ok(()) };
         if key == RETRY {
-            self.retry_at = None;
+            self.upkeep.timer_fired();
             return self.pump(cx);
         }
         let slot = key as usize;

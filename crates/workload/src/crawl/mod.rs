@@ -29,8 +29,10 @@ use url::Url;
 use crate::cli::Args;
 use crate::error::TaskError;
 use crate::http::{HttpError, Response};
+use crate::loop_tasks::LoopTasks;
 use crate::measure::Percentiles;
 use crate::report::{CrawlEnd, Done, Runner, Tally};
+use crate::timers::Due;
 
 /// The default seed: the project's web (`web`, `CONTRACT.md` "The web").
 pub const DEFAULT_SEED: &str = "http://127.0.0.1:7880/";
@@ -406,9 +408,9 @@ impl Crawl {
     /// The next request that may start at `now`: under `--workers` in flight, and under
     /// `--per-host` at its origin; retries first, once their time has come.
     pub fn next(&mut self, now: Instant) -> Option<Fetch> {
-        if self.in_flight >= self.most_in_flight {
-            return None;
-        }
+        // The retries whose time has come join their queues first, whether or not one may
+        // start now: what `next_retry` says afterwards is always still to come, so that a
+        // loop that sets its timer by it never sets one in the past.
         while let Some(&Reverse((at, seq))) = self.retries.peek() {
             if at > now {
                 break;
@@ -417,6 +419,9 @@ impl Crawl {
             let (origin, waiting) = self.retrying.remove(&seq).expect("a retry per timer");
             self.queues[origin].push_front(waiting);
             self.waiting += 1;
+        }
+        if self.in_flight >= self.most_in_flight {
+            return None;
         }
         let origins = self.queues.len();
         for k in 0..origins {
@@ -574,6 +579,46 @@ impl Crawl {
             none.then(|| TaskError::new(format!("no seed answered{first}")))
         });
         tally.crawl_over(CrawlEnd { figures, requested: self.requested, fatal });
+    }
+}
+
+/// What a loop (`epoll`, `ring`) keeps of its crawl beside the crawl: the time its retry
+/// timer is set for, and whether the crawl's end has been told.
+#[derive(Debug, Default)]
+pub struct Upkeep {
+    retry_at: Option<Instant>,
+    over: bool,
+}
+
+impl Upkeep {
+    /// After the loop has started every fetch it may: its timer set for the earliest retry
+    /// waiting, if that is sooner than the timer set (`due` when it fires); and once the
+    /// crawl is over, its figures into the tally and the run told it is over. Whether the
+    /// crawl ended just now.
+    pub fn after_starting(&mut self, crawl: &mut Crawl, tasks: &mut LoopTasks, due: Due) -> bool {
+        if let Some(at) = crawl.next_retry() {
+            if self.retry_at.is_none_or(|set| at < set) {
+                self.retry_at = Some(at);
+                tasks.set_timer(tasks.now() + at.saturating_duration_since(Instant::now()), due);
+            }
+        }
+        if !crawl.is_over() || self.over {
+            return false;
+        }
+        self.over = true;
+        crawl.end(tasks.tally());
+        tasks.all_over();
+        true
+    }
+
+    /// The retry timer fired.
+    pub fn timer_fired(&mut self) {
+        self.retry_at = None;
+    }
+
+    /// The crawl is over, and its figures are in the tally.
+    pub fn is_over(&self) -> bool {
+        self.over
     }
 }
 
