@@ -70,7 +70,8 @@ enum Form {
     Foreign,
 }
 
-const FORMS: [Form; 14] = [
+/// The forms of an ordinary link, drawn alike; a redirect and a page not there are rarer.
+const FORMS: [Form; 12] = [
     Form::Absolute,
     Form::Root,
     Form::Relative,
@@ -82,10 +83,12 @@ const FORMS: [Form; 14] = [
     Form::Unquoted,
     Form::Repeat,
     Form::Image,
-    Form::Redirect,
-    Form::Missing,
     Form::Foreign,
 ];
+
+/// One link in `FEW` is a redirect, and one a page that is not there: a few of each, as on a
+/// real web, so that most requests a crawl makes are pages.
+const FEW: u64 = 32;
 
 /// What a request names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,7 +221,12 @@ impl Graph {
     fn links_of(&self, j: u32) -> Vec<(Form, u32)> {
         (0..self.shape.links)
             .map(|k| {
-                let form = FORMS[(self.key(j, k, 1) % FORMS.len() as u64) as usize];
+                let draw = self.key(j, k, 1);
+                let form = match draw % FEW {
+                    0 => Form::Redirect,
+                    1 => Form::Missing,
+                    _ => FORMS[(draw / FEW % FORMS.len() as u64) as usize],
+                };
                 let target = (self.key(j, k, 2) % u64::from(self.shape.pages)) as u32;
                 (form, target)
             })
@@ -389,6 +397,58 @@ pub struct Sheet {
     pub checksum: u64,
 }
 
+/// A URL of the web, by its parts: a host's index, a path and a query (empty for none).
+#[derive(Clone)]
+struct Place {
+    host: u32,
+    path: String,
+    query: String,
+}
+
+impl Place {
+    fn new(host: u32, path: String) -> Place {
+        Place { host, path, query: String::new() }
+    }
+
+    /// Page `t`, with no query.
+    fn page(g: &Graph, t: u32) -> Place {
+        Place::new(g.host_of(t), g.path_of(t).to_string())
+    }
+
+    /// Its URL, normalized as a crawler normalizes it.
+    fn url(&self, ports: &Ports) -> String {
+        match self.query.is_empty() {
+            true => format!("{}{}", ports.origin(self.host), self.path),
+            false => format!("{}{}?{}", ports.origin(self.host), self.path, self.query),
+        }
+    }
+}
+
+/// The URLs page `j`'s links lead a crawl to, in the order
+/// `page_html` writes them: what a crawler's tokenizer finds there, without the foreign ones.
+fn links_found(g: &Graph, j: u32) -> Vec<Place> {
+    let h = g.host_of(j);
+    let mut found = Vec::new();
+    // The link before this one, as `page_html` repeats it: none before the first, and a
+    // foreign link, repeated, is still foreign.
+    let mut last: Option<Option<Place>> = None;
+    for (k, (form, t)) in g.links_of(j).into_iter().enumerate() {
+        let page = Place::page(g, t);
+        let link = match form {
+            Form::Query => Some(Place { query: format!("from={j}&k={}", k % 3), ..page }),
+            Form::Repeat => last.clone().unwrap_or(Some(page)),
+            Form::Image => Some(Place::new(h, format!("/img/{t}.png"))),
+            Form::Redirect => Some(Place::new(h, format!("/r/{t}"))),
+            Form::Missing => Some(Place::new(h, format!("/missing/{t}"))),
+            Form::Foreign => None,
+            _ => Some(page),
+        };
+        last = Some(link.clone());
+        found.extend(link);
+    }
+    found
+}
+
 /// The answer sheet, by a breadth-first walk of the graph from the root.
 pub fn answer(g: &Graph, ports: &Ports) -> Sheet {
     let mut allow: Vec<String> = (1..g.shape.hosts).map(|h| ports.origin(h)).collect();
@@ -408,20 +468,15 @@ pub fn answer(g: &Graph, ports: &Ports) -> Sheet {
     };
     // A URL is known by (host, path, query); its value by its string.
     let mut seen: HashSet<String> = HashSet::from([seed.clone()]);
-    let mut queue: VecDeque<(u32, String, String)> =
-        VecDeque::from([(0, "/".to_string(), String::new())]);
-    let url_of = |h: u32, path: &str, query: &str| match query.is_empty() {
-        true => format!("{}{path}", ports.origin(h)),
-        false => format!("{}{path}?{query}", ports.origin(h)),
-    };
+    let mut queue = VecDeque::from([Place::new(0, "/".to_string())]);
     let fail = |sheet: &mut Sheet, kind: &str| {
         sheet.failed += 1;
         *sheet.failures.entry(kind.to_string()).or_default() += 1;
     };
-    while let Some((h, path, query)) = queue.pop_front() {
-        let url = url_of(h, &path, &query);
-        let mut found: Vec<(u32, String, String)> = Vec::new();
-        match g.resource(h, &path) {
+    while let Some(place) = queue.pop_front() {
+        let url = place.url(ports);
+        let mut found: Vec<Place> = Vec::new();
+        match g.resource(place.host, &place.path) {
             Resource::Missing => fail(&mut sheet, "status"),
             Resource::Image => {
                 sheet.pages += 1;
@@ -429,26 +484,12 @@ pub fn answer(g: &Graph, ports: &Ports) -> Sheet {
             }
             Resource::Redirect(t) => {
                 sheet.redirects += 1;
-                found.push((g.host_of(t), g.path_of(t).to_string(), String::new()));
+                found.push(Place::page(g, t));
             }
             Resource::Page(j) => {
                 sheet.pages += 1;
                 sheet.checksum = sheet.checksum.wrapping_add(value(&url));
-                let mut last: Option<(u32, String, String)> = None;
-                for (k, (form, t)) in g.links_of(j).into_iter().enumerate() {
-                    let page = (g.host_of(t), g.path_of(t).to_string(), String::new());
-                    let link = match form {
-                        Form::Query => Some((page.0, page.1, format!("from={j}&k={}", k % 3))),
-                        Form::Repeat => last.clone().or(Some(page)),
-                        Form::Image => Some((h, format!("/img/{t}.png"), String::new())),
-                        Form::Redirect => Some((h, format!("/r/{t}"), String::new())),
-                        Form::Missing => Some((h, format!("/missing/{t}"), String::new())),
-                        Form::Foreign => None,
-                        _ => Some(page),
-                    };
-                    last.clone_from(&link);
-                    found.extend(link);
-                }
+                found = links_found(g, j);
                 if g.shape.faults && j == 0 {
                     for (extra, kind) in [
                         (Extra::Blackhole, "timeout"),
@@ -463,9 +504,9 @@ pub fn answer(g: &Graph, ports: &Ports) -> Sheet {
                 }
             }
         }
-        for (h, path, query) in found {
-            if seen.insert(url_of(h, &path, &query)) {
-                queue.push_back((h, path, query));
+        for place in found {
+            if seen.insert(place.url(ports)) {
+                queue.push_back(place);
             }
         }
     }
@@ -475,6 +516,7 @@ pub fn answer(g: &Graph, ports: &Ports) -> Sheet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use workload::crawl::page;
 
     #[test]
     fn a_relative_reference_resolves_to_its_target() {
@@ -515,5 +557,41 @@ mod tests {
         sizes.sort_unstable();
         assert!((13_000..20_000).contains(&sizes[1000]), "median {}", sizes[1000]);
         assert!(sizes[1990] > 100_000, "p99.5 {}", sizes[1990]);
+    }
+
+    /// What the sheet follows from a page is what a crawler's tokenizer finds in its HTML:
+    /// every form of link, repeated ones after a foreign link among them.
+    #[test]
+    fn the_sheet_follows_the_links_a_page_shows() {
+        for graph in 1..=6 {
+            let shape = Shape {
+                pages: 400,
+                hosts: 3,
+                links: 8,
+                graph,
+                latency: Latency::Fixed(Duration::ZERO),
+                faults: true,
+            };
+            let g = Graph::new(shape);
+            let ports = Ports {
+                hosts: vec![7880, 7881, 7882],
+                extras: Extra::ALL.iter().zip(7883..).map(|(&e, p)| (e, p)).collect(),
+            };
+            let web: Vec<String> = (0..3).map(|h| ports.origin(h)).collect();
+            for j in 0..400 {
+                let base =
+                    url::Url::parse(&format!("{}{}", ports.origin(g.host_of(j)), g.path_of(j)))
+                        .unwrap();
+                let shown: Vec<String> = page::links(page_html(&g, &ports, j).as_bytes())
+                    .iter()
+                    .filter_map(|href| page::resolve(&base, href))
+                    .filter(|u| web.contains(&page::origin(u)))
+                    .map(page::normalize)
+                    .collect();
+                let followed: Vec<String> =
+                    links_found(&g, j).iter().map(|place| place.url(&ports)).collect();
+                assert_eq!(shown, followed, "graph {graph}, page {j}");
+            }
+        }
     }
 }

@@ -49,15 +49,19 @@ pub const FAULT_PAGES: u32 = 2_000;
 pub const FAULT_HOSTS: u32 = 4;
 pub const FAULT_TIMEOUT_MS: u64 = 2_000;
 pub const TRAP_TASKS: u32 = 1_000;
-/// A run's URLs: about `seconds` at the rate expected, at least 2 × W, within these.
+/// A run's URLs: about `seconds`, or `round_trips` of the web's latency if longer, at the
+/// rate expected, at least 2 × W, within these. A crawl starts from one seed and takes a few
+/// round trips to put W in flight; the floor in round trips keeps that ramp a small part of
+/// the run, so that a slow web's pages a second are its steady rate.
 #[derive(Clone, Copy)]
 struct Budget {
     seconds: f64,
+    round_trips: f64,
     fewest: u32,
     most: u32,
 }
-const FULL: Budget = Budget { seconds: 3.0, fewest: 200, most: 30_000 };
-const QUICK: Budget = Budget { seconds: 1.0, fewest: 100, most: 3_000 };
+const FULL: Budget = Budget { seconds: 3.0, round_trips: 150.0, fewest: 200, most: 30_000 };
+const QUICK: Budget = Budget { seconds: 1.0, round_trips: 30.0, fewest: 100, most: 3_000 };
 /// The offload case: the hand-written loops with and without `--offload`, the crawler on
 /// both cores (the web keeps its own pinned), at (L, W).
 pub const OFFLOAD_AT: [(&str, u32); 2] = [("0", 100), ("10ms", 1_000)];
@@ -256,9 +260,11 @@ fn crawl_on(
     point
 }
 
-/// The URLs a run requests: about the budget's seconds at `rate`, at least 2 × W.
-fn urls_for(budget: Budget, rate: f64, w: u32, web_urls: u32) -> u32 {
-    let wanted = (rate * budget.seconds).max(2.0 * f64::from(w)) as u32;
+/// The URLs a run requests at `rate` on a web of median latency `l` seconds: the budget's
+/// time, at least 2 × W.
+fn urls_for(budget: Budget, rate: f64, l: f64, w: u32, web_urls: u32) -> u32 {
+    let seconds = budget.seconds.max(budget.round_trips * l);
+    let wanted = (rate * seconds).max(2.0 * f64::from(w)) as u32;
     wanted.clamp(budget.fewest, budget.most.min(web_urls))
 }
 
@@ -323,7 +329,7 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
                 let at = At {
                     workers: w,
                     per_host: per_host(w, HOSTS),
-                    tasks: urls_for(budget, rate, w, web.urls()),
+                    tasks: urls_for(budget, rate, l, w, web.urls()),
                 };
                 let point = crawl(p, &web, &web.scope(), at, &[]);
                 if let (0.0, Some(rate)) = (l, point.pages_per_s()) {
@@ -347,7 +353,7 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
             let at = At {
                 workers: w,
                 per_host: per_host(w, HOSTS),
-                tasks: urls_for(budget, rate, w, web.urls()),
+                tasks: urls_for(budget, rate, median_latency(latency), w, web.urls()),
             };
             r.offload.push(crawl_on(None, p, &web, &web.scope(), at, &[]));
         }
@@ -360,6 +366,7 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
         let urls = urls_for(
             budget,
             f64::from(MEMORY_W) / median_latency(MEMORY_LATENCY),
+            median_latency(MEMORY_LATENCY),
             MEMORY_W,
             web.urls(),
         );
