@@ -514,18 +514,20 @@ fn readings(r: &Results) -> String {
             if free.is_empty() { DASH.to_string() } else { free.join("; ") }
         ));
     }
-    // Which to pick: what a page's CPU caps each at, against what the wait allows.
+    // Which to pick: what a page's CPU caps each at, against what the wait allows. The
+    // Python peer's CPU a page is read where its rate is, at the target's L and W.
     let cpu = |m: &str| cost_point(r, m).and_then(Point::cpu_us_per_page);
+    let target = |m: &str| at(&r.sweep, m, TARGET_LATENCY, TARGET_W);
     let python_best = ["py-asyncio", "py-uvloop", "py-threads", "py-gevent"]
         .iter()
-        .filter_map(|m| Some((*m, rate_at(m, TARGET_LATENCY, TARGET_W)?, cpu(m)?)))
+        .filter_map(|m| Some((*m, target(m)?.pages_per_s()?, target(m)?.cpu_us_per_page()?)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let rust_best =
         LEAN.iter().filter_map(|m| Some((*m, cpu(m)?))).min_by(|a, b| a.1.total_cmp(&b.1));
     if let (Some((m, x, c)), Some((rm, rc))) = (python_best, rust_best) {
         let ideal = f64::from(TARGET_W) / median_latency(TARGET_LATENCY);
         out.push(format!(
-            "- **Which to pick.** At L = {TARGET_LATENCY} and W = {TARGET_W} the best Python peer, `{m}`, does {} pages/s of an ideal {}. It spends {c:.0} µs of CPU a page (parsing in pure Python, under the GIL), so one core caps it near {} pages/s whatever W is: a Python crawler is right while the pages a second you need stay under that, and more W past it only queues. `{rm}` spends {rc:.0} µs a page, a ceiling near {} pages/s on the same core: past the Python ceiling, the wait is no longer what you size for, the CPU a page is.",
+            "- **Which to pick.** At L = {TARGET_LATENCY} and W = {TARGET_W} the best Python peer, `{m}`, does {} pages/s of an ideal {}. It spends {c:.0} µs of CPU a page there (parsing in pure Python, under the GIL), so one core caps it near {} pages/s whatever W is: a Python crawler is right while the pages a second you need stay under that, and more W past it only queues. `{rm}` spends {rc:.0} µs a page at L = 0, a ceiling near {} pages/s on the same core: past the Python ceiling, the wait is no longer what you size for, the CPU a page is.",
             rate(x),
             rate(ideal),
             rate(1e6 / c),
