@@ -12,6 +12,7 @@ import json
 import math
 import mmap
 import os
+import platform
 import resource
 import socket
 import sys
@@ -30,6 +31,11 @@ class ContractParser(argparse.ArgumentParser):
     """argparse, but failing the contract's way: `Error: <reason>`, the usage, exit 2."""
 
     def error(self, message):
+        # An argument with an `@` that argparse echoes ("unrecognized arguments: ...") may
+        # hold a password: it is shown masked.
+        for arg in sys.argv[1:]:
+            if "@" in arg:
+                message = message.replace(arg, db.mask(arg))
         sys.stderr.write(f"Error: {message}\n\n{self.format_usage()}")
         sys.exit(2)
 
@@ -112,6 +118,8 @@ def parse_args(model):
     has_pool, caps_disk = "tasks" in sized, "disk" in sized
     can_offload = "offload" in knobs.get("flags", [])
     p = ContractParser(prog=model, description=f"{model}: a conclab Python peer")
+    runtime = f"{platform.python_implementation()} {platform.python_version()}"
+    p.add_argument("--version", action="version", version=f"{model} ({runtime})")
     p.add_argument("--workload", choices=WORKLOADS, default=None)
     p.add_argument("--tasks", type=_count(1), default=None)
     p.add_argument("--ms", type=_count(0), default=None)

@@ -22,10 +22,22 @@ class DbError(Exception):
     pass
 
 
+def mask(text):
+    """`text` masked as CONTRACT.md says: from its first `:` after the scheme's `//` (or after
+    its start) to its last `@`, `***`; with no `@`, everything after that `:`."""
+    at = text.rfind("@")
+    head = text[: at if at >= 0 else len(text)]
+    start = head.find("://") + 3 if "://" in head else 0
+    colon = head.find(":", start)
+    if colon < 0:
+        return text
+    return text[:colon] + ":***" + (text[at:] if at >= 0 else "")
+
+
 def parse_url(text):
     """postgres://user[:password]@host[:port]/dbname, as the Rust models take it; a
     ValueError whose reason never shows the password."""
-    shown = re.sub(r"(://[^:@/]*:)[^@]*@", r"\1***@", text)
+    shown = mask(text)
     bad = lambda why: ValueError(f"'{shown}' is not a PostgreSQL URL: {why}")
     m = re.fullmatch(r"postgres(?:ql)?://([^@/]*)@([^/?]*)/([^?]*)(?:\?(.*))?", text)
     if not m:

@@ -9,10 +9,21 @@ import pg from "pg";
 const MANAGED_URL_FILE = "data/db/url";
 const MISSING = "no such row in items: --rows is more than the table holds";
 
+// `text` masked as CONTRACT.md says: from its first `:` after the scheme's `//` (or after its
+// start) to its last `@`, `***`; with no `@`, everything after that `:`.
+export function mask(text) {
+  const at = text.lastIndexOf("@");
+  const head = at >= 0 ? text.slice(0, at) : text;
+  const start = head.includes("://") ? head.indexOf("://") + 3 : 0;
+  const colon = head.indexOf(":", start);
+  if (colon < 0) return text;
+  return text.slice(0, colon) + ":***" + (at >= 0 ? text.slice(at) : "");
+}
+
 // postgres://user[:password]@host[:port]/dbname, as the Rust models take it; the reason for
 // a refusal never shows the password. Returns [url, null] or [null, reason].
 export function parseDbUrl(text) {
-  const shown = text.replace(/(:\/\/[^:@/]*:)[^@]*@/, "$1***@");
+  const shown = mask(text);
   const bad = (why) => [null, `'${shown}' is not a PostgreSQL URL: ${why}`];
   const m = /^postgres(?:ql)?:\/\/([^@/]*)@([^/?]*)\/([^?]*)(?:\?(.*))?$/.exec(text);
   if (!m) return bad("say postgres://user[:password]@host[:port]/dbname");

@@ -14,7 +14,7 @@ import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Worker, isMainThread, parentPort, threadId } from "node:worker_threads";
-import { defaultDbUrl, openDb, parseDbUrl } from "./node_db.mjs";
+import { defaultDbUrl, mask, openDb, parseDbUrl } from "./node_db.mjs";
 import { openData, parseSize, threadsNow } from "./node_disk.mjs";
 import { TASKS as CRAWL_TASKS, crawl, parseScope } from "./node_crawl.mjs";
 
@@ -28,6 +28,10 @@ const USAGE =
 const MAX_BODY = 64 * 1024;
 
 function reject(reason) {
+  // An argument with an `@` that the reason echoes may hold a password: it is shown masked.
+  for (const arg of process.argv.slice(2).filter((a) => a.includes("@"))) {
+    reason = reason.replaceAll(arg, mask(arg));
+  }
   process.stderr.write(`Error: ${reason}\n\n${USAGE}\n`);
   process.exit(2);
 }
@@ -41,7 +45,7 @@ function contractArgs() {
       options: {
         workload: str, tasks: str, ms: str, work: str, addr: str, "timeout-ms": str, workers: str,
         serve: str, timeline: str, file: str, "file-size": str, bytes: str,
-        buffered: bool, write: bool, offload: bool, json: bool, verbose: bool, laps: str,
+        buffered: bool, write: bool, offload: bool, json: bool, verbose: bool, laps: str, version: bool,
         "db-url": str, rows: str, seed: { type: "string", multiple: true },
         allow: { type: "string", multiple: true }, "per-host": str,
       },
@@ -50,6 +54,10 @@ function contractArgs() {
     }).values;
   } catch (e) {
     reject(e.message.split("\n")[0]);
+  }
+  if (parsed.version) {
+    process.stdout.write(`node-promises (Node ${process.version})\n`);
+    process.exit(0);
   }
   // A flag that does not apply to the mode chosen is refused, as the Rust models do.
   const workload = parsed.workload ?? "sleep";

@@ -71,7 +71,7 @@ use clap::{Parser, Subcommand};
 
 /// Run the benchmarks and write results/ (the Makefile's bench targets call this).
 #[derive(Parser)]
-#[command(name = "bench")]
+#[command(name = "bench", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

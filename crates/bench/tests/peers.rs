@@ -257,6 +257,16 @@ fn every_peer_refuses_a_flag_that_does_not_apply_saying_why() {
 }
 
 #[test]
+fn every_peer_prints_its_version() {
+    every_peer(&[], testkit::cli_checks::version_is_one_line_and_exit_0);
+}
+
+#[test]
+fn no_peer_prints_a_password() {
+    every_peer(&[], testkit::cli_checks::a_password_is_never_printed);
+}
+
+#[test]
 fn every_peer_names_a_bad_parameter_in_its_400() {
     every_peer(&[], testkit::serve_checks::a_bad_parameter_is_named_in_the_answer);
 }

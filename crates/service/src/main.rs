@@ -10,7 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 /// Serve the http workload's queries on loopback.
 #[derive(Parser)]
-#[command(name = "service")]
+#[command(name = "service", version)]
 struct Cli {
     /// Where to listen; port 0 picks a free one (the `listening on` line tells which)
     #[arg(long, default_value = workload::cli::SERVICE_ADDR)]

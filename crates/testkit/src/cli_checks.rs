@@ -1,7 +1,7 @@
 //! What every binary's command line must do for a newcomer (`CONTRACT.md`, "Arguments"):
 //! touch no file until its arguments are accepted, refuse a flag that does not apply to the
 //! mode chosen and say where it belongs, keep what clap knew to suggest, and tell a bind
-//! error from a connect error. Each check takes the program and its leading arguments, so
+//! error from a connect error, and never print a password. Each check takes the program and its leading arguments, so
 //! that the models' suites and the peers' tests share them.
 
 use std::net::TcpListener;
@@ -54,6 +54,48 @@ pub fn a_flag_that_does_not_apply_is_refused_saying_why(program: &str, lead: &[&
         assert!(outcome.stderr.contains(says), "{args:?}: {}", outcome.stderr);
         assert!(outcome.stderr.contains("it belongs to"), "{args:?}: {}", outcome.stderr);
     }
+}
+
+/// A password given on the command line never reaches stdout or stderr: not in a refused
+/// `--db-url` mistyped any way (no scheme, no `//`, an `@` or `%40` in the password, no `@`
+/// at all), nor echoed by an unknown flag or an unexpected argument.
+pub fn a_password_is_never_printed(program: &str, lead: &[&str]) {
+    const SECRET: &str = "S3cret";
+    let urls = [
+        "alice:S3cretPW@127.0.0.1/app",
+        "postgres//alice:S3cretPW@127.0.0.1/app",
+        "postgres:/alice:S3cretPW@127.0.0.1/app",
+        "postgres:alice:S3cretPW@127.0.0.1/app",
+        "mysql://alice:S3cretPW@127.0.0.1/app",
+        "postgres://alice:S3cret@PW@127.0.0.1:99999/app",
+        "postgres://alice:S3cret%40PW@127.0.0.1:99999/app",
+        "postgres://alice:S3cretPW/127.0.0.1/app",
+        "postgres://alice:S3cretPW@127.0.0.1/app?sslmode=verify-full",
+    ];
+    let mut cases: Vec<Vec<String>> = Vec::new();
+    for url in urls {
+        cases.push(vec!["--workload".into(), "db".into(), "--db-url".into(), url.into()]);
+        cases.push(vec!["--workload".into(), "db".into(), format!("--db-url={url}")]);
+    }
+    let url = "postgres://alice:S3cretPW@127.0.0.1/app";
+    cases.push(vec!["--workload".into(), "db".into(), "--db-urll".into(), url.into()]);
+    cases.push(vec!["--workload".into(), "db".into(), url.into()]);
+    for case in cases {
+        let args: Vec<&str> = case.iter().map(String::as_str).collect();
+        let outcome = run(program, lead, &args);
+        refused(&outcome, &format!("{args:?}"));
+        for (stream, text) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
+            assert!(!text.contains(SECRET), "{args:?}: the password on {stream}: {text}");
+        }
+    }
+}
+
+/// `--version` prints one line, the program and its version or runtime, and exits 0.
+pub fn version_is_one_line_and_exit_0(program: &str, lead: &[&str]) {
+    let outcome = run(program, lead, &["--version"]);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    assert_eq!(outcome.stdout.lines().count(), 1, "{:?}", outcome.stdout);
+    assert!(outcome.stderr.is_empty(), "{}", outcome.stderr);
 }
 
 /// clap's own help survives: the similar flag, the possible values; and a negative number is

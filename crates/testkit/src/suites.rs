@@ -78,6 +78,16 @@ macro_rules! contract_tests {
             }
 
             #[test]
+            fn version_is_one_line_and_exit_0() {
+                $crate::cli_checks::version_is_one_line_and_exit_0(BIN, &[]);
+            }
+
+            #[test]
+            fn a_password_is_never_printed() {
+                $crate::cli_checks::a_password_is_never_printed(BIN, &[]);
+            }
+
+            #[test]
             fn clap_s_suggestions_reach_the_user() {
                 $crate::cli_checks::clap_s_suggestions_reach_the_user(BIN);
             }

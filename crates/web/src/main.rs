@@ -12,7 +12,7 @@ use web::graph::{answer, Graph, Latency, Shape};
 
 /// Serve a synthetic web to crawl, on loopback.
 #[derive(Parser)]
-#[command(name = "web")]
+#[command(name = "web", version)]
 struct Cli {
     /// Host 0's address; host h listens on its port + h, and the extra origins after them
     /// (port 0: each on a free port)

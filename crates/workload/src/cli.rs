@@ -28,6 +28,7 @@ pub const SERVICE_ADDR: &str = "127.0.0.1:7878";
 /// The parsed arguments, identical for every model.
 #[derive(Clone, Copy, Debug, Parser)]
 #[command(
+    version,
     about = "Run N tasks under one concurrency model and report what it cost.",
     after_help = "The contract all models share: CONTRACT.md at the root of the repository"
 )]
@@ -74,8 +75,8 @@ pub struct Args {
     /// db: the server, postgres://user[:password]@host[:port]/dbname; the password may come
     /// from PGPASSWORD [default: the project's cluster (`make db`), else libpq's default,
     /// postgres://$USER@127.0.0.1:5432/$USER]
-    /// (Taken as text and parsed once accepted: clap would quote it, password and all, in
-    /// its error.)
+    // Taken as text and parsed once accepted: clap would quote it, password and all, in its
+    // error.
     #[arg(long, value_name = "URL", value_parser = leak)]
     pub db_url: Option<&'static str>,
     /// db: `--db-url` parsed, or the default server.
@@ -206,7 +207,15 @@ pub fn parse_or_exit<T: clap::Parser>() -> T {
 }
 
 /// Bad input, the contract's way: `Error: ` and the reason, then the usage, on stderr; exit 2.
+/// An argument with an `@` that the reason echoes (clap quotes an unexpected one whole) may
+/// hold a password: it is shown masked.
 fn reject(reason: &str, usage: &str) -> ! {
+    let mut reason = reason.to_string();
+    for arg in std::env::args_os().skip(1).filter_map(|a| a.into_string().ok()) {
+        if arg.contains('@') {
+            reason = reason.replace(&arg, &crate::db_url::mask(&arg));
+        }
+    }
     eprintln!("Error: {reason}\n\n{usage}");
     process::exit(2)
 }

@@ -34,7 +34,7 @@ impl DbUrl {
     /// query parameter taken is `sslmode=disable` or `sslmode=prefer` (this client speaks no
     /// TLS); any other is refused rather than ignored.
     pub fn parse(s: &str) -> Result<DbUrl, String> {
-        let bad = |why: &str| format!("'{}' is not a PostgreSQL URL: {why}", redact(s));
+        let bad = |why: &str| format!("'{}' is not a PostgreSQL URL: {why}", mask(s));
         let rest = s
             .strip_prefix("postgres://")
             .or_else(|| s.strip_prefix("postgresql://"))
@@ -122,15 +122,16 @@ fn decode(s: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| "an escape is not UTF-8".into())
 }
 
-/// `s` with whatever stands between `user:` and `@` replaced by `***`.
-fn redact(s: &str) -> String {
-    let Some(scheme_end) = s.find("://").map(|i| i + 3) else { return s.to_string() };
-    let rest = &s[scheme_end..];
-    match (rest.rfind('@'), rest.find(':')) {
-        (Some(at), Some(colon)) if colon < at => {
-            format!("{}{}:***{}", &s[..scheme_end], &rest[..colon], &rest[at..])
-        }
-        _ => s.to_string(),
+/// `s` masked as CONTRACT.md says: from its first `:` after the scheme's `//` (or after its
+/// start) to its last `@`, `***`; with no `@`, everything after that `:`. A URL mistyped
+/// every way (no scheme, no `//`, an `@` or `%40` in the password) so never shows its secret.
+pub fn mask(s: &str) -> String {
+    let at = s.rfind('@');
+    let head = &s[..at.unwrap_or(s.len())];
+    let start = head.find("://").map_or(0, |i| i + 3);
+    match head[start..].find(':') {
+        Some(colon) => format!("{}:***{}", &s[..start + colon], at.map_or("", |at| &s[at..])),
+        None => s.to_string(),
     }
 }
 
@@ -177,10 +178,22 @@ mod tests {
             "postgres://bob:hush@127.0.0.1:99999/db",
             "postgres://bob@127.0.0.1/db?sslmode=require",
             "postgres://bob@127.0.0.1/d%zzb",
+            "bob:hush@127.0.0.1/app",
+            "postgres//bob:hush@127.0.0.1/app",
+            "postgres:/bob:hush@127.0.0.1/app",
+            "postgres:bob:hush@127.0.0.1/app",
+            "mysql://bob:hush@h/db",
+            "postgres://bob:hu@sh@127.0.0.1:99999/db",
+            "postgres://bob:hu%40sh@127.0.0.1:99999/db",
+            "postgres://bob:hu%4sh@127.0.0.1/db",
+            "postgres://bob:hush/127.0.0.1/db",
+            "postgres://bob:hu/sh@127.0.0.1:x/db",
         ] {
             let e = DbUrl::parse(bad).unwrap_err();
             assert!(e.contains("is not a PostgreSQL URL"), "{bad}: {e}");
-            assert!(!e.contains("hush"), "{e}");
+            for secret in ["hush", "hu@sh", "hu%40sh", "sh@", "%4sh", "hu/sh"] {
+                assert!(!e.contains(secret), "{bad}: {e}");
+            }
         }
     }
 }

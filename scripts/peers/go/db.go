@@ -27,7 +27,7 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -37,10 +37,33 @@ type dbURL struct {
 	hasPassword                  bool
 }
 
+// mask is text masked as CONTRACT.md says: from its first ':' after the scheme's "//" (or
+// after its start) to its last '@', "***"; with no '@', everything after that ':'.
+func mask(text string) string {
+	at := strings.LastIndex(text, "@")
+	head := text
+	if at >= 0 {
+		head = text[:at]
+	}
+	start := 0
+	if i := strings.Index(head, "://"); i >= 0 {
+		start = i + 3
+	}
+	colon := strings.Index(head[start:], ":")
+	if colon < 0 {
+		return text
+	}
+	tail := ""
+	if at >= 0 {
+		tail = text[at:]
+	}
+	return text[:start+colon] + ":***" + tail
+}
+
 // parseDbURL takes postgres://user[:password]@host[:port]/dbname; a reason for a refusal
 // never shows the password.
 func parseDbURL(text string) (*dbURL, string) {
-	shown := regexp.MustCompile(`(://[^:@/]*:)[^@]*@`).ReplaceAllString(text, "$1***@")
+	shown := mask(text)
 	bad := func(why string) (*dbURL, string) { return nil, fmt.Sprintf("'%s' is not a PostgreSQL URL: %s", shown, why) }
 	u, err := url.Parse(text)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.User == nil {
@@ -62,6 +85,9 @@ func parseDbURL(text string) (*dbURL, string) {
 	port := u.Port()
 	if port == "" {
 		port = "5432"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return bad(fmt.Sprintf("'%s' is not a port", port))
 	}
 	d.addr = net.JoinHostPort(u.Hostname(), port)
 	return d, ""

@@ -20,8 +20,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -87,8 +89,13 @@ func parseArgs() args {
 	fs.Var(&seeds, "seed", "")
 	fs.Var(&allow, "allow", "")
 	perHost := fs.String("per-host", "6", "")
+	version := fs.Bool("version", false, "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		reject(err.Error())
+	}
+	if *version {
+		fmt.Printf("go-goroutines (%s)\n", runtime.Version())
+		os.Exit(0)
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if why := applies(f.Name, a.workload, a.serve != ""); why != "" {
@@ -222,6 +229,12 @@ func applies(name, workload string, serving bool) string {
 }
 
 func reject(reason string) {
+	// An argument with an '@' that the reason echoes may hold a password: it is shown masked.
+	for _, arg := range os.Args[1:] {
+		if strings.Contains(arg, "@") {
+			reason = strings.ReplaceAll(reason, arg, mask(arg))
+		}
+	}
 	fmt.Fprintf(os.Stderr, "Error: %s\n\n%s\n", reason, usage)
 	os.Exit(2)
 }
