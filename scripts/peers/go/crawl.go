@@ -269,24 +269,24 @@ func (h *retryHeap) Push(x any)        { *h = append(*h, x.(retryAt)) }
 func (h *retryHeap) Pop() any          { old := *h; x := old[len(old)-1]; *h = old[:len(old)-1]; return x }
 
 type crawler struct {
-	scope                              map[string]bool
+	scope                             map[string]bool
 	mostURLs, mostInFlight, perOrigin int
-	origins                            map[string]int
-	queues                             [][]waiting
-	busy                               []int
-	turn                               int
-	retries                            retryHeap
-	seen                               map[string]bool
-	inFlight, requested, waitingN      int
-	fresh, seedTasks, open             int
-	seedAnswered                       bool
-	latencies                          []float64
-	pages, retried, redirects, bytes   int
-	links, peakFrontier, peakConns     int
-	limited                            bool
-	failures                           map[string]int
-	outOf                              error
-	results                            []result
+	origins                           map[string]int
+	queues                            [][]waiting
+	busy                              []int
+	turn                              int
+	retries                           retryHeap
+	seen                              map[string]bool
+	inFlight, requested, waitingN     int
+	fresh, seedTasks, open            int
+	seedAnswered                      bool
+	latencies                         []float64
+	pages, retried, redirects, bytes  int
+	links, peakFrontier, peakConns    int
+	limited                           bool
+	failures                          map[string]int
+	outOf                             error
+	results                           []result
 }
 
 func newCrawler(a *args, workers int) *crawler {

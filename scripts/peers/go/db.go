@@ -64,7 +64,9 @@ func mask(text string) string {
 // never shows the password.
 func parseDbURL(text string) (*dbURL, string) {
 	shown := mask(text)
-	bad := func(why string) (*dbURL, string) { return nil, fmt.Sprintf("'%s' is not a PostgreSQL URL: %s", shown, why) }
+	bad := func(why string) (*dbURL, string) {
+		return nil, fmt.Sprintf("'%s' is not a PostgreSQL URL: %s", shown, why)
+	}
 	u, err := url.Parse(text)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.User == nil {
 		return bad("say postgres://user[:password]@host[:port]/dbname")
@@ -387,7 +389,7 @@ func dbTask(a *args, pool dbPool, id int) (uint64, error) {
 // binding.
 type scramState struct {
 	password, nonce, clientFirst, authMessage string
-	salted                                      []byte
+	salted                                    []byte
 }
 
 func newScram(password string) *scramState {

@@ -212,10 +212,10 @@ func applies(name, workload string, serving bool) string {
 		"allow":      {is("crawl"), false, "to the crawl workload"},
 		"per-host":   {is("crawl"), false, "to the crawl workload"},
 		"file":       disk, "file-size": disk, "bytes": disk, "buffered": disk,
-		"write":      {is("disk", "db"), false, "to the disk and db workloads"},
-		"db-url":     {is("db"), false, "to the db workload"},
-		"rows":       {is("db"), false, "to the db workload"},
-		"laps": {is("brigade"), false, "to the brigade workload"},
+		"write":  {is("disk", "db"), false, "to the disk and db workloads"},
+		"db-url": {is("db"), false, "to the db workload"},
+		"rows":   {is("db"), false, "to the db workload"},
+		"laps":   {is("brigade"), false, "to the brigade workload"},
 	}
 	r, ok := rules[name]
 	if !ok || (serving && r.serve) || (!serving && r.fits(workload)) {
