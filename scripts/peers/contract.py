@@ -40,7 +40,10 @@ class ContractParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _count(minimum):
+MOST_MS = 86_400_000  # --ms and --timeout-ms: at most a day, as the Rust models take them
+
+
+def _count(minimum, most=None, what=""):
     def parse(text):
         try:
             value = int(text)
@@ -48,6 +51,8 @@ def _count(minimum):
             raise argparse.ArgumentTypeError(f"'{text}' is not a whole number")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"{value} is above {most}{what}")
         return value
     return parse
 
@@ -122,12 +127,12 @@ def parse_args(model):
     p.add_argument("--version", action="version", version=f"{model} ({runtime})")
     p.add_argument("--workload", choices=WORKLOADS, default=None)
     p.add_argument("--tasks", type=_count(1), default=None)
-    p.add_argument("--ms", type=_count(0), default=None)
+    p.add_argument("--ms", type=_count(0, MOST_MS, " (a day)"), default=None)
     p.add_argument("--work", type=_count(0), default=None)
     p.add_argument("--addr", type=_addr, default=None)
     p.add_argument("--workers", type=_count(1), default=None)
     p.add_argument("--offload", action="store_true", default=None)
-    p.add_argument("--timeout-ms", type=_count(1), default=None)
+    p.add_argument("--timeout-ms", type=_count(1, MOST_MS, " (a day)"), default=None)
     p.add_argument("--file", default=None)
     p.add_argument("--file-size", type=_size, default=None)
     p.add_argument("--bytes", type=_size, default=None)

@@ -26,6 +26,7 @@ const USAGE =
   "[--bytes B] [--buffered] [--write] [--laps L] [--db-url URL] [--rows R] [--serve HOST:PORT] [--timeline FILE] " +
   "[--json] [--verbose]";
 const MAX_BODY = 64 * 1024;
+const MOST_MS = 86_400_000;
 
 function reject(reason) {
   // An argument with an `@` that the reason echoes may hold a password: it is shown masked.
@@ -80,9 +81,15 @@ function contractArgs() {
     if (Number(text) < min) reject(`--${name}: ${text} is below ${min}`);
     return Number(text);
   };
+  // --ms and --timeout-ms: at most a day, as the Rust models take them.
+  const millis = (name, min) => {
+    const value = number(name, min);
+    if (value > MOST_MS) reject(`--${name}: ${parsed[name]} is above ${MOST_MS} (a day)`);
+    return value;
+  };
   const args = {
-    workload: parsed.workload, tasks: number("tasks", 1), ms: number("ms", 0),
-    work: number("work", 0), timeoutMs: number("timeout-ms", 1), offload: parsed.offload,
+    workload: parsed.workload, tasks: number("tasks", 1), ms: millis("ms", 0),
+    work: number("work", 0), timeoutMs: millis("timeout-ms", 1), offload: parsed.offload,
     json: parsed.json, verbose: parsed.verbose,
   };
   if (!ANY.includes(args.workload)) {

@@ -87,7 +87,7 @@ export function serve(args, sha256Chain, offload) {
   let named = 0;
   server.on("error", (err) => {
     if (!server.listening) {
-      process.stderr.write(`Error: listen on ${args.serve.text}: ${err.message}\n`);
+      process.stderr.write(`Error: ${cannotListen(args.serve, err)}\n`);
       process.exit(1);
     }
     if (Date.now() - named >= 1000) {
@@ -133,4 +133,15 @@ function report(args, counts, start) {
           `peak RSS ${(r.max_rss_kib / 1024).toFixed(1)} MiB\n`,
   );
   process.exit(0);
+}
+
+// Why a bind refused `addr`, in the Rust models' words, with what to do.
+function cannotListen(addr, err) {
+  const reason = `cannot listen on ${addr.text}: ${err.message}`;
+  const advice = {
+    EADDRNOTAVAIL: `${addr.host} is not an address of this machine (\`ip -brief address\` lists them; 127.0.0.1 or 0.0.0.0 always are)`,
+    EACCES: `port ${addr.port} is below 1024, which only root or a program with CAP_NET_BIND_SERVICE may take (net.ipv4.ip_unprivileged_port_start); pick a port from 1024 up`,
+    EADDRINUSE: `another program listens on port ${addr.port} (\`ss -ltnp\` names it): stop it, or pick another port (0: any free one)`,
+  }[err.code];
+  return advice ? `${reason} — ${advice}` : reason;
 }

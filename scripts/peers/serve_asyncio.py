@@ -157,8 +157,11 @@ class Server:
         loop = asyncio.get_running_loop()
         self.all_closed = asyncio.Event()
         host, port = self.args.serve
-        self.listener = await loop.create_server(lambda: Connection(self), host, port,
-                                                 reuse_address=True, backlog=4096)
+        try:
+            self.listener = await loop.create_server(lambda: Connection(self), host, port,
+                                                     reuse_address=True, backlog=4096)
+        except OSError as e:
+            serving.cannot_listen((host, port), e)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
         serving.listening(self.listener.sockets[0], self.tally)

@@ -5,6 +5,7 @@ The blocking peers (py-serial, py-threads, py-processes) serve with the standard
 http.server — the servers a Python programmer reaches for first; py-asyncio and py-uvloop
 serve with an asyncio Protocol and httptools, as uvloop's own HTTP benchmark does.
 """
+import errno
 import json
 import os
 import select
@@ -238,6 +239,23 @@ def stop_on_signals(asked):
     signal.signal(signal.SIGTERM, handler)
 
 
+def cannot_listen(addr, err):
+    """A bind that failed: one line in the Rust models' words, with what to do; exit 1."""
+    host, port = addr
+    advice = {
+        errno.EADDRNOTAVAIL: f"{host} is not an address of this machine (`ip -brief address` "
+                             "lists them; 127.0.0.1 or 0.0.0.0 always are)",
+        errno.EACCES: f"port {port} is below 1024, which only root or a program with "
+                      "CAP_NET_BIND_SERVICE may take (net.ipv4.ip_unprivileged_port_start); "
+                      "pick a port from 1024 up",
+        errno.EADDRINUSE: f"another program listens on port {port} (`ss -ltnp` names it): stop "
+                          "it, or pick another port (0: any free one)",
+    }.get(err.errno)
+    reason = f"cannot listen on {host}:{port}: {os.strerror(err.errno or 0)} (os error {err.errno})"
+    sys.stderr.write(f"Error: {reason}" + (f" — {advice}" if advice else "") + "\n")
+    sys.exit(1)
+
+
 def serve_blocking(model, server_class, args, workers=1):
     """Serve with an http.server `server_class` until SIGINT/SIGTERM, then report. Forked
     children (py-processes) send their counts over a pipe, read here as they come."""
@@ -271,7 +289,10 @@ def serve_blocking(model, server_class, args, workers=1):
     server_class.allow_reuse_address = True
     server_class.request_queue_size = 4096
     server_class.daemon_threads = False  # so that server_close waits for every connection
-    server = server_class(args.serve, Handler)
+    try:
+        server = server_class(args.serve, Handler)
+    except OSError as e:
+        cannot_listen(args.serve, e)
     accept = server.verify_request
 
     def verify_request(request, addr):  # socketserver's hook for each accepted connection

@@ -257,6 +257,11 @@ fn every_peer_refuses_a_flag_that_does_not_apply_saying_why() {
 }
 
 #[test]
+fn every_peer_gives_a_bind_error_the_models_advice() {
+    every_peer(&[], testkit::cli_checks::a_bind_error_gets_a_bind_error_s_advice);
+}
+
+#[test]
 fn every_peer_prints_its_version() {
     every_peer(&[], testkit::cli_checks::version_is_one_line_and_exit_0);
 }

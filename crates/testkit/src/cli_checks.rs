@@ -125,15 +125,16 @@ pub fn clap_s_suggestions_reach_the_user(program: &str) {
 
 /// A bind that fails is told apart from a connect that fails: an address this machine does
 /// not have, a port another program holds, and (for a user that may not) a port below 1024.
-pub fn a_bind_error_gets_a_bind_error_s_advice(program: &str) {
+pub fn a_bind_error_gets_a_bind_error_s_advice(program: &str, lead: &[&str]) {
     // TEST-NET-1 (RFC 5737): never an address of a machine; binding sends nothing.
-    let outcome = run(program, &[], &["--serve", "192.0.2.1:8081"]);
+    let outcome = run(program, lead, &["--serve", "192.0.2.1:8081"]);
     assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert_eq!(outcome.stderr.trim_end().lines().count(), 1, "one line: {}", outcome.stderr);
     assert!(outcome.stderr.contains("is not an address of this machine"), "{}", outcome.stderr);
     assert!(!outcome.stderr.contains("ephemeral ports"), "{}", outcome.stderr);
     let held = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = held.local_addr().unwrap().to_string();
-    let outcome = run(program, &[], &["--serve", &addr]);
+    let outcome = run(program, lead, &["--serve", &addr]);
     assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
     assert!(outcome.stderr.contains("another program listens on port"), "{}", outcome.stderr);
     let unprivileged = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
@@ -142,7 +143,7 @@ pub fn a_bind_error_gets_a_bind_error_s_advice(program: &str) {
         .unwrap_or(1024);
     // SAFETY: geteuid has no preconditions and touches no memory.
     if unsafe { libc::geteuid() } != 0 && unprivileged > 80 {
-        let outcome = run(program, &[], &["--serve", "127.0.0.1:80"]);
+        let outcome = run(program, lead, &["--serve", "127.0.0.1:80"]);
         assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
         assert!(outcome.stderr.contains("below 1024"), "{}", outcome.stderr);
     } else {

@@ -56,10 +56,13 @@ pub fn bad_input_exits_2_with_a_reason_and_nothing_on_stdout(program: &str, lead
         &["--tasks", "-3"],
         &["--tasks", "ten"],
         &["--ms", "-5"],
+        &["--ms", "86400001"],
+        &["--ms", "18446744073709551615"],
         &["--work", "1.5"],
         &["--workload", "nope"],
         &["--addr", "nowhere"],
         &["--timeout-ms", "0"],
+        &["--workload", "http", "--timeout-ms", "18446744073709551615"],
         &["--frobnicate"],
     ];
     for case in cases {

@@ -345,7 +345,7 @@ macro_rules! serve_tests {
 
             #[test]
             fn a_bind_error_gets_a_bind_error_s_advice() {
-                $crate::cli_checks::a_bind_error_gets_a_bind_error_s_advice(BIN);
+                $crate::cli_checks::a_bind_error_gets_a_bind_error_s_advice(BIN, &[]);
             }
         }
     };

@@ -12,7 +12,7 @@ use clap::parser::ValueSource;
 use clap::{error::ErrorKind, ArgMatches, CommandFactory, FromArgMatches, Parser};
 
 use crate::db_url::DbUrl;
-use crate::values::{addr, at_least, block, leak, rows, size};
+use crate::values::{addr, at_least, block, leak, millis, rows, size};
 
 pub use crate::values::ALIGN;
 
@@ -41,7 +41,7 @@ pub struct Args {
     pub tasks: u32,
     /// sleep: each task waits MS ms; http: the delay each request asks the service for; db:
     /// the wait in the server (pg_sleep), 0 for a plain point select
-    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = at_least::<u64>(0), allow_negative_numbers = true)]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = millis(0), allow_negative_numbers = true)]
     pub ms: u64,
     /// cpu: SHA-256 rounds per task
     #[arg(long, value_name = "K", default_value_t = 100_000, value_parser = at_least::<u32>(0), allow_negative_numbers = true)]
@@ -103,7 +103,7 @@ pub struct Args {
     pub offload: bool,
     /// http and crawl: give up on a request after T ms (the task counts as failed); --serve: close a
     /// connection whose next request has not arrived whole, or whose answer is not taken, in T ms
-    #[arg(long, value_name = "T", default_value_t = 30_000, value_parser = at_least::<u64>(1), allow_negative_numbers = true)]
+    #[arg(long, value_name = "T", default_value_t = 30_000, value_parser = millis(1), allow_negative_numbers = true)]
     pub timeout_ms: u64,
     /// Serve HTTP on HOST:PORT with this model instead of running tasks, until SIGINT or
     /// SIGTERM (`CONTRACT.md`, "Serving"); --workers, --offload and --timeout-ms apply

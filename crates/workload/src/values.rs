@@ -43,6 +43,21 @@ pub fn rows(s: &str) -> Result<u32, String> {
     Ok(n)
 }
 
+/// The longest wait a flag in milliseconds takes: a day. No task of a benchmark waits
+/// longer, and past it a deadline (now + the wait) could overflow the clock.
+pub const MOST_MS: u64 = 86_400_000;
+
+/// `--ms` and `--timeout-ms`: whole milliseconds from `min` up to a day.
+pub fn millis(min: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
+    move |s: &str| {
+        let n = at_least::<u64>(min)(s)?;
+        if n > MOST_MS {
+            return Err(format!("{n} is above {MOST_MS} (a day)"));
+        }
+        Ok(n)
+    }
+}
+
 /// A size in bytes, with an optional K, M or G (powers of 1024; "1G", "1GiB"); a multiple of
 /// 4096.
 pub fn size(s: &str) -> Result<u64, String> {

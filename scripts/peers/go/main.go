@@ -28,6 +28,9 @@ import (
 	"time"
 )
 
+// mostMs is the longest wait --ms and --timeout-ms take: a day.
+const mostMs = 86_400_000
+
 const usage = "Usage: go-goroutines [--workload sleep|http|cpu|disk|brigade|db|crawl] [--tasks N] [--ms MS] [--work K] " +
 	"[--seed URL]... [--allow ORIGIN]... [--per-host C] " +
 	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--file PATH] [--file-size SIZE] [--bytes B] " +
@@ -121,14 +124,22 @@ func parseArgs() args {
 		}
 		return v
 	}
+	// --ms and --timeout-ms: at most a day, as the Rust models take them.
+	millis := func(name, text string, min int) int {
+		v := number(name, text, min)
+		if v > mostMs {
+			reject(fmt.Sprintf("--%s: %d is above %d (a day)", name, v, mostMs))
+		}
+		return v
+	}
 	tasksGiven := false
 	fs.Visit(func(f *flag.Flag) { tasksGiven = tasksGiven || f.Name == "tasks" })
 	if a.workload == "crawl" && !tasksGiven {
 		*tasks = strconv.Itoa(crawlTasks)
 	}
-	a.tasks, a.ms, a.work = number("tasks", *tasks, 1), number("ms", *ms, 0), number("work", *work, 0)
+	a.tasks, a.ms, a.work = number("tasks", *tasks, 1), millis("ms", *ms, 0), number("work", *work, 0)
 	a.perHost = number("per-host", *perHost, 1)
-	a.timeoutMs = number("timeout-ms", *timeout, 1)
+	a.timeoutMs = millis("timeout-ms", *timeout, 1)
 	a.laps = number("laps", *laps, 1)
 	if a.rows = number("rows", *rows, 1); a.rows > math.MaxInt32 {
 		reject(fmt.Sprintf("--rows: %d is above %d (items.id is an int)", a.rows, math.MaxInt32))

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -106,7 +107,7 @@ func serve(a *args) int {
 	}
 	ln, err := net.Listen("tcp", a.serve)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "Error: listen on %s: %v\n", a.serve, err)
+		fmt.Fprintf(os.Stderr, "Error: %s\n", cannotListen(a.serve, err))
 		return 1
 	}
 	fmt.Printf("listening on %s\n", ln.Addr())
@@ -163,4 +164,19 @@ func (o *onceASecond) Write(p []byte) (int, error) {
 		fmt.Fprintln(os.Stderr, line)
 	}
 	return len(p), nil
+}
+
+// cannotListen is why a bind refused addr, in the Rust models' words, with what to do.
+func cannotListen(addr string, err error) string {
+	host, port, _ := net.SplitHostPort(addr)
+	reason := fmt.Sprintf("cannot listen on %s: %v", addr, err)
+	switch {
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return reason + " — " + host + " is not an address of this machine (`ip -brief address` lists them; 127.0.0.1 or 0.0.0.0 always are)"
+	case errors.Is(err, syscall.EACCES):
+		return reason + " — port " + port + " is below 1024, which only root or a program with CAP_NET_BIND_SERVICE may take (net.ipv4.ip_unprivileged_port_start); pick a port from 1024 up"
+	case errors.Is(err, syscall.EADDRINUSE):
+		return reason + " — another program listens on port " + port + " (`ss -ltnp` names it): stop it, or pick another port (0: any free one)"
+	}
+	return reason
 }
