@@ -116,6 +116,12 @@ func parseArgs() args {
 	}
 	number := func(name, text string, min int) int {
 		v, err := strconv.Atoi(text)
+		if errors.Is(err, strconv.ErrRange) {
+			if strings.HasPrefix(text, "-") {
+				reject(fmt.Sprintf("--%s: %s is below %d", name, text, min))
+			}
+			reject(fmt.Sprintf("--%s: %s is above %d", name, text, math.MaxInt))
+		}
 		if err != nil {
 			reject(fmt.Sprintf("--%s: %q is not a whole number", name, text))
 		}
