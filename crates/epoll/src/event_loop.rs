@@ -42,7 +42,7 @@ pub trait Part {
     fn on_timer(&mut self, _due: Due, _cx: &mut Cx) {}
 
     /// Work that waits for the loop's own thread, one piece a turn; whether more waits, in
-    /// which case the loop does not sleep.
+    /// which case the loop does not block.
     fn take_turn(&mut self, _cx: &mut Cx) -> bool {
         false
     }
@@ -93,7 +93,7 @@ impl EventLoop {
         }
     }
 
-    /// Sleep in `epoll_wait` until a source is ready, the waker fires or the nearest timer
+    /// Block in `epoll_wait` until a source is ready, the waker fires or the nearest timer
     /// is due — not at all while the part has work for the thread — then hand each event
     /// to the part.
     pub fn wait_and_dispatch(&mut self, events: &mut Events) -> io::Result<()> {

@@ -8,7 +8,7 @@
 //! the run's workload, in a file of its own.
 //!
 //! What it costs: no stack, no future and no thread per task — a task is whatever its
-//! workload keeps (a 16-byte timer for a sleep, a socket and a small state machine for a
+//! workload keeps (a 16-byte timer for a wait, a socket and a small state machine for a
 //! request), which is why this loop runs a million sleeping tasks in a few dozen MiB. Its
 //! timers are only as fine as `epoll_wait`'s timeout, which is whole milliseconds: a timer
 //! fires up to a millisecond late.
@@ -22,15 +22,8 @@
 //! Under `strace -f -c`: `epoll_wait`, one thread, no `futex` and no `clone` — beside each
 //! workload's own calls, which its file names.
 //!
-//! Each workload is a part, in `parts/` (`parts/mod.rs` picks one):
-//! - sleep: [`parts/sleep.rs`](parts/sleep.rs), a timer per task;
-//! - http: [`parts/http.rs`](parts/http.rs), a request as a state machine on a non-blocking socket;
-//! - cpu: [`parts/cpu.rs`](parts/cpu.rs), hashing on the loop's thread, or with `--offload` on a pool;
-//! - disk: [`parts/disk.rs`](parts/disk.rs), reads handed to threads, since a file is never "not ready";
-//! - brigade: [`parts/brigade.rs`](parts/brigade.rs), a pipe per task read when epoll says it is ready;
-//! - db: [`parts/db.rs`](parts/db.rs), PostgreSQL connections as state machines, and a queue for a pool;
-//! - crawl: [`parts/crawl.rs`](parts/crawl.rs), kept-alive connections as state machines, the
-//!   frontier the loop's own, each page parsed on the loop (`--offload`: on a pool).
+//! Each workload is a part, a file of its own in `parts/`: [`parts/mod.rs`](parts/mod.rs)
+//! lists them, in the order to read them, and picks the one a run asks for.
 //!
 //! With `--serve ADDR` (`serve/`): connection state machines in the same kind of loop.
 
@@ -64,7 +57,7 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         if event_loop.tasks.unfinished == 0 {
             break;
         }
-        // 3. Sleep in epoll_wait until a source is ready, a thread wakes us, or a timer is
+        // 3. Block in epoll_wait until a source is ready, a thread wakes us, or a timer is
         //    due; then each event to the part.
         event_loop.wait_and_dispatch(&mut events)?;
     }

@@ -65,7 +65,7 @@ pub trait Part {
     }
 
     /// Work that waits for the loop's own thread, one piece a turn; whether more waits, in
-    /// which case the loop does not sleep.
+    /// which case the loop does not block.
     fn take_turn(&mut self, _cx: &mut Cx) -> bool {
         false
     }

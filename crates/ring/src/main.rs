@@ -36,16 +36,8 @@
 //! however many completions have arrived, so the count varies up to twice from run to run
 //! (results/syscalls.md gives the median and the range of five runs).
 //!
-//! Each workload is a part, in `parts/` (`parts/mod.rs` picks one):
-//! - sleep: [`parts/sleep.rs`](parts/sleep.rs), a timer per task;
-//! - http: [`parts/http.rs`](parts/http.rs), a request as a chain of ring entries;
-//! - cpu: [`parts/cpu.rs`](parts/cpu.rs), hashing on the loop's thread, or with `--offload` on a pool
-//!   that wakes the loop through a posted READ (`wake.rs`);
-//! - disk: [`parts/disk.rs`](parts/disk.rs), each read an entry, where epoll must use threads;
-//! - brigade: [`parts/brigade.rs`](parts/brigade.rs), pipe reads and writes on the ring;
-//! - db: [`parts/db.rs`](parts/db.rs), PostgreSQL connections as chains of entries, and a queue for a pool;
-//! - crawl: [`parts/crawl.rs`](parts/crawl.rs), kept-alive connections as chains of entries,
-//!   the frontier the loop's own, each page parsed on the loop (`--offload`: on a pool).
+//! Each workload is a part, a file of its own in `parts/`: [`parts/mod.rs`](parts/mod.rs)
+//! lists them, in the order to read them, and picks the one a run asks for.
 //!
 //! With `--serve ADDR` (`serve/`): a multishot ACCEPT and one RECV or SEND in flight per
 //! connection, every wait a completion, the stop signal included.

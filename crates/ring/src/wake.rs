@@ -1,7 +1,7 @@
 //! How a pool's threads wake the ring's loop: an eventfd they write to after each result,
 //! and a READ of it that the loop keeps posted, so that a wake-up is one more completion and
-//! the loop waits for nothing but the ring. Used where the loop hands work to threads: cpu
-//! tasks with `--offload`, and a server's `/cpu`.
+//! the loop waits for nothing but the ring. Used where the loop hands work to threads: tasks
+//! run with `--offload`, and the hashing route of a server.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -1,6 +1,17 @@
 //! Which part runs each workload on the completion loop: the one place the loop's crate
 //! names the workloads. The loop starts the part `args.workload` picks, once, and hands it
 //! every completion from then on.
+//!
+//! In the order to read them:
+//! - sleep: [`sleep.rs`](sleep.rs), a timer per task;
+//! - http: [`http.rs`](http.rs), a request as a chain of ring entries;
+//! - cpu: [`cpu.rs`](cpu.rs), hashing on the loop's thread, or with `--offload` on a pool
+//!   that wakes the loop through a posted READ (`../wake.rs`);
+//! - disk: [`disk.rs`](disk.rs), each read an entry, where epoll must use threads;
+//! - brigade: [`brigade.rs`](brigade.rs), pipe reads and writes on the ring;
+//! - db: [`db.rs`](db.rs), PostgreSQL connections as chains of entries, and a queue for a pool;
+//! - crawl: [`crawl.rs`](crawl.rs), kept-alive connections as chains of entries,
+//!   the frontier the loop's own, each page parsed on the loop (`--offload`: on a pool).
 
 mod brigade;
 mod cpu;
