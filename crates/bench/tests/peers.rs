@@ -262,6 +262,11 @@ fn every_peer_gives_a_bind_error_the_models_advice() {
 }
 
 #[test]
+fn every_peer_fails_a_host_no_resolver_knows_with_exit_1() {
+    every_peer(&[], testkit::cli_checks::a_host_no_resolver_knows_exits_1_naming_it);
+}
+
+#[test]
 fn every_peer_prints_its_version() {
     every_peer(&[], testkit::cli_checks::version_is_one_line_and_exit_0);
 }

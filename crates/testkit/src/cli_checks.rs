@@ -90,6 +90,20 @@ pub fn a_password_is_never_printed(program: &str, lead: &[&str]) {
     }
 }
 
+/// A `--db-url` whose host no resolver knows (`.invalid` never resolves, RFC 6761) is a
+/// connection failure, exit 1, naming the host, and never bad input.
+pub fn a_host_no_resolver_knows_exits_1_naming_it(program: &str, lead: &[&str]) {
+    let url = "postgres://alice:S3cretPW@nosuchhost.invalid/app";
+    let args = ["--workload", "db", "--db-url", url, "--tasks", "2", "--timeout-ms", "5000"];
+    let outcome = run(program, lead, &args);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("nosuchhost.invalid"), "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("S3cret"), "{}", outcome.stderr);
+    for crash in ["panicked", "Traceback"] {
+        assert!(!outcome.stderr.contains(crash), "{}", outcome.stderr);
+    }
+}
+
 /// `--version` prints one line, the program and its version or runtime, and exits 0.
 pub fn version_is_one_line_and_exit_0(program: &str, lead: &[&str]) {
     let outcome = run(program, lead, &["--version"]);

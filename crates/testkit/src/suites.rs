@@ -78,6 +78,11 @@ macro_rules! contract_tests {
             }
 
             #[test]
+            fn a_host_no_resolver_knows_exits_1_naming_it() {
+                $crate::cli_checks::a_host_no_resolver_knows_exits_1_naming_it(BIN, &[]);
+            }
+
+            #[test]
             fn version_is_one_line_and_exit_0() {
                 $crate::cli_checks::version_is_one_line_and_exit_0(BIN, &[]);
             }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{error::ErrorKind, ArgMatches, CommandFactory, FromArgMatches, Parser};
 
-use crate::db_url::DbUrl;
+use crate::db_url::{DbUrl, UrlError};
 use crate::values::{addr, at_least, block, leak, millis, rows, size};
 
 pub use crate::values::ALIGN;
@@ -234,12 +234,16 @@ fn reason_of(e: &clap::Error) -> String {
 
 impl Args {
     /// Parse `std::env::args` for the model `name`, or print the reason and the usage and
-    /// exit 2.
+    /// exit 2 (exit 1, without the usage, for a `--db-url` whose host does not resolve).
     pub fn parse_for(name: &'static str) -> Args {
         match Args::try_parse_for(Model::named(name), std::env::args_os()) {
             Ok(args) => args,
             Err(Rejected::Help(e)) => e.exit(),
             Err(Rejected::Bad { reason, usage }) => reject(&reason, &usage),
+            Err(Rejected::Unreachable(reason)) => {
+                eprintln!("Error: {reason}");
+                process::exit(1)
+            }
         }
     }
 
@@ -271,7 +275,10 @@ impl Args {
         }
         if args.workload == Workload::Db {
             let url = args.db_url.map_or_else(default_db_url, str::to_string);
-            let parsed = DbUrl::parse_static(&url).map_err(|e| bad(format!("--db-url: {e}")))?;
+            let parsed = DbUrl::parse_static(&url).map_err(|e| match e {
+                UrlError::Malformed(why) => bad(format!("--db-url: {why}")),
+                UrlError::Unresolved(why) => Rejected::Unreachable(why),
+            })?;
             args.db_server = Some(parsed);
         }
         if let Some(path) = args.timeline {
@@ -466,6 +473,8 @@ fn default_db_url() -> String {
 pub enum Rejected {
     Help(clap::Error),
     Bad { reason: String, usage: String },
+    /// Well-formed, but naming a server no resolver knows: a connection failure, exit 1.
+    Unreachable(String),
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ impl DbUrl {
     /// a database; `%XX` escapes are decoded in the user, password and database. The only
     /// query parameter taken is `sslmode=disable` or `sslmode=prefer` (this client speaks no
     /// TLS); any other is refused rather than ignored.
-    pub fn parse(s: &str) -> Result<DbUrl, String> {
-        let bad = |why: &str| format!("'{}' is not a PostgreSQL URL: {why}", mask(s));
+    pub fn parse(s: &str) -> Result<DbUrl, UrlError> {
+        let bad = |why: &str| UrlError::Malformed(format!("'{}' is not a PostgreSQL URL: {why}", mask(s)));
         let rest = s
             .strip_prefix("postgres://")
             .or_else(|| s.strip_prefix("postgresql://"))
@@ -63,23 +63,40 @@ impl DbUrl {
         let (host, port) = split_host_port(host_port).map_err(|e| bad(&e))?;
         // A name may have several addresses (`localhost`: ::1 and 127.0.0.1); a server
         // listening on loopback alone most often has the IPv4 one, so it comes first.
-        let addrs: Vec<SocketAddr> = (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| bad(&format!("cannot resolve '{host}': {e}")))?
-            .collect();
+        let unresolved = |why: String| {
+            UrlError::Unresolved(format!("PostgreSQL at {host_port}: cannot resolve '{host}': {why} — is the host's name right?"))
+        };
+        let addrs: Vec<SocketAddr> =
+            (host.as_str(), port).to_socket_addrs().map_err(|e| unresolved(e.to_string()))?.collect();
         let addr = addrs
             .iter()
             .find(|a| a.is_ipv4())
             .or(addrs.first())
             .copied()
-            .ok_or_else(|| bad(&format!("'{host}' has no address")))?;
+            .ok_or_else(|| unresolved("it has no address".into()))?;
         let password = password.or_else(|| std::env::var("PGPASSWORD").ok());
         Ok(DbUrl { user, password, host: host_port.to_string(), addr, dbname })
     }
 
     /// Leaked for the life of the process, so that `Args` stays `Copy`.
-    pub fn parse_static(s: &str) -> Result<&'static DbUrl, String> {
+    pub fn parse_static(s: &str) -> Result<&'static DbUrl, UrlError> {
         DbUrl::parse(s).map(|url| &*Box::leak(Box::new(url)))
+    }
+}
+
+/// Why a `--db-url` was not taken: bad input (exit 2), or a host no resolver knows, which
+/// is a connection failure (exit 1), as a refused connection is.
+#[derive(Debug)]
+pub enum UrlError {
+    Malformed(String),
+    Unresolved(String),
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlError::Malformed(why) | UrlError::Unresolved(why) => f.write_str(why),
+        }
     }
 }
 
@@ -168,6 +185,13 @@ mod tests {
     }
 
     #[test]
+    fn a_host_no_resolver_knows_is_a_connection_failure() {
+        let e = DbUrl::parse("postgres://bob:hush@nosuchhost.invalid/db").unwrap_err();
+        assert!(matches!(e, UrlError::Unresolved(_)), "{e}");
+        assert!(e.to_string().contains("nosuchhost.invalid") && !e.to_string().contains("hush"));
+    }
+
+    #[test]
     fn malformed_urls_are_refused_without_the_password() {
         for bad in [
             "mysql://bob@h/db",
@@ -190,6 +214,8 @@ mod tests {
             "postgres://bob:hu/sh@127.0.0.1:x/db",
         ] {
             let e = DbUrl::parse(bad).unwrap_err();
+            assert!(matches!(e, UrlError::Malformed(_)), "{bad}: {e}");
+            let e = e.to_string();
             assert!(e.contains("is not a PostgreSQL URL"), "{bad}: {e}");
             for secret in ["hush", "hu@sh", "hu%40sh", "sh@", "%4sh", "hu/sh"] {
                 assert!(!e.contains(secret), "{bad}: {e}");
