@@ -15,6 +15,7 @@ import os
 import platform
 import resource
 import socket
+import stat
 import sys
 import threading
 import time
@@ -396,6 +397,16 @@ def _create_data_file(path, size):
         raise
 
 
+def _kind_of(mode):
+    """What a path that is not a regular file is, in words, as the Rust models say it."""
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
 class DataFile:
     """The run's data file, opened once per process: O_DIRECT unless --buffered, O_DSYNC for
     --write. O_DIRECT wants an aligned buffer; an anonymous mmap is page-aligned."""
@@ -406,7 +417,11 @@ class DataFile:
         try:
             if not os.path.exists(self.path):
                 _create_data_file(self.path, args.file_size or 1 << 30)
-            self.size = os.stat(self.path).st_size
+            st = os.stat(self.path)
+            if not stat.S_ISREG(st.st_mode):
+                raise TaskError(f"{self.path} is {_kind_of(st.st_mode)}, not a data file: name a regular "
+                                "--file (or a path where one may be made)")
+            self.size = st.st_size
             if args.file_size and args.file_size != self.size:
                 raise TaskError(f"{self.path} is {self.size} bytes, not the --file-size "
                                 f"{args.file_size} asked for: name another --file")

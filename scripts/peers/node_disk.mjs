@@ -96,13 +96,17 @@ export async function openData(args) {
     }
     return new Error(`${what} ${path}: ${e.message}`);
   };
-  let size;
+  let st;
   try {
     if (!fs.existsSync(path)) create(path, args.fileSize ?? 1 << 30, args.file === undefined);
-    size = fs.statSync(path).size;
+    st = fs.statSync(path);
   } catch (e) {
     throw named("cannot create", e);
   }
+  if (!st.isFile()) {
+    throw new Error(`${path} is ${kindOf(st)}, not a data file: name a regular --file (or a path where one may be made)`);
+  }
+  const size = st.size;
   if (args.fileSize !== undefined && args.fileSize !== size) {
     throw new Error(`${path} is ${size} bytes, not the --file-size ${args.fileSize} asked for: name another --file`);
   }
@@ -148,4 +152,14 @@ export function threadsNow() {
   } catch {
     return 0;
   }
+}
+
+// What a path that is not a regular file is, in words, as the Rust models say it.
+function kindOf(st) {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
 }

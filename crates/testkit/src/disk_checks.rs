@@ -160,6 +160,28 @@ pub fn an_unusable_file_exits_1_naming_it(program: &str, lead: &[&str]) {
         assert!(!outcome.stderr.contains("panicked"), "{file}: {}", outcome.stderr);
     }
     assert!(!Path::new(&nowhere).exists());
+    // A path that is not a regular file is named as what it is, buffered or direct, and
+    // nothing waits on it (a FIFO opened for reading would wait for a writer).
+    let folder = scratch.path("a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    let fifo = scratch.path("a-fifo");
+    nix::unistd::mkfifo(fifo.as_str(), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for (file, is) in [
+        (&folder, "a directory"),
+        (&fifo, "a FIFO"),
+        (&"/dev/null".to_string(), "a character device"),
+    ] {
+        for buffered in [&[][..], &["--buffered"][..]] {
+            let args =
+                [&["--workload", "disk", "--tasks", "2", "--file", file][..], buffered].concat();
+            let outcome = run(program, lead, &args);
+            assert_eq!(outcome.code, Some(1), "{args:?}: {}", outcome.stderr);
+            assert!(outcome.stderr.contains(is), "{args:?}: {}", outcome.stderr);
+            for crash in ["panicked", "Traceback"] {
+                assert!(!outcome.stderr.contains(crash), "{args:?}: {}", outcome.stderr);
+            }
+        }
+    }
 }
 
 /// The disk workload (`CONTRACT.md`, "Task i"): the right blocks, direct and buffered, with

@@ -472,7 +472,10 @@ fn default_db_url() -> String {
 #[derive(Debug)]
 pub enum Rejected {
     Help(clap::Error),
-    Bad { reason: String, usage: String },
+    Bad {
+        reason: String,
+        usage: String,
+    },
     /// Well-formed, but naming a server no resolver knows: a connection failure, exit 1.
     Unreachable(String),
 }

@@ -34,7 +34,9 @@ impl DbUrl {
     /// query parameter taken is `sslmode=disable` or `sslmode=prefer` (this client speaks no
     /// TLS); any other is refused rather than ignored.
     pub fn parse(s: &str) -> Result<DbUrl, UrlError> {
-        let bad = |why: &str| UrlError::Malformed(format!("'{}' is not a PostgreSQL URL: {why}", mask(s)));
+        let bad = |why: &str| {
+            UrlError::Malformed(format!("'{}' is not a PostgreSQL URL: {why}", mask(s)))
+        };
         let rest = s
             .strip_prefix("postgres://")
             .or_else(|| s.strip_prefix("postgresql://"))
@@ -66,8 +68,10 @@ impl DbUrl {
         let unresolved = |why: String| {
             UrlError::Unresolved(format!("PostgreSQL at {host_port}: cannot resolve '{host}': {why} — is the host's name right?"))
         };
-        let addrs: Vec<SocketAddr> =
-            (host.as_str(), port).to_socket_addrs().map_err(|e| unresolved(e.to_string()))?.collect();
+        let addrs: Vec<SocketAddr> = (host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| unresolved(e.to_string()))?
+            .collect();
         let addr = addrs
             .iter()
             .find(|a| a.is_ipv4())

@@ -16,7 +16,7 @@
 use std::alloc::{self, Layout};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
@@ -136,6 +136,13 @@ impl DataFile {
         let path = args.data_file();
         let bytes = u64::from(args.bytes);
         let size = match fs::metadata(&path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(TaskError::new(format!(
+                    "{} is {}, not a data file: name a regular --file (or a path where one may be made)",
+                    path.display(),
+                    kind_of(meta.file_type())
+                )));
+            }
             Ok(meta) => meta.len(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let size = args.file_size.unwrap_or(DEFAULT_FILE_SIZE);
@@ -274,6 +281,18 @@ fn named(path: &Path, what: &str, e: &io::Error) -> TaskError {
         error.limit = Some("free space on the file's filesystem".into());
     }
     error
+}
+
+/// What a path that is not a regular file is, in words.
+fn kind_of(kind: fs::FileType) -> &'static str {
+    match () {
+        _ if kind.is_dir() => "a directory",
+        _ if kind.is_fifo() => "a FIFO",
+        _ if kind.is_char_device() => "a character device",
+        _ if kind.is_block_device() => "a block device",
+        _ if kind.is_socket() => "a socket",
+        _ => "not a regular file",
+    }
 }
 
 fn refuses_direct(path: &Path) -> TaskError {

@@ -79,6 +79,9 @@ func openData(a *args) (*dataFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %v", d.path, err)
 	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is %s, not a data file: name a regular --file (or a path where one may be made)", d.path, kindOf(info.Mode()))
+	}
 	d.size = uint64(info.Size())
 	if a.fileSize != 0 && a.fileSize != d.size {
 		return nil, fmt.Errorf("%s is %d bytes, not the --file-size %d asked for: name another --file", d.path, d.size, a.fileSize)
@@ -175,4 +178,21 @@ func create(path string, size uint64, defaultPath bool) error {
 // threadsMade is how many OS threads the runtime has made: it keeps them, so this is the peak.
 func threadsMade() int {
 	return pprof.Lookup("threadcreate").Count()
+}
+
+// kindOf is what a path that is not a regular file is, in words, as the Rust models say it.
+func kindOf(mode os.FileMode) string {
+	switch {
+	case mode.IsDir():
+		return "a directory"
+	case mode&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case mode&os.ModeCharDevice != 0:
+		return "a character device"
+	case mode&os.ModeDevice != 0:
+		return "a block device"
+	case mode&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
 }
