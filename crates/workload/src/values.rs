@@ -34,13 +34,26 @@ pub fn at_least<T: Whole>(min: T) -> impl Fn(&str) -> Result<T, String> + Clone 
     }
 }
 
+/// [`at_least`] with a bound above as well, and the reason for it: "86400001 is above
+/// 86400000 (a day)".
+fn within<T: Whole>(
+    min: T,
+    max: T,
+    why: &'static str,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync {
+    let at_least = at_least(min);
+    move |s: &str| {
+        let n = at_least(s)?;
+        if n.into() > max.into() {
+            return Err(format!("{} is above {} ({why})", n.into(), max.into()));
+        }
+        Ok(n)
+    }
+}
+
 /// `--rows`: 1 up to 2,147,483,647, the most rows `items.id` (an int) can number.
 pub fn rows(s: &str) -> Result<u32, String> {
-    let n = at_least::<u32>(1)(s)?;
-    if n > i32::MAX as u32 {
-        return Err(format!("{n} is above {} (items.id is an int)", i32::MAX));
-    }
-    Ok(n)
+    within::<u32>(1, i32::MAX as u32, "items.id is an int")(s)
 }
 
 /// The longest wait a flag in milliseconds takes: a day. No task of a benchmark waits
@@ -49,13 +62,7 @@ pub const MOST_MS: u64 = 86_400_000;
 
 /// `--ms` and `--timeout-ms`: whole milliseconds from `min` up to a day.
 pub fn millis(min: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
-    move |s: &str| {
-        let n = at_least::<u64>(min)(s)?;
-        if n > MOST_MS {
-            return Err(format!("{n} is above {MOST_MS} (a day)"));
-        }
-        Ok(n)
-    }
+    within(min, MOST_MS, "a day")
 }
 
 /// A size in bytes, with an optional K, M or G (powers of 1024; "1G", "1GiB"); a multiple of
