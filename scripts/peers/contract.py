@@ -42,6 +42,9 @@ class ContractParser(argparse.ArgumentParser):
 
 
 MOST_MS = 86_400_000  # --ms and --timeout-ms: at most a day, as the Rust models take them
+# --workers: at most PID_MAX_LIMIT, the most threads or processes Linux can run, whatever its
+# settings; a pool larger is bad input, not a limit to raise.
+MOST_WORKERS = 4_194_304
 
 
 def _count(minimum, most=None, what=""):
@@ -131,7 +134,9 @@ def parse_args(model):
     p.add_argument("--ms", type=_count(0, MOST_MS, " (a day)"), default=None)
     p.add_argument("--work", type=_count(0), default=None)
     p.add_argument("--addr", type=_addr, default=None)
-    p.add_argument("--workers", type=_count(1), default=None)
+    p.add_argument("--workers", type=_count(
+        1, MOST_WORKERS, " (PID_MAX_LIMIT, the most threads or processes Linux can run)"),
+        default=None)
     p.add_argument("--offload", action="store_true", default=None)
     p.add_argument("--timeout-ms", type=_count(1, MOST_MS, " (a day)"), default=None)
     p.add_argument("--file", default=None)
@@ -174,6 +179,8 @@ def parse_args(model):
     if args.workers is not None and not has_pool and not (disk and caps_disk) and not on_db \
             and not sizes_crawl:
         p.error(f"--workers: {model} has no pool")
+    if args.workers is not None and not args.serve:
+        args.workers = min(args.workers, args.tasks)  # never more workers than tasks to run
     if args.offload and not can_offload:
         p.error(f"--offload: {model} has no event loop to offload from")
     if on_db and args.rows > 2**31 - 1:
@@ -194,6 +201,70 @@ def parse_args(model):
         except OSError as e:
             p.error(f"--timeline: cannot write {args.timeline}: {e.strerror}")
     return args
+
+
+# ---- the limits a pool is checked against --------------------------------------------
+
+def _read_number(path):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def admit(workers, kind):
+    """Refuse, before the first starts, a pool of `workers` threads or processes (`kind`)
+    that would cross a limit of the machine: exit 1, naming the limit and what to raise it
+    to, as the Rust models do (crates/workload/src/limits.rs). A thread of CPython's takes
+    two mappings (its stack and guard page); a process, a task id."""
+    running = None
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    limits = []  # (room, name and use, in use, per worker)
+    if kind == "threads":
+        most = _read_number("/proc/sys/vm/max_map_count")
+        if most is not None:
+            with open("/proc/self/maps") as f:
+                in_use = sum(1 for _ in f) + 1024  # and a margin for malloc's own
+            limits.append(((most - in_use) // 2, f"vm.max_map_count ({most}; "
+                           f"{in_use - 1024} mappings in use, 2 per thread)", in_use, 2))
+    for path, name in (("/proc/sys/kernel/threads-max", "kernel.threads-max"),
+                       ("/proc/sys/kernel/pid_max", "kernel.pid_max")):
+        most = _read_number(path)
+        if most is not None and running is not None:
+            limits.append((most - running, f"{name} ({most}; {running} threads in use "
+                           "system-wide)", running, 1))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if soft != resource.RLIM_INFINITY and os.geteuid() != 0:
+        mine = _threads_of(os.getuid())
+        limits.append((soft - mine, f"RLIMIT_NPROC (`ulimit -u` = {soft}; {mine} of this "
+                       "user's threads in use)", mine, 1))
+    if not limits:
+        return
+    room, limit, in_use, per = min(limits)
+    if workers > room:
+        print(f"Error: {workers} worker {kind} (--workers) cannot start: {max(room, 0)} more fit "
+              f"under the limit — limit to raise: {limit}, to at least {in_use + workers * per}",
+              file=sys.stderr)
+        sys.exit(1)
+
+
+def _threads_of(uid):
+    """Threads alive of processes whose real user is `uid`: what RLIMIT_NPROC counts."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                total += int(fields["Threads"])
+        except (OSError, KeyError, ValueError):
+            pass
+    return total
 
 
 # ---- the tasks -------------------------------------------------------------------------

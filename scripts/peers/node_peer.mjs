@@ -27,6 +27,8 @@ const USAGE =
   "[--json] [--verbose]";
 const MAX_BODY = 64 * 1024;
 const MOST_MS = 86_400_000;
+// --workers: at most PID_MAX_LIMIT, the most threads or processes Linux can run.
+const MOST_WORKERS = 4_194_304;
 
 function reject(reason) {
   // An argument with an `@` that the reason echoes may hold a password: it is shown masked.
@@ -92,6 +94,14 @@ function contractArgs() {
     work: number("work", 0), timeoutMs: millis("timeout-ms", 1), offload: parsed.offload,
     json: parsed.json, verbose: parsed.verbose,
   };
+  // --workers: bounded as every runtime bounds it, and never more than there are tasks.
+  const workers = () => {
+    const value = number("workers", 1);
+    if (value > MOST_WORKERS) {
+      reject(`--workers: ${value} is above ${MOST_WORKERS} (PID_MAX_LIMIT, the most threads or processes Linux can run)`);
+    }
+    return Math.min(value, args.tasks);
+  };
   if (!ANY.includes(args.workload)) {
     reject(`--workload: '${args.workload}' is not one of ${ANY.join(", ")}`);
   }
@@ -122,7 +132,7 @@ function contractArgs() {
     args.db = url;
     args.rows = parsed.rows === undefined ? 100000 : number("rows", 1);
     if (args.rows > 2147483647) reject(`--rows: ${args.rows} is above 2147483647 (items.id is an int)`);
-    args.workers = parsed.workers === undefined ? null : number("workers", 1);
+    args.workers = parsed.workers === undefined ? null : workers();
   }
   // crawl: --workers is the requests in flight, W workers on the loop.
   const onCrawl = args.workload === "crawl" && parsed.serve === undefined;
@@ -133,12 +143,12 @@ function contractArgs() {
       reject(e.message);
     }
     args.perHost = parsed["per-host"] === undefined ? 6 : number("per-host", 1);
-    args.workers = parsed.workers === undefined ? null : number("workers", 1);
+    args.workers = parsed.workers === undefined ? null : workers();
   }
   if (parsed.workers !== undefined && !disk && !db && !onCrawl) reject("--workers: node-promises has no pool");
   // disk: the size of libuv's thread pool, which every file read goes through; read when the
   // pool first starts, which is later than this.
-  if (parsed.workers !== undefined && disk) process.env.UV_THREADPOOL_SIZE = String(number("workers", 1));
+  if (parsed.workers !== undefined && disk) process.env.UV_THREADPOOL_SIZE = String(workers());
   args.fileThreads = Number(process.env.UV_THREADPOOL_SIZE || 4);
   if (parsed.serve !== undefined) {
     const at = parsed.serve.lastIndexOf(":");

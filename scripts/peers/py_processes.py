@@ -84,6 +84,7 @@ def run_crawl(args):
     import crawl
     import urllib3  # noqa: F401  imported once here, so that no worker imports it after its fork
     most = args.workers or crawl.DEFAULT_WORKERS
+    contract.admit(most, "processes")
     tally = contract.Tally("py-processes", args, workers=most, concurrency=most)
     c = tally.crawl = crawl.Crawl(args, tally, most)
     idle = {None: []}  # the origin a worker's connection is to (None: none yet) → idle workers
@@ -151,6 +152,8 @@ if __name__ == "__main__":
         brigade(args)
     if args.workload == "crawl":
         run_crawl(args)
+    if args.workers:
+        contract.admit(args.workers, "processes")  # all W are forked at the first submit
     try:
         pool = cf.ProcessPoolExecutor(max_workers=args.workers)
     except OSError as e:

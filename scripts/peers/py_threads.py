@@ -36,6 +36,8 @@ if args.workload == "crawl":
     # and lock. Each thread fetches, then parses, holding the GIL while it parses.
     import crawl
     crawl.run_blocking("py-threads", args, contract, args.workers or crawl.DEFAULT_WORKERS, crawl.thread)
+if args.workers:
+    contract.admit(args.workers, "threads")  # each of the W may be started as tasks queue
 pool = cf.ThreadPoolExecutor(max_workers=args.workers)
 workers = pool._max_workers
 tally = contract.Tally("py-threads", args, workers, min(workers, args.tasks))

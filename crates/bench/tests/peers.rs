@@ -277,6 +277,31 @@ fn no_peer_prints_a_password() {
 }
 
 #[test]
+fn every_peer_refuses_a_pool_no_machine_can_hold() {
+    every_peer(&[], testkit::pool_checks::a_pool_no_machine_can_hold_is_bad_input);
+}
+
+/// The peers whose pool is of threads or processes (a goroutine or a greenlet is neither)
+/// refuse one past RLIMIT_NPROC before it starts. Run as a user the limit applies to: as
+/// root the interpreter would have to run as `nobody`, and the peer's scripts may be out of
+/// its reach (a clone inside `/root`), so there the check is left to the non-root run.
+#[test]
+fn every_peer_refuses_a_pool_past_a_limit_before_it_starts() {
+    if nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: RLIMIT_NPROC does not bind root; the non-root run checks this");
+        return;
+    }
+    let others = ["py-serial", "py-asyncio", "py-uvloop", "py-gevent", "go-goroutines"];
+    every_peer(&[&others[..], &["node-promises"]].concat(), |program, lead| {
+        testkit::pool_checks::a_pool_past_a_limit_is_refused_before_it_starts(
+            program,
+            lead,
+            &["--ms", "100"],
+        );
+    });
+}
+
+#[test]
 fn every_peer_names_a_bad_parameter_in_its_400() {
     every_peer(&[], testkit::serve_checks::a_bad_parameter_is_named_in_the_answer);
 }

@@ -74,7 +74,7 @@ impl EventLoop {
     pub fn new(model: &'static str, args: Args, start: Start) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let mut tasks = LoopTasks::start(model, args);
+        let mut tasks = LoopTasks::start(model, args)?;
         let part = start(&mut Cx { registry: poll.registry(), tasks: &mut tasks, waker: &waker })?;
         Ok(EventLoop { poll, tasks, part, waker, busy: false })
     }

@@ -23,6 +23,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::{pipe, Pid};
 use process_pool::start_child;
 use serde::{Deserialize, Serialize};
+use workload::limits::{headroom, Worker};
 use workload::crawl::{blocking, Crawl, Failure, Fetch, Fetched, Origin};
 use workload::measure::wait4;
 use workload::{Args, Runner, Tally, TaskError, Width};
@@ -59,6 +60,7 @@ struct Child {
 pub fn run(args: &Args, tally: &mut Tally) -> std::io::Result<()> {
     let mut crawl = Crawl::new(args);
     let workers = crawl.most_in_flight();
+    headroom(Worker::Process).admit(workers.into(), "worker processes (--workers)")?;
     tally.set_width(Width::one_each(workers));
     let mut children: Vec<Child> = Vec::new();
     for n in 0..workers {

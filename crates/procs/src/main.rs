@@ -47,6 +47,7 @@ use std::process::ExitCode;
 
 use nix::unistd::pipe;
 use process_pool::{read_record, start_child, write_record, ProcessPool};
+use workload::limits::{headroom, Worker};
 use workload::measure::{wait4, Reaped};
 use workload::{task, Args, Report, Tally, TaskError, Width};
 
@@ -74,7 +75,7 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     }
     match args.workers {
         None => one_child_per_task(args, &mut tally)?,
-        Some(workers) => pool(args, workers, &mut tally)?,
+        Some(_) => pool(args, processes, &mut tally)?,
     }
     Ok(tally.finish())
 }
@@ -83,7 +84,9 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
 /// writes its record to one shared pipe, read here until the last child has closed it.
 fn one_child_per_task(args: &Args, tally: &mut Tally) -> io::Result<()> {
     let (results_rx, results_tx) = pipe()?;
-    let (mut children, start) = (Vec::with_capacity(args.tasks as usize), tally.start);
+    // Room for the children that can start, not for every task asked for.
+    let room = headroom(Worker::Process).threads.min(args.tasks.into()) as usize;
+    let (mut children, start) = (Vec::with_capacity(room), tally.start);
     for id in 0..args.tasks {
         let child = || {
             let started = std::time::Instant::now();
@@ -110,9 +113,12 @@ fn one_child_per_task(args: &Args, tally: &mut Tally) -> io::Result<()> {
     Ok(())
 }
 
-/// `workers` pre-forked children taking task ids from a pipe: the ProcessPoolExecutor
-/// analog ([`process_pool::ProcessPool`]). If it cannot be started whole, no task runs.
-fn pool(args: &Args, workers: u32, tally: &mut Tally) -> io::Result<()> {
+/// `workers` pre-forked children (never more than there are tasks) taking task ids from a
+/// pipe: the ProcessPoolExecutor analog ([`process_pool::ProcessPool`]). A pool that would
+/// cross a limit is refused before the first fork; if it still cannot be started whole, no
+/// task runs.
+fn pool(args: &Args, workers: u32, tally: &mut Tally) -> Result<(), Box<dyn Error>> {
+    headroom(Worker::Process).admit(workers.into(), "worker processes (--workers)")?;
     let job = |id| task::run_blocking(args, id);
     let mut pool = match ProcessPool::start(workers, tally.start, job) {
         Ok(pool) => pool,

@@ -17,12 +17,17 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::pipe;
 use process_pool::start_child;
+use workload::limits::{headroom, Worker};
 use workload::serve::blocking::{accept_each, serve_connection};
 use workload::serve::stop::Woken;
 use workload::serve::{self, Counters, ServeReport, Stop, Totals};
 use workload::{Args, TaskError};
 
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
+    // A pool the machine cannot hold is refused before the port is taken.
+    if let Some(w) = args.workers {
+        headroom(Worker::Process).admit(w.into(), "worker processes (--workers)")?;
+    }
     let stop = Stop::on_signals()?;
     let listener = serve::open(args)?;
     let counters = Counters::default();

@@ -99,7 +99,7 @@ impl EventLoop {
         mut queues: Queues,
         start: Start,
     ) -> io::Result<EventLoop> {
-        let mut tasks = LoopTasks::start(model, args);
+        let mut tasks = LoopTasks::start(model, args)?;
         let part = start(&mut Cx { tasks: &mut tasks, queues: &mut queues })?;
         Ok(EventLoop { queues, tasks, part, busy: false })
     }

@@ -22,6 +22,8 @@
 //! - [`cli_checks`]: what every command line must do for a newcomer: no file touched before
 //!   its arguments are accepted, no flag silently ignored, clap's suggestions kept, bind
 //!   errors told apart.
+//! - [`pool_checks`]: what every pool does with a size the machine cannot give: bad input
+//!   past any machine, refused before it starts past this one's limits.
 //! - [`postgres`]: a real PostgreSQL cluster for the db tests, started for the test
 //!   process and gone with it.
 //! - [`db_checks`]: what every program must do with the db workload against it, for the
@@ -49,6 +51,7 @@ pub mod contract_checks;
 pub mod crawl_checks;
 pub mod db_checks;
 pub mod disk_checks;
+pub mod pool_checks;
 pub mod postgres;
 pub mod run;
 pub mod serve_checks;

@@ -93,6 +93,11 @@ macro_rules! contract_tests {
             }
 
             #[test]
+            fn a_pool_no_machine_can_hold_is_bad_input() {
+                $crate::pool_checks::a_pool_no_machine_can_hold_is_bad_input(BIN, &[]);
+            }
+
+            #[test]
             fn clap_s_suggestions_reach_the_user() {
                 $crate::cli_checks::clap_s_suggestions_reach_the_user(BIN);
             }
@@ -185,6 +190,18 @@ macro_rules! pool_tests {
             }
 
             #[test]
+            fn a_pool_past_a_limit_is_refused_before_it_starts() {
+                if !has_pool() {
+                    return;
+                }
+                $crate::pool_checks::a_pool_past_a_limit_is_refused_before_it_starts(
+                    BIN,
+                    &[],
+                    &["--ms", "100"],
+                );
+            }
+
+            #[test]
             fn cpu_tasks_in_a_pool_yield_the_same_checksum() {
                 if !has_pool() {
                     return;
@@ -264,6 +281,19 @@ macro_rules! offload_tests {
                 let report = outcome.success();
                 assert_eq!(report["checksum"], $crate::CPU_CHECKSUM_4_X_1000);
                 assert_eq!(report["offload"], true);
+            }
+
+            #[test]
+            fn an_offload_pool_past_a_limit_is_refused_before_it_starts() {
+                if !$crate::suites::declares($bin, |p| p.sizes($crate::roster::Sizes::Offload))
+                {
+                    return;
+                }
+                $crate::pool_checks::a_pool_past_a_limit_is_refused_before_it_starts(
+                    BIN,
+                    &[],
+                    &["--workload", "cpu", "--offload", "--work", "1"],
+                );
             }
 
             #[test]

@@ -46,8 +46,8 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::thread::{self, JoinHandle};
 
-use thread_pool::{ThreadPool, Worker};
-use workload::limits::thread_headroom;
+use thread_pool::ThreadPool;
+use workload::limits::{headroom, Headroom, Worker};
 use workload::{task, Args, Done, Report, Tally, TaskError, Width};
 
 const MODEL: &str = "threads";
@@ -55,9 +55,6 @@ const MODEL: &str = "threads";
 mod brigade;
 mod crawl;
 mod serve;
-
-/// std's stack, its guard page, the alternate signal stack and its guard.
-const MAPPINGS_PER_THREAD: u64 = 4;
 
 fn main() -> ExitCode {
     workload::main(MODEL, run, serve::run)
@@ -68,18 +65,18 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     let threads = args.workers.unwrap_or(args.tasks);
     let mut tally = Tally::start(MODEL, args, Width::one_each(threads));
     if args.workload == workload::Workload::Brigade {
-        let headroom = thread_headroom(MAPPINGS_PER_THREAD);
+        let headroom = headroom(Worker::Thread);
         brigade::run(args, &mut tally, |count, job| start_thread(count, &headroom, job));
         return Ok(tally.finish());
     }
     if args.workload == workload::Workload::Crawl {
-        let headroom = thread_headroom(MAPPINGS_PER_THREAD);
+        let headroom = headroom(Worker::Thread);
         let start = |count, job| start_thread(count, &headroom, job);
         return Ok(crawl::run(args, tally, &start).finish());
     }
     match args.workers {
         None => one_thread_per_task(args, &mut tally)?,
-        Some(workers) => pool(args, workers, &mut tally),
+        Some(_) => pool(args, threads, &mut tally)?,
     }
     Ok(tally.finish())
 }
@@ -87,9 +84,10 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
 /// Start one thread per task, stopping at the first limit; results come back over a channel
 /// in the order the tasks finish.
 fn one_thread_per_task(args: &Args, tally: &mut Tally) -> Result<(), Box<dyn Error>> {
-    let headroom = thread_headroom(MAPPINGS_PER_THREAD);
+    let headroom = headroom(Worker::Thread);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
-    let mut started = Vec::with_capacity(args.tasks as usize);
+    // Room for the handles of the threads that can start, not of every task asked for.
+    let mut started = Vec::with_capacity(headroom.threads.min(args.tasks.into()) as usize);
     for id in 0..args.tasks {
         let job = {
             let (args, done) = (*args, done_tx.clone());
@@ -116,16 +114,22 @@ fn one_thread_per_task(args: &Args, tally: &mut Tally) -> Result<(), Box<dyn Err
     Ok(())
 }
 
-/// `workers` threads taking tasks from one queue: the ThreadPoolExecutor analog
-/// ([`thread_pool::ThreadPool`]), results waited for in submission order. If the pool
-/// cannot be started whole, no task runs: the user asked for W workers.
-fn pool(args: &Args, workers: u32, tally: &mut Tally) {
-    let headroom = thread_headroom(MAPPINGS_PER_THREAD);
-    let spawn =
-        |count: usize, worker: Worker| start_thread(count as u64, &headroom, move || worker.run());
+/// `workers` threads (never more than there are tasks) taking tasks from one queue: the
+/// ThreadPoolExecutor analog ([`thread_pool::ThreadPool`]), results waited for in submission
+/// order. A pool that would cross a limit is refused before its first thread starts; if one
+/// still cannot start, no task runs: the user asked for W workers.
+fn pool(args: &Args, workers: u32, tally: &mut Tally) -> Result<(), TaskError> {
+    let headroom = headroom(Worker::Thread);
+    headroom.admit(workers.into(), "worker threads (--workers)")?;
+    let spawn = |count: usize, worker: thread_pool::Worker| {
+        start_thread(count as u64, &headroom, move || worker.run())
+    };
     let pool = match ThreadPool::start(workers as usize, spawn) {
         Ok(pool) => pool,
-        Err(e) => return tally.fail(args.tasks, e),
+        Err(e) => {
+            tally.fail(args.tasks, e);
+            return Ok(());
+        }
     };
     let handles: Vec<_> = (0..args.tasks)
         .map(|id| {
@@ -136,12 +140,13 @@ fn pool(args: &Args, workers: u32, tally: &mut Tally) {
     for handle in handles {
         tally.record(handle.wait());
     }
+    Ok(())
 }
 
 /// Spawn the `count`-th thread, unless it would cross the limit read beforehand.
 fn start_thread(
     count: u64,
-    headroom: &workload::limits::Headroom,
+    headroom: &Headroom,
     job: impl FnOnce() + Send + 'static,
 ) -> Result<JoinHandle<()>, TaskError> {
     if count >= headroom.threads {

@@ -14,14 +14,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use workload::limits::{mapping_headroom, Headroom};
+use workload::limits::{headroom, mapping_headroom, Headroom, Worker};
 use workload::serve::blocking::{accept_each, serve_connection};
 use workload::serve::{self, Counters, ServeReport, Stop};
 use workload::{Args, TaskError};
 
-use crate::MAPPINGS_PER_THREAD;
 
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
+    // A pool the machine cannot hold is refused before the port is taken.
+    if let Some(w) = args.workers {
+        headroom(Worker::Thread).admit(w.into(), "worker threads (--workers)")?;
+    }
     let stop = Arc::new(Stop::on_signals()?);
     let listener = Arc::new(serve::open(args)?);
     let counters = Arc::new(Counters::default());
@@ -42,8 +45,7 @@ fn thread_per_connection(
 ) -> Result<u32, Box<dyn Error>> {
     // Only the mapping limit is checked beforehand (std aborts past it); for the others,
     // which move with the rest of the machine over a server's life, `clone` says EAGAIN.
-    let headroom = mapping_headroom(MAPPINGS_PER_THREAD)
-        .unwrap_or(Headroom { threads: u64::MAX, limit: "no limit could be read".into() });
+    let headroom = mapping_headroom().unwrap_or_else(Headroom::unknown);
     let live = Arc::new(AtomicU64::new(0));
     // Each connection thread holds a sender; when the last one is gone, all have finished.
     let (alive, all_done) = crossbeam_channel::bounded::<()>(0);

@@ -118,11 +118,12 @@ pub async fn run_all(
     tally: &mut Tally,
     spawn_task: impl FnMut(u32) -> tokio::task::JoinHandle<Outcome>,
     spawn_pulse: impl FnOnce(Pulse) -> tokio::task::JoinHandle<()>,
-) -> Result<(), tokio::task::JoinError> {
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut handles = workload::limits::room_for(args.tasks as usize, "tasks' join handles")?;
     let pulse = Pulse::default();
     let ticker = (args.workload == Workload::Cpu).then(|| (spawn_pulse(pulse.clone()), pulse));
-    let handles: Vec<_> = (0..args.tasks).map(spawn_task).collect();
-    gather(tally, handles, ticker).await
+    handles.extend((0..args.tasks).map(spawn_task));
+    Ok(gather(tally, handles, ticker).await?)
 }
 
 /// `asyncio.gather`: wait for every task in submission order, whatever order they finish

@@ -59,6 +59,7 @@ use tokio_task::blocking_disk;
 use tokio_task::db::Pool;
 use workload::error::io_error;
 use workload::http::{self, Progress, ResponseParser};
+use workload::limits::{headroom, Worker};
 use workload::{Args, Report, Tally, TaskError, Width, Workload};
 
 mod brigade;
@@ -71,35 +72,41 @@ fn main() -> ExitCode {
     workload::main(MODEL, run, serve::run)
 }
 
-/// The multi-threaded runtime: `--workers` worker threads, or one per core the process may
-/// run on; and how wide the run is — its workers, and how many tasks can wait at once. On
-/// disk `--workers` sizes the blocking pool instead, tokio's default being 512 threads:
-/// every read in flight holds one.
-fn runtime(args: &Args) -> std::io::Result<(tokio::runtime::Runtime, Width)> {
+/// The multi-threaded runtime: `--workers` worker threads, or one per core the process may run on; and how wide the run is — its workers, and how
+/// many tasks can wait at once. On disk `--workers` sizes the blocking pool instead, tokio's
+/// default being 512 threads: every read in flight holds one. The threads are checked
+/// against the machine's limits before the first starts: past vm.max_map_count std would
+/// abort the process mid-spawn, and tokio panics when the OS refuses it a worker.
+fn runtime(args: &Args) -> Result<(tokio::runtime::Runtime, Width), Box<dyn Error>> {
     let cores = std::thread::available_parallelism()?.get() as u32;
+    // Serving has no tasks to count (and `Args` holds --workers to --tasks when running).
+    let tasks = if args.serve.is_some() { u32::MAX } else { args.tasks };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    let (workers, waiting) = match (args.workload, args.workers) {
+    let (workers, waiting, threads) = match (args.workload, args.workers) {
         (Workload::Disk, pool) => {
-            let pool = pool.unwrap_or(512);
+            let pool = pool.unwrap_or(512).min(tasks);
             builder.worker_threads(cores as usize).max_blocking_threads(pool as usize);
-            (pool, pool)
+            (pool, pool, cores + pool)
         }
         // On db --workers sizes the pool of connections, on crawl the requests in flight, not
         // the runtime.
         (Workload::Db, pool) => {
             builder.worker_threads(cores as usize);
-            (cores, pool.unwrap_or(args.tasks))
+            (cores, pool.unwrap_or(tasks), cores)
         }
         (Workload::Crawl, in_flight) => {
             builder.worker_threads(cores as usize);
-            (cores, in_flight.unwrap_or(workload::crawl::DEFAULT_WORKERS))
+            (cores, in_flight.unwrap_or(workload::crawl::DEFAULT_WORKERS), cores)
         }
         (_, workers) => {
             let workers = workers.unwrap_or(cores);
             builder.worker_threads(workers as usize);
-            (workers, args.tasks)
+            (workers, args.tasks, workers)
         }
     };
+    // --offload's blocking pool starts its threads as tasks need them: tokio's 512 at most.
+    let threads = threads + if args.offload { 512.min(tasks) } else { 0 };
+    headroom(Worker::Thread).admit(threads.into(), "runtime threads (--workers)")?;
     Ok((builder.enable_all().build()?, Width { workers, at_once: waiting }))
 }
 

@@ -11,6 +11,12 @@ fn workers_sets_the_runtime_threads() {
 
 /// The brigade on tokio channels: no pipe, so no descriptor to run out of.
 #[test]
+fn runtime_threads_past_a_limit_are_refused_before_the_runtime_starts() {
+    let bin = env!("CARGO_BIN_EXE_tokio");
+    testkit::pool_checks::a_pool_past_a_limit_is_refused_before_it_starts(bin, &[], &["--ms", "1"]);
+}
+
+#[test]
 fn the_token_goes_round_every_ring() {
     testkit::brigade_checks::the_token_goes_round_every_ring(env!("CARGO_BIN_EXE_tokio"), &[], &[]);
     testkit::brigade_checks::the_token_goes_round_every_ring(

@@ -12,7 +12,7 @@ use clap::parser::ValueSource;
 use clap::{error::ErrorKind, ArgMatches, CommandFactory, FromArgMatches, Parser};
 
 use crate::db_url::{DbUrl, UrlError};
-use crate::values::{addr, at_least, block, leak, millis, rows, size};
+use crate::values::{addr, at_least, block, leak, millis, rows, size, workers};
 
 pub use crate::values::ALIGN;
 
@@ -52,7 +52,7 @@ pub struct Args {
     /// Pool size (procs, threads, tokio); default: one process/thread per task, tokio one
     /// worker per core. disk: the most reads or writes in flight, in every model but serial.
     /// db: a pool of W connections, in every model; default: a connection per task
-    #[arg(long, value_name = "W", value_parser = at_least::<u32>(1), allow_negative_numbers = true)]
+    #[arg(long, value_name = "W", value_parser = workers, allow_negative_numbers = true)]
     pub workers: Option<u32>,
     /// disk: the data file [default: data/disk-SIZE.bin], created from the definition when
     /// missing
@@ -280,6 +280,10 @@ impl Args {
                 UrlError::Unresolved(why) => Rejected::Unreachable(why),
             })?;
             args.db_server = Some(parsed);
+        }
+        // A pool never has more workers than there are tasks to run (serving has no tasks).
+        if args.serve.is_none() {
+            args.workers = args.workers.map(|w| w.min(args.tasks));
         }
         if let Some(path) = args.timeline {
             std::fs::File::create(path)

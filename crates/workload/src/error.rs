@@ -87,6 +87,13 @@ impl fmt::Display for TaskError {
 
 impl std::error::Error for TaskError {}
 
+/// For the code that reports in `io::Error`s: the message, limit and all, as its text.
+impl From<TaskError> for io::Error {
+    fn from(e: TaskError) -> io::Error {
+        io::Error::other(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

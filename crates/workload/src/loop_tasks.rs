@@ -36,15 +36,15 @@ pub struct LoopTasks {
 impl LoopTasks {
     /// Start the clock of a run of `args` in `model`'s name: one loop, on which every task
     /// can wait at once, unless the workload says otherwise ([`LoopTasks::set_width`]).
-    pub fn start(model: &'static str, args: Args) -> LoopTasks {
-        LoopTasks {
-            timers: Timers::with_capacity(args.tasks as usize),
+    pub fn start(model: &'static str, args: Args) -> Result<LoopTasks, TaskError> {
+        Ok(LoopTasks {
+            timers: Timers::with_capacity(args.tasks as usize)?,
             runner: Runner::here(),
             unfinished: args.tasks,
             open_ended: false,
             tally: Tally::start(model, &args, Width::one_loop(&args)),
             args,
-        }
+        })
     }
 
     /// The run is `width` wide after all: its workload runs on threads of its own, or has
@@ -210,13 +210,18 @@ pub struct Offload {
 }
 
 impl Offload {
-    /// `threads` threads, each task's `job` timed and named on the thread that runs it.
+    /// `threads` threads (never more than there are tasks), each task's `job` timed and named
+    /// on the thread that runs it. A pool that would cross a limit is refused before its
+    /// first thread starts.
     pub fn start(
         threads: usize,
         tasks: u32,
         job: impl Fn(u32) -> Result<u64, TaskError> + Send + Sync + 'static,
         wake: impl Fn() + Send + Sync + 'static,
     ) -> std::io::Result<Offload> {
+        let threads = threads.min(tasks as usize);
+        let headroom = crate::limits::headroom(crate::limits::Worker::Thread);
+        headroom.admit(threads as u64, "worker threads (--workers)")?;
         let pool = ThreadPool::new(threads)?;
         let results = pool.map_unordered(0..tasks, move |id| Done::timed(id, || job(id)), wake);
         Ok(Offload { _pool: pool, results })

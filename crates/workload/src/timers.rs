@@ -38,8 +38,10 @@ struct Timer<T> {
 const _: () = assert!(std::mem::size_of::<Timer<Due>>() == 16);
 
 impl<T: Ord + Copy> Timers<T> {
-    pub fn with_capacity(timers: usize) -> Timers<T> {
-        Timers { heap: BinaryHeap::with_capacity(timers) }
+    /// Room for `timers` at once, or the error that says the machine has not that much.
+    pub fn with_capacity(timers: usize) -> Result<Timers<T>, crate::TaskError> {
+        let room = crate::limits::room_for(timers, "tasks' timers")?;
+        Ok(Timers { heap: BinaryHeap::from(room) })
     }
 
     /// A timer due `at` after the run's start.

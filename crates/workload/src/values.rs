@@ -56,6 +56,16 @@ pub fn rows(s: &str) -> Result<u32, String> {
     within::<u32>(1, i32::MAX as u32, "items.id is an int")(s)
 }
 
+/// The most threads or processes a Linux kernel can run at once, whatever its settings:
+/// PID_MAX_LIMIT, the ceiling of kernel.pid_max on 64-bit machines. A pool larger than this
+/// is bad input, not a limit to raise.
+pub const MOST_WORKERS: u32 = 4_194_304;
+
+/// `--workers`: 1 up to [`MOST_WORKERS`].
+pub fn workers(s: &str) -> Result<u32, String> {
+    within(1, MOST_WORKERS, "PID_MAX_LIMIT, the most threads or processes Linux can run")(s)
+}
+
 /// The longest wait a flag in milliseconds takes: a day. No task of a benchmark waits
 /// longer, and past it a deadline (now + the wait) could overflow the clock.
 pub const MOST_MS: u64 = 86_400_000;

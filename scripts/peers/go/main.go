@@ -31,6 +31,10 @@ import (
 // mostMs is the longest wait --ms and --timeout-ms take: a day.
 const mostMs = 86_400_000
 
+// mostWorkers is the largest --workers: PID_MAX_LIMIT, the most threads or processes Linux
+// can run, whatever its settings.
+const mostWorkers = 4_194_304
+
 const usage = "Usage: go-goroutines [--workload sleep|http|cpu|disk|brigade|db|crawl] [--tasks N] [--ms MS] [--work K] " +
 	"[--seed URL]... [--allow ORIGIN]... [--per-host C] " +
 	"[--addr HOST:PORT] [--workers W] [--timeout-ms T] [--file PATH] [--file-size SIZE] [--bytes B] " +
@@ -152,6 +156,12 @@ func parseArgs() args {
 	}
 	if *workers != "" {
 		a.workers = number("workers", *workers, 1)
+		if a.workers > mostWorkers {
+			reject(fmt.Sprintf("--workers: %d is above %d (PID_MAX_LIMIT, the most threads or processes Linux can run)", a.workers, mostWorkers))
+		}
+		if a.serve == "" && a.workers > a.tasks {
+			a.workers = a.tasks // never more workers than there are tasks to run
+		}
 	}
 	switch a.workload {
 	case "sleep", "http", "cpu", "disk", "brigade", "db", "crawl":

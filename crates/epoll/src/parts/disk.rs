@@ -26,7 +26,7 @@ pub struct Disk {
 impl Disk {
     pub fn start(cx: &mut Cx) -> io::Result<Disk> {
         let args = cx.tasks.args;
-        let threads = args.workers.unwrap_or(FILE_THREADS);
+        let threads = args.workers.unwrap_or(FILE_THREADS).min(args.tasks);
         // As many reads in flight as threads, each holding its thread until the device answers.
         cx.tasks.set_width(Width::one_each(threads));
         let waker = cx.waker.clone();
