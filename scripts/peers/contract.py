@@ -195,12 +195,51 @@ def parse_args(model):
             args.scope = crawl.parse_scope(args.seed, args.allow)
         except ValueError as e:
             p.error(str(e))
+    if not args.serve:  # a server stops on its own terms: "serving.py"
+        _die_on_signals()
     if args.timeline is not None:
         try:
             open(args.timeline, "w").close()  # a path that cannot be written is bad input
         except OSError as e:
             p.error(f"--timeline: cannot write {args.timeline}: {e.strerror}")
     return args
+
+
+# ---- signals ---------------------------------------------------------------------------
+
+def _die_on_signals():
+    """Ctrl-C or SIGTERM ends a run at once, as it ends a Rust model: the program dies of that
+    signal (a shell says 130 or 143), with no traceback, no report, and nothing in flight or
+    queued left to finish — Python's own KeyboardInterrupt would unwind the main thread and
+    then wait for every pool thread to drain its queue. A pool's processes die with it
+    (`die_with_parent`). Installed with the real `signal.signal`, under gevent too, so that
+    the handler runs on the main thread and not when the hub gets round to it."""
+    import signal
+    install = signal.signal
+    if "gevent" in sys.modules:
+        from gevent import monkey
+        install = monkey.get_original("signal", "signal")
+
+    def die(signum, _frame):
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        install(signum, die)
+
+
+def die_with_parent():
+    """Called in a forked child (a pool's worker): the kernel kills it when its parent dies,
+    whatever the parent died of, so that no worker is left re-parented to init and working
+    (PR_SET_PDEATHSIG, as crates/process-pool does for `procs`)."""
+    import ctypes
+    import signal
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent or parent == 1:  # the parent died before prctl took hold
+        os._exit(1)
 
 
 # ---- the limits a pool is checked against --------------------------------------------

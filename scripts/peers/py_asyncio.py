@@ -89,7 +89,7 @@ async def brigade(args, tally):
 async def main(args, tally, files):
     if args.workload == "brigade":
         return await brigade(args, tally)
-    pool = cf.ProcessPoolExecutor() if args.offload else None
+    pool = cf.ProcessPoolExecutor(initializer=contract.die_with_parent) if args.offload else None
     if args.workload == "disk":
         asyncio.get_running_loop().set_default_executor(files)
     connections = await db.open_pool(args) if args.workload == "db" else None

@@ -34,6 +34,7 @@ def brigade(args):
                 os.waitpid(child, 0)
             raise SystemExit(f"Error: fork after {i} children: {e.strerror} — limit to raise: `ulimit -u`")
         if pid == 0:
+            contract.die_with_parent()
             try:
                 value = contract.brigade_link(args, i, lambda: contract.pipe_receive(pipes[i][0]),
                                               lambda c: contract.pipe_send(pipes[(i + 1) % args.tasks][1], c))[0]
@@ -63,6 +64,7 @@ def crawl_worker(timeout_s):
     mine, theirs = socket.socketpair()
     pid = os.fork()
     if pid == 0:
+        contract.die_with_parent()
         try:
             mine.close()
             jobs, pools = mpc.Connection(theirs.detach()), crawl.Pools(1, one=True)
@@ -155,7 +157,8 @@ if __name__ == "__main__":
     if args.workers:
         contract.admit(args.workers, "processes")  # all W are forked at the first submit
     try:
-        pool = cf.ProcessPoolExecutor(max_workers=args.workers)
+        pool = cf.ProcessPoolExecutor(max_workers=args.workers,
+                                      initializer=contract.die_with_parent)
     except OSError as e:
         raise SystemExit(f"Error: cannot start the process pool: {e} — limit to raise: `ulimit -u`")
     workers = pool._max_workers

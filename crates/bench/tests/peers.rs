@@ -277,6 +277,20 @@ fn no_peer_prints_a_password() {
 }
 
 #[test]
+fn every_peer_ends_a_run_at_once_on_a_signal() {
+    every_peer(&[], |program, lead| {
+        testkit::signal_checks::a_signal_ends_a_run_at_once(program, lead, &[]);
+    });
+    let pooled = pooled();
+    for (peer, program, lead) in peers() {
+        if pooled.contains(&peer) {
+            let lead = leading(&lead);
+            testkit::signal_checks::a_signal_ends_a_run_at_once(&program, &lead, &["--workers", "4"]);
+        }
+    }
+}
+
+#[test]
 fn every_peer_refuses_a_pool_no_machine_can_hold() {
     every_peer(&[], testkit::pool_checks::a_pool_no_machine_can_hold_is_bad_input);
 }

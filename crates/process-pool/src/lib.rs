@@ -18,16 +18,28 @@ use workload::measure::{wait4, Reaped};
 use workload::{Done, Runner, TaskError};
 
 /// Fork a child that runs `work` and `_exit`s: 0 if it succeeded, 1 if it could not report.
+/// The child dies with its parent: a parent killed by any signal (SIGTERM, SIGKILL, a Ctrl-C
+/// sent to it alone) leaves no child re-parented to init and still working.
 ///
 /// The caller must be single-threaded: a child forked while another thread holds a lock
 /// (the allocator's, stdout's) would wait for it forever.
 pub fn start_child(work: impl FnOnce() -> io::Result<()>) -> io::Result<Pid> {
+    let parent = nix::unistd::getpid();
     // SAFETY: callers fork only while single-threaded (the pool's feeder thread starts after
     // its last fork), so the child's copy of the heap and of every lock is consistent and it
     // may allocate and run ordinary code.
     match unsafe { fork() }? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
+            // SAFETY: prctl with an integer option touches only this process's state.
+            // PR_SET_PDEATHSIG: the kernel sends SIGKILL when the thread that forked us ends;
+            // the parent forks from its main thread, which ends with the process.
+            unsafe { nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL) };
+            if nix::unistd::getppid() != parent {
+                // The parent died before the line above took hold.
+                // SAFETY: as below, `_exit` ends the child at once.
+                unsafe { nix::libc::_exit(1) }
+            }
             let status = if work().is_ok() { 0 } else { 1 };
             // SAFETY: `_exit` ends the child at once, without running the parent's atexit
             // handlers or flushing stdio buffers that belong to the parent.

@@ -24,6 +24,7 @@
 //!   errors told apart.
 //! - [`pool_checks`]: what every pool does with a size the machine cannot give: bad input
 //!   past any machine, refused before it starts past this one's limits.
+//! - [`signal_checks`]: Ctrl-C and SIGTERM end a run at once, leaving nothing behind.
 //! - [`postgres`]: a real PostgreSQL cluster for the db tests, started for the test
 //!   process and gone with it.
 //! - [`db_checks`]: what every program must do with the db workload against it, for the
@@ -57,6 +58,7 @@ pub mod run;
 pub mod serve_checks;
 pub mod servers;
 pub mod serving;
+pub mod signal_checks;
 pub mod suites;
 pub use roster;
 

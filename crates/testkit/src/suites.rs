@@ -93,6 +93,11 @@ macro_rules! contract_tests {
             }
 
             #[test]
+            fn a_signal_ends_a_run_at_once() {
+                $crate::signal_checks::a_signal_ends_a_run_at_once(BIN, &[], &[]);
+            }
+
+            #[test]
             fn a_pool_no_machine_can_hold_is_bad_input() {
                 $crate::pool_checks::a_pool_no_machine_can_hold_is_bad_input(BIN, &[]);
             }
@@ -199,6 +204,14 @@ macro_rules! pool_tests {
                     &[],
                     &["--ms", "100"],
                 );
+            }
+
+            #[test]
+            fn a_signal_ends_a_pooled_run_at_once() {
+                if !has_pool() {
+                    return;
+                }
+                $crate::signal_checks::a_signal_ends_a_run_at_once(BIN, &[], &["--workers", "4"]);
             }
 
             #[test]
