@@ -205,6 +205,23 @@ def parse_args(model):
     return args
 
 
+def filesystem_of(path):
+    """The type of the filesystem `path` is on, as the kernel names it ("ext4", "tmpfs"):
+    the mount in /proc/self/mountinfo whose point is the longest prefix of the path."""
+    path, best = os.path.realpath(path), (-1, None)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                point = line.split(" ")[4].replace("\\040", " ")
+                kind = line.split(" - ")[1].split(" ")[0]
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= best[0]:
+                    best = (len(point), kind)
+    except (OSError, IndexError):
+        pass
+    return best[1]
+
+
 # ---- signals ---------------------------------------------------------------------------
 
 def _die_on_signals():
@@ -543,9 +560,15 @@ class DataFile:
             raise self._failure("cannot open", e) from None
 
     def _failure(self, what, e):
-        if e.errno == 22 and self.direct:  # EINVAL
-            return TaskError(f"{self.path}: this filesystem refuses O_DIRECT (EINVAL; tmpfs, say): "
-                             "pass --buffered to go through the page cache, or name a --file on a disk")
+        if e.errno == 22 and self.direct and what == "cannot open":  # EINVAL at open
+            kind = filesystem_of(self.path)
+            return TaskError(f"{self.path}: its {kind + ' ' if kind else ''}filesystem refuses "
+                             "O_DIRECT (EINVAL at open): pass --buffered to go through the page "
+                             "cache, or name a --file on a filesystem that takes it")
+        if e.errno == 22 and self.direct:  # it opened, so the transfer does not suit the device
+            return TaskError(f"{self.path}: the device refused an O_DIRECT {what} (EINVAL): its "
+                             "logical block size (`lsblk -t`) may be larger than --bytes; or "
+                             "pass --buffered")
         return TaskError(f"{what} {self.path}: {e.strerror} (os error {e.errno})")
 
     def offset(self, i):

@@ -86,13 +86,43 @@ function create(path, size, defaultPath) {
   }
 }
 
+/**
+ * The type of the filesystem `path` is on, as the kernel names it ("ext4", "tmpfs"): the
+ * mount in /proc/self/mountinfo whose point is the longest prefix of the path.
+ */
+function filesystemOf(path) {
+  let real, info;
+  try {
+    real = fs.realpathSync(path);
+    info = fs.readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return null;
+  }
+  let best = -1, kind = null;
+  for (const line of info.split("\n")) {
+    const [fields, rest] = line.split(" - ");
+    const point = fields.split(" ")[4]?.replaceAll("\\040", " ");
+    if (rest === undefined || point === undefined) continue;
+    const inside = real === point || real.startsWith(point.replace(/\/$/, "") + "/");
+    if (inside && point.length >= best) [best, kind] = [point.length, rest.split(" ")[0]];
+  }
+  return kind;
+}
+
 /** Open the data file once (made from the definition when missing); a task runner, or throws. */
 export async function openData(args) {
   const path = args.file ?? `data/disk-${args.fileSize ?? 1 << 30}.bin`;
   const named = (what, e) => {
+    if (e.code === "EINVAL" && !args.buffered && what === "cannot open") {
+      const kind = filesystemOf(path);
+      return new Error(`${path}: its ${kind ? kind + " " : ""}filesystem refuses O_DIRECT ` +
+        "(EINVAL at open): pass --buffered to go through the page cache, or name a --file on " +
+        "a filesystem that takes it");
+    }
     if (e.code === "EINVAL" && !args.buffered) {
-      return new Error(`${path}: this filesystem refuses O_DIRECT (EINVAL; tmpfs, say): ` +
-        "pass --buffered to go through the page cache, or name a --file on a disk");
+      // It opened, so the filesystem takes O_DIRECT: the transfer does not suit the device.
+      return new Error(`${path}: the device refused an O_DIRECT transfer ${what} it (EINVAL): ` +
+        "its logical block size (`lsblk -t`) may be larger than --bytes; or pass --buffered");
     }
     return new Error(`${what} ${path}: ${e.message}`);
   };

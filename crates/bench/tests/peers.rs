@@ -285,7 +285,11 @@ fn every_peer_ends_a_run_at_once_on_a_signal() {
     for (peer, program, lead) in peers() {
         if pooled.contains(&peer) {
             let lead = leading(&lead);
-            testkit::signal_checks::a_signal_ends_a_run_at_once(&program, &lead, &["--workers", "4"]);
+            testkit::signal_checks::a_signal_ends_a_run_at_once(
+                &program,
+                &lead,
+                &["--workers", "4"],
+            );
         }
     }
 }

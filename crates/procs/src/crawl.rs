@@ -23,8 +23,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::{pipe, Pid};
 use process_pool::start_child;
 use serde::{Deserialize, Serialize};
-use workload::limits::{headroom, Worker};
 use workload::crawl::{blocking, Crawl, Failure, Fetch, Fetched, Origin};
+use workload::limits::{headroom, Worker};
 use workload::measure::wait4;
 use workload::{Args, Runner, Tally, TaskError, Width};
 

@@ -182,6 +182,24 @@ pub fn an_unusable_file_exits_1_naming_it(program: &str, lead: &[&str]) {
             }
         }
     }
+    // A filesystem with no direct I/O is named as the kernel names it: sysfs, whose
+    // attributes are regular files of 4096 bytes, refuses O_DIRECT at open.
+    if let Some(file) = a_sysfs_file_of_one_block() {
+        let args = ["--workload", "disk", "--tasks", "1", "--file", &file, "--bytes", "4096"];
+        let outcome = run(program, lead, &args);
+        assert_eq!(outcome.code, Some(1), "{file}: {}", outcome.stderr);
+        let says = "its sysfs filesystem refuses O_DIRECT";
+        assert!(outcome.stderr.contains(says), "{file}: {}", outcome.stderr);
+    }
+}
+
+/// A readable sysfs attribute of 4096 bytes, if this machine's /sys has one.
+fn a_sysfs_file_of_one_block() -> Option<String> {
+    let readable = |p: &Path| std::fs::File::open(p).is_ok();
+    std::fs::read_dir("/sys/kernel").ok()?.flatten().map(|e| e.path()).find_map(|p| {
+        let meta = std::fs::metadata(&p).ok()?;
+        (meta.is_file() && meta.len() == 4096 && readable(&p)).then(|| p.display().to_string())
+    })
 }
 
 /// The disk workload (`CONTRACT.md`, "Task i"): the right blocks, direct and buffered, with

@@ -23,7 +23,11 @@ pub fn a_pool_no_machine_can_hold_is_bad_input(program: &str, lead: &[&str]) {
 /// `--workers 200 --tasks 200` is refused before the pool starts: exit 1, one line naming
 /// RLIMIT_NPROC and the value to raise it to, no report, and no process of the run left.
 /// Skipped (said on stderr) where the limit cannot be set up.
-pub fn a_pool_past_a_limit_is_refused_before_it_starts(program: &str, lead: &[&str], args: &[&str]) {
+pub fn a_pool_past_a_limit_is_refused_before_it_starts(
+    program: &str,
+    lead: &[&str],
+    args: &[&str],
+) {
     let args = [lead, args, &["--workers", "200", "--tasks", "200", "--json"]].concat();
     let Some(outcome) = crate::run_with_nproc_limit(program, &args, 30) else { return };
     assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);

@@ -298,8 +298,7 @@ macro_rules! offload_tests {
 
             #[test]
             fn an_offload_pool_past_a_limit_is_refused_before_it_starts() {
-                if !$crate::suites::declares($bin, |p| p.sizes($crate::roster::Sizes::Offload))
-                {
+                if !$crate::suites::declares($bin, |p| p.sizes($crate::roster::Sizes::Offload)) {
                     return;
                 }
                 $crate::pool_checks::a_pool_past_a_limit_is_refused_before_it_starts(

@@ -19,7 +19,6 @@ use workload::serve::blocking::{accept_each, serve_connection};
 use workload::serve::{self, Counters, ServeReport, Stop};
 use workload::{Args, TaskError};
 
-
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
     // A pool the machine cannot hold is refused before the port is taken.
     if let Some(w) = args.workers {

@@ -209,7 +209,15 @@ impl DataFile {
                 buf.len()
             ))),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) && self.direct => {
-                Err(refuses_direct(&self.path))
+                // The file opened with O_DIRECT, so its filesystem takes it: the transfer's
+                // size or place does not suit the device.
+                Err(TaskError::new(format!(
+                    "{}: the device refused an O_DIRECT {what} of {} bytes at offset {offset} \
+                     (EINVAL): its logical block size (`lsblk -t`) may be larger than --bytes; \
+                     or pass --buffered",
+                    self.path.display(),
+                    buf.len()
+                )))
             }
             Err(e) => Err(named(&self.path, &format!("{what} at offset {offset} failed:"), &e)),
         }
@@ -295,17 +303,44 @@ fn kind_of(kind: fs::FileType) -> &'static str {
     }
 }
 
+/// EINVAL from an open with O_DIRECT: the filesystem has no direct I/O (tmpfs, say), named
+/// as the kernel names it.
 fn refuses_direct(path: &Path) -> TaskError {
+    let filesystem = filesystem_of(path).map_or("its filesystem".into(), |t| format!("its {t}"));
     TaskError::new(format!(
-        "{}: this filesystem refuses O_DIRECT (EINVAL; tmpfs, say): pass --buffered to go \
-         through the page cache, or name a --file on a disk",
+        "{}: {filesystem} filesystem refuses O_DIRECT (EINVAL at open): pass --buffered to go \
+         through the page cache, or name a --file on a filesystem that takes it",
         path.display()
     ))
+}
+
+/// The type of the filesystem `path` is on, as the kernel names it ("ext4", "tmpfs"): from
+/// /proc/self/mountinfo, the mount whose point is the longest prefix of the path.
+pub fn filesystem_of(path: &Path) -> Option<String> {
+    let path = fs::canonicalize(path).ok()?;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            // "36 35 98:0 /root /mnt rw,noatime shared:1 - ext4 /dev/vda rw": the point is the
+            // fifth field (spaces escaped as \040), the type the first after " - ".
+            let point = line.split(' ').nth(4)?.replace("\\040", " ");
+            let kind = line.split(" - ").nth(1)?.split(' ').next()?;
+            path.starts_with(&point).then(|| (point.len(), kind.to_string()))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, kind)| kind)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernel_names_a_path_s_filesystem() {
+        assert_eq!(filesystem_of(Path::new("/proc/self")).as_deref(), Some("proc"));
+        assert_eq!(filesystem_of(Path::new("/sys/kernel")).as_deref(), Some("sysfs"));
+    }
 
     #[test]
     fn splitmix64_is_the_standard_mix() {

@@ -142,11 +142,9 @@ fn stack_headroom() -> Vec<Headroom> {
     let kib = |name: &str| -> Option<u64> {
         meminfo.lines().find_map(|l| l.strip_prefix(name))?.split_whitespace().next()?.parse().ok()
     };
-    if let (Some(2), Some(max), Some(used)) = (
-        read_number("/proc/sys/vm/overcommit_memory"),
-        kib("CommitLimit:"),
-        kib("Committed_AS:"),
-    ) {
+    if let (Some(2), Some(max), Some(used)) =
+        (read_number("/proc/sys/vm/overcommit_memory"), kib("CommitLimit:"), kib("Committed_AS:"))
+    {
         let limit = format!(
             "the commit limit (vm.overcommit_memory = 2: CommitLimit {max} KiB, {used} KiB committed; raise vm.overcommit_ratio or add swap)"
         );

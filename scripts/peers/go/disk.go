@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -104,10 +105,48 @@ func openData(a *args) (*dataFile, error) {
 }
 
 func (d *dataFile) failure(what string, err error) error {
+	if errors.Is(err, syscall.EINVAL) && d.direct && what == "cannot open" {
+		kind := filesystemOf(d.path)
+		if kind != "" {
+			kind += " "
+		}
+		return fmt.Errorf("%s: its %sfilesystem refuses O_DIRECT (EINVAL at open): pass --buffered to go through the page cache, or name a --file on a filesystem that takes it", d.path, kind)
+	}
 	if errors.Is(err, syscall.EINVAL) && d.direct {
-		return fmt.Errorf("%s: this filesystem refuses O_DIRECT (EINVAL; tmpfs, say): pass --buffered to go through the page cache, or name a --file on a disk", d.path)
+		// It opened, so the filesystem takes O_DIRECT: the transfer does not suit the device.
+		return fmt.Errorf("%s: the device refused an O_DIRECT transfer %s it (EINVAL): its logical block size (`lsblk -t`) may be larger than --bytes; or pass --buffered", d.path, what)
 	}
 	return fmt.Errorf("%s %s: %v", what, d.path, err)
+}
+
+// filesystemOf is the type of the filesystem path is on, as the kernel names it ("ext4",
+// "tmpfs"): the mount in /proc/self/mountinfo whose point is the longest prefix of the path.
+func filesystemOf(path string) string {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return ""
+	}
+	if real, err = filepath.Abs(real); err != nil {
+		return ""
+	}
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	best, kind := -1, ""
+	for _, line := range strings.Split(string(info), "\n") {
+		fields, rest, ok := strings.Cut(line, " - ")
+		parts := strings.Split(fields, " ")
+		if !ok || len(parts) < 5 {
+			continue
+		}
+		point := strings.ReplaceAll(parts[4], "\\040", " ")
+		inside := real == point || strings.HasPrefix(real, strings.TrimSuffix(point, "/")+"/")
+		if inside && len(point) >= best {
+			best, kind = len(point), strings.SplitN(rest, " ", 2)[0]
+		}
+	}
+	return kind
 }
 
 // aligned is a buffer at a 4 KiB-aligned address, as O_DIRECT wants: a slice may start anywhere.
