@@ -7,6 +7,11 @@
 //! Each runs on a thread of its own, so that one that panics only fails its line; every run
 //! of the program inside a check is killed after `--timeout` seconds, so a program that
 //! hangs gives "timed out" lines, and the run goes on.
+//!
+//! Before any of them, one run of `--tasks 1 --ms 0` must end well within seconds: a program
+//! that does not start, fails, or hangs there is said on one line, and nothing else runs
+//! (thirty checks of a hanging program would take half an hour to say the same). Failures
+//! with the same reason are folded: the reason once, then the checks that gave it.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -152,16 +157,42 @@ fn reason(payload: Box<dyn std::any::Any + Send>) -> String {
     line.chars().take(200).collect()
 }
 
+/// The first check: `--tasks 1 --ms 0` runs and exits 0 within `limit`, or why not, in a line.
+fn first_run(program: &str, lead: &[String], limit: Duration) -> Result<(), String> {
+    let mut command = child::command(program);
+    command.args(lead).args(["--tasks", "1", "--ms", "0"]);
+    let shown = format!("`{} --tasks 1 --ms 0`", [&[program.to_string()], lead].concat().join(" "));
+    let ran = child::run(command, limit).map_err(|e| format!("{shown} does not start: {e}"))?;
+    match ran.status {
+        Some(status) if status.success() => Ok(()),
+        Some(status) => {
+            let said = ran.stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("nothing");
+            Err(format!("{shown} failed ({status}), saying: {}", said.trim()))
+        }
+        None => Err(format!(
+            "{shown} did not end within {} s: it hangs, or cannot run one task at once",
+            limit.as_secs()
+        )),
+    }
+}
+
 /// Run every check of the groups asked for; exit 1 if any failed.
 pub fn conform(o: &Conform) -> anyhow::Result<()> {
     let (command, groups) = what_to_check(o);
     let (program, lead) =
         command.split_first().ok_or_else(|| anyhow::anyhow!("conform needs a command after --"))?;
+    let first = Duration::from_secs(o.timeout.clamp(1, 10));
+    if let Err(why) = first_run(program, lead, first) {
+        println!("FAIL  first    {why}; no other check was run");
+        std::process::exit(1);
+    }
     // Every run inside a check is killed past the timeout (testkit reads this).
     std::env::set_var("CONCLAB_KILL_AFTER_S", o.timeout.to_string());
     // The checks' panics are their failures: say them once, on their line, not as a dump.
     std::panic::set_hook(Box::new(|_| {}));
     let (mut passed, mut failed) = (0, 0);
+    // Each reason a check failed for, and the checks after the first that gave it again.
+    let mut reasons: Vec<(String, Vec<&str>)> = Vec::new();
     let mut stragglers = Vec::new();
     for &group in &groups {
         for (name, check) in checks(group) {
@@ -191,10 +222,19 @@ pub fn conform(o: &Conform) -> anyhow::Result<()> {
                 }
                 Err(why) => {
                     failed += 1;
-                    println!("FAIL  {group:<8} {name}: {why}");
+                    match reasons.iter_mut().find(|(seen, _)| *seen == why) {
+                        Some((_, again)) => again.push(name),
+                        None => {
+                            println!("FAIL  {group:<8} {name}: {why}");
+                            reasons.push((why, Vec::new()));
+                        }
+                    }
                 }
             }
         }
+    }
+    for (why, again) in reasons.iter().filter(|(_, again)| !again.is_empty()) {
+        println!("FAIL  ×{} more, the same way ({}): {why}", again.len(), again.join(", "));
     }
     // Every program a check started is bounded by the timeout: wait for the last of them, so
     // that nothing is left running.
