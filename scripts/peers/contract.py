@@ -8,6 +8,7 @@ only its model's mechanism; everything else is here.
 import argparse
 import array
 import hashlib
+import importlib.util
 import json
 import math
 import mmap
@@ -107,17 +108,28 @@ DEFAULTS = {"workload": "sleep", "tasks": 10, "ms": 1000, "work": 100000, "addr"
             "buffered": False, "write": False, "rows": 100_000, "per_host": 6}
 
 
-ROSTER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roster.toml")
+ROSTER = os.environ.get("CONCLAB_ROSTER") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "roster.toml")
 
 
 def entry(model):
-    """The peer's entry in roster.toml: the one place that says which knobs it takes."""
+    """The peer's entry in roster.toml (or the file CONCLAB_ROSTER names): the one place that
+    says which workloads it runs and which knobs it takes."""
     with open(ROSTER, "rb") as f:
         programs = tomllib.load(f)["program"]
-    return next(p for p in programs if p["id"] == model)
+    found = next((p for p in programs if p["id"] == model), None)
+    if found is None:
+        sys.exit(f"Error: {model} has no [[program]] entry in {ROSTER}: add one (README, "
+                 "\"Adding a model or a peer\")")
+    return found
 
 
-def parse_args(model):
+# The packages beyond the standard library a blocking peer needs, by what it is asked to do;
+# an asyncio peer passes its own (`parse_args(needs=…)`).
+BLOCKING_NEEDS = {"db": "psycopg", "crawl": "urllib3"}
+
+
+def parse_args(model, needs=BLOCKING_NEEDS):
     """The contract's command line, with the knobs `model`'s roster.toml entry declares:
     --workers sizes its pool ("tasks"), or on disk the pool that reads files ("disk": an event
     loop's executor); --offload hands cpu tasks to a pool. A flag that does not apply to the
@@ -126,6 +138,8 @@ def parse_args(model):
     sized = knobs.get("workers", [])
     has_pool, caps_disk = "tasks" in sized, "disk" in sized
     can_offload = "offload" in knobs.get("flags", [])
+    runs = knobs.get("workloads", list(WORKLOADS))  # left out: every one
+    serves = "serve" in knobs.get("flags", [])
     p = ContractParser(prog=model, description=f"{model}: a conclab Python peer")
     runtime = f"{platform.python_implementation()} {platform.python_version()}"
     p.add_argument("--version", action="version", version=f"{model} ({runtime})")
@@ -156,6 +170,12 @@ def parse_args(model):
     p.add_argument("--verbose", action="store_true", default=None)
     args = p.parse_args()
     workload = args.workload or "sleep"
+    # What the roster entry does not declare is refused as bad input, before anything is
+    # written: a partial peer says what it does take.
+    if args.serve and not serves:
+        p.error(f"--serve: {model} does not serve (its roster.toml entry has no \"serve\" flag)")
+    if not args.serve and workload not in runs:
+        p.error(f"--workload {workload}: {model} runs {', '.join(runs)} (its roster.toml entry)")
     for flag, (fits, serving, belongs) in BELONGS.items():
         if getattr(args, flag) is None:
             continue
@@ -195,6 +215,11 @@ def parse_args(model):
             args.scope = crawl.parse_scope(args.seed, args.allow)
         except ValueError as e:
             p.error(str(e))
+    package = needs.get("serve" if args.serve else args.workload)
+    if package is not None and importlib.util.find_spec(package) is None:
+        sys.exit(f"Error: {model} needs the Python package {package} for "
+                 f"{'--serve' if args.serve else 'the ' + args.workload + ' workload'}, and "
+                 "it is not installed: `make peers` installs it into .venv/")
     if not args.serve:  # a server stops on its own terms: "serving.py"
         _die_on_signals()
     if args.timeline is not None:

@@ -198,7 +198,8 @@ async def crawl_async(args, tally):
 
 
 def run(model, install_loop=None):
-    args = contract.parse_args(model)
+    args = contract.parse_args(model, needs={"db": "asyncpg", "crawl": "aiohttp",
+                                             "serve": "httptools"})
     if args.serve:
         import serve_asyncio
         return serve_asyncio.main(model, args, install_loop)
@@ -211,6 +212,8 @@ def run(model, install_loop=None):
             install_loop()
         asyncio.run(crawl_async(args, tally))
         tally.exit()
+    if args.workload == "disk" and args.workers:
+        contract.admit(args.workers, "threads")  # the file pool's, started as reads queue
     files = cf.ThreadPoolExecutor(args.workers) if args.workload == "disk" else None
     threads = files._max_workers if files else 1
     at_once = min(threads, args.tasks) if files else args.tasks

@@ -18,7 +18,12 @@ at once (asyncio's gather); --workers W is a gevent.pool.Pool of W.
   so the db workload yields.
 - --serve is py-threads' server (ThreadingHTTPServer), its threads made greenlets by the patch.
 """
-from gevent import monkey
+import sys
+
+try:
+    from gevent import monkey
+except ImportError:
+    sys.exit("Error: gevent is not installed — `make peers` installs it into .venv/")
 
 monkey.patch_all()  # before anything imports socket, time, threading or queue
 
@@ -76,6 +81,8 @@ if args.workload == "disk":
     # Files do not wait on the hub: each read goes to its thread pool of --workers threads
     # (gevent's default, 10, without).
     hub = gevent.get_hub()
+    if args.workers:
+        contract.admit(args.workers, "threads")  # the hub's file threads, started as reads queue
     hub.threadpool.maxsize = args.workers or 10
     at_once = min(hub.threadpool.maxsize, args.tasks)
 

@@ -5,15 +5,21 @@
 
 use std::path::PathBuf;
 
-/// Every peer of the roster (roster.toml), as (id, program, leading arguments): a peer added
-/// there is tested here with no change to this file.
+use roster::{Flag, Workload};
+use testkit::Needs;
+
+/// Every peer of the roster (roster.toml, or the file CONCLAB_ROSTER names), as (id,
+/// program, leading arguments): a peer added there is tested here with no change to this
+/// file. CONCLAB_PEERS_ONLY=ID keeps one (the partial peer's test below runs them so).
 fn peers() -> Vec<(String, String, Vec<String>)> {
     let roster = roster::Roster::load().expect("roster.toml");
     let python = std::env::var("CONCLAB_PEER_PYTHON").ok().map(PathBuf::from);
     let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release");
     let places = roster::Places::new(bin, python);
+    let only = std::env::var("CONCLAB_PEERS_ONLY").ok();
     roster
         .peers()
+        .filter(|p| only.as_ref().is_none_or(|id| *id == p.id))
         .map(|p| {
             let mut argv = p.argv(&places);
             let program = argv.remove(0);
@@ -22,10 +28,15 @@ fn peers() -> Vec<(String, String, Vec<String>)> {
         .collect()
 }
 
-/// The peers the roster says have a pool that --workers sizes.
-fn pooled() -> Vec<String> {
+/// The roster entry of peer `id`: what it runs and takes.
+fn entry(id: &str) -> roster::Program {
     let roster = roster::Roster::load().expect("roster.toml");
-    roster.peers().filter(|p| p.has_pool()).map(|p| p.id.clone()).collect()
+    roster.program(id).expect("in the roster").clone()
+}
+
+/// The peers (of those tested) the roster says have a pool that --workers sizes.
+fn pooled() -> Vec<String> {
+    peers().into_iter().map(|p| p.0).filter(|id| entry(id).has_pool()).collect()
 }
 
 fn run_peer(program: &str, leading: &[String], args: &[&str]) -> testkit::Outcome {
@@ -38,32 +49,75 @@ fn leading(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
+/// The README's recipe ("Adding a model or a peer"), followed: a peer of a few lines on
+/// contract.py that runs sleep alone (`tests/fixtures/py_sleep_only.py`), added to a copy of
+/// the roster, passes `bench conform --program` and every test of this file that applies to
+/// it — this binary, run again on that roster and that peer alone.
+#[test]
+fn a_partial_peer_added_by_the_recipe_passes_conform_and_the_peer_tests() {
+    if std::env::var_os("CONCLAB_PEERS_ONLY").is_some() {
+        return; // the run below, on the partial peer alone
+    }
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py_sleep_only.py");
+    let entry = format!(
+        "\n[[program]]\nid = \"py-sleep-only\"\nruntime = \"python\"\n\
+         run = [\"{{python}}\", \"{}\"]\nworkloads = [\"sleep\"]\nflags = [\"timeline\"]\n\
+         install = \"make peers\"\ndoc = \"a partial peer: sleep alone\"\n",
+        fixture.display()
+    );
+    let scratch = testkit::disk_checks::Scratch::new();
+    let roster_path = scratch.path("roster.toml");
+    let roster = std::fs::read_to_string(roster::Roster::path()).expect("roster.toml") + &entry;
+    std::fs::write(&roster_path, roster).unwrap();
+    let env = [("CONCLAB_ROSTER", roster_path.clone())];
+
+    let bench = env!("CARGO_BIN_EXE_bench");
+    let conform = testkit::run_with_env(bench, &["conform", "--program", "py-sleep-only"], &env);
+    assert_eq!(conform.code, Some(0), "{}\n{}", conform.stdout, conform.stderr);
+    assert!(conform.stdout.contains("does not take not run"), "{}", conform.stdout);
+
+    let me = std::env::current_exe().expect("this test binary").display().to_string();
+    let only = [&env[..], &[("CONCLAB_PEERS_ONLY", "py-sleep-only".to_string())]].concat();
+    let tests = testkit::run_with_env(&me, &["--test-threads", "4"], &only);
+    assert_eq!(tests.code, Some(0), "{}\n{}", tests.stdout, tests.stderr);
+    assert!(tests.stdout.contains(" 0 failed"), "{}", tests.stdout);
+}
+
 // The contract's core: the same checks as every model's `contract_tests!` (and as
 // `bench conform`), one test a check so that the first failure hides none of the others.
 
 #[test]
 fn every_peer_passes_twenty_sleeping_tasks_yield_every_value() {
-    every_peer(&[], testkit::contract_checks::twenty_sleeping_tasks_yield_every_value);
+    every_peer(
+        Needs::SLEEP,
+        &[],
+        testkit::contract_checks::twenty_sleeping_tasks_yield_every_value,
+    );
 }
 
 #[test]
 fn every_peer_passes_json_report_holds_every_contract_field() {
-    every_peer(&[], testkit::contract_checks::json_report_holds_every_contract_field);
+    every_peer(Needs::SLEEP, &[], testkit::contract_checks::json_report_holds_every_contract_field);
 }
 
 #[test]
 fn every_peer_passes_human_report_is_one_line_with_the_checksum() {
-    every_peer(&[], testkit::contract_checks::human_report_is_one_line_with_the_checksum);
+    every_peer(
+        Needs::SLEEP,
+        &[],
+        testkit::contract_checks::human_report_is_one_line_with_the_checksum,
+    );
 }
 
 #[test]
 fn every_peer_passes_verbose_names_every_task_on_stderr() {
-    every_peer(&[], testkit::contract_checks::verbose_names_every_task_on_stderr);
+    every_peer(Needs::SLEEP, &[], testkit::contract_checks::verbose_names_every_task_on_stderr);
 }
 
 #[test]
 fn every_peer_passes_bad_input_exits_2_with_a_reason_and_nothing_on_stdout() {
     every_peer(
+        Needs::NOTHING,
         &[],
         testkit::contract_checks::bad_input_exits_2_with_a_reason_and_nothing_on_stdout,
     );
@@ -71,32 +125,52 @@ fn every_peer_passes_bad_input_exits_2_with_a_reason_and_nothing_on_stdout() {
 
 #[test]
 fn every_peer_passes_cpu_tasks_yield_the_known_checksum() {
-    every_peer(&[], testkit::contract_checks::cpu_tasks_yield_the_known_checksum);
+    every_peer(Needs::CPU, &[], testkit::contract_checks::cpu_tasks_yield_the_known_checksum);
 }
 
 #[test]
 fn every_peer_passes_http_tasks_get_their_values_from_the_service() {
-    every_peer(&[], testkit::contract_checks::http_tasks_get_their_values_from_the_service);
+    every_peer(
+        Needs::HTTP,
+        &[],
+        testkit::contract_checks::http_tasks_get_their_values_from_the_service,
+    );
 }
 
 #[test]
 fn every_peer_passes_chunked_responses_streamed_in_pieces_are_read_whole() {
-    every_peer(&[], testkit::contract_checks::chunked_responses_streamed_in_pieces_are_read_whole);
+    every_peer(
+        Needs::HTTP,
+        &[],
+        testkit::contract_checks::chunked_responses_streamed_in_pieces_are_read_whole,
+    );
 }
 
 #[test]
 fn every_peer_passes_refused_connection_fails_fast_with_exit_1() {
-    every_peer(&[], testkit::contract_checks::refused_connection_fails_fast_with_exit_1);
+    every_peer(
+        Needs::HTTP,
+        &[],
+        testkit::contract_checks::refused_connection_fails_fast_with_exit_1,
+    );
 }
 
 #[test]
 fn every_peer_passes_truncated_response_is_an_error_not_a_hang() {
-    every_peer(&[], testkit::contract_checks::truncated_response_is_an_error_not_a_hang);
+    every_peer(
+        Needs::HTTP,
+        &[],
+        testkit::contract_checks::truncated_response_is_an_error_not_a_hang,
+    );
 }
 
 #[test]
 fn every_peer_passes_silent_service_is_bounded_by_the_timeout() {
-    every_peer(&[], testkit::contract_checks::silent_service_is_bounded_by_the_timeout);
+    every_peer(
+        Needs::HTTP,
+        &[],
+        testkit::contract_checks::silent_service_is_bounded_by_the_timeout,
+    );
 }
 
 #[test]
@@ -112,7 +186,9 @@ fn every_peer_names_the_runner_of_each_task() {
 
 #[test]
 fn a_pool_of_goroutines_runs_four_tasks_in_two_rounds() {
-    let (_, program, lead) = peers().into_iter().find(|p| p.0 == "go-goroutines").unwrap();
+    let Some((_, program, lead)) = peers().into_iter().find(|p| p.0 == "go-goroutines") else {
+        return; // not among the peers tested (CONCLAB_PEERS_ONLY)
+    };
     let args = ["--tasks", "4", "--ms", "200", "--workers", "2", "--json"];
     let outcome = run_peer(&program, &lead, &args);
     assert_eq!(outcome.success()["workers"], 2);
@@ -144,11 +220,11 @@ fn offloading_keeps_the_python_and_node_loops_ticking() {
     }
 }
 
-/// Run a check (`testkit::serve_checks`, `testkit::disk_checks`) against every peer but
-/// `skip`; a failure names the peer.
-fn every_peer(skip: &[&str], check: fn(&str, &[&str])) {
+/// Run a check (`testkit::serve_checks`, `testkit::disk_checks`) against every peer whose
+/// roster entry takes what it `needs`, but `skip`; a failure names the peer.
+fn every_peer(needs: Needs, skip: &[&str], check: fn(&str, &[&str])) {
     for (peer, program, lead) in peers() {
-        if skip.contains(&peer.as_str()) {
+        if skip.contains(&peer.as_str()) || !needs.met_by(&entry(&peer)) {
             continue;
         }
         let outcome = std::panic::catch_unwind(|| check(&program, &leading(&lead)));
@@ -165,51 +241,80 @@ fn every_peer(skip: &[&str], check: fn(&str, &[&str])) {
 
 #[test]
 fn every_peer_serves_its_routes_on_one_keep_alive_connection() {
-    every_peer(&[], testkit::serve_checks::routes_answer_on_one_keep_alive_connection);
+    every_peer(
+        Needs::SERVE,
+        &[],
+        testkit::serve_checks::routes_answer_on_one_keep_alive_connection,
+    );
 }
 
 #[test]
 fn every_peer_answers_pipelined_requests_in_order() {
-    every_peer(&[], testkit::serve_checks::pipelined_requests_are_answered_in_order);
+    every_peer(Needs::SERVE, &[], testkit::serve_checks::pipelined_requests_are_answered_in_order);
 }
 
 #[test]
 fn every_peer_ends_http_1_0_and_connection_close_connections() {
-    every_peer(&[], testkit::serve_checks::http_1_0_and_connection_close_end_the_connection);
+    every_peer(
+        Needs::SERVE,
+        &[],
+        testkit::serve_checks::http_1_0_and_connection_close_end_the_connection,
+    );
 }
 
 #[test]
 fn every_peer_answers_an_oversized_head_431_and_garbage_400() {
-    every_peer(&[], testkit::serve_checks::an_oversized_head_gets_431_and_garbage_400);
+    every_peer(
+        Needs::SERVE,
+        &[],
+        testkit::serve_checks::an_oversized_head_gets_431_and_garbage_400,
+    );
 }
 
 #[test]
 fn every_peer_closes_a_silent_client_after_the_timeout() {
-    every_peer(&[], testkit::serve_checks::a_silent_client_is_closed_after_the_timeout);
+    every_peer(
+        Needs::SERVE,
+        &[],
+        testkit::serve_checks::a_silent_client_is_closed_after_the_timeout,
+    );
 }
 
 #[test]
 fn every_peer_survives_a_reset_client() {
-    every_peer(&[], testkit::serve_checks::a_reset_client_leaves_the_server_serving);
+    every_peer(Needs::SERVE, &[], testkit::serve_checks::a_reset_client_leaves_the_server_serving);
 }
 
 #[test]
 fn every_peer_finishes_the_request_in_flight_on_sigterm_and_reports() {
-    every_peer(&[], testkit::serve_checks::sigterm_finishes_the_request_in_flight_and_reports);
+    every_peer(
+        Needs::SERVE,
+        &[],
+        testkit::serve_checks::sigterm_finishes_the_request_in_flight_and_reports,
+    );
 }
 
 #[test]
 fn every_concurrent_peer_serves_fifty_clients_at_once() {
-    every_peer(&["py-serial"], testkit::serve_checks::fifty_clients_are_served_at_once);
+    every_peer(
+        Needs::SERVE,
+        &["py-serial"],
+        testkit::serve_checks::fifty_clients_are_served_at_once,
+    );
 }
 
 #[test]
 fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
     for (peer, program, lead) in peers() {
         let lead = leading(&lead);
+        if !Needs::SLEEP_TIMELINE.met_by(&entry(&peer)) {
+            continue;
+        }
         let sleep = testkit::timeline_of(&program, &lead, &["--tasks", "4", "--ms", "50"], 4);
-        let cpu = ["--workload", "cpu", "--tasks", "3", "--work", "1000"];
-        testkit::timeline_of(&program, &lead, &cpu, 3);
+        if entry(&peer).runs(Workload::Cpu) {
+            let cpu = ["--workload", "cpu", "--tasks", "3", "--work", "1000"];
+            testkit::timeline_of(&program, &lead, &cpu, 3);
+        }
         // Every peer but the serial one runs the four sleeps at once.
         assert_eq!(testkit::any_overlap(&sleep), peer != "py-serial", "{peer}: {sleep:?}");
     }
@@ -217,7 +322,7 @@ fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
 
 #[test]
 fn every_peer_reads_the_right_blocks_direct_and_buffered() {
-    every_peer(&[], |program, lead| {
+    every_peer(Needs::DISK, &[], |program, lead| {
         testkit::disk_checks::reads_yield_the_checksum(program, lead, &[])
     });
 }
@@ -225,60 +330,78 @@ fn every_peer_reads_the_right_blocks_direct_and_buffered() {
 #[test]
 fn every_peer_with_a_file_pool_reads_the_right_blocks_with_workers() {
     // py-serial reads one block at a time: it has no pool to size.
-    every_peer(&["py-serial"], |program, lead| {
+    every_peer(Needs::DISK, &["py-serial"], |program, lead| {
         testkit::disk_checks::reads_yield_the_checksum(program, lead, &["--workers", "3"])
     });
 }
 
 #[test]
 fn every_peer_writes_blocks_that_read_back_as_the_definition() {
-    every_peer(&[], testkit::disk_checks::writes_read_back_as_the_definition);
+    every_peer(Needs::DISK, &[], testkit::disk_checks::writes_read_back_as_the_definition);
 }
 
 #[test]
 fn every_peer_makes_a_missing_file_from_the_definition() {
-    every_peer(&[], testkit::disk_checks::a_missing_file_is_made_from_the_definition);
+    every_peer(Needs::DISK, &[], testkit::disk_checks::a_missing_file_is_made_from_the_definition);
 }
 
 #[test]
 fn every_peer_refuses_bad_disk_input_and_unusable_files() {
-    every_peer(&[], testkit::disk_checks::bad_disk_input_exits_2);
-    every_peer(&[], testkit::disk_checks::an_unusable_file_exits_1_naming_it);
+    every_peer(Needs::DISK, &[], testkit::disk_checks::bad_disk_input_exits_2);
+    every_peer(Needs::DISK, &[], testkit::disk_checks::an_unusable_file_exits_1_naming_it);
 }
 
 #[test]
 fn every_peer_leaves_the_timeline_file_untouched_when_it_refuses_its_arguments() {
-    every_peer(&[], testkit::cli_checks::a_rejected_command_leaves_the_timeline_file_untouched);
+    every_peer(
+        Needs::flag(&[Flag::Timeline]),
+        &[],
+        testkit::cli_checks::a_rejected_command_leaves_the_timeline_file_untouched,
+    );
 }
 
 #[test]
 fn every_peer_refuses_a_flag_that_does_not_apply_saying_why() {
-    every_peer(&[], testkit::cli_checks::a_flag_that_does_not_apply_is_refused_saying_why);
+    every_peer(
+        Needs::NOTHING,
+        &[],
+        testkit::cli_checks::a_flag_that_does_not_apply_is_refused_saying_why,
+    );
+    every_peer(
+        Needs::CPU,
+        &[],
+        testkit::cli_checks::a_flag_that_does_not_apply_to_cpu_is_refused_saying_why,
+    );
+    every_peer(
+        Needs::SERVE,
+        &[],
+        testkit::cli_checks::a_flag_that_does_not_apply_to_serving_is_refused_saying_why,
+    );
 }
 
 #[test]
 fn every_peer_gives_a_bind_error_the_models_advice() {
-    every_peer(&[], testkit::cli_checks::a_bind_error_gets_a_bind_error_s_advice);
+    every_peer(Needs::SERVE, &[], testkit::cli_checks::a_bind_error_gets_a_bind_error_s_advice);
 }
 
 #[test]
 fn every_peer_fails_a_host_no_resolver_knows_with_exit_1() {
-    every_peer(&[], testkit::cli_checks::a_host_no_resolver_knows_exits_1_naming_it);
+    every_peer(Needs::DB, &[], testkit::cli_checks::a_host_no_resolver_knows_exits_1_naming_it);
 }
 
 #[test]
 fn every_peer_prints_its_version() {
-    every_peer(&[], testkit::cli_checks::version_is_one_line_and_exit_0);
+    every_peer(Needs::NOTHING, &[], testkit::cli_checks::version_is_one_line_and_exit_0);
 }
 
 #[test]
 fn no_peer_prints_a_password() {
-    every_peer(&[], testkit::cli_checks::a_password_is_never_printed);
+    every_peer(Needs::NOTHING, &[], testkit::cli_checks::a_password_is_never_printed);
 }
 
 #[test]
 fn every_peer_ends_a_run_at_once_on_a_signal() {
-    every_peer(&[], |program, lead| {
+    every_peer(Needs::SLEEP_TIMELINE, &[], |program, lead| {
         testkit::signal_checks::a_signal_ends_a_run_at_once(program, lead, &[]);
     });
     let pooled = pooled();
@@ -296,7 +419,7 @@ fn every_peer_ends_a_run_at_once_on_a_signal() {
 
 #[test]
 fn every_peer_refuses_a_pool_no_machine_can_hold() {
-    every_peer(&[], testkit::pool_checks::a_pool_no_machine_can_hold_is_bad_input);
+    every_peer(Needs::DB, &[], testkit::pool_checks::a_pool_no_machine_can_hold_is_bad_input);
 }
 
 /// The peers whose pool is of threads or processes (a goroutine or a greenlet is neither)
@@ -309,36 +432,41 @@ fn every_peer_refuses_a_pool_past_a_limit_before_it_starts() {
         eprintln!("skipped: RLIMIT_NPROC does not bind root; the non-root run checks this");
         return;
     }
-    let others = ["py-serial", "py-asyncio", "py-uvloop", "py-gevent", "go-goroutines"];
-    every_peer(&[&others[..], &["node-promises"]].concat(), |program, lead| {
+    let not_os_workers = ["py-gevent", "go-goroutines"];
+    for peer in pooled().into_iter().filter(|p| !not_os_workers.contains(&p.as_str())) {
+        let (_, program, lead) = peers().into_iter().find(|p| p.0 == peer).unwrap();
         testkit::pool_checks::a_pool_past_a_limit_is_refused_before_it_starts(
-            program,
-            lead,
+            &program,
+            &leading(&lead),
             &["--ms", "100"],
         );
-    });
+    }
 }
 
 #[test]
 fn every_peer_names_a_bad_parameter_in_its_400() {
-    every_peer(&[], testkit::serve_checks::a_bad_parameter_is_named_in_the_answer);
+    every_peer(Needs::SERVE, &[], testkit::serve_checks::a_bad_parameter_is_named_in_the_answer);
 }
 
 #[test]
 fn every_peer_reports_the_port_bound_and_counts_4xx_apart() {
-    every_peer(&[], testkit::serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart);
+    every_peer(
+        Needs::SERVE,
+        &[],
+        testkit::serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart,
+    );
 }
 
 #[test]
 fn every_peer_passes_the_token_round_every_ring() {
-    every_peer(&[], |program, lead| {
+    every_peer(Needs::BRIGADE, &[], |program, lead| {
         testkit::brigade_checks::the_token_goes_round_every_ring(program, lead, &[])
     });
 }
 
 #[test]
 fn every_peer_refuses_what_does_not_apply_to_the_ring() {
-    every_peer(&[], |program, lead| {
+    every_peer(Needs::BRIGADE, &[], |program, lead| {
         testkit::brigade_checks::what_does_not_apply_to_the_ring_is_refused(program, lead, false)
     });
     for peer in pooled() {
@@ -353,34 +481,34 @@ fn every_peer_refuses_what_does_not_apply_to_the_ring() {
 
 #[test]
 fn every_peer_queries_postgres_with_and_without_a_pool() {
-    every_peer(&[], testkit::db_checks::queries_yield_the_checksum);
+    every_peer(Needs::DB, &[], testkit::db_checks::queries_yield_the_checksum);
 }
 
 #[test]
 fn every_peer_writes_rows_returning_the_same_values() {
-    every_peer(&[], testkit::db_checks::writes_return_the_same_values);
+    every_peer(Needs::DB, &[], testkit::db_checks::writes_return_the_same_values);
 }
 
 #[test]
 fn every_peer_logs_in_by_scram_and_names_a_refused_login() {
-    every_peer(&[], testkit::db_checks::logins_by_scram_and_their_refusals);
+    every_peer(Needs::DB, &[], testkit::db_checks::logins_by_scram_and_their_refusals);
 }
 
 #[test]
 fn every_peer_rejects_a_bad_db_url_with_exit_2() {
-    every_peer(&[], testkit::db_checks::bad_db_input_exits_2);
+    every_peer(Needs::DB, &[], testkit::db_checks::bad_db_input_exits_2);
 }
 
 #[test]
 fn every_peer_fails_a_missing_row_naming_it() {
-    every_peer(&[], testkit::db_checks::a_missing_row_fails_naming_it);
+    every_peer(Needs::DB, &[], testkit::db_checks::a_missing_row_fails_naming_it);
 }
 
 #[test]
 fn every_peer_names_max_connections_when_past_it() {
     // The executors' default pools are a few workers; asked for 130, they hold 130
     // connections at once, as the others do with a connection per task.
-    every_peer(&["py-serial"], |program, lead| {
+    every_peer(Needs::DB, &["py-serial"], |program, lead| {
         let pooled =
             lead.iter().any(|a| a.ends_with("py_threads.py") || a.ends_with("py_processes.py"));
         let more: &[&str] = if pooled { &["--workers", "130"] } else { &[] };
@@ -390,12 +518,12 @@ fn every_peer_names_max_connections_when_past_it() {
 
 #[test]
 fn every_peer_fails_a_query_past_its_timeout() {
-    every_peer(&[], testkit::db_checks::a_query_past_its_timeout_fails);
+    every_peer(Needs::DB, &[], testkit::db_checks::a_query_past_its_timeout_fails);
 }
 
 #[test]
 fn every_peer_fails_every_task_when_the_server_stops() {
-    every_peer(&[], testkit::db_checks::a_server_that_stops_fails_every_task);
+    every_peer(Needs::DB, &[], testkit::db_checks::a_server_that_stops_fails_every_task);
 }
 
 /// Each peer the roster says crawls, with `--workers 20` where it sizes its requests in

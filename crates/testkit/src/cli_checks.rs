@@ -38,17 +38,52 @@ pub fn a_rejected_command_leaves_the_timeline_file_untouched(program: &str, lead
     assert!(!std::path::Path::new(&missing).exists(), "a rejected command made {missing}");
 }
 
-/// A flag that would be ignored in the mode chosen is refused, saying where it belongs.
+/// A flag that would be ignored in the mode chosen is refused, saying where it belongs: on
+/// the sleep workload, which every program runs.
 pub fn a_flag_that_does_not_apply_is_refused_saying_why(program: &str, lead: &[&str]) {
-    for (args, says) in [
-        (&["--serve", "127.0.0.1:0", "--tasks", "5"][..], "--tasks does not apply to --serve"),
-        (&["--serve", "127.0.0.1:0", "--workload", "cpu"], "--workload does not apply to --serve"),
-        (&["--serve", "127.0.0.1:0", "--ms", "5"], "--ms does not apply to --serve"),
-        (&["--workload", "cpu", "--ms", "5"], "--ms does not apply to the cpu workload"),
-        (&["--work", "5"], "--work does not apply to the sleep workload"),
-        (&["--addr", "127.0.0.1:1"], "--addr does not apply to the sleep workload"),
-        (&["--workload", "cpu", "--timeout-ms", "5"], "--timeout-ms does not apply to the cpu"),
-    ] {
+    flags_refused_saying_why(
+        program,
+        lead,
+        &[
+            (&["--work", "5"][..], "--work does not apply to the sleep workload"),
+            (&["--addr", "127.0.0.1:1"], "--addr does not apply to the sleep workload"),
+            (&["--timeout-ms", "5"], "--timeout-ms does not apply to the sleep workload"),
+            (&["--laps", "3"], "--laps does not apply to the sleep workload"),
+        ],
+    );
+}
+
+/// The same on the cpu workload: `--ms` is a sleep's, not a hash's.
+pub fn a_flag_that_does_not_apply_to_cpu_is_refused_saying_why(program: &str, lead: &[&str]) {
+    flags_refused_saying_why(
+        program,
+        lead,
+        &[
+            (&["--workload", "cpu", "--ms", "5"][..], "--ms does not apply to the cpu workload"),
+            (&["--workload", "cpu", "--timeout-ms", "5"], "--timeout-ms does not apply to the cpu"),
+        ],
+    );
+}
+
+/// In a program that serves: a flag of running tasks given with `--serve` is refused,
+/// saying it belongs to running tasks.
+pub fn a_flag_that_does_not_apply_to_serving_is_refused_saying_why(program: &str, lead: &[&str]) {
+    flags_refused_saying_why(
+        program,
+        lead,
+        &[
+            (&["--serve", "127.0.0.1:0", "--tasks", "5"][..], "--tasks does not apply to --serve"),
+            (
+                &["--serve", "127.0.0.1:0", "--workload", "cpu"],
+                "--workload does not apply to --serve",
+            ),
+            (&["--serve", "127.0.0.1:0", "--ms", "5"], "--ms does not apply to --serve"),
+        ],
+    );
+}
+
+fn flags_refused_saying_why(program: &str, lead: &[&str], cases: &[(&[&str], &str)]) {
+    for &(args, says) in cases {
         let outcome = run(program, lead, args);
         refused(&outcome, &format!("{args:?}"));
         assert!(outcome.stderr.contains(says), "{args:?}: {}", outcome.stderr);

@@ -3,7 +3,7 @@
 //! Each takes the program and its leading arguments (a Python peer's script, say), so that
 //! the models' suites, the peers' tests and `bench conform` share them.
 
-use crate::{run, Outcome};
+use crate::{run, Needs, Outcome};
 
 fn run_with(program: &str, lead: &[&str], args: &[&str]) -> Outcome {
     run(program, &[lead, args].concat())
@@ -39,6 +39,10 @@ pub fn human_report_is_one_line_with_the_checksum(program: &str, lead: &[&str]) 
 /// `--timeline`: a span per task, sleep and cpu.
 pub fn timeline_has_a_span_per_task(program: &str, lead: &[&str]) {
     crate::timeline_of(program, lead, &["--tasks", "4", "--ms", "50"], 4);
+}
+
+/// The same for cpu tasks, whose spans the runners' names tell apart.
+pub fn cpu_timeline_has_a_span_per_task(program: &str, lead: &[&str]) {
     crate::timeline_of(program, lead, &["--workload", "cpu", "--tasks", "3", "--work", "1000"], 3);
 }
 
@@ -115,29 +119,65 @@ pub fn silent_service_is_bounded_by_the_timeout(program: &str, lead: &[&str]) {
 /// A check: it panics, saying why, if the program (with its leading arguments) fails it.
 pub type Check = fn(&str, &[&str]);
 
-/// Every check above, by name, in the order the contract states them: what `bench conform`
-/// runs first for any program.
-pub const CHECKS: [(&str, Check); 13] = [
-    ("twenty_sleeping_tasks_yield_every_value", twenty_sleeping_tasks_yield_every_value),
-    ("json_report_holds_every_contract_field", json_report_holds_every_contract_field),
-    ("human_report_is_one_line_with_the_checksum", human_report_is_one_line_with_the_checksum),
-    ("timeline_has_a_span_per_task", timeline_has_a_span_per_task),
-    ("verbose_names_every_task_on_stderr", verbose_names_every_task_on_stderr),
+/// Every check above, by name and what it needs of a program, in the order the contract
+/// states them: what `bench conform` runs first for any program.
+pub const CHECKS: [(&str, Needs, Check); 14] = [
+    (
+        "twenty_sleeping_tasks_yield_every_value",
+        Needs::SLEEP,
+        twenty_sleeping_tasks_yield_every_value,
+    ),
+    (
+        "json_report_holds_every_contract_field",
+        Needs::SLEEP,
+        json_report_holds_every_contract_field,
+    ),
+    (
+        "human_report_is_one_line_with_the_checksum",
+        Needs::SLEEP,
+        human_report_is_one_line_with_the_checksum,
+    ),
+    ("timeline_has_a_span_per_task", Needs::SLEEP_TIMELINE, timeline_has_a_span_per_task),
+    (
+        "cpu_timeline_has_a_span_per_task",
+        Needs { workloads: &[roster::Workload::Cpu], flags: &[roster::Flag::Timeline] },
+        cpu_timeline_has_a_span_per_task,
+    ),
+    ("verbose_names_every_task_on_stderr", Needs::SLEEP, verbose_names_every_task_on_stderr),
     (
         "bad_input_exits_2_with_a_reason_and_nothing_on_stdout",
+        Needs::NOTHING,
         bad_input_exits_2_with_a_reason_and_nothing_on_stdout,
     ),
-    ("cpu_tasks_yield_the_known_checksum", cpu_tasks_yield_the_known_checksum),
-    ("http_tasks_get_their_values_from_the_service", http_tasks_get_their_values_from_the_service),
+    ("cpu_tasks_yield_the_known_checksum", Needs::CPU, cpu_tasks_yield_the_known_checksum),
+    (
+        "http_tasks_get_their_values_from_the_service",
+        Needs::HTTP,
+        http_tasks_get_their_values_from_the_service,
+    ),
     (
         "chunked_responses_streamed_in_pieces_are_read_whole",
+        Needs::HTTP,
         chunked_responses_streamed_in_pieces_are_read_whole,
     ),
-    ("refused_connection_fails_fast_with_exit_1", refused_connection_fails_fast_with_exit_1),
-    ("truncated_response_is_an_error_not_a_hang", truncated_response_is_an_error_not_a_hang),
-    ("silent_service_is_bounded_by_the_timeout", silent_service_is_bounded_by_the_timeout),
+    (
+        "refused_connection_fails_fast_with_exit_1",
+        Needs::HTTP,
+        refused_connection_fails_fast_with_exit_1,
+    ),
+    (
+        "truncated_response_is_an_error_not_a_hang",
+        Needs::HTTP,
+        truncated_response_is_an_error_not_a_hang,
+    ),
+    (
+        "silent_service_is_bounded_by_the_timeout",
+        Needs::HTTP,
+        silent_service_is_bounded_by_the_timeout,
+    ),
     (
         "a_rejected_command_leaves_the_timeline_file_untouched",
+        Needs::flag(&[roster::Flag::Timeline]),
         crate::cli_checks::a_rejected_command_leaves_the_timeline_file_untouched,
     ),
 ];

@@ -22,6 +22,8 @@
 //! - [`cli_checks`]: what every command line must do for a newcomer: no file touched before
 //!   its arguments are accepted, no flag silently ignored, clap's suggestions kept, bind
 //!   errors told apart.
+//! - [`needs`]: what a check needs of a program — workloads, flags — read from its roster
+//!   entry, so that a partial program is checked on what it takes.
 //! - [`pool_checks`]: what every pool does with a size the machine cannot give: bad input
 //!   past any machine, refused before it starts past this one's limits.
 //! - [`signal_checks`]: Ctrl-C and SIGTERM end a run at once, leaving nothing behind.
@@ -52,6 +54,7 @@ pub mod contract_checks;
 pub mod crawl_checks;
 pub mod db_checks;
 pub mod disk_checks;
+pub mod needs;
 pub mod pool_checks;
 pub mod postgres;
 pub mod run;
@@ -60,6 +63,7 @@ pub mod servers;
 pub mod serving;
 pub mod signal_checks;
 pub mod suites;
+pub use needs::Needs;
 pub use roster;
 
 /// The suites a model passes, in one line:

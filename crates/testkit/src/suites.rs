@@ -55,6 +55,7 @@ macro_rules! contract_tests {
             #[test]
             fn timeline_has_a_span_per_task_on_the_runner_verbose_names() {
                 check::timeline_has_a_span_per_task(BIN, &[]);
+                check::cpu_timeline_has_a_span_per_task(BIN, &[]);
             }
 
             #[test]
@@ -75,6 +76,18 @@ macro_rules! contract_tests {
             #[test]
             fn a_flag_that_does_not_apply_is_refused_saying_why() {
                 $crate::cli_checks::a_flag_that_does_not_apply_is_refused_saying_why(BIN, &[]);
+                $crate::cli_checks::a_flag_that_does_not_apply_to_cpu_is_refused_saying_why(
+                    BIN,
+                    &[],
+                );
+            }
+
+            #[test]
+            fn a_flag_that_does_not_apply_to_serving_is_refused_saying_why() {
+                $crate::cli_checks::a_flag_that_does_not_apply_to_serving_is_refused_saying_why(
+                    BIN,
+                    &[],
+                );
             }
 
             #[test]

@@ -71,6 +71,8 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     }
     if args.workload == workload::Workload::Crawl {
         let headroom = headroom(Worker::Thread);
+        let workers = args.workers.unwrap_or(workload::crawl::DEFAULT_WORKERS);
+        headroom.admit(workers.into(), "worker threads (--workers)")?;
         let start = |count, job| start_thread(count, &headroom, job);
         return Ok(crawl::run(args, tally, &start).finish());
     }
