@@ -220,6 +220,8 @@ def parse_args(model, needs=BLOCKING_NEEDS):
         sys.exit(f"Error: {model} needs the Python package {package} for "
                  f"{'--serve' if args.serve else 'the ' + args.workload + ' workload'}, and "
                  "it is not installed: `make peers` installs it into .venv/")
+    if on_db and args.workers and model != "py-processes":  # whose workers hold their own
+        admit(args.workers, "connections")
     if not args.serve:  # a server stops on its own terms: "serving.py"
         _die_on_signals()
     if args.timeline is not None:
@@ -295,10 +297,11 @@ def _read_number(path):
 
 
 def admit(workers, kind):
-    """Refuse, before the first starts, a pool of `workers` threads or processes (`kind`)
-    that would cross a limit of the machine: exit 1, naming the limit and what to raise it
-    to, as the Rust models do (crates/workload/src/limits.rs). A thread of CPython's takes
-    two mappings (its stack and guard page); a process, a task id."""
+    """Refuse, before the first starts, a pool of `workers` threads, processes or db
+    connections (`kind`) that would cross a limit of the machine: exit 1, naming the limit
+    and what to raise it to, as the Rust models do (crates/workload/src/limits.rs). A thread
+    of CPython's takes two mappings (its stack and guard page) and a task id; a process, a
+    task id; a connection, a descriptor."""
     running = None
     try:
         with open("/proc/loadavg") as f:
@@ -306,6 +309,12 @@ def admit(workers, kind):
     except (OSError, ValueError, IndexError):
         pass
     limits = []  # (room, name and use, in use, per worker)
+    if kind == "connections":  # a descriptor each, under the soft RLIMIT_NOFILE
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        open_now = len(os.listdir("/proc/self/fd")) + 64  # and a margin for its own files
+        if soft != resource.RLIM_INFINITY:
+            limits.append((soft - open_now, f"RLIMIT_NOFILE (`ulimit -n` = {soft}; "
+                           f"{open_now - 64} descriptors open)", open_now, 1))
     if kind == "threads":
         most = _read_number("/proc/sys/vm/max_map_count")
         if most is not None:
@@ -315,12 +324,14 @@ def admit(workers, kind):
                            f"{in_use - 1024} mappings in use, 2 per thread)", in_use, 2))
     for path, name in (("/proc/sys/kernel/threads-max", "kernel.threads-max"),
                        ("/proc/sys/kernel/pid_max", "kernel.pid_max")):
+        if kind == "connections":
+            break
         most = _read_number(path)
         if most is not None and running is not None:
             limits.append((most - running, f"{name} ({most}; {running} threads in use "
                            "system-wide)", running, 1))
     soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
-    if soft != resource.RLIM_INFINITY and os.geteuid() != 0:
+    if kind != "connections" and soft != resource.RLIM_INFINITY and os.geteuid() != 0:
         mine = _threads_of(os.getuid())
         limits.append((soft - mine, f"RLIMIT_NPROC (`ulimit -u` = {soft}; {mine} of this "
                        "user's threads in use)", mine, 1))
@@ -328,7 +339,8 @@ def admit(workers, kind):
         return
     room, limit, in_use, per = min(limits)
     if workers > room:
-        print(f"Error: {workers} worker {kind} (--workers) cannot start: {max(room, 0)} more fit "
+        what = "db connections" if kind == "connections" else f"worker {kind}"
+        print(f"Error: {workers} {what} (--workers) cannot start: {max(room, 0)} more fit "
               f"under the limit — limit to raise: {limit}, to at least {in_use + workers * per}",
               file=sys.stderr)
         sys.exit(1)

@@ -27,6 +27,29 @@ const USAGE =
   "[--json] [--verbose]";
 const MAX_BODY = 64 * 1024;
 const MOST_MS = 86_400_000;
+/**
+ * Refuse, before any opens, a pool of `n` db connections that RLIMIT_NOFILE (soft; read from
+ * /proc/self/limits, which Node has no call for) cannot hold: exit 1, naming the limit and
+ * what to raise it to, as the Rust models do.
+ */
+function admitConnections(n) {
+  let soft, open;
+  try {
+    const line = fs.readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    soft = Number(line.split(/\s+/)[3]);
+    open = fs.readdirSync("/proc/self/fd").length;
+  } catch {
+    return;
+  }
+  const inUse = open + 64; // and a margin for its own files
+  if (Number.isFinite(soft) && n > soft - inUse) {
+    process.stderr.write(`Error: ${n} db connections (--workers) cannot start: ${Math.max(soft - inUse, 0)} more ` +
+      `fit under the limit — limit to raise: RLIMIT_NOFILE (\`ulimit -n\` = ${soft}; ${open} descriptors open), ` +
+      `to at least ${inUse + n}\n`);
+    process.exit(1);
+  }
+}
+
 // --workers: at most PID_MAX_LIMIT, the most threads or processes Linux can run.
 const MOST_WORKERS = 4_194_304;
 
@@ -133,6 +156,7 @@ function contractArgs() {
     args.rows = parsed.rows === undefined ? 100000 : number("rows", 1);
     if (args.rows > 2147483647) reject(`--rows: ${args.rows} is above 2147483647 (items.id is an int)`);
     args.workers = parsed.workers === undefined ? null : workers();
+    if (args.workers !== null) admitConnections(args.workers);
   }
   // crawl: --workers is the requests in flight, W workers on the loop.
   const onCrawl = args.workload === "crawl" && parsed.serve === undefined;

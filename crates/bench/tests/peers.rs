@@ -418,6 +418,16 @@ fn every_peer_ends_a_run_at_once_on_a_signal() {
 }
 
 #[test]
+fn every_peer_refuses_a_pool_of_connections_past_rlimit_nofile() {
+    // py-processes' connections are its workers', a descriptor table each.
+    every_peer(
+        Needs::DB,
+        &["py-processes"],
+        testkit::pool_checks::a_pool_of_connections_past_rlimit_nofile_is_refused,
+    );
+}
+
+#[test]
 fn every_peer_refuses_a_pool_no_machine_can_hold() {
     every_peer(Needs::DB, &[], testkit::pool_checks::a_pool_no_machine_can_hold_is_bad_input);
 }

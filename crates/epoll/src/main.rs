@@ -45,7 +45,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
-    workload::task::prepare(args)?;
+    workload::task::prepare(args, workload::task::Holds::Here)?;
     let mut event_loop = EventLoop::new(MODEL, *args, parts::start)?;
     let mut events = Events::with_capacity(1024);
     while event_loop.tasks.unfinished > 0 {

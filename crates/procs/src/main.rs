@@ -62,7 +62,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
-    task::prepare(args)?;
+    task::prepare(args, task::Holds::InChildren)?;
     let processes = args.workers.unwrap_or(args.tasks);
     let mut tally = Tally::start(MODEL, args, Width::one_each(processes));
     if args.workload == workload::Workload::Brigade {

@@ -61,7 +61,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
-    workload::task::prepare(args)?;
+    workload::task::prepare(args, workload::task::Holds::Here)?;
     let queues = match queues::open() {
         Ok(queues) => queues,
         Err(no_ring) => {

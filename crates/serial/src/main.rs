@@ -52,7 +52,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
-    task::prepare(args)?;
+    task::prepare(args, task::Holds::Here)?;
     // Every task runs on this one thread, one at a time.
     let mut tally = Tally::start(MODEL, args, Width::one_each(1));
     if args.workload == workload::Workload::Brigade {

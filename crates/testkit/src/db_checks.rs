@@ -191,6 +191,15 @@ macro_rules! db_tests {
             }
 
             #[test]
+            fn a_pool_of_connections_past_rlimit_nofile_is_refused() {
+                $crate::unless_it_runs!($bin, Db);
+                if $bin == "procs" {
+                    return; // its connections are its children's, a descriptor table each
+                }
+                $crate::pool_checks::a_pool_of_connections_past_rlimit_nofile_is_refused(BIN, &[]);
+            }
+
+            #[test]
             fn a_missing_row_fails_naming_it() {
                 $crate::unless_it_runs!($bin, Db);
                 check::a_missing_row_fails_naming_it(BIN, &[]);

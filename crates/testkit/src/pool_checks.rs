@@ -1,4 +1,5 @@
-//! What every pool must do with a size the machine cannot give (`CONTRACT.md`, `--workers`):
+//! What every pool must do with a size the machine cannot give (`CONTRACT.md`, `--workers`),
+//! of threads, processes or db connections:
 //! a size no Linux machine can run is bad input (exit 2), and a pool past a limit of this one
 //! is refused before its first worker starts (exit 1, naming the limit and what to raise it
 //! to) — never an abort, a panic or a traceback, and nothing left running. Each check takes
@@ -38,6 +39,21 @@ pub fn a_pool_past_a_limit_is_refused_before_it_starts(
     assert!(said.contains("RLIMIT_NPROC") && said.contains("to at least"), "{said}");
     unbroken(said);
     assert_eq!(outcome.processes_left(), Vec::<String>::new());
+}
+
+/// With RLIMIT_NOFILE at 100, a pool of 500 db connections is refused before the first
+/// connects: exit 1, one line naming RLIMIT_NOFILE and the value to raise it to. (For a
+/// program whose connections are held in the processes it forks, not its own: skip it.)
+pub fn a_pool_of_connections_past_rlimit_nofile_is_refused(program: &str, lead: &[&str]) {
+    let args = ["--workload", "db", "--workers", "500", "--tasks", "500"];
+    let url = ["--db-url", "postgres://conclab@127.0.0.1:1/conclab"];
+    let outcome = crate::run_with_nofile_limit(program, &[lead, &args, &url].concat(), 100);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    let said = outcome.stderr.trim();
+    assert_eq!(said.lines().count(), 1, "one line: {said}");
+    assert!(said.contains("500 db connections (--workers) cannot start"), "{said}");
+    assert!(said.contains("RLIMIT_NOFILE") && said.contains("to at least"), "{said}");
+    unbroken(said);
 }
 
 /// No sign of a crash in what a program said: Rust's panic or abort, a Python traceback, a

@@ -111,7 +111,7 @@ fn runtime(args: &Args) -> Result<(tokio::runtime::Runtime, Width), Box<dyn Erro
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
-    workload::task::prepare(args)?;
+    workload::task::prepare(args, workload::task::Holds::Here)?;
     let (runtime, width) = runtime(args)?;
     runtime.block_on(async {
         // Waiting tasks do not hold a worker, so all N can wait at once; reads hold a thread.

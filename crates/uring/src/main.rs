@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
-    workload::task::prepare(args)?;
+    workload::task::prepare(args, workload::task::Holds::Here)?;
     tokio_uring::builder().entries(4096).start(async {
         // Waiting tasks cost the one thread nothing, so all N can wait at once; on disk,
         // --workers caps the operations in flight.

@@ -115,6 +115,21 @@ pub fn mapping_headroom() -> Option<Headroom> {
     Some(Headroom::of(max, in_use, MAPPINGS_PER_THREAD, limit))
 }
 
+/// Descriptors this process may still open for itself (the data file, pipes, the loop's
+/// own) besides the ones a pool holds.
+const DESCRIPTOR_MARGIN: u64 = 64;
+
+/// The headroom RLIMIT_NOFILE leaves for a pool's descriptors (a connection each): its hard
+/// limit, which the models raise the soft one to, less the descriptors open now; `None`
+/// where it cannot be read.
+pub fn descriptor_headroom() -> Option<Headroom> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let open = fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+    let limit = format!("RLIMIT_NOFILE (`ulimit -n`, hard limit {hard}; {open} descriptors open)");
+    Some(Headroom::of(hard, open + DESCRIPTOR_MARGIN, 1, limit))
+}
+
 /// A thread's stack: std's 2 MiB, or `RUST_MIN_STACK`, and its guard page.
 fn stack_bytes() -> u64 {
     let stack = std::env::var("RUST_MIN_STACK").ok().and_then(|s| s.parse().ok());

@@ -53,11 +53,26 @@ pub fn expected_checksum(args: &Args) -> u64 {
         .fold(0u64, u64::wrapping_add)
 }
 
+/// Where a model's tasks hold their connections: in this process, or in the children it
+/// forks (`procs`), each of which has descriptors of its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Holds {
+    Here,
+    InChildren,
+}
+
 /// What every model does before its first task: raise the descriptor limit (each socket is
-/// one), and for disk open the data file, once for the whole process — forked children and
-/// every thread share the descriptor, which `pread` and `pwrite` use without a file offset.
-pub fn prepare(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+/// one), refuse a pool of db connections (`--workers`) the limit cannot hold where they are
+/// held `here`, and for disk open the data file, once for the whole process — forked
+/// children and every thread share the descriptor, which `pread` and `pwrite` use without a
+/// file offset.
+pub fn prepare(args: &Args, holds: Holds) -> Result<(), Box<dyn std::error::Error>> {
     crate::measure::raise_nofile_limit()?;
+    if let (Workload::Db, Some(workers), Holds::Here) = (args.workload, args.workers, holds) {
+        if let Some(headroom) = crate::limits::descriptor_headroom() {
+            headroom.admit(workers.into(), "db connections (--workers)")?;
+        }
+    }
     if args.workload == Workload::Disk {
         disk::open_once(args)?;
     }

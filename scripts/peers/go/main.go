@@ -31,6 +31,23 @@ import (
 // mostMs is the longest wait --ms and --timeout-ms take: a day.
 const mostMs = 86_400_000
 
+// admitConnections refuses, before any opens, a pool of n db connections that RLIMIT_NOFILE
+// cannot hold (a descriptor each; Go raises the soft limit to the hard one at start): exit
+// 1, naming the limit and what to raise it to, as the Rust models do.
+func admitConnections(n int) {
+	var limit syscall.Rlimit
+	open, err := os.ReadDir("/proc/self/fd")
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit) != nil || err != nil {
+		return
+	}
+	inUse := len(open) + 64 // and a margin for its own files
+	if room := int(limit.Cur) - inUse; n > room {
+		fmt.Fprintf(os.Stderr, "Error: %d db connections (--workers) cannot start: %d more fit under the limit — limit to raise: RLIMIT_NOFILE (`ulimit -n` = %d; %d descriptors open), to at least %d\n",
+			n, max(room, 0), limit.Cur, len(open), inUse+n)
+		os.Exit(1)
+	}
+}
+
 // mostWorkers is the largest --workers: PID_MAX_LIMIT, the most threads or processes Linux
 // can run, whatever its settings.
 const mostWorkers = 4_194_304
@@ -179,6 +196,9 @@ func parseArgs() args {
 		var why string
 		if a.db, why = parseDbURL(*dbURLText); why != "" {
 			reject("--db-url: " + why)
+		}
+		if a.workers > 0 {
+			admitConnections(a.workers)
 		}
 	}
 	if a.workload == "brigade" && a.workers > 0 {
