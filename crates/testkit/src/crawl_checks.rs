@@ -178,6 +178,15 @@ macro_rules! crawl_tests {
                 }
             }
 
+            $crate::checks_as_tests!($bin, Crawl, crawl_checks: [
+                survives_the_fault_profile,
+                stops_at_tasks_in_the_trap,
+                holds_per_host,
+            ], extra: workers());
+            $crate::checks_as_tests!($bin, Crawl, crawl_checks: [
+                bad_crawl_input_exits_2_and_no_seed_exits_1,
+            ]);
+
             #[test]
             fn crawls_every_web_to_its_sheet() {
                 $crate::unless_it_runs!($bin, Crawl);
@@ -189,29 +198,6 @@ macro_rules! crawl_tests {
                 }
             }
 
-            #[test]
-            fn survives_the_fault_profile() {
-                $crate::unless_it_runs!($bin, Crawl);
-                check::survives_the_fault_profile(BIN, &[], workers());
-            }
-
-            #[test]
-            fn stops_at_tasks_in_the_trap() {
-                $crate::unless_it_runs!($bin, Crawl);
-                check::stops_at_tasks_in_the_trap(BIN, &[], workers());
-            }
-
-            #[test]
-            fn holds_per_host() {
-                $crate::unless_it_runs!($bin, Crawl);
-                check::holds_per_host(BIN, &[], workers());
-            }
-
-            #[test]
-            fn bad_crawl_input_exits_2_and_no_seed_exits_1() {
-                $crate::unless_it_runs!($bin, Crawl);
-                check::bad_crawl_input_exits_2_and_no_seed_exits_1(BIN, &[]);
-            }
         }
     };
 }

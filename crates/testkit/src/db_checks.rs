@@ -166,29 +166,15 @@ macro_rules! db_tests {
             const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
             use $crate::db_checks as check;
 
-            #[test]
-            fn queries_yield_the_checksum_with_and_without_a_pool() {
-                $crate::unless_it_runs!($bin, Db);
-                check::queries_yield_the_checksum(BIN, &[]);
-            }
-
-            #[test]
-            fn writes_return_the_same_values() {
-                $crate::unless_it_runs!($bin, Db);
-                check::writes_return_the_same_values(BIN, &[]);
-            }
-
-            #[test]
-            fn logins_by_scram_and_their_refusals() {
-                $crate::unless_it_runs!($bin, Db);
-                check::logins_by_scram_and_their_refusals(BIN, &[]);
-            }
-
-            #[test]
-            fn bad_db_input_exits_2() {
-                $crate::unless_it_runs!($bin, Db);
-                check::bad_db_input_exits_2(BIN, &[]);
-            }
+            $crate::checks_as_tests!($bin, Db, db_checks: [
+                queries_yield_the_checksum,
+                writes_return_the_same_values,
+                logins_by_scram_and_their_refusals,
+                bad_db_input_exits_2,
+                a_missing_row_fails_naming_it,
+                a_query_past_its_timeout_fails,
+                a_server_that_stops_fails_every_task,
+            ]);
 
             #[test]
             fn a_pool_of_connections_past_rlimit_nofile_is_refused() {
@@ -200,12 +186,6 @@ macro_rules! db_tests {
             }
 
             #[test]
-            fn a_missing_row_fails_naming_it() {
-                $crate::unless_it_runs!($bin, Db);
-                check::a_missing_row_fails_naming_it(BIN, &[]);
-            }
-
-            #[test]
             fn past_max_connections_names_the_limit() {
                 $crate::unless_it_runs!($bin, Db);
                 if $bin != "serial" {
@@ -213,17 +193,6 @@ macro_rules! db_tests {
                 }
             }
 
-            #[test]
-            fn a_query_past_its_timeout_fails() {
-                $crate::unless_it_runs!($bin, Db);
-                check::a_query_past_its_timeout_fails(BIN, &[]);
-            }
-
-            #[test]
-            fn a_server_that_stops_fails_every_task() {
-                $crate::unless_it_runs!($bin, Db);
-                check::a_server_that_stops_fails_every_task(BIN, &[]);
-            }
         }
     };
 }

@@ -224,29 +224,12 @@ macro_rules! disk_tests {
                 }
             }
 
-            #[test]
-            fn writes_read_back_as_the_definition() {
-                $crate::unless_it_runs!($bin, Disk);
-                check::writes_read_back_as_the_definition(BIN, &[]);
-            }
-
-            #[test]
-            fn a_missing_file_is_made_from_the_definition() {
-                $crate::unless_it_runs!($bin, Disk);
-                check::a_missing_file_is_made_from_the_definition(BIN, &[]);
-            }
-
-            #[test]
-            fn bad_disk_input_exits_2() {
-                $crate::unless_it_runs!($bin, Disk);
-                check::bad_disk_input_exits_2(BIN, &[]);
-            }
-
-            #[test]
-            fn an_unusable_file_exits_1_naming_it() {
-                $crate::unless_it_runs!($bin, Disk);
-                check::an_unusable_file_exits_1_naming_it(BIN, &[]);
-            }
+            $crate::checks_as_tests!($bin, Disk, disk_checks: [
+                writes_read_back_as_the_definition,
+                a_missing_file_is_made_from_the_definition,
+                bad_disk_input_exits_2,
+                an_unusable_file_exits_1_naming_it,
+            ]);
 
             #[test]
             fn timeline_has_a_span_per_disk_task() {

@@ -14,6 +14,33 @@ macro_rules! unless_it_runs {
     };
 }
 
+/// One `#[test]` a check of testkit's `$module` (`db_checks`, `cli_checks`, …), named as the
+/// check and run on `BIN` with no leading arguments — and `$extra`, if given — where the
+/// model's roster.toml entry runs `$workload`: the wrappers each suite would otherwise spell
+/// out one by one.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! checks_as_tests {
+    ($bin:literal, $workload:ident, $module:ident: [$($check:ident),+ $(,)?]) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::unless_it_runs!($bin, $workload);
+                $crate::$module::$check(BIN, &[]);
+            }
+        )+
+    };
+    ($bin:literal, $workload:ident, $module:ident: [$($check:ident),+ $(,)?], extra: $extra:expr) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::unless_it_runs!($bin, $workload);
+                $crate::$module::$check(BIN, &[], $extra);
+            }
+        )+
+    };
+}
+
 /// Whether the model `bin`'s roster.toml entry (as built into the binaries) says `what`.
 pub fn declares(bin: &str, what: impl Fn(&roster::Program) -> bool) -> bool {
     roster::Roster::embedded().program(bin).is_some_and(what)
@@ -29,16 +56,32 @@ macro_rules! contract_tests {
 
             use $crate::contract_checks as check;
 
+            $crate::checks_as_tests!($bin, Sleep, contract_checks: [
+                json_report_holds_every_contract_field,
+                verbose_names_every_task_on_stderr,
+                bad_input_exits_2_with_a_reason_and_nothing_on_stdout,
+                cpu_tasks_yield_the_known_checksum,
+                http_tasks_get_their_values_from_the_service,
+                chunked_responses_streamed_in_pieces_are_read_whole,
+                refused_connection_fails_fast_with_exit_1,
+                truncated_response_is_an_error_not_a_hang,
+                silent_service_is_bounded_by_the_timeout,
+            ]);
+            $crate::checks_as_tests!($bin, Sleep, cli_checks: [
+                a_rejected_command_leaves_the_timeline_file_untouched,
+                a_flag_that_does_not_apply_to_serving_is_refused_saying_why,
+                a_host_no_resolver_knows_exits_1_naming_it,
+                version_is_one_line_and_exit_0,
+                a_password_is_never_printed,
+            ]);
+            $crate::checks_as_tests!($bin, Sleep, pool_checks: [a_pool_no_machine_can_hold_is_bad_input]);
+            $crate::checks_as_tests!($bin, Sleep, signal_checks: [a_signal_ends_a_run_at_once], extra: &[]);
+
             #[test]
             fn twenty_sleeping_tasks_yield_every_value() {
                 check::twenty_sleeping_tasks_yield_every_value(BIN, &[]);
                 let report = $crate::run(BIN, &["--tasks", "2", "--ms", "1", "--json"]).success();
                 assert_eq!(report["model"], $bin);
-            }
-
-            #[test]
-            fn json_report_holds_every_contract_field() {
-                check::json_report_holds_every_contract_field(BIN, &[]);
             }
 
             #[test]
@@ -59,21 +102,6 @@ macro_rules! contract_tests {
             }
 
             #[test]
-            fn verbose_names_every_task_on_stderr() {
-                check::verbose_names_every_task_on_stderr(BIN, &[]);
-            }
-
-            #[test]
-            fn bad_input_exits_2_with_a_reason_and_nothing_on_stdout() {
-                check::bad_input_exits_2_with_a_reason_and_nothing_on_stdout(BIN, &[]);
-            }
-
-            #[test]
-            fn a_rejected_command_leaves_the_timeline_file_untouched() {
-                $crate::cli_checks::a_rejected_command_leaves_the_timeline_file_untouched(BIN, &[]);
-            }
-
-            #[test]
             fn a_flag_that_does_not_apply_is_refused_saying_why() {
                 $crate::cli_checks::a_flag_that_does_not_apply_is_refused_saying_why(BIN, &[]);
                 $crate::cli_checks::a_flag_that_does_not_apply_to_cpu_is_refused_saying_why(
@@ -83,72 +111,10 @@ macro_rules! contract_tests {
             }
 
             #[test]
-            fn a_flag_that_does_not_apply_to_serving_is_refused_saying_why() {
-                $crate::cli_checks::a_flag_that_does_not_apply_to_serving_is_refused_saying_why(
-                    BIN,
-                    &[],
-                );
-            }
-
-            #[test]
-            fn a_host_no_resolver_knows_exits_1_naming_it() {
-                $crate::cli_checks::a_host_no_resolver_knows_exits_1_naming_it(BIN, &[]);
-            }
-
-            #[test]
-            fn version_is_one_line_and_exit_0() {
-                $crate::cli_checks::version_is_one_line_and_exit_0(BIN, &[]);
-            }
-
-            #[test]
-            fn a_password_is_never_printed() {
-                $crate::cli_checks::a_password_is_never_printed(BIN, &[]);
-            }
-
-            #[test]
-            fn a_signal_ends_a_run_at_once() {
-                $crate::signal_checks::a_signal_ends_a_run_at_once(BIN, &[], &[]);
-            }
-
-            #[test]
-            fn a_pool_no_machine_can_hold_is_bad_input() {
-                $crate::pool_checks::a_pool_no_machine_can_hold_is_bad_input(BIN, &[]);
-            }
-
-            #[test]
             fn clap_s_suggestions_reach_the_user() {
                 $crate::cli_checks::clap_s_suggestions_reach_the_user(BIN);
             }
 
-            #[test]
-            fn cpu_tasks_yield_the_known_checksum() {
-                check::cpu_tasks_yield_the_known_checksum(BIN, &[]);
-            }
-
-            #[test]
-            fn http_tasks_get_their_values_from_the_service() {
-                check::http_tasks_get_their_values_from_the_service(BIN, &[]);
-            }
-
-            #[test]
-            fn chunked_responses_streamed_in_pieces_are_read_whole() {
-                check::chunked_responses_streamed_in_pieces_are_read_whole(BIN, &[]);
-            }
-
-            #[test]
-            fn refused_connection_fails_fast_with_exit_1() {
-                check::refused_connection_fails_fast_with_exit_1(BIN, &[]);
-            }
-
-            #[test]
-            fn truncated_response_is_an_error_not_a_hang() {
-                check::truncated_response_is_an_error_not_a_hang(BIN, &[]);
-            }
-
-            #[test]
-            fn silent_service_is_bounded_by_the_timeout() {
-                check::silent_service_is_bounded_by_the_timeout(BIN, &[]);
-            }
         }
     };
 }

@@ -26,10 +26,33 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // mostMs is the longest wait --ms and --timeout-ms take: a day.
 const mostMs = 86_400_000
+
+// admitTasks refuses a run whose per-task records (perTask bytes each) need more than the
+// machine's memory and swap: exit 1, naming memory as the limit, where Go would die of
+// "fatal error: runtime: out of memory" with every goroutine's stack.
+func admitTasks(tasks, perTask int) {
+	info, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return
+	}
+	total := 0
+	for _, line := range strings.Split(string(info), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 2 && (fields[0] == "MemTotal:" || fields[0] == "SwapTotal:") {
+			kib, _ := strconv.Atoi(fields[1])
+			total += kib << 10
+		}
+	}
+	if need := tasks * perTask; total > 0 && need > total {
+		fmt.Fprintf(os.Stderr, "Error: %d tasks' results need %d bytes, more than this machine's memory and swap (%d bytes) — limit to raise: memory, or fewer --tasks\n", tasks, need, total)
+		os.Exit(1)
+	}
+}
 
 // admitConnections refuses, before any opens, a pool of n db connections that RLIMIT_NOFILE
 // cannot hold (a descriptor each; Go raises the soft limit to the hard one at start): exit
@@ -404,6 +427,9 @@ func main() {
 	if a.workers > 0 {
 		workers, concurrency = a.workers, a.workers
 	}
+	// A result and a channel slot a task: an allocation the machine cannot give is a fatal
+	// error Go cannot recover from, so it is checked first.
+	admitTasks(a.tasks, 2*int(unsafe.Sizeof(result{})))
 	results := make([]result, a.tasks)
 	start := time.Now()
 	done := make(chan result, a.tasks)
