@@ -4,6 +4,7 @@
 //! only says which optional knobs it has (`--workers`, `--offload`); asking a model for a
 //! knob it lacks is bad input, not something to ignore silently.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process;
 use std::time::Duration;
@@ -216,7 +217,7 @@ fn reject(reason: &str, usage: &str) -> ! {
             reason = reason.replace(&arg, &crate::db_url::mask(&arg));
         }
     }
-    eprintln!("Error: {reason}\n\n{usage}");
+    let _ = writeln!(std::io::stderr(), "Error: {reason}\n\n{usage}");
     process::exit(2)
 }
 
@@ -241,7 +242,7 @@ impl Args {
             Err(Rejected::Help(e)) => e.exit(),
             Err(Rejected::Bad { reason, usage }) => reject(&reason, &usage),
             Err(Rejected::Unreachable(reason)) => {
-                eprintln!("Error: {reason}");
+                let _ = writeln!(std::io::stderr(), "Error: {reason}");
                 process::exit(1)
             }
         }

@@ -262,7 +262,11 @@ fn create(path: &Path, size: u64) -> io::Result<()> {
             fs::create_dir_all(dir)?; // the default folder; a user's --file names an existing one
         }
     }
-    eprintln!("creating the data file {} ({size} bytes) from the definition", path.display());
+    let _ = writeln!(
+        std::io::stderr(),
+        "creating the data file {} ({size} bytes) from the definition",
+        path.display()
+    );
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     let result = (|| {
         let mut out = io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?);

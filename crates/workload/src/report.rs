@@ -140,7 +140,8 @@ impl Tally {
                 Ok(value) => format!("value {value}"),
                 Err(e) => format!("failed: {e}"),
             };
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "task {id} {what} · pid {} tid {} · at {:.4} s",
                 runner.pid,
                 runner.tid,
@@ -430,11 +431,12 @@ pub fn exit(outcome: Result<Report, Box<dyn std::error::Error>>) -> ExitCode {
             match (&report.crawl_fatal, &report.first_error) {
                 // A crawl's broken links are findings; only what failed the crawl fails it.
                 (Some(Some(why)), _) => {
-                    eprintln!("Error: the crawl failed: {why}");
+                    let _ = writeln!(std::io::stderr(), "Error: the crawl failed: {why}");
                     ExitCode::from(1)
                 }
                 (Some(None), Some(e)) => {
-                    eprintln!(
+                    let _ =
+                        writeln!(std::io::stderr(),
                         "{} of {} URLs failed (findings, not errors of the crawl); the first: {e}",
                         report.failed, report.tasks
                     );
@@ -442,16 +444,18 @@ pub fn exit(outcome: Result<Report, Box<dyn std::error::Error>>) -> ExitCode {
                 }
                 (_, None) => ExitCode::SUCCESS,
                 (None, Some(e)) => {
-                    eprintln!(
+                    let _ = writeln!(
+                        std::io::stderr(),
                         "Error: {} of {} tasks failed; the first: {e}",
-                        report.failed, report.tasks
+                        report.failed,
+                        report.tasks
                     );
                     ExitCode::from(1)
                 }
             }
         }
         Err(e) => {
-            eprintln!("Error: {e}");
+            let _ = writeln!(std::io::stderr(), "Error: {e}");
             ExitCode::from(1)
         }
     }

@@ -4,6 +4,7 @@
 //! named on stderr at most once a second, so a server out of descriptors or threads says why
 //! without flooding its log.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -95,7 +96,7 @@ impl Counters {
         let mut last = self.last_named.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
             *last = Some(Instant::now());
-            eprintln!("refusing connections: {why}");
+            let _ = writeln!(std::io::stderr(), "refusing connections: {why}");
         }
     }
 
@@ -215,7 +216,7 @@ pub fn exit(outcome: Result<ServeReport, Box<dyn std::error::Error>>) -> ExitCod
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("Error: {e}");
+            let _ = writeln!(std::io::stderr(), "Error: {e}");
             ExitCode::from(1)
         }
     }
