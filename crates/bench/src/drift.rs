@@ -9,7 +9,11 @@
 //! and percentages. Sizes and durations a run is asked for (`16 KiB`, `10 tasks × 1 s`) are
 //! parameters, not results, and are not checked; nor is text in code blocks, which shows
 //! commands. The match is loose on purpose — any figure of results/ that rounds to it — so
-//! that a figure quoted from one run is found, and one that no run produced is not.
+//! that a figure quoted from one run is found, and one that no run produced is not. A time
+//! (ns, µs, ms) is held to the times of results/ alone, in whatever unit they are kept: a
+//! JSON field named for its unit (`p99_ms`, `wall_s`, `cpu_us_per_query`, and hyperfine's
+//! seconds), or a number written with one in a page. "p99 0.096 ms" is not found in a
+//! `user_s` of 0.096753.
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -40,10 +44,54 @@ pub struct Drift {
     pub figure: String,
 }
 
+/// What results/ holds: every number of its text (JSON, Markdown and SVG), and apart from
+/// them its times, in nanoseconds; each list sorted, each number once.
+struct Held {
+    numbers: Vec<f64>,
+    times_ns: Vec<f64>,
+}
+
+/// The time units, as prose writes them and as a JSON field's name ends, in nanoseconds.
+const TIMES: [(&str, &str, f64); 4] =
+    [("ns", "_ns", 1.0), ("µs", "_us", 1e3), ("ms", "_ms", 1e6), ("s", "_s", 1e9)];
+
+/// The unit a JSON key names (`p99_ms`, `cpu_us_per_query`), in nanoseconds.
+fn unit_of_key(key: &str) -> Option<f64> {
+    TIMES.iter().find_map(|&(_, suffix, ns)| {
+        (key.ends_with(suffix) || key.contains(&format!("{suffix}_"))).then_some(ns)
+    })
+}
+
+/// The times of a JSON value, in nanoseconds: a number under a key that names its unit, or
+/// under one of hyperfine's keys (seconds); the unit of an object holds for what is inside
+/// it (`"lateness_ms": {"p50": …}`).
+fn json_times(value: &serde_json::Value, unit: Option<f64>, out: &mut Vec<f64>) {
+    const HYPERFINE_SECONDS: [&str; 8] =
+        ["mean", "stddev", "median", "min", "max", "user", "system", "times"];
+    match value {
+        serde_json::Value::Number(n) => {
+            if let (Some(ns), Some(v)) = (unit, n.as_f64()) {
+                out.push(v * ns);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| json_times(v, unit, out)),
+        serde_json::Value::Object(fields) => {
+            for (key, v) in fields {
+                let own = unit_of_key(key)
+                    .or(unit)
+                    .or_else(|| HYPERFINE_SECONDS.contains(&key.as_str()).then_some(1e9));
+                json_times(v, own, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Every number in the text of results/ (its JSON, Markdown and SVG), commas taken out,
-/// parsed, sorted and each once.
-fn result_numbers(results: &Path) -> Vec<f64> {
+/// parsed, sorted and each once; and its times.
+fn result_numbers(results: &Path) -> Held {
     let mut numbers = Vec::new();
+    let mut times_ns = Vec::new();
     let mut stack = vec![results.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -54,16 +102,44 @@ fn result_numbers(results: &Path) -> Vec<f64> {
                     stack.push(path);
                 }
             } else if let Ok(text) = std::fs::read_to_string(&path) {
-                numbers.extend(
-                    numbers_in(&text).into_iter().filter_map(|(n, _)| n.parse::<f64>().ok()),
-                );
+                for (number, end) in numbers_in(&text) {
+                    let Ok(value) = number.parse::<f64>() else { continue };
+                    numbers.push(value);
+                    if let Some(ns) = time_unit_after(&text[end..]) {
+                        times_ns.push(value * ns);
+                    }
+                }
+                let json = if path.extension().is_some_and(|e| e == "json") {
+                    serde_json::from_str::<serde_json::Value>(&text).ok()
+                } else {
+                    None
+                };
+                if let Some(json) = json {
+                    json_times(&json, None, &mut times_ns);
+                }
+                // JSON Lines (a timeline): a value a line.
+                for line in text.lines().filter(|l| l.starts_with('{')) {
+                    if let Ok(json) = serde_json::from_str::<serde_json::Value>(line) {
+                        json_times(&json, None, &mut times_ns);
+                    }
+                }
             }
         }
     }
     // Parsed once; many figures are looked for among them.
-    numbers.sort_by(f64::total_cmp);
-    numbers.dedup();
-    numbers
+    for list in [&mut numbers, &mut times_ns] {
+        list.sort_by(f64::total_cmp);
+        list.dedup();
+    }
+    Held { numbers, times_ns }
+}
+
+/// The time unit a number is written with (`12 ms`, `0.4 µs`, `1.2 s`), in nanoseconds.
+fn time_unit_after(rest: &str) -> Option<f64> {
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    TIMES
+        .iter()
+        .find_map(|&(unit, _, ns)| (rest.starts_with(unit) && unit_ends(rest, unit)).then_some(ns))
 }
 
 /// The numbers of `text` (`2,594`, `6.4`, `1e-3` as `1`), commas taken out, with where each
@@ -103,17 +179,19 @@ fn numbers_in(text: &str) -> Vec<(String, usize)> {
     out
 }
 
-/// Whether some number of results/ is `figure` at the precision `figure` is written with.
-fn found(figure: &str, numbers: &[f64]) -> bool {
+/// Whether some number of results/ is `figure` at the precision `figure` is written with;
+/// `in_unit` (nanoseconds a unit) when the numbers are times, to be read in the figure's unit.
+fn found(figure: &str, numbers: &[f64], in_unit: f64) -> bool {
     let decimals = figure.split('.').nth(1).map_or(0, str::len);
     let Ok(wanted) = figure.parse::<f64>() else { return false };
     let scale = 10f64.powi(decimals as i32);
-    numbers.iter().any(|n| (n * scale).round() == (wanted * scale).round())
+    numbers.iter().any(|n| (n / in_unit * scale).round() == (wanted * scale).round())
 }
 
 /// The figures of `text`: each number followed (after at most a space) by a unit of
-/// [`UNITS`], with its line; code blocks and generated sections left out.
-fn figures(text: &str) -> Vec<(usize, String)> {
+/// [`UNITS`], with its line and, for a time, its unit in nanoseconds; code blocks and
+/// generated sections left out.
+fn figures(text: &str) -> Vec<(usize, String, Option<f64>)> {
     let mut out = Vec::new();
     let (mut in_code, mut in_generated) = (false, false);
     for (k, line) in text.lines().enumerate() {
@@ -136,7 +214,7 @@ fn figures(text: &str) -> Vec<(usize, String)> {
             let rest = line[end..].strip_prefix(' ').unwrap_or(&line[end..]);
             let rest = rest.strip_prefix("k ").map_or(rest, |r| r);
             if UNITS.iter().any(|u| rest.starts_with(u) && unit_ends(rest, u)) {
-                out.push((k + 1, number));
+                out.push((k + 1, number, time_unit_after(rest)));
             }
         }
     }
@@ -164,8 +242,8 @@ fn prose(readme: &Path, root: &Path) -> Vec<PathBuf> {
 /// Every figure of the prose that results/ does not hold.
 pub fn check(readme: &Path, results: &Path) -> anyhow::Result<Vec<Drift>> {
     let root = readme.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let numbers = result_numbers(results);
-    if numbers.is_empty() {
+    let held = result_numbers(results);
+    if held.numbers.is_empty() {
         return Err(anyhow::anyhow!("{}: no results to check against", results.display()));
     }
     let mut drifts = Vec::new();
@@ -180,8 +258,12 @@ pub fn check(readme: &Path, results: &Path) -> anyhow::Result<Vec<Drift>> {
         } else {
             text
         };
-        for (line, figure) in figures(&text) {
-            if !found(&figure, &numbers) {
+        for (line, figure, time) in figures(&text) {
+            let ok = match time {
+                Some(ns) => found(&figure, &held.times_ns, ns),
+                None => found(&figure, &held.numbers, 1.0),
+            };
+            if !ok {
                 drifts.push(Drift { file: file.display().to_string(), line, figure });
             }
         }
@@ -198,17 +280,37 @@ mod tests {
         let text = "ring makes 656 system calls; epoll 1.0 µs a request, 16 KiB bound\n\
                     ```\nmake strace # 999 syscalls\n```\n<!-- x:start -->\n7 ms\n<!-- x:end -->\n\
                     2,594 syscalls and 12 msgs";
-        let got: Vec<String> = figures(text).into_iter().map(|(_, f)| f).collect();
+        let got: Vec<String> = figures(text).into_iter().map(|(_, f, _)| f).collect();
         assert_eq!(got, ["656", "1.0", "2594"]);
     }
 
     #[test]
     fn a_figure_is_found_at_the_precision_it_is_written_with() {
         let numbers = [2594.0, 6.41, 0.98];
-        assert!(found("2594", &numbers));
-        assert!(found("6.4", &numbers));
-        assert!(found("1.0", &numbers));
-        assert!(!found("656", &numbers));
-        assert!(!found("6.3", &numbers));
+        assert!(found("2594", &numbers, 1.0));
+        assert!(found("6.4", &numbers, 1.0));
+        assert!(found("1.0", &numbers, 1.0));
+        assert!(!found("656", &numbers, 1.0));
+        assert!(!found("6.3", &numbers, 1.0));
+    }
+
+    #[test]
+    fn a_time_is_found_among_the_times_alone_in_any_unit() {
+        let json: serde_json::Value = serde_json::from_str(
+            r#"{"user_s": 0.096753, "lateness_ms": {"p99": 0.114}, "mean": 0.5, "n": 7}"#,
+        )
+        .unwrap();
+        let mut times = Vec::new();
+        json_times(&json, None, &mut times);
+        times.sort_by(f64::total_cmp);
+        // 0.114 ms and 0.5 s; the user_s is 96.753 ms, not 0.096 of anything; 7 is no time.
+        assert!(found("0.114", &times, 1e6));
+        assert!(found("114", &times, 1e3));
+        assert!(found("500", &times, 1e6));
+        assert!(!found("0.096", &times, 1e6));
+        assert!(found("96.8", &times, 1e6));
+        assert!(!found("7", &times, 1e6));
+        assert_eq!(time_unit_after(" ms, then"), Some(1e6));
+        assert_eq!(time_unit_after(" msgs"), None);
     }
 }

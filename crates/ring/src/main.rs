@@ -12,7 +12,7 @@
 //! workload keeps, and each buffer it hands the kernel stays the kernel's until its entry
 //! completes. The loop waits in `io_uring_enter` with a timeout to its nearest timer — to the
 //! nanosecond, where `epoll_wait` takes whole milliseconds (the thread's timer slack is set
-//! to 1 ns for the same reason) — and there is no timeout entry per task: measured with
+//! to a single nanosecond for the same reason) — and there is no timeout entry per task: measured with
 //! `examples/timeout_per_task.rs`, a million IORING_OP_TIMEOUT entries hold 352 bytes of
 //! kernel memory each (a 256-byte request and a 96-byte timer) — 343 MiB, none of it in the
 //! process's RSS — and took 1.7–2.1 s from first submission to last completion, against
