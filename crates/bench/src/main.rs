@@ -30,7 +30,8 @@
 //! - [`svg`]: every picture — log-log plots, panels over time, the timelines.
 //! - [`conform`]: every contract check against any command, one line a check.
 //! - [`readme`]: the README's result sections, from `results/`, and [`drift`]: `--check`,
-//!   every figure of the prose found in `results/`; [`loops`]: its side-by-side
+//!   every figure of the prose found in `results/`, and [`stale`], which results are older
+//!   than the code they measure; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
 //!   machine facts beside every result, and the service the http benchmarks start.
@@ -55,6 +56,7 @@ mod scale;
 mod serve;
 mod service;
 mod soak;
+mod stale;
 mod stats;
 mod suite;
 mod svg;
@@ -149,6 +151,12 @@ pub const SECTIONS: [(&str, Section); 13] = [
 ];
 
 fn main() -> ExitCode {
+    // `bench list | head`: a reader that has seen enough ends bench as it ends `ls`, by
+    // SIGPIPE, not as a panic over a failed print. (bench's own sockets send with
+    // MSG_NOSIGNAL, as std's do, so a client that resets one cannot kill it.)
+    // SAFETY: setting a signal's disposition to its default installs no handler; nothing
+    // else runs yet.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // The roster first: a mistake in it is one error before anything runs.
     if let Err(e) = programs::check() {
         eprintln!("Error: {e}");

@@ -3,6 +3,8 @@
 //! `make bench`, `bench-http`, `bench-cpu` and `bench-scale` run it at their end, so the
 //! README never shows a figure by hand (`bench-quick` writes only to results/tmp/).
 
+use std::path::Path;
+
 use anyhow::Context;
 
 use crate::cli::Readme;
@@ -31,6 +33,14 @@ pub fn readme(options: &Readme) -> anyhow::Result<()> {
             }
             Err(e) => eprintln!("README section {name} left as it was: {e}"),
         }
+    }
+    // Which results are older than the code: said, never a failure (`stale`).
+    let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    for s in crate::stale::report(root, results) {
+        println!(
+            "{}: measured {}, before {} commits to the code it measures (`{}` renews it)",
+            s.folder, s.measured, s.commits_since, s.renew
+        );
     }
     if !options.check {
         return std::fs::write(path, text).with_context(|| path.display().to_string());
