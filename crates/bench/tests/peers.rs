@@ -83,94 +83,56 @@ fn a_partial_peer_added_by_the_recipe_passes_conform_and_the_peer_tests() {
     assert!(tests.stdout.contains(" 0 failed"), "{}", tests.stdout);
 }
 
-// The contract's core: the same checks as every model's `contract_tests!` (and as
-// `bench conform`), one test a check so that the first failure hides none of the others.
-
-#[test]
-fn every_peer_passes_twenty_sleeping_tasks_yield_every_value() {
-    every_peer(
-        Needs::SLEEP,
-        &[],
-        testkit::contract_checks::twenty_sleeping_tasks_yield_every_value,
-    );
+/// The checks every model's suites run (and `bench conform`), one test a check so that the
+/// first failure hides none of the others, each run against every peer whose roster entry
+/// takes what the check needs: `test_name: needs, check;`.
+macro_rules! every_peer_tests {
+    ($($test:ident: $needs:expr, $check:path;)+) => {
+        $(
+            #[test]
+            fn $test() {
+                every_peer($needs, &[], $check);
+            }
+        )+
+    };
 }
 
-#[test]
-fn every_peer_passes_json_report_holds_every_contract_field() {
-    every_peer(Needs::SLEEP, &[], testkit::contract_checks::json_report_holds_every_contract_field);
-}
-
-#[test]
-fn every_peer_passes_human_report_is_one_line_with_the_checksum() {
-    every_peer(
-        Needs::SLEEP,
-        &[],
-        testkit::contract_checks::human_report_is_one_line_with_the_checksum,
-    );
-}
-
-#[test]
-fn every_peer_passes_verbose_names_every_task_on_stderr() {
-    every_peer(Needs::SLEEP, &[], testkit::contract_checks::verbose_names_every_task_on_stderr);
-}
-
-#[test]
-fn every_peer_passes_bad_input_exits_2_with_a_reason_and_nothing_on_stdout() {
-    every_peer(
-        Needs::NOTHING,
-        &[],
-        testkit::contract_checks::bad_input_exits_2_with_a_reason_and_nothing_on_stdout,
-    );
-}
-
-#[test]
-fn every_peer_passes_cpu_tasks_yield_the_known_checksum() {
-    every_peer(Needs::CPU, &[], testkit::contract_checks::cpu_tasks_yield_the_known_checksum);
-}
-
-#[test]
-fn every_peer_passes_http_tasks_get_their_values_from_the_service() {
-    every_peer(
-        Needs::HTTP,
-        &[],
-        testkit::contract_checks::http_tasks_get_their_values_from_the_service,
-    );
-}
-
-#[test]
-fn every_peer_passes_chunked_responses_streamed_in_pieces_are_read_whole() {
-    every_peer(
-        Needs::HTTP,
-        &[],
-        testkit::contract_checks::chunked_responses_streamed_in_pieces_are_read_whole,
-    );
-}
-
-#[test]
-fn every_peer_passes_refused_connection_fails_fast_with_exit_1() {
-    every_peer(
-        Needs::HTTP,
-        &[],
-        testkit::contract_checks::refused_connection_fails_fast_with_exit_1,
-    );
-}
-
-#[test]
-fn every_peer_passes_truncated_response_is_an_error_not_a_hang() {
-    every_peer(
-        Needs::HTTP,
-        &[],
-        testkit::contract_checks::truncated_response_is_an_error_not_a_hang,
-    );
-}
-
-#[test]
-fn every_peer_passes_silent_service_is_bounded_by_the_timeout() {
-    every_peer(
-        Needs::HTTP,
-        &[],
-        testkit::contract_checks::silent_service_is_bounded_by_the_timeout,
-    );
+every_peer_tests! {
+    every_peer_passes_twenty_sleeping_tasks_yield_every_value: Needs::SLEEP, testkit::contract_checks::twenty_sleeping_tasks_yield_every_value;
+    every_peer_passes_json_report_holds_every_contract_field: Needs::SLEEP, testkit::contract_checks::json_report_holds_every_contract_field;
+    every_peer_passes_human_report_is_one_line_with_the_checksum: Needs::SLEEP, testkit::contract_checks::human_report_is_one_line_with_the_checksum;
+    every_peer_passes_verbose_names_every_task_on_stderr: Needs::SLEEP, testkit::contract_checks::verbose_names_every_task_on_stderr;
+    every_peer_passes_bad_input_exits_2_with_a_reason_and_nothing_on_stdout: Needs::NOTHING, testkit::contract_checks::bad_input_exits_2_with_a_reason_and_nothing_on_stdout;
+    every_peer_passes_cpu_tasks_yield_the_known_checksum: Needs::CPU, testkit::contract_checks::cpu_tasks_yield_the_known_checksum;
+    every_peer_passes_http_tasks_get_their_values_from_the_service: Needs::HTTP, testkit::contract_checks::http_tasks_get_their_values_from_the_service;
+    every_peer_passes_chunked_responses_streamed_in_pieces_are_read_whole: Needs::HTTP, testkit::contract_checks::chunked_responses_streamed_in_pieces_are_read_whole;
+    every_peer_passes_refused_connection_fails_fast_with_exit_1: Needs::HTTP, testkit::contract_checks::refused_connection_fails_fast_with_exit_1;
+    every_peer_passes_truncated_response_is_an_error_not_a_hang: Needs::HTTP, testkit::contract_checks::truncated_response_is_an_error_not_a_hang;
+    every_peer_passes_silent_service_is_bounded_by_the_timeout: Needs::HTTP, testkit::contract_checks::silent_service_is_bounded_by_the_timeout;
+    every_peer_serves_its_routes_on_one_keep_alive_connection: Needs::SERVE, testkit::serve_checks::routes_answer_on_one_keep_alive_connection;
+    every_peer_answers_pipelined_requests_in_order: Needs::SERVE, testkit::serve_checks::pipelined_requests_are_answered_in_order;
+    every_peer_ends_http_1_0_and_connection_close_connections: Needs::SERVE, testkit::serve_checks::http_1_0_and_connection_close_end_the_connection;
+    every_peer_answers_an_oversized_head_431_and_garbage_400: Needs::SERVE, testkit::serve_checks::an_oversized_head_gets_431_and_garbage_400;
+    every_peer_closes_a_silent_client_after_the_timeout: Needs::SERVE, testkit::serve_checks::a_silent_client_is_closed_after_the_timeout;
+    every_peer_survives_a_reset_client: Needs::SERVE, testkit::serve_checks::a_reset_client_leaves_the_server_serving;
+    every_peer_finishes_the_request_in_flight_on_sigterm_and_reports: Needs::SERVE, testkit::serve_checks::sigterm_finishes_the_request_in_flight_and_reports;
+    every_peer_writes_blocks_that_read_back_as_the_definition: Needs::DISK, testkit::disk_checks::writes_read_back_as_the_definition;
+    every_peer_makes_a_missing_file_from_the_definition: Needs::DISK, testkit::disk_checks::a_missing_file_is_made_from_the_definition;
+    every_peer_leaves_the_timeline_file_untouched_when_it_refuses_its_arguments: Needs::flag(&[Flag::Timeline]), testkit::cli_checks::a_rejected_command_leaves_the_timeline_file_untouched;
+    every_peer_gives_a_bind_error_the_models_advice: Needs::SERVE, testkit::cli_checks::a_bind_error_gets_a_bind_error_s_advice;
+    every_peer_fails_a_host_no_resolver_knows_with_exit_1: Needs::DB, testkit::cli_checks::a_host_no_resolver_knows_exits_1_naming_it;
+    every_peer_prints_its_version: Needs::NOTHING, testkit::cli_checks::version_is_one_line_and_exit_0;
+    no_peer_prints_a_password: Needs::NOTHING, testkit::cli_checks::a_password_is_never_printed;
+    every_peer_refuses_a_pool_no_machine_can_hold: Needs::DB, testkit::pool_checks::a_pool_no_machine_can_hold_is_bad_input;
+    every_peer_names_a_bad_parameter_in_its_400: Needs::SERVE, testkit::serve_checks::a_bad_parameter_is_named_in_the_answer;
+    every_peer_reports_the_port_bound_and_counts_4xx_apart: Needs::SERVE, testkit::serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart;
+    every_peer_queries_postgres_with_and_without_a_pool: Needs::DB, testkit::db_checks::queries_yield_the_checksum;
+    every_peer_writes_rows_returning_the_same_values: Needs::DB, testkit::db_checks::writes_return_the_same_values;
+    every_peer_logs_in_by_scram_and_names_a_refused_login: Needs::DB, testkit::db_checks::logins_by_scram_and_their_refusals;
+    every_peer_rejects_a_bad_db_url_with_exit_2: Needs::DB, testkit::db_checks::bad_db_input_exits_2;
+    every_peer_fails_a_missing_row_naming_it: Needs::DB, testkit::db_checks::a_missing_row_fails_naming_it;
+    every_peer_fails_a_query_past_its_timeout: Needs::DB, testkit::db_checks::a_query_past_its_timeout_fails;
+    every_peer_fails_every_task_when_the_server_stops: Needs::DB, testkit::db_checks::a_server_that_stops_fails_every_task;
 }
 
 #[test]
@@ -240,61 +202,6 @@ fn every_peer(needs: Needs, skip: &[&str], check: fn(&str, &[&str])) {
 }
 
 #[test]
-fn every_peer_serves_its_routes_on_one_keep_alive_connection() {
-    every_peer(
-        Needs::SERVE,
-        &[],
-        testkit::serve_checks::routes_answer_on_one_keep_alive_connection,
-    );
-}
-
-#[test]
-fn every_peer_answers_pipelined_requests_in_order() {
-    every_peer(Needs::SERVE, &[], testkit::serve_checks::pipelined_requests_are_answered_in_order);
-}
-
-#[test]
-fn every_peer_ends_http_1_0_and_connection_close_connections() {
-    every_peer(
-        Needs::SERVE,
-        &[],
-        testkit::serve_checks::http_1_0_and_connection_close_end_the_connection,
-    );
-}
-
-#[test]
-fn every_peer_answers_an_oversized_head_431_and_garbage_400() {
-    every_peer(
-        Needs::SERVE,
-        &[],
-        testkit::serve_checks::an_oversized_head_gets_431_and_garbage_400,
-    );
-}
-
-#[test]
-fn every_peer_closes_a_silent_client_after_the_timeout() {
-    every_peer(
-        Needs::SERVE,
-        &[],
-        testkit::serve_checks::a_silent_client_is_closed_after_the_timeout,
-    );
-}
-
-#[test]
-fn every_peer_survives_a_reset_client() {
-    every_peer(Needs::SERVE, &[], testkit::serve_checks::a_reset_client_leaves_the_server_serving);
-}
-
-#[test]
-fn every_peer_finishes_the_request_in_flight_on_sigterm_and_reports() {
-    every_peer(
-        Needs::SERVE,
-        &[],
-        testkit::serve_checks::sigterm_finishes_the_request_in_flight_and_reports,
-    );
-}
-
-#[test]
 fn every_concurrent_peer_serves_fifty_clients_at_once() {
     every_peer(
         Needs::SERVE,
@@ -336,28 +243,9 @@ fn every_peer_with_a_file_pool_reads_the_right_blocks_with_workers() {
 }
 
 #[test]
-fn every_peer_writes_blocks_that_read_back_as_the_definition() {
-    every_peer(Needs::DISK, &[], testkit::disk_checks::writes_read_back_as_the_definition);
-}
-
-#[test]
-fn every_peer_makes_a_missing_file_from_the_definition() {
-    every_peer(Needs::DISK, &[], testkit::disk_checks::a_missing_file_is_made_from_the_definition);
-}
-
-#[test]
 fn every_peer_refuses_bad_disk_input_and_unusable_files() {
     every_peer(Needs::DISK, &[], testkit::disk_checks::bad_disk_input_exits_2);
     every_peer(Needs::DISK, &[], testkit::disk_checks::an_unusable_file_exits_1_naming_it);
-}
-
-#[test]
-fn every_peer_leaves_the_timeline_file_untouched_when_it_refuses_its_arguments() {
-    every_peer(
-        Needs::flag(&[Flag::Timeline]),
-        &[],
-        testkit::cli_checks::a_rejected_command_leaves_the_timeline_file_untouched,
-    );
 }
 
 #[test]
@@ -377,26 +265,6 @@ fn every_peer_refuses_a_flag_that_does_not_apply_saying_why() {
         &[],
         testkit::cli_checks::a_flag_that_does_not_apply_to_serving_is_refused_saying_why,
     );
-}
-
-#[test]
-fn every_peer_gives_a_bind_error_the_models_advice() {
-    every_peer(Needs::SERVE, &[], testkit::cli_checks::a_bind_error_gets_a_bind_error_s_advice);
-}
-
-#[test]
-fn every_peer_fails_a_host_no_resolver_knows_with_exit_1() {
-    every_peer(Needs::DB, &[], testkit::cli_checks::a_host_no_resolver_knows_exits_1_naming_it);
-}
-
-#[test]
-fn every_peer_prints_its_version() {
-    every_peer(Needs::NOTHING, &[], testkit::cli_checks::version_is_one_line_and_exit_0);
-}
-
-#[test]
-fn no_peer_prints_a_password() {
-    every_peer(Needs::NOTHING, &[], testkit::cli_checks::a_password_is_never_printed);
 }
 
 #[test]
@@ -427,11 +295,6 @@ fn every_peer_refuses_a_pool_of_connections_past_rlimit_nofile() {
     );
 }
 
-#[test]
-fn every_peer_refuses_a_pool_no_machine_can_hold() {
-    every_peer(Needs::DB, &[], testkit::pool_checks::a_pool_no_machine_can_hold_is_bad_input);
-}
-
 /// The peers whose pool is of threads or processes (a goroutine or a greenlet is neither)
 /// refuse one past RLIMIT_NPROC before it starts. Run as a user the limit applies to: as
 /// root the interpreter would have to run as `nobody`, and the peer's scripts may be out of
@@ -451,20 +314,6 @@ fn every_peer_refuses_a_pool_past_a_limit_before_it_starts() {
             &["--ms", "100"],
         );
     }
-}
-
-#[test]
-fn every_peer_names_a_bad_parameter_in_its_400() {
-    every_peer(Needs::SERVE, &[], testkit::serve_checks::a_bad_parameter_is_named_in_the_answer);
-}
-
-#[test]
-fn every_peer_reports_the_port_bound_and_counts_4xx_apart() {
-    every_peer(
-        Needs::SERVE,
-        &[],
-        testkit::serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart,
-    );
 }
 
 #[test]
@@ -490,31 +339,6 @@ fn every_peer_refuses_what_does_not_apply_to_the_ring() {
 }
 
 #[test]
-fn every_peer_queries_postgres_with_and_without_a_pool() {
-    every_peer(Needs::DB, &[], testkit::db_checks::queries_yield_the_checksum);
-}
-
-#[test]
-fn every_peer_writes_rows_returning_the_same_values() {
-    every_peer(Needs::DB, &[], testkit::db_checks::writes_return_the_same_values);
-}
-
-#[test]
-fn every_peer_logs_in_by_scram_and_names_a_refused_login() {
-    every_peer(Needs::DB, &[], testkit::db_checks::logins_by_scram_and_their_refusals);
-}
-
-#[test]
-fn every_peer_rejects_a_bad_db_url_with_exit_2() {
-    every_peer(Needs::DB, &[], testkit::db_checks::bad_db_input_exits_2);
-}
-
-#[test]
-fn every_peer_fails_a_missing_row_naming_it() {
-    every_peer(Needs::DB, &[], testkit::db_checks::a_missing_row_fails_naming_it);
-}
-
-#[test]
 fn every_peer_names_max_connections_when_past_it() {
     // The executors' default pools are a few workers; asked for 130, they hold 130
     // connections at once, as the others do with a connection per task.
@@ -524,16 +348,6 @@ fn every_peer_names_max_connections_when_past_it() {
         let more: &[&str] = if pooled { &["--workers", "130"] } else { &[] };
         testkit::db_checks::past_max_connections_names_the_limit(program, &[lead, more].concat());
     });
-}
-
-#[test]
-fn every_peer_fails_a_query_past_its_timeout() {
-    every_peer(Needs::DB, &[], testkit::db_checks::a_query_past_its_timeout_fails);
-}
-
-#[test]
-fn every_peer_fails_every_task_when_the_server_stops() {
-    every_peer(Needs::DB, &[], testkit::db_checks::a_server_that_stops_fails_every_task);
 }
 
 /// Each peer the roster says crawls, with `--workers 20` where it sizes its requests in
