@@ -29,144 +29,67 @@ use roster::{Flag, Program, Workload};
 type Check = (&'static str, Needs, CheckFn);
 type CheckFn = fn(&str, &[&str]);
 
+/// A [`Check`] named as its function: `check!(needs, module::name)`, or with arguments after
+/// the program's leading ones, `check!(needs, module::name, extra…)`.
+macro_rules! check {
+    ($needs:expr, $module:ident :: $name:ident) => {
+        (stringify!($name), $needs, $module::$name as CheckFn)
+    };
+    ($needs:expr, $module:ident :: $name:ident, $($extra:expr),+) => {
+        (stringify!($name), $needs, (|p, l| $module::$name(p, l, $($extra),+)) as CheckFn)
+    };
+}
+
 /// The checks of one group, by name.
 fn checks(group: Group) -> Vec<Check> {
-    let all = |needs: Needs, checks: Vec<(&'static str, CheckFn)>| -> Vec<Check> {
-        checks.into_iter().map(|(name, check)| (name, needs, check)).collect()
-    };
+    let (serve, disk, db) = (Needs::SERVE, Needs::DISK, Needs::DB);
+    let (brigade, crawl) = (Needs::BRIGADE, Needs::workload(&[Workload::Crawl]));
     match group {
         Group::Contract => contract_checks::CHECKS.to_vec(),
         Group::Cli => vec![
-            (
-                "a_flag_that_does_not_apply_is_refused_saying_why",
-                Needs::NOTHING,
-                cli_checks::a_flag_that_does_not_apply_is_refused_saying_why,
-            ),
-            (
-                "a_flag_that_does_not_apply_to_cpu_is_refused_saying_why",
-                Needs::CPU,
-                cli_checks::a_flag_that_does_not_apply_to_cpu_is_refused_saying_why,
-            ),
-            (
-                "a_flag_that_does_not_apply_to_serving_is_refused_saying_why",
-                Needs::SERVE,
-                cli_checks::a_flag_that_does_not_apply_to_serving_is_refused_saying_why,
-            ),
+            check!(Needs::NOTHING, cli_checks::a_flag_that_does_not_apply_is_refused_saying_why),
+            check!(Needs::CPU, cli_checks::a_flag_that_does_not_apply_to_cpu_is_refused_saying_why),
+            check!(serve, cli_checks::a_flag_that_does_not_apply_to_serving_is_refused_saying_why),
         ],
-        Group::Serve => all(
-            Needs::SERVE,
-            vec![
-                (
-                    "routes_answer_on_one_keep_alive_connection",
-                    serve_checks::routes_answer_on_one_keep_alive_connection,
-                ),
-                (
-                    "pipelined_requests_are_answered_in_order",
-                    serve_checks::pipelined_requests_are_answered_in_order,
-                ),
-                (
-                    "http_1_0_and_connection_close_end_the_connection",
-                    serve_checks::http_1_0_and_connection_close_end_the_connection,
-                ),
-                (
-                    "an_oversized_head_gets_431_and_garbage_400",
-                    serve_checks::an_oversized_head_gets_431_and_garbage_400,
-                ),
-                (
-                    "a_silent_client_is_closed_after_the_timeout",
-                    serve_checks::a_silent_client_is_closed_after_the_timeout,
-                ),
-                (
-                    "a_reset_client_leaves_the_server_serving",
-                    serve_checks::a_reset_client_leaves_the_server_serving,
-                ),
-                (
-                    "sigterm_finishes_the_request_in_flight_and_reports",
-                    serve_checks::sigterm_finishes_the_request_in_flight_and_reports,
-                ),
-                (
-                    "the_report_names_the_port_bound_and_counts_4xx_apart",
-                    serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart,
-                ),
-                (
-                    "a_bad_parameter_is_named_in_the_answer",
-                    serve_checks::a_bad_parameter_is_named_in_the_answer,
-                ),
-            ],
-        ),
-        Group::Disk => all(
-            Needs::DISK,
-            vec![
-                ("reads_yield_the_checksum", |p, l| {
-                    disk_checks::reads_yield_the_checksum(p, l, &[])
-                }),
-                (
-                    "writes_read_back_as_the_definition",
-                    disk_checks::writes_read_back_as_the_definition,
-                ),
-                (
-                    "a_missing_file_is_made_from_the_definition",
-                    disk_checks::a_missing_file_is_made_from_the_definition,
-                ),
-                ("bad_disk_input_exits_2", disk_checks::bad_disk_input_exits_2),
-                (
-                    "an_unusable_file_exits_1_naming_it",
-                    disk_checks::an_unusable_file_exits_1_naming_it,
-                ),
-            ],
-        ),
-        Group::Brigade => all(
-            Needs::BRIGADE,
-            vec![
-                ("the_token_goes_round_every_ring", |p, l| {
-                    brigade_checks::the_token_goes_round_every_ring(p, l, &[])
-                }),
-                ("what_does_not_apply_to_the_ring_is_refused", |p, l| {
-                    brigade_checks::what_does_not_apply_to_the_ring_is_refused(p, l, false)
-                }),
-            ],
-        ),
-        Group::Db => all(
-            Needs::DB,
-            vec![
-                ("queries_yield_the_checksum", db_checks::queries_yield_the_checksum),
-                ("writes_return_the_same_values", db_checks::writes_return_the_same_values),
-                (
-                    "logins_by_scram_and_their_refusals",
-                    db_checks::logins_by_scram_and_their_refusals,
-                ),
-                ("bad_db_input_exits_2", db_checks::bad_db_input_exits_2),
-                ("a_missing_row_fails_naming_it", db_checks::a_missing_row_fails_naming_it),
-                (
-                    "past_max_connections_names_the_limit",
-                    db_checks::past_max_connections_names_the_limit,
-                ),
-                ("a_query_past_its_timeout_fails", db_checks::a_query_past_its_timeout_fails),
-                (
-                    "a_server_that_stops_fails_every_task",
-                    db_checks::a_server_that_stops_fails_every_task,
-                ),
-            ],
-        ),
-        Group::Crawl => all(
-            Needs::workload(&[Workload::Crawl]),
-            vec![
-                ("crawls_every_web_to_its_sheet", |p, l| {
-                    crawl_checks::crawls_every_web_to_its_sheet(p, l, &[])
-                }),
-                ("survives_the_fault_profile", |p, l| {
-                    crawl_checks::survives_the_fault_profile(p, l, &[])
-                }),
-                ("stops_at_tasks_in_the_trap", |p, l| {
-                    crawl_checks::stops_at_tasks_in_the_trap(p, l, &[])
-                }),
-                ("holds_per_host", |p, l| crawl_checks::holds_per_host(p, l, &[])),
-                (
-                    "bad_crawl_input_exits_2_and_no_seed_exits_1",
-                    crawl_checks::bad_crawl_input_exits_2_and_no_seed_exits_1,
-                ),
-            ],
-        ),
+        Group::Serve => vec![
+            check!(serve, serve_checks::routes_answer_on_one_keep_alive_connection),
+            check!(serve, serve_checks::pipelined_requests_are_answered_in_order),
+            check!(serve, serve_checks::http_1_0_and_connection_close_end_the_connection),
+            check!(serve, serve_checks::an_oversized_head_gets_431_and_garbage_400),
+            check!(serve, serve_checks::a_silent_client_is_closed_after_the_timeout),
+            check!(serve, serve_checks::a_reset_client_leaves_the_server_serving),
+            check!(serve, serve_checks::sigterm_finishes_the_request_in_flight_and_reports),
+            check!(serve, serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart),
+            check!(serve, serve_checks::a_bad_parameter_is_named_in_the_answer),
+        ],
+        Group::Disk => vec![
+            check!(disk, disk_checks::reads_yield_the_checksum, &[]),
+            check!(disk, disk_checks::writes_read_back_as_the_definition),
+            check!(disk, disk_checks::a_missing_file_is_made_from_the_definition),
+            check!(disk, disk_checks::bad_disk_input_exits_2),
+            check!(disk, disk_checks::an_unusable_file_exits_1_naming_it),
+        ],
+        Group::Brigade => vec![
+            check!(brigade, brigade_checks::the_token_goes_round_every_ring, &[]),
+            check!(brigade, brigade_checks::what_does_not_apply_to_the_ring_is_refused, false),
+        ],
+        Group::Db => vec![
+            check!(db, db_checks::queries_yield_the_checksum),
+            check!(db, db_checks::writes_return_the_same_values),
+            check!(db, db_checks::logins_by_scram_and_their_refusals),
+            check!(db, db_checks::bad_db_input_exits_2),
+            check!(db, db_checks::a_missing_row_fails_naming_it),
+            check!(db, db_checks::past_max_connections_names_the_limit),
+            check!(db, db_checks::a_query_past_its_timeout_fails),
+            check!(db, db_checks::a_server_that_stops_fails_every_task),
+        ],
+        Group::Crawl => vec![
+            check!(crawl, crawl_checks::crawls_every_web_to_its_sheet, &[]),
+            check!(crawl, crawl_checks::survives_the_fault_profile, &[]),
+            check!(crawl, crawl_checks::stops_at_tasks_in_the_trap, &[]),
+            check!(crawl, crawl_checks::holds_per_host, &[]),
+            check!(crawl, crawl_checks::bad_crawl_input_exits_2_and_no_seed_exits_1),
+        ],
     }
 }
 

@@ -6,6 +6,8 @@
 //! the program and its leading arguments, so that the models' suites and the peers' tests
 //! share them.
 
+use crate::run::assert_unbroken;
+
 /// One past PID_MAX_LIMIT, the most threads or processes any Linux kernel runs.
 const PAST_ANY_MACHINE: &str = "4194305";
 
@@ -17,7 +19,7 @@ pub fn a_pool_no_machine_can_hold_is_bad_input(program: &str, lead: &[&str]) {
     assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
     assert!(outcome.stdout.is_empty(), "stdout {:?}", outcome.stdout);
     assert!(outcome.stderr.contains("4194304"), "the bound is said: {}", outcome.stderr);
-    unbroken(&outcome.stderr);
+    assert_unbroken(&outcome.stderr, "--workers 4194305");
 }
 
 /// With room for about 30 more threads or processes (RLIMIT_NPROC), `args` plus
@@ -37,7 +39,7 @@ pub fn a_pool_past_a_limit_is_refused_before_it_starts(
     assert_eq!(said.lines().count(), 1, "one line: {said}");
     assert!(said.contains(" cannot start: "), "{said}");
     assert!(said.contains("RLIMIT_NPROC") && said.contains("to at least"), "{said}");
-    unbroken(said);
+    assert_unbroken(said, "a pool past RLIMIT_NPROC");
     assert_eq!(outcome.processes_left(), Vec::<String>::new());
 }
 
@@ -53,13 +55,5 @@ pub fn a_pool_of_connections_past_rlimit_nofile_is_refused(program: &str, lead: 
     assert_eq!(said.lines().count(), 1, "one line: {said}");
     assert!(said.contains("500 db connections (--workers) cannot start"), "{said}");
     assert!(said.contains("RLIMIT_NOFILE") && said.contains("to at least"), "{said}");
-    unbroken(said);
-}
-
-/// No sign of a crash in what a program said: Rust's panic or abort, a Python traceback, a
-/// Go or Node.js stack.
-fn unbroken(stderr: &str) {
-    for crash in ["panicked", "fatal runtime error", "Traceback", "goroutine ", "    at "] {
-        assert!(!stderr.contains(crash), "{crash:?} in {stderr}");
-    }
+    assert_unbroken(said, "a pool past RLIMIT_NOFILE");
 }

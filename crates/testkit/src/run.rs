@@ -71,20 +71,39 @@ impl Outcome {
 
     /// The processes of this run still alive, zombies included: after it exits, none.
     pub fn processes_left(&self) -> Vec<String> {
-        let needle = format!("{MARK}={}\0", self.mark);
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-            if environ.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                let status =
-                    std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-                let name = status.lines().next().unwrap_or("").to_string();
-                let state =
-                    status.lines().find(|l| l.starts_with("State:")).unwrap_or("").to_string();
-                found.push(format!("{}: {name} {state}", entry.file_name().to_string_lossy()));
-            }
+        processes_marked(&self.mark)
+    }
+}
+
+/// The processes alive whose environment carries [`MARK`] = `mark`: a run's, and whatever it
+/// started.
+pub(crate) fn processes_marked(mark: &str) -> Vec<String> {
+    let needle = format!("{MARK}={mark}\0");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if environ.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            let name = status.lines().next().unwrap_or("").to_string();
+            let state = status.lines().find(|l| l.starts_with("State:")).unwrap_or("").to_string();
+            found.push(format!("{}: {name} {state}", entry.file_name().to_string_lossy()));
         }
-        found
+    }
+    found
+}
+
+/// No sign of a crash in what a program said: Rust's panic or abort, a Python traceback or
+/// interrupt, a Go or Node.js stack. `case` names the run in the failure.
+pub(crate) fn assert_unbroken(stderr: &str, case: &str) {
+    for crash in [
+        "panicked",
+        "fatal runtime error",
+        "Traceback",
+        "KeyboardInterrupt",
+        "goroutine ",
+        "    at ",
+    ] {
+        assert!(!stderr.contains(crash), "{case}: {crash:?} in {stderr}");
     }
 }
 

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::run::MARK;
-use crate::Outcome;
+use crate::run::{assert_unbroken, processes_marked, MARK};
 
 /// For SIGINT and SIGTERM: start `lead… --tasks 200 --ms 5000 --timeline FILE` plus `args`
 /// (a pool, say), wait until it has made FILE (its arguments accepted, its handlers set),
@@ -56,22 +55,13 @@ pub fn a_signal_ends_a_run_at_once(program: &str, lead: &[&str], args: &[&str]) 
             by_signal == Some(signal as i32) || status.code() == Some(128 + signal as i32),
             "{case}: {status:?} after {took:?}; {stderr}"
         );
-        for crash in ["Traceback", "panicked", "KeyboardInterrupt", "goroutine "] {
-            assert!(!stderr.contains(crash), "{case}: {stderr}");
-        }
+        assert_unbroken(&stderr, &case);
         // The kernel kills what it left (PR_SET_PDEATHSIG) as the parent dies; give it a
         // moment, then look for any process that still carries the run's mark.
-        let left = Outcome {
-            code: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            elapsed: took,
-            mark: mark.clone(),
-        };
         let deadline = Instant::now() + Duration::from_secs(3);
-        while !left.processes_left().is_empty() && Instant::now() < deadline {
+        while !processes_marked(&mark).is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert_eq!(left.processes_left(), Vec::<String>::new(), "{case}");
+        assert_eq!(processes_marked(&mark), Vec::<String>::new(), "{case}");
     }
 }

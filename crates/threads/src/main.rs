@@ -71,7 +71,7 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     }
     if args.workload == workload::Workload::Crawl {
         let headroom = headroom(Worker::Thread);
-        let workers = args.workers.unwrap_or(workload::crawl::DEFAULT_WORKERS);
+        let workers = workload::crawl::most_in_flight(args);
         headroom.admit(workers.into(), "worker threads (--workers)")?;
         let start = |count, job| start_thread(count, &headroom, job);
         return Ok(crawl::run(args, tally, &start).finish());

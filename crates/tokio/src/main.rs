@@ -72,8 +72,8 @@ fn main() -> ExitCode {
     workload::main(MODEL, run, serve::run)
 }
 
-/// The multi-threaded runtime: `--workers` worker threads, or one per core the process may run on; and how wide the run is — its workers, and how
-/// many tasks can wait at once. On disk `--workers` sizes the blocking pool instead, tokio's
+/// The multi-threaded runtime: `--workers` worker threads, or one per core the process may
+/// run on; and how wide the run is — its workers, and how many tasks can wait at once. On disk `--workers` sizes the blocking pool instead, tokio's
 /// default being 512 threads: every read in flight holds one. The threads are checked
 /// against the machine's limits before the first starts: past vm.max_map_count std would
 /// abort the process mid-spawn, and tokio panics when the OS refuses it a worker.
@@ -94,9 +94,9 @@ fn runtime(args: &Args) -> Result<(tokio::runtime::Runtime, Width), Box<dyn Erro
             builder.worker_threads(cores as usize);
             (cores, pool.unwrap_or(tasks), cores)
         }
-        (Workload::Crawl, in_flight) => {
+        (Workload::Crawl, _) => {
             builder.worker_threads(cores as usize);
-            (cores, in_flight.unwrap_or(workload::crawl::DEFAULT_WORKERS), cores)
+            (cores, workload::crawl::most_in_flight(args), cores)
         }
         (_, workers) => {
             let workers = workers.unwrap_or(cores);

@@ -85,7 +85,7 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
         if args.workload == Workload::Crawl {
             tally.set_width(workload::Width {
                 workers: 1,
-                at_once: args.workers.unwrap_or(workload::crawl::DEFAULT_WORKERS),
+                at_once: workload::crawl::most_in_flight(args),
             });
             crawl::run(args, &mut tally).await;
             return Ok(tally.finish());

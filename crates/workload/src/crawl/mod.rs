@@ -317,7 +317,7 @@ impl Crawl {
         let scope = args.crawl().clone();
         let mut crawl = Crawl {
             most_urls: args.tasks,
-            most_in_flight: args.workers.unwrap_or(DEFAULT_WORKERS),
+            most_in_flight: most_in_flight(args),
             per_origin: args.per_host,
             origins: Vec::new(),
             origin_of: HashMap::new(),
@@ -624,6 +624,11 @@ impl Upkeep {
 
 /// Requests in flight unless `--workers` says otherwise.
 pub const DEFAULT_WORKERS: u32 = 10;
+
+/// The most requests a crawl of `args` has in flight: `--workers`, or [`DEFAULT_WORKERS`].
+pub fn most_in_flight(args: &Args) -> u32 {
+    args.workers.unwrap_or(DEFAULT_WORKERS)
+}
 
 /// Parsing handed to a pool of threads (`--offload` in the hand-written loops): each page's
 /// links found off the loop's thread — the article's `run_in_executor`, where the crawl
