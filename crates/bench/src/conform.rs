@@ -40,6 +40,14 @@ macro_rules! check {
     };
 }
 
+/// The [`Check`]s of one module that need the same: `checks!(needs, module: [name, …])`,
+/// a name followed by `(extra…)` where the check takes more.
+macro_rules! checks {
+    ($needs:expr, $module:ident: [$($name:ident $(($($extra:expr),+))?),+ $(,)?]) => {
+        vec![$(check!($needs, $module::$name $(, $($extra),+)?)),+]
+    };
+}
+
 /// The checks of one group, by name.
 fn checks(group: Group) -> Vec<Check> {
     let (serve, disk, db) = (Needs::SERVE, Needs::DISK, Needs::DB);
@@ -51,45 +59,35 @@ fn checks(group: Group) -> Vec<Check> {
             check!(Needs::CPU, cli_checks::a_flag_that_does_not_apply_to_cpu_is_refused_saying_why),
             check!(serve, cli_checks::a_flag_that_does_not_apply_to_serving_is_refused_saying_why),
         ],
-        Group::Serve => vec![
-            check!(serve, serve_checks::routes_answer_on_one_keep_alive_connection),
-            check!(serve, serve_checks::pipelined_requests_are_answered_in_order),
-            check!(serve, serve_checks::http_1_0_and_connection_close_end_the_connection),
-            check!(serve, serve_checks::an_oversized_head_gets_431_and_garbage_400),
-            check!(serve, serve_checks::a_silent_client_is_closed_after_the_timeout),
-            check!(serve, serve_checks::a_reset_client_leaves_the_server_serving),
-            check!(serve, serve_checks::sigterm_finishes_the_request_in_flight_and_reports),
-            check!(serve, serve_checks::the_report_names_the_port_bound_and_counts_4xx_apart),
-            check!(serve, serve_checks::a_bad_parameter_is_named_in_the_answer),
-        ],
-        Group::Disk => vec![
-            check!(disk, disk_checks::reads_yield_the_checksum, &[]),
-            check!(disk, disk_checks::writes_read_back_as_the_definition),
-            check!(disk, disk_checks::a_missing_file_is_made_from_the_definition),
-            check!(disk, disk_checks::bad_disk_input_exits_2),
-            check!(disk, disk_checks::an_unusable_file_exits_1_naming_it),
-        ],
-        Group::Brigade => vec![
-            check!(brigade, brigade_checks::the_token_goes_round_every_ring, &[]),
-            check!(brigade, brigade_checks::what_does_not_apply_to_the_ring_is_refused, false),
-        ],
-        Group::Db => vec![
-            check!(db, db_checks::queries_yield_the_checksum),
-            check!(db, db_checks::writes_return_the_same_values),
-            check!(db, db_checks::logins_by_scram_and_their_refusals),
-            check!(db, db_checks::bad_db_input_exits_2),
-            check!(db, db_checks::a_missing_row_fails_naming_it),
-            check!(db, db_checks::past_max_connections_names_the_limit),
-            check!(db, db_checks::a_query_past_its_timeout_fails),
-            check!(db, db_checks::a_server_that_stops_fails_every_task),
-        ],
-        Group::Crawl => vec![
-            check!(crawl, crawl_checks::crawls_every_web_to_its_sheet, &[]),
-            check!(crawl, crawl_checks::survives_the_fault_profile, &[]),
-            check!(crawl, crawl_checks::stops_at_tasks_in_the_trap, &[]),
-            check!(crawl, crawl_checks::holds_per_host, &[]),
-            check!(crawl, crawl_checks::bad_crawl_input_exits_2_and_no_seed_exits_1),
-        ],
+        Group::Serve => testkit::every_serve_check!([checks] serve,),
+        Group::Disk => checks!(disk, disk_checks: [
+            reads_yield_the_checksum(&[]),
+            writes_read_back_as_the_definition,
+            a_missing_file_is_made_from_the_definition,
+            bad_disk_input_exits_2,
+            an_unusable_file_exits_1_naming_it,
+        ]),
+        Group::Brigade => checks!(brigade, brigade_checks: [
+            the_token_goes_round_every_ring(&[]),
+            what_does_not_apply_to_the_ring_is_refused(false),
+        ]),
+        Group::Db => checks!(db, db_checks: [
+            queries_yield_the_checksum,
+            writes_return_the_same_values,
+            logins_by_scram_and_their_refusals,
+            bad_db_input_exits_2,
+            a_missing_row_fails_naming_it,
+            past_max_connections_names_the_limit,
+            a_query_past_its_timeout_fails,
+            a_server_that_stops_fails_every_task,
+        ]),
+        Group::Crawl => checks!(crawl, crawl_checks: [
+            crawls_every_web_to_its_sheet(&[]),
+            survives_the_fault_profile(&[]),
+            stops_at_tasks_in_the_trap(&[]),
+            holds_per_host(&[]),
+            bad_crawl_input_exits_2_and_no_seed_exits_1,
+        ]),
     }
 }
 

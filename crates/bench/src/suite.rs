@@ -2,8 +2,9 @@
 //! `soak`): it runs its points — or with `--redraw` reads them back — into one JSON file,
 //! `results/NAME/NAME.json`; draws its page and plots from that alone; and gives the README
 //! its section from it. A suite's folder keeps only what is its own: what it runs (`run`)
-//! and what its figures say (`draw`, `section`), and names them in one line:
-//! `Suite::new("disk", run, draw, section)`.
+//! and what its figures say (`tables::TEMPLATES`: its page's and section's templates, and
+//! the slots and plots it fills them with), and names them in one line:
+//! `Suite::new("disk", run, tables::TEMPLATES)`.
 
 use std::path::Path;
 
@@ -17,13 +18,49 @@ pub type Slots = Vec<(&'static str, String)>;
 /// A page's plots: each file's name, and its SVG.
 pub type Plots = Vec<(String, String)>;
 
-/// A suite of results: its name, what runs it, what draws its page and its README section.
+/// A suite of results: its name, what runs it, and what shows them.
 pub struct Suite<O, R> {
     /// Its folder under results/ and its JSON's name.
     name: &'static str,
     run: fn(&O) -> anyhow::Result<R>,
-    draw: fn(&Path, &R) -> anyhow::Result<()>,
-    section: fn(&R) -> anyhow::Result<String>,
+    show: Show<R>,
+}
+
+/// How a suite shows its results.
+enum Show<R> {
+    /// Its templates, filled.
+    Templates(Templates<R>),
+    /// Its own way: what draws its page into a folder, and what writes its README section.
+    Own { draw: fn(&Path, &R) -> anyhow::Result<()>, section: fn(&R) -> anyhow::Result<String> },
+}
+
+/// A suite's page, `results/NAME/README.md`, and its README section: two templates filled
+/// with the same slots, the page's plots written beside it.
+pub struct Templates<R> {
+    page: &'static str,
+    readme: &'static str,
+    draw: fn(&R) -> Drawn,
+}
+
+impl<R> Templates<R> {
+    pub const fn new(page: &'static str, readme: &'static str, draw: fn(&R) -> Drawn) -> Self {
+        Templates { page, readme, draw }
+    }
+}
+
+/// What a suite's tables make of its results: the slots of its templates, and its plots.
+pub struct Drawn {
+    pub slots: Slots,
+    pub plots: Plots,
+}
+
+impl Drawn {
+    pub fn new<F: Into<String>>(
+        slots: Slots,
+        plots: impl IntoIterator<Item = (F, String)>,
+    ) -> Self {
+        Drawn { slots, plots: plots.into_iter().map(|(f, svg)| (f.into(), svg)).collect() }
+    }
 }
 
 /// What a suite's command line says of where it writes (`--out`), and whether it only
@@ -66,10 +103,19 @@ impl<O: Place, R: Serialize + DeserializeOwned> Suite<O, R> {
     pub const fn new(
         name: &'static str,
         run: fn(&O) -> anyhow::Result<R>,
+        templates: Templates<R>,
+    ) -> Suite<O, R> {
+        Suite { name, run, show: Show::Templates(templates) }
+    }
+
+    /// A suite that draws its page and writes its section its own way.
+    pub const fn own(
+        name: &'static str,
+        run: fn(&O) -> anyhow::Result<R>,
         draw: fn(&Path, &R) -> anyhow::Result<()>,
         section: fn(&R) -> anyhow::Result<String>,
     ) -> Suite<O, R> {
-        Suite { name, run, draw, section }
+        Suite { name, run, show: Show::Own { draw, section } }
     }
 
     /// `bench NAME`: run the points and write the JSON — or with `--redraw` read it back —
@@ -85,32 +131,30 @@ impl<O: Place, R: Serialize + DeserializeOwned> Suite<O, R> {
             crate::run::write(&json, &crate::run::to_json(&r))?;
             r
         };
-        (self.draw)(out, &r)
+        match &self.show {
+            Show::Own { draw, .. } => draw(out, &r),
+            Show::Templates(t) => {
+                let drawn = (t.draw)(&r);
+                for (file, svg) in &drawn.plots {
+                    crate::run::write(&out.join(file), svg)?;
+                }
+                let page = fill((&format!("{}.md", self.name), t.page), &drawn.slots)?;
+                crate::run::write(&out.join("README.md"), &page)
+            }
+        }
     }
 
     /// The README's section, from `results/NAME/NAME.json`.
     pub fn section(&self, results: &Path) -> anyhow::Result<String> {
         let json = results.join(self.name).join(format!("{}.json", self.name));
-        (self.section)(&crate::run::read_json(&json)?)
+        let r = crate::run::read_json(&json)?;
+        match &self.show {
+            Show::Own { section, .. } => section(&r),
+            Show::Templates(t) => {
+                fill((&format!("readme-{}.md", self.name), t.readme), &(t.draw)(&r).slots)
+            }
+        }
     }
-}
-
-/// A suite's page, `out/README.md`: its plots written beside it, then `template` (`name`)
-/// filled with `values` and the machine's `facts`.
-pub fn write_page<F: AsRef<str>>(
-    out: &Path,
-    plots: impl IntoIterator<Item = (F, String)>,
-    (name, template): (&str, &str),
-    facts: &serde_json::Value,
-    values: &[(&str, String)],
-) -> anyhow::Result<()> {
-    for (file, svg) in plots {
-        crate::run::write(&out.join(file.as_ref()), &svg)?;
-    }
-    let facts = ("facts", crate::facts::markdown_of_json(facts));
-    let values: Vec<(&str, String)> = values.iter().cloned().chain([facts]).collect();
-    let page = fill((name, template), &values)?;
-    crate::run::write(&out.join("README.md"), &page)
 }
 
 /// `template` (`name`) filled with `values`; a value no slot takes is left out.

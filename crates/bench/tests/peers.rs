@@ -85,13 +85,22 @@ fn a_partial_peer_added_by_the_recipe_passes_conform_and_the_peer_tests() {
 
 /// The checks every model's suites run (and `bench conform`), one test a check so that the
 /// first failure hides none of the others, each run against every peer whose roster entry
-/// takes what the check needs: `test_name: needs, check;`.
+/// takes what the check needs: `test_name: needs, check;`. After `crawling:`, each is run
+/// against the peers that crawl, with their `--workers` (`every_crawling_peer`).
 macro_rules! every_peer_tests {
     ($($test:ident: $needs:expr, $check:path;)+) => {
         $(
             #[test]
             fn $test() {
                 every_peer($needs, &[], $check);
+            }
+        )+
+    };
+    (crawling: $($test:ident: $check:path;)+) => {
+        $(
+            #[test]
+            fn $test() {
+                every_crawling_peer($check);
             }
         )+
     };
@@ -369,24 +378,11 @@ fn every_crawling_peer(check: fn(&str, &[&str], &[&str])) {
     }
 }
 
-#[test]
-fn every_peer_crawls_every_web_to_its_sheet() {
-    every_crawling_peer(testkit::crawl_checks::crawls_every_web_to_its_sheet);
-}
-
-#[test]
-fn every_peer_survives_the_fault_profile() {
-    every_crawling_peer(testkit::crawl_checks::survives_the_fault_profile);
-}
-
-#[test]
-fn every_peer_stops_at_tasks_in_the_trap() {
-    every_crawling_peer(testkit::crawl_checks::stops_at_tasks_in_the_trap);
-}
-
-#[test]
-fn every_peer_holds_per_host() {
-    every_crawling_peer(testkit::crawl_checks::holds_per_host);
+every_peer_tests! { crawling:
+    every_peer_crawls_every_web_to_its_sheet: testkit::crawl_checks::crawls_every_web_to_its_sheet;
+    every_peer_survives_the_fault_profile: testkit::crawl_checks::survives_the_fault_profile;
+    every_peer_stops_at_tasks_in_the_trap: testkit::crawl_checks::stops_at_tasks_in_the_trap;
+    every_peer_holds_per_host: testkit::crawl_checks::holds_per_host;
 }
 
 #[test]

@@ -165,39 +165,36 @@ pub fn bad_crawl_input_exits_2_and_no_seed_exits_1(program: &str, lead: &[&str])
 #[macro_export]
 macro_rules! crawl_tests {
     ($bin:literal) => {
-        mod crawl {
-            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
-            use $crate::crawl_checks as check;
+        use $crate::crawl_checks as check;
 
-            fn workers() -> &'static [&'static str] {
-                let sized = |p: &$crate::roster::Program| p.sizes($crate::roster::Sizes::Crawl);
-                if $crate::suites::declares($bin, sized) {
-                    &["--workers", "20"]
-                } else {
-                    &[]
-                }
+        fn workers() -> &'static [&'static str] {
+            let sized = |p: &$crate::roster::Program| p.sizes($crate::roster::Sizes::Crawl);
+            if $crate::suites::declares($bin, sized) {
+                &["--workers", "20"]
+            } else {
+                &[]
             }
-
-            $crate::checks_as_tests!($bin, Crawl, crawl_checks: [
-                survives_the_fault_profile,
-                stops_at_tasks_in_the_trap,
-                holds_per_host,
-            ], extra: workers());
-            $crate::checks_as_tests!($bin, Crawl, crawl_checks: [
-                bad_crawl_input_exits_2_and_no_seed_exits_1,
-            ]);
-
-            #[test]
-            fn crawls_every_web_to_its_sheet() {
-                $crate::unless_it_runs!($bin, Crawl);
-                check::crawls_every_web_to_its_sheet(BIN, &[], workers());
-                // A loop that hands its parsing to a pool parses the same pages.
-                if $crate::suites::declares($bin, |p| p.takes($crate::roster::Flag::Offload)) {
-                    let offload = [workers(), &["--offload"][..]].concat();
-                    check::crawls_every_web_to_its_sheet(BIN, &[], &offload);
-                }
-            }
-
         }
+
+        $crate::checks_as_tests!($bin, Crawl, crawl_checks: [
+            survives_the_fault_profile,
+            stops_at_tasks_in_the_trap,
+            holds_per_host,
+        ], extra: workers());
+        $crate::checks_as_tests!($bin, Crawl, crawl_checks: [
+            bad_crawl_input_exits_2_and_no_seed_exits_1,
+        ]);
+
+        #[test]
+        fn crawls_every_web_to_its_sheet() {
+            $crate::unless_it_runs!($bin, Crawl);
+            check::crawls_every_web_to_its_sheet(BIN, &[], workers());
+            // A loop that hands its parsing to a pool parses the same pages.
+            if $crate::suites::declares($bin, |p| p.takes($crate::roster::Flag::Offload)) {
+                let offload = [workers(), &["--offload"][..]].concat();
+                check::crawls_every_web_to_its_sheet(BIN, &[], &offload);
+            }
+        }
+
     };
 }

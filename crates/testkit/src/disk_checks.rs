@@ -208,37 +208,34 @@ fn a_sysfs_file_of_one_block() -> Option<String> {
 #[macro_export]
 macro_rules! disk_tests {
     ($bin:literal) => {
-        mod disk {
-            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
-            use $crate::disk_checks as check;
+        use $crate::disk_checks as check;
 
-            #[test]
-            fn reads_yield_the_checksum_direct_and_buffered() {
-                $crate::unless_it_runs!($bin, Disk);
-                check::reads_yield_the_checksum(BIN, &[], &[]);
-                let capped = |p: &$crate::roster::Program| {
-                    p.has_pool() || p.sizes($crate::roster::Sizes::Disk)
-                };
-                if $crate::suites::declares($bin, capped) {
-                    check::reads_yield_the_checksum(BIN, &[], &["--workers", "3"]);
-                }
+        #[test]
+        fn reads_yield_the_checksum_direct_and_buffered() {
+            $crate::unless_it_runs!($bin, Disk);
+            check::reads_yield_the_checksum(BIN, &[], &[]);
+            let capped = |p: &$crate::roster::Program| {
+                p.has_pool() || p.sizes($crate::roster::Sizes::Disk)
+            };
+            if $crate::suites::declares($bin, capped) {
+                check::reads_yield_the_checksum(BIN, &[], &["--workers", "3"]);
             }
+        }
 
-            $crate::checks_as_tests!($bin, Disk, disk_checks: [
-                writes_read_back_as_the_definition,
-                a_missing_file_is_made_from_the_definition,
-                bad_disk_input_exits_2,
-                an_unusable_file_exits_1_naming_it,
-            ]);
+        $crate::checks_as_tests!($bin, Disk, disk_checks: [
+            writes_read_back_as_the_definition,
+            a_missing_file_is_made_from_the_definition,
+            bad_disk_input_exits_2,
+            an_unusable_file_exits_1_naming_it,
+        ]);
 
-            #[test]
-            fn timeline_has_a_span_per_disk_task() {
-                $crate::unless_it_runs!($bin, Disk);
-                let scratch = $crate::disk_checks::Scratch::new();
-                let file = scratch.data_file("data", 1 << 20);
-                let args = ["--workload", "disk", "--tasks", "6", "--file", &file];
-                $crate::timeline_of(BIN, &[], &args, 6);
-            }
+        #[test]
+        fn timeline_has_a_span_per_disk_task() {
+            $crate::unless_it_runs!($bin, Disk);
+            let scratch = $crate::disk_checks::Scratch::new();
+            let file = scratch.data_file("data", 1 << 20);
+            let args = ["--workload", "disk", "--tasks", "6", "--file", &file];
+            $crate::timeline_of(BIN, &[], &args, 6);
         }
     };
 }

@@ -75,12 +75,25 @@ pub use roster;
 #[macro_export]
 macro_rules! suites {
     ($bin:literal: $($suite:ident),+ $(,)?) => {
-        $crate::disk_tests!($bin);
-        $crate::db_tests!($bin);
-        $crate::crawl_tests!($bin);
-        $crate::pool_tests!($bin);
-        $crate::offload_tests!($bin);
-        $( $crate::$suite!($bin); )+
+        $crate::suite!($bin, disk_tests);
+        $crate::suite!($bin, db_tests);
+        $crate::suite!($bin, crawl_tests);
+        $crate::suite!($bin, pool_tests);
+        $crate::suite!($bin, offload_tests);
+        $( $crate::suite!($bin, $suite); )+
+    };
+}
+
+/// One suite, `testkit::suite!("threads", brigade_tests, pipes: ["--pipes"])`: a module named
+/// as the suite, holding `BIN`, the path cargo built the binary at, and the suite's tests,
+/// given the binary's name and whatever else the suite takes.
+#[macro_export]
+macro_rules! suite {
+    ($bin:literal, $suite:ident $(, $($more:tt)+)?) => {
+        mod $suite {
+            const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+            $crate::$suite!($bin $(, $($more)+)?);
+        }
     };
 }
 

@@ -54,14 +54,26 @@ impl Outcome {
     }
 
     /// The report of a run the machine stopped short: exit 1, every one of `tasks` counted
-    /// as ok or failed with some failed, and the `limit` to raise named on stderr.
+    /// as ok or failed with some failed, the `limit` to raise named on stderr, and not one
+    /// process of the run left behind, not even a zombie.
     pub fn stopped_at_a_limit(&self, tasks: u64, limit: &str) -> Value {
         assert_eq!(self.code, Some(1), "{}", self.stderr);
         let report = self.report();
         assert!(report["failed"].as_u64() > Some(0), "{report}");
         assert_eq!(report["ok"].as_u64().unwrap() + report["failed"].as_u64().unwrap(), tasks);
         assert!(self.stderr.contains(limit), "want {limit:?} in {}", self.stderr);
+        assert_eq!(self.processes_left(), Vec::<String>::new());
         report
+    }
+
+    /// The wall time, in its own report, of a run that succeeded: it must be under `most`
+    /// seconds, a bound on overlap generous enough for a loaded 2-core machine; `ran` says
+    /// what ran and what it would take without overlap.
+    pub fn overlapped_within(&self, most: f64, ran: &str) -> f64 {
+        self.success();
+        let wall = self.wall_s();
+        assert!(wall < most, "{ran} in {wall} s");
+        wall
     }
 
     /// `wall_s` from the binary's own report.

@@ -9,6 +9,28 @@ use std::time::{Duration, Instant};
 
 use crate::serving::{connect, exchange, get, read_response, read_to_close, Limit, Server};
 
+/// The checks of this file that every server passes given only its program and leading
+/// arguments, by name, once: `every_serve_check!([then] before…)` expands to
+/// `then!(before… serve_checks: [name, …])`, which the models' `serve_tests!` make tests of
+/// and `bench conform` a list.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! every_serve_check {
+    ([$($then:tt)+] $($before:tt)*) => {
+        $($then)+! { $($before)* serve_checks: [
+            routes_answer_on_one_keep_alive_connection,
+            pipelined_requests_are_answered_in_order,
+            http_1_0_and_connection_close_end_the_connection,
+            an_oversized_head_gets_431_and_garbage_400,
+            a_silent_client_is_closed_after_the_timeout,
+            a_reset_client_leaves_the_server_serving,
+            sigterm_finishes_the_request_in_flight_and_reports,
+            the_report_names_the_port_bound_and_counts_4xx_apart,
+            a_bad_parameter_is_named_in_the_answer,
+        ] }
+    };
+}
+
 fn start(program: &str, leading: &[&str], extra: &[&str]) -> Server {
     Server::start(program, leading, extra, Limit::None).expect("no limit to set up")
 }

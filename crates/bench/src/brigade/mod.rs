@@ -146,5 +146,4 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
 }
 
 /// `make bench-brigade` → results/brigade/.
-pub const SUITE: Suite<cli::Sweep, Results> =
-    Suite::new("brigade", run, tables::write, tables::section);
+pub const SUITE: Suite<cli::Sweep, Results> = Suite::new("brigade", run, tables::TEMPLATES);

@@ -1,15 +1,12 @@
 //! The brigade's tables, plots, target verdicts and the article's claims judged, from
 //! `brigade.json` alone.
 
-use std::path::Path;
-
 use super::{Point, Results, JUDGED_AT, RUST};
+use crate::suite::{Drawn, Templates};
 use crate::svg::{loglog, Series};
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 
 /// The page's fixed prose, and the README section's.
-const PAGE: &str = include_str!("page.md");
-const README: &str = include_str!("readme.md");
 
 fn at<'a>(r: &'a Results, program: &str, n: u32, pinned: bool) -> Option<&'a Point> {
     r.points.iter().find(|p| p.program == program && p.n == n && p.pinned == pinned)
@@ -236,6 +233,7 @@ fn plots(r: &Results) -> [(&'static str, String); 3] {
 /// Every slot of the page and of the README section.
 fn values(r: &Results) -> crate::suite::Slots {
     vec![
+        ("facts", crate::facts::markdown_of_json(&r.facts)),
         ("unpinned", curve_table(r, false)),
         ("pinned", curve_table(r, true)),
         ("judged_at", JUDGED_AT.to_string()),
@@ -246,11 +244,8 @@ fn values(r: &Results) -> crate::suite::Slots {
     ]
 }
 
-pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    crate::suite::write_page(out, plots(r), ("brigade.md", PAGE), &r.facts, &values(r))
-}
-
-/// The README's section.
-pub fn section(r: &Results) -> anyhow::Result<String> {
-    crate::suite::fill(("readme-brigade.md", README), &values(r))
-}
+/// results/brigade/README.md (page.md, and the plots) and the README's section (readme.md).
+pub const TEMPLATES: Templates<Results> =
+    Templates::new(include_str!("page.md"), include_str!("readme.md"), |r| {
+        Drawn::new(values(r), plots(r))
+    });

@@ -405,5 +405,4 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
 }
 
 /// `make bench-crawl` → results/crawl/.
-pub const SUITE: Suite<cli::Sweep, Results> =
-    Suite::new("crawl", run, tables::write, tables::section);
+pub const SUITE: Suite<cli::Sweep, Results> = Suite::new("crawl", run, tables::TEMPLATES);

@@ -1,15 +1,12 @@
 //! The crawl benchmark's tables, plots, targets and readings, from `crawl.json` alone: the
 //! results page, and the README's section.
 
-use std::path::Path;
-
 use super::{median_latency, Point, Results, MEMORY_W, SCRAPY, TRAP_TASKS};
+use crate::suite::{Drawn, Templates};
 use crate::svg::{loglog, Series};
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 
 /// The page's fixed prose, and the README section's.
-const PAGE: &str = include_str!("page.md");
-const README: &str = include_str!("readme.md");
 
 /// The loops the CPU target names, and the latency and W of the throughput target.
 const LEAN: [&str; 3] = ["epoll", "ring", "tokio"];
@@ -612,6 +609,7 @@ fn values(r: &Results) -> crate::suite::Slots {
         })
         .collect();
     vec![
+        ("facts", crate::facts::markdown_of_json(&r.facts)),
         ("pinned", pinned.into()),
         ("pages", r.pages.to_string()),
         ("hosts", r.hosts.to_string()),
@@ -630,12 +628,8 @@ fn values(r: &Results) -> crate::suite::Slots {
     ]
 }
 
-/// results/crawl/README.md and the plots.
-pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    crate::suite::write_page(out, plots(r), ("crawl.md", PAGE), &r.facts, &values(r))
-}
-
-/// The README's section.
-pub fn section(r: &Results) -> anyhow::Result<String> {
-    crate::suite::fill(("readme-crawl.md", README), &values(r))
-}
+/// results/crawl/README.md (page.md, and the plots) and the README's section (readme.md).
+pub const TEMPLATES: Templates<Results> =
+    Templates::new(include_str!("page.md"), include_str!("readme.md"), |r| {
+        Drawn::new(values(r), plots(r))
+    });

@@ -207,4 +207,4 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
 }
 
 /// `make bench-db` → results/db/.
-pub const SUITE: Suite<cli::Sweep, Results> = Suite::new("db", run, tables::write, tables::section);
+pub const SUITE: Suite<cli::Sweep, Results> = Suite::new("db", run, tables::TEMPLATES);

@@ -1,15 +1,12 @@
 //! The db benchmark's tables, plot, targets and readings, from `db.json` alone: the results
 //! page, and the README's section.
 
-use std::path::Path;
-
 use super::{Point, Results, POOLS, UNPOOLED, UNPOOLED_MS, WAIT_MS, WAIT_N, WAIT_POOLS};
+use crate::suite::{Drawn, Templates};
 use crate::svg::models_and_peers;
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 
 /// The page's fixed prose, and the README section's.
-const PAGE: &str = include_str!("page.md");
-const README: &str = include_str!("readme.md");
 
 const LOOPS: [&str; 4] = ["tokio", "epoll", "uring", "ring"];
 
@@ -288,6 +285,7 @@ fn values(r: &Results) -> crate::suite::Slots {
         false => "unpinned (one core)",
     };
     vec![
+        ("facts", crate::facts::markdown_of_json(&r.facts)),
         ("pinned", pinned.into()),
         ("max_connections", r.max_connections.to_string()),
         ("rows", r.rows.to_string()),
@@ -300,11 +298,8 @@ fn values(r: &Results) -> crate::suite::Slots {
     ]
 }
 
-pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    crate::suite::write_page(out, plots(r), ("db.md", PAGE), &r.facts, &values(r))
-}
-
-/// The README's section.
-pub fn section(r: &Results) -> anyhow::Result<String> {
-    crate::suite::fill(("readme-db.md", README), &values(r))
-}
+/// results/db/README.md (page.md, and the plots) and the README's section (readme.md).
+pub const TEMPLATES: Templates<Results> =
+    Templates::new(include_str!("page.md"), include_str!("readme.md"), |r| {
+        Drawn::new(values(r), plots(r))
+    });

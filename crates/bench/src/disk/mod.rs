@@ -317,5 +317,4 @@ fn device_of(file: &Path) -> String {
 }
 
 /// `make bench-disk` → results/disk/.
-pub const SUITE: Suite<cli::Disk, Results> =
-    Suite::new("disk", run, tables::write, tables::section);
+pub const SUITE: Suite<cli::Disk, Results> = Suite::new("disk", run, tables::TEMPLATES);

@@ -1,15 +1,12 @@
 //! The disk benchmark's tables, plots, targets and readings, from `disk.json` alone: the
 //! results page, and the README's section.
 
-use std::path::Path;
-
 use super::{Point, Results, DEPTHS, WARM_DEPTH};
+use crate::suite::{Drawn, Templates};
 use crate::svg::models_and_peers;
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 
 /// The page's fixed prose, and the README section's.
-const PAGE: &str = include_str!("page.md");
-const README: &str = include_str!("readme.md");
 
 /// The point of `program` at `depth` in `points`, if it ran.
 fn at<'a>(points: &'a [Point], program: &str, depth: u32) -> Option<&'a Point> {
@@ -328,6 +325,7 @@ fn plots(r: &Results) -> [(&'static str, String); 2] {
 /// Every slot of the page and of the README section.
 fn values(r: &Results) -> crate::suite::Slots {
     vec![
+        ("facts", crate::facts::markdown_of_json(&r.facts)),
         ("file", format!("{} ({} bytes)", r.file, r.file_size)),
         ("curve", curve_table(r)),
         ("depth64", depth_table(r, 64)),
@@ -340,11 +338,8 @@ fn values(r: &Results) -> crate::suite::Slots {
     ]
 }
 
-pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    crate::suite::write_page(out, plots(r), ("disk.md", PAGE), &r.facts, &values(r))
-}
-
-/// The README's section.
-pub fn section(r: &Results) -> anyhow::Result<String> {
-    crate::suite::fill(("readme-disk.md", README), &values(r))
-}
+/// results/disk/README.md (page.md, and the plots) and the README's section (readme.md).
+pub const TEMPLATES: Templates<Results> =
+    Templates::new(include_str!("page.md"), include_str!("readme.md"), |r| {
+        Drawn::new(values(r), plots(r))
+    });

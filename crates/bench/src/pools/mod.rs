@@ -196,5 +196,4 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
 }
 
 /// `make bench-pools` → results/pools/.
-pub const SUITE: Suite<cli::Sweep, Results> =
-    Suite::new("pools", run, tables::write, tables::section);
+pub const SUITE: Suite<cli::Sweep, Results> = Suite::new("pools", run, tables::TEMPLATES);

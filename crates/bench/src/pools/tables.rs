@@ -1,14 +1,11 @@
 //! The pools' tables, plots and verdicts, from `pools.json` alone.
 
-use std::path::Path;
-
 use super::{CaseResult, Results};
+use crate::suite::{Drawn, Templates};
 use crate::svg::{loglog, Series};
 use crate::table::{names, seconds, Table, DASH};
 
 /// The page's fixed prose, and the README section's.
-const PAGE: &str = include_str!("page.md");
-const README: &str = include_str!("readme.md");
 
 /// The median wall against the pool size, one row a program.
 fn case_table(case: &CaseResult) -> String {
@@ -158,6 +155,7 @@ fn values(r: &Results) -> (crate::suite::Slots, crate::suite::Plots) {
         plots.push((file, plot(r, case)));
     }
     let values = vec![
+        ("facts", crate::facts::markdown_of_json(&r.facts)),
         ("cores", r.cores.to_string()),
         ("rule", (r.cores * 2).to_string()),
         ("runs", r.runs.to_string()),
@@ -168,12 +166,9 @@ fn values(r: &Results) -> (crate::suite::Slots, crate::suite::Plots) {
     (values, plots)
 }
 
-pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
-    let (values, plots) = values(r);
-    crate::suite::write_page(out, plots, ("pools.md", PAGE), &r.facts, &values)
-}
-
-/// The README's section.
-pub fn section(r: &Results) -> anyhow::Result<String> {
-    crate::suite::fill(("readme-pools.md", README), &values(r).0)
-}
+/// results/pools/README.md (page.md, and the plots) and the README's section (readme.md).
+pub const TEMPLATES: Templates<Results> =
+    Templates::new(include_str!("page.md"), include_str!("readme.md"), |r| {
+        let (slots, plots) = values(r);
+        Drawn::new(slots, plots)
+    });

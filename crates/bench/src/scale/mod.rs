@@ -206,7 +206,7 @@ fn sweep(lines: &[Line], grid: &[u64]) -> Vec<Point> {
 }
 
 /// `make bench-scale` → results/scale/.
-pub const SUITE: Suite<Scale, ScaleData> = Suite::new("scale", run, draw, section);
+pub const SUITE: Suite<Scale, ScaleData> = Suite::own("scale", run, draw, section);
 
 fn run(options: &Scale) -> anyhow::Result<ScaleData> {
     let peers = Programs::find(&options.python);

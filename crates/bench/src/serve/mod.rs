@@ -79,8 +79,7 @@ pub struct CpuCase {
 }
 
 /// `make bench-serve` → results/serve/.
-pub const SUITE: Suite<cli::Serve, Results> =
-    Suite::new("serve", run, tables::write, tables::section);
+pub const SUITE: Suite<cli::Serve, Results> = Suite::new("serve", run, tables::TEMPLATES);
 
 fn run(o: &cli::Serve) -> anyhow::Result<Results> {
     let peers = Programs::find(&o.sweep.python);

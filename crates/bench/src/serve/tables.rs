@@ -1,11 +1,10 @@
 //! The serve benchmark's tables and the targets, judged from `serve.json`.
 
 use super::{CpuCase, Results};
+use crate::suite::{Drawn, Plots, Templates};
 use crate::table::{Table, DASH};
 
 /// The page's fixed prose, and the README section's.
-const PAGE: &str = include_str!("page.md");
-const README: &str = include_str!("readme.md");
 
 fn ms(v: f64) -> String {
     if v.is_nan() {
@@ -339,6 +338,7 @@ pub fn cost_table(r: &Results) -> String {
 
 fn values(r: &Results) -> crate::suite::Slots {
     vec![
+        ("facts", crate::facts::markdown_of_json(&r.facts)),
         ("readings", readings(r)),
         ("c10k", c10k_table(r)),
         ("throughput", throughput_table(r)),
@@ -351,13 +351,8 @@ fn values(r: &Results) -> crate::suite::Slots {
     ]
 }
 
-/// `results/serve/README.md`: every table, and the machine.
-pub fn write(out: &std::path::Path, r: &Results) -> anyhow::Result<()> {
-    let no_plots: [(&str, String); 0] = [];
-    crate::suite::write_page(out, no_plots, ("serve.md", PAGE), &r.facts, &values(r))
-}
-
-/// The README's section.
-pub fn section(r: &Results) -> anyhow::Result<String> {
-    crate::suite::fill(("readme-serve.md", README), &values(r))
-}
+/// results/serve/README.md (page.md, and the plots) and the README's section (readme.md).
+pub const TEMPLATES: Templates<Results> =
+    Templates::new(include_str!("page.md"), include_str!("readme.md"), |r| {
+        Drawn::new(values(r), Plots::new())
+    });

@@ -95,7 +95,7 @@ fn specs(names: &Option<String>) -> anyhow::Result<Vec<Spec>> {
 
 /// `make soak` → results/soak/.
 pub const SUITE: Suite<crate::cli::Soak, SoakReport> =
-    Suite::new("soak", run, tables::write, tables::section);
+    Suite::own("soak", run, tables::write, tables::section);
 
 /// The soak, and which servers did not hold.
 pub fn soak(o: &crate::cli::Soak) -> anyhow::Result<()> {
