@@ -6,8 +6,6 @@ use crate::suite::{Drawn, Templates};
 use crate::svg::{loglog, Series};
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 
-/// The page's fixed prose, and the README section's.
-
 fn at<'a>(r: &'a Results, program: &str, n: u32, pinned: bool) -> Option<&'a Point> {
     r.points.iter().find(|p| p.program == program && p.n == n && p.pinned == pinned)
 }

@@ -6,8 +6,6 @@ use crate::suite::{Drawn, Templates};
 use crate::svg::{loglog, Series};
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 
-/// The page's fixed prose, and the README section's.
-
 /// The loops the CPU target names, and the latency and W of the throughput target.
 const LEAN: [&str; 3] = ["epoll", "ring", "tokio"];
 const TARGET_LATENCY: &str = "50ms";

@@ -6,8 +6,6 @@ use crate::suite::{Drawn, Templates};
 use crate::svg::models_and_peers;
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 
-/// The page's fixed prose, and the README section's.
-
 const LOOPS: [&str; 4] = ["tokio", "epoll", "uring", "ring"];
 
 /// The point of `program` with `workers` in `points`, if it ran to the end.

@@ -6,8 +6,6 @@ use crate::suite::{Drawn, Templates};
 use crate::svg::models_and_peers;
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
 
-/// The page's fixed prose, and the README section's.
-
 /// The point of `program` at `depth` in `points`, if it ran.
 fn at<'a>(points: &'a [Point], program: &str, depth: u32) -> Option<&'a Point> {
     points.iter().find(|p| p.program == program && p.depth == depth && p.ok())

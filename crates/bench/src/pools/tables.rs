@@ -5,8 +5,6 @@ use crate::suite::{Drawn, Templates};
 use crate::svg::{loglog, Series};
 use crate::table::{names, seconds, Table, DASH};
 
-/// The page's fixed prose, and the README section's.
-
 /// The median wall against the pool size, one row a program.
 fn case_table(case: &CaseResult) -> String {
     let mut sizes: Vec<u32> = case.points.iter().map(|p| p.workers).collect();

@@ -4,8 +4,6 @@ use super::{CpuCase, Results};
 use crate::suite::{Drawn, Plots, Templates};
 use crate::table::{Table, DASH};
 
-/// The page's fixed prose, and the README section's.
-
 fn ms(v: f64) -> String {
     if v.is_nan() {
         DASH.into()
