@@ -40,33 +40,40 @@ pub struct Results {
     pub cpu: Vec<CpuCase>,
 }
 
-/// N fresh connections at once, each answered after 100 ms.
+/// One server under one load: what the load measured, the server's own report when it
+/// stopped, its RSS before the load began, and why the load has no figures, if it has none
+/// (a server not installed, a load that failed).
 #[derive(Serialize, Deserialize)]
-pub struct C10k {
+pub struct Served<T> {
     pub server: String,
-    pub n: u32,
-    pub ideal_s: f64,
-    pub client: Option<Report>,
+    #[serde(alias = "client")]
+    pub load: Option<T>,
     pub server_report: Option<ServeReport>,
+    #[serde(default)]
     pub baseline_rss_kib: u64,
     pub note: Option<String>,
 }
 
+/// N fresh connections at once, each answered after 100 ms: the client's report, and the
+/// wall time a perfectly concurrent server would take.
 #[derive(Serialize, Deserialize)]
-pub struct Throughput {
-    pub server: String,
-    pub connections: u32,
-    pub load: Option<Latency>,
-    pub server_report: Option<ServeReport>,
-    pub note: Option<String>,
+pub struct C10k {
+    #[serde(flatten)]
+    pub served: Served<Report>,
+    pub n: u32,
+    pub ideal_s: f64,
 }
 
+/// wrk's closed loop at a number of connections.
 #[derive(Serialize, Deserialize)]
-pub struct OpenLoop {
-    pub server: String,
-    pub load: Option<Latency>,
-    pub note: Option<String>,
+pub struct Throughput {
+    #[serde(flatten)]
+    pub served: Served<Latency>,
+    pub connections: u32,
 }
+
+/// oha's open loop at [`RATE`].
+pub type OpenLoop = Served<Latency>;
 
 /// `/cpu` at c = 10 and `/health` timed beside it, with or without `--offload`.
 #[derive(Serialize, Deserialize)]
@@ -125,23 +132,31 @@ fn run(o: &cli::Serve) -> anyhow::Result<Results> {
     Ok(r)
 }
 
-/// Run `load` against `spec` started with `extra`; the load's result and the server's report.
+/// Run `load` against `spec` started with `extra`: what it measured, and what the server
+/// said of itself.
 fn with_server<T>(
     spec: &Spec,
     extra: &[&str],
     scratch: &Path,
     load: impl FnOnce(&Running) -> anyhow::Result<T>,
-) -> (anyhow::Result<T>, Option<ServeReport>, u64) {
+) -> Served<T> {
+    let served = |load: anyhow::Result<T>, server_report, baseline_rss_kib| Served {
+        server: spec.name.clone(),
+        note: load.as_ref().err().map(|e| format!("{e:#}")),
+        load: load.ok(),
+        server_report,
+        baseline_rss_kib,
+    };
     if let Some(missing) = &spec.missing {
-        return (Err(anyhow::anyhow!(missing.clone())), None, 0);
+        return served(Err(anyhow::anyhow!(missing.clone())), None, 0);
     }
     match Running::start(spec, extra, scratch) {
         Ok(server) => {
             let baseline = server.baseline_rss_kib;
             let result = load(&server);
-            (result, server.stop(), baseline)
+            served(result, server.stop(), baseline)
         }
-        Err(e) => (Err(e), None, 0),
+        Err(e) => served(Err(e), None, 0),
     }
 }
 
@@ -149,19 +164,21 @@ fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
     let serial = crate::programs::is_serial(&spec.name);
     let ideal_s = if serial { f64::from(n) * 0.1 } else { 0.1 };
     let skip = |note: String| C10k {
-        server: spec.name.clone(),
+        served: Served {
+            server: spec.name.clone(),
+            load: None,
+            server_report: None,
+            baseline_rss_kib: 0,
+            note: Some(note),
+        },
         n,
         ideal_s,
-        client: None,
-        server_report: None,
-        baseline_rss_kib: 0,
-        note: Some(note),
     };
     // A process per connection: run at 10,000 only if the children measured at 1,000 fit.
     let child_kib = done
         .iter()
-        .filter(|c| c.server == spec.name)
-        .filter_map(|c| c.server_report.as_ref().map(|r| r.children_max_rss_kib))
+        .filter(|c| c.served.server == spec.name)
+        .filter_map(|c| c.served.server_report.as_ref().map(|r| r.children_max_rss_kib))
         .max()
         .unwrap_or(0);
     let mem_kib = crate::facts::mem_total_kib();
@@ -172,18 +189,8 @@ fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
             mem_kib as f64 / 1024.0 / 1024.0
         ));
     }
-    let (client, server_report, baseline_rss_kib) =
-        with_server(spec, &[], scratch, |s| load::fresh_connections(s.addr, n));
-    let note = client.as_ref().err().map(|e| format!("{e:#}"));
-    C10k {
-        server: spec.name.clone(),
-        n,
-        ideal_s,
-        client: client.ok(),
-        server_report,
-        baseline_rss_kib,
-        note,
-    }
+    let served = with_server(spec, &[], scratch, |s| load::fresh_connections(s.addr, n));
+    C10k { served, n, ideal_s }
 }
 
 fn throughput(
@@ -193,7 +200,7 @@ fn throughput(
     o: &cli::Serve,
     scratch: &Path,
 ) -> Throughput {
-    let (load, server_report, _) = with_server(spec, &[], scratch, |s| {
+    let served = with_server(spec, &[], scratch, |s| {
         load::wrk(
             &o.wrk,
             &format!("http://{}/query?id=1&delay_ms=0", s.addr),
@@ -202,21 +209,18 @@ fn throughput(
             scratch,
         )
     });
-    let note = load.as_ref().err().map(|e| format!("{e:#}"));
-    Throughput { server: spec.name.clone(), connections, load: load.ok(), server_report, note }
+    Throughput { served, connections }
 }
 
 fn open_loop(spec: &Spec, secs: u32, o: &cli::Serve, scratch: &Path) -> OpenLoop {
-    let (load, _, _) = with_server(spec, &[], scratch, |s| {
+    with_server(spec, &[], scratch, |s| {
         load::oha(&o.oha, &format!("http://{}/query?id=1&delay_ms=0", s.addr), RATE, 50, secs)
-    });
-    let note = load.as_ref().err().map(|e| format!("{e:#}"));
-    OpenLoop { server: spec.name.clone(), load: load.ok(), note }
+    })
 }
 
 fn cpu(spec: &Spec, offload: bool, secs: u32, o: &cli::Serve, scratch: &Path) -> CpuCase {
     let extra: &[&str] = if offload { &["--offload"] } else { &[] };
-    let (both, _, _) = with_server(spec, extra, scratch, |s| {
+    let both = with_server(spec, extra, scratch, |s| {
         let (wrk, cpu_url) = (o.wrk.clone(), format!("http://{}/cpu?id=1&work=100000", s.addr));
         let scratch = scratch.to_path_buf();
         let hashing = std::thread::spawn(move || load::wrk(&wrk, &cpu_url, 10, secs, &scratch));
@@ -227,7 +231,24 @@ fn cpu(spec: &Spec, offload: bool, secs: u32, o: &cli::Serve, scratch: &Path) ->
         let cpu = hashing.join().map_err(|_| anyhow::anyhow!("the wrk thread panicked"))?;
         Ok((health?, cpu?))
     });
-    let note = both.as_ref().err().map(|e| format!("{e:#}"));
-    let (health, cpu) = both.map_or((None, None), |(h, c)| (Some(h), Some(c)));
-    CpuCase { server: spec.name.clone(), offload, health, cpu, note }
+    let (health, cpu) = both.load.map_or((None, None), |(h, c)| (Some(h), Some(c)));
+    CpuCase { server: both.server, offload, health, cpu, note: both.note }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_record_reads_its_older_shape_and_its_own() {
+        let older = r#"{"server": "tokio", "n": 10, "ideal_s": 0.1, "client": null,
+            "server_report": null, "baseline_rss_kib": 7, "note": "not run"}"#;
+        let c: C10k = serde_json::from_str(older).expect("the older c10k shape");
+        assert_eq!((c.served.server.as_str(), c.served.baseline_rss_kib, c.n), ("tokio", 7, 10));
+        let again: C10k = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(again.served.note.as_deref(), Some("not run"));
+        let open: OpenLoop =
+            serde_json::from_str(r#"{"server": "ring", "load": null, "note": null}"#).unwrap();
+        assert_eq!((open.server.as_str(), open.baseline_rss_kib), ("ring", 0));
+    }
 }

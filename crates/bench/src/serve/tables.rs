@@ -34,11 +34,11 @@ pub fn c10k_table(r: &Results) -> String {
         "server CPU",
     ]);
     for c in &r.c10k {
-        let (Some(client), Some(server)) = (&c.client, &c.server_report) else {
+        let (Some(client), Some(server)) = (&c.served.load, &c.served.server_report) else {
             t.push(vec![
-                format!("`{}`", c.server),
+                format!("`{}`", c.served.server),
                 c.n.to_string(),
-                why(&c.note),
+                why(&c.served.note),
                 DASH.into(),
                 DASH.into(),
                 DASH.into(),
@@ -49,11 +49,11 @@ pub fn c10k_table(r: &Results) -> String {
         let per_conn = if server.children_max_rss_kib > 0 {
             format!("{:.0} KiB (a process each)", server.children_max_rss_kib as f64)
         } else {
-            let grown = server.max_rss_kib.saturating_sub(c.baseline_rss_kib);
+            let grown = server.max_rss_kib.saturating_sub(c.served.baseline_rss_kib);
             format!("{:.1} KiB", grown as f64 / f64::from(c.n))
         };
         t.push(vec![
-            format!("`{}`", c.server),
+            format!("`{}`", c.served.server),
             format!("{}", c.n),
             format!("{:.3} s ({:.1} s)", client.wall_s, c.ideal_s),
             client.failed.to_string(),
@@ -78,20 +78,24 @@ pub fn throughput_table(r: &Results) -> String {
         "p99.9",
         "errors",
     ]);
-    let servers: Vec<&str> =
-        r.throughput.iter().filter(|x| x.connections == 10).map(|x| x.server.as_str()).collect();
+    let servers: Vec<&str> = r
+        .throughput
+        .iter()
+        .filter(|x| x.connections == 10)
+        .map(|x| x.served.server.as_str())
+        .collect();
     for server in servers {
         let mut cells = vec![format!("`{server}`")];
         let mut errors = 0;
         for c in [10, 100] {
-            match r.throughput.iter().find(|x| x.server == server && x.connections == c) {
-                Some(x) if x.load.is_some() => {
-                    let l = x.load.as_ref().expect("checked");
+            match r.throughput.iter().find(|x| x.served.server == server && x.connections == c) {
+                Some(x) if x.served.load.is_some() => {
+                    let l = x.served.load.as_ref().expect("checked");
                     errors += l.errors;
                     cells.extend([kreq(l.req_per_s), ms(l.p50_ms), ms(l.p99_ms), ms(l.p999_ms)]);
                 }
                 x => {
-                    cells.push(why(&x.and_then(|x| x.note.clone())));
+                    cells.push(why(&x.and_then(|x| x.served.note.clone())));
                     cells.extend([DASH.into(), DASH.into(), DASH.into()]);
                 }
             }
@@ -171,8 +175,8 @@ pub fn verdicts(r: &Results) -> String {
     let rps = |server: &str| {
         r.throughput
             .iter()
-            .find(|x| x.server.starts_with(server) && x.connections == 100)
-            .and_then(|x| x.load.as_ref())
+            .find(|x| x.served.server.starts_with(server) && x.connections == 100)
+            .and_then(|x| x.served.load.as_ref())
             .map(|l| l.req_per_s)
     };
     let at_least = |a: &str, b: &str| match (rps(a), rps(b)) {
@@ -198,13 +202,13 @@ pub fn verdicts(r: &Results) -> String {
     }
     let n = r.c10k.iter().map(|c| c.n).max().unwrap_or(0);
     for server in ["tokio", "epoll", "uring", "ring", "threads", "go-goroutines", "node-promises"] {
-        let row = r.c10k.iter().find(|c| c.server == server && c.n == n);
-        let (verdict, measured) = match row.and_then(|c| c.client.as_ref()) {
+        let row = r.c10k.iter().find(|c| c.served.server == server && c.n == n);
+        let (verdict, measured) = match row.and_then(|c| c.served.load.as_ref()) {
             Some(client) => (
                 if client.failed == 0 { "met" } else { "missed" },
                 format!("{} of {n} failed", client.failed),
             ),
-            None => ("not measured", why(&row.and_then(|c| c.note.clone()))),
+            None => ("not measured", why(&row.and_then(|c| c.served.note.clone()))),
         };
         t.push(vec![
             format!("C10K, {n} connections: `{server}` 0 failed"),
@@ -234,8 +238,8 @@ pub fn readings(r: &Results) -> String {
     let load = |server: &str, c: u32| {
         r.throughput
             .iter()
-            .find(|x| x.server.starts_with(server) && x.connections == c)
-            .and_then(|x| x.load.as_ref())
+            .find(|x| x.served.server.starts_with(server) && x.connections == c)
+            .and_then(|x| x.served.load.as_ref())
     };
     let mut out = String::new();
     let loops = ["tokio", "epoll", "uring", "ring"];
@@ -310,9 +314,9 @@ pub fn cost_table(r: &Results) -> String {
     let mut t =
         Table::new(&["server", "req/s", "user a request", "sys a request", "CPU a request"]);
     for x in r.throughput.iter().filter(|x| x.connections == 100) {
-        let req_s = x.load.as_ref().map_or(DASH.into(), |l| kreq(l.req_per_s));
+        let req_s = x.served.load.as_ref().map_or(DASH.into(), |l| kreq(l.req_per_s));
         let us = |s: f64, n: u64| format!("{:.1} µs", s * 1e6 / n as f64);
-        let counted = match (&x.server_report, &x.load) {
+        let counted = match (&x.served.server_report, &x.served.load) {
             (Some(rep), _) if rep.requests > 0 => Some((rep, rep.requests)),
             // nginx counts no requests: its worker's CPU (from /proc, read before it
             // stopped) over the requests wrk had answered.
@@ -327,7 +331,7 @@ pub fn cost_table(r: &Results) -> String {
             }
             None => vec![DASH.into(), DASH.into(), DASH.into()],
         };
-        t.push([format!("`{}`", x.server), req_s].into_iter().chain(cells).collect());
+        t.push([format!("`{}`", x.served.server), req_s].into_iter().chain(cells).collect());
     }
     t.render()
         + "\nnginx counts no requests and reports no rusage: its row is its worker's CPU time \
