@@ -44,7 +44,7 @@ pub fn list(o: &List) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mut t = Table::new(&["id", "runtime", "workloads", "flags", "runs here", "what it is"]);
+    let mut t = Table::headed("id | runtime | workloads | flags | runs here | what it is");
     for p in &chosen {
         t.push(vec![
             p.id.clone(),

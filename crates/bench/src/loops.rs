@@ -105,13 +105,8 @@ pub fn section(results: &Path) -> anyhow::Result<String> {
         met: eh.zip(rh).map(|(e, r)| r.total * 10 <= e.total),
     });
 
-    let mut t = Table::new(&[
-        "case",
-        "`epoll` (readiness)",
-        "`ring` (completion)",
-        "target for `ring`",
-        "met",
-    ]);
+    let mut t =
+        Table::headed("case | `epoll` (readiness) | `ring` (completion) | target for `ring` | met");
     for c in cases {
         let met = match c.met {
             Some(true) => "yes",

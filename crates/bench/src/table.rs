@@ -16,6 +16,11 @@ impl Table {
         Table { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
     }
 
+    /// A table whose header is written as it reads on the page: `"program | N | IOPS"`.
+    pub fn headed(header: &str) -> Table {
+        Table::new(&header.split(" | ").collect::<Vec<_>>())
+    }
+
     pub fn push(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
@@ -93,7 +98,7 @@ pub struct Verdict {
 
 /// The targets' table: case, target, measured, and "met", "**missed**" or a dash.
 pub fn verdict_table(verdicts: Vec<Verdict>) -> String {
-    let mut t = Table::new(&["case", "target", "measured", "verdict"]);
+    let mut t = Table::headed("case | target | measured | verdict");
     for Verdict { case, target, measured, met } in verdicts {
         let verdict = match met {
             Some(true) => "met",
@@ -222,18 +227,11 @@ pub fn cpu_table(
     cores: usize,
     serial: impl Fn(&Measured) -> Option<f64>,
 ) -> String {
-    let mut table = Table::new(&[
-        "model",
-        "mean ± σ",
-        "min",
-        "median",
-        "user + sys",
-        "CPU / wall",
-        "speedup over serial",
-        "efficiency (speedup / cores)",
-        "peak memory (self + children)",
-        "loop's 10 ms timer: max lag",
-    ]);
+    let mut table = Table::headed(
+        "model | mean ± σ | min | median | user + sys | CPU / wall | \
+        speedup over serial | efficiency (speedup / cores) | peak memory (self + children) | \
+        loop's 10 ms timer: max lag",
+    );
     for m in rows {
         let mut cells = vec![format!("`{}`", m.row.name), mean_cell(m)];
         match &m.timing {

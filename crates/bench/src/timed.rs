@@ -323,13 +323,9 @@ fn compact_table(rows: &[Measured], article: bool) -> String {
 pub fn cpu_section(results: &Path) -> anyhow::Result<String> {
     let rows = load(&results.join("cpu"), "", "reports.json")?;
     let median_of = |name: &str| crate::reading::median(&rows, name);
-    let mut t = Table::new(&[
-        "model",
-        "median",
-        "speedup over its serial",
-        "CPU / wall",
-        "loop's 10 ms timer: max lag",
-    ]);
+    let mut t = Table::headed(
+        "model | median | speedup over its serial | CPU / wall | loop's 10 ms timer: max lag",
+    );
     for m in &rows {
         // A row whose program is not in the roster has no runtime to be compared within.
         let serial = crate::programs::one_at_a_time(&m.row.name)?;

@@ -242,16 +242,10 @@ pub fn syscalls(options: &Syscalls) -> anyhow::Result<()> {
     let mut tables = String::new();
     let mut all = Vec::new();
     for workload in [Workload::Sleep, Workload::Http] {
-        let mut table = Table::new(&[
-            "model",
-            "top syscalls (calls)",
-            "all syscalls",
-            "clone",
-            "futex",
-            "io_uring_enter",
-            "epoll_wait",
-            "reads and writes on sockets",
-        ]);
+        let mut table = Table::headed(
+            "model | top syscalls (calls) | all syscalls | clone | \
+            futex | io_uring_enter | epoll_wait | reads and writes on sockets",
+        );
         for (name, program) in &programs {
             let Some(tasks) = tasks_under_strace(name, workload) else { continue };
             let c = measure(name, program, workload, tasks, options.runs, &scratch)?;

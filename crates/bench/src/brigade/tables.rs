@@ -57,15 +57,10 @@ fn judged_table(r: &Results, pinned: bool) -> String {
         Ok("python") => "py-serial",
         _ => "serial",
     };
-    let mut t = Table::new(&[
-        "program",
-        "a hand-off",
-        "the switch alone",
-        "voluntary switches",
-        "involuntary switches",
-        "user",
-        "sys",
-    ]);
+    let mut t = Table::headed(
+        "program | a hand-off | the switch alone | voluntary switches | \
+        involuntary switches | user | sys",
+    );
     for name in names(&r.points) {
         let Some(p) = at(r, &name, JUDGED_AT, pinned) else { continue };
         let Some(b) = p.report.as_ref().and_then(|rep| rep.brigade).filter(|_| p.ok()) else {

@@ -112,17 +112,10 @@ fn stops(r: &Results) -> String {
 
 /// The cost of a page at L = 0: CPU, the web's CPU beside it, memory, threads, connections.
 fn cost_table(r: &Results) -> String {
-    let mut t = Table::new(&[
-        "program",
-        "W",
-        "pages/s",
-        "CPU a page (user + sys)",
-        "÷ Scrapy's",
-        "the web's CPU a URL",
-        "peak RSS (+ children)",
-        "threads",
-        "connections",
-    ]);
+    let mut t = Table::headed(
+        "program | W | pages/s | CPU a page (user + sys) | ÷ Scrapy's | \
+        the web's CPU a URL | peak RSS (+ children) | threads | connections",
+    );
     let scrapy = cost_point(r, SCRAPY).and_then(Point::cpu_us_per_page);
     for name in names(&r.sweep) {
         let Some(p) = cost_point(r, &name) else { continue };
@@ -196,14 +189,10 @@ fn matches_sheet(p: &Point) -> Option<bool> {
 }
 
 fn faults_table(r: &Results) -> String {
-    let mut t = Table::new(&[
-        "program",
-        "pages, failed (sheet)",
-        "failures by kind",
-        "retries",
-        "slowest URL",
-        "checksum = sheet",
-    ]);
+    let mut t = Table::headed(
+        "program | pages, failed (sheet) | failures by kind | retries | \
+        slowest URL | checksum = sheet",
+    );
     for p in &r.faults {
         let sheet = p.sheet.as_ref();
         let kinds = |v: &serde_json::Value| {
@@ -238,7 +227,7 @@ fn faults_table(r: &Results) -> String {
 /// crawler free to use both cores: pages a second, CPU a page, and each URL's time.
 fn offload_table(r: &Results) -> String {
     let mut t =
-        Table::new(&["case", "program", "pages/s", "CPU a page", "threads", "URL p50", "URL p99"]);
+        Table::headed("case | program | pages/s | CPU a page | threads | URL p50 | URL p99");
     for p in &r.offload {
         let ms = |q: &str| {
             p.figure(&["crawl", "latency_ms", q]).map_or(DASH.into(), |v| format!("{v:.1} ms"))
@@ -282,7 +271,7 @@ fn scrapy_set(r: &Results) -> String {
 }
 
 fn trap_table(r: &Results) -> String {
-    let mut t = Table::new(&["program", "URLs requested", "limited", "peak frontier", "≤ N × K"]);
+    let mut t = Table::headed("program | URLs requested | limited | peak frontier | ≤ N × K");
     for p in &r.trap {
         let frontier = p.figure(&["crawl", "peak_frontier"]);
         t.push(vec![

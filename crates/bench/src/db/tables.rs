@@ -57,7 +57,7 @@ fn ideal(w: u32) -> f64 {
 
 /// A connection per task, under and past max_connections: time, failures, the first error.
 fn unpooled_table(r: &Results) -> String {
-    let mut t = Table::new(&["program", "N", "wall", "failed", "exit", "the first error"]);
+    let mut t = Table::headed("program | N | wall | failed | exit | the first error");
     for &n in &UNPOOLED {
         for p in r.unpooled.iter().filter(|p| p.n == n) {
             let exit = if p.ok() {

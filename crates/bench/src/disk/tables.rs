@@ -49,15 +49,8 @@ fn curve_table(r: &Results) -> String {
 /// Each program at one depth: IOPS, against fio's io_uring, latency, threads, CPU.
 fn depth_table(r: &Results, depth: u32) -> String {
     let fio = iops_of(&r.curve, "fio io_uring", depth);
-    let mut t = Table::new(&[
-        "program",
-        "IOPS",
-        "÷ fio io_uring",
-        "p50",
-        "p99",
-        "peak threads",
-        "CPU per read",
-    ]);
+    let mut t =
+        Table::headed("program | IOPS | ÷ fio io_uring | p50 | p99 | peak threads | CPU per read");
     for name in names(&r.curve) {
         let Some(p) = r.curve.iter().find(|p| p.program == name && p.depth == depth) else {
             continue;
@@ -80,7 +73,7 @@ fn depth_table(r: &Results, depth: u32) -> String {
 
 /// Warm cache: what a read costs each program when the device is out of the picture.
 fn warm_table(r: &Results) -> String {
-    let mut t = Table::new(&["program", "W", "IOPS", "p50", "p99", "CPU per read", "peak threads"]);
+    let mut t = Table::headed("program | W | IOPS | p50 | p99 | CPU per read | peak threads");
     for p in &r.warm {
         t.push(vec![
             format!("`{}`", p.program),
@@ -97,16 +90,8 @@ fn warm_table(r: &Results) -> String {
 
 /// N reads with each program's defaults: where each stops, and what it held.
 fn scale_table(r: &Results) -> String {
-    let mut t = Table::new(&[
-        "program",
-        "N",
-        "ok",
-        "IOPS",
-        "p50",
-        "peak threads",
-        "peak memory",
-        "what happened",
-    ]);
+    let mut t =
+        Table::headed("program | N | ok | IOPS | p50 | peak threads | peak memory | what happened");
     for p in &r.scale {
         let report = p.report.as_ref();
         t.push(vec![
@@ -135,7 +120,7 @@ fn registered_table(r: &Results) -> String {
         crate::stats::median(r.registered.iter().filter(|x| x.variant == variant).map(|x| x.iops))
     };
     let plain = median("plain");
-    let mut t = Table::new(&["variant", "IOPS, each round", "median", "÷ plain"]);
+    let mut t = Table::headed("variant | IOPS, each round | median | ÷ plain");
     for v in crate::table::in_order(r.registered.iter().map(|x| x.variant.as_str())) {
         let v = v.as_str();
         let rounds: Vec<String> =

@@ -4,17 +4,10 @@ use super::point::Point;
 use crate::table::{lateness_p99, seconds, Table, DASH};
 
 pub fn point_table(points: &[Point]) -> String {
-    let mut t = Table::new(&[
-        "model",
-        "N",
-        "wall",
-        "over ideal",
-        "peak memory (self + children)",
-        "per task",
-        "voluntary ctx switches",
-        "p99 lateness",
-        "status",
-    ]);
+    let mut t = Table::headed(
+        "model | N | wall | over ideal | peak memory (self + children) | \
+        per task | voluntary ctx switches | p99 lateness | status",
+    );
     for p in points {
         let memory = p.memory_kib();
         t.push(vec![
@@ -36,13 +29,8 @@ pub fn point_table(points: &[Point]) -> String {
 }
 
 pub fn breaking_points(sleep: &[Point], http: &[Point]) -> String {
-    let mut t = Table::new(&[
-        "workload",
-        "model",
-        "largest N that ran",
-        "stopped at",
-        "why (its own error)",
-    ]);
+    let mut t =
+        Table::headed("workload | model | largest N that ran | stopped at | why (its own error)");
     for (workload, points) in [("sleep", sleep), ("http", http)] {
         let mut names: Vec<&str> = points.iter().map(|p| p.line.as_str()).collect();
         names.dedup();
@@ -72,7 +60,7 @@ enum Wall {
 /// The issues' targets, checked against the measured points.
 pub fn targets(points: &[Point]) -> String {
     let find = |line: &str, n: u64| points.iter().find(|p| p.line == line && p.n == n && p.ok());
-    let mut t = Table::new(&["model", "N", "target", "measured", "met"]);
+    let mut t = Table::headed("model | N | target | measured | met");
     for (line, n, wall_target, max_bytes) in [
         ("epoll", 1_000_000, Wall::Under(1.2), Some(32.0)),
         ("ring", 1_000_000, Wall::Within("epoll", 1.05), Some(32.0)),

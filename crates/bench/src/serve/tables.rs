@@ -24,15 +24,9 @@ fn why(note: &Option<String>) -> String {
 }
 
 pub fn c10k_table(r: &Results) -> String {
-    let mut t = Table::new(&[
-        "server",
-        "N",
-        "client wall (ideal)",
-        "failed",
-        "server peak RSS",
-        "per connection",
-        "server CPU",
-    ]);
+    let mut t = Table::headed(
+        "server | N | client wall (ideal) | failed | server peak RSS | per connection | server CPU",
+    );
     for c in &r.c10k {
         let (Some(client), Some(server)) = (&c.served.load, &c.served.server_report) else {
             t.push(vec![
@@ -66,18 +60,9 @@ pub fn c10k_table(r: &Results) -> String {
 }
 
 pub fn throughput_table(r: &Results) -> String {
-    let mut t = Table::new(&[
-        "server",
-        "c = 10: req/s",
-        "p50",
-        "p99",
-        "p99.9",
-        "c = 100: req/s",
-        "p50",
-        "p99",
-        "p99.9",
-        "errors",
-    ]);
+    let mut t = Table::headed(
+        "server | c = 10: req/s | p50 | p99 | p99.9 | c = 100: req/s | p50 | p99 | p99.9 | errors",
+    );
     let servers: Vec<&str> = r
         .throughput
         .iter()
@@ -107,7 +92,7 @@ pub fn throughput_table(r: &Results) -> String {
 }
 
 pub fn open_loop_table(r: &Results) -> String {
-    let mut t = Table::new(&["server", "p50", "p99", "p99.9", "answered", "errors"]);
+    let mut t = Table::headed("server | p50 | p99 | p99.9 | answered | errors");
     for x in &r.open_loop {
         match &x.load {
             Some(l) => t.push(vec![
@@ -132,13 +117,10 @@ pub fn open_loop_table(r: &Results) -> String {
 }
 
 pub fn cpu_table(r: &Results) -> String {
-    let mut t = Table::new(&[
-        "server",
-        "`/health` p99, hashing on the loop",
-        "with `--offload`",
-        "`/cpu` req/s",
-        "with `--offload`",
-    ]);
+    let mut t = Table::headed(
+        "server | `/health` p99, hashing on the loop | with `--offload` | \
+        `/cpu` req/s | with `--offload`",
+    );
     let find =
         |server: &str, offload| r.cpu.iter().find(|c| c.server == server && c.offload == offload);
     let health = |c: Option<&CpuCase>| match c {
@@ -186,7 +168,7 @@ pub fn verdicts(r: &Results) -> String {
         ),
         _ => ("not measured", format!("`{a}` or `{b}` did not run")),
     };
-    let mut t = Table::new(&["target", "verdict", "measured"]);
+    let mut t = Table::headed("target | verdict | measured");
     for (a, b) in [
         ("epoll", "nginx"),
         ("ring", "nginx"),
@@ -311,8 +293,7 @@ pub fn readings(r: &Results) -> String {
 /// near 100 % of its core, req/s ranks the kernel and the noise; cost per request ranks the
 /// servers, and shows how close each comes to the kernel's share.
 pub fn cost_table(r: &Results) -> String {
-    let mut t =
-        Table::new(&["server", "req/s", "user a request", "sys a request", "CPU a request"]);
+    let mut t = Table::headed("server | req/s | user a request | sys a request | CPU a request");
     for x in r.throughput.iter().filter(|x| x.connections == 100) {
         let req_s = x.served.load.as_ref().map_or(DASH.into(), |l| kreq(l.req_per_s));
         let us = |s: f64, n: u64| format!("{:.1} µs", s * 1e6 / n as f64);

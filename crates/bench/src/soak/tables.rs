@@ -110,22 +110,12 @@ fn mib(kib: i64) -> String {
 
 /// The table of every server.
 pub fn table(report: &SoakReport) -> String {
-    let mut t = Table::new(&[
-        "server",
-        "answered (checked)",
-        "wrong",
-        "crashes",
-        "p99 (keep-alive)",
-        "unanswered",
-        "hostile refused",
-        "slowloris closed",
-        "flood peak",
-        "memory drift after warm-up",
-        "fitted rise",
-        "descriptors before → after",
-        "back to rest",
-        "held",
-    ]);
+    let mut t = Table::headed(
+        "server | answered (checked) | wrong | crashes | \
+        p99 (keep-alive) | unanswered | hostile refused | slowloris closed | flood peak | \
+        memory drift after warm-up | fitted rise | descriptors before → after | back to rest | \
+        held",
+    );
     for s in &report.servers {
         if let Some(why) = &s.missing {
             t.push(vec![format!("`{}`", s.name), why.clone()]);
@@ -217,14 +207,9 @@ fn plot(s: &Soaked, r: &SoakReport, path: &Path) -> anyhow::Result<()> {
 pub fn reliability(results: &Path) -> anyhow::Result<String> {
     let fuzz: serde_json::Value = crate::run::read_json(&results.join("fuzz/fuzz.json"))?;
     let soak = super::SUITE.section(results)?;
-    let mut t = Table::new(&[
-        "fuzz target",
-        "inputs",
-        "edges covered",
-        "crashes",
-        "hangs",
-        "h11: agree / known / open",
-    ]);
+    let mut t = Table::headed(
+        "fuzz target | inputs | edges covered | crashes | hangs | h11: agree / known / open",
+    );
     for target in fuzz["targets"].as_array().into_iter().flatten() {
         let n = |k: &str| target[k].as_u64().map_or(DASH.into(), |v| v.to_string());
         let d = &target["differential"];
