@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::wire::{reset, Answer, Conn};
 
-/// What one server's clients saw.
-#[derive(Default)]
+/// What one server's clients saw, counted as they go, and kept in soak.json as it ended.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     /// Checked requests (keep-alive, pipelined, `/cpu`) answered correctly.
     pub answered: AtomicU64,
@@ -28,9 +28,11 @@ pub struct Tally {
     /// The most connections one flood held open at once.
     pub flood_peak: AtomicU64,
     /// A flood is open now (or closed less than a second ago).
+    #[serde(skip)]
     pub flooding: AtomicBool,
     pub wrong_examples: Mutex<Vec<String>>,
-    /// Checked keep-alive requests' round trips, in µs.
+    /// Checked keep-alive requests' round trips, in µs: soak.json keeps their p50 and p99.
+    #[serde(skip)]
     pub latencies_us: Mutex<Vec<u32>>,
 }
 

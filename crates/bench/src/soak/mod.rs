@@ -36,14 +36,8 @@ pub struct Soaked {
     pub missing: Option<String>,
     /// How it ended before the load did, if it did.
     pub crashed: Option<String>,
-    pub answered: u64,
-    pub wrong: u64,
-    pub wrong_examples: Vec<String>,
-    pub unanswered: u64,
-    pub refused: u64,
-    pub slow_closed: u64,
-    pub resets: u64,
-    pub flood_peak: u64,
+    #[serde(flatten)]
+    pub clients: Tally,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub fds_before: u64,

@@ -2,7 +2,7 @@
 //! reliability section (with results/fuzz).
 
 use std::path::Path;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::clients::Tally;
 use super::{SoakReport, Soaked};
@@ -18,7 +18,7 @@ pub const MAX_FDS_BACK_MS: u64 = 1000;
 pub fn holds(s: &Soaked, _report: &SoakReport) -> bool {
     s.missing.is_some()
         || (s.crashed.is_none()
-            && s.wrong == 0
+            && s.clients.wrong.load(Relaxed) == 0
             && s.rss_drift_kib <= MAX_DRIFT_KIB
             && s.fds_back_ms.is_some_and(|ms| ms <= MAX_FDS_BACK_MS))
 }
@@ -43,15 +43,8 @@ pub fn window(seconds: u64) -> u64 {
 pub fn tally_into(s: &mut Soaked, tally: Tally, seconds: u64) {
     let (warmup, window, seconds) =
         (warmup(seconds) as f64, window(seconds) as f64, seconds as f64);
-    s.answered = tally.answered.load(Relaxed);
-    s.wrong = tally.wrong.load(Relaxed);
-    s.wrong_examples = tally.wrong_examples.into_inner().unwrap_or_default();
-    s.unanswered = tally.unanswered.load(Relaxed);
-    s.refused = tally.refused.load(Relaxed);
-    s.slow_closed = tally.slow_closed.load(Relaxed);
-    s.resets = tally.resets.load(Relaxed);
-    s.flood_peak = tally.flood_peak.load(Relaxed);
-    let lat = tally.latencies_us.into_inner().unwrap_or_default();
+    let lat = std::mem::take(&mut *tally.latencies_us.lock().unwrap_or_else(|e| e.into_inner()));
+    s.clients = tally;
     let at = |q: f64| quantile(lat.iter().copied(), q).map(|us| us as f64 / 1000.0);
     (s.p50_ms, s.p99_ms) = (at(0.50), at(0.99));
     let rss_in = |from: f64, to: f64| {
@@ -121,16 +114,18 @@ pub fn table(report: &SoakReport) -> String {
             t.push(vec![format!("`{}`", s.name), why.clone()]);
             continue;
         }
+        let count = |n: &AtomicU64| n.load(Relaxed).to_string();
+        let c = &s.clients;
         t.push(vec![
             format!("`{}`", s.name),
-            format!("{}", s.answered),
-            format!("{}", s.wrong),
+            count(&c.answered),
+            count(&c.wrong),
             s.crashed.as_ref().map_or("0".into(), |c| format!("1 ({c})")),
             s.p99_ms.map_or(DASH.into(), |ms| format!("{ms:.1} ms")),
-            format!("{}", s.unanswered),
-            format!("{}", s.refused),
-            format!("{}", s.slow_closed),
-            format!("{}", s.flood_peak),
+            count(&c.unanswered),
+            count(&c.refused),
+            count(&c.slow_closed),
+            count(&c.flood_peak),
             mib(s.rss_drift_kib),
             mib(s.rss_fitted_rise_kib),
             format!("{} → {}", s.fds_before, s.fds_after),
@@ -173,8 +168,11 @@ fn page(r: &SoakReport) -> String {
         MAX_FDS_BACK_MS
     );
     text += &table(r);
-    for s in r.servers.iter().filter(|s| !s.wrong_examples.is_empty()) {
-        text += &format!("\nWrong answers from `{}`: {}\n", s.name, s.wrong_examples.join("; "));
+    for s in &r.servers {
+        let examples = s.clients.wrong_examples.lock().unwrap_or_else(|e| e.into_inner());
+        if !examples.is_empty() {
+            text += &format!("\nWrong answers from `{}`: {}\n", s.name, examples.join("; "));
+        }
     }
     text += "\n## Each server over time\n\n";
     for s in r.servers.iter().filter(|s| !s.samples.is_empty()) {
