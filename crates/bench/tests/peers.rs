@@ -85,14 +85,18 @@ fn a_partial_peer_added_by_the_recipe_passes_conform_and_the_peer_tests() {
 
 /// The checks every model's suites run (and `bench conform`), one test a check so that the
 /// first failure hides none of the others, each run against every peer whose roster entry
-/// takes what the check needs: `test_name: needs, check;`. After `crawling:`, each is run
+/// takes what the check needs: `test_name: needs, check;`, or `…, check, with [extra…];` for
+/// a check that takes more, and `…, skipping ["peer"…];` for peers it does not apply to. After
+/// `crawling:`, each is run
 /// against the peers that crawl, with their `--workers` (`every_crawling_peer`).
 macro_rules! every_peer_tests {
-    ($($test:ident: $needs:expr, $check:path;)+) => {
+    ($($test:ident: $needs:expr, $check:path $(, with [$($extra:expr),+])? $(, skipping [$($skip:literal),+])?;)+) => {
         $(
             #[test]
             fn $test() {
-                every_peer($needs, &[], $check);
+                every_peer($needs, &[$($($skip),+)?], |program, lead| {
+                    $check(program, lead $($(, $extra)+)?)
+                });
             }
         )+
     };
@@ -142,6 +146,10 @@ every_peer_tests! {
     every_peer_fails_a_missing_row_naming_it: Needs::DB, testkit::db_checks::a_missing_row_fails_naming_it;
     every_peer_fails_a_query_past_its_timeout: Needs::DB, testkit::db_checks::a_query_past_its_timeout_fails;
     every_peer_fails_every_task_when_the_server_stops: Needs::DB, testkit::db_checks::a_server_that_stops_fails_every_task;
+    every_concurrent_peer_serves_fifty_clients_at_once: Needs::SERVE, testkit::serve_checks::fifty_clients_are_served_at_once, skipping ["py-serial"];
+    every_peer_reads_the_right_blocks_direct_and_buffered: Needs::DISK, testkit::disk_checks::reads_yield_the_checksum, with [&[]];
+    every_peer_with_a_file_pool_reads_the_right_blocks_with_workers: Needs::DISK, testkit::disk_checks::reads_yield_the_checksum, with [&["--workers", "3"]], skipping ["py-serial"];
+    every_peer_passes_the_token_round_every_ring: Needs::BRIGADE, testkit::brigade_checks::the_token_goes_round_every_ring, with [&[]];
 }
 
 #[test]
@@ -211,15 +219,6 @@ fn every_peer(needs: Needs, skip: &[&str], check: fn(&str, &[&str])) {
 }
 
 #[test]
-fn every_concurrent_peer_serves_fifty_clients_at_once() {
-    every_peer(
-        Needs::SERVE,
-        &["py-serial"],
-        testkit::serve_checks::fifty_clients_are_served_at_once,
-    );
-}
-
-#[test]
 fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
     for (peer, program, lead) in peers() {
         let lead = leading(&lead);
@@ -234,21 +233,6 @@ fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
         // Every peer but the serial one runs the four sleeps at once.
         assert_eq!(testkit::any_overlap(&sleep), peer != "py-serial", "{peer}: {sleep:?}");
     }
-}
-
-#[test]
-fn every_peer_reads_the_right_blocks_direct_and_buffered() {
-    every_peer(Needs::DISK, &[], |program, lead| {
-        testkit::disk_checks::reads_yield_the_checksum(program, lead, &[])
-    });
-}
-
-#[test]
-fn every_peer_with_a_file_pool_reads_the_right_blocks_with_workers() {
-    // py-serial reads one block at a time: it has no pool to size.
-    every_peer(Needs::DISK, &["py-serial"], |program, lead| {
-        testkit::disk_checks::reads_yield_the_checksum(program, lead, &["--workers", "3"])
-    });
 }
 
 #[test]
@@ -323,13 +307,6 @@ fn every_peer_refuses_a_pool_past_a_limit_before_it_starts() {
             &["--ms", "100"],
         );
     }
-}
-
-#[test]
-fn every_peer_passes_the_token_round_every_ring() {
-    every_peer(Needs::BRIGADE, &[], |program, lead| {
-        testkit::brigade_checks::the_token_goes_round_every_ring(program, lead, &[])
-    });
 }
 
 #[test]

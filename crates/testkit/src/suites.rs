@@ -123,15 +123,30 @@ macro_rules! contract_tests {
     };
 }
 
+/// A test that `$tasks` sleeps of 200 ms overlap: the run takes under `$most` seconds.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! sleeps_overlap_test {
+    ($name:ident, $tasks:literal, $most:literal, $ideal:literal) => {
+        #[test]
+        fn $name() {
+            let args = ["--tasks", stringify!($tasks), "--ms", "200", "--json"];
+            let ran = concat!(stringify!($tasks), " x 200 ms (", $ideal, ")");
+            $crate::run(BIN, &args).overlapped_within($most, ran);
+        }
+    };
+}
+
 /// What every concurrent model shows: the sleeps and the requests overlap.
 #[macro_export]
 macro_rules! concurrent_tests {
     ($bin:literal) => {
-        #[test]
-        fn twenty_sleeping_tasks_overlap() {
-            let outcome = $crate::run(BIN, &["--tasks", "20", "--ms", "200", "--json"]);
-            outcome.overlapped_within(1.0, "20 x 200 ms (ideal 0.2 s, serial 4 s)");
-        }
+        $crate::sleeps_overlap_test!(
+            twenty_sleeping_tasks_overlap,
+            20,
+            1.0,
+            "ideal 0.2 s, serial 4 s"
+        );
 
         #[test]
         fn http_tasks_overlap_far_below_serial_time() {
@@ -220,11 +235,12 @@ macro_rules! socket_limit_tests {
 #[macro_export]
 macro_rules! event_loop_tests {
     ($bin:literal) => {
-        #[test]
-        fn ten_thousand_sleeping_tasks_take_about_one_sleep() {
-            let outcome = $crate::run(BIN, &["--tasks", "10000", "--ms", "200", "--json"]);
-            outcome.overlapped_within(2.0, "10,000 x 200 ms (ideal 0.2 s)");
-        }
+        $crate::sleeps_overlap_test!(
+            ten_thousand_sleeping_tasks_take_about_one_sleep,
+            10000,
+            2.0,
+            "ideal 0.2 s"
+        );
     };
 }
 
