@@ -71,16 +71,11 @@ fn checks(group: Group) -> Vec<Check> {
             the_token_goes_round_every_ring(&[]),
             what_does_not_apply_to_the_ring_is_refused(false),
         ]),
-        Group::Db => checks!(db, db_checks: [
-            queries_yield_the_checksum,
-            writes_return_the_same_values,
-            logins_by_scram_and_their_refusals,
-            bad_db_input_exits_2,
-            a_missing_row_fails_naming_it,
-            past_max_connections_names_the_limit,
-            a_query_past_its_timeout_fails,
-            a_server_that_stops_fails_every_task,
-        ]),
+        Group::Db => {
+            let mut list = testkit::every_db_check!([checks] db,);
+            list.push(check!(db, db_checks::past_max_connections_names_the_limit));
+            list
+        }
         Group::Crawl => checks!(crawl, crawl_checks: [
             crawls_every_web_to_its_sheet(&[]),
             survives_the_fault_profile(&[]),

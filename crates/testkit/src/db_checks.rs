@@ -155,6 +155,26 @@ pub fn a_server_that_stops_fails_every_task(program: &str, lead: &[&str]) {
     assert_eq!(outcome.processes_left(), Vec::<String>::new());
 }
 
+/// The checks of this file that every program running the db workload passes given only
+/// its program and leading arguments, by name, once: `every_db_check!([then] before…)`
+/// expands to `then! { before… db_checks: [name, …] }`, which the models' `db_tests!` make
+/// tests of and `bench conform` a list. (Past max_connections is apart: not for serial.)
+#[macro_export]
+#[doc(hidden)]
+macro_rules! every_db_check {
+    ([$($then:tt)+] $($before:tt)*) => {
+        $($then)+! { $($before)* db_checks: [
+            queries_yield_the_checksum,
+            writes_return_the_same_values,
+            logins_by_scram_and_their_refusals,
+            bad_db_input_exits_2,
+            a_missing_row_fails_naming_it,
+            a_query_past_its_timeout_fails,
+            a_server_that_stops_fails_every_task,
+        ] }
+    };
+}
+
 /// The db workload against a real PostgreSQL that the tests start (`db_checks`): checksums
 /// with and without a pool, writes, SCRAM and its refusals, bad input, and the failures a
 /// user meets. `serial` runs one query at a time, so it never meets max_connections.
@@ -163,15 +183,7 @@ macro_rules! db_tests {
     ($bin:literal) => {
         use $crate::db_checks as check;
 
-        $crate::checks_as_tests!($bin, Db, db_checks: [
-            queries_yield_the_checksum,
-            writes_return_the_same_values,
-            logins_by_scram_and_their_refusals,
-            bad_db_input_exits_2,
-            a_missing_row_fails_naming_it,
-            a_query_past_its_timeout_fails,
-            a_server_that_stops_fails_every_task,
-        ]);
+        $crate::every_db_check!([$crate::checks_as_tests] $bin, Db,);
 
         #[test]
         fn a_pool_of_connections_past_rlimit_nofile_is_refused() {
