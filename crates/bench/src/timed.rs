@@ -107,21 +107,22 @@ pub fn seed(options: &crate::cli::Seed) -> anyhow::Result<()> {
     } else {
         "10 tasks, each waits 1 s".into()
     };
-    let text = template::fill(
-        "seed.md",
-        template::SEED,
+    let target = if quick { "bench-quick" } else { "bench" };
+    let (slow_runs, fast_runs, ms) = (slow_runs.to_string(), fast_runs.to_string(), ms.to_string());
+    write_page(
+        &bench,
+        ("seed.md", template::SEED),
+        &facts,
         &[
             ("title", &title),
-            ("target", if quick { "bench-quick" } else { "bench" }),
-            ("slow_runs", &slow_runs.to_string()),
-            ("fast_runs", &fast_runs.to_string()),
-            ("ms", &ms.to_string()),
+            ("target", target),
+            ("slow_runs", &slow_runs),
+            ("fast_runs", &fast_runs),
+            ("ms", &ms),
             ("table", &table),
             ("reading", &reading),
-            ("machine", &facts::markdown(&facts)),
         ],
     )?;
-    bench.write("README.md", &text)?;
     println!("\n{table}\n{reading}");
     println!("written to {}/README.md", bench.out.display());
     Ok(())
@@ -180,21 +181,21 @@ pub fn cpu(options: &Timed) -> anyhow::Result<()> {
     };
     let (rust_table, python_table, others_table) = (table(&rust), table(&python), table(&others));
     let reading = reading::cpu(&rust, &python, &others, cores);
-    let text = template::fill(
-        "cpu.md",
-        template::CPU,
+    let (tasks, work, cores) = (CPU_TASKS.to_string(), CPU_WORK.to_string(), cores.to_string());
+    write_page(
+        &bench,
+        ("cpu.md", template::CPU),
+        &facts,
         &[
-            ("tasks", &CPU_TASKS.to_string()),
-            ("work", &CPU_WORK.to_string()),
-            ("cores", &cores.to_string()),
+            ("tasks", &tasks),
+            ("work", &work),
+            ("cores", &cores),
             ("rust_table", &rust_table),
             ("python_table", &python_table),
             ("others_table", &others_table),
             ("reading", &reading),
-            ("machine", &facts::markdown(&facts)),
         ],
     )?;
-    bench.write("README.md", &text)?;
     println!("\n{rust_table}\n{python_table}\n{others_table}\n{reading}");
     Ok(())
 }
@@ -236,12 +237,20 @@ pub fn http(options: &Timed) -> anyhow::Result<()> {
         sections += &format!("## N = {n} requests, 100 ms each\n\n{table}\n");
     }
     drop(service);
-    let text = template::fill(
-        "http.md",
-        template::HTTP,
-        &[("sections", &sections), ("machine", &facts::markdown(&facts))],
-    )?;
-    bench.write("README.md", &text)
+    write_page(&bench, ("http.md", template::HTTP), &facts, &[("sections", &sections)])
+}
+
+/// The bench's page, its README.md: `template` (`name`) filled with `slots` and the
+/// machine's facts.
+fn write_page(
+    bench: &Bench,
+    (name, template): (&str, &str),
+    facts: &facts::Facts,
+    slots: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let machine = facts::markdown(facts);
+    let slots: Vec<(&str, &str)> = slots.iter().copied().chain([("machine", &*machine)]).collect();
+    bench.write("README.md", &template::fill(name, template, &slots)?)
 }
 
 // ---- the README's sections of the timed tables, from results/ ----
