@@ -35,7 +35,7 @@ fn bench_list_shows_every_model_and_peer() {
 fn a_mistake_in_the_roster_is_bad_input_naming_its_entry() {
     let dir = scratch("broken");
     let text = std::fs::read_to_string(roster::Roster::path()).unwrap();
-    let broken = text.replacen("runtime = \"go\"", "runtime = \"java\"", 1);
+    let broken = text.replacen("runtime = \"go\"", "runtime = \"no-such-runtime\"", 1);
     assert_ne!(broken, text);
     std::fs::write(dir.join("roster.toml"), broken).unwrap();
     let ran = testkit::run_with_env(
@@ -45,7 +45,7 @@ fn a_mistake_in_the_roster_is_bad_input_naming_its_entry() {
     );
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(
-        ran.stderr.contains("program 'go-goroutines': runtime 'java' is not one of"),
+        ran.stderr.contains("program 'go-goroutines': runtime 'no-such-runtime' is not one of"),
         "{}",
         ran.stderr
     );
