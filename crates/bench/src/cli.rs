@@ -140,6 +140,15 @@ pub struct Sweep {
 }
 
 #[derive(Args)]
+pub struct Loom {
+    #[command(flatten)]
+    pub sweep: Sweep,
+    /// A JDK 21 `java` to run the same cases on, beside the peers' JDK 25
+    #[arg(long, value_name = "PATH")]
+    pub java21: Option<String>,
+}
+
+#[derive(Args)]
 pub struct Disk {
     #[command(flatten)]
     pub sweep: Sweep,

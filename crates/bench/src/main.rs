@@ -22,7 +22,7 @@
 //! - The sweeps: [`scale`], ten tasks to a million; [`serve`], every model and peer as a
 //!   server under wrk, oha and the `epoll` client, beside nginx; [`disk`], blocks of one
 //!   file at 1 … 1,024 in flight, beside fio; [`brigade`], what a hand-off between tasks
-//!   costs; [`pools`], "CPU × 2" tested; [`db`], PostgreSQL, beside pgbench; [`crawl`],
+//!   costs; [`loom`], what a virtual thread cannot do; [`pools`], "CPU × 2" tested; [`db`], PostgreSQL, beside pgbench; [`crawl`],
 //!   the web crawler, beside Scrapy; [`soak`],
 //!   every server at once under a hostile mix.
 //! - [`trace`]: one binary under strace or perf, and the syscall counts of every model.
@@ -46,6 +46,7 @@ mod disk;
 mod drift;
 mod facts;
 mod list;
+mod loom;
 mod loops;
 mod pools;
 mod programs;
@@ -110,6 +111,9 @@ pub enum Command {
     /// The bucket brigade: what a hand-off costs in every model and peer, N = 2 … 100,000,
     /// unpinned and pinned: results/brigade/
     Brigade(cli::Sweep),
+    /// What a virtual thread cannot do: blocking calls that unmount, pin or capture a
+    /// carrier, on JDK 25 and JDK 21: results/loom/
+    Loom(cli::Loom),
     /// "CPU × 2", tested: every pool model on each workload at --workers 1 … N:
     /// results/pools/
     Pools(cli::Sweep),
@@ -134,7 +138,7 @@ type Section = fn(&Path) -> anyhow::Result<String>;
 
 /// The README's result sections, in its order: each section's name (its markers, `<!--
 /// NAME:start -->`) and what writes it from results/.
-pub const SECTIONS: [(&str, Section); 13] = [
+pub const SECTIONS: [(&str, Section); 14] = [
     ("seed", timed::seed_section),
     ("http", timed::http_section),
     ("cpu", timed::cpu_section),
@@ -144,6 +148,7 @@ pub const SECTIONS: [(&str, Section); 13] = [
     ("serve", |results| serve::SUITE.section(results)),
     ("disk", |results| disk::SUITE.section(results)),
     ("brigade", |results| brigade::SUITE.section(results)),
+    ("loom", |results| loom::SUITE.section(results)),
     ("pools", |results| pools::SUITE.section(results)),
     ("db", |results| db::SUITE.section(results)),
     ("crawl", |results| crawl::SUITE.section(results)),
@@ -178,6 +183,7 @@ fn main() -> ExitCode {
         Command::Db(o) => db::SUITE.main(&o),
         Command::Crawl(o) => crawl::SUITE.main(&o),
         Command::Brigade(o) => brigade::SUITE.main(&o),
+        Command::Loom(o) => loom::SUITE.main(&o),
         Command::Pools(o) => pools::SUITE.main(&o),
         Command::Soak(o) => soak::soak(&o),
         Command::Conform(o) => conform::conform(&o),

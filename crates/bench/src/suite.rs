@@ -81,6 +81,12 @@ impl Place for crate::cli::Disk {
     }
 }
 
+impl Place for crate::cli::Loom {
+    fn place(&self) -> (&Path, bool) {
+        self.sweep.place()
+    }
+}
+
 impl Place for crate::cli::Serve {
     fn place(&self) -> (&Path, bool) {
         self.sweep.place()

@@ -119,9 +119,18 @@ fn claims(r: &Results) -> String {
     let figure = |name: &str| {
         at(r, name, JUDGED_AT, false).filter(|p| p.ok()).and_then(|p| p.report.as_ref()?.brigade)
     };
-    let blocking = ["threads", "threads --pipes", "procs", "py-threads", "py-processes"];
-    let coroutines =
-        ["tokio --workers 1", "py-asyncio", "py-uvloop", "go-goroutines", "node-promises"];
+    let blocking =
+        ["threads", "threads --pipes", "procs", "py-threads", "py-processes", "java-threads"];
+    // Virtual threads are threads to their code and coroutines to the kernel: judged here as
+    // what they claim to be, switched in user mode.
+    let coroutines = [
+        "tokio --workers 1",
+        "py-asyncio",
+        "py-uvloop",
+        "go-goroutines",
+        "node-promises",
+        "java-virtual",
+    ];
     let through_io = ["epoll", "uring", "ring"];
     let range = |names: &[&str],
                  f: &dyn Fn(&workload::report::Brigade) -> f64,
@@ -167,7 +176,25 @@ fn claims(r: &Results) -> String {
     if out.is_empty() {
         out = "Not judged: the run lacks the rows the claims need.\n".into();
     }
-    out
+    out + &loom(r)
+}
+
+/// Loom's hand-off: `java-virtual`'s time a hand-off against `java-threads`' (the same code
+/// on platform threads), and against tokio's one worker and Go's goroutines.
+fn loom(r: &Results) -> String {
+    let Some(virt) = ns_at(r, "java-virtual", JUDGED_AT, false) else { return String::new() };
+    let against: Vec<String> = ["java-threads", "tokio --workers 1", "go-goroutines"]
+        .iter()
+        .filter_map(|name| {
+            let other = ns_at(r, name, JUDGED_AT, false)?;
+            Some(format!("÷ `{name}`'s {} = {:.2}", ns(other), virt / other))
+        })
+        .collect();
+    format!(
+        "- **Loom**: `java-virtual` takes {} a hand-off at N = {JUDGED_AT}, unpinned; {}.\n",
+        ns(virt),
+        against.join(", ")
+    )
 }
 
 /// Three plots of ns a hand-off against N: the Rust models unpinned, pinned, and the peers.
