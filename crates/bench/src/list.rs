@@ -18,6 +18,24 @@ fn knobs(p: &Program) -> Vec<String> {
     words
 }
 
+/// The README's table of the peers, from the roster: each one's runtime, the workloads it
+/// runs, and what it is.
+pub fn peers_section(_results: &std::path::Path) -> anyhow::Result<String> {
+    let mut t = Table::headed("peer | runtime | workloads | what it is");
+    for p in roster().peers() {
+        t.push(vec![format!("`{}`", p.id), p.runtime.clone(), workloads(&p.workloads), p.doc.clone()]);
+    }
+    Ok(t.render())
+}
+
+/// The workloads a program runs, in words: "all", or their names.
+fn workloads(given: &[Workload]) -> String {
+    match given.len() == Workload::ALL.len() {
+        true => "all".to_string(),
+        false => given.iter().map(|w| w.name()).collect::<Vec<_>>().join(", "),
+    }
+}
+
 pub fn list(o: &List) -> anyhow::Result<()> {
     let r = roster();
     let chosen: Vec<_> =
@@ -27,10 +45,6 @@ pub fn list(o: &List) -> anyhow::Result<()> {
         return Ok(());
     }
     let programs = Programs::with(crate::programs::places(o.python.as_deref()));
-    let workloads = |given: &[Workload]| match given.len() == Workload::ALL.len() {
-        true => "all".to_string(),
-        false => given.iter().map(|w| w.name()).collect::<Vec<_>>().join(", "),
-    };
     let words = |knobs: Vec<String>| knobs.join(", ");
     if o.json {
         for p in &chosen {

@@ -138,7 +138,8 @@ type Section = fn(&Path) -> anyhow::Result<String>;
 
 /// The README's result sections, in its order: each section's name (its markers, `<!--
 /// NAME:start -->`) and what writes it from results/.
-pub const SECTIONS: [(&str, Section); 14] = [
+pub const SECTIONS: [(&str, Section); 15] = [
+    ("peers", list::peers_section),
     ("seed", timed::seed_section),
     ("http", timed::http_section),
     ("cpu", timed::cpu_section),

@@ -41,7 +41,8 @@ final class Limits {
             }
         }
         Long nproc = softLimit("Max processes");
-        if (nproc != null && !"root".equals(System.getProperty("user.name"))) {
+        // RLIMIT_NPROC does not hold root (CAP_SYS_RESOURCE), whatever it says.
+        if (nproc != null && !"0".equals(uid(Path.of("/proc/self/status"), 1))) {
             long mine = threadsOfThisUser();
             limits.add(new Limit(nproc - mine, "RLIMIT_NPROC (`ulimit -u` = " + nproc + "; " + mine
                     + " of this user's threads in use)", mine, 1));
@@ -104,12 +105,12 @@ final class Limits {
 
     /** Threads alive of processes whose real user is this one's: what RLIMIT_NPROC counts. */
     private static long threadsOfThisUser() {
-        String uid = uid(Path.of("/proc/self/status"));
+        String uid = uid(Path.of("/proc/self/status"), 0);
         long total = 0;
         try (var dirs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
             for (Path dir : dirs) {
                 Path status = dir.resolve("status");
-                if (uid != null && uid.equals(uid(status))) {
+                if (uid != null && uid.equals(uid(status, 0))) {
                     total += threads(status);
                 }
             }
@@ -119,11 +120,12 @@ final class Limits {
         return total;
     }
 
-    private static String uid(Path status) {
+    /** A process's user id from its status: `which` 0, the real one; 1, the effective. */
+    private static String uid(Path status, int which) {
         try {
             for (String line : Files.readAllLines(status)) {
                 if (line.startsWith("Uid:")) {
-                    return line.substring(4).strip().split("\\s+")[0];
+                    return line.substring(4).strip().split("\\s+")[which];
                 }
             }
         } catch (IOException | RuntimeException e) {
