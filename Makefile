@@ -134,7 +134,7 @@ bench-%: build peers
 	$(BIN)/bench $* --python $(PEER_PYTHON) --out results/$*
 	$(BIN)/bench readme
 
-timelines: build peers ## the cases that teach, with --timeline: 10 x 1 s, 8 SHA-256 chains, 1,000 requests -> rewrites the tracked results/timelines/
+timelines: build peers ## the cases that teach, with --timeline: 10 x 1 s, 8 SHA-256 chains, 1,000 requests, green threads preempted or not -> rewrites the tracked results/timelines/
 	$(BIN)/bench timelines --python $(PEER_PYTHON) --out results/timelines
 
 strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS; WORK, WORKERS, OFFLOAD=1)

@@ -23,7 +23,12 @@ fn knobs(p: &Program) -> Vec<String> {
 pub fn peers_section(_results: &std::path::Path) -> anyhow::Result<String> {
     let mut t = Table::headed("peer | runtime | workloads | what it is");
     for p in roster().peers() {
-        t.push(vec![format!("`{}`", p.id), p.runtime.clone(), workloads(&p.workloads), p.doc.clone()]);
+        t.push(vec![
+            format!("`{}`", p.id),
+            p.runtime.clone(),
+            workloads(&p.workloads),
+            p.doc.clone(),
+        ]);
     }
     Ok(t.render())
 }

@@ -326,13 +326,17 @@ read(Path) ->
 
 %% ---- /proc: what getrusage and num_threads would say ---------------------------------
 
+%% The fields of /proc/self/stat after the command's name; none when it cannot be read
+%% (out of descriptors, say): a figure missing, not a failed run.
 stat() ->
-    Text = read("/proc/self/stat"),
-    [_, After] = string:split(Text, ")", trailing),
-    string:lexemes(After, " \n").
+    case string:split(read("/proc/self/stat"), ")", trailing) of
+        [_, After] -> string:lexemes(After, " \n");
+        _ -> []
+    end.
 
-%% Field `Number` of /proc/self/stat (3: state, the first after the name).
-field(Stat, Number) -> list_to_integer(lists:nth(Number - 2, Stat)).
+%% Field `Number` of /proc/self/stat (3: state, the first after the name), or 0.
+field(Stat, Number) when length(Stat) >= Number - 2 -> list_to_integer(lists:nth(Number - 2, Stat));
+field(_, _) -> 0.
 
 threads() -> field(stat(), 20).
 
@@ -385,7 +389,7 @@ report(A, Results, Start, WallNs, Workers, PeakThreads) ->
             file:write_file(File, Lines)
     end,
     Checksum = lists:foldl(fun({result, _, V, _, _, _}, Sum) -> (Sum + V) band (1 bsl 64 - 1) end, 0, Ok),
-    FirstError = case Failed of [] -> null; [{result, _, {error, E}, _, _, _} | _] -> list_to_binary(E) end,
+    FirstError = case Failed of [] -> null; [{result, _, {error, E}, _, _, _} | _] -> unicode:characters_to_binary(E) end,
     U = proc_usage(),
     Wall = WallNs / 1.0e9,
     Timed = Workload =:= "sleep" orelse Workload =:= "http",
@@ -413,7 +417,7 @@ report(A, Results, Start, WallNs, Workers, PeakThreads) ->
         _ -> R0
     end,
     case maps:get(json, A) of
-        true -> io:format("~s~n", [json(R)]);
+        true -> io:format("~ts~n", [json(R)]);
         false ->
             Noun = case N of 1 -> "task"; _ -> "tasks" end,
             IdealText = case Ideal of null -> ""; _ -> io_lib:format(" (ideal ~.4f s)", [float(Ideal)]) end,
@@ -426,7 +430,7 @@ report(A, Results, Start, WallNs, Workers, PeakThreads) ->
     case Failed of
         [] -> 0;
         _ ->
-            io:format(standard_error, "Error: ~b of ~b tasks failed; the first: ~s~n", [length(Failed), N, FirstError]),
+            io:format(standard_error, "Error: ~b of ~b tasks failed; the first: ~ts~n", [length(Failed), N, FirstError]),
             1
     end.
 

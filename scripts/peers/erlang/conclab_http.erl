@@ -31,7 +31,7 @@ read(S, Deadline, Acc) ->
     Left = Deadline - erlang:monotonic_time(millisecond),
     case Left > 0 andalso gen_tcp:recv(S, 0, Left) of
         false -> {error, timeout};
-        {ok, Bytes} when byte_size(Bytes) + 0 > 0 ->
+        {ok, Bytes} ->
             Got = [Bytes | Acc],
             case iolist_size(Got) > ?MAX_HEAD + 2 * ?MAX_BODY of
                 true -> {ok, too_large};

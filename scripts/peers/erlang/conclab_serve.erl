@@ -226,7 +226,7 @@ stop(A, Addr, Counts, Start) ->
          {max_rss_kib, maps:get(max_rss_kib, U)}, {children_max_rss_kib, 0},
          {voluntary_ctx_switches, maps:get(voluntary, U)}, {involuntary_ctx_switches, maps:get(involuntary, U)}],
     case maps:get(json, A) of
-        true -> io:format("~s~n", [conclab:json(R)]);
+        true -> io:format("~ts~n", [conclab:json(R)]);
         false ->
             Counted = fun(N, Noun) -> io_lib:format("~b ~s~s", [N, Noun, case N of 1 -> ""; _ -> "s" end]) end,
             io:format("~s · served ~s on ~s · ~b answered 4xx · ~s · ~.3f s · peak RSS ~.1f MiB~n",

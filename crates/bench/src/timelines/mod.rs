@@ -6,6 +6,8 @@
 //!   and without `--offload`, against Python's thread pool (the GIL), process pool and asyncio
 //!   with and without `--offload`.
 //! - `http`: 1,000 requests at once, `tokio` against `threads`.
+//! - `preemption`: 8 SHA-256 chains on the green threads of three runtimes: the BEAM and Go
+//!   preempt a running task, Java's virtual threads run each to its end on its carrier.
 
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -67,6 +69,13 @@ fn cases(programs: &Programs) -> Vec<Case> {
             work: false,
             args: args("--workload http --tasks 1000 --ms 100"),
             rows: vec![row("tokio"), row("threads")],
+        },
+        Case {
+            name: "preemption",
+            title: "8 SHA-256 chains on 2 cores: green threads preempted, or run to their end",
+            work: true,
+            args: args("--workload cpu --tasks 8 --work 200000"),
+            rows: vec![row("erlang-processes"), row("go-goroutines"), row("java-virtual"), row("java-threads")],
         },
     ]
 }

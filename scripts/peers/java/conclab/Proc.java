@@ -55,7 +55,20 @@ final class Proc {
     }
 
     /** What getrusage would say, for this process and its reaped children. */
-    record Usage(double userS, double sysS, long maxRssKib, long voluntary, long involuntary) {}
+    record Usage(double userS, double sysS, long maxRssKib, long voluntary, long involuntary) {
+        /**
+         * Its fields, as a report names them: a run's and a server's, which name their
+         * children's RSS `children` (a sum for a run, the largest for a server; none here).
+         */
+        void into(java.util.Map<String, Object> report, String children) {
+            report.put("user_s", userS);
+            report.put("sys_s", sysS);
+            report.put("max_rss_kib", maxRssKib);
+            report.put(children, 0);
+            report.put("voluntary_ctx_switches", voluntary);
+            report.put("involuntary_ctx_switches", involuntary);
+        }
+    }
 
     /**
      * CPU times from /proc/self/stat (to 10 ms); peak RSS from VmHWM; the context switches

@@ -75,12 +75,7 @@ final class Report {
         r.put("wall_s", wall);
         Double ideal = timed ? Math.ceil((double) a.tasks / workers) * a.ms / 1000.0 : null;
         r.put("ideal_s", ideal);
-        r.put("user_s", u.userS());
-        r.put("sys_s", u.sysS());
-        r.put("max_rss_kib", u.maxRssKib());
-        r.put("children_max_rss_kib_sum", 0);
-        r.put("voluntary_ctx_switches", u.voluntary());
-        r.put("involuntary_ctx_switches", u.involuntary());
+        u.into(r, "children_max_rss_kib_sum");
         r.put("lateness_ms", timed ? lateness(Arrays.copyOf(finished, ok), workers, a.ms / 1000.0) : null);
         r.put("loop_lag_ms", null);
         r.put("first_error", firstError);

@@ -131,12 +131,7 @@ final class Serve {
         r.put("errors", errors.get());
         r.put("refused", refused.get());
         r.put("wall_s", (System.nanoTime() - start) / 1e9);
-        r.put("user_s", u.userS());
-        r.put("sys_s", u.sysS());
-        r.put("max_rss_kib", u.maxRssKib());
-        r.put("children_max_rss_kib", 0);
-        r.put("voluntary_ctx_switches", u.voluntary());
-        r.put("involuntary_ctx_switches", u.involuntary());
+        u.into(r, "children_max_rss_kib");
         if (a.json) {
             System.out.println(Report.Json.of(r));
         } else {
