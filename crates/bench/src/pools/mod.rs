@@ -66,25 +66,25 @@ struct Program {
     name: String,
     argv: Vec<String>,
     missing: Option<String>,
-    workloads: &'static [&'static str],
+    workloads: Vec<&'static str>,
     max: u32,
 }
 
 const ALL: &[&str] = &["sleep", "http", "cpu", "disk"];
 
 fn programs(programs: &Programs) -> Vec<Program> {
-    let model = |name: &str, extra: &[&str], workloads, max| {
+    let model = |name: &str, extra: &[&str], workloads: &[&'static str], max| {
         let mut argv = crate::run::model_program(name);
         argv.extend(extra.iter().map(|s| s.to_string()));
         let label = [name].into_iter().chain(extra.iter().copied()).collect::<Vec<_>>().join(" ");
-        Program { name: label, argv, missing: None, workloads, max }
+        Program { name: label, argv, missing: None, workloads: Vec::from(workloads), max }
     };
-    let peer = |row: crate::run::Row, max| Program {
-        name: row.name,
-        argv: row.argv,
-        missing: row.missing,
-        workloads: ALL,
-        max,
+    // A peer's cases: those of its workloads the roster says it runs.
+    let peer = |row: crate::run::Row, max| {
+        let entry = crate::programs::roster().of(&row.name).ok();
+        let runs = |w: &&str| entry.is_some_and(|p| Workload::named(w).is_some_and(|w| p.runs(w)));
+        let workloads = ALL.iter().copied().filter(runs).collect();
+        Program { name: row.name, argv: row.argv, missing: row.missing, workloads, max }
     };
     let mut all = vec![
         model("threads", &[], ALL, 1024),
