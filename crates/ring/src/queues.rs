@@ -102,10 +102,7 @@ pub fn open() -> Result<Queues, TaskError> {
         .setup_taskrun_flag()
         .build(ENTRIES)
         .or_else(|_| IoUring::builder().build(ENTRIES))
-        .map_err(|e| TaskError {
-            message: format!("cannot create an io_uring: {e}"),
-            limit: Some(what_to_change(&e).into()),
-        })?;
+        .map_err(|e| TaskError::no_io_uring(&e))?;
     let params = ring.params();
     if !(params.is_feature_nodrop() && params.is_feature_ext_arg()) {
         return Err(TaskError {
@@ -115,25 +112,6 @@ pub fn open() -> Result<Queues, TaskError> {
         });
     }
     Ok(Queues { ring, completions: VecDeque::new(), in_flight: 0 })
-}
-
-/// What to change when `io_uring_setup` fails with `e`.
-fn what_to_change(e: &io::Error) -> &'static str {
-    match e.raw_os_error() {
-        Some(libc::EPERM | libc::EACCES) => {
-            "io_uring is refused here: set kernel.io_uring_disabled = 0 (2 disables it, 1 \
-             allows only kernel.io_uring_group), or run outside the seccomp profile (a \
-             container's default one) that blocks io_uring_setup"
-        }
-        Some(libc::ENOSYS) => {
-            "a kernel with io_uring (Linux 5.19 or later for every operation used here), not \
-             hidden by a seccomp profile"
-        }
-        Some(libc::ENOMEM) => {
-            "`ulimit -l` (RLIMIT_MEMLOCK): kernels before 5.12 charge the ring's memory to it"
-        }
-        _ => "see io_uring_setup(2)",
-    }
 }
 
 impl Queues {

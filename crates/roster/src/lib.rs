@@ -119,6 +119,10 @@ pub enum Sizes {
     /// The pool its tasks run on (processes, threads, a runtime's workers), for every
     /// workload but the brigade, and the workers that serve with `--serve`.
     Tasks,
+    /// The event loops its tasks run on, a thread each (`monoio`'s runtimes), for every
+    /// workload but the brigade, and the loops that serve with `--serve`. Not a pool: every
+    /// task can wait at once on a loop, so W of them never make N tasks take turns.
+    Loops,
     /// On the brigade too: the threads the ring's tasks run on (not a pool they wait for,
     /// which would leave tasks waiting on a token that never comes).
     Brigade,
@@ -412,7 +416,7 @@ mod tests {
         let roster = Roster::load().unwrap();
         assert_eq!(
             roster.models(),
-            ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring"]
+            ["serial", "procs", "threads", "tokio", "epoll", "uring", "ring", "monoio"]
         );
         assert!(roster.peers().count() >= 7);
     }

@@ -309,7 +309,7 @@ impl Args {
         let crawl = self.workload == Workload::Crawl && !serving;
         // A pool the flag can size: the model's own, its file operations on disk, the pool an
         // event loop offloads cpu tasks to, or on db the connections, in every model.
-        let sized = (p.sizes(Sizes::Tasks) && !crawl)
+        let sized = ((p.sizes(Sizes::Tasks) || p.sizes(Sizes::Loops)) && !crawl)
             || (disk && p.sizes(Sizes::Disk))
             || (crawl && p.sizes(Sizes::Crawl))
             || (self.offload && p.sizes(Sizes::Offload))
@@ -318,8 +318,8 @@ impl Args {
             return Err(format!(
                 "{} has no pool: --workers applies to {} (on disk also to {}; with --offload to {}; on crawl to {}; on db to every model)",
                 model.name,
-                models_that(|p| p.sizes(Sizes::Tasks)),
-                models_that(|p| p.sizes(Sizes::Disk)),
+                models_that(|p| p.sizes(Sizes::Tasks) || p.sizes(Sizes::Loops)),
+                models_that(|p| p.sizes(Sizes::Disk) && !p.sizes(Sizes::Loops)),
                 models_that(|p| p.sizes(Sizes::Offload)),
                 models_that(|p| p.sizes(Sizes::Crawl)),
             ));
@@ -597,7 +597,7 @@ mod tests {
         match r {
             Err(Rejected::Bad { reason, .. }) => assert_eq!(
                 reason,
-                "serial has no pool: --workers applies to procs, threads and tokio (on disk also \
+                "serial has no pool: --workers applies to procs, threads, tokio and monoio (on disk also \
                  to epoll, uring and ring; with --offload to epoll and ring; on crawl to procs, threads, \
                  tokio, epoll, uring and ring; on db to every model)"
             ),

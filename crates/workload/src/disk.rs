@@ -117,6 +117,70 @@ impl Drop for AlignedBuf {
     }
 }
 
+/// The buffers of a ring's operations in flight: `depth` blocks of one aligned allocation,
+/// and which of them are free. One allocation, because a separate 4 KiB-aligned allocation
+/// per read would cost glibc twice its size. Each ring runtime (`uring`, `monoio`) hands a
+/// [`Block`] to the kernel under its own buffer trait.
+pub struct Slots {
+    /// Owns the memory; read and written only through the `Block`s, by their raw pointers.
+    _memory: AlignedBuf,
+    base: *mut u8,
+    bytes: usize,
+    free: std::cell::RefCell<Vec<usize>>,
+}
+
+impl Slots {
+    /// `depth` zeroed blocks of `bytes` each, all free.
+    pub fn new(depth: usize, bytes: usize) -> std::rc::Rc<Slots> {
+        let mut memory = AlignedBuf::new(depth * bytes);
+        let base = memory.as_mut_ptr();
+        let free = std::cell::RefCell::new((0..depth).collect());
+        std::rc::Rc::new(Slots { _memory: memory, base, bytes, free })
+    }
+}
+
+/// One slot, the kernel's while its operation is in flight; back to the free list when
+/// dropped.
+pub struct Block {
+    slots: std::rc::Rc<Slots>,
+    slot: usize,
+}
+
+impl Block {
+    /// A free slot: there is one for every permit the caller holds.
+    pub fn take(slots: &std::rc::Rc<Slots>) -> Block {
+        let slot = slots.free.borrow_mut().pop().expect("a free slot for every permit");
+        Block { slots: slots.clone(), slot }
+    }
+
+    /// Where the block starts: stable for as long as the block lives.
+    pub fn as_ptr(&self) -> *mut u8 {
+        // SAFETY: `slot` < the slots' count, so the offset stays inside the allocation.
+        unsafe { self.slots.base.add(self.slot * self.slots.bytes) }
+    }
+
+    /// Its size; every byte of it is always initialized (the memory starts zeroed).
+    pub fn len(&self) -> usize {
+        self.slots.bytes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.bytes == 0
+    }
+
+    pub fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: slot `slot` is this block's alone until it is dropped, and lies inside the
+        // allocation, which `slots` keeps alive.
+        unsafe { std::slice::from_raw_parts_mut(self.as_ptr(), self.slots.bytes) }
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        self.slots.free.borrow_mut().push(self.slot);
+    }
+}
+
 /// The data file of one run, opened once: every task reads (or writes) one block of it.
 pub struct DataFile {
     pub file: File,

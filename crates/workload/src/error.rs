@@ -46,6 +46,30 @@ impl TaskError {
         TaskError { message: format!("{what}: {err}"), limit: limit.map(str::to_string) }
     }
 
+    /// `io_uring_setup` refused with `err`: the rings (`uring`, `ring`, `monoio`) can run
+    /// nothing, and the error says what to change.
+    pub fn no_io_uring(err: &io::Error) -> TaskError {
+        let change = match err.raw_os_error() {
+            Some(libc::EPERM | libc::EACCES) => {
+                "io_uring is refused here: set kernel.io_uring_disabled = 0 (2 disables it, 1 \
+                 allows only kernel.io_uring_group), or run outside the seccomp profile (a \
+                 container's default one) that blocks io_uring_setup"
+            }
+            Some(libc::ENOSYS) => {
+                "a kernel with io_uring (Linux 5.19 or later for every operation used here), not \
+                 hidden by a seccomp profile"
+            }
+            Some(libc::ENOMEM) => {
+                "`ulimit -l` (RLIMIT_MEMLOCK): kernels before 5.12 charge the ring's memory to it"
+            }
+            _ => "see io_uring_setup(2)",
+        };
+        TaskError {
+            message: format!("cannot create an io_uring: {err}"),
+            limit: Some(change.into()),
+        }
+    }
+
     pub fn timed_out(what: &str, after: Duration) -> TaskError {
         TaskError::new(format!("{what} timed out after {} ms (--timeout-ms)", after.as_millis()))
     }

@@ -167,6 +167,15 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
             "≥ 0.8 × fio io_uring at iodepth 64",
         ),
         ratio(
+            "monoio",
+            64,
+            "fio io_uring",
+            64,
+            0.8,
+            "`monoio`, W = 64",
+            "≥ 0.8 × fio io_uring at iodepth 64",
+        ),
+        ratio(
             "threads",
             64,
             "fio psync",

@@ -38,7 +38,14 @@ pub struct Results {
     pub throughput: Vec<Throughput>,
     pub open_loop: Vec<OpenLoop>,
     pub cpu: Vec<CpuCase>,
+    /// The servers with a thread per core, free on both cores, at c = 100.
+    #[serde(default)]
+    pub both_cores: Vec<Throughput>,
 }
+
+/// The servers run on both cores (`--workers 2`), beside each other: tokio's work-stealing
+/// workers against monoio's runtime a core.
+pub const BOTH_CORES: [&str; 2] = ["tokio", "monoio"];
 
 /// One server under one load: what the load measured, the server's own report when it
 /// stopped, its RSS before the load began, and why the load has no figures, if it has none
@@ -107,6 +114,7 @@ fn run(o: &cli::Serve) -> anyhow::Result<Results> {
         throughput: vec![],
         open_loop: vec![],
         cpu: vec![],
+        both_cores: vec![],
     };
     for spec in &specs {
         eprintln!("bench serve: {}", spec.name);
@@ -127,6 +135,10 @@ fn run(o: &cli::Serve) -> anyhow::Result<Results> {
                 r.cpu.push(cpu(spec, true, secs, o, &scratch));
             }
         }
+    }
+    for spec in specs.iter().filter(|s| BOTH_CORES.contains(&s.name.as_str())) {
+        eprintln!("bench serve: {} on both cores", spec.name);
+        r.both_cores.push(both_cores(spec, secs, o, &scratch));
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(r)
@@ -210,6 +222,27 @@ fn throughput(
         )
     });
     Throughput { served, connections }
+}
+
+/// wrk at c = 100 against `spec` with `--workers 2`, free on both cores (wrk stays on core 1,
+/// sharing it with the server's second thread, as it does for every server in this case).
+fn both_cores(spec: &Spec, secs: u32, o: &cli::Serve, scratch: &Path) -> Throughput {
+    let served = |load: anyhow::Result<Latency>, server_report| Served {
+        server: format!("{} --workers 2", spec.name),
+        note: load.as_ref().err().map(|e| format!("{e:#}")),
+        load: load.ok(),
+        server_report,
+        baseline_rss_kib: 0,
+    };
+    let served = match Running::start_unpinned(spec, &["--workers", "2"]) {
+        Ok(server) => {
+            let url = format!("http://{}/query?id=1&delay_ms=0", server.addr);
+            let load = load::wrk(&o.wrk, &url, 100, secs, scratch);
+            served(load, server.stop())
+        }
+        Err(e) => served(Err(e), None),
+    };
+    Throughput { served, connections: 100 }
 }
 
 fn open_loop(spec: &Spec, secs: u32, o: &cli::Serve, scratch: &Path) -> OpenLoop {

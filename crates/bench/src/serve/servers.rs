@@ -94,6 +94,11 @@ impl Running {
         Running::start_limited(spec, extra, scratch, 20_000)
     }
 
+    /// The same, free to run on every core: for the servers with a thread per core.
+    pub fn start_unpinned(spec: &Spec, extra: &[&str]) -> anyhow::Result<Running> {
+        Running::launch(spec, extra, None)
+    }
+
     /// The same, nginx told to hold at most `nofile` descriptors (its workers run as another
     /// user, so their limit cannot be lowered from outside); the others' limit is the
     /// caller's to lower.
@@ -106,10 +111,15 @@ impl Running {
         if spec.nginx {
             return Running::nginx(spec, scratch, nofile);
         }
+        Running::launch(spec, extra, child::server_core())
+    }
+
+    /// A model or peer on `core` (every core: `None`), once it listens.
+    fn launch(spec: &Spec, extra: &[&str], core: Option<usize>) -> anyhow::Result<Running> {
         let mut argv = spec.argv.clone();
         argv.extend(["--serve", "127.0.0.1:0", "--json"].map(String::from));
         argv.extend(extra.iter().map(|s| s.to_string()));
-        let mut command = child::argv(&child::on_core(child::server_core(), &argv));
+        let mut command = child::argv(&child::on_core(core, &argv));
         command.stdout(Stdio::piped()).stderr(Stdio::null());
         let mut server =
             child::Group::spawn(command).map_err(|e| anyhow::anyhow!("{}: {e}", argv[0]))?;

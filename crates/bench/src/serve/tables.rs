@@ -1,6 +1,6 @@
 //! The serve benchmark's tables and the issue's targets, judged from `serve.json`.
 
-use super::{CpuCase, Results};
+use super::{CpuCase, Results, Throughput};
 use crate::suite::{Drawn, Plots, Templates};
 use crate::table::{Table, DASH};
 
@@ -182,6 +182,9 @@ pub fn verdicts(r: &Results) -> String {
         let (verdict, measured) = at_least(a, b);
         t.push(vec![format!("throughput, c = 100: `{a}` ≥ `{b}`"), verdict.into(), measured]);
     }
+    for line in monoio_targets(r) {
+        t.push(line);
+    }
     let n = r.c10k.iter().map(|c| c.n).max().unwrap_or(0);
     for server in ["tokio", "epoll", "uring", "ring", "threads", "go-goroutines", "node-promises"] {
         let row = r.c10k.iter().find(|c| c.served.server == server && c.n == n);
@@ -213,6 +216,53 @@ pub fn verdicts(r: &Results) -> String {
         ]);
     }
     t.render()
+}
+
+/// monoio's two: its CPU a request against `ring`'s on one core, and against `tokio`'s on
+/// both.
+fn monoio_targets(r: &Results) -> Vec<Vec<String>> {
+    let cost = |rows: &[Throughput], server: &str| {
+        let row = rows.iter().find(|x| x.served.server == server && x.connections == 100)?;
+        let (user, sys) = per_request(row)?;
+        Some((user + sys, row.served.load.as_ref()?.req_per_s))
+    };
+    let us = |s: f64| format!("{:.1} µs", s * 1e6);
+    let one_core = match (cost(&r.throughput, "monoio"), cost(&r.throughput, "ring")) {
+        (Some((m, _)), Some((g, _))) => (
+            if m <= g * 1.1 { "met" } else { "missed" },
+            format!("`monoio` {} a request, {:.2} × `ring`'s {}", us(m), m / g, us(g)),
+        ),
+        _ => ("not measured", "`monoio` or `ring` did not run".into()),
+    };
+    let both =
+        match (cost(&r.both_cores, "monoio --workers 2"), cost(&r.both_cores, "tokio --workers 2"))
+        {
+            (Some((m, mr)), Some((t, tr))) => (
+                "measured",
+                format!(
+                    "`monoio` {} ({:.2} × `tokio`'s {}), {} a request ({:.2} × {})",
+                    kreq(mr),
+                    mr / tr,
+                    kreq(tr),
+                    us(m),
+                    m / t,
+                    us(t)
+                ),
+            ),
+            _ => ("not measured", "not run on both cores".into()),
+        };
+    vec![
+        vec![
+            "CPU a request, c = 100, one core: `monoio` within 10 % of `ring`".into(),
+            one_core.0.into(),
+            one_core.1,
+        ],
+        vec![
+            "both cores, c = 100: `monoio --workers 2` against `tokio --workers 2`".into(),
+            both.0.into(),
+            both.1,
+        ],
+    ]
 }
 
 /// What the tables say, computed from them, so that the words follow the figures.
@@ -293,30 +343,42 @@ pub fn readings(r: &Results) -> String {
 /// near 100 % of its core, req/s ranks the kernel and the noise; cost per request ranks the
 /// servers, and shows how close each comes to the kernel's share.
 pub fn cost_table(r: &Results) -> String {
+    cost_rows(r.throughput.iter().filter(|x| x.connections == 100))
+        + "\nnginx counts no requests and reports no rusage: its row is its worker's CPU time \
+           from /proc over the requests wrk had answered.\n"
+}
+
+/// The servers with a thread per core, on both cores: the same columns.
+pub fn both_cores_table(r: &Results) -> String {
+    if r.both_cores.is_empty() {
+        return "Not measured in this run.\n".into();
+    }
+    cost_rows(r.both_cores.iter())
+}
+
+/// What a request cost the server: its user and system CPU time over the requests it
+/// answered (nginx: over those wrk counted), in seconds.
+fn per_request(x: &Throughput) -> Option<(f64, f64)> {
+    let rep = x.served.server_report.as_ref()?;
+    let n = match &x.served.load {
+        Some(load) if rep.model == "nginx" => load.requests,
+        _ => rep.requests,
+    };
+    (n > 0).then(|| (rep.user_s / n as f64, rep.sys_s / n as f64))
+}
+
+fn cost_rows<'a>(rows: impl Iterator<Item = &'a Throughput>) -> String {
     let mut t = Table::headed("server | req/s | user a request | sys a request | CPU a request");
-    for x in r.throughput.iter().filter(|x| x.connections == 100) {
+    for x in rows {
         let req_s = x.served.load.as_ref().map_or(DASH.into(), |l| kreq(l.req_per_s));
-        let us = |s: f64, n: u64| format!("{:.1} µs", s * 1e6 / n as f64);
-        let counted = match (&x.served.server_report, &x.served.load) {
-            (Some(rep), _) if rep.requests > 0 => Some((rep, rep.requests)),
-            // nginx counts no requests: its worker's CPU (from /proc, read before it
-            // stopped) over the requests wrk had answered.
-            (Some(rep), Some(load)) if rep.model == "nginx" && load.requests > 0 => {
-                Some((rep, load.requests))
-            }
-            _ => None,
-        };
-        let cells = match counted {
-            Some((rep, n)) => {
-                vec![us(rep.user_s, n), us(rep.sys_s, n), us(rep.user_s + rep.sys_s, n)]
-            }
+        let us = |s: f64| format!("{:.1} µs", s * 1e6);
+        let cells = match per_request(x) {
+            Some((user, sys)) => vec![us(user), us(sys), us(user + sys)],
             None => vec![DASH.into(), DASH.into(), DASH.into()],
         };
         t.push([format!("`{}`", x.served.server), req_s].into_iter().chain(cells).collect());
     }
     t.render()
-        + "\nnginx counts no requests and reports no rusage: its row is its worker's CPU time \
-           from /proc over the requests wrk had answered.\n"
 }
 
 fn values(r: &Results) -> crate::suite::Slots {
@@ -326,6 +388,7 @@ fn values(r: &Results) -> crate::suite::Slots {
         ("c10k", c10k_table(r)),
         ("throughput", throughput_table(r)),
         ("cost", cost_table(r)),
+        ("both_cores", both_cores_table(r)),
         ("open_loop", open_loop_table(r)),
         ("cpu", cpu_table(r)),
         ("verdicts", verdicts(r)),

@@ -17,18 +17,40 @@ const BACKLOG: i32 = 65_535;
 /// Listen on `addr` (SO_REUSEADDR, so a restarted server can bind at once), and print
 /// `listening on ADDR` with the port the kernel chose when `addr`'s was 0.
 pub fn listen(addr: SocketAddr) -> Result<TcpListener, TaskError> {
-    let bind = || -> io::Result<TcpListener> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-        socket.set_reuse_address(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(BACKLOG)?;
-        Ok(socket.into())
-    };
-    let listener = bind().map_err(|e| bind_error(addr, &e))?;
+    let listener = bind(addr, false).map_err(|e| bind_error(addr, &e))?;
+    announce(&listener)?;
+    Ok(listener)
+}
+
+/// `count` listening sockets on `addr`, each with its own accept queue: bound with
+/// SO_REUSEPORT, they share the port, and the kernel deals each new connection to one of them
+/// by a hash of its addresses. A thread-per-core server gives each core one, so that no two
+/// cores ever take the same lock to accept. `listening on ADDR` is printed once.
+pub fn listen_each(addr: SocketAddr, count: u32) -> Result<Vec<TcpListener>, TaskError> {
+    let first = bind(addr, true).map_err(|e| bind_error(addr, &e))?;
+    let bound = announce(&first)?;
+    let mut listeners = vec![first];
+    for _ in 1..count {
+        listeners.push(bind(bound, true).map_err(|e| bind_error(bound, &e))?);
+    }
+    Ok(listeners)
+}
+
+fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(reuse_port)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Say where `listener` listens, port and all, and keep it for the report.
+fn announce(listener: &TcpListener) -> Result<SocketAddr, TaskError> {
     let local = listener.local_addr().map_err(|e| TaskError::starting("getsockname", &e))?;
     println!("listening on {local}");
     let _ = super::tally::BOUND.set(local);
-    Ok(listener)
+    Ok(local)
 }
 
 /// Why `bind` refused `addr`, with what to do about it: a bind fails for other reasons than

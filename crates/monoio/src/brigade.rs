@@ -1,0 +1,90 @@
+//! The brigade on monoio: a task per link and a pipe per pair, link i on core i mod R, each
+//! `read` of its pipe and the `write` that hands the token on io_uring entries. With R cores
+//! every hand-off crosses to another core: the kernel's pipe carries the token and wakes the
+//! other core's ring — the one way two cores that share nothing can talk. With `--workers 1`
+//! it is `uring`'s brigade on monoio.
+
+use std::os::fd::OwnedFd;
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use monoio::fs::File;
+use workload::brigade::{self, Circle};
+use workload::{Args, Done, Runner, TaskError};
+
+use crate::cores::{Core, Job};
+
+/// Link `id`: the pipe it reads the token from, and the next link's, it writes it to.
+pub struct Link {
+    id: u32,
+    from: OwnedFd,
+    next: OwnedFd,
+}
+
+/// The circle's pipes, dealt out to `cores` cores as their tasks are, with the token already
+/// in the first link's pipe.
+pub fn links(args: &Args, cores: u32) -> Result<Vec<Vec<Link>>, TaskError> {
+    let circle = Circle::of(args);
+    let (reads, mut writes): (Vec<OwnedFd>, Vec<Option<OwnedFd>>) =
+        brigade::pipes(circle.tasks, false)?.into_iter().map(|(r, w)| (r, Some(w))).unzip();
+    let first = writes[0].as_ref().expect("every write end is there");
+    brigade::send(first, 0).map_err(|e| TaskError::starting("starting the circle", &e))?;
+    let mut dealt: Vec<Vec<Link>> = (0..cores).map(|_| Vec::new()).collect();
+    for (id, from) in (0..).zip(reads) {
+        let next = writes[circle.next_task(id) as usize].take().expect("one reader each");
+        dealt[(id % cores) as usize].push(Link { id, from, next });
+    }
+    Ok(dealt)
+}
+
+/// Core `core`'s job: its links, each a task, and each link's end sent to the tally.
+pub fn job(
+    args: &'static Args,
+    core: Core,
+    links: &mut [Vec<Link>],
+    started: Instant,
+    done: &Sender<Done>,
+) -> Job {
+    let (circle, mine, done) =
+        (Circle::of(args), std::mem::take(&mut links[core.index as usize]), done.clone());
+    Box::new(move || {
+        Box::pin(async move {
+            let handles: Vec<_> = mine
+                .into_iter()
+                .map(|link| {
+                    let done = done.clone();
+                    monoio::spawn(async move {
+                        let result = one_link(circle, link.from, link.next).await;
+                        let (ended, runner) = (Instant::now(), Runner::cached());
+                        let _ = done.send(Done { id: link.id, result, started, ended, runner });
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.await;
+            }
+        })
+    })
+}
+
+/// One link: receive `--laps` tokens on the circle, each written on plus one but the last.
+async fn one_link(circle: Circle, from: OwnedFd, next: OwnedFd) -> Result<u64, TaskError> {
+    let open = |fd: OwnedFd| File::from_std(fd.into());
+    let (from, next) = match (open(from), open(next)) {
+        (Ok(from), Ok(next)) => (from, next),
+        (Err(e), _) | (_, Err(e)) => return Err(TaskError::starting("a pipe on the ring", &e)),
+    };
+    let (mut value, mut buf) = (0u64, vec![0u8; 8]);
+    for _ in 0..circle.laps {
+        let (read, returned) = from.read_exact_at(buf, 0).await;
+        read.map_err(|e| TaskError::starting("receiving the token", &e))?;
+        let c = u64::from_ne_bytes(returned[..8].try_into().expect("8 bytes"));
+        buf = returned;
+        value = value.wrapping_add(c);
+        if let Some(c) = circle.pass_on(c) {
+            let (wrote, _) = next.write_all_at(c.to_ne_bytes().to_vec(), 0).await;
+            wrote.map_err(|e| TaskError::starting("passing the token", &e))?;
+        }
+    }
+    Ok(value)
+}

@@ -1,0 +1,113 @@
+//! One runtime per core: R threads, each with a monoio runtime of its own — its own io_uring,
+//! its own timer wheel, its own queue of tasks — and nothing shared between them but what the
+//! program hands each one at the start. That is all "thread-per-core" means: a task never
+//! leaves the thread it was spawned on, so nothing in it needs to be `Send`, no lock guards a
+//! queue, and no core steals another's work — nor helps it when it falls behind.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use monoio::{IoUringDriver, RuntimeBuilder};
+use workload::TaskError;
+
+/// Each ring's submission queue: as `uring`'s, so that the two differ in their runtimes.
+const ENTRIES: u32 = 4096;
+
+/// What one core runs once every runtime is up. It is made on the core's own thread, since
+/// what it makes is not `Send` (nothing on a core is: that is the point).
+pub type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
+
+/// Which tasks a core runs: task `id` runs on core `id mod R`, dealt out like cards, so that
+/// every core gets as many as the others, give or take one.
+#[derive(Clone, Copy, Debug)]
+pub struct Core {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl Core {
+    /// The ids of this core's tasks, of `tasks` in all.
+    pub fn ids(self, tasks: u32) -> impl Iterator<Item = u32> + Clone {
+        (self.index..tasks).step_by(self.of as usize)
+    }
+}
+
+/// The runtimes, each on its thread, waiting for its job.
+pub struct Cores {
+    cores: Vec<(mpsc::Sender<Job>, JoinHandle<()>)>,
+}
+
+impl Cores {
+    /// Start `count` threads, each building its runtime: io_uring and monoio's timer, no epoll
+    /// fallback. Every one is up or none runs, and the first that could not be built is the
+    /// error (io_uring refused, say, with what to change).
+    pub fn start(count: u32) -> Result<Cores, TaskError> {
+        let (up, ups) = mpsc::channel::<std::io::Result<()>>();
+        let mut cores = Vec::new();
+        for index in 0..count {
+            let (give, job) = mpsc::channel::<Job>();
+            let up = up.clone();
+            let thread =
+                std::thread::Builder::new().name(format!("monoio-{index}")).spawn(move || {
+                    match RuntimeBuilder::<IoUringDriver>::new()
+                        .with_entries(ENTRIES)
+                        .enable_timer()
+                        .build()
+                    {
+                        Ok(mut runtime) => {
+                            let _ = up.send(Ok(()));
+                            if let Ok(job) = job.recv() {
+                                runtime.block_on(job());
+                            }
+                        }
+                        Err(e) => {
+                            let _ = up.send(Err(e));
+                        }
+                    }
+                });
+            // The threads already started see their job channel close, and end.
+            let thread = thread.map_err(|e| TaskError::starting("a runtime's thread", &e))?;
+            cores.push((give, thread));
+        }
+        let built: Result<Vec<()>, _> = ups.iter().take(count as usize).collect();
+        let cores = Cores { cores };
+        match built {
+            Ok(_) => Ok(cores),
+            Err(e) => {
+                cores.run(|_| Box::new(|| Box::pin(async {}))).join();
+                Err(TaskError::no_io_uring(&e))
+            }
+        }
+    }
+
+    /// Hand core i the job `job(core i)`.
+    pub fn run(self, mut job: impl FnMut(Core) -> Job) -> Running {
+        let of = self.cores.len() as u32;
+        let threads = (0..)
+            .zip(self.cores)
+            .map(|(index, (give, thread))| {
+                let _ = give.send(job(Core { index, of }));
+                thread
+            })
+            .collect();
+        Running { threads }
+    }
+}
+
+/// The cores at work.
+pub struct Running {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Wait until every core's job has returned.
+    pub fn join(self) {
+        for thread in self.threads {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! `monoio --serve`: a listener per core, and a task per connection on the core that
+//! accepted it.
+//!
+//! Thread-per-core, as monoio's own benchmark serves: R sockets bound to one port with
+//! SO_REUSEPORT, so the kernel deals each connection to a core's accept queue, and the core
+//! serves it to its end. No connection ever moves, and no two cores touch the same socket.
+//! Each connection is `uring`'s, on monoio: a read hands the kernel an owned buffer and gets
+//! it back with the result, a `/query` delay is a timeout on the core's ring, and a `/cpu`
+//! hash holds the core (there is no pool to offload to). The stop is a completion too: each
+//! core polls the signal's descriptor on its ring, beside its accepts.
+
+use std::error::Error;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::{TcpListener, TcpStream, UnixStream};
+use monoio::time::{sleep, sleep_until, timeout_at};
+use tokio::sync::{mpsc, watch};
+use workload::serve::listen::{listen_each, out_of_descriptors, Spare};
+use workload::serve::{self, Counters, Exchange, ServeReport, Step, Stop};
+use workload::Args;
+
+use crate::cores::{Cores, Job};
+
+pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
+    let cores = args
+        .workers
+        .map_or_else(|| std::thread::available_parallelism().map(|n| n.get() as u32), Ok)?;
+    workload::limits::headroom(workload::limits::Worker::Thread)
+        .admit(cores.into(), "runtimes (--workers)")?;
+    let running = Cores::start(cores)?;
+    workload::measure::raise_nofile_limit()?;
+    let mut listeners =
+        listen_each(args.serve.expect("serving: --serve was given"), cores)?.into_iter();
+    let stop = Stop::on_signals()?;
+    let counters = Arc::new(Counters::default());
+    let mut each = Vec::new();
+    for listener in listeners.by_ref() {
+        let stop = stop.as_fd().try_clone_to_owned()?;
+        each.push(Some((listener, stop, Spare::new()?)));
+    }
+    let running = running.run(|core| {
+        let (listener, stop, spare) = each[core.index as usize].take().expect("one each");
+        let counters = counters.clone();
+        let job: Job =
+            Box::new(move || Box::pin(accept_until_stopped(args, listener, stop, spare, counters)));
+        job
+    });
+    running.join();
+    Ok(counters.report(model, args, cores))
+}
+
+/// One core: accept on its own listener until SIGINT or SIGTERM, a task per connection, then
+/// wait for every connection to close. At EMFILE a connection is refused (the spare
+/// descriptor's trick), and with none queued the core waits 10 ms: accept fails at EMFILE
+/// even when no client is waiting, and would spin.
+async fn accept_until_stopped(
+    args: &'static Args,
+    listener: std::net::TcpListener,
+    stop: OwnedFd,
+    mut spare: Spare,
+    counters: Arc<Counters>,
+) {
+    let own = listener.as_fd().try_clone_to_owned(); // for refusing at EMFILE
+    let (Ok(listener), Ok(stop), Ok(own)) =
+        (TcpListener::from_std(listener), UnixStream::from_std(stop.into()), own)
+    else {
+        return; // the descriptors were there a moment ago: the stop is the one way out
+    };
+    let (stopping, watching) = watch::channel(false);
+    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    let signalled = stop.readable(false);
+    let mut signalled = std::pin::pin!(signalled);
+    loop {
+        monoio::select! {
+            _ = &mut signalled => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    counters.accepted();
+                    let (counters, watching, alive) = (counters.clone(), watching.clone(), alive.clone());
+                    monoio::spawn(async move {
+                        counters.closed(connection(stream, args, watching).await);
+                        drop(alive);
+                    });
+                }
+                Err(e) if out_of_descriptors(&e) => {
+                    if !spare.refuse(&e, &counters, own.as_fd()) {
+                        sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                }
+                Err(_) => {} // a connection reset while in the accept queue
+            },
+        }
+    }
+    let _ = stopping.send(true);
+    drop(alive);
+    let _ = all_done.recv().await; // None once every connection has dropped its sender
+}
+
+/// Serve one connection until the client leaves, breaks, is too slow, or a stop is asked.
+async fn connection(
+    mut stream: TcpStream,
+    args: &'static Args,
+    mut stopping: watch::Receiver<bool>,
+) -> serve::Counts {
+    let _ = stream.set_nodelay(true);
+    let mut exchange = Exchange::new(args.timeout(), Instant::now());
+    // Owned buffers: the ring holds each while its operation is in flight.
+    let (mut input, mut output) = (Some(Vec::with_capacity(4096)), Vec::with_capacity(256));
+    let at = monoio::time::Instant::from_std;
+    loop {
+        let stop = *stopping.borrow();
+        match exchange.step(Instant::now(), stop) {
+            Step::Read { deadline } => {
+                let buf = input.take().expect("the buffer is back after every read");
+                monoio::select! {
+                    returned = stream.read(buf) => {
+                        let (read, mut buf) = returned;
+                        match read {
+                            Ok(0) => exchange.eof(),
+                            Ok(_) => exchange.received(&buf),
+                            Err(_) => exchange.reset(),
+                        }
+                        buf.clear();
+                        input = Some(buf);
+                    }
+                    // Past the deadline or stopping, the next step closes; the cancelled
+                    // read keeps its buffer until the kernel is done with it.
+                    _ = sleep_until(at(deadline)) => input = Some(Vec::with_capacity(4096)),
+                    _ = stopping.changed() => input = Some(Vec::with_capacity(4096)),
+                }
+            }
+            Step::Sleep { until } => sleep_until(at(until)).await,
+            Step::Hash { id, work } => {
+                let value = workload::task::sha256_chain(id, work);
+                exchange.hashed(value, Instant::now());
+            }
+            Step::Write { deadline } => {
+                output.extend_from_slice(exchange.output());
+                let len = output.len();
+                match timeout_at(at(deadline), stream.write_all(output)).await {
+                    Ok((Ok(_), mut buf)) => {
+                        exchange.wrote(len);
+                        buf.clear();
+                        output = buf;
+                    }
+                    _ => {
+                        exchange.reset(); // reset, or the client took too long to read
+                        output = Vec::new();
+                    }
+                }
+            }
+            Step::Busy => unreachable!("the hash is done above"),
+            Step::Close => return exchange.counts(),
+        }
+    }
+}
