@@ -94,7 +94,7 @@ pub struct Soak {
     /// How long the load lasts, in seconds
     #[arg(long, value_name = "S", default_value_t = 600, value_parser = clap::value_parser!(u64).range(20..))]
     pub seconds: u64,
-    /// Which servers, comma-separated (the seven models and nginx)
+    /// Which servers, comma-separated (every model and nginx)
     #[arg(long, value_name = "LIST")]
     pub servers: Option<String>,
     /// Each server's descriptor limit during the soak, so that the flood reaches it

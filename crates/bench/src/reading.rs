@@ -104,6 +104,7 @@ pub fn cpu(rust: &[Measured], python: &[Measured], others: &[Measured], cores: u
         "epoll --offload",
         "uring --offload",
         "ring --offload",
+        "monoio",
     ];
     let single = ["epoll", "uring", "ring"];
     let fmt = |rows: &[Measured], serial: &str, names: &[&str]| {

@@ -220,7 +220,7 @@ pub fn http(options: &Timed) -> anyhow::Result<()> {
             rows.push(row("threads (100 workers)"));
             rows.push(row(&format!("py-threads ({n} workers)")));
         }
-        rows.extend(["threads", "tokio", "epoll", "uring", "ring"].map(row));
+        rows.extend(["threads", "tokio", "epoll", "uring", "ring", "monoio"].map(row));
         rows.extend(["py-asyncio", "py-uvloop", "node-promises", "go-goroutines"].map(row));
         // Every other program the roster says runs http, as it comes: a new peer is here.
         // (The one-at-a-time programs are at n = 100 alone; procs and py-threads have their

@@ -19,6 +19,15 @@ const ENTRIES: u32 = 4096;
 /// what it makes is not `Send` (nothing on a core is: that is the point).
 pub type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
 
+/// A runtime on this thread: io_uring and monoio's timer, no epoll fallback.
+pub fn runtime() -> Result<Runtime, TaskError> {
+    let built = RuntimeBuilder::<IoUringDriver>::new().with_entries(ENTRIES).enable_timer().build();
+    built.map_err(|e| TaskError::no_io_uring(&e))
+}
+
+/// A monoio runtime, io_uring underneath, with monoio's timer wheel.
+pub type Runtime = monoio::Runtime<monoio::time::TimeDriver<IoUringDriver>>;
+
 /// Which tasks a core runs: task `id` runs on core `id mod R`, dealt out like cards, so that
 /// every core gets as many as the others, give or take one.
 #[derive(Clone, Copy, Debug)]
@@ -44,42 +53,34 @@ impl Cores {
     /// fallback. Every one is up or none runs, and the first that could not be built is the
     /// error (io_uring refused, say, with what to change).
     pub fn start(count: u32) -> Result<Cores, TaskError> {
-        let (up, ups) = mpsc::channel::<std::io::Result<()>>();
+        let (up, ups) = mpsc::channel::<Result<(), TaskError>>();
         let mut cores = Vec::new();
         for index in 0..count {
             let (give, job) = mpsc::channel::<Job>();
             let up = up.clone();
-            let thread =
-                std::thread::Builder::new().name(format!("monoio-{index}")).spawn(move || {
-                    match RuntimeBuilder::<IoUringDriver>::new()
-                        .with_entries(ENTRIES)
-                        .enable_timer()
-                        .build()
-                    {
-                        Ok(mut runtime) => {
-                            let _ = up.send(Ok(()));
-                            if let Ok(job) = job.recv() {
-                                runtime.block_on(job());
-                            }
-                        }
-                        Err(e) => {
-                            let _ = up.send(Err(e));
-                        }
+            let core = move || match runtime() {
+                Ok(mut runtime) => {
+                    let _ = up.send(Ok(()));
+                    if let Ok(job) = job.recv() {
+                        runtime.block_on(job());
                     }
-                });
+                }
+                Err(no_ring) => {
+                    let _ = up.send(Err(no_ring));
+                }
+            };
+            let thread = std::thread::Builder::new().name(format!("monoio-{index}")).spawn(core);
             // The threads already started see their job channel close, and end.
             let thread = thread.map_err(|e| TaskError::starting("a runtime's thread", &e))?;
             cores.push((give, thread));
         }
         let built: Result<Vec<()>, _> = ups.iter().take(count as usize).collect();
         let cores = Cores { cores };
-        match built {
-            Ok(_) => Ok(cores),
-            Err(e) => {
-                cores.run(|_| Box::new(|| Box::pin(async {}))).join();
-                Err(TaskError::no_io_uring(&e))
-            }
+        if let Err(no_ring) = built {
+            cores.run(|_| Box::new(|| Box::pin(async {}))).join();
+            return Err(no_ring);
         }
+        Ok(cores)
     }
 
     /// Hand core i the job `job(core i)`.

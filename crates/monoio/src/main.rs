@@ -22,20 +22,30 @@
 //! `uring`. cpu tasks run on their core and hold it: there is no blocking pool to offload to
 //! (`--offload` is refused), and the tasks of one core run one after another.
 //!
-//! Where it stops: sleeping tasks by memory; sockets and pipes at RLIMIT_NOFILE (hard limit
-//! 20,000 on this machine kind), naming it; and where io_uring cannot be created
-//! (`kernel.io_uring_disabled`, a seccomp profile): then nothing runs, exit 1, with the
-//! reason.
+//! Where it stops: sleeping tasks by memory, and a sleeping task here is large: monoio's
+//! `Sleep` is 640 bytes (measured with `size_of_val`), twice its timer entry's fields padded
+//! to 128 bytes against false sharing between threads — padding copied from tokio, in a
+//! runtime whose timer no other thread ever touches. Sockets and pipes stop at RLIMIT_NOFILE
+//! (hard limit 20,000 on this machine kind), naming it; and where io_uring cannot be created
+//! (`kernel.io_uring_disabled`, a seccomp profile) nothing runs: exit 1, with the reason.
 //!
-//! Under `strace -f -c`: one `io_uring_setup` and one thread (`clone3`) a core, then
-//! `io_uring_enter`, and no `epoll_wait`, `read`, `write`, `sendto` or `recvfrom`.
+//! Under `strace -f -c`: an `io_uring_setup` and a `clone3` a core, then `io_uring_enter` for
+//! every wait and every batch of I/O, a `socket` per connection (monoio makes sockets with the
+//! system call, not the ring's IORING_OP_SOCKET), and no `epoll_wait`, and no `read`, `write`,
+//! `sendto`, `recvfrom` or `pread64` on the work itself. Two calls are what spreading over
+//! cores costs: `futex`, the main thread waiting on the channel that brings it each core's
+//! results, and `mprotect`, each core's glibc arena growing as its tasks are allocated (3,100
+//! of them for 10,000 sleeping tasks).
 //!
 //! Each workload is a file: `tasks.rs` (sleep and cpu, and which file takes the rest),
-//! `http.rs`, `disk.rs` (`monoio::fs`), `brigade.rs` and `serve.rs` (`--serve`: a listener
+//! `http.rs`, `disk.rs` (`monoio::fs`), `brigade.rs`, `db.rs` (each core its share of the
+//! pool), `crawl.rs` (on one core: the frontier is one) and `serve.rs` (`--serve`: a listener
 //! per core, SO_REUSEPORT).
 
 mod brigade;
 mod cores;
+mod crawl;
+mod db;
 mod disk;
 mod http;
 mod serve;
@@ -59,6 +69,9 @@ fn main() -> ExitCode {
 fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     workload::task::prepare(args, workload::task::Holds::Here)?;
     let width = width(args)?;
+    if args.workload == Workload::Crawl {
+        return crawl_on_one_core(args, width);
+    }
     let cores = match Cores::start(width.workers) {
         Ok(cores) => cores,
         Err(no_ring) => {
@@ -94,9 +107,20 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
     Ok(tally.finish())
 }
 
+/// The crawl, on this thread's one runtime (`crawl.rs` says why one).
+fn crawl_on_one_core(args: &'static Args, width: Width) -> Result<Report, Box<dyn Error>> {
+    let mut tally = Tally::start(MODEL, args, width);
+    match cores::runtime() {
+        Ok(mut runtime) => runtime.block_on(crawl::run(args, &mut tally)),
+        Err(no_ring) => tally.fail(args.tasks, no_ring),
+    }
+    Ok(tally.finish())
+}
+
 /// How many cores, and how wide the run is. A core each that the process may run on, or
-/// `--workers`; on disk `--workers` is the reads in flight instead, shared out among the
-/// cores (so never fewer than one a core), and on db the pool of connections.
+/// `--workers`; on disk `--workers` is the reads in flight instead, and on db the pool of
+/// connections, each shared out among the cores (so never fewer than one a core); the crawl
+/// runs on one.
 fn width(args: &Args) -> Result<Width, Box<dyn Error>> {
     let cores = std::thread::available_parallelism()?.get() as u32;
     let (runtimes, at_once) = match args.workload {
@@ -104,6 +128,11 @@ fn width(args: &Args) -> Result<Width, Box<dyn Error>> {
             let depth = args.workers.unwrap_or(args.tasks);
             (cores.min(depth), depth)
         }
+        Workload::Db => match args.workers {
+            Some(pool) => (cores.min(pool), pool),
+            None => (cores, args.tasks),
+        },
+        Workload::Crawl => (1, workload::crawl::most_in_flight(args)),
         _ => (args.workers.unwrap_or(cores), args.tasks),
     };
     let runtimes = runtimes.min(args.tasks);

@@ -4,7 +4,7 @@
 //! the workload's file.
 
 use std::sync::mpsc::Sender;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_task::Outcome;
 use workload::measure::Pulse;
@@ -31,8 +31,10 @@ async fn run(
     done: Sender<Done>,
     pulse: Option<Pulse>,
 ) {
-    if args.workload == Workload::Disk {
-        crate::disk::open(args, core);
+    match args.workload {
+        Workload::Disk => crate::disk::open(args, core),
+        Workload::Db => crate::db::open(args, core),
+        _ => {}
     }
     // Spawned first, so that it waits on its timer before any task can hold the core; it
     // is never awaited, and goes with the runtime.
@@ -64,11 +66,27 @@ async fn one(args: &'static Args, id: u32) -> Outcome {
             let started = Instant::now();
             (Ok(task::sha256_chain(id, args.work)), Some(started))
         }
-        Workload::Brigade | Workload::Db | Workload::Crawl => {
+        // A query through the shared db task, bounded once it holds a connection.
+        Workload::Db => (Box::pin(crate::db::query(args, id)).await, None),
+        // The brigade's links and the crawl's URLs are tasks of their own files.
+        Workload::Brigade | Workload::Crawl => {
             (Err(TaskError::new("not one of monoio's tasks")), None)
         }
     };
     Outcome::now(result, started)
+}
+
+/// monoio's timer wheel, on the core's ring, as the shared db task and crawl wait on it.
+pub struct MonoioTimer;
+
+impl tokio_task::Timer for MonoioTimer {
+    fn sleep_until(at: Instant) -> impl std::future::Future<Output = ()> {
+        monoio::time::sleep_until(monoio::time::Instant::from_std(at))
+    }
+
+    async fn timeout<F: std::future::Future>(after: Duration, work: F) -> Option<F::Output> {
+        monoio::time::timeout(after, work).await.ok()
+    }
 }
 
 /// Tick `pulse` every [`Pulse::PERIOD`] on this core's timer, for as long as the core runs.

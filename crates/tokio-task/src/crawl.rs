@@ -1,4 +1,4 @@
-//! The crawl on an async runtime's tasks — `tokio`'s and `uring`'s alike: one task owns the
+//! The crawl on an async runtime's tasks — `tokio`'s, `uring`'s and `monoio`'s alike: one task owns the
 //! frontier (the crawl's dispatcher, below), and every request is a task of its own that
 //! fetches its URL, parses the page where it ran (on one of tokio's workers; on uring's one
 //! thread), and sends back what it found. `--workers` bounds the tasks in flight and
@@ -6,8 +6,8 @@
 //! back to the dispatcher with the result, for its origin's next URL. The dispatcher waits
 //! on the results' channel, or until a retry's time comes.
 //!
-//! The models differ in how a socket moves bytes: each passes its own `connect` and
-//! `exchange` to [`fetch`].
+//! The models differ in how a socket moves bytes, and in whose timer waits: each passes its
+//! own `connect` and `exchange` to [`fetch`], and names its [`Timer`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,6 +19,8 @@ use workload::crawl::blocking::Churn;
 use workload::crawl::{request, Crawl, Failure, Fetch, Fetched, Origin};
 use workload::http::Response;
 use workload::{Args, Runner, Tally, TaskError};
+
+use crate::Timer;
 
 /// What a fetch's task sends back: its fetch, what came of it (parsed where it ran), the
 /// connection if it stays open, the connections it opened and closed, and where it ran.
@@ -32,7 +34,7 @@ pub struct Back<C> {
 
 /// Crawl `args`' web: `spawn` starts a task for each fetch, given its origin, an idle
 /// connection to it if there is one, and where to send its [`Back`].
-pub async fn run<C: 'static>(
+pub async fn run<T: Timer, C: 'static>(
     args: &'static Args,
     tally: &mut Tally,
     mut spawn: impl FnMut(Fetch, Origin, Option<C>, UnboundedSender<Back<C>>),
@@ -52,7 +54,7 @@ pub async fn run<C: 'static>(
         let back = match crawl.next_retry() {
             Some(at) => tokio::select! {
                 back = rx.recv() => back,
-                () = tokio::time::sleep_until(at.into()) => None,
+                () = T::sleep_until(at) => None,
             },
             None => rx.recv().await,
         };
@@ -76,7 +78,7 @@ pub type NoAnswer = (Fetched, bool);
 /// `connect`; `exchange` writes the request and reads the whole response. The page is parsed
 /// here, in the task. A reused connection the server had closed is replaced once by a new
 /// one, as every HTTP client does; that is not a retry.
-pub async fn fetch<C, Fc, Fe>(
+pub async fn fetch<T: Timer, C, Fc, Fe>(
     fetch: Fetch,
     origin: Origin,
     reused: Option<C>,
@@ -131,9 +133,9 @@ where
             }
         }
     };
-    let (fetched, kept) = match tokio::time::timeout(timeout, whole).await {
-        Ok(done) => done,
-        Err(_) => {
+    let (fetched, kept) = match T::timeout(timeout, whole).await {
+        Some(done) => done,
+        None => {
             // The connection it held, if any, was dropped with the future: closed.
             if holding {
                 churn.closed += 1;

@@ -1,6 +1,6 @@
 //! The db task on an async socket, and the pool of connections `--workers W` makes: what
-//! `tokio` and `uring` share. They differ only in how a socket moves bytes, which each says
-//! by implementing [`Wire`].
+//! `tokio`, `uring` and `monoio` share. They differ only in how a socket moves bytes and in
+//! whose timer bounds a query, which each says by implementing [`Wire`].
 //!
 //! The pool is the article's pattern applied to connections: W permits (a semaphore), and
 //! the idle connections on a stack. A task takes a permit, then an idle connection, or opens
@@ -19,6 +19,8 @@ use workload::{Args, TaskError};
 /// How a model's sockets move bytes.
 #[allow(async_fn_in_trait)] // each model awaits its own wire: no bound on Send is needed
 pub trait Wire: Sized {
+    /// The runtime's timer, which bounds a query by `--timeout-ms`.
+    type Timer: crate::Timer;
     async fn connect(addr: SocketAddr) -> io::Result<Self>;
     /// Write some of `bytes`, and say how many went.
     async fn write(&mut self, bytes: Vec<u8>) -> io::Result<usize>;
@@ -98,7 +100,7 @@ pub async fn query<W: Wire>(
     id: u32,
 ) -> Result<u64, TaskError> {
     let Some(pool) = pool else {
-        return within_timeout(args, async {
+        return within_timeout::<W::Timer>(args, async {
             let mut connection = Connection::<W>::open(args).await?;
             let answer = connection.query(args, id).await;
             connection.close().await;
@@ -107,7 +109,7 @@ pub async fn query<W: Wire>(
         .await;
     };
     let _permit = pool.permits.acquire().await.expect("the pool's semaphore is never closed");
-    within_timeout(args, async {
+    within_timeout::<W::Timer>(args, async {
         let idle = pool.idle.lock().expect("no panic holds the pool").pop();
         let mut connection = match idle {
             Some(connection) => connection,
@@ -123,18 +125,20 @@ pub async fn query<W: Wire>(
     .await
 }
 
-async fn within_timeout(
+async fn within_timeout<T: crate::Timer>(
     args: &Args,
     query: impl std::future::Future<Output = Result<u64, TaskError>>,
 ) -> Result<u64, TaskError> {
-    match tokio::time::timeout(args.timeout(), query).await {
-        Ok(answer) => answer,
-        Err(_) => Err(TaskError::timed_out("the query", args.timeout())),
+    match T::timeout(args.timeout(), query).await {
+        Some(answer) => answer,
+        None => Err(TaskError::timed_out("the query", args.timeout())),
     }
 }
 
 /// tokio's sockets: readiness underneath, so a read is into the buffer, which stays ours.
 impl Wire for tokio::net::TcpStream {
+    type Timer = crate::TokioTimer;
+
     async fn connect(addr: SocketAddr) -> io::Result<Self> {
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;

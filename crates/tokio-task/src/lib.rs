@@ -4,6 +4,9 @@
 //! bytes, not in this. Each passes its own `http_get`, and its [`db::Wire`]; everything else a task does is here
 //! once: [`one_task`], [`gather`] (asyncio's `gather`), and the loop's [`pulse`].
 //!
+//! The db task and the crawl (`db`, `crawl`) are shared with `monoio` too: they wait on a
+//! [`Timer`], which is tokio's wheel here and monoio's own there.
+//!
 //! It is its own crate, not a module of `workload`, so that the models that block
 //! (`serial`, `procs`, `threads`) do not link tokio.
 
@@ -15,6 +18,30 @@ use std::time::Instant;
 
 use workload::measure::Pulse;
 use workload::{task, Args, Done, Runner, Tally, TaskError, Workload};
+
+/// The timer a runtime waits on: tokio's wheel for `tokio` and `uring`, monoio's own for
+/// `monoio`. The shared db task and crawl wait on it, and on nothing else of a runtime.
+pub trait Timer {
+    fn sleep_until(at: Instant) -> impl Future<Output = ()>;
+    /// `work`'s output, or `None` if `after` passed first.
+    fn timeout<F: Future>(
+        after: std::time::Duration,
+        work: F,
+    ) -> impl Future<Output = Option<F::Output>>;
+}
+
+/// tokio's timer wheel.
+pub struct TokioTimer;
+
+impl Timer for TokioTimer {
+    fn sleep_until(at: Instant) -> impl Future<Output = ()> {
+        tokio::time::sleep_until(at.into())
+    }
+
+    async fn timeout<F: Future>(after: std::time::Duration, work: F) -> Option<F::Output> {
+        tokio::time::timeout(after, work).await.ok()
+    }
+}
 
 /// A task's end as its tokio task returns it: a [`workload::Done`] but for its id, which
 /// `gather` knows, and with `started: None` for a task that started with the run — so that

@@ -9,17 +9,24 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_task::crawl::NoAnswer;
+use tokio_task::TokioTimer;
 use workload::crawl::{Fetched, MAX_BODY};
 use workload::http::{Response, ResponseParser};
 use workload::{Args, Tally};
 
 pub async fn run(args: &'static Args, tally: &mut Tally) {
-    tokio_task::crawl::run(args, tally, |fetch, origin, reused, back| {
+    tokio_task::crawl::run::<TokioTimer, _>(args, tally, |fetch, origin, reused, back| {
         tokio::spawn(async move {
             let connect = |addr| TcpStream::connect(addr);
-            let done =
-                tokio_task::crawl::fetch(fetch, origin, reused, args.timeout(), connect, exchange)
-                    .await;
+            let done = tokio_task::crawl::fetch::<TokioTimer, _, _, _>(
+                fetch,
+                origin,
+                reused,
+                args.timeout(),
+                connect,
+                exchange,
+            )
+            .await;
             let _ = back.send(done);
         });
     })

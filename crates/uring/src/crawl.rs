@@ -7,22 +7,29 @@
 //! `socket` per connection, and `epoll_wait` for tokio's timers; no `clone`.
 
 use tokio_task::crawl::NoAnswer;
+use tokio_task::TokioTimer;
 use tokio_uring::net::TcpStream;
 use workload::crawl::{Fetched, MAX_BODY};
 use workload::http::{Response, ResponseParser};
 use workload::{Args, Tally};
 
 pub async fn run(args: &'static Args, tally: &mut Tally) {
-    tokio_task::crawl::run(args, tally, |fetch, origin, reused, back| {
+    tokio_task::crawl::run::<TokioTimer, _>(args, tally, |fetch, origin, reused, back| {
         tokio_uring::spawn(async move {
             let connect = |addr| async move {
                 let stream = TcpStream::connect(addr).await?;
                 stream.set_nodelay(true)?;
                 Ok((stream, addr))
             };
-            let done =
-                tokio_task::crawl::fetch(fetch, origin, reused, args.timeout(), connect, exchange)
-                    .await;
+            let done = tokio_task::crawl::fetch::<TokioTimer, _, _, _>(
+                fetch,
+                origin,
+                reused,
+                args.timeout(),
+                connect,
+                exchange,
+            )
+            .await;
             let _ = back.send(done);
         });
     })

@@ -14,6 +14,8 @@ use workload::{Args, TaskError};
 pub struct Uring(tokio_uring::net::TcpStream);
 
 impl Wire for Uring {
+    type Timer = tokio_task::TokioTimer;
+
     async fn connect(addr: SocketAddr) -> io::Result<Self> {
         let stream = tokio_uring::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;

@@ -599,7 +599,7 @@ mod tests {
                 reason,
                 "serial has no pool: --workers applies to procs, threads, tokio and monoio (on disk also \
                  to epoll, uring and ring; with --offload to epoll and ring; on crawl to procs, threads, \
-                 tokio, epoll, uring and ring; on db to every model)"
+                 tokio, epoll, uring, ring and monoio; on db to every model)"
             ),
             other => panic!("{other:?}"),
         }

@@ -60,9 +60,9 @@ pub struct Program {
     pub missing: Option<String>,
 }
 
-/// The Rust models, in the order of the tables; `threads --pipes` and `tokio --workers 1`
-/// beside their defaults.
-pub const RUST: [&str; 9] = [
+/// The Rust models, in the order of the tables; `threads --pipes`, `tokio --workers 1` and
+/// `monoio --workers 1` beside their defaults.
+pub const RUST: [&str; 11] = [
     "serial",
     "procs",
     "threads",
@@ -72,6 +72,8 @@ pub const RUST: [&str; 9] = [
     "epoll",
     "uring",
     "ring",
+    "monoio",
+    "monoio --workers 1",
 ];
 
 fn programs(programs: &Programs) -> Vec<Program> {

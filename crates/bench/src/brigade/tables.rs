@@ -12,7 +12,16 @@ fn at<'a>(r: &'a Results, program: &str, n: u32, pinned: bool) -> Option<&'a Poi
 
 /// The programs whose hand-off goes through a pipe, as the baseline's does: for them, the
 /// time above the baseline is the switch alone.
-const PIPED: [&str; 6] = ["procs", "threads --pipes", "epoll", "uring", "ring", "py-processes"];
+const PIPED: [&str; 8] = [
+    "procs",
+    "threads --pipes",
+    "epoll",
+    "uring",
+    "ring",
+    "monoio",
+    "monoio --workers 1",
+    "py-processes",
+];
 
 fn ns_at(r: &Results, program: &str, n: u32, pinned: bool) -> Option<f64> {
     at(r, program, n, pinned)?.ns()
@@ -131,7 +140,7 @@ fn claims(r: &Results) -> String {
         "node-promises",
         "java-virtual",
     ];
-    let through_io = ["epoll", "uring", "ring"];
+    let through_io = ["epoll", "uring", "ring", "monoio --workers 1"];
     let range = |names: &[&str],
                  f: &dyn Fn(&workload::report::Brigade) -> f64,
                  unit: &dyn Fn(f64) -> String| {

@@ -67,7 +67,7 @@ pub struct SoakReport {
     pub servers: Vec<Soaked>,
 }
 
-/// The servers `--servers` names (default: the seven models and nginx).
+/// The servers `--servers` names (default: every model and nginx).
 fn specs(names: &Option<String>) -> anyhow::Result<Vec<Spec>> {
     let all = || crate::programs::models().into_iter().map(String::from).chain(["nginx".into()]);
     let names: Vec<String> = match names {

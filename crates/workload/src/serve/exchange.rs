@@ -4,7 +4,7 @@
 //! asks [`Exchange::step`] what to do next — read (until a deadline), sleep (until the
 //! `/query` delay ends), hash (the `/cpu` work), write, or close — does it its own way,
 //! and reports back (`received`, `wrote`, `hashed`, `eof`, `reset`). So a request is
-//! parsed, answered, framed and timed out identically in all seven, and they differ only in
+//! parsed, answered, framed and timed out identically in all eight, and they differ only in
 //! how they wait (`CONTRACT.md`, "Serving").
 
 use std::time::{Duration, Instant};
