@@ -66,7 +66,7 @@ fn cases(programs: &Programs) -> Vec<Case> {
         Case { name: "cpu", title: "8 SHA-256 chains of 200,000 rounds: parallel, serial, or behind the GIL", work: true, args: args("--workload cpu --tasks 8 --work 200000"), rows: cpu_rows },
         Case {
             name: "http",
-            title: "1,000 requests at once, each answered after 100 ms: tasks stolen between two workers, dealt to two cores, or a thread each",
+            title: "1,000 requests at once, answered after 100 ms: two workers, two cores, a thread each",
             work: false,
             args: args("--workload http --tasks 1000 --ms 100"),
             rows: vec![row("tokio"), row("monoio"), row("threads")],
