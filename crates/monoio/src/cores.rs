@@ -8,6 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use monoio::{IoUringDriver, RuntimeBuilder};
 use workload::TaskError;
@@ -27,6 +28,19 @@ pub fn runtime() -> Result<Runtime, TaskError> {
 
 /// A monoio runtime, io_uring underneath, with monoio's timer wheel.
 pub type Runtime = monoio::Runtime<monoio::time::TimeDriver<IoUringDriver>>;
+
+/// monoio's timer wheel, on the core's ring, as the shared db task and crawl wait on it.
+pub struct MonoioTimer;
+
+impl tokio_task::Timer for MonoioTimer {
+    fn sleep_until(at: Instant) -> impl std::future::Future<Output = ()> {
+        monoio::time::sleep_until(monoio::time::Instant::from_std(at))
+    }
+
+    async fn timeout<F: std::future::Future>(after: Duration, work: F) -> Option<F::Output> {
+        monoio::time::timeout(after, work).await.ok()
+    }
+}
 
 /// Which tasks a core runs: task `id` runs on core `id mod R`, dealt out like cards, so that
 /// every core gets as many as the others, give or take one.

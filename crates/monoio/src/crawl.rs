@@ -16,7 +16,7 @@ use workload::crawl::{Fetched, MAX_BODY};
 use workload::http::{Response, ResponseParser};
 use workload::{Args, Tally};
 
-use crate::tasks::MonoioTimer;
+use crate::cores::MonoioTimer;
 
 pub async fn run(args: &'static Args, tally: &mut Tally) {
     tokio_task::crawl::run::<MonoioTimer, _>(args, tally, |fetch, origin, reused, back| {

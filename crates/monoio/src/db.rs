@@ -14,7 +14,7 @@ use tokio_task::db::{Pool, Wire};
 use workload::{Args, TaskError};
 
 use crate::cores::Core;
-use crate::tasks::MonoioTimer;
+use crate::cores::MonoioTimer;
 
 /// A monoio socket, as the shared db task moves bytes.
 pub struct Monoio(TcpStream);

@@ -4,7 +4,7 @@
 //! the workload's file.
 
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio_task::Outcome;
 use workload::measure::Pulse;
@@ -74,19 +74,6 @@ async fn one(args: &'static Args, id: u32) -> Outcome {
         }
     };
     Outcome::now(result, started)
-}
-
-/// monoio's timer wheel, on the core's ring, as the shared db task and crawl wait on it.
-pub struct MonoioTimer;
-
-impl tokio_task::Timer for MonoioTimer {
-    fn sleep_until(at: Instant) -> impl std::future::Future<Output = ()> {
-        monoio::time::sleep_until(monoio::time::Instant::from_std(at))
-    }
-
-    async fn timeout<F: std::future::Future>(after: Duration, work: F) -> Option<F::Output> {
-        monoio::time::timeout(after, work).await.ok()
-    }
 }
 
 /// Tick `pulse` every [`Pulse::PERIOD`] on this core's timer, for as long as the core runs.
