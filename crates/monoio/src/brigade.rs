@@ -12,7 +12,7 @@ use monoio::fs::File;
 use workload::brigade::{self, Circle};
 use workload::{Args, Done, Runner, TaskError};
 
-use crate::cores::{Core, Job};
+use crate::cores::{Core, Finished, Job};
 
 /// Link `id`: the pipe it reads the token from, and the next link's, it writes it to.
 pub struct Link {
@@ -43,25 +43,24 @@ pub fn job(
     core: Core,
     links: &mut [Vec<Link>],
     started: Instant,
-    done: &Sender<Done>,
+    done: &Sender<Vec<Done>>,
 ) -> Job {
-    let (circle, mine, done) =
-        (Circle::of(args), std::mem::take(&mut links[core.index as usize]), done.clone());
+    let (circle, mine, mut done) =
+        (Circle::of(args), std::mem::take(&mut links[core.index as usize]), Finished::new(done));
     Box::new(move || {
         Box::pin(async move {
             let handles: Vec<_> = mine
                 .into_iter()
                 .map(|link| {
-                    let done = done.clone();
                     monoio::spawn(async move {
                         let result = one_link(circle, link.from, link.next).await;
                         let (ended, runner) = (Instant::now(), Runner::cached());
-                        let _ = done.send(Done { id: link.id, result, started, ended, runner });
+                        Done { id: link.id, result, started, ended, runner }
                     })
                 })
                 .collect();
             for handle in handles {
-                handle.await;
+                done.push(handle.await);
             }
         })
     })

@@ -1,5 +1,5 @@
 //! What a core does with its share of the tasks: spawn each on its runtime, then gather them
-//! in order and send each result to the main thread, which tallies. A task sleeps on monoio's
+//! in order and send the results to the main thread, which tallies, a batch at a time. A task sleeps on monoio's
 //! timer (a timeout entry on the core's ring wakes it), hashes on the core itself, or goes to
 //! the workload's file.
 
@@ -10,17 +10,17 @@ use tokio_task::Outcome;
 use workload::measure::Pulse;
 use workload::{task, Args, Done, TaskError, Workload};
 
-use crate::cores::{Core, Job};
+use crate::cores::{Core, Finished, Job};
 
 /// Core `core`'s job: its tasks, and on the first core the pulse, if there is one.
 pub fn job(
     args: &'static Args,
     core: Core,
     start: Instant,
-    done: &Sender<Done>,
+    done: &Sender<Vec<Done>>,
     pulse: Option<&Pulse>,
 ) -> Job {
-    let (done, pulse) = (done.clone(), pulse.filter(|_| core.index == 0).cloned());
+    let (done, pulse) = (Finished::new(done), pulse.filter(|_| core.index == 0).cloned());
     Box::new(move || Box::pin(run(args, core, start, done, pulse)))
 }
 
@@ -28,7 +28,7 @@ async fn run(
     args: &'static Args,
     core: Core,
     start: Instant,
-    done: Sender<Done>,
+    mut done: Finished,
     pulse: Option<Pulse>,
 ) {
     match args.workload {
@@ -45,8 +45,9 @@ async fn run(
     for (id, handle) in core.ids(args.tasks).zip(handles) {
         let Outcome { result, started, ended, runner } = handle.await;
         let started = started.unwrap_or(start);
-        let _ = done.send(Done { id, result, started, ended, runner });
+        done.push(Done { id, result, started, ended, runner });
     }
+    drop(done);
     if args.workload == Workload::Disk {
         crate::disk::close(); // on the runtime, which closes the file through its ring
     }

@@ -80,6 +80,7 @@ pub fn point(fio: &str, engine: &str, depth: u32, file: &str, bytes: u32, secs: 
                 cpu_us_per_op: None,
                 peak_threads: Some(jobs),
                 max_rss_kib: None,
+                device_ms: None,
                 report: None,
             }
         }

@@ -13,8 +13,10 @@
 //!   queues.
 //!
 //! - `fio.rs`: fio's runs and what they measured.
+//! - `device.rs`: the block device under the file, and the time reads spent in it.
 //! - `tables.rs`: the tables, the plots, the targets' verdicts and the README section.
 
+mod device;
 mod fio;
 pub mod tables;
 
@@ -28,6 +30,7 @@ use workload::Report;
 use crate::cli;
 use crate::programs::Programs;
 use crate::suite::Suite;
+use device::Device;
 use roster::Workload;
 
 /// The depths of the curve.
@@ -81,6 +84,10 @@ pub struct Point {
     pub cpu_us_per_op: Option<f64>,
     pub peak_threads: Option<u32>,
     pub max_rss_kib: Option<u64>,
+    /// The mean time a read spent in the block layer and the device, by the device's own
+    /// counters (`device.rs`): what is left of `p50_ms` is the program's and its queues'.
+    #[serde(default)]
+    pub device_ms: Option<f64>,
     pub report: Option<Report>,
 }
 
@@ -134,7 +141,14 @@ fn page_cache(file: &Path, warm: bool) -> anyhow::Result<()> {
 }
 
 /// One run of `program` reading `n` blocks with `extra` arguments: its point.
-fn run_point(p: &Program, file: &Path, depth: u32, n: u32, extra: &[&str]) -> Point {
+fn run_point(
+    p: &Program,
+    file: &Path,
+    device: &Device,
+    depth: u32,
+    n: u32,
+    extra: &[&str],
+) -> Point {
     if let Some(why) = &p.missing {
         return Point::missing(&p.name, depth, why.clone());
     }
@@ -146,7 +160,8 @@ fn run_point(p: &Program, file: &Path, depth: u32, n: u32, extra: &[&str]) -> Po
     );
     argv.extend(extra.iter().map(|s| s.to_string()));
     let limit = Duration::from_secs(120);
-    let ran = match child::run_argv(&argv, &[], limit) {
+    let (ran, device_ms) = device.timed(|| child::run_argv(&argv, &[], limit));
+    let ran = match ran {
         Ok(ran) => ran,
         Err(e) => return Point::missing(&p.name, depth, format!("cannot run {}: {e}", argv[0])),
     };
@@ -161,6 +176,7 @@ fn run_point(p: &Program, file: &Path, depth: u32, n: u32, extra: &[&str]) -> Po
         point.peak_threads = Some(r.peak_threads);
         point.max_rss_kib = Some(r.max_rss_kib + r.children_max_rss_kib_sum);
     }
+    point.device_ms = device_ms;
     point.report = report;
     point
 }
@@ -169,6 +185,7 @@ fn run_point(p: &Program, file: &Path, depth: u32, n: u32, extra: &[&str]) -> Po
 fn sized_point(
     p: &Program,
     file: &Path,
+    device: &Device,
     depth: u32,
     extra: &[&str],
     secs: f64,
@@ -179,13 +196,13 @@ fn sized_point(
     if let Err(e) = prepare() {
         return Point::missing(&p.name, depth, format!("{e:#}"));
     }
-    let first = run_point(p, file, depth, first_n, extra);
+    let first = run_point(p, file, device, depth, first_n, extra);
     let Some(iops) = first.iops.filter(|_| first.ok()) else { return first };
     let n = ((iops * secs) as u32).clamp(first_n, 2_000_000);
     if let Err(e) = prepare() {
         return Point::missing(&p.name, depth, format!("{e:#}"));
     }
-    run_point(p, file, depth, n, extra)
+    run_point(p, file, device, depth, n, extra)
 }
 
 /// `--workers W`, for the programs that take it (all but the serial ones).
@@ -218,7 +235,8 @@ fn run(d: &cli::Disk) -> anyhow::Result<Results> {
     let depths: &[u32] = if o.quick { &[1, 16, 64] } else { &DEPTHS };
     let mut more = all.versions();
     more.push(("fio", crate::facts::first_line(&d.fio, &["--version"])));
-    more.push(("device", device_of(file)));
+    let device = Device::of(file);
+    more.push(("device", device.describe()));
     let mut r = Results {
         facts: crate::facts::json(&crate::facts::collect(None, more)),
         file: file.display().to_string(),
@@ -235,13 +253,15 @@ fn run(d: &cli::Disk) -> anyhow::Result<Results> {
         eprintln!("bench disk: depth {depth}");
         for engine in fio::ENGINES {
             if page_cache(file, false).is_ok() {
-                r.curve.push(fio::point(&d.fio, engine, depth, &file_text, BYTES, fio_secs));
+                let run = || fio::point(&d.fio, engine, depth, &file_text, BYTES, fio_secs);
+                let (point, device_ms) = device.timed(run);
+                r.curve.push(Point { device_ms, ..point });
             }
         }
         for p in programs.iter().filter(|p| depth <= p.max_depth) {
             let extra = depth_args(p, depth);
             let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-            r.curve.push(sized_point(p, file, depth, &extra, secs, false));
+            r.curve.push(sized_point(p, file, &device, depth, &extra, secs, false));
         }
     }
     eprintln!("bench disk: ring's registered file and buffers");
@@ -255,14 +275,14 @@ fn run(d: &cli::Disk) -> anyhow::Result<Results> {
         let mut extra = depth_args(p, depth);
         extra.push("--buffered".into());
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-        r.warm.push(sized_point(p, file, depth, &extra, secs, true));
+        r.warm.push(sized_point(p, file, &device, depth, &extra, secs, true));
     }
     let sizes: &[u32] = if o.quick { &[10_000] } else { &SCALE };
     for &n in sizes {
         eprintln!("bench disk: N = {n}, each program's defaults");
         for p in &programs {
             let _ = page_cache(file, false);
-            r.scale.push(run_point(p, file, n, n, &[]));
+            r.scale.push(run_point(p, file, &device, n, n, &[]));
         }
     }
     Ok(r)
@@ -290,30 +310,6 @@ fn registered(file: &Path, reads: u32) -> anyhow::Result<Vec<Registered>> {
         .lines()
         .map(|l| serde_json::from_str(l).map_err(|e| anyhow::anyhow!("{l}: {e}")))
         .collect()
-}
-
-/// The block device under `file`, and its scheduler and queue depth, for the facts.
-fn device_of(file: &Path) -> String {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(file) else { return "unknown".into() };
-    let (major, minor) = (nix::sys::stat::major(meta.dev()), nix::sys::stat::minor(meta.dev()));
-    let sys = format!("/sys/dev/block/{major}:{minor}");
-    let name = std::fs::canonicalize(&sys)
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| format!("{major}:{minor}"));
-    // A partition's queue is its disk's.
-    let queue = ["queue", "../queue"]
-        .iter()
-        .map(|q| format!("{sys}/{q}"))
-        .find(|q| Path::new(q).exists())
-        .unwrap_or_default();
-    let read = |f: &str| {
-        std::fs::read_to_string(format!("{queue}/{f}"))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    format!("{name}, scheduler {}, nr_requests {}", read("scheduler"), read("nr_requests"))
 }
 
 /// `make bench-disk` → results/disk/.

@@ -50,7 +50,7 @@ fn curve_table(r: &Results) -> String {
 fn depth_table(r: &Results, depth: u32) -> String {
     let fio = iops_of(&r.curve, "fio io_uring", depth);
     let mut t =
-        Table::headed("program | IOPS | ÷ fio io_uring | p50 | p99 | peak threads | CPU per read");
+        Table::headed("program | IOPS | ÷ fio io_uring | p50 | p99 | in the device, mean | peak threads | CPU per read");
     for name in names(&r.curve) {
         let Some(p) = r.curve.iter().find(|p| p.program == name && p.depth == depth) else {
             continue;
@@ -64,6 +64,7 @@ fn depth_table(r: &Results, depth: u32) -> String {
             },
             ms(p.p50_ms),
             ms(p.p99_ms),
+            ms(p.device_ms.filter(|_| p.ok())),
             p.peak_threads.map_or(DASH.into(), |t| t.to_string()),
             p.cpu_us_per_op.map_or(DASH.into(), |c| format!("{c:.1} µs")),
         ]);
@@ -228,6 +229,30 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
     v
 }
 
+/// The runtimes on an io_uring, and when each hands its queued entries to the kernel.
+const RUNTIMES_ON_A_RING: [(&str, &str); 2] = [
+    ("uring", "tokio-uring submits its queued entries once a turn of its runtime, when it parks"),
+    ("monoio", "monoio submits once a turn too, when it parks (\"we will submit on `park`\", its driver says)"),
+];
+
+/// Where a read's time goes at W = 64 in `name`, against `ring`: in flight a read takes
+/// W ÷ IOPS on average (Little's law), of which the device's counters account for
+/// `device_ms`; the rest it waits in the program, between its entry and the kernel's taking
+/// it, or between its completion and the program's seeing it.
+fn outside_the_device(c: &[Point], name: &str, turn: &str) -> Option<String> {
+    let (p, g) = (at(c, name, 64)?, at(c, "ring", 64)?);
+    let in_flight = |p: &Point| Some(64.0 / p.iops? * 1000.0);
+    let (pf, gf) = (in_flight(p)?, in_flight(g)?);
+    let (pd, gd) = (p.device_ms?, g.device_ms?);
+    Some(format!(
+        "- With 64 reads in flight, `{name}` does {} IOPS and `ring` {}. A read is in flight {pf:.3} ms on average (64 ÷ IOPS) against {gf:.3}; the device holds it {pd:.3} ms against {gd:.3}, so it waits {:.3} ms in the program against `ring`'s {:.3}, between its entry and the kernel's taking it or its completion and the program's seeing it: {turn}, where `ring` submits every 4.",
+        kilo(p.iops?),
+        kilo(g.iops?),
+        pf - pd,
+        gf - gd,
+    ))
+}
+
 /// What the figures say, each sentence computed from them.
 fn readings(r: &Results) -> String {
     let c = &r.curve;
@@ -263,13 +288,9 @@ fn readings(r: &Results) -> String {
             ));
         }
     }
-    if let (Some(u), Some(g)) = (at(c, "uring", 64), at(c, "ring", 64)) {
-        if let (Some(ui), Some(gi)) = (u.iops, g.iops) {
-            out.push(format!(
-                "- On the same ring, `uring` does {} IOPS at W = 64 and `ring` {}: tokio-uring hands its queued reads to the kernel once per turn of its runtime, when it parks, so the device's queue runs short while a turn handles the completions it found — the batching `ring` avoids by submitting every 4.",
-                kilo(ui),
-                kilo(gi)
-            ));
+    for (name, turn) in RUNTIMES_ON_A_RING {
+        if let Some(line) = outside_the_device(c, name, turn) {
+            out.push(line);
         }
     }
     if let (Some(four), Some(deep)) = (iops_of(c, "epoll", 4), iops_of(c, "ring", 64)) {
