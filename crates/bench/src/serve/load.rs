@@ -187,6 +187,17 @@ pub fn fresh_connections(addr: SocketAddr, n: u32) -> anyhow::Result<Report> {
     serde_json::from_str(line).map_err(|e| anyhow::anyhow!("the client's report: {e}"))
 }
 
+/// The kernel's count of connections dropped because a listen queue was full
+/// (`TcpExtListenOverflows` in /proc/net/netstat): the machine's, not one listener's, so it
+/// is read on an otherwise idle machine, before and after one server's load.
+pub fn listen_overflows() -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut tcp_ext = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (tcp_ext.next()?, tcp_ext.next()?);
+    let at = names.split_whitespace().position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 fn output(argv: &[String]) -> anyhow::Result<String> {
     child::output(argv, false).map_err(anyhow::Error::msg)
 }

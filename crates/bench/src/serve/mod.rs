@@ -69,6 +69,10 @@ pub struct C10k {
     pub served: Served<Report>,
     pub n: u32,
     pub ideal_s: f64,
+    /// Connections the listen queue had no room for while the server ran: each is a SYN
+    /// dropped, which the client's kernel sends again after 1 s, then 3 s.
+    #[serde(default)]
+    pub listen_overflows: Option<u64>,
 }
 
 /// wrk's closed loop at a number of connections.
@@ -185,6 +189,7 @@ fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
         },
         n,
         ideal_s,
+        listen_overflows: None,
     };
     // A process per connection: run at 10,000 only if the children measured at 1,000 fit.
     let child_kib = done
@@ -201,8 +206,10 @@ fn c10k(spec: &Spec, n: u32, done: &[C10k], scratch: &Path) -> C10k {
             mem_kib as f64 / 1024.0 / 1024.0
         ));
     }
+    let before = load::listen_overflows();
     let served = with_server(spec, &[], scratch, |s| load::fresh_connections(s.addr, n));
-    C10k { served, n, ideal_s }
+    let listen_overflows = before.zip(load::listen_overflows()).map(|(a, b)| b.saturating_sub(a));
+    C10k { served, n, ideal_s, listen_overflows }
 }
 
 fn throughput(

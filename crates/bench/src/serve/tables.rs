@@ -25,7 +25,7 @@ fn why(note: &Option<String>) -> String {
 
 pub fn c10k_table(r: &Results) -> String {
     let mut t = Table::headed(
-        "server | N | client wall (ideal) | failed | server peak RSS | per connection | server CPU",
+        "server | N | client wall (ideal) | failed | listen overflows | server peak RSS | per connection | server CPU",
     );
     for c in &r.c10k {
         let (Some(client), Some(server)) = (&c.served.load, &c.served.server_report) else {
@@ -33,6 +33,7 @@ pub fn c10k_table(r: &Results) -> String {
                 format!("`{}`", c.served.server),
                 c.n.to_string(),
                 why(&c.served.note),
+                DASH.into(),
                 DASH.into(),
                 DASH.into(),
                 DASH.into(),
@@ -51,6 +52,7 @@ pub fn c10k_table(r: &Results) -> String {
             format!("{}", c.n),
             format!("{:.3} s ({:.1} s)", client.wall_s, c.ideal_s),
             client.failed.to_string(),
+            c.listen_overflows.map_or(DASH.into(), |o| o.to_string()),
             format!("{:.1} MiB", server.max_rss_kib as f64 / 1024.0),
             per_conn,
             format!("{:.2} s", server.user_s + server.sys_s),
