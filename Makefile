@@ -17,6 +17,8 @@ HYPERFINE := $(or $(shell command -v hyperfine 2>/dev/null),.tools/bin/hyperfine
 # oha builds here in about 5 minutes; wrk and nginx are Debian packages (apt, as root).
 OHA_VERSION := 1.16.0
 OHA := $(or $(shell command -v oha 2>/dev/null),.tools/bin/oha)
+MDBOOK_VERSION := 0.5.4
+MDBOOK := .tools/bin/mdbook
 VENV := .venv
 PEER_PYTHON := $(VENV)/bin/python
 GO_PEER := $(VENV)/bin/go-goroutines
@@ -41,7 +43,7 @@ FUZZ_RUNS ?= 10000000
 SOAK_SECONDS ?= 600
 
 .PHONY: help build test lint fuzz soak service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve bench-disk bench-brigade bench-loom bench-pools bench-db bench-crawl timelines strace perf syscalls plots readme tools peers jemalloc debian-tools list \
+        bench-serve bench-disk bench-brigade bench-loom bench-pools bench-db bench-crawl timelines strace perf syscalls plots readme book book-check tools peers jemalloc debian-tools list \
         fio postgresql db db-stop clean
 
 help: ## list the targets
@@ -57,17 +59,19 @@ list: build peers ## every model and peer of roster.toml: runtime, workloads, fl
 build: ## build the model binaries, the service and the bench tool (release)
 	$(CARGO) build --release --workspace
 
-test: build peers postgresql ## cargo test --workspace and the fuzz corpus replay, then clippy -D warnings and fmt --check
+test: build peers postgresql ## cargo test --workspace and the fuzz corpus replay, the book built and its links checked, then clippy -D warnings and fmt --check
 	CONCLAB_PEER_PYTHON=$(abspath $(PEER_PYTHON)) $(CARGO) test --release --workspace
 	$(CARGO) test --release --manifest-path fuzz/Cargo.toml
+	$(MAKE) book
 	$(MAKE) lint
 
-lint: build ## clippy and rustfmt (the workspace and the fuzz crate), and the README's figures against results/ (bench readme --check)
+lint: build ## clippy and rustfmt (the workspace and the fuzz crate), the README's and the book's figures against results/ (bench readme --check), and the age of every result (bench results)
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --release --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --all --check
 	$(BIN)/bench readme --check
+	@$(BIN)/bench results
 
 soak: build debian-tools ## every Rust model's server and nginx at once under a hostile mix, SOAK_SECONDS (600) -> results/soak/
 	$(BIN)/bench soak --seconds $(SOAK_SECONDS) --out results/soak
@@ -149,7 +153,7 @@ syscalls: build peers ## every model, Go and Node under strace -f -c, sleep and 
 plots: build ## draw the scale SVGs again from results/scale/scale.json, running nothing
 	$(BIN)/bench plots --out results/scale
 
-readme: build ## rewrite the README's result sections from the JSON in results/
+readme: build ## rewrite the result sections of the README and the book's chapters from the JSON in results/
 	$(BIN)/bench readme
 
 # The scale sweep also runs tokio and uring on jemalloc, to measure what glibc's aligned
@@ -159,6 +163,19 @@ jemalloc: ## install libjemalloc2 (Debian) for the scale sweep's allocator compa
 	@test -e $(JEMALLOC) || (command -v apt-get >/dev/null && { apt-get install -y -q libjemalloc2 >/dev/null 2>&1 \
 	  || { apt-get update -q >/dev/null && apt-get install -y -q libjemalloc2 >/dev/null; }; }) \
 	  || echo "libjemalloc2 not installed (as root: apt-get update && apt-get install libjemalloc2): the (jemalloc) rows will say so"
+
+book: $(MDBOOK) ## the book, a chapter a question with its tables from results/ (make readme fills them) -> target/book/ (open target/book/index.html)
+	$(PYTHON) scripts/book.py build $(MDBOOK)
+	$(PYTHON) scripts/book.py check
+
+book-check: book ## the built book in headless Chromium (apt): every image loads, no chapter empty; screenshots -> target/book-shots/
+	@command -v chromium >/dev/null || (command -v apt-get >/dev/null && { apt-get install -y -q chromium >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }) \
+	  || { echo "chromium not installed (as root: apt-get install chromium)"; exit 1; }
+	$(PYTHON) scripts/book.py browse $$(command -v chromium)
+
+$(MDBOOK):
+	$(CARGO) install --locked --root .tools mdbook --version $(MDBOOK_VERSION) --no-default-features --features search
 
 tools: $(HYPERFINE) $(OHA) debian-tools ## hyperfine 1.20.0 and oha 1.16.0 into .tools/ (unless on PATH); wrk and nginx with apt
 

@@ -274,7 +274,7 @@ pub struct Trace {
 
 #[derive(Args)]
 pub struct Readme {
-    /// The README to rewrite
+    /// The README to rewrite, and beside it the book's chapters (book/src/*.md)
     #[arg(long, default_value = "README.md")]
     pub readme: PathBuf,
     /// The results directory to read
@@ -284,4 +284,21 @@ pub struct Readme {
     /// written by hand (in the README or a crate's doc) is not found in results/
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Args)]
+pub struct Results {
+    /// The results directory to list
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+}
+
+#[derive(Args)]
+pub struct Compare {
+    /// The commit whose results are the reference
+    #[arg(default_value = "HEAD")]
+    pub rev: String,
+    /// The results directory of your run
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
 }

@@ -1,8 +1,10 @@
 //! `bench readme --check`: the prose cannot drift from the results. Every figure written by
-//! hand — in the README outside its generated sections, and in the crates' docs — must be
-//! found among the figures of `results/` (its JSON and pages), at the precision it is
-//! written with; each one that is not is named, with its file and line, and the check
-//! fails.
+//! hand — in the README and the book outside their generated sections, and in the crates'
+//! docs — must be found among the figures of the results its document cites (each
+//! `results/NAME` it names, JSON and page; all of `results/` where it names none), at the
+//! precision it is written with; each one that is not is named, with its file and line, and
+//! the check fails. A chapter on files is held to results/disk, not to whatever page of
+//! results/ happens to hold the same number.
 //!
 //! A figure is a number with the unit of something measured: time (ns, µs, ms), rates
 //! (req/s, IOPS, TPS, queries/s), memory (MiB), system calls and context switches, ratios (×)
@@ -16,6 +18,7 @@
 //! `user_s` of 0.096753.
 
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The units of measured things, as the prose writes them after a number.
@@ -36,12 +39,13 @@ const UNITS: [&str; 14] = [
     "switches",
 ];
 
-/// One figure of the prose that results/ does not hold.
+/// One line of prose the results do not bear out: a figure they do not hold, or a verdict
+/// written by hand; `what` says which.
 #[derive(Debug, PartialEq)]
 pub struct Drift {
     pub file: String,
     pub line: usize,
-    pub figure: String,
+    pub what: String,
 }
 
 /// What results/ holds: every number of its text (JSON, Markdown and SVG), and apart from
@@ -87,42 +91,70 @@ fn json_times(value: &serde_json::Value, unit: Option<f64>, out: &mut Vec<f64>) 
     }
 }
 
-/// Every number in the text of results/ (its JSON, Markdown and SVG), commas taken out,
-/// parsed, sorted and each once; and its times.
-fn result_numbers(results: &Path) -> Held {
+/// The results a document cites: each `results/NAME` it names that exists (a page's folder,
+/// or a page of its own with its JSON beside it), sorted; all of results/ if it names none.
+/// A figure in a chapter is held to the pages the chapter shows, not to any page.
+fn cited(text: &str, results: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("results/") {
+        let name: String = text[at + "results/".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "_-.".contains(*c))
+            .collect();
+        let name = name.trim_end_matches('.');
+        if name.is_empty() || name == "tmp" {
+            continue;
+        }
+        let path = results.join(name);
+        if path.exists() {
+            if let Some(stem) = name.strip_suffix(".md") {
+                out.push(results.join(format!("{stem}.json")));
+            }
+            out.push(path);
+        }
+    }
+    out.retain(|p| p.exists());
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        out.push(results.to_path_buf());
+    }
+    out
+}
+
+/// Every number in the text of `paths` (folders of results/ walked whole, and files: JSON,
+/// Markdown and SVG), commas taken out, parsed, sorted and each once; and its times.
+fn result_numbers(paths: &[PathBuf]) -> Held {
     let mut numbers = Vec::new();
     let mut times_ns = Vec::new();
-    let mut stack = vec![results.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
+    let mut stack = paths.to_vec();
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
                 // Scratch runs (results/tmp) are not results.
-                if path.file_name().is_some_and(|n| n != "tmp") {
-                    stack.push(path);
+                if entry.file_name() != "tmp" {
+                    stack.push(entry.path());
                 }
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
-                for (number, end) in numbers_in(&text) {
-                    let Ok(value) = number.parse::<f64>() else { continue };
-                    numbers.push(value);
-                    if let Some(ns) = time_unit_after(&text[end..]) {
-                        times_ns.push(value * ns);
-                    }
-                }
-                let json = if path.extension().is_some_and(|e| e == "json") {
-                    serde_json::from_str::<serde_json::Value>(&text).ok()
-                } else {
-                    None
-                };
-                if let Some(json) = json {
-                    json_times(&json, None, &mut times_ns);
-                }
-                // JSON Lines (a timeline): a value a line.
-                for line in text.lines().filter(|l| l.starts_with('{')) {
-                    if let Ok(json) = serde_json::from_str::<serde_json::Value>(line) {
-                        json_times(&json, None, &mut times_ns);
-                    }
-                }
+            }
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        for (number, end) in numbers_in(&text) {
+            let Ok(value) = number.parse::<f64>() else { continue };
+            numbers.push(value);
+            if let Some(ns) = time_unit_after(&text[end..]) {
+                times_ns.push(value * ns);
+            }
+        }
+        if path.extension().is_some_and(|e| e == "json") {
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
+                json_times(&json, None, &mut times_ns);
+            }
+        }
+        // JSON Lines (a timeline): a value a line.
+        for line in text.lines().filter(|l| l.starts_with('{')) {
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(line) {
+                json_times(&json, None, &mut times_ns);
             }
         }
     }
@@ -188,10 +220,9 @@ fn found(figure: &str, numbers: &[f64], in_unit: f64) -> bool {
     numbers.iter().any(|n| (n / in_unit * scale).round() == (wanted * scale).round())
 }
 
-/// The figures of `text`: each number followed (after at most a space) by a unit of
-/// [`UNITS`], with its line and, for a time, its unit in nanoseconds; code blocks and
-/// generated sections left out.
-fn figures(text: &str) -> Vec<(usize, String, Option<f64>)> {
+/// The lines of `text` written by hand, each with its number: code blocks and generated
+/// sections left out.
+fn hand_written(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let (mut in_code, mut in_generated) = (false, false);
     for (k, line) in text.lines().enumerate() {
@@ -207,16 +238,52 @@ fn figures(text: &str) -> Vec<(usize, String, Option<f64>)> {
             in_generated = false;
             continue;
         }
-        if in_code || in_generated {
-            continue;
+        if !in_code && !in_generated {
+            out.push((k + 1, line));
         }
+    }
+    out
+}
+
+/// The figures of `text` written by hand: each number followed (after at most a space) by a
+/// unit of [`UNITS`], with its line and, for a time, its unit in nanoseconds.
+fn figures(text: &str) -> Vec<(usize, String, Option<f64>)> {
+    let mut out = Vec::new();
+    for (k, line) in hand_written(text) {
         for (number, end) in numbers_in(line) {
             let rest = line[end..].strip_prefix(' ').unwrap_or(&line[end..]);
             let rest = rest.strip_prefix("k ").map_or(rest, |r| r);
             if UNITS.iter().any(|u| rest.starts_with(u) && unit_ends(rest, u)) {
-                out.push((k + 1, number, time_unit_after(rest)));
+                out.push((k, number, time_unit_after(rest)));
             }
         }
+    }
+    out
+}
+
+/// How prose states a verdict: a target met or missed is the generated tables' to say, from
+/// the run, never a sentence's.
+const VERDICT_WORDS: [&str; 12] = [
+    "all targets are met",
+    "all targets were met",
+    "every target is met",
+    "every target was met",
+    "targets are met",
+    "targets were met",
+    "target is met",
+    "target was met",
+    "target is missed",
+    "target was missed",
+    "targets are missed",
+    "targets were missed",
+];
+
+/// The verdicts of `text` written by hand, with their lines.
+fn verdicts(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (k, line) in hand_written(text) {
+        let lower = line.to_lowercase();
+        out.extend(VERDICT_WORDS.iter().filter(|w| lower.contains(*w)).map(|w| (k, w.to_string())));
     }
     out
 }
@@ -226,9 +293,10 @@ fn unit_ends(rest: &str, unit: &str) -> bool {
     rest[unit.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric())
 }
 
-/// The README and every crate's doc (its `main.rs` or `lib.rs`).
+/// The README, the book's chapters and every crate's doc (its `main.rs` or `lib.rs`).
 fn prose(readme: &Path, root: &Path) -> Vec<PathBuf> {
-    let mut files = vec![readme.to_path_buf()];
+    let mut files: Vec<PathBuf> =
+        crate::documents::all(readme).into_iter().map(|(path, _)| path).collect();
     let crates = std::fs::read_dir(root.join("crates")).into_iter().flatten().flatten();
     let mut docs: Vec<PathBuf> = crates
         .flat_map(|c| ["src/main.rs", "src/lib.rs"].map(|f| c.path().join(f)))
@@ -239,17 +307,17 @@ fn prose(readme: &Path, root: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Every figure of the prose that results/ does not hold.
+/// Every figure of the prose that the results it cites do not hold.
 pub fn check(readme: &Path, results: &Path) -> anyhow::Result<Vec<Drift>> {
     let root = readme.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let held = result_numbers(results);
-    if held.numbers.is_empty() {
+    if result_numbers(&[results.to_path_buf()]).numbers.is_empty() {
         return Err(anyhow::anyhow!("{}: no results to check against", results.display()));
     }
+    let mut held: BTreeMap<Vec<PathBuf>, Held> = BTreeMap::new();
     let mut drifts = Vec::new();
     for file in prose(readme, root) {
         let text = std::fs::read_to_string(&file).with_context(|| file.display().to_string())?;
-        // A crate's doc is its `//!` lines; the README is all prose.
+        // A crate's doc is its `//!` lines; the README and the book are all prose.
         let text: String = if file.extension().is_some_and(|e| e == "rs") {
             text.lines()
                 .map(|l| if l.starts_with("//!") { l } else { "" })
@@ -258,14 +326,21 @@ pub fn check(readme: &Path, results: &Path) -> anyhow::Result<Vec<Drift>> {
         } else {
             text
         };
+        let pages = cited(&text, results);
+        let held = held.entry(pages.clone()).or_insert_with(|| result_numbers(&pages));
         for (line, figure, time) in figures(&text) {
             let ok = match time {
                 Some(ns) => found(&figure, &held.times_ns, ns),
                 None => found(&figure, &held.numbers, 1.0),
             };
             if !ok {
-                drifts.push(Drift { file: file.display().to_string(), line, figure });
+                let what = format!("{figure} is in none of the results it cites");
+                drifts.push(Drift { file: file.display().to_string(), line, what });
             }
+        }
+        for (line, words) in verdicts(&text) {
+            let what = format!("\"{words}\" is a verdict written by hand: the tables give them");
+            drifts.push(Drift { file: file.display().to_string(), line, what });
         }
     }
     Ok(drifts)
@@ -312,5 +387,31 @@ mod tests {
         assert!(!found("7", &times, 1e6));
         assert_eq!(time_unit_after(" ms, then"), Some(1e6));
         assert_eq!(time_unit_after(" msgs"), None);
+    }
+
+    #[test]
+    fn a_figure_is_held_to_the_pages_its_document_cites() {
+        let results = std::env::temp_dir().join(format!("conclab-drift-{}", std::process::id()));
+        for (page, text) in [("disk", "| `ring` | 106.1k IOPS |"), ("serve", "| `ring` | 4.0 µs |")]
+        {
+            std::fs::create_dir_all(results.join(page)).unwrap();
+            std::fs::write(results.join(page).join("README.md"), text).unwrap();
+        }
+        let chapter = "ring reads at 106.1k IOPS ([results/disk](../../results/disk/README.md))";
+        let pages = cited(chapter, &results);
+        assert_eq!(pages, [results.join("disk")]);
+        let held = result_numbers(&pages);
+        assert!(found("106.1", &held.numbers, 1.0));
+        // 4.0 is a figure of results/serve, which this chapter does not show.
+        assert!(!found("4.0", &held.numbers, 1.0));
+        assert_eq!(cited("no page named", &results), std::slice::from_ref(&results));
+        std::fs::remove_dir_all(&results).unwrap();
+    }
+
+    #[test]
+    fn a_verdict_is_generated_never_written() {
+        let text = "All six targets are met in this run.\n<!-- loops:start -->\n| x | met |\n\
+                    <!-- loops:end -->\nThe table says which targets this run met.";
+        assert_eq!(verdicts(text), [(1, "targets are met".to_string())]);
     }
 }

@@ -70,11 +70,30 @@ pub fn collect(hyperfine: Option<&str>, more: Facts) -> Facts {
         ),
         ),
     ];
+    facts.extend(commit());
     if let Some(h) = hyperfine {
         facts.push(("hyperfine", first_line(h, &["--version"])));
     }
     facts.extend(more);
     facts
+}
+
+/// The commit the run was made at, and whether the code it measures (`stale::MEASURED`)
+/// was as committed ("clean") or had changes of its own; nothing outside a git checkout.
+fn commit() -> Vec<(&'static str, String)> {
+    let git = |args: &[&str]| {
+        let argv: Vec<String> = ["git"].iter().chain(args).map(|s| s.to_string()).collect();
+        child::output(&argv, false).ok()
+    };
+    let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else { return Vec::new() };
+    let mut status = vec!["status", "--porcelain", "--"];
+    status.extend(crate::stale::MEASURED);
+    let tree = match git(&status) {
+        Some(changes) if changes.trim().is_empty() => "clean".to_string(),
+        Some(changes) => format!("{} files of the measured code changed", changes.lines().count()),
+        None => "unknown".to_string(),
+    };
+    vec![("commit", commit.trim().to_string()), ("tree", tree)]
 }
 
 pub fn markdown(facts: &[(&str, String)]) -> String {

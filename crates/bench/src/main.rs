@@ -29,7 +29,9 @@
 //! - [`timelines`]: the cases that teach, run with `--timeline`.
 //! - [`svg`]: every picture — log-log plots, panels over time, the timelines.
 //! - [`conform`]: every contract check against any command, one line a check.
-//! - [`readme`]: the README's result sections, from `results/`, and [`drift`]: `--check`,
+//! - [`compare`]: your run's pages beside the reference's, figure by figure.
+//! - [`readme`]: the result sections of the README and the book (the [`documents`]), from
+//!   `results/`, and [`drift`]: `--check`,
 //!   every figure of the prose found in `results/`, and [`stale`], which results are older
 //!   than the code they measure; [`loops`]: its side-by-side
 //!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
@@ -39,10 +41,12 @@
 mod brigade;
 mod claim;
 mod cli;
+mod compare;
 mod conform;
 mod crawl;
 mod db;
 mod disk;
+mod documents;
 mod drift;
 mod facts;
 mod list;
@@ -129,8 +133,16 @@ pub enum Command {
     /// Every contract check against any command (`bench conform -- python3 my_peer.py`):
     /// one line a check, then `N passed, N failed`; exit 1 if any failed
     Conform(cli::Conform),
-    /// Rewrite the README's result sections from the JSON in results/
+    /// Rewrite the result sections of the README and the book's chapters from the JSON in
+    /// results/
     Readme(cli::Readme),
+    /// Every folder of results/: when and at which commit it was measured, and whether the
+    /// code it measures has changed since (a list; it fails nothing)
+    Results(cli::Results),
+    /// Your run beside the reference: for every page of results/ that differs from REV's (the
+    /// last commit by default), each figure then and now with its ratio, and the verdicts,
+    /// rankings and findings that changed
+    Compare(cli::Compare),
 }
 
 /// What writes a README section from results/.
@@ -189,6 +201,11 @@ fn main() -> ExitCode {
         Command::Soak(o) => soak::soak(&o),
         Command::Conform(o) => conform::conform(&o),
         Command::Readme(o) => readme::readme(&o),
+        Command::Compare(o) => compare::compare(&o),
+        Command::Results(o) => {
+            stale::list(Path::new("."), &o.results);
+            Ok(())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,23 +1,64 @@
 //! Which results are older than the code they measure: for each folder of `results/`, the
-//! date its runs were made (the `date` of the machine facts beside them) and the commits to
-//! the measured code since — the models, the peers, the roster. `bench readme` and
-//! `--check` say it beside their verdict, so that a table made before the code changed is
-//! not taken for one made after. It informs; it fails nothing: re-measuring is a choice
-//! (`make bench-NAME`), and a run's figures stay true of the commit they were made at.
+//! commit its runs were made at and whether the measured code had changes of its own then
+//! (the `commit` and `tree` of the machine facts beside them; the `date` alone for results
+//! made before the facts had them), and the commits to the measured code since — the
+//! models, the peers, the roster. `bench results` lists every folder; `bench readme` and
+//! `--check` name the stale ones beside their verdict, so that a table made before the code
+//! changed is not taken for one made after. It informs; it fails nothing: re-measuring is a
+//! choice (`make bench-NAME`), and a run's figures stay true of the commit they were made at.
 
 use std::path::Path;
 
-/// What the results measure: a commit touching these may change a figure.
-const MEASURED: [&str; 3] = ["crates", "scripts/peers", "roster.toml"];
+/// What the results measure, as git pathspecs: the models and what they share, the peers,
+/// the roster — a commit touching these may change a figure. Not the harness that runs and
+/// draws them (`crates/bench`, `crates/testkit`): a page it would draw differently is
+/// redrawn from its JSON (`--redraw`), and a figure it adds shows as "—" until the next run.
+pub const MEASURED: [&str; 5] = [
+    "crates",
+    ":(exclude)crates/bench",
+    ":(exclude)crates/testkit",
+    "scripts/peers",
+    "roster.toml",
+];
 
-/// One folder of results/ older than the code: when it was measured, and how many commits
+/// One folder of results/: when and at which commit it was measured, and how many commits
 /// to the measured code have come since.
 pub struct Stale {
     pub folder: String,
-    pub measured: String,
+    pub measured: Measured,
     pub commits_since: usize,
     /// The make target that measures it again.
     pub renew: String,
+}
+
+/// When a folder's runs were made: the newest of its facts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    pub date: String,
+    /// The commit, where the facts have it, and what the tree held beside it.
+    pub commit: Option<String>,
+    pub tree: Option<String>,
+}
+
+impl Measured {
+    /// "2026-12-06 10:07 UTC at f77b283ab12c (clean)", or the date alone.
+    pub fn describe(&self) -> String {
+        match (&self.commit, &self.tree) {
+            (Some(c), Some(t)) => format!("{} at {c} ({t})", self.date),
+            (Some(c), None) => format!("{} at {c}", self.date),
+            _ => self.date.clone(),
+        }
+    }
+}
+
+/// What one folder's results measure, where it is not all of [`MEASURED`]: the fuzz targets
+/// the parsers alone, bench-loom the Java peer alone.
+fn measured_by(folder: &str) -> Vec<&'static str> {
+    match folder {
+        "fuzz" => vec!["crates/workload/src/http.rs", "crates/workload/src/serve", "fuzz"],
+        "loom" => vec!["scripts/peers/java", "roster.toml"],
+        _ => MEASURED.to_vec(),
+    }
 }
 
 /// The make target behind a folder of results/: `make bench` writes `seed`, the others
@@ -30,10 +71,10 @@ fn renew(folder: &str) -> String {
     }
 }
 
-/// The newest `date` of the machine facts in the folder's JSON files (`facts.date`,
-/// `machine.date`, or a `date` at the top).
-fn measured_on(folder: &Path) -> Option<String> {
-    let mut dates: Vec<String> = Vec::new();
+/// The newest facts in the folder's JSON files (`facts`, `machine`, or at the top): their
+/// `date`, and the `commit` and `tree` beside it where they are recorded.
+fn measured_on(folder: &Path) -> Option<Measured> {
+    let mut found: Vec<Measured> = Vec::new();
     for entry in std::fs::read_dir(folder).ok()?.flatten() {
         let path = entry.path();
         if path.extension().is_none_or(|e| e != "json") {
@@ -47,24 +88,35 @@ fn measured_on(folder: &Path) -> Option<String> {
         };
         for facts in [&json, &json["facts"], &json["machine"]] {
             if let Some(date) = facts["date"].as_str() {
-                dates.push(date.to_string());
+                let text = |key: &str| facts[key].as_str().map(String::from);
+                found.push(Measured {
+                    date: date.into(),
+                    commit: text("commit"),
+                    tree: text("tree"),
+                });
             }
         }
     }
-    dates.into_iter().max()
+    found.into_iter().max_by(|a, b| a.date.cmp(&b.date))
 }
 
-/// The commits to the measured code since `date`, counted by git in the repository at `root`;
-/// `None` where git cannot tell (no repository, a shallow clone).
-fn commits_since(root: &Path, date: &str) -> Option<usize> {
+/// The commits to the measured code since the measurement — after its commit, or where
+/// that is not recorded, since its date — counted by git in the repository at `root`;
+/// `None` where git cannot tell (no repository, a shallow clone, a commit it does not have).
+fn commits_since(root: &Path, folder: &str, measured: &Measured) -> Option<usize> {
     let mut argv = vec!["git".to_string(), "-C".into(), root.display().to_string()];
-    argv.extend(["log".into(), "--oneline".into(), format!("--since={date}"), "--".into()]);
-    argv.extend(MEASURED.map(String::from));
+    argv.extend(["log".into(), "--oneline".into()]);
+    argv.push(match &measured.commit {
+        Some(commit) => format!("{commit}..HEAD"),
+        None => format!("--since={}", measured.date),
+    });
+    argv.push("--".into());
+    argv.extend(measured_by(folder).into_iter().map(String::from));
     child::output(&argv, false).ok().map(|log| log.lines().count())
 }
 
-/// Every folder of `results` measured before the latest commits to the code it measures.
-pub fn report(root: &Path, results: &Path) -> Vec<Stale> {
+/// Every folder of `results` with its measurement and the commits since, stale or not.
+pub fn every(root: &Path, results: &Path) -> Vec<Stale> {
     let mut folders: Vec<_> =
         std::fs::read_dir(results).into_iter().flatten().flatten().map(|e| e.path()).collect();
     folders.sort();
@@ -73,9 +125,9 @@ pub fn report(root: &Path, results: &Path) -> Vec<Stale> {
         .filter(|f| f.is_dir() && f.file_name().is_some_and(|n| n != "tmp"))
         .filter_map(|folder| {
             let measured = measured_on(&folder)?;
-            let commits_since = commits_since(root, &measured)?;
             let name = folder.file_name()?.to_string_lossy().to_string();
-            (commits_since > 0).then(|| Stale {
+            let commits_since = commits_since(root, &name, &measured)?;
+            Some(Stale {
                 folder: folder.display().to_string(),
                 measured,
                 commits_since,
@@ -85,19 +137,46 @@ pub fn report(root: &Path, results: &Path) -> Vec<Stale> {
         .collect()
 }
 
+/// The folders of `results` measured before the latest commits to the code they measure, or
+/// from a tree whose measured code had changes of its own.
+pub fn report(root: &Path, results: &Path) -> Vec<Stale> {
+    let changed = |s: &Stale| s.measured.tree.as_deref().is_some_and(|t| t != "clean");
+    every(root, results).into_iter().filter(|s| s.commits_since > 0 || changed(s)).collect()
+}
+
+/// `bench results`: every folder, when and at which commit it was measured, and whether the
+/// code it measures has changed since. A list, never a failure.
+pub fn list(root: &Path, results: &Path) {
+    for s in every(root, results) {
+        let state = match s.commits_since {
+            0 if s.measured.tree.as_deref().is_some_and(|t| t != "clean") => {
+                format!("measured with uncommitted changes (`{}` renews it)", s.renew)
+            }
+            0 => "up to date".into(),
+            n => format!("{n} commits to the code it measures since (`{}` renews it)", s.renew),
+        };
+        println!("{}: {} · {state}", s.folder, s.measured.describe());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_folder_is_measured_on_the_newest_date_of_its_facts() {
+    fn a_folder_is_measured_on_the_newest_of_its_facts() {
         let dir = std::env::temp_dir().join(format!("conclab-stale-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let facts = r#"{"facts": {"date": "2026-11-30 08:32 UTC"}, "points": []}"#;
         std::fs::write(dir.join("a.json"), facts).unwrap();
         std::fs::write(dir.join("machine.json"), r#"{"date": "2026-12-01 10:00 UTC"}"#).unwrap();
         std::fs::write(dir.join("page.md"), "date 2027").unwrap();
-        assert_eq!(measured_on(&dir).as_deref(), Some("2026-12-01 10:00 UTC"));
+        let newest = measured_on(&dir).unwrap();
+        assert_eq!((newest.date.as_str(), newest.commit), ("2026-12-01 10:00 UTC", None));
+        let at = r#"{"date": "2026-12-02 09:00 UTC", "commit": "f77b283ab12c", "tree": "clean"}"#;
+        std::fs::write(dir.join("b.json"), at).unwrap();
+        let newest = measured_on(&dir).unwrap();
+        assert_eq!(newest.describe(), "2026-12-02 09:00 UTC at f77b283ab12c (clean)");
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(renew("seed"), "make bench");
         assert_eq!(renew("scale"), "make bench-scale");

@@ -245,7 +245,7 @@ fn outside_the_device(c: &[Point], name: &str, turn: &str) -> Option<String> {
     let (pf, gf) = (in_flight(p)?, in_flight(g)?);
     let (pd, gd) = (p.device_ms?, g.device_ms?);
     Some(format!(
-        "- With 64 reads in flight, `{name}` does {} IOPS and `ring` {}. A read is in flight {pf:.3} ms on average (64 ÷ IOPS) against {gf:.3}; the device holds it {pd:.3} ms against {gd:.3}, so it waits {:.3} ms in the program against `ring`'s {:.3}, between its entry and the kernel's taking it or its completion and the program's seeing it: {turn}, where `ring` submits every 4.",
+        "- With 64 reads in flight, `{name}` does {} IOPS and `ring` {}. A read is in flight {pf:.3} ms on average (64 ÷ IOPS) against {gf:.3}: the device holds it {pd:.3} ms against {gd:.3}, and the program {:.3} ms against {:.3}, between its entry and the kernel's taking it or its completion and the program's seeing it. {turn}, so its reads reach the device in bursts, where `ring` submits every 4.",
         kilo(p.iops?),
         kilo(g.iops?),
         pf - pd,
