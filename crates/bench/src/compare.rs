@@ -3,7 +3,7 @@
 //! `make bench` or a `make bench-NAME` leaves after a run on your machine — it prints:
 //! - each verdict whose outcome changed (a target met there and missed here);
 //! - each figure of each table, then and now, and their ratio;
-//! - each column whose ranking changed, and the rows that changed places;
+//! - each column whose first three, highest first, changed;
 //! - each finding ("What they say") that no longer reads the same once its figures are set
 //!   aside: a ranking or a verdict stated in words.
 //!
@@ -106,6 +106,9 @@ fn labels(rows: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
+/// How many of a ranking's places are compared.
+const TOP: usize = 3;
+
 const VERDICTS: [&str; 8] =
     ["met", "missed", "**missed**", "yes", "no", "**no**", "holds", "fails"];
 
@@ -161,31 +164,23 @@ fn differences(then: &Page, now: &Page) -> Vec<String> {
                 }
             }
         }
-        for (c, values) in columns.into_iter().filter(|(_, v)| v.len() >= 3) {
+        for (c, values) in columns.into_iter().filter(|(_, v)| v.len() >= TOP) {
             let order = |pick: fn(&(String, f64, f64)) -> f64| {
                 let mut v: Vec<&(String, f64, f64)> = values.iter().collect();
                 v.sort_by(|x, y| pick(y).total_cmp(&pick(x)));
                 v.into_iter().map(|x| x.0.clone()).collect::<Vec<_>>()
             };
             let (before, after) = (order(|x| x.1), order(|x| x.2));
+            // A ranking is its first three: the leader and who follows, not the order of
+            // the field behind them, which noise reshuffles.
+            let (before, after) = (&before[..TOP], &after[..TOP]);
             if before != after {
-                let moved: Vec<String> = after
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, name)| before.get(*k) != Some(name))
-                    .map(|(k, name)| {
-                        format!(
-                            "{name} {}→{}",
-                            before.iter().position(|b| b == name).unwrap_or(0) + 1,
-                            k + 1
-                        )
-                    })
-                    .collect();
                 let column = table.header.get(c).map_or("", String::as_str);
                 rankings.push(format!(
-                    "  {} · {column}, highest first: {}",
+                    "  {} · {column}, highest first: {} → {}",
                     table.name.split(" · ").next().unwrap_or(""),
-                    moved.join(", ")
+                    before.join(", "),
+                    after.join(", ")
                 ));
             }
         }
@@ -208,7 +203,7 @@ fn differences(then: &Page, now: &Page) -> Vec<String> {
     let mut out = Vec::new();
     for (title, lines) in [
         ("verdicts that changed", verdicts),
-        ("rankings that changed (row: place then → now)", rankings),
+        ("rankings whose first three changed, then → now", rankings),
         ("findings that read differently", findings),
         ("figures, then → now", figures),
     ] {
@@ -285,7 +280,12 @@ mod tests {
         let lines = differences(&parse(THEN), &parse(&now)).join("\n");
         assert!(lines.contains("`monoio`, W = 64 (verdict): **missed** → met"), "{lines}");
         assert!(lines.contains("At W = 64 · `monoio` · IOPS: 87.3k → 110.2k (× 1.26)"), "{lines}");
-        assert!(lines.contains("`monoio` 2→1"), "{lines}");
+        assert!(
+            lines.contains(
+                "IOPS, highest first: `ring`, `monoio`, `uring` → `monoio`, `ring`, `uring`"
+            ),
+            "{lines}"
+        );
         assert!(lines.contains("was: The fastest Rust model is `ring`"), "{lines}");
         assert!(lines.contains("now: The fastest Rust model is `monoio`"), "{lines}");
         assert!(!lines.contains("date"), "{lines}");
