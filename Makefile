@@ -19,6 +19,8 @@ OHA_VERSION := 1.16.0
 OHA := $(or $(shell command -v oha 2>/dev/null),.tools/bin/oha)
 MDBOOK_VERSION := 0.5.4
 MDBOOK := .tools/bin/mdbook
+INFERNO_VERSION := 0.12.8
+INFERNO := .tools/bin/inferno-flamegraph
 VENV := .venv
 PEER_PYTHON := $(VENV)/bin/python
 GO_PEER := $(VENV)/bin/go-goroutines
@@ -43,7 +45,7 @@ FUZZ_RUNS ?= 10000000
 SOAK_SECONDS ?= 600
 
 .PHONY: help build test lint fuzz soak service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve bench-disk bench-brigade bench-loom bench-pools bench-db bench-crawl timelines strace perf syscalls plots readme book book-check tools peers jemalloc debian-tools list \
+        bench-serve bench-disk bench-brigade bench-loom bench-pools bench-db bench-crawl timelines strace perf flame syscalls plots readme book book-check tools peers jemalloc debian-tools list \
         fio postgresql db db-stop clean
 
 help: ## list the targets
@@ -146,6 +148,12 @@ strace: build ## one binary under strace -f -c (MODEL, WORKLOAD, TASKS, MS; WORK
 
 perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TASKS, MS; WORK, WORKERS, OFFLOAD=1)
 	$(BIN)/bench trace --tool perf $(TRACE_ARGS)
+
+flame: build $(INFERNO) ## one binary's flame graph: perf record on the software clock, user and kernel stacks, drawn by inferno (MODEL, WORKLOAD, TASKS, MS; WORK, WORKERS, OFFLOAD=1) -> target/flame/MODEL-WORKLOAD.svg
+	$(BIN)/bench trace --tool flame $(TRACE_ARGS)
+
+$(INFERNO):
+	$(CARGO) install --locked --root .tools inferno --version $(INFERNO_VERSION)
 
 syscalls: build peers ## every model, Go and Node under strace -f -c, sleep and http (N=10000; 1000 for procs and threads) -> results/syscalls.md and .json
 	$(BIN)/bench syscalls --python $(PEER_PYTHON) --out results/syscalls.md

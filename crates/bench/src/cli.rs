@@ -242,6 +242,9 @@ pub enum Tool {
     Strace,
     /// `perf stat` with software events: task clock, context switches, migrations, faults
     Perf,
+    /// `perf record` on the software clock, user and kernel stacks, drawn by inferno as a
+    /// flame graph (SVG)
+    Flame,
 }
 
 #[derive(Args)]
@@ -270,6 +273,12 @@ pub struct Trace {
     /// cpu in the event loops: hand each task to a pool
     #[arg(long)]
     pub offload: bool,
+    /// flame: the SVG to write (default target/flame/MODEL-WORKLOAD.svg)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// flame: where inferno-collapse-perf and inferno-flamegraph are
+    #[arg(long, value_name = "DIR", default_value = ".tools/bin")]
+    pub inferno: PathBuf,
 }
 
 #[derive(Args)]

@@ -25,7 +25,8 @@
 //!   costs; [`loom`], what a virtual thread cannot do; [`pools`], "CPU × 2" tested; [`db`], PostgreSQL, beside pgbench; [`crawl`],
 //!   the web crawler, beside Scrapy; [`soak`],
 //!   every server at once under a hostile mix.
-//! - [`trace`]: one binary under strace or perf, and the syscall counts of every model.
+//! - [`trace`]: one binary under strace or perf, and the syscall counts of every model;
+//!   [`flame`]: one binary's flame graph.
 //! - [`timelines`]: the cases that teach, run with `--timeline`.
 //! - [`svg`]: every picture — log-log plots, panels over time, the timelines.
 //! - [`conform`]: every contract check against any command, one line a check.
@@ -49,6 +50,7 @@ mod disk;
 mod documents;
 mod drift;
 mod facts;
+mod flame;
 mod list;
 mod loom;
 mod loops;

@@ -1,5 +1,6 @@
-//! `make strace`, `make perf` and `make syscalls`: one binary under `strace -f -c` or
-//! `perf stat`, with the service started and stopped around it when the workload is http.
+//! `make strace`, `make perf`, `make flame` and `make syscalls`: one binary under
+//! `strace -f -c`, `perf stat` or `perf record` (`flame.rs` draws it), with the service
+//! started and stopped around it when the workload is http.
 
 use workload::Workload;
 
@@ -62,12 +63,20 @@ pub fn one(options: &Trace) -> anyhow::Result<()> {
         options.ms.unwrap_or(100),
         &extra,
     )?;
+    if options.tool == Tool::Flame {
+        let name = options.workload.name();
+        let out =
+            options.out.clone().unwrap_or_else(|| crate::flame::default_out(&options.model, name));
+        let title = format!("{} · {name} · {} tasks", options.model, options.tasks);
+        return crate::flame::draw(&argv, &out, &options.inferno, &title);
+    }
     let tool: Vec<&str> = match options.tool {
         Tool::Strace => vec!["strace", "-f", "-c"],
         // Hardware counters are not available on this machine kind: software events only.
         Tool::Perf => {
             vec!["perf", "stat", "-e", "task-clock,context-switches,cpu-migrations,page-faults"]
         }
+        Tool::Flame => unreachable!("drawn above"),
     };
     eprintln!("$ {} {}", tool.join(" "), argv.join(" "));
     let mut command = child::argv(&tool);
