@@ -45,6 +45,8 @@ fn only_seed_offers_quick_and_every_flag_has_a_line_of_help() {
         "timelines",
         "disk",
         "readme",
+        "results",
+        "compare",
     ] {
         let help = testkit::run(BENCH, &[sub, "-h"]).stdout;
         // An option's line holds its help after the flag; a bare line is one with none.
