@@ -18,6 +18,7 @@ use crate::cli;
 /// One Markdown table of a page: the heading above it and its header, which name it, and
 /// its rows.
 struct PageTable {
+    heading: String,
     name: String,
     header: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -58,7 +59,7 @@ fn parse(text: &str) -> Page {
                 i += 1;
             }
             let name = format!("{heading} · {}", header.join(" | "));
-            page.tables.push(PageTable { name, header, rows });
+            page.tables.push(PageTable { heading: heading.clone(), name, header, rows });
             continue;
         } else if let Some(finding) = line.strip_prefix("- ").filter(|_| !in_machine) {
             page.findings.push(finding.to_string());
@@ -159,7 +160,7 @@ fn differences(then: &Page, now: &Page) -> Vec<String> {
                         if a != 0.0 { format!(" (× {:.2})", b / a) } else { String::new() };
                     figures.push(format!(
                         "  {} · {label} · {column}: {old_cell} → {cell}{ratio}",
-                        table.name.split(" · ").next().unwrap_or("")
+                        table.heading
                     ));
                 }
             }
@@ -178,7 +179,7 @@ fn differences(then: &Page, now: &Page) -> Vec<String> {
                 let column = table.header.get(c).map_or("", String::as_str);
                 rankings.push(format!(
                     "  {} · {column}, highest first: {} → {}",
-                    table.name.split(" · ").next().unwrap_or(""),
+                    table.heading,
                     before.join(", "),
                     after.join(", ")
                 ));

@@ -4,10 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
+/// The repository's root: the folder the README is in.
+pub fn root(readme: &Path) -> &Path {
+    readme.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// The documents with generated sections: the README, then the book's chapters, each with
 /// how many folders below the root it is.
 pub fn all(readme: &Path) -> Vec<(PathBuf, usize)> {
-    let root = readme.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let root = root(readme);
     let mut chapters: Vec<PathBuf> = std::fs::read_dir(root.join("book").join("src"))
         .into_iter()
         .flatten()

@@ -309,7 +309,7 @@ fn prose(readme: &Path, root: &Path) -> Vec<PathBuf> {
 
 /// Every figure of the prose that the results it cites do not hold.
 pub fn check(readme: &Path, results: &Path) -> anyhow::Result<Vec<Drift>> {
-    let root = readme.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let root = crate::documents::root(readme);
     if result_numbers(&[results.to_path_buf()]).numbers.is_empty() {
         return Err(anyhow::anyhow!("{}: no results to check against", results.display()));
     }

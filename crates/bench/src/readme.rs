@@ -8,8 +8,6 @@
 //! them; a chapter of the book, two folders down (`book/src/`), gets the same links with
 //! `../../` before each.
 
-use std::path::Path;
-
 use anyhow::Context;
 
 use crate::cli::Readme;
@@ -92,7 +90,7 @@ pub fn readme(options: &Readme) -> anyhow::Result<()> {
         }
     }
     // Which results are older than the code: said, never a failure (`stale`).
-    let root = readme.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let root = crate::documents::root(readme);
     for s in crate::stale::report(root, results) {
         println!(
             "{}: measured {}, before {} commits to the code it measures (`{}` renews it)",
