@@ -52,7 +52,25 @@ fn every_rung_of_the_serve_path_keeps_the_contract() {
         check::a_reset_client_leaves_the_server_serving("env", &leading);
         check::sigterm_finishes_the_request_in_flight_and_reports("env", &leading);
         check::fifty_clients_are_served_at_once("env", &leading);
+        a_silent_and_a_slow_client_count_one_error_each(&leading);
     }
+}
+
+/// A client that sends nothing, and one that sends half a request, are each closed at the
+/// deadline and counted once, however many completions the close takes.
+fn a_silent_and_a_slow_client_count_one_error_each(leading: &[&str]) {
+    use std::io::{Read, Write};
+    use testkit::serving::{connect, Limit, Server};
+    let server =
+        Server::start("env", leading, &["--timeout-ms", "300"], Limit::None).expect("no limit");
+    let mut silent = connect(server.addr);
+    let mut slow = connect(server.addr);
+    slow.write_all(b"GET /hea").expect("send");
+    for stream in [&mut silent, &mut slow] {
+        let _ = stream.read_to_end(&mut Vec::new()); // closed by the server
+    }
+    let report = testkit::serve_checks::stop_cleanly(server);
+    assert_eq!(report["errors"], 2, "{leading:?}: {report}");
 }
 
 /// A client that pipelines without reading its answers is held back by TCP, not buffered:

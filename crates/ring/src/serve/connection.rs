@@ -84,6 +84,9 @@ impl Server {
             if conn.io.sending {
                 return Ok(());
             }
+            if conn.io.closing {
+                return self.close(slot); // the exchange said so once: it is not asked again
+            }
             let (x, io) = (&mut conn.exchange, &mut conn.io);
             let (op, entry, deadline) = match x.step(Instant::now(), self.conns.stopping) {
                 // Past the deadline, the next step closes; the RECV need not be cancelled.
@@ -115,7 +118,10 @@ impl Server {
                     return Ok(());
                 }
                 Step::Busy => return Ok(()),
-                Step::Close => return self.close(slot),
+                Step::Close => {
+                    io.closing = true;
+                    return self.close(slot);
+                }
             };
             self.conns.arm(slot, deadline);
             return self.push(Tag::new(op, slot).on(entry));

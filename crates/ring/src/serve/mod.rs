@@ -96,6 +96,8 @@ pub struct RingConn {
     /// A SEND of the exchange's output is in flight: the output is the kernel's to read, and
     /// the exchange is not stepped (so cannot change it) until it completes.
     pub sending: bool,
+    /// The exchange said to close: the connection waits only for its RECV's last completion.
+    pub closing: bool,
     /// When the SEND in flight must be given up (its Exchange deadline).
     pub deadline: Option<Instant>,
     /// The buffer a RECV reads into when the path has no provided buffers.
@@ -106,6 +108,6 @@ impl RingConn {
     /// A connection just accepted; it gets a buffer of its own if the path has no pool.
     pub fn new(socket: Socket, path: ServePath) -> RingConn {
         let own = (path < ServePath::ProvidedBuffers).then(|| Box::new([0; 4096]));
-        RingConn { socket, recv: Recv::Idle, sending: false, deadline: None, own }
+        RingConn { socket, recv: Recv::Idle, sending: false, closing: false, deadline: None, own }
     }
 }
