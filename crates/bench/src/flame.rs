@@ -290,29 +290,28 @@ impl Where {
         ]) {
             return Some(Where::Memory);
         }
-        if starts(&[
-            "copy_process",
-            "do_exit",
-            "exit_mmap",
-            "do_wait",
-            "kernel_clone",
-            "__do_sys_clone",
-            "__x64_sys_clone",
-            "do_group_exit",
-            "wait4",
-            "kernel_wait4",
-            "__x64_sys_wait4",
-            "do_execve",
-            "__x64_sys_execve",
-            "dup_mm",
-            "dup_mmap",
-            "release_task",
-            "clone3",
-            "__clone",
-            "start_thread",
-            "pthread_create",
-            "__pthread_create",
-        ]) {
+        // Kernel frames only: a thread's own stack starts at `start_thread` and `__clone`,
+        // which say nothing about where its time goes.
+        if kernel
+            && starts(&[
+                "copy_process",
+                "do_exit",
+                "exit_mmap",
+                "do_wait",
+                "kernel_clone",
+                "__do_sys_clone",
+                "__x64_sys_clone",
+                "do_group_exit",
+                "kernel_wait4",
+                "__x64_sys_wait4",
+                "do_execve",
+                "__x64_sys_execve",
+                "dup_mm",
+                "dup_mmap",
+                "release_task",
+                "__x64_sys_exit",
+            ])
+        {
             return Some(Where::Processes);
         }
         if kernel
@@ -389,6 +388,16 @@ mod tests {
             Where::Scheduler
         );
         assert_eq!(Where::of_stack("tokio;main;sha2::compress"), Where::OwnCode);
+        assert_eq!(
+            Where::of_stack("tokio;__clone3;start_thread;tokio::worker::run"),
+            Where::OwnCode
+        );
+        assert_eq!(
+            Where::of_stack(
+                "procs;fork;entry_SYSCALL_64_[k];kernel_clone_[k];copy_process_[k];memcg_[k]"
+            ),
+            Where::Processes
+        );
         assert_eq!(
             Where::of_stack("tokio;main;asm_sysvec_apic_timer_interrupt_[k];irq_[k]"),
             Where::OtherKernel

@@ -28,8 +28,11 @@ pub enum ServePath {
 }
 
 impl ServePath {
-    /// What the server runs unless told otherwise: the rung results/serve's variant table
-    /// measured cheapest a request.
+    /// What the server runs unless told otherwise. results/serve's variant table measured
+    /// the multishot RECV as the one rung that saves kernel time a request; registered files
+    /// on top of it saved nothing the rounds could tell from noise, and would cost every
+    /// connection its TCP_NODELAY of its own (a direct descriptor takes no setsockopt) and
+    /// the server the `/proc/PID/fd` view of its sockets. So: the multishot RECV.
     pub const BEST: ServePath = ServePath::MultishotRecv;
 
     /// The environment variable that picks a rung, for the variant table.
