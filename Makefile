@@ -45,7 +45,7 @@ FUZZ_RUNS ?= 10000000
 SOAK_SECONDS ?= 600
 
 .PHONY: help build test lint fuzz soak service bench bench-quick bench-http bench-cpu bench-scale \
-        bench-serve bench-disk bench-brigade bench-loom bench-pools bench-db bench-crawl timelines strace perf flame syscalls plots readme book book-check tools peers jemalloc debian-tools list \
+        bench-serve bench-disk bench-brigade bench-loom bench-pools bench-db bench-crawl bench-flames timelines strace perf flame syscalls plots readme book book-check tools peers jemalloc debian-tools list \
         fio postgresql db db-stop clean
 
 help: ## list the targets
@@ -151,6 +151,10 @@ perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TAS
 
 flame: build $(INFERNO) ## one binary's flame graph: perf record on the software clock, user and kernel stacks, drawn by inferno (MODEL, WORKLOAD, TASKS, MS; WORK, WORKERS, OFFLOAD=1) -> target/flame/MODEL-WORKLOAD.svg
 	$(BIN)/bench trace --tool flame $(TRACE_ARGS)
+
+bench-flames: build tools $(INFERNO) ## every model under perf record, as the http client (N = 10,000) and as a server (c = 100), one flame graph each and where its time goes -> results/flames/
+	$(BIN)/bench flames --wrk $$(command -v wrk || echo wrk) --inferno .tools/bin --out results/flames
+	$(BIN)/bench readme
 
 $(INFERNO):
 	$(CARGO) install --locked --root .tools inferno --version $(INFERNO_VERSION)

@@ -173,6 +173,9 @@ pub struct Serve {
     /// The oha that drives the open loop
     #[arg(long, value_name = "PATH", default_value = ".tools/bin/oha")]
     pub oha: String,
+    /// Measure the io_uring path's rungs alone (`ring` plain to modern, beside `epoll`)
+    #[arg(long)]
+    pub only_ladder: bool,
 }
 
 /// What a timed table (hyperfine's) needs: `http`, `cpu`.
@@ -277,6 +280,26 @@ pub struct Trace {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// flame: where inferno-collapse-perf and inferno-flamegraph are
+    #[arg(long, value_name = "DIR", default_value = ".tools/bin")]
+    pub inferno: PathBuf,
+}
+
+/// `bench flames`: every model's flame graphs, as a client and as a server.
+#[derive(Args)]
+pub struct Flames {
+    /// Where the SVGs and the page go (the tracked results/flames is rewritten)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Draw the page again from flames.json without running anything
+    #[arg(long)]
+    pub redraw: bool,
+    /// The wrk that loads the servers
+    #[arg(long, value_name = "PATH", default_value = "wrk")]
+    pub wrk: String,
+    /// Seconds of wrk against each server
+    #[arg(long, value_name = "S", default_value_t = 5)]
+    pub secs: u32,
+    /// Where inferno-collapse-perf and inferno-flamegraph are
     #[arg(long, value_name = "DIR", default_value = ".tools/bin")]
     pub inferno: PathBuf,
 }

@@ -11,6 +11,11 @@ pub fn first_line(program: &str, args: &[&str]) -> String {
             let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
             text.lines().next().unwrap_or("").trim().to_string()
         }
+        // `wrk -v` prints its version, then its usage, and exits 1: a first line that names
+        // the program is its version all the same.
+        Ok(out) if out.stdout.starts_with(program.rsplit('/').next().unwrap_or(program)) => {
+            out.stdout.lines().next().unwrap_or("").trim().to_string()
+        }
         Ok(out) => format!("unavailable ({})", out.stderr.lines().last().unwrap_or("").trim()),
         Err(_) => format!("{program} not found"),
     }

@@ -26,7 +26,7 @@
 //!   the web crawler, beside Scrapy; [`soak`],
 //!   every server at once under a hostile mix.
 //! - [`trace`]: one binary under strace or perf, and the syscall counts of every model;
-//!   [`flame`]: one binary's flame graph.
+//!   [`flame`]: one binary's flame graph; [`flames`], every model's, as a client and a server.
 //! - [`timelines`]: the cases that teach, run with `--timeline`.
 //! - [`svg`]: every picture — log-log plots, panels over time, the timelines.
 //! - [`conform`]: every contract check against any command, one line a check.
@@ -51,6 +51,7 @@ mod documents;
 mod drift;
 mod facts;
 mod flame;
+mod flames;
 mod list;
 mod loom;
 mod loops;
@@ -106,6 +107,9 @@ pub enum Command {
     /// Every model and the Go and Node peers under `strace -f -c`, sleep and http: the top
     /// syscalls, to a Markdown file and JSON beside it
     Syscalls(cli::Syscalls),
+    /// Every model under perf record, as the http client and as a server, one flame graph
+    /// each and where its time goes: results/flames/
+    Flames(cli::Flames),
     /// Every model and peer as a server, beside nginx, under wrk, oha and the epoll client:
     /// results/serve/
     Serve(cli::Serve),
@@ -152,7 +156,7 @@ type Section = fn(&Path) -> anyhow::Result<String>;
 
 /// The README's result sections, in its order: each section's name (its markers, `<!--
 /// NAME:start -->`) and what writes it from results/.
-pub const SECTIONS: [(&str, Section); 15] = [
+pub const SECTIONS: [(&str, Section); 16] = [
     ("peers", list::peers_section),
     ("seed", timed::seed_section),
     ("http", timed::http_section),
@@ -168,6 +172,7 @@ pub const SECTIONS: [(&str, Section); 15] = [
     ("db", |results| db::SUITE.section(results)),
     ("crawl", |results| crawl::SUITE.section(results)),
     ("reliability", soak::tables::reliability),
+    ("flames", |results| flames::SUITE.section(results)),
 ];
 
 fn main() -> ExitCode {
@@ -193,6 +198,7 @@ fn main() -> ExitCode {
         Command::Trace(o) => trace::one(&o),
         Command::Syscalls(o) => trace::syscalls(&o),
         Command::Serve(o) => serve::SUITE.main(&o),
+        Command::Flames(o) => flames::SUITE.main(&o),
         Command::Timelines(o) => timelines::timelines(&o),
         Command::Disk(o) => disk::SUITE.main(&o),
         Command::Db(o) => db::SUITE.main(&o),

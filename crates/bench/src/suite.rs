@@ -99,6 +99,12 @@ impl Place for crate::cli::Scale {
     }
 }
 
+impl Place for crate::cli::Flames {
+    fn place(&self) -> (&Path, bool) {
+        (&self.out, self.redraw)
+    }
+}
+
 impl Place for crate::cli::Soak {
     fn place(&self) -> (&Path, bool) {
         (&self.out, self.redraw)

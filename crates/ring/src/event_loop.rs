@@ -16,7 +16,7 @@ use workload::loop_tasks::LoopTasks;
 use workload::timers::Due;
 use workload::{Args, Report};
 
-use crate::queues::{Op, Queues, Tag};
+use crate::queues::{Completion, Op, Queues, Tag};
 
 /// What a part may touch while it handles a completion.
 pub struct Cx<'a> {
@@ -138,7 +138,7 @@ impl EventLoop {
     /// result changes nothing (the cancelled operation completes on its own).
     pub fn dispatch_completions(&mut self) -> io::Result<()> {
         let EventLoop { queues, tasks, part, .. } = self;
-        while let Some((tag, res, more)) = queues.next_completion() {
+        while let Some(Completion { tag, res, more, .. }) = queues.next_completion() {
             if !matches!(tag.op, Op::Close | Op::Cancel) {
                 part.on_complete(tag, res, more, &mut Cx { tasks, queues })?;
             }

@@ -39,8 +39,15 @@
 //! Each workload is a part, a file of its own in `parts/`: [`parts/mod.rs`](parts/mod.rs)
 //! lists them, in the order to read them, and picks the one a run asks for.
 //!
-//! With `--serve ADDR` (`serve/`): a multishot ACCEPT and one RECV or SEND in flight per
-//! connection, every wait a completion, the stop signal included.
+//! With `--serve ADDR` (`serve/`): every wait a completion, the stop signal included, on a
+//! path through io_uring that climbs from plain to modern one feature at a time
+//! ([`serve/path.rs`](serve/path.rs) lists the rungs; `CONCLAB_RING_SERVE_PATH` picks one).
+//! The plain path is a readiness loop's habits on a ring: an ACCEPT at a time, a RECV into
+//! the connection's own buffer whenever it wants bytes, a SEND (`serve/connection.rs`,
+//! `recv`). The modern one keeps a multishot ACCEPT and, per connection, a multishot RECV in
+//! flight, into buffers the kernel takes from a shared pool only when bytes come
+//! ([`serve/buffers.rs`](serve/buffers.rs)), so an idle connection holds no buffer.
+//! results/serve's variant table measures what each rung costs and saves a request.
 
 mod event_loop;
 mod parts;

@@ -81,6 +81,19 @@ impl Tag {
 /// kernel's overflow list until the loop has room for them.
 const ENTRIES: u32 = 1024;
 
+/// One completion, as the loop reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct Completion {
+    /// What the entry was for.
+    pub tag: Tag,
+    /// A count, or `-errno`.
+    pub res: i32,
+    /// The operation stays in flight and will complete again (a multishot ACCEPT or RECV).
+    pub more: bool,
+    /// The provided buffer the kernel put a RECV's bytes in, when it picked one.
+    pub buffer: Option<u16>,
+}
+
 /// The ring, the completions taken off it and not yet handled, and how many operations the
 /// kernel still holds.
 pub struct Queues {
@@ -134,6 +147,30 @@ impl Queues {
     /// kernel the descriptor's lookup and reference count on every operation.
     pub fn register_file(&mut self, fd: std::os::fd::RawFd) -> io::Result<()> {
         self.ring.submitter().register_files(&[fd])
+    }
+
+    /// A table of `slots` registered files, all empty, for an ACCEPT to put each new socket
+    /// in (a direct descriptor: the kernel's alone, never in the process's table).
+    pub fn register_empty_files(&mut self, slots: u32) -> io::Result<()> {
+        self.ring.submitter().register_files_sparse(slots)
+    }
+
+    /// Register the ring of `entries` provided buffers at `ring` as buffer group `group`.
+    ///
+    /// # Safety
+    ///
+    /// `ring` must be page-aligned, hold `entries` entries, and stay valid, with every buffer
+    /// it names, for as long as this io_uring lives.
+    pub unsafe fn register_buffer_ring(
+        &mut self,
+        ring: *const io_uring::types::BufRingEntry,
+        entries: u16,
+        group: u16,
+    ) -> io::Result<()> {
+        // SAFETY: the caller keeps the ring and its buffers valid while the io_uring lives.
+        unsafe {
+            self.ring.submitter().register_buf_ring_with_flags(ring as u64, entries, group, 0)
+        }
     }
 
     /// Hand the queued entries to the kernel when `batch` or more wait.
@@ -199,16 +236,15 @@ impl Queues {
         }
     }
 
-    /// The next completion taken off the ring, as its entry's tag, its result (a count or
-    /// `-errno`) and `more`: whether the operation stays in flight and will complete again
-    /// (a multishot accept).
-    pub fn next_completion(&mut self) -> Option<(Tag, i32, bool)> {
+    /// The next completion taken off the ring.
+    pub fn next_completion(&mut self) -> Option<Completion> {
         let (user_data, res, flags) = self.completions.pop_front()?;
         let more = io_uring::cqueue::more(flags);
         if !more {
             self.in_flight -= 1;
         }
-        Some((Tag::of(user_data), res, more))
+        let buffer = io_uring::cqueue::buffer_select(flags);
+        Some(Completion { tag: Tag::of(user_data), res, more, buffer })
     }
 }
 

@@ -33,3 +33,84 @@ fn workers_does_not_size_the_one_loop() {
 fn offload_takes_a_pool_size() {
     testkit::offload_takes_a_pool_size(env!("CARGO_BIN_EXE_ring"));
 }
+
+/// The rungs of the server's io_uring path (`src/serve/path.rs`), as the variable names them.
+const RUNGS: [&str; 5] =
+    ["plain", "multishot-accept", "provided-buffers", "multishot-recv", "fixed-files"];
+
+/// Every rung serves as the contract says, not only the one the server runs by default: the
+/// variant table in results/serve measures each.
+#[test]
+fn every_rung_of_the_serve_path_keeps_the_contract() {
+    use testkit::serve_checks as check;
+    for rung in RUNGS {
+        let var = format!("CONCLAB_RING_SERVE_PATH={rung}");
+        let leading = [var.as_str(), BIN];
+        check::routes_answer_on_one_keep_alive_connection("env", &leading);
+        check::pipelined_requests_are_answered_in_order("env", &leading);
+        check::an_oversized_head_gets_431_and_garbage_400("env", &leading);
+        check::a_reset_client_leaves_the_server_serving("env", &leading);
+        check::sigterm_finishes_the_request_in_flight_and_reports("env", &leading);
+        check::fifty_clients_are_served_at_once("env", &leading);
+        a_silent_and_a_slow_client_count_one_error_each(&leading);
+    }
+}
+
+/// A client that sends nothing, and one that sends half a request, are each closed at the
+/// deadline and counted once, however many completions the close takes.
+fn a_silent_and_a_slow_client_count_one_error_each(leading: &[&str]) {
+    use std::io::{Read, Write};
+    use testkit::serving::{connect, Limit, Server};
+    let server =
+        Server::start("env", leading, &["--timeout-ms", "300"], Limit::None).expect("no limit");
+    let mut silent = connect(server.addr);
+    let mut slow = connect(server.addr);
+    slow.write_all(b"GET /hea").expect("send");
+    for stream in [&mut silent, &mut slow] {
+        let _ = stream.read_to_end(&mut Vec::new()); // closed by the server
+    }
+    let report = testkit::serve_checks::stop_cleanly(server);
+    assert_eq!(report["errors"], 2, "{leading:?}: {report}");
+}
+
+/// A client that pipelines without reading its answers is held back by TCP, not buffered:
+/// a multishot RECV would read on while the loop writes, so the server stops reading past a
+/// request head's bound. Without that brake, the 64 MiB below would be in its memory.
+#[test]
+fn a_client_that_never_reads_cannot_fill_the_servers_memory() {
+    use std::io::Write;
+    for rung in RUNGS {
+        let var = format!("CONCLAB_RING_SERVE_PATH={rung}");
+        let server = testkit::serving::Server::start(
+            "env",
+            &[var.as_str(), BIN],
+            &[],
+            testkit::serving::Limit::None,
+        )
+        .expect("no limit to set");
+        let rss = || {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
+                .expect("the server's status");
+            let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+            line.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()).expect("KiB")
+        };
+        let before = rss();
+        let mut flood = testkit::serving::connect(server.addr);
+        flood.set_write_timeout(Some(std::time::Duration::from_secs(2))).expect("timeout");
+        let request = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n".repeat(1024);
+        let mut sent = 0usize;
+        while sent < 64 << 20 {
+            match flood.write(&request) {
+                Ok(n) => sent += n,
+                Err(_) => break, // held back: the write timed out
+            }
+        }
+        let grown = rss().saturating_sub(before);
+        assert!(grown < 16 << 10, "{rung}: grew {grown} KiB after {sent} bytes sent");
+        drop(flood);
+        // Still serving.
+        let (status, _) = testkit::serving::get(server.addr, "/health");
+        assert_eq!(status, 200, "{rung}");
+        testkit::serve_checks::stop_cleanly(server);
+    }
+}

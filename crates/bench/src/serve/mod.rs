@@ -8,9 +8,11 @@
 //!
 //! - `servers.rs`: the servers, started and stopped; nginx's configuration.
 //! - `load.rs`: wrk, oha and the `epoll` client, and what each measured.
+//! - `ladder.rs`: `ring` on each rung of its io_uring path, plain to modern, beside `epoll`.
 //! - `tables.rs`: the tables and the targets' verdicts, from the JSON.
 
-mod load;
+pub mod ladder;
+pub mod load;
 pub mod servers;
 pub mod tables;
 
@@ -41,6 +43,9 @@ pub struct Results {
     /// The servers with a thread per core, free on both cores, at c = 100.
     #[serde(default)]
     pub both_cores: Vec<Throughput>,
+    /// `ring` on each rung of its io_uring path, and `epoll`, round after round.
+    #[serde(default)]
+    pub ladder: Vec<ladder::Rung>,
 }
 
 /// The servers run on both cores (`--workers 2`), beside each other: tokio's work-stealing
@@ -119,7 +124,9 @@ fn run(o: &cli::Serve) -> anyhow::Result<Results> {
         open_loop: vec![],
         cpu: vec![],
         both_cores: vec![],
+        ladder: vec![],
     };
+    let specs = if o.only_ladder { vec![] } else { specs };
     for spec in &specs {
         eprintln!("bench serve: {}", spec.name);
         // One connection at a time: N = 100, where the ideal is already 10 s.
@@ -144,13 +151,14 @@ fn run(o: &cli::Serve) -> anyhow::Result<Results> {
         eprintln!("bench serve: {} on both cores", spec.name);
         r.both_cores.push(both_cores(spec, secs, o, &scratch));
     }
+    r.ladder = ladder::run(if o.sweep.quick { 1 } else { 3 }, secs, o, &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(r)
 }
 
 /// Run `load` against `spec` started with `extra`: what it measured, and what the server
 /// said of itself.
-fn with_server<T>(
+pub(super) fn with_server<T>(
     spec: &Spec,
     extra: &[&str],
     scratch: &Path,

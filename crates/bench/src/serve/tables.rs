@@ -184,7 +184,7 @@ pub fn verdicts(r: &Results) -> String {
         let (verdict, measured) = at_least(a, b);
         t.push(vec![format!("throughput, c = 100: `{a}` ≥ `{b}`"), verdict.into(), measured]);
     }
-    for line in monoio_targets(r) {
+    for line in monoio_targets(r).into_iter().chain(super::ladder::verdicts(&r.ladder)) {
         t.push(line);
     }
     let n = r.c10k.iter().map(|c| c.n).max().unwrap_or(0);
@@ -391,6 +391,7 @@ fn values(r: &Results) -> crate::suite::Slots {
         ("throughput", throughput_table(r)),
         ("cost", cost_table(r)),
         ("both_cores", both_cores_table(r)),
+        ("ladder", super::ladder::table(&r.ladder)),
         ("open_loop", open_loop_table(r)),
         ("cpu", cpu_table(r)),
         ("verdicts", verdicts(r)),

@@ -2,23 +2,28 @@
 //! what it does with each completion.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Instant;
 
 use io_uring::{opcode, squeue, types};
+use socket2::SockRef;
 use workload::serve::listen::Spare;
 use workload::serve::loop_conns::LoopConns;
 use workload::serve::{ServeReport, Stop};
 use workload::{Args, TaskError};
 
+use super::buffers::ProvidedBuffers;
 use super::offload::Offload;
-use super::RingConn;
-use crate::queues::Queues;
-use crate::queues::{Op, Tag};
+use super::{RingConn, ServePath, Socket};
+use crate::queues::{Completion, Op, Queues, Tag};
 use crate::wake::Wake;
 
 pub struct Server {
+    // Dropped first: the io_uring goes before the buffers it was given.
     pub queues: Queues,
+    pub(super) path: ServePath,
+    /// The pool RECVs take buffers from, on the paths that have one.
+    pub(super) buffers: Option<ProvidedBuffers>,
     listener: Option<std::net::TcpListener>,
     pub conns: LoopConns<RingConn>,
     spare: Spare,
@@ -33,12 +38,29 @@ pub struct Server {
 impl Server {
     pub fn new(
         args: &Args,
-        queues: Queues,
+        path: ServePath,
+        mut queues: Queues,
         listener: std::net::TcpListener,
         stop: Stop,
     ) -> io::Result<Server> {
+        // Accepted sockets inherit TCP_NODELAY from the listening one: no setsockopt a
+        // connection (and none could name a direct descriptor).
+        SockRef::from(&listener).set_nodelay(true)?;
+        let buffers = if path >= ServePath::ProvidedBuffers {
+            Some(ProvidedBuffers::register(&mut queues)?)
+        } else {
+            None
+        };
+        if path >= ServePath::FixedFiles {
+            // As many as the process may hold descriptors: the kernel allows no more.
+            let (soft, _) =
+                nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
+            queues.register_empty_files(soft.min(u64::from(u32::MAX)) as u32)?;
+        }
         Ok(Server {
             queues,
+            path,
+            buffers,
             listener: Some(listener),
             conns: LoopConns::new(args.timeout()),
             spare: Spare::new()?,
@@ -58,11 +80,14 @@ impl Server {
         report
     }
 
-    /// Queue `entry`, which points only into a connection, the stop byte or the offload count.
+    /// Queue `entry`, which points only into a connection's own buffer or its exchange's
+    /// output, the stop byte or the offload count.
     pub(super) fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
         // SAFETY: a connection is removed only when no operation of it is in flight (a CLOSE
-        // points to nothing), and the stop byte and offload state live until the loop ends,
-        // after every completion.
+        // points to nothing); its own buffer is boxed and its output is a Vec's heap, which
+        // stay where they are when the slab grows, and the output is not changed while a SEND
+        // is in flight (`RingConn::sending`). The stop byte and offload state live until the
+        // loop ends, after every completion.
         unsafe { self.queues.push(&entry) }
     }
 
@@ -76,10 +101,20 @@ impl Server {
         self.read_eventfd()
     }
 
+    /// Post the ACCEPT: one that completes once, or once per connection, into a descriptor
+    /// or (fixed files) a free slot of the registered table.
     fn accept(&mut self) -> io::Result<()> {
         let Some(listener) = &self.listener else { return Ok(()) };
-        let accept = opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd())).build();
-        self.push(accept.user_data(Tag::new(Op::Accept, 0).user_data()))
+        let fd = types::Fd(listener.as_raw_fd());
+        let accept = match self.path {
+            ServePath::Plain => {
+                opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut()).build()
+            }
+            path => opcode::AcceptMulti::new(fd)
+                .allocate_file_index(path >= ServePath::FixedFiles)
+                .build(),
+        };
+        self.push(Tag::new(Op::Accept, 0).on(accept))
     }
 
     fn read_eventfd(&mut self) -> io::Result<()> {
@@ -88,8 +123,8 @@ impl Server {
         self.push(Wake::TAG.on(read))
     }
 
-    pub fn on_completion(&mut self, tag: Tag, res: i32, more: bool) -> io::Result<()> {
-        let (op, slot) = (tag.op, tag.slot as usize);
+    pub fn on_completion(&mut self, c: Completion) -> io::Result<()> {
+        let (op, slot, res, more) = (c.tag.op, c.tag.slot as usize, c.res, c.more);
         match op {
             Op::Accept => {
                 self.on_accept(res, more)?;
@@ -102,7 +137,8 @@ impl Server {
             Op::Listen => Ok(()),
             Op::Stop => self.on_stop(),
             Op::Wake => self.on_wake(),
-            Op::Recv | Op::Send => self.on_socket_op(op, slot, res),
+            Op::Recv => self.on_recv(slot, res, more, c.buffer),
+            Op::Send => self.on_send(slot, res),
             Op::Close | Op::Cancel => Ok(()), // their results change nothing
             op => unreachable!("the server submits no {op:?}"),
         }
@@ -111,11 +147,11 @@ impl Server {
     fn on_accept(&mut self, res: i32, more: bool) -> io::Result<()> {
         let mut out_of_descriptors = false;
         if res >= 0 {
-            // SAFETY: a successful accept's result is a new descriptor we alone own.
-            let _ =
-                socket2::SockRef::from(&unsafe { BorrowedFd::borrow_raw(res) }).set_nodelay(true);
-            let conn = RingConn::new(res);
-            let slot = self.conns.insert(conn);
+            let socket = match self.path {
+                ServePath::FixedFiles => Socket::Fixed(res as u32),
+                _ => Socket::Fd(res),
+            };
+            let slot = self.conns.insert(RingConn::new(socket, self.path));
             self.drive(slot)?;
         } else if matches!(-res, libc::EMFILE | libc::ENFILE) {
             let err = io::Error::from_raw_os_error(-res);
@@ -148,16 +184,11 @@ impl Server {
             let cancel = opcode::AsyncCancel::new(Tag::new(op, 0).user_data()).build();
             self.push(cancel.user_data(Tag::new(Op::Cancel, 0).user_data()))?;
         }
+        // Each connection finishes the request in hand; an idle one closes at once (its
+        // RECV cancelled, `drive`).
         let slots: Vec<usize> = self.conns.slots.iter().map(|(slot, _)| slot).collect();
         for slot in slots {
-            match self.conns.slots[slot].io.in_flight {
-                Some(Op::Recv) => {
-                    let cancel =
-                        opcode::AsyncCancel::new(Tag::new(Op::Recv, slot).user_data()).build();
-                    self.push(cancel.user_data(Tag::new(Op::Cancel, slot).user_data()))?;
-                }
-                _ => self.drive(slot)?,
-            }
+            self.drive(slot)?;
         }
         Ok(())
     }

@@ -1,0 +1,198 @@
+//! `make bench-flames`: where every model's CPU goes, drawn. Each model runs twice under
+//! `perf record` (the software clock, user and kernel stacks; `flame.rs`): as a client, the
+//! http workload at N = 10,000 against the service, and as a server, at c = 100 under wrk
+//! with the server on core 0. Each run gives one flame graph in results/flames/ and one line
+//! that says where its samples fell — TCP, io_uring, epoll, futexes, the scheduler, memory,
+//! the program's own code — computed from its folded stacks (`flame::shares`).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cli::Flames;
+use crate::flame::{self, Where};
+use crate::programs::models;
+use crate::run::model_program;
+use crate::serve::servers::{Running, Spec};
+use crate::service::Service;
+use crate::suite::{Drawn, Plots, Suite, Templates};
+use crate::table::{Table, DASH};
+
+/// One flame graph: which model, which case, and where its samples fell.
+#[derive(Serialize, Deserialize)]
+pub struct Flame {
+    pub model: String,
+    /// `http` (the client) or `serve` (the server).
+    pub case: String,
+    /// What ran, in words: "http, N = 10,000, 100 ms".
+    pub what: String,
+    /// The SVG, beside the page.
+    pub svg: String,
+    /// Each category's share of the samples, largest first.
+    pub shares: Vec<(Where, f64)>,
+    /// Why there is no graph, if there is none.
+    pub note: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Results {
+    pub facts: serde_json::Value,
+    pub flames: Vec<Flame>,
+}
+
+/// `make bench-flames` → results/flames/.
+pub const SUITE: Suite<Flames, Results> = Suite::new(
+    "flames",
+    run,
+    Templates::new(include_str!("page.md"), include_str!("readme.md"), draw),
+);
+
+/// Requests each client run makes: N = 10,000, but 1,000 for a process or a thread a
+/// request (thousands more say nothing new) and 100 for one at a time.
+fn tasks(model: &str) -> u32 {
+    match model {
+        "serial" => 100,
+        "procs" | "threads" => 1_000,
+        _ => 10_000,
+    }
+}
+
+fn run(o: &Flames) -> anyhow::Result<Results> {
+    std::fs::create_dir_all(&o.out)?;
+    let mut more = vec![("perf", crate::facts::first_line("perf", &["--version"]))];
+    more.push(("wrk", crate::facts::first_line(&o.wrk, &["-v"])));
+    more.push(("sampling", "perf record -F 997 -e cpu-clock --call-graph dwarf".into()));
+    let mut flames = vec![];
+    for model in models() {
+        eprintln!("bench flames: {model}, http");
+        flames.push(client(o, model));
+        eprintln!("bench flames: {model}, serve");
+        flames.push(server(o, model));
+    }
+    Ok(Results { facts: crate::facts::json(&crate::facts::collect(None, more)), flames })
+}
+
+fn flame(model: &str, case: &str, what: String, result: anyhow::Result<String>) -> Flame {
+    let svg = format!("{model}-{case}.svg");
+    match result {
+        Ok(folded) => Flame {
+            model: model.into(),
+            case: case.into(),
+            what,
+            svg,
+            shares: flame::shares(&folded),
+            note: None,
+        },
+        Err(e) => Flame {
+            model: model.into(),
+            case: case.into(),
+            what,
+            svg,
+            shares: vec![],
+            note: Some(format!("{e:#}")),
+        },
+    }
+}
+
+/// The model as the http workload's client, under perf record from start to end.
+fn client(o: &Flames, model: &str) -> Flame {
+    let n = tasks(model);
+    let what = format!("http, N = {n}, each answered after 100 ms");
+    let folded = (|| {
+        let service = Service::start()?;
+        let mut argv = flame::perf_record(&data(o, model, "http"));
+        argv.extend(model_program(model));
+        argv.extend(
+            [
+                "--workload",
+                "http",
+                "--tasks",
+                &n.to_string(),
+                "--ms",
+                "100",
+                "--addr",
+                &service.addr,
+            ]
+            .map(String::from),
+        );
+        match child::run_attached(child::argv(&argv), child::limit()) {
+            Ok(Some(status)) if status.success() => {}
+            Ok(Some(status)) => anyhow::bail!("perf record exited with {status}"),
+            Ok(None) => anyhow::bail!("timed out"),
+            Err(e) => anyhow::bail!("cannot run perf: {e}"),
+        }
+        drop(service);
+        draw_one(o, model, "http", &format!("{model} · the http client · N = {n}"))
+    })();
+    flame(model, "http", what, folded)
+}
+
+/// The model as a server on core 0, under perf record while wrk loads it from core 1.
+fn server(o: &Flames, model: &str) -> Flame {
+    let what = format!("serve, c = 100, {} s of wrk, server on one core", o.secs);
+    let folded = (|| {
+        let mut spec: Spec = crate::serve::servers::model(model);
+        let mut argv = flame::perf_record(&data(o, model, "serve"));
+        argv.append(&mut spec.argv);
+        spec.argv = argv;
+        let scratch = std::env::temp_dir().join(format!("conclab-flames-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch)?;
+        let server = Running::start(&spec, &[], &scratch)?;
+        let url = format!("http://{}/query?id=1&delay_ms=0", server.addr);
+        let load = crate::serve::load::wrk(&o.wrk, &url, 100, o.secs, &scratch);
+        let report = server.stop();
+        let _ = std::fs::remove_dir_all(&scratch);
+        load?;
+        anyhow::ensure!(report.is_some(), "the server gave no report when stopped");
+        draw_one(o, model, "serve", &format!("{model} · serving · c = 100"))
+    })();
+    flame(model, "serve", what, folded)
+}
+
+/// Where perf writes a run's samples: scratch, beside the page.
+fn data(o: &Flames, model: &str, case: &str) -> PathBuf {
+    o.out.join(format!("{model}-{case}.perf.data"))
+}
+
+fn draw_one(o: &Flames, model: &str, case: &str, title: &str) -> anyhow::Result<String> {
+    let out = o.out.join(format!("{model}-{case}.svg"));
+    flame::fold_and_draw(&data(o, model, case), &out, &o.inferno, title)
+}
+
+/// "TCP/IP 41 %, the scheduler 18 %, its own code 12 %": the categories that hold 5 % or
+/// more, largest first.
+fn line(shares: &[(Where, f64)]) -> String {
+    let kept: Vec<String> = shares
+        .iter()
+        .filter(|(_, s)| *s >= 0.05)
+        .map(|(w, s)| format!("{} {:.0} %", w.words(), s * 100.0))
+        .collect();
+    if kept.is_empty() {
+        DASH.into()
+    } else {
+        kept.join(", ")
+    }
+}
+
+fn table(r: &Results, case: &str, link: &Path) -> String {
+    let mut t = Table::headed("model | what ran | where its time goes | flame graph");
+    for f in r.flames.iter().filter(|f| f.case == case) {
+        let (where_, graph) = match &f.note {
+            Some(note) => (format!("— ({})", note.lines().next().unwrap_or("")), DASH.into()),
+            None => (line(&f.shares), format!("[{}]({}/{})", f.svg, link.display(), f.svg)),
+        };
+        t.push(vec![format!("`{}`", f.model), f.what.clone(), where_, graph]);
+    }
+    t.render()
+}
+
+fn draw(r: &Results) -> Drawn {
+    let slots = vec![
+        ("facts", crate::facts::markdown_of_json(&r.facts)),
+        ("client", table(r, "http", Path::new("."))),
+        ("server", table(r, "serve", Path::new("."))),
+        ("client_readme", table(r, "http", Path::new("results/flames"))),
+        ("server_readme", table(r, "serve", Path::new("results/flames"))),
+    ];
+    Drawn::new(slots, Plots::new())
+}
