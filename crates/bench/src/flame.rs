@@ -34,15 +34,7 @@ pub fn draw(argv: &[String], out: &Path, inferno: &Path, title: &str) -> anyhow:
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     }
     let data = out.with_extension("perf.data");
-    let mut record = perf_record(&data);
-    record.extend(argv.iter().cloned());
-    eprintln!("$ {}", record.join(" "));
-    match child::run_attached(child::argv(&record), child::limit()) {
-        Ok(Some(status)) if status.success() => {}
-        Ok(Some(status)) => anyhow::bail!("perf record exited with {status} (is perf installed, and kernel.perf_event_paranoid ≤ 1?)"),
-        Ok(None) => anyhow::bail!("perf record timed out"),
-        Err(e) => anyhow::bail!("cannot run perf: {e}"),
-    }
+    record(argv, &data)?;
     let folded = fold_and_draw(&data, out, inferno, title)?;
     let folded_path = out.with_extension("folded");
     std::fs::write(&folded_path, folded)?;
@@ -52,6 +44,19 @@ pub fn draw(argv: &[String], out: &Path, inferno: &Path, title: &str) -> anyhow:
         folded_path.display()
     );
     Ok(())
+}
+
+/// Run `argv` to its end under `perf record`, the samples to `data`.
+pub fn record(argv: &[String], data: &Path) -> anyhow::Result<()> {
+    let mut record = perf_record(data);
+    record.extend(argv.iter().cloned());
+    eprintln!("$ {}", record.join(" "));
+    match child::run_attached(child::argv(&record), child::limit()) {
+        Ok(Some(status)) if status.success() => Ok(()),
+        Ok(Some(status)) => anyhow::bail!("perf record exited with {status} (is perf installed, and kernel.perf_event_paranoid ≤ 1?)"),
+        Ok(None) => anyhow::bail!("perf record timed out"),
+        Err(e) => anyhow::bail!("cannot run perf: {e}"),
+    }
 }
 
 /// Fold the stacks `perf record` wrote to `data` (removed after) and draw them into `out`;

@@ -25,6 +25,14 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// A row with no figures: its first cells (the name, and why), then a dash in every
+    /// column left.
+    pub fn push_without_figures(&mut self, first: Vec<String>) {
+        let mut cells = first;
+        cells.resize(self.header.len().max(cells.len()), DASH.into());
+        self.rows.push(cells);
+    }
+
     pub fn render(&self) -> String {
         let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
         let mut out = line(&self.header);

@@ -15,7 +15,7 @@ use crate::table::{Table, DASH};
 /// `program` (a model binary, or a peer and its script) with the contract's arguments for the
 /// workload — `--ms MS` where the workload waits, and `extra` — and the service when it
 /// needs one.
-fn command(
+pub fn command(
     program: &[String],
     workload: Workload,
     tasks: u64,
@@ -226,7 +226,7 @@ pub fn spread(values: &[u64], show: impl Fn(u64) -> String) -> String {
 /// How many tasks a model runs under strace for a workload, if it runs: N = 10,000, but
 /// fewer where thousands of processes or threads under strace say nothing new, and serial's
 /// 10,000 sleeps of 100 ms would take 17 minutes.
-fn tasks_under_strace(model: &str, workload: Workload) -> Option<u64> {
+pub fn tasks_under_strace(model: &str, workload: Workload) -> Option<u64> {
     match (model, workload) {
         ("serial", Workload::Sleep) => None,
         ("serial", _) => Some(100),

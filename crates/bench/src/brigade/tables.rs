@@ -73,15 +73,7 @@ fn judged_table(r: &Results, pinned: bool) -> String {
     for name in names(&r.points) {
         let Some(p) = at(r, &name, JUDGED_AT, pinned) else { continue };
         let Some(b) = p.report.as_ref().and_then(|rep| rep.brigade).filter(|_| p.ok()) else {
-            t.push(vec![
-                format!("`{name}`"),
-                short(&p.status, 60),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-            ]);
+            t.push_without_figures(vec![format!("`{name}`"), short(&p.status, 60)]);
             continue;
         };
         let above = match ns_at(r, base(&name), JUDGED_AT, pinned) {

@@ -8,13 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use workload::Workload;
 
 use crate::cli::Flames;
 use crate::flame::{self, Where};
 use crate::programs::models;
 use crate::run::model_program;
 use crate::serve::servers::{Running, Spec};
-use crate::service::Service;
 use crate::suite::{Drawn, Plots, Suite, Templates};
 use crate::table::{Table, DASH};
 
@@ -46,16 +46,6 @@ pub const SUITE: Suite<Flames, Results> = Suite::new(
     run,
     Templates::new(include_str!("page.md"), include_str!("readme.md"), draw),
 );
-
-/// Requests each client run makes: N = 10,000, but 1,000 for a process or a thread a
-/// request (thousands more say nothing new) and 100 for one at a time.
-fn tasks(model: &str) -> u32 {
-    match model {
-        "serial" => 100,
-        "procs" | "threads" => 1_000,
-        _ => 10_000,
-    }
-}
 
 fn run(o: &Flames) -> anyhow::Result<Results> {
     std::fs::create_dir_all(&o.out)?;
@@ -96,31 +86,12 @@ fn flame(model: &str, case: &str, what: String, result: anyhow::Result<String>) 
 
 /// The model as the http workload's client, under perf record from start to end.
 fn client(o: &Flames, model: &str) -> Flame {
-    let n = tasks(model);
+    let n = crate::trace::tasks_under_strace(model, Workload::Http).unwrap_or(100);
     let what = format!("http, N = {n}, each answered after 100 ms");
     let folded = (|| {
-        let service = Service::start()?;
-        let mut argv = flame::perf_record(&data(o, model, "http"));
-        argv.extend(model_program(model));
-        argv.extend(
-            [
-                "--workload",
-                "http",
-                "--tasks",
-                &n.to_string(),
-                "--ms",
-                "100",
-                "--addr",
-                &service.addr,
-            ]
-            .map(String::from),
-        );
-        match child::run_attached(child::argv(&argv), child::limit()) {
-            Ok(Some(status)) if status.success() => {}
-            Ok(Some(status)) => anyhow::bail!("perf record exited with {status}"),
-            Ok(None) => anyhow::bail!("timed out"),
-            Err(e) => anyhow::bail!("cannot run perf: {e}"),
-        }
+        let (argv, service) =
+            crate::trace::command(&model_program(model), Workload::Http, n, 100, &[])?;
+        flame::record(&argv, &data(o, model, "http"))?;
         drop(service);
         draw_one(o, model, "http", &format!("{model} · the http client · N = {n}"))
     })();

@@ -116,16 +116,7 @@ pub fn table(rungs: &[Rung]) -> String {
     for path in RUNGS.iter().copied().chain([ANCHOR]) {
         let name = if path == ANCHOR { format!("`{ANCHOR}`") } else { format!("`ring` {path}") };
         let Some(m) = medians(rungs, path) else {
-            t.push(vec![
-                name,
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-            ]);
+            t.push_without_figures(vec![name]);
             continue;
         };
         let cpu = m.user_us + m.sys_us;

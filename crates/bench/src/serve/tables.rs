@@ -29,15 +29,10 @@ pub fn c10k_table(r: &Results) -> String {
     );
     for c in &r.c10k {
         let (Some(client), Some(server)) = (&c.served.load, &c.served.server_report) else {
-            t.push(vec![
+            t.push_without_figures(vec![
                 format!("`{}`", c.served.server),
                 c.n.to_string(),
                 why(&c.served.note),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
             ]);
             continue;
         };
@@ -105,14 +100,7 @@ pub fn open_loop_table(r: &Results) -> String {
                 l.requests.to_string(),
                 l.errors.to_string(),
             ]),
-            None => t.push(vec![
-                format!("`{}`", x.server),
-                why(&x.note),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-                DASH.into(),
-            ]),
+            None => t.push_without_figures(vec![format!("`{}`", x.server), why(&x.note)]),
         }
     }
     t.render()
