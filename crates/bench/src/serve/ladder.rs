@@ -10,9 +10,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use workload::Report;
 
-use super::load::{self, Latency};
+use super::load::Latency;
 use super::servers::{self, Spec};
-use super::{with_server, Served};
+use super::Served;
 use crate::cli;
 use crate::stats::median;
 use crate::table::{Table, DASH};
@@ -55,12 +55,9 @@ pub fn run(rounds: u32, secs: u32, o: &cli::Serve, scratch: &Path) -> Vec<Rung> 
         let servers = RUNGS.iter().map(|p| (p.to_string(), spec(p)));
         for (path, spec) in servers.chain([(ANCHOR.to_string(), servers::model(ANCHOR))]) {
             eprintln!("bench serve: the io_uring path, round {}: {}", round + 1, spec.name);
-            let throughput = with_server(&spec, &[], scratch, |s| {
-                let url = format!("http://{}/query?id=1&delay_ms=0", s.addr);
-                load::wrk(&o.wrk, &url, 100, secs, scratch)
-            });
-            let fresh =
-                with_server(&spec, &[], scratch, |s| load::fresh_connections(s.addr, CONNECTIONS));
+            // The throughput and C10K cases of the suite, on this server.
+            let throughput = super::throughput(&spec, 100, secs, o, scratch).served;
+            let fresh = super::c10k(&spec, CONNECTIONS, &[], scratch).served;
             out.push(Rung { path, round, throughput, fresh });
         }
     }

@@ -158,7 +158,7 @@ fn run(o: &cli::Serve) -> anyhow::Result<Results> {
 
 /// Run `load` against `spec` started with `extra`: what it measured, and what the server
 /// said of itself.
-pub(super) fn with_server<T>(
+fn with_server<T>(
     spec: &Spec,
     extra: &[&str],
     scratch: &Path,
