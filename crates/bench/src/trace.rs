@@ -111,7 +111,7 @@ pub fn parse_strace_summary(text: &str) -> Vec<(String, u64, u64)> {
 const SOCKET_IO: &str = "read,write,recvfrom,sendto,readv,writev,recvmsg,sendmsg";
 
 /// Run `argv` under strace with `flags`, output to `scratch`; the service is stopped after.
-fn strace(
+pub fn strace(
     flags: &[&str],
     scratch: &std::path::Path,
     argv: Vec<String>,

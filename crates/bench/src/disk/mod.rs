@@ -13,11 +13,15 @@
 //!   queues.
 //!
 //! - `fio.rs`: fio's runs and what they measured.
+//! - `submits.rs`: how the programs on an io_uring hand their reads to the kernel.
+//! - `node_profile.rs`: where Node's main thread spends a run at W = 4, by `--cpu-prof`.
 //! - `device.rs`: the block device under the file, and the time reads spent in it.
 //! - `tables.rs`: the tables, the plots, the targets' verdicts and the README section.
 
 mod device;
 mod fio;
+pub mod node_profile;
+pub mod submits;
 pub mod tables;
 
 use anyhow::Context;
@@ -57,6 +61,12 @@ pub struct Results {
     /// Why `registered` is empty, if it is.
     #[serde(default)]
     pub registered_note: Option<String>,
+    /// How the programs on an io_uring submitted their reads at depth 64.
+    #[serde(default)]
+    pub submits: Vec<submits::Submits>,
+    /// Where Node's main thread spent a run at W = 4, or why it was not profiled.
+    #[serde(default)]
+    pub node_profile: Option<Result<node_profile::Profile, String>>,
 }
 
 /// One variant of one round of examples/registered.rs.
@@ -247,6 +257,8 @@ fn run(d: &cli::Disk) -> anyhow::Result<Results> {
         scale: vec![],
         registered: vec![],
         registered_note: None,
+        submits: vec![],
+        node_profile: None,
     };
     let file_text = file.display().to_string();
     for &depth in depths {
@@ -269,6 +281,10 @@ fn run(d: &cli::Disk) -> anyhow::Result<Results> {
         Ok(rounds) => r.registered = rounds,
         Err(why) => r.registered_note = Some(format!("{why:#}")),
     }
+    eprintln!("bench disk: how the rings submit, under strace");
+    r.submits = submits::measure(&programs, file);
+    eprintln!("bench disk: Node under its own profiler");
+    r.node_profile = Some(node_profile::measure(&programs, file));
     eprintln!("bench disk: warm cache");
     for p in &programs {
         let depth = WARM_DEPTH.min(p.max_depth);

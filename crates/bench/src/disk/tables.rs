@@ -229,7 +229,8 @@ fn verdicts(r: &Results) -> Vec<Verdict> {
     v
 }
 
-/// The runtimes on an io_uring, and when each hands its queued entries to the kernel.
+/// The runtimes on an io_uring, and when each says, in its source, that it hands its queued
+/// entries to the kernel; `submits.rs` measures what that does.
 const RUNTIMES_ON_A_RING: [(&str, &str); 2] = [
     ("uring", "tokio-uring submits its queued entries once a turn of its runtime, when it parks"),
     ("monoio", "monoio submits once a turn too, when it parks (\"we will submit on `park`\", its driver says)"),
@@ -238,19 +239,81 @@ const RUNTIMES_ON_A_RING: [(&str, &str); 2] = [
 /// Where a read's time goes at W = 64 in `name`, against `ring`: in flight a read takes
 /// W ÷ IOPS on average (Little's law), of which the device's counters account for
 /// `device_ms`; the rest it waits in the program, between its entry and the kernel's taking
-/// it, or between its completion and the program's seeing it.
-fn outside_the_device(c: &[Point], name: &str, turn: &str) -> Option<String> {
+/// it, or between its completion and the program's seeing it. Then, where the run traced
+/// them, how each handed its reads to the kernel (`submits.rs`).
+fn outside_the_device(r: &Results, name: &str, turn: &str) -> Option<String> {
+    let c = &r.curve;
     let (p, g) = (at(c, name, 64)?, at(c, "ring", 64)?);
     let in_flight = |p: &Point| Some(64.0 / p.iops? * 1000.0);
     let (pf, gf) = (in_flight(p)?, in_flight(g)?);
     let (pd, gd) = (p.device_ms?, g.device_ms?);
-    Some(format!(
-        "- With 64 reads in flight, `{name}` does {} IOPS and `ring` {}. A read is in flight {pf:.3} ms on average (64 ÷ IOPS) against {gf:.3}: the device holds it {pd:.3} ms against {gd:.3}, and the program {:.3} ms against {:.3}, between its entry and the kernel's taking it or its completion and the program's seeing it. {turn}, so its reads reach the device in bursts, where `ring` submits every 4.",
+    let mut line = format!(
+        "- With 64 reads in flight, `{name}` does {} IOPS and `ring` {}. A read is in flight {pf:.3} ms on average (64 ÷ IOPS) against {gf:.3}: the device holds it {pd:.3} ms against {gd:.3}, and the program {:.3} ms against {:.3}, between its entry and the kernel's taking it or its completion and the program's seeing it.",
         kilo(p.iops?),
         kilo(g.iops?),
         pf - pd,
         gf - gd,
-    ))
+    );
+    let traced = |n: &str| r.submits.iter().find(|s| s.program == n);
+    if let (Some(ps), Some(gs)) = (traced(name), traced("ring")) {
+        let (Some(per), Some(ring_per)) = (ps.per_submit(), gs.per_submit()) else {
+            return Some(line);
+        };
+        line += &format!(
+            " {turn}: under strace, its `io_uring_enter` calls that submitted handed the kernel {per:.1} reads each, and {} of {} handed it all {}, none in flight before them, so its reads reach the device in bursts; `ring`'s handed it {ring_per:.1} each.",
+            ps.whole_depth,
+            ps.calls - ps.empty,
+            super::submits::DEPTH,
+        );
+    }
+    Some(line)
+}
+
+/// How each program on an io_uring handed its reads to the kernel at depth 64.
+fn submits_table(r: &Results) -> String {
+    if r.submits.is_empty() {
+        return "Not traced in this run.\n".into();
+    }
+    let mut t = Table::headed(
+        "program | `io_uring_enter` calls | that submitted | reads a submitting call | calls that submitted all 64",
+    );
+    for s in &r.submits {
+        t.push(vec![
+            format!("`{}`", s.program),
+            s.calls.to_string(),
+            (s.calls - s.empty).to_string(),
+            s.per_submit().map_or(DASH.into(), |n| format!("{n:.1}")),
+            s.whole_depth.to_string(),
+        ]);
+    }
+    t.render()
+}
+
+/// What Node's profiler says of its main thread: the shares, and whether its loop is busy
+/// enough to be what its reads wait for (idle under a tenth of the run: the line drawn here)
+/// or not.
+fn node_reading(p: &super::node_profile::Profile) -> String {
+    use super::node_profile::In;
+    let pct = |i: In| format!("{:.0} %", p.share(i) * 100.0);
+    let busy = p.share(In::Idle) < 0.1;
+    let verdict = if busy {
+        "its one loop, not its 4 threads, is what the reads wait for"
+    } else {
+        "its loop is not saturated, so it is not what holds the reads back"
+    };
+    format!(
+        " Node's own profiler (`--cpu-prof`) puts its main thread {} {}, {} {}, {} {}, {} {} and {} {}: {verdict}.",
+        pct(In::Idle),
+        In::Idle.words(),
+        pct(In::FsPromises),
+        In::FsPromises.words(),
+        pct(In::GarbageCollector),
+        In::GarbageCollector.words(),
+        pct(In::Peer),
+        In::Peer.words(),
+        pct(In::RestOfNode),
+        In::RestOfNode.words(),
+    )
 }
 
 /// What the figures say, each sentence computed from them.
@@ -281,15 +344,19 @@ fn readings(r: &Results) -> String {
         if let (Some(ei), Some(ni), Some(ec), Some(nc)) =
             (e.iops, n.iops, e.cpu_us_per_op, n.cpu_us_per_op)
         {
-            out.push(format!(
-                "- `epoll` and `node-promises` read on 4 threads each, the same design, yet at W = 4 `epoll` does {} IOPS and Node {}: Node spends {nc:.1} µs of CPU a read against {ec:.1} µs, in `fs.promises`' machinery and its garbage collector, so its one loop, not its 4 threads, is what it waits for.",
+            let mut line = format!(
+                "- `epoll` and `node-promises` read on 4 threads each, the same design, yet at W = 4 `epoll` does {} IOPS and Node {}: Node spends {nc:.1} µs of CPU a read against {ec:.1} µs.",
                 kilo(ei),
                 kilo(ni)
-            ));
+            );
+            if let Some(Ok(p)) = &r.node_profile {
+                line += &node_reading(p);
+            }
+            out.push(line);
         }
     }
     for (name, turn) in RUNTIMES_ON_A_RING {
-        if let Some(line) = outside_the_device(c, name, turn) {
+        if let Some(line) = outside_the_device(r, name, turn) {
             out.push(line);
         }
     }
@@ -346,6 +413,7 @@ fn values(r: &Results) -> crate::suite::Slots {
         ("warm_depth", WARM_DEPTH.to_string()),
         ("scale", scale_table(r)),
         ("registered", registered_table(r)),
+        ("submits", submits_table(r)),
         ("verdicts", verdict_table(verdicts(r))),
         ("readings", readings(r)),
     ]
