@@ -268,6 +268,10 @@ def main():
             shutil.rmtree(os.path.join(work, t), ignore_errors=True)
         run_targets = None
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    # Whether the code the targets measure was as committed (`bench results` reads it).
+    measured = ["crates/workload/src/http.rs", "crates/workload/src/serve", "fuzz/src", "fuzz/fuzz_targets"]
+    changed = subprocess.run(["git", "status", "--porcelain", "--", *measured], cwd=ROOT, capture_output=True, text=True).stdout
+    tree = "clean" if not changed.strip() else f"{len(changed.splitlines())} files of the measured code changed"
     if run_targets:
         results = run_targets()
     else:
@@ -286,6 +290,9 @@ def main():
         history = json.load(f)
     report = {
         "date": datetime.date.today().isoformat(),
+        # The commit every target ran at, and its tree, when this run ran them all; else
+        # each target's own commit says when it ran.
+        **({"commit": commit, "tree": tree} if not kept else {}),
         "rustc": rustc,
         "engine": "libFuzzer (libfuzzer-sys 0.4), coverage-guided, stable Rust with SanitizerCoverage",
         "runs_asked": args.runs,

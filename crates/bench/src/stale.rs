@@ -52,10 +52,17 @@ impl Measured {
 }
 
 /// What one folder's results measure, where it is not all of [`MEASURED`]: the fuzz targets
-/// the parsers alone, bench-loom the Java peer alone.
+/// the parsers alone, and their harness — not the corpus and the regressions, which are the
+/// fuzzer's inputs and findings, committed with its results; bench-loom the Java peer alone.
 fn measured_by(folder: &str) -> Vec<&'static str> {
     match folder {
-        "fuzz" => vec!["crates/workload/src/http.rs", "crates/workload/src/serve", "fuzz"],
+        "fuzz" => vec![
+            "crates/workload/src/http.rs",
+            "crates/workload/src/serve",
+            "fuzz",
+            ":(exclude)fuzz/corpus",
+            ":(exclude)fuzz/regressions",
+        ],
         "loom" => vec!["scripts/peers/java", "roster.toml"],
         _ => MEASURED.to_vec(),
     }
