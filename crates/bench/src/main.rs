@@ -42,6 +42,7 @@
 mod brigade;
 mod claim;
 mod cli;
+mod client_ladder;
 mod compare;
 mod conform;
 mod crawl;
@@ -156,10 +157,11 @@ type Section = fn(&Path) -> anyhow::Result<String>;
 
 /// The README's result sections, in its order: each section's name (its markers, `<!--
 /// NAME:start -->`) and what writes it from results/.
-pub const SECTIONS: [(&str, Section); 16] = [
+pub const SECTIONS: [(&str, Section); 17] = [
     ("peers", list::peers_section),
     ("seed", timed::seed_section),
     ("http", timed::http_section),
+    ("http-ladder", client_ladder::section),
     ("cpu", timed::cpu_section),
     ("scale", |results| scale::SUITE.section(results)),
     ("loops", loops::section),

@@ -236,6 +236,13 @@ pub fn http(options: &Timed) -> anyhow::Result<()> {
         println!("\nN = {n}\n{table}");
         sections += &format!("## N = {n} requests, 100 ms each\n\n{table}\n");
     }
+    let ladder = crate::client_ladder::run(&bench, &programs, &service.addr)?;
+    bench.write("ladder.json", &crate::run::to_json(&ladder))?;
+    sections += &format!(
+        "## The io_uring client path, N = {}\n\n{}\n",
+        crate::client_ladder::N,
+        crate::client_ladder::render(&ladder)
+    );
     drop(service);
     write_page(&bench, ("http.md", template::HTTP), &facts, &[("sections", &sections)])
 }

@@ -44,6 +44,27 @@ impl Cx<'_> {
         self.queues.register_file(fd)
     }
 
+    /// Queue `entries` as one chain (IOSQE_IO_LINK): each starts only once the one before it
+    /// has succeeded; if one fails, the rest complete with ECANCELED.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cx::submit`], for every entry of the chain.
+    pub unsafe fn submit_linked(&mut self, entries: &[(Tag, squeue::Entry)]) -> io::Result<()> {
+        // SAFETY: the caller keeps what the entries point to alive until they complete.
+        unsafe { self.queues.push_linked(entries.iter().map(|(tag, entry)| tag.on(entry.clone()))) }
+    }
+
+    /// A table of `slots` empty registered files, for SOCKETs to put their sockets in.
+    pub fn register_empty_files(&mut self, slots: u32) -> io::Result<()> {
+        self.queues.register_empty_files(slots)
+    }
+
+    /// A pool of provided buffers, registered with the ring, for RECVs to take from.
+    pub fn provided_buffers(&mut self) -> io::Result<crate::buffers::ProvidedBuffers> {
+        crate::buffers::ProvidedBuffers::register(self.queues)
+    }
+
     /// Hand what is queued to the kernel now if `batch` or more entries wait, rather than at
     /// the end of the turn.
     pub fn submit_batch(&mut self, batch: usize) -> io::Result<()> {
@@ -55,9 +76,9 @@ impl Cx<'_> {
 /// timers is due, or the loop's thread is free. Each is built by its own `start`, which
 /// submits its first entries (`parts/mod.rs`).
 pub trait Part {
-    /// The entry tagged `tag` completed with `res` (a count, a descriptor, or `-errno`);
-    /// `more`: it stays in flight and will complete again (a multishot).
-    fn on_complete(&mut self, tag: Tag, res: i32, more: bool, cx: &mut Cx) -> io::Result<()>;
+    /// An entry the part submitted completed: its tag, its result (a count, a descriptor, or
+    /// `-errno`), whether it stays in flight (a multishot), the provided buffer it filled.
+    fn on_complete(&mut self, completion: Completion, cx: &mut Cx) -> io::Result<()>;
 
     /// A timer the part set is due.
     fn on_timer(&mut self, _due: Due, _cx: &mut Cx) -> io::Result<()> {
@@ -138,9 +159,9 @@ impl EventLoop {
     /// result changes nothing (the cancelled operation completes on its own).
     pub fn dispatch_completions(&mut self) -> io::Result<()> {
         let EventLoop { queues, tasks, part, .. } = self;
-        while let Some(Completion { tag, res, more, .. }) = queues.next_completion() {
-            if !matches!(tag.op, Op::Close | Op::Cancel) {
-                part.on_complete(tag, res, more, &mut Cx { tasks, queues })?;
+        while let Some(completion) = queues.next_completion() {
+            if !matches!(completion.tag.op, Op::Close | Op::Cancel) {
+                part.on_complete(completion, &mut Cx { tasks, queues })?;
             }
         }
         Ok(())

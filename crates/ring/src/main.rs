@@ -46,13 +46,16 @@
 //! the connection's own buffer whenever it wants bytes, a SEND (`serve/connection.rs`,
 //! `recv`). The modern one keeps a multishot ACCEPT and, per connection, a multishot RECV in
 //! flight, into buffers the kernel takes from a shared pool only when bytes come
-//! ([`serve/buffers.rs`](serve/buffers.rs)), so an idle connection holds no buffer.
+//! ([`buffers.rs`](buffers.rs)), so an idle connection holds no buffer.
 //! results/serve's variant table measures what each rung costs and saves a request.
 
+mod buffers;
 mod event_loop;
+mod ladder;
 mod parts;
 mod queues;
 mod serve;
+mod socket;
 mod wake;
 
 use std::error::Error;

@@ -143,6 +143,34 @@ impl Queues {
         Ok(())
     }
 
+    /// Queue `entries` as one chain, each linked to the next. A chain must reach the kernel
+    /// in one submission (the kernel ends a chain at the end of each), so the queue is
+    /// submitted first unless it has room for all of it.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Queues::push`], for every entry.
+    pub unsafe fn push_linked(
+        &mut self,
+        entries: impl ExactSizeIterator<Item = squeue::Entry>,
+    ) -> io::Result<()> {
+        let n = entries.len();
+        let room = |ring: &mut IoUring| {
+            let queue = ring.submission();
+            queue.capacity() - queue.len()
+        };
+        while room(&mut self.ring) < n {
+            self.submit()?;
+        }
+        for (i, entry) in entries.enumerate() {
+            let entry = if i + 1 < n { entry.flags(squeue::Flags::IO_LINK) } else { entry };
+            // SAFETY: the caller keeps what the entry points to alive until it completes;
+            // the queue has room, so the chain is not split.
+            unsafe { self.push(&entry)? };
+        }
+        Ok(())
+    }
+
     /// Register `fd` as the ring's file 0: an entry that names `types::Fixed(0)` spares the
     /// kernel the descriptor's lookup and reference count on every operation.
     pub fn register_file(&mut self, fd: std::os::fd::RawFd) -> io::Result<()> {

@@ -22,7 +22,7 @@ use workload::brigade::{self, Circle};
 use workload::TaskError;
 
 use crate::event_loop::{Cx, Part};
-use crate::queues::{Op, Tag};
+use crate::queues::{Completion, Op, Tag};
 
 pub struct Brigade {
     circle: Circle,
@@ -119,7 +119,11 @@ impl Brigade {
 }
 
 impl Part for Brigade {
-    fn on_complete(&mut self, tag: Tag, res: i32, _: bool, cx: &mut Cx) -> io::Result<()> {
+    fn on_complete(
+        &mut self,
+        Completion { tag, res, .. }: Completion,
+        cx: &mut Cx,
+    ) -> io::Result<()> {
         match (tag.op, res) {
             _ if self.broken => Ok(()),
             (Op::Read, 8) => self.on_read(tag.slot, cx),

@@ -14,7 +14,7 @@ use workload::task;
 use workload::timers::Due;
 
 use crate::event_loop::{Cx, Part};
-use crate::queues::Tag;
+use crate::queues::Completion;
 use crate::wake::Wake;
 
 pub struct Cpu {
@@ -43,7 +43,7 @@ impl Cpu {
 impl Part for Cpu {
     /// The pool has results: take every one that has arrived, and read the eventfd again
     /// while tasks remain.
-    fn on_complete(&mut self, _: Tag, _: i32, _: bool, cx: &mut Cx) -> io::Result<()> {
+    fn on_complete(&mut self, _: Completion, cx: &mut Cx) -> io::Result<()> {
         let (pool, wake) = self.offload.as_mut().expect("only the pool's wake-ups complete");
         pool.take_results(cx.tasks);
         if cx.tasks.unfinished > 0 {

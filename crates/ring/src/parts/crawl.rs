@@ -30,9 +30,10 @@ use workload::http::{Response, ResponseParser};
 use workload::timers::Due;
 use workload::{Runner, TaskError, Width};
 
-use super::http::{close, connect, socket};
+use super::http::{connect, socket};
 use crate::event_loop::{Cx, Part};
-use crate::queues::{Op, Tag};
+use crate::queues::{Completion, Op, Tag};
+use crate::socket::Socket;
 use crate::wake::Wake;
 
 /// The timer key of the next retry's wake-up; every other key is a connection's slot.
@@ -146,7 +147,7 @@ impl Crawl {
                     .or_insert_with(|| Box::leak(Box::new(SockAddr::from(addr))));
                 self.crawl.opened(at);
                 let conn = Connection::new(at, addr, request);
-                (self.conns.insert(conn), (Op::Socket, socket(sockaddr)))
+                (self.conns.insert(conn), (Op::Socket, socket(sockaddr, false)))
             }
         };
         self.conns[slot].fetch = Some((fetch, deadline));
@@ -178,7 +179,7 @@ impl Crawl {
         self.crawl.closed(conn.origin);
         match conn.fd {
             // SAFETY: a CLOSE points to nothing.
-            Some(fd) => unsafe { cx.submit(Tag::new(Op::Close, slot), close(fd)) },
+            Some(fd) => unsafe { cx.submit(Tag::new(Op::Close, slot), Socket::Fd(fd).close()) },
             None => Ok(()),
         }
     }
@@ -209,7 +210,11 @@ impl Crawl {
 }
 
 impl Part for Crawl {
-    fn on_complete(&mut self, tag: Tag, res: i32, _: bool, cx: &mut Cx) -> io::Result<()> {
+    fn on_complete(
+        &mut self,
+        Completion { tag, res, .. }: Completion,
+        cx: &mut Cx,
+    ) -> io::Result<()> {
         if tag.op == Op::Wake {
             return self.parsed(cx);
         }
@@ -321,7 +326,7 @@ impl Connection {
             ),
             Op::Socket => {
                 self.fd = Some(res);
-                Next::Submit(Op::Connect, connect(res, sockaddr))
+                Next::Submit(Op::Connect, connect(Socket::Fd(res), sockaddr))
             }
             Op::Connect if res < 0 => failed("connect to", false),
             Op::Connect => next(self.send()),

@@ -23,9 +23,10 @@ use workload::loop_tasks::LoopTasks;
 use workload::timers::Due;
 use workload::{Args, TaskError, Width};
 
-use super::http::{close, connect, socket};
+use super::http::{connect, socket};
 use crate::event_loop::{Cx, Part};
-use crate::queues::{Op, Tag};
+use crate::queues::{Completion, Op, Tag};
+use crate::socket::Socket;
 
 /// One connection to PostgreSQL and the task it serves now.
 struct Connection {
@@ -93,7 +94,7 @@ impl Db {
         let connection = Connection { task, fd, session, buf, in_flight, timed_out, leaving };
         let slot = self.connections.insert(connection);
         self.serving[task as usize] = Some(slot);
-        (Tag::new(Op::Socket, slot), socket(self.addr))
+        (Tag::new(Op::Socket, slot), socket(self.addr, false))
     }
 
     /// Connection `slot`'s operation completed with `res`: the entries to submit next.
@@ -165,12 +166,16 @@ impl Db {
     /// Empty the slot, whose last operation has completed, and close its socket.
     fn close(&mut self, slot: usize) -> Option<(Tag, squeue::Entry)> {
         let connection = self.connections.remove(slot);
-        Some((Tag::new(Op::Close, slot), close(connection.fd?)))
+        Some((Tag::new(Op::Close, slot), Socket::Fd(connection.fd?).close()))
     }
 }
 
 impl Part for Db {
-    fn on_complete(&mut self, tag: Tag, res: i32, _: bool, cx: &mut Cx) -> io::Result<()> {
+    fn on_complete(
+        &mut self,
+        Completion { tag, res, .. }: Completion,
+        cx: &mut Cx,
+    ) -> io::Result<()> {
         let entries = self.on_slot_complete(cx.tasks, tag.slot as usize, res);
         self.submit(entries, cx)
     }
@@ -190,7 +195,7 @@ impl Connection {
             Op::Socket => {
                 self.fd = Some(res);
                 self.in_flight = Op::Connect;
-                Next::Submit((Tag::new(Op::Connect, slot), connect(res, addr)))
+                Next::Submit((Tag::new(Op::Connect, slot), connect(Socket::Fd(res), addr)))
             }
             Op::Connect if res < 0 => Next::Broken(io_error(args, "connect to", &error())),
             Op::Connect => Next::Submit(self.send(slot)),

@@ -23,7 +23,7 @@ use workload::disk::{AlignedBuf, DataFile};
 use workload::{Args, Width};
 
 use crate::event_loop::{Cx, Part};
-use crate::queues::{Op, Tag};
+use crate::queues::{Completion, Op, Tag};
 
 /// Hand new operations to the kernel as soon as this many wait, not once per turn of the
 /// loop. A turn may take dozens of completions off the ring at once; submitting their
@@ -110,7 +110,11 @@ impl Disk {
 impl Part for Disk {
     /// Slot `slot`'s operation completed with `res` (bytes moved, or `-errno`): its task is
     /// done, and the slot takes the next task.
-    fn on_complete(&mut self, tag: Tag, res: i32, _: bool, cx: &mut Cx) -> io::Result<()> {
+    fn on_complete(
+        &mut self,
+        Completion { tag, res, .. }: Completion,
+        cx: &mut Cx,
+    ) -> io::Result<()> {
         let slot = tag.slot as usize;
         let Slot { id, started } = self.slots[slot];
         let done = if res < 0 { Err(io::Error::from_raw_os_error(-res)) } else { Ok(res as usize) };

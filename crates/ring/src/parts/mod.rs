@@ -14,6 +14,7 @@
 //!   the frontier the loop's own, each page parsed on the loop (`--offload`: on a pool).
 
 mod brigade;
+mod client_path;
 mod cpu;
 mod crawl;
 mod db;

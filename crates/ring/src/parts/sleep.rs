@@ -11,13 +11,13 @@ use std::io;
 use workload::timers::Due;
 
 use crate::event_loop::{Cx, Part};
-use crate::queues::Tag;
+use crate::queues::Completion;
 
 /// Every task's timer is set when the run starts (`LoopTasks::start_sleeps`).
 pub struct Sleep;
 
 impl Part for Sleep {
-    fn on_complete(&mut self, tag: Tag, _: i32, _: bool, _: &mut Cx) -> io::Result<()> {
+    fn on_complete(&mut self, Completion { tag, .. }: Completion, _: &mut Cx) -> io::Result<()> {
         unreachable!("sleeps submit nothing, yet {tag:?} completed")
     }
 

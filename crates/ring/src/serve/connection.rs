@@ -4,14 +4,14 @@
 use std::io;
 use std::time::Instant;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use workload::serve::exchange::MAX_HEAD;
 use workload::serve::Step;
 use workload::task;
 
-use super::buffers;
 use super::server::Server;
-use super::{Recv, RingConn, ServePath, Socket};
+use super::{Recv, RingConn, ServePath};
+use crate::buffers;
 use crate::queues::{Op, Tag};
 
 impl Server {
@@ -96,14 +96,15 @@ impl Server {
                 }
                 Step::Read { deadline } => {
                     io.recv = Recv::Posted;
-                    (Op::Recv, recv(self.path, io).flags(fixed(io.socket)), deadline)
+                    (Op::Recv, recv(self.path, io).flags(io.socket.flags()), deadline)
                 }
                 Step::Write { deadline } => {
                     io.deadline = Some(deadline);
                     io.sending = true;
                     let out = x.output();
-                    let send = opcode::Send::new(target(io.socket), out.as_ptr(), out.len() as u32);
-                    (Op::Send, send.build().flags(fixed(io.socket)), deadline)
+                    let send =
+                        opcode::Send::new(io.socket.target(), out.as_ptr(), out.len() as u32);
+                    (Op::Send, send.build().flags(io.socket.flags()), deadline)
                 }
                 Step::Sleep { until } => {
                     self.conns.arm(slot, until);
@@ -138,10 +139,7 @@ impl Server {
             }
             Recv::Cancelled => Ok(()), // its last completion drives it here again
             Recv::Idle => {
-                let close = match self.conns.close(slot).socket {
-                    Socket::Fd(fd) => opcode::Close::new(types::Fd(fd)).build(),
-                    Socket::Fixed(index) => opcode::Close::new(types::Fixed(index)).build(),
-                };
+                let close = self.conns.close(slot).socket.close();
                 self.push(Tag::new(Op::Close, slot).on(close))
             }
         }
@@ -164,7 +162,7 @@ impl Server {
 /// The RECV a rung posts: into the connection's own buffer; into one the kernel picks from
 /// the pool; or that, for every arrival until the connection ends.
 fn recv(path: ServePath, io: &mut RingConn) -> squeue::Entry {
-    let fd = target(io.socket);
+    let fd = io.socket.target();
     match path {
         ServePath::Plain | ServePath::MultishotAccept => {
             let own = io.own.as_mut().expect("no pool: a buffer of its own");
@@ -179,21 +177,5 @@ fn recv(path: ServePath, io: &mut RingConn) -> squeue::Entry {
         ServePath::MultishotRecv | ServePath::FixedFiles => {
             opcode::RecvMulti::new(fd, buffers::GROUP).build()
         }
-    }
-}
-
-/// The socket as an entry names it: its descriptor, or its slot in the registered files,
-/// which [`fixed`] flags as such.
-fn target(socket: Socket) -> types::Fd {
-    match socket {
-        Socket::Fd(fd) => types::Fd(fd),
-        Socket::Fixed(index) => types::Fd(index as i32),
-    }
-}
-
-fn fixed(socket: Socket) -> squeue::Flags {
-    match socket {
-        Socket::Fd(_) => squeue::Flags::empty(),
-        Socket::Fixed(_) => squeue::Flags::FIXED_FILE,
     }
 }

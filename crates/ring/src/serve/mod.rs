@@ -6,7 +6,7 @@
 //! in): the plain path posts one ACCEPT at a time and a RECV into the connection's own buffer
 //! whenever its exchange asks to read, as a readiness loop would; the top rungs keep one
 //! multishot ACCEPT and one multishot RECV per connection in flight, into buffers the kernel
-//! picks from a pool (`serve/buffers.rs`) only when bytes come, so an idle connection holds
+//! picks from a pool (`buffers.rs`) only when bytes come, so an idle connection holds
 //! none. results/serve measures each rung alone.
 //!
 //! A connection has at most one SEND in flight, and a RECV posted or not. Timers (the
@@ -20,28 +20,24 @@
 //! `serve/server.rs` holds its state and one handler per kind of completion;
 //! `serve/connection.rs` drives a connection.
 
-mod buffers;
 mod connection;
 mod offload;
 mod path;
 mod server;
 
 use std::error::Error;
-use std::os::fd::RawFd;
 use std::time::Instant;
 
 use workload::serve::{self, ServeReport, Stop};
 use workload::Args;
 
 use crate::queues;
+use crate::socket::Socket;
 pub use path::ServePath;
 use server::Server;
 
 pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
-    let path = ServePath::from_env().unwrap_or_else(|why| {
-        eprintln!("Error: {why}");
-        std::process::exit(2)
-    });
+    let path: ServePath = crate::ladder::chosen();
     let queues = queues::open()?;
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1) };
@@ -67,14 +63,6 @@ pub fn run(args: &Args, model: &'static str) -> Result<ServeReport, Box<dyn Erro
         }
     }
     Ok(server.finish(model, args))
-}
-
-/// A connection's socket: a descriptor of the process, or (the fixed-files path) a slot of
-/// the ring's registered files, which only entries can name.
-#[derive(Clone, Copy, Debug)]
-pub enum Socket {
-    Fd(RawFd),
-    Fixed(u32),
 }
 
 /// Where a connection's RECV stands.

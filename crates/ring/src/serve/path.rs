@@ -4,7 +4,9 @@
 //! buffer and a SEND, one entry at a time, as a readiness loop would do it.
 //!
 //! The server takes the rung named by `CONCLAB_RING_SERVE_PATH` (the benchmark's variant
-//! table sets it), else [`ServePath::BEST`].
+//! table sets it), else the best (`Rung::BEST` below); `ladder.rs` says how a ladder reads.
+
+use crate::ladder::Rung;
 
 /// One rung of the ladder; each holds every feature of the rungs below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, strum::EnumIter)]
@@ -27,19 +29,17 @@ pub enum ServePath {
     FixedFiles,
 }
 
-impl ServePath {
-    /// What the server runs unless told otherwise. results/serve's variant table measured
-    /// the multishot RECV as the one rung that saves kernel time a request; registered files
-    /// on top of it saved nothing the rounds could tell from noise, and would cost every
-    /// connection its TCP_NODELAY of its own (a direct descriptor takes no setsockopt) and
-    /// the server the `/proc/PID/fd` view of its sockets. So: the multishot RECV.
-    pub const BEST: ServePath = ServePath::MultishotRecv;
+impl Rung for ServePath {
+    /// results/serve's variant table measured the multishot RECV as the one rung that saves
+    /// kernel time a request; registered files on top of it saved nothing the rounds could
+    /// tell from noise, and would cost every connection its TCP_NODELAY of its own (a direct
+    /// descriptor takes no setsockopt) and the server the `/proc/PID/fd` view of its sockets.
+    /// So: the multishot RECV.
+    const BEST: ServePath = ServePath::MultishotRecv;
 
-    /// The environment variable that picks a rung, for the variant table.
-    pub const VARIABLE: &'static str = "CONCLAB_RING_SERVE_PATH";
+    const VARIABLE: &'static str = "CONCLAB_RING_SERVE_PATH";
 
-    /// The rung's name, as the variable takes it and the table prints it.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             ServePath::Plain => "plain",
             ServePath::MultishotAccept => "multishot-accept",
@@ -48,28 +48,12 @@ impl ServePath {
             ServePath::FixedFiles => "fixed-files",
         }
     }
-
-    /// The rung the environment names, [`ServePath::BEST`] when it names none, or why the
-    /// name is not one.
-    pub fn from_env() -> Result<ServePath, String> {
-        use strum::IntoEnumIterator;
-        let Some(name) = std::env::var_os(Self::VARIABLE) else { return Ok(Self::BEST) };
-        let name = name.to_string_lossy();
-        ServePath::iter().find(|p| p.name() == name).ok_or_else(|| {
-            let names: Vec<&str> = ServePath::iter().map(ServePath::name).collect();
-            format!("{}: no path {name:?}; one of {}", Self::VARIABLE, names.join(", "))
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use strum::IntoEnumIterator;
-
     #[test]
     fn each_rung_has_a_name_of_its_own() {
-        let names: std::collections::HashSet<&str> = ServePath::iter().map(|p| p.name()).collect();
-        assert_eq!(names.len(), ServePath::iter().count());
+        assert!(crate::ladder::names_are_distinct::<super::ServePath>());
     }
 }

@@ -12,9 +12,9 @@ use workload::serve::loop_conns::LoopConns;
 use workload::serve::{ServeReport, Stop};
 use workload::{Args, TaskError};
 
-use super::buffers::ProvidedBuffers;
 use super::offload::Offload;
 use super::{RingConn, ServePath, Socket};
+use crate::buffers::ProvidedBuffers;
 use crate::queues::{Completion, Op, Queues, Tag};
 use crate::wake::Wake;
 
@@ -53,9 +53,7 @@ impl Server {
         };
         if path >= ServePath::FixedFiles {
             // As many as the process may hold descriptors: the kernel allows no more.
-            let (soft, _) =
-                nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
-            queues.register_empty_files(soft.min(u64::from(u32::MAX)) as u32)?;
+            queues.register_empty_files(crate::socket::most_files()?)?;
         }
         Ok(Server {
             queues,

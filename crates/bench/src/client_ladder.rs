@@ -1,0 +1,245 @@
+//! The io_uring client path, one feature at a time: `ring --workload http` at N = 10,000 on
+//! each rung of its client ladder (`crates/ring/src/parts/client_path.rs`: plain, provided
+//! buffers, fixed files, linked). Each round times every rung in one hyperfine run, then
+//! counts each rung's system calls under `strace -f -c`, once; the table gives the medians
+//! of the rounds, so the machine's drift touches every rung alike. `bench http` runs it
+//! beside its timed tables, into results/http/ladder.json.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::programs::Programs;
+use crate::run::{read_json, Bench, Row};
+use crate::stats::median;
+use crate::table::{Table, DASH};
+
+/// The rungs, in order, as `CONCLAB_RING_CLIENT_PATH` names them (`ClientPath::name`).
+pub const RUNGS: [&str; 4] = ["plain", "provided-buffers", "fixed-files", "linked"];
+
+/// The rung `ring` runs unless told (`ClientPath::BEST`): the targets judge it.
+pub const DEFAULT: &str = "linked";
+
+/// The variable that picks a rung.
+const VARIABLE: &str = "CONCLAB_RING_CLIENT_PATH";
+
+/// Requests at once: the issue's N.
+pub const N: u32 = 10_000;
+const ROUNDS: u32 = 3;
+/// hyperfine's runs of each rung in a round.
+const RUNS: u32 = 3;
+
+/// One rung in one round.
+#[derive(Serialize, Deserialize)]
+pub struct Rung {
+    pub path: String,
+    pub round: u32,
+    /// hyperfine's median wall and its mean user and system time, in seconds.
+    pub wall_s: Option<f64>,
+    pub user_s: Option<f64>,
+    pub sys_s: Option<f64>,
+    /// The run's own report: its peak memory and whether every request succeeded.
+    pub max_rss_kib: Option<u64>,
+    pub failed: Option<u32>,
+    /// Under `strace -f -c`: the `io_uring_enter` calls, and every system call.
+    pub enters: Option<u64>,
+    pub syscalls: Option<u64>,
+}
+
+/// `ring` on `path` against the service at `addr`.
+fn row(programs: &Programs, path: &str, addr: &str) -> Row {
+    let args = format!("--workload http --tasks {N} --ms 100 --addr {addr}");
+    let args: Vec<String> = args.split_whitespace().map(String::from).collect();
+    let mut row = programs.row("ring", &args);
+    row.name = format!("ring ({path})");
+    row.argv.splice(0..0, ["env".into(), format!("{VARIABLE}={path}")]);
+    row
+}
+
+/// Every rung, [`ROUNDS`] times.
+pub fn run(bench: &Bench, programs: &Programs, addr: &str) -> anyhow::Result<Vec<Rung>> {
+    let scratch = std::env::temp_dir().join(format!("conclab-ladder-{}", std::process::id()));
+    let mut out = Vec::new();
+    for round in 0..ROUNDS {
+        eprintln!("bench http: the io_uring client path, round {}", round + 1);
+        let rows = RUNGS.iter().map(|p| row(programs, p, addr)).collect();
+        let label = format!("ladder-r{}", round + 1);
+        let measured = bench.time(&label, bench.reports(rows), 1, RUNS)?;
+        for (path, m) in RUNGS.iter().zip(measured) {
+            // The same command without `env`: strace sets the variable itself (-E), so that
+            // env's own calls are not counted.
+            let argv = m.row.argv[2..].to_vec();
+            let variable = format!("{VARIABLE}={path}");
+            let counted =
+                crate::trace::strace(&["-f", "-c", "-E", &variable], &scratch, argv, None)
+                    .map(|text| crate::trace::parse_strace_summary(&text));
+            let (enters, syscalls) = match counted {
+                Ok(calls) => (
+                    calls.iter().find(|c| c.0 == "io_uring_enter").map(|c| c.1),
+                    Some(calls.iter().map(|c| c.1).sum()),
+                ),
+                Err(e) => {
+                    eprintln!("{}: not counted: {e:#}", m.row.name);
+                    (None, None)
+                }
+            };
+            out.push(Rung {
+                path: path.to_string(),
+                round,
+                wall_s: m.timing.as_ref().map(|t| t.median),
+                user_s: m.timing.as_ref().map(|t| t.user),
+                sys_s: m.timing.as_ref().map(|t| t.system),
+                max_rss_kib: m.report.as_ref().map(|r| r.max_rss_kib),
+                failed: m.report.as_ref().map(|r| r.failed),
+                enters,
+                syscalls,
+            });
+        }
+    }
+    let _ = std::fs::remove_file(&scratch);
+    Ok(out)
+}
+
+/// A rung's figures, the medians of its rounds.
+struct Medians {
+    wall_s: f64,
+    /// CPU time a request, in µs.
+    user_us: f64,
+    sys_us: f64,
+    enters: f64,
+    syscalls: f64,
+    max_rss_mib: f64,
+}
+
+fn medians(rungs: &[Rung], path: &str) -> Option<Medians> {
+    // A round in which a request failed measures something else: left out.
+    let rows: Vec<&Rung> = rungs.iter().filter(|r| r.path == path && r.failed == Some(0)).collect();
+    let of = |f: &dyn Fn(&Rung) -> Option<f64>| median(rows.iter().filter_map(|r| f(r)));
+    let a_request = |s: Option<f64>| s.map(|s| s / f64::from(N) * 1e6);
+    Some(Medians {
+        wall_s: of(&|r| r.wall_s)?,
+        user_us: of(&|r| a_request(r.user_s))?,
+        sys_us: of(&|r| a_request(r.sys_s))?,
+        enters: of(&|r| r.enters.map(|n| n as f64))?,
+        syscalls: of(&|r| r.syscalls.map(|n| n as f64))?,
+        max_rss_mib: of(&|r| r.max_rss_kib.map(|k| k as f64 / 1024.0))?,
+    })
+}
+
+/// The variant table: each rung's medians, and what its feature changed against the rung
+/// below it.
+pub fn table(rungs: &[Rung]) -> String {
+    let mut t = Table::headed(
+        "client | wall | user a request | sys a request | CPU a request | against the rung below | io_uring_enter | all syscalls | peak memory",
+    );
+    let us = |v: f64| format!("{v:.2} µs");
+    let mut below: Option<f64> = None;
+    for path in RUNGS {
+        let name = format!("`ring` {path}");
+        let Some(m) = medians(rungs, path) else {
+            t.push_without_figures(vec![name]);
+            continue;
+        };
+        let cpu = m.user_us + m.sys_us;
+        let against = below.map_or(DASH.into(), |b| format!("{:+.2} µs", cpu - b));
+        below = Some(cpu);
+        t.push(vec![
+            name,
+            format!("{:.4} s", m.wall_s),
+            us(m.user_us),
+            us(m.sys_us),
+            us(cpu),
+            against,
+            format!("{:.0}", m.enters),
+            format!("{:.0}", m.syscalls),
+            format!("{:.1} MiB", m.max_rss_mib),
+        ]);
+    }
+    let rounds = rungs.iter().map(|r| r.round).max().unwrap_or(0) + 1;
+    t.render()
+        + &format!(
+            "\nMedians of {rounds} rounds at N = {N}; each round times every rung in one \
+             hyperfine run ({RUNS} runs each), then counts its calls under strace once.\n"
+        )
+}
+
+/// The issue's target for the client path, judged on the rung `ring` runs by default against
+/// the plain one, today's path: no more system calls, and a wall no longer.
+pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
+    let target =
+        format!("http, N = {N}: `ring`'s syscalls ≤ the plain path's, and its wall no worse");
+    let (Some(m), Some(plain)) = (medians(rungs, DEFAULT), medians(rungs, "plain")) else {
+        return vec![vec![target, "not measured".into(), "the ladder did not run".into()]];
+    };
+    let (calls, wall) = (m.syscalls / plain.syscalls, m.wall_s / plain.wall_s);
+    let verdict = if calls <= 1.0 && wall <= 1.0 { "met" } else { "missed" };
+    let says = format!(
+        "`ring` ({DEFAULT}) {:.0} syscalls, {calls:.2} × plain's {:.0}; wall {:.4} s, {wall:.2} × plain's {:.4} s",
+        m.syscalls, plain.syscalls, m.wall_s, plain.wall_s
+    );
+    vec![vec![target, verdict.into(), says]]
+}
+
+/// The book's section: the table and its verdict, or that no run has made them yet.
+pub fn section(results: &Path) -> anyhow::Result<String> {
+    let file = results.join("http").join("ladder.json");
+    if !file.exists() {
+        return Ok("Not measured yet: `make bench-http` runs the ladder.\n".into());
+    }
+    Ok(render(&read_json::<Vec<Rung>>(&file)?))
+}
+
+/// The table, then its verdict.
+pub fn render(rungs: &[Rung]) -> String {
+    let mut judged = Table::headed("target | verdict | measured");
+    for line in verdicts(rungs) {
+        judged.push(line);
+    }
+    format!("{}\n{}", table(rungs), judged.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rungs and the default are `ring`'s own (crates/ring/src/parts/client_path.rs).
+    #[test]
+    fn the_rungs_are_rings_own() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../ring/src/parts/client_path.rs");
+        let path = std::fs::read_to_string(path).expect("ring's client_path.rs");
+        for rung in RUNGS {
+            assert!(path.contains(&format!("=> \"{rung}\"")), "{rung} is not a rung");
+        }
+        assert!(path.contains(&format!("\"{VARIABLE}\"")));
+        let camel: String = DEFAULT.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
+        assert!(path.contains(&format!("BEST: ClientPath = ClientPath::{camel};")));
+    }
+
+    fn rung(path: &str, round: u32, wall: f64, calls: u64) -> Rung {
+        Rung {
+            path: path.into(),
+            round,
+            wall_s: Some(wall),
+            user_s: Some(0.1),
+            sys_s: Some(0.2),
+            max_rss_kib: Some(8192),
+            failed: Some(0),
+            enters: Some(calls - 100),
+            syscalls: Some(calls),
+        }
+    }
+
+    #[test]
+    fn the_verdict_follows_the_medians() {
+        let mut rungs = vec![];
+        for round in 0..3 {
+            rungs.push(rung("plain", round, 0.40, 700));
+            rungs.push(rung(DEFAULT, round, 0.39, 600));
+        }
+        assert_eq!(verdicts(&rungs)[0][1], "met");
+        rungs.push(rung(DEFAULT, 3, 0.5, 900));
+        rungs.push(rung(DEFAULT, 4, 0.5, 900));
+        assert_eq!(verdicts(&rungs)[0][1], "missed", "the median moved past plain's");
+        assert!(table(&rungs).contains("`ring` fixed-files | —"), "{}", table(&rungs));
+    }
+}
