@@ -10,9 +10,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::programs::Programs;
-use crate::run::{read_json, Bench, Row};
+use crate::run::{read_json, Bench, Row, Timing};
 use crate::stats::median;
 use crate::table::{Table, DASH};
+use workload::Report;
 
 /// The rungs, in order, as `CONCLAB_RING_CLIENT_PATH` names them (`ClientPath::name`).
 pub const RUNGS: [&str; 4] = ["plain", "provided-buffers", "fixed-files", "linked"];
@@ -29,21 +30,21 @@ const ROUNDS: u32 = 3;
 /// hyperfine's runs of each rung in a round.
 const RUNS: u32 = 3;
 
-/// One rung in one round.
+/// One rung in one round: hyperfine's timing, the run's own report, its system calls.
 #[derive(Serialize, Deserialize)]
 pub struct Rung {
     pub path: String,
     pub round: u32,
-    /// hyperfine's median wall and its mean user and system time, in seconds.
-    pub wall_s: Option<f64>,
-    pub user_s: Option<f64>,
-    pub sys_s: Option<f64>,
-    /// The run's own report: its peak memory and whether every request succeeded.
-    pub max_rss_kib: Option<u64>,
-    pub failed: Option<u32>,
-    /// Under `strace -f -c`: the `io_uring_enter` calls, and every system call.
-    pub enters: Option<u64>,
-    pub syscalls: Option<u64>,
+    pub timing: Option<Timing>,
+    pub report: Option<Report>,
+    pub calls: Option<Calls>,
+}
+
+/// What `strace -f -c` counted.
+#[derive(Serialize, Deserialize)]
+pub struct Calls {
+    pub io_uring_enter: u64,
+    pub all: u64,
 }
 
 /// `ring` on `path` against the service at `addr`.
@@ -73,27 +74,21 @@ pub fn run(bench: &Bench, programs: &Programs, addr: &str) -> anyhow::Result<Vec
             let counted =
                 crate::trace::strace(&["-f", "-c", "-E", &variable], &scratch, argv, None)
                     .map(|text| crate::trace::parse_strace_summary(&text));
-            let (enters, syscalls) = match counted {
-                Ok(calls) => (
-                    calls.iter().find(|c| c.0 == "io_uring_enter").map(|c| c.1),
-                    Some(calls.iter().map(|c| c.1).sum()),
-                ),
+            let calls = match counted {
+                Ok(calls) => Some(Calls {
+                    io_uring_enter: calls
+                        .iter()
+                        .find(|c| c.0 == "io_uring_enter")
+                        .map_or(0, |c| c.1),
+                    all: calls.iter().map(|c| c.1).sum(),
+                }),
                 Err(e) => {
                     eprintln!("{}: not counted: {e:#}", m.row.name);
-                    (None, None)
+                    None
                 }
             };
-            out.push(Rung {
-                path: path.to_string(),
-                round,
-                wall_s: m.timing.as_ref().map(|t| t.median),
-                user_s: m.timing.as_ref().map(|t| t.user),
-                sys_s: m.timing.as_ref().map(|t| t.system),
-                max_rss_kib: m.report.as_ref().map(|r| r.max_rss_kib),
-                failed: m.report.as_ref().map(|r| r.failed),
-                enters,
-                syscalls,
-            });
+            let (timing, report) = (m.timing, m.report);
+            out.push(Rung { path: path.to_string(), round, timing, report, calls });
         }
     }
     let _ = std::fs::remove_file(&scratch);
@@ -113,16 +108,17 @@ struct Medians {
 
 fn medians(rungs: &[Rung], path: &str) -> Option<Medians> {
     // A round in which a request failed measures something else: left out.
-    let rows: Vec<&Rung> = rungs.iter().filter(|r| r.path == path && r.failed == Some(0)).collect();
+    let ok = |r: &&Rung| r.path == path && r.report.as_ref().is_some_and(|rep| rep.failed == 0);
+    let rows: Vec<&Rung> = rungs.iter().filter(ok).collect();
     let of = |f: &dyn Fn(&Rung) -> Option<f64>| median(rows.iter().filter_map(|r| f(r)));
-    let a_request = |s: Option<f64>| s.map(|s| s / f64::from(N) * 1e6);
+    let a_request = |s: f64| s / f64::from(N) * 1e6;
     Some(Medians {
-        wall_s: of(&|r| r.wall_s)?,
-        user_us: of(&|r| a_request(r.user_s))?,
-        sys_us: of(&|r| a_request(r.sys_s))?,
-        enters: of(&|r| r.enters.map(|n| n as f64))?,
-        syscalls: of(&|r| r.syscalls.map(|n| n as f64))?,
-        max_rss_mib: of(&|r| r.max_rss_kib.map(|k| k as f64 / 1024.0))?,
+        wall_s: of(&|r| r.timing.as_ref().map(|t| t.median))?,
+        user_us: of(&|r| r.timing.as_ref().map(|t| a_request(t.user)))?,
+        sys_us: of(&|r| r.timing.as_ref().map(|t| a_request(t.system)))?,
+        enters: of(&|r| r.calls.as_ref().map(|c| c.io_uring_enter as f64))?,
+        syscalls: of(&|r| r.calls.as_ref().map(|c| c.all as f64))?,
+        max_rss_mib: of(&|r| r.report.as_ref().map(|rep| rep.max_rss_kib as f64 / 1024.0))?,
     })
 }
 
@@ -202,30 +198,32 @@ pub fn render(rungs: &[Rung]) -> String {
 mod tests {
     use super::*;
 
-    /// The rungs and the default are `ring`'s own (crates/ring/src/parts/client_path.rs).
     #[test]
     fn the_rungs_are_rings_own() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../ring/src/parts/client_path.rs");
-        let path = std::fs::read_to_string(path).expect("ring's client_path.rs");
-        for rung in RUNGS {
-            assert!(path.contains(&format!("=> \"{rung}\"")), "{rung} is not a rung");
-        }
-        assert!(path.contains(&format!("\"{VARIABLE}\"")));
-        let camel: String = DEFAULT.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
-        assert!(path.contains(&format!("BEST: ClientPath = ClientPath::{camel};")));
+        let file = "ring/src/parts/client_path.rs";
+        crate::rungs::assert_declared(file, "ClientPath", &RUNGS, DEFAULT);
     }
 
     fn rung(path: &str, round: u32, wall: f64, calls: u64) -> Rung {
+        let timing = Timing {
+            command: path.into(),
+            mean: wall,
+            stddev: None,
+            median: wall,
+            min: wall,
+            max: wall,
+            user: 0.1,
+            system: 0.2,
+            exit_codes: vec![Some(0)],
+        };
+        let report = crate::table::tests::report(serde_json::json!({"max_rss_kib": 8192}));
+        let calls = Calls { io_uring_enter: calls - 100, all: calls };
         Rung {
             path: path.into(),
             round,
-            wall_s: Some(wall),
-            user_s: Some(0.1),
-            sys_s: Some(0.2),
-            max_rss_kib: Some(8192),
-            failed: Some(0),
-            enters: Some(calls - 100),
-            syscalls: Some(calls),
+            timing: Some(timing),
+            report: Some(report),
+            calls: Some(calls),
         }
     }
 
@@ -237,8 +235,9 @@ mod tests {
             rungs.push(rung(DEFAULT, round, 0.39, 600));
         }
         assert_eq!(verdicts(&rungs)[0][1], "met");
-        rungs.push(rung(DEFAULT, 3, 0.5, 900));
-        rungs.push(rung(DEFAULT, 4, 0.5, 900));
+        for round in 3..7 {
+            rungs.push(rung(DEFAULT, round, 0.5, 900));
+        }
         assert_eq!(verdicts(&rungs)[0][1], "missed", "the median moved past plain's");
         assert!(table(&rungs).contains("`ring` fixed-files | —"), "{}", table(&rungs));
     }

@@ -61,6 +61,7 @@ mod programs;
 mod reading;
 mod readme;
 mod run;
+mod rungs;
 mod scale;
 mod serve;
 mod service;

@@ -56,7 +56,7 @@ pub struct HyperfineExport {
 }
 
 /// hyperfine's figures for one command, in seconds: one entry of its export's `results`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     pub command: String,
     pub mean: f64,

@@ -264,7 +264,7 @@ pub fn cpu_table(
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use crate::run::{HyperfineExport, Row};
     use serde_json::json;

@@ -192,20 +192,10 @@ pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
 mod tests {
     use super::*;
 
-    /// The rungs and the default are `ring`'s own (crates/ring/src/serve/path.rs): a rung
-    /// renamed there must be renamed here, or the ladder would measure a server that refuses
-    /// to start.
+    /// A rung renamed in ring must be renamed here, or the ladder would measure a server
+    /// that refuses to start.
     #[test]
     fn the_rungs_are_rings_own() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../ring/src/serve/path.rs");
-        let path = std::fs::read_to_string(path).expect("ring's path.rs");
-        for rung in RUNGS {
-            assert!(path.contains(&format!("=> \"{rung}\"")), "{rung} is not a rung of path.rs");
-        }
-        let camel: String = DEFAULT.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
-        assert!(
-            path.contains(&format!("BEST: ServePath = ServePath::{camel};")),
-            "BEST is not {DEFAULT}"
-        );
+        crate::rungs::assert_declared("ring/src/serve/path.rs", "ServePath", &RUNGS, DEFAULT);
     }
 }

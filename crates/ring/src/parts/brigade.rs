@@ -119,11 +119,8 @@ impl Brigade {
 }
 
 impl Part for Brigade {
-    fn on_complete(
-        &mut self,
-        Completion { tag, res, .. }: Completion,
-        cx: &mut Cx,
-    ) -> io::Result<()> {
+    fn on_complete(&mut self, done: Completion, cx: &mut Cx) -> io::Result<()> {
+        let Completion { tag, res, .. } = done;
         match (tag.op, res) {
             _ if self.broken => Ok(()),
             (Op::Read, 8) => self.on_read(tag.slot, cx),

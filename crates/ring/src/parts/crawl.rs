@@ -210,11 +210,8 @@ impl Crawl {
 }
 
 impl Part for Crawl {
-    fn on_complete(
-        &mut self,
-        Completion { tag, res, .. }: Completion,
-        cx: &mut Cx,
-    ) -> io::Result<()> {
+    fn on_complete(&mut self, done: Completion, cx: &mut Cx) -> io::Result<()> {
+        let Completion { tag, res, .. } = done;
         if tag.op == Op::Wake {
             return self.parsed(cx);
         }

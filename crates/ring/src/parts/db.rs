@@ -171,11 +171,8 @@ impl Db {
 }
 
 impl Part for Db {
-    fn on_complete(
-        &mut self,
-        Completion { tag, res, .. }: Completion,
-        cx: &mut Cx,
-    ) -> io::Result<()> {
+    fn on_complete(&mut self, done: Completion, cx: &mut Cx) -> io::Result<()> {
+        let Completion { tag, res, .. } = done;
         let entries = self.on_slot_complete(cx.tasks, tag.slot as usize, res);
         self.submit(entries, cx)
     }

@@ -110,11 +110,8 @@ impl Disk {
 impl Part for Disk {
     /// Slot `slot`'s operation completed with `res` (bytes moved, or `-errno`): its task is
     /// done, and the slot takes the next task.
-    fn on_complete(
-        &mut self,
-        Completion { tag, res, .. }: Completion,
-        cx: &mut Cx,
-    ) -> io::Result<()> {
+    fn on_complete(&mut self, done: Completion, cx: &mut Cx) -> io::Result<()> {
+        let Completion { tag, res, .. } = done;
         let slot = tag.slot as usize;
         let Slot { id, started } = self.slots[slot];
         let done = if res < 0 { Err(io::Error::from_raw_os_error(-res)) } else { Ok(res as usize) };

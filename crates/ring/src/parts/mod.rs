@@ -4,7 +4,8 @@
 //!
 //! In the order to read them:
 //! - sleep: [`sleep.rs`](sleep.rs), a timer per task;
-//! - http: [`http.rs`](http.rs), a request as a chain of ring entries;
+//! - http: [`http.rs`](http.rs), a request as a chain of ring entries, on the rung of
+//!   [`client_path.rs`](client_path.rs) a run picks;
 //! - cpu: [`cpu.rs`](cpu.rs), hashing on the loop's thread, or with `--offload` on a pool
 //!   that wakes the loop through a posted READ (`../wake.rs`);
 //! - disk: [`disk.rs`](disk.rs), each read an entry, where epoll must use threads;

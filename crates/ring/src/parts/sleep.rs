@@ -17,7 +17,8 @@ use crate::queues::Completion;
 pub struct Sleep;
 
 impl Part for Sleep {
-    fn on_complete(&mut self, Completion { tag, .. }: Completion, _: &mut Cx) -> io::Result<()> {
+    fn on_complete(&mut self, done: Completion, _: &mut Cx) -> io::Result<()> {
+        let Completion { tag, .. } = done;
         unreachable!("sleeps submit nothing, yet {tag:?} completed")
     }
 
