@@ -4,44 +4,13 @@
 //! them one more), and its tasks take turns on those alone: no connection crosses a core.
 
 use std::cell::RefCell;
-use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
-use tokio_task::db::{Pool, Wire};
+use tokio_task::db::Pool;
 use workload::{Args, TaskError};
 
 use crate::cores::Core;
-use crate::cores::MonoioTimer;
-
-/// A monoio socket, as the shared db task moves bytes.
-pub struct Monoio(TcpStream);
-
-impl Wire for Monoio {
-    type Timer = MonoioTimer;
-
-    async fn connect(addr: SocketAddr) -> io::Result<Self> {
-        let stream = TcpStream::connect_addr(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(Monoio(stream))
-    }
-
-    async fn write(&mut self, bytes: Vec<u8>) -> io::Result<usize> {
-        let (written, _) = self.0.write_all(bytes).await;
-        written
-    }
-
-    async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        // The read fills the Vec's spare capacity: hand it over empty, with the room kept.
-        let room = buf.len();
-        buf.clear();
-        let (n, mut buf) = self.0.read(buf).await;
-        buf.resize(room.max(buf.len()), 0);
-        (n, buf)
-    }
-}
+use crate::wire::Monoio;
 
 thread_local! {
     /// This core's share of `--workers W`'s connections.

@@ -50,6 +50,7 @@ mod disk;
 mod http;
 mod serve;
 mod tasks;
+mod wire;
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -12,17 +12,16 @@
 use std::error::Error;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
-use std::time::Instant;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream, UnixStream};
-use monoio::time::{sleep, sleep_until, timeout_at};
+use monoio::time::sleep;
 use tokio::sync::{mpsc, watch};
 use workload::serve::listen::{listen_each, out_of_descriptors, Spare};
-use workload::serve::{self, Counters, Exchange, ServeReport, Step, Stop};
+use workload::serve::{self, Counters, ServeReport, Stop};
 use workload::Args;
 
 use crate::cores::{Cores, Job};
+use crate::wire::Monoio;
 
 pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<dyn Error>> {
     let cores = args
@@ -99,61 +98,14 @@ async fn accept_until_stopped(
     let _ = all_done.recv().await; // None once every connection has dropped its sender
 }
 
-/// Serve one connection until the client leaves, breaks, is too slow, or a stop is asked.
+/// Serve one connection: the shared loop of `tokio_task::serving`, on monoio's socket and
+/// timer; a `/cpu` hash holds the core.
 async fn connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
     args: &'static Args,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
 ) -> serve::Counts {
     let _ = stream.set_nodelay(true);
-    let mut exchange = Exchange::new(args.timeout(), Instant::now());
-    // Owned buffers: the ring holds each while its operation is in flight.
-    let (mut input, mut output) = (Some(Vec::with_capacity(4096)), Vec::with_capacity(256));
-    let at = monoio::time::Instant::from_std;
-    loop {
-        let stop = *stopping.borrow();
-        match exchange.step(Instant::now(), stop) {
-            Step::Read { deadline } => {
-                let buf = input.take().expect("the buffer is back after every read");
-                monoio::select! {
-                    returned = stream.read(buf) => {
-                        let (read, mut buf) = returned;
-                        match read {
-                            Ok(0) => exchange.eof(),
-                            Ok(_) => exchange.received(&buf),
-                            Err(_) => exchange.reset(),
-                        }
-                        buf.clear();
-                        input = Some(buf);
-                    }
-                    // Past the deadline or stopping, the next step closes; the cancelled
-                    // read keeps its buffer until the kernel is done with it.
-                    _ = sleep_until(at(deadline)) => input = Some(Vec::with_capacity(4096)),
-                    _ = stopping.changed() => input = Some(Vec::with_capacity(4096)),
-                }
-            }
-            Step::Sleep { until } => sleep_until(at(until)).await,
-            Step::Hash { id, work } => {
-                let value = workload::task::sha256_chain(id, work);
-                exchange.hashed(value, Instant::now());
-            }
-            Step::Write { deadline } => {
-                output.extend_from_slice(exchange.output());
-                let len = output.len();
-                match timeout_at(at(deadline), stream.write_all(output)).await {
-                    Ok((Ok(_), mut buf)) => {
-                        exchange.wrote(len);
-                        buf.clear();
-                        output = buf;
-                    }
-                    _ => {
-                        exchange.reset(); // reset, or the client took too long to read
-                        output = Vec::new();
-                    }
-                }
-            }
-            Step::Busy => unreachable!("the hash is done above"),
-            Step::Close => return exchange.counts(),
-        }
-    }
+    let hash = |id, work| std::future::ready(workload::task::sha256_chain(id, work));
+    tokio_task::serving::connection(Monoio(stream), args, stopping, hash).await
 }

@@ -6,20 +6,20 @@
 //! back to the dispatcher with the result, for its origin's next URL. The dispatcher waits
 //! on the results' channel, or until a retry's time comes.
 //!
-//! The models differ in how a socket moves bytes, and in whose timer waits: each passes its
-//! own `connect` and `exchange` to [`fetch`], and names its [`Timer`].
+//! The models differ in how a socket moves bytes, and in whose timer waits: each names its
+//! [`Wire`] (and, through it, its [`Timer`]) to [`fetch`].
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use workload::crawl::blocking::Churn;
-use workload::crawl::{request, Crawl, Failure, Fetch, Fetched, Origin};
-use workload::http::Response;
+use workload::crawl::{request, Crawl, Failure, Fetch, Fetched, Origin, MAX_BODY};
+use workload::http::{Response, ResponseParser};
 use workload::{Args, Runner, Tally, TaskError};
 
+use crate::wire::Wire;
 use crate::Timer;
 
 /// What a fetch's task sends back: its fetch, what came of it (parsed where it ran), the
@@ -33,14 +33,14 @@ pub struct Back<C> {
 }
 
 /// Crawl `args`' web: `spawn` starts a task for each fetch, given its origin, an idle
-/// connection to it if there is one, and where to send its [`Back`].
-pub async fn run<T: Timer, C: 'static>(
+/// connection to it if there is one, and where to send its [`Back`]; the task runs [`fetch`].
+pub async fn run<W: Wire + 'static>(
     args: &'static Args,
     tally: &mut Tally,
-    mut spawn: impl FnMut(Fetch, Origin, Option<C>, UnboundedSender<Back<C>>),
+    mut spawn: impl FnMut(Fetch, Origin, Option<Kept<W>>, UnboundedSender<Back<Kept<W>>>),
 ) {
     let mut crawl = Crawl::new(args);
-    let mut idle: HashMap<usize, Vec<C>> = HashMap::new();
+    let mut idle: HashMap<usize, Vec<Kept<W>>> = HashMap::new();
     let (tx, mut rx) = unbounded_channel();
     loop {
         while let Some(fetch) = crawl.next(Instant::now()) {
@@ -54,7 +54,7 @@ pub async fn run<T: Timer, C: 'static>(
         let back = match crawl.next_retry() {
             Some(at) => tokio::select! {
                 back = rx.recv() => back,
-                () = T::sleep_until(at) => None,
+                () = W::Timer::sleep_until(at) => None,
             },
             None => rx.recv().await,
         };
@@ -74,22 +74,21 @@ pub async fn run<T: Timer, C: 'static>(
 /// one byte of an answer had come (a kept-alive connection the server had closed).
 pub type NoAnswer = (Fetched, bool);
 
-/// Fetch `fetch` from `origin` within `timeout`, on `reused` if given or a connection made by
-/// `connect`; `exchange` writes the request and reads the whole response. The page is parsed
-/// here, in the task. A reused connection the server had closed is replaced once by a new
-/// one, as every HTTP client does; that is not a retry.
-pub async fn fetch<T: Timer, C, Fc, Fe>(
+/// A connection kept alive for its origin's next URL, and the address its errors name.
+pub struct Kept<W> {
+    wire: W,
+    addr: SocketAddr,
+}
+
+/// Fetch `fetch` from `origin` within `timeout`, on `reused` if given or a new connection. The
+/// page is parsed here, in the task. A reused connection the server had closed is replaced
+/// once by a new one, as every HTTP client does; that is not a retry.
+pub async fn fetch<W: Wire>(
     fetch: Fetch,
     origin: Origin,
-    reused: Option<C>,
+    reused: Option<Kept<W>>,
     timeout: Duration,
-    connect: impl Fn(SocketAddr) -> Fc,
-    exchange: impl Fn(C, Vec<u8>) -> Fe,
-) -> Back<C>
-where
-    Fc: Future<Output = std::io::Result<C>>,
-    Fe: Future<Output = Result<(Response, C), NoAnswer>>,
-{
+) -> Back<Kept<W>> {
     let mut churn = Churn::default();
     // Whether the future holds an open connection: one it was dropped with is closed.
     let mut holding = reused.is_some();
@@ -103,11 +102,11 @@ where
             let was_reused = connection.is_some();
             let c = match connection.take() {
                 Some(c) => c,
-                None => match connect(addr).await {
-                    Ok(c) => {
+                None => match W::connect(addr).await {
+                    Ok(wire) => {
                         churn.opened += 1;
                         holding = true;
-                        c
+                        Kept { wire, addr }
                     }
                     Err(e) => return (Fetched::from_io(addr, "connect to", &e), None),
                 },
@@ -133,7 +132,7 @@ where
             }
         }
     };
-    let (fetched, kept) = match T::timeout(timeout, whole).await {
+    let (fetched, kept) = match W::Timer::timeout(timeout, whole).await {
         Some(done) => done,
         None => {
             // The connection it held, if any, was dropped with the future: closed.
@@ -145,4 +144,38 @@ where
         }
     };
     Back { fetch, fetched, kept, churn, runner: Runner::cached() }
+}
+
+/// Write `request` on the connection and read its whole response.
+async fn exchange<W: Wire>(
+    mut c: Kept<W>,
+    request: Vec<u8>,
+) -> Result<(Response, Kept<W>), NoAnswer> {
+    if let (Err(e), _) = c.wire.write_all(request).await {
+        return Err((Fetched::from_io(c.addr, "write to", &e), true));
+    }
+    let mut parser = ResponseParser::any_status(MAX_BODY);
+    let mut buf = Vec::with_capacity(16 * 1024);
+    let mut got_any = false;
+    loop {
+        let (read, returned) = c.wire.read(buf).await;
+        let n = match read {
+            Ok(n) => n,
+            Err(e) => return Err((Fetched::from_io(c.addr, "read from", &e), !got_any)),
+        };
+        if n == 0 {
+            return match parser.eof_response() {
+                Ok(response) => Ok((response, c)),
+                Err(e) => Err((Fetched::from_http(e), !got_any)),
+            };
+        }
+        got_any = true;
+        match parser.feed_response(&returned[..n]) {
+            Ok(Some(response)) => return Ok((response, c)),
+            Ok(None) => {}
+            Err(e) => return Err((Fetched::from_http(e), false)),
+        }
+        buf = returned;
+        buf.clear();
+    }
 }

@@ -8,25 +8,13 @@
 //! Without `--workers`, each task opens its own connection, as each http task opens its
 //! own socket, and says goodbye after its query.
 
-use std::io;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use tokio::sync::Semaphore;
 use workload::db::{io_error, row_of, statement, Progress, Session};
 use workload::{Args, TaskError};
 
-/// How a model's sockets move bytes.
-#[allow(async_fn_in_trait)] // each model awaits its own wire: no bound on Send is needed
-pub trait Wire: Sized {
-    /// The runtime's timer, which bounds a query by `--timeout-ms`.
-    type Timer: crate::Timer;
-    async fn connect(addr: SocketAddr) -> io::Result<Self>;
-    /// Write some of `bytes`, and say how many went.
-    async fn write(&mut self, bytes: Vec<u8>) -> io::Result<usize>;
-    /// Read into `buf` (its length is the room), and give it back with the count.
-    async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>);
-}
+use crate::wire::Wire;
 
 /// A logged-in connection.
 pub struct Connection<W> {
@@ -40,7 +28,7 @@ impl<W: Wire> Connection<W> {
         let url = args.db();
         let wire = W::connect(url.addr).await.map_err(|e| io_error(args, "connect to", &e))?;
         let session = Session::new(url, args.write);
-        let mut connection = Connection { wire, session, buf: vec![0; 4096] };
+        let mut connection = Connection { wire, session, buf: Vec::with_capacity(4096) };
         match connection.exchange(args).await? {
             Progress::Ready => Ok(connection),
             _ => Err(TaskError::new("PostgreSQL answered a login with a query's answer")),
@@ -58,16 +46,21 @@ impl<W: Wire> Connection<W> {
     /// Say goodbye, so the backend ends now rather than when it notices the close.
     pub async fn close(mut self) {
         self.session.terminate();
-        let _ = self.wire.write(self.session.to_send().to_vec()).await;
+        let _ = self.wire.write_all(self.session.to_send().to_vec()).await;
     }
 
     async fn exchange(&mut self, args: &Args) -> Result<Progress, TaskError> {
         loop {
-            while !self.session.to_send().is_empty() {
-                let n = self.wire.write(self.session.to_send().to_vec()).await;
-                self.session.sent(n.map_err(|e| io_error(args, "write to", &e))?);
+            let to_send = self.session.to_send();
+            if !to_send.is_empty() {
+                let n = to_send.len();
+                let (written, _) = self.wire.write_all(to_send.to_vec()).await;
+                written.map_err(|e| io_error(args, "write to", &e))?;
+                self.session.sent(n);
             }
-            let (n, buf) = self.wire.read(std::mem::take(&mut self.buf)).await;
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
+            let (n, buf) = self.wire.read(buf).await;
             self.buf = buf;
             match n.map_err(|e| io_error(args, "read from", &e))? {
                 0 => return Err(self.session.eof()),
@@ -141,26 +134,6 @@ async fn within_timeout<T: crate::Timer>(
     match T::timeout(args.timeout(), query).await {
         Some(answer) => answer,
         None => Err(TaskError::timed_out("the query", args.timeout())),
-    }
-}
-
-/// tokio's sockets: readiness underneath, so a read is into the buffer, which stays ours.
-impl Wire for tokio::net::TcpStream {
-    type Timer = crate::TokioTimer;
-
-    async fn connect(addr: SocketAddr) -> io::Result<Self> {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(stream)
-    }
-
-    async fn write(&mut self, bytes: Vec<u8>) -> io::Result<usize> {
-        tokio::io::AsyncWriteExt::write(self, &bytes).await
-    }
-
-    async fn read(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        let n = tokio::io::AsyncReadExt::read(self, &mut buf).await;
-        (n, buf)
     }
 }
 

@@ -1,7 +1,7 @@
 //! # tokio-task — what one task does on tokio's timer and blocking pool
 //!
 //! Shared by `tokio` and `uring`: the two differ in their runtime and in how a socket moves
-//! bytes, not in this. Each passes its own `http_get`, and its [`db::Wire`]; everything else a task does is here
+//! bytes, not in this. Each passes its own `http_get`, and its [`wire::Wire`]; everything else a task does is here
 //! once: [`one_task`], [`gather`] (asyncio's `gather`), and the loop's [`pulse`].
 //!
 //! The db task and the crawl (`db`, `crawl`) are shared with `monoio` too: they wait on a
@@ -12,6 +12,8 @@
 
 pub mod crawl;
 pub mod db;
+pub mod serving;
+pub mod wire;
 
 use std::future::Future;
 use std::time::Instant;

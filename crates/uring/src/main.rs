@@ -51,16 +51,16 @@
 use std::error::Error;
 use std::process::ExitCode;
 
-use tokio_uring::net::TcpStream;
-use workload::error::io_error;
-use workload::http::{self, Progress, ResponseParser};
-use workload::{Args, Report, Tally, TaskError, Width, Workload};
+use tokio_task::wire::http_get;
+use wire::Uring;
+use workload::{Args, Report, Tally, Width, Workload};
 
 mod brigade;
 mod crawl;
 mod db;
 mod disk;
 mod serve;
+mod wire;
 
 const MODEL: &str = "uring";
 
@@ -90,34 +90,18 @@ fn run(args: &'static Args) -> Result<Report, Box<dyn Error>> {
             crawl::run(args, &mut tally).await;
             return Ok(tally.finish());
         }
-        let task =
-            |id| tokio_uring::spawn(tokio_task::one_task(args, id, http_get, disk::one, db::query));
+        let task = |id| {
+            tokio_uring::spawn(tokio_task::one_task(
+                args,
+                id,
+                http_get::<Uring>,
+                disk::one,
+                db::query,
+            ))
+        };
         let pulse = |pulse| tokio_uring::spawn(tokio_task::pulse(pulse));
         tokio_task::run_all(args, &mut tally, task, pulse).await?;
         disk::close();
         Ok(tally.finish())
     })
-}
-
-async fn http_get(args: &'static Args, id: u32) -> Result<u64, TaskError> {
-    let addr = args.addr;
-    let stream = TcpStream::connect(addr).await.map_err(|e| io_error(addr, "connect to", &e))?;
-    let (written, _) = stream.write_all(http::request(addr, id, args.ms)).await;
-    written.map_err(|e| io_error(addr, "write to", &e))?;
-    let mut parser = ResponseParser::new();
-    let mut buf = Vec::with_capacity(512);
-    loop {
-        // The ring owns the buffer while the read is in flight and hands it back with the
-        // result; the read fills the Vec's spare capacity, so it must start empty.
-        let (read, mut returned) = stream.read(buf).await;
-        let n = read.map_err(|e| io_error(addr, "read from", &e))?;
-        if n == 0 {
-            return Ok(parser.eof()?);
-        }
-        if let Progress::Done(value) = parser.feed(&returned)? {
-            return Ok(value);
-        }
-        returned.clear();
-        buf = returned;
-    }
 }
