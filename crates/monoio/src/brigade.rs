@@ -66,24 +66,25 @@ pub fn job(
     })
 }
 
-/// One link: receive `--laps` tokens on the circle, each written on plus one but the last.
+/// A pipe's end on the core's ring.
+struct Pipe(File);
+
+impl tokio_task::brigade::Pipe for Pipe {
+    async fn read_exact(&self, buf: Vec<u8>) -> (std::io::Result<()>, Vec<u8>) {
+        self.0.read_exact_at(buf, 0).await
+    }
+
+    async fn write(&self, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.0.write_all_at(bytes, 0).await.0
+    }
+}
+
+/// One link, on the core's ring: the shared one of `tokio_task::brigade`.
 async fn one_link(circle: Circle, from: OwnedFd, next: OwnedFd) -> Result<u64, TaskError> {
-    let open = |fd: OwnedFd| File::from_std(fd.into());
+    let open = |fd: OwnedFd| File::from_std(fd.into()).map(Pipe);
     let (from, next) = match (open(from), open(next)) {
         (Ok(from), Ok(next)) => (from, next),
         (Err(e), _) | (_, Err(e)) => return Err(TaskError::starting("a pipe on the ring", &e)),
     };
-    let (mut value, mut buf) = (0u64, vec![0u8; 8]);
-    for _ in 0..circle.laps {
-        let (read, returned) = from.read_exact_at(buf, 0).await;
-        read.map_err(|e| TaskError::starting("receiving the token", &e))?;
-        let c = u64::from_ne_bytes(returned[..8].try_into().expect("8 bytes"));
-        buf = returned;
-        value = value.wrapping_add(c);
-        if let Some(c) = circle.pass_on(c) {
-            let (wrote, _) = next.write_all_at(c.to_ne_bytes().to_vec(), 0).await;
-            wrote.map_err(|e| TaskError::starting("passing the token", &e))?;
-        }
-    }
-    Ok(value)
+    tokio_task::brigade::link(circle, &from, &next).await
 }

@@ -13,11 +13,11 @@ use std::error::Error;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use monoio::net::{TcpListener, TcpStream, UnixStream};
+use monoio::net::{TcpListener, UnixStream};
 use monoio::time::sleep;
 use tokio::sync::{mpsc, watch};
 use workload::serve::listen::{listen_each, out_of_descriptors, Spare};
-use workload::serve::{self, Counters, ServeReport, Stop};
+use workload::serve::{Counters, ServeReport, Stop};
 use workload::Args;
 
 use crate::cores::{Cores, Job};
@@ -79,8 +79,12 @@ async fn accept_until_stopped(
                 Ok((stream, _)) => {
                     counters.accepted();
                     let (counters, watching, alive) = (counters.clone(), watching.clone(), alive.clone());
+                    // The shared loop of `tokio_task::serving`, on monoio's socket and timer;
+                    // a `/cpu` hash holds the core.
+                    let hash = |id, work| std::future::ready(workload::task::sha256_chain(id, work));
+                    let wire = Monoio::accepted(stream);
                     monoio::spawn(async move {
-                        counters.closed(connection(stream, args, watching).await);
+                        counters.closed(tokio_task::serving::connection(wire, args, watching, hash).await);
                         drop(alive);
                     });
                 }
@@ -96,16 +100,4 @@ async fn accept_until_stopped(
     let _ = stopping.send(true);
     drop(alive);
     let _ = all_done.recv().await; // None once every connection has dropped its sender
-}
-
-/// Serve one connection: the shared loop of `tokio_task::serving`, on monoio's socket and
-/// timer; a `/cpu` hash holds the core.
-async fn connection(
-    stream: TcpStream,
-    args: &'static Args,
-    stopping: watch::Receiver<bool>,
-) -> serve::Counts {
-    let _ = stream.set_nodelay(true);
-    let hash = |id, work| std::future::ready(workload::task::sha256_chain(id, work));
-    tokio_task::serving::connection(Monoio(stream), args, stopping, hash).await
 }

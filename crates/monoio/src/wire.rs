@@ -12,7 +12,15 @@ use tokio_task::wire::Wire;
 
 use crate::cores::MonoioTimer;
 
-pub struct Monoio(pub TcpStream);
+pub struct Monoio(TcpStream);
+
+impl Monoio {
+    /// A connection a server accepted, with TCP_NODELAY: an answer is written whole.
+    pub fn accepted(stream: TcpStream) -> Monoio {
+        let _ = stream.set_nodelay(true);
+        Monoio(stream)
+    }
+}
 
 impl Wire for Monoio {
     type Timer = MonoioTimer;

@@ -10,6 +10,7 @@
 //! It is its own crate, not a module of `workload`, so that the models that block
 //! (`serial`, `procs`, `threads`) do not link tokio.
 
+pub mod brigade;
 pub mod crawl;
 pub mod db;
 pub mod serving;

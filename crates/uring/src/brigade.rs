@@ -15,9 +15,9 @@ pub async fn run(args: &Args, tally: &mut Tally) {
         Ok(pipes) => pipes,
         Err(e) => return tally.fail(circle.tasks, e),
     };
-    let (reads, writes): (Vec<File>, Vec<Rc<File>>) = pipes
+    let (reads, writes): (Vec<Pipe>, Vec<Rc<Pipe>>) = pipes
         .into_iter()
-        .map(|(r, w)| (File::from_std(r.into()), Rc::new(File::from_std(w.into()))))
+        .map(|(r, w)| (Pipe(File::from_std(r.into())), Rc::new(Pipe(File::from_std(w.into())))))
         .unzip();
     let n = reads.len();
     let tasks: Vec<_> = reads
@@ -25,7 +25,7 @@ pub async fn run(args: &Args, tally: &mut Tally) {
         .enumerate()
         .map(|(i, from)| tokio_uring::spawn(one_task(circle, from, writes[(i + 1) % n].clone())))
         .collect();
-    let (started, _) = writes[0].write_at(0u64.to_ne_bytes().to_vec(), 0).submit().await;
+    let (started, _) = writes[0].0.write_at(0u64.to_ne_bytes().to_vec(), 0).submit().await;
     if let Err(e) = started {
         return tally.fail(circle.tasks, TaskError::starting("starting the circle", &e));
     }
@@ -37,19 +37,20 @@ pub async fn run(args: &Args, tally: &mut Tally) {
     }
 }
 
-/// One link: receive `--laps` tokens on the circle, each written on plus one but the last.
-async fn one_task(circle: Circle, from: File, next: Rc<File>) -> Result<u64, TaskError> {
-    let (mut value, mut buf) = (0u64, vec![0u8; 8]);
-    for _ in 0..circle.laps {
-        let (read, returned) = from.read_exact_at(buf, 0).await;
-        read.map_err(|e| TaskError::starting("receiving the token", &e))?;
-        let c = u64::from_ne_bytes(returned[..8].try_into().expect("8 bytes"));
-        buf = returned;
-        value = value.wrapping_add(c);
-        if let Some(c) = circle.pass_on(c) {
-            let (wrote, _) = next.write_at(c.to_ne_bytes().to_vec(), 0).submit().await;
-            wrote.map_err(|e| TaskError::starting("passing the token", &e))?;
-        }
+/// A pipe's end on the ring.
+struct Pipe(File);
+
+impl tokio_task::brigade::Pipe for Pipe {
+    async fn read_exact(&self, buf: Vec<u8>) -> (std::io::Result<()>, Vec<u8>) {
+        self.0.read_exact_at(buf, 0).await
     }
-    Ok(value)
+
+    async fn write(&self, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.0.write_at(bytes, 0).submit().await.0.map(|_| ())
+    }
+}
+
+/// One link: the shared one of `tokio_task::brigade`, on this link's two pipes.
+async fn one_task(circle: Circle, from: Pipe, next: Rc<Pipe>) -> Result<u64, TaskError> {
+    tokio_task::brigade::link(circle, &from, &next).await
 }

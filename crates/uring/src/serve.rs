@@ -12,8 +12,7 @@ use std::error::Error;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 
-use tokio::sync::watch;
-use tokio_uring::net::{TcpListener, TcpStream};
+use tokio_uring::net::TcpListener;
 use workload::serve::{self, Counters, ServeReport};
 use workload::Args;
 
@@ -25,10 +24,14 @@ pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<
         let fd = std_listener.as_fd().try_clone_to_owned()?; // for refusing at EMFILE
         let listener = TcpListener::from_std(std_listener);
         let counters = Rc::new(Counters::default());
+        // Each connection: the shared loop of `tokio_task::serving`, on tokio-uring's socket,
+        // a `/cpu` hash on tokio's blocking pool with `--offload`.
         let spawn = |stream, stopping, alive| {
             let counters = counters.clone();
+            let hash = move |id, work| tokio_task::hash(args.offload, id, work);
+            let wire = Uring::accepted(stream);
             tokio_uring::spawn(async move {
-                counters.closed(connection(stream, args, stopping).await);
+                counters.closed(tokio_task::serving::connection(wire, args, stopping, hash).await);
                 drop(alive);
             });
         };
@@ -36,16 +39,4 @@ pub fn run(args: &'static Args, model: &'static str) -> Result<ServeReport, Box<
             .await?;
         Ok(counters.report(model, args, 1))
     })
-}
-
-/// Serve one connection: the shared loop of `tokio_task::serving`, on tokio-uring's socket,
-/// a `/cpu` hash on tokio's blocking pool with `--offload`.
-async fn connection(
-    stream: TcpStream,
-    args: &'static Args,
-    stopping: watch::Receiver<bool>,
-) -> serve::Counts {
-    let _ = stream.set_nodelay(true);
-    let hash = |id, work| tokio_task::hash(args.offload, id, work);
-    tokio_task::serving::connection(Uring(stream), args, stopping, hash).await
 }

@@ -8,7 +8,15 @@ use std::net::SocketAddr;
 
 use tokio_task::wire::Wire;
 
-pub struct Uring(pub tokio_uring::net::TcpStream);
+pub struct Uring(tokio_uring::net::TcpStream);
+
+impl Uring {
+    /// A connection a server accepted, with TCP_NODELAY: an answer is written whole.
+    pub fn accepted(stream: tokio_uring::net::TcpStream) -> Uring {
+        let _ = stream.set_nodelay(true);
+        Uring(stream)
+    }
+}
 
 impl Wire for Uring {
     type Timer = tokio_task::TokioTimer;
