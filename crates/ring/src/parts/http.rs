@@ -10,12 +10,14 @@
 //! steps, two entries and two completions a step. The heap keeps one 16-byte deadline per
 //! request, and only a request that runs out of time costs an entry, its cancel.
 //!
-//! What it costs: per request a connection — a 512-byte receive buffer, the request, the
-//! parser — and one entry at a time. While an operation is in flight the kernel holds
+//! What it costs: per request a connection — a 512-byte receive buffer (none from the
+//! provided-buffers rung up), the request, the parser — and one entry at a time (the linked
+//! rung: up to four). While an operation is in flight the kernel holds
 //! pointers into the connection's buffers; each lives on the heap (a `Box` or a `Vec` that
 //! never grows), so moving the struct does not move them, and a connection is dropped only
 //! once its last operation has completed. Past RLIMIT_NOFILE, SOCKET completes with EMFILE
-//! and the task fails naming the limit.
+//! (with registered files: the table, sized by RLIMIT_NOFILE, is full) and the task fails
+//! naming the limit.
 //!
 //! The chain above is the plain rung of a ladder (`client_path.rs`): the rungs above it take
 //! the RECV's buffer from a pool shared with the kernel, put the socket in the ring's
