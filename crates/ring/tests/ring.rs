@@ -34,6 +34,34 @@ fn offload_takes_a_pool_size() {
     testkit::offload_takes_a_pool_size(env!("CARGO_BIN_EXE_ring"));
 }
 
+/// The rungs of the http client's io_uring path (`src/parts/client_path.rs`).
+const CLIENT_RUNGS: [&str; 4] = ["plain", "provided-buffers", "fixed-files", "linked"];
+
+/// Every rung of the client gets every answer and fails as the contract says, not only the
+/// one `ring` runs by default: the variant table in results/http measures each.
+#[test]
+fn every_rung_of_the_client_path_keeps_the_contract() {
+    use testkit::contract_checks as check;
+    for rung in CLIENT_RUNGS {
+        let var = format!("CONCLAB_RING_CLIENT_PATH={rung}");
+        let leading = [var.as_str(), BIN];
+        check::http_tasks_get_their_values_from_the_service("env", &leading);
+        check::chunked_responses_streamed_in_pieces_are_read_whole("env", &leading);
+        check::refused_connection_fails_fast_with_exit_1("env", &leading);
+        check::truncated_response_is_an_error_not_a_hang("env", &leading);
+        check::silent_service_is_bounded_by_the_timeout("env", &leading);
+    }
+}
+
+/// A rung the variable does not name: one line, exit 2.
+#[test]
+fn an_unknown_client_path_is_refused() {
+    let env = [("CONCLAB_RING_CLIENT_PATH", "fastest".to_string())];
+    let outcome = testkit::run_with_env(BIN, &["--workload", "http", "--tasks", "1"], &env);
+    assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("no path \"fastest\""), "{}", outcome.stderr);
+}
+
 /// The rungs of the server's io_uring path (`src/serve/path.rs`), as the variable names them.
 const RUNGS: [&str; 5] =
     ["plain", "multishot-accept", "provided-buffers", "multishot-recv", "fixed-files"];
