@@ -19,7 +19,7 @@ use workload::Report;
 pub const RUNGS: [&str; 4] = ["plain", "provided-buffers", "fixed-files", "linked"];
 
 /// The rung `ring` runs unless told (`ClientPath::BEST`): the targets judge it.
-pub const DEFAULT: &str = "linked";
+pub const DEFAULT: &str = "provided-buffers";
 
 /// The variable that picks a rung.
 const VARIABLE: &str = "CONCLAB_RING_CLIENT_PATH";
