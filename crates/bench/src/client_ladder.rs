@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::programs::Programs;
 use crate::run::{read_json, Bench, Row, Timing};
 use crate::stats::median;
-use crate::table::{Table, DASH};
+use crate::table::{thousands, Table, DASH};
 use workload::Report;
 
 /// The rungs, in order, as `CONCLAB_RING_CLIENT_PATH` names them (`ClientPath::name`).
@@ -154,16 +154,18 @@ pub fn table(rungs: &[Rung]) -> String {
     let rounds = rungs.iter().map(|r| r.round).max().unwrap_or(0) + 1;
     t.render()
         + &format!(
-            "\nMedians of {rounds} rounds at N = {N}; each round times every rung in one \
-             hyperfine run ({RUNS} runs each), then counts its calls under strace once.\n"
+            "\nMedians of {rounds} rounds at N = {}; each round times every rung in one \
+             hyperfine run ({RUNS} runs each), then counts its calls under strace once.\n",
+            thousands(u64::from(N))
         )
 }
 
 /// The issue's target for the client path, judged on the rung `ring` runs by default against
 /// the plain one, today's path: no more system calls, and a wall no longer.
 pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
+    let n = thousands(u64::from(N));
     let target =
-        format!("http, N = {N}: `ring`'s syscalls ≤ the plain path's, and its wall no worse");
+        format!("http, N = {n}: `ring`'s syscalls ≤ the plain path's, and its wall no worse");
     let (Some(m), Some(plain)) = (medians(rungs, DEFAULT), medians(rungs, "plain")) else {
         return vec![vec![target, "not measured".into(), "the ladder did not run".into()]];
     };

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::run::{read_json, HyperfineExport, ReportEntry, Timing};
 use crate::scale::point::Point;
 use crate::scale::ScaleData;
-use crate::table::{seconds, Table, DASH};
+use crate::table::{seconds, thousands, Table, DASH};
 use crate::trace::Counts;
 
 /// One figure of each loop, and whether `ring`'s met its target.
@@ -121,27 +121,4 @@ pub fn section(results: &Path) -> anyhow::Result<String> {
         crate::template::README_LOOPS,
         &[("table", &t.render())],
     )
-}
-
-/// 10000 as "10,000".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(super::thousands(90108), "90,108");
-        assert_eq!(super::thousands(655), "655");
-        assert_eq!(super::thousands(1_000_000), "1,000,000");
-    }
 }

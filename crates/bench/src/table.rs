@@ -263,11 +263,31 @@ pub fn cpu_table(
     table.render()
 }
 
+/// 10000 as "10,000".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 #[cfg(test)]
 pub mod tests {
     use super::*;
     use crate::run::{HyperfineExport, Row};
     use serde_json::json;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(super::thousands(90108), "90,108");
+        assert_eq!(super::thousands(655), "655");
+        assert_eq!(super::thousands(1_000_000), "1,000,000");
+    }
 
     /// A report as a binary would print it, with `fields` over the defaults.
     pub fn report(fields: serde_json::Value) -> Report {

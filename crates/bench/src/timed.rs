@@ -240,7 +240,7 @@ pub fn http(options: &Timed) -> anyhow::Result<()> {
     bench.write("ladder.json", &crate::run::to_json(&ladder))?;
     sections += &format!(
         "## The io_uring client path, N = {}\n\n{}\n",
-        crate::client_ladder::N,
+        crate::table::thousands(u64::from(crate::client_ladder::N)),
         crate::client_ladder::render(&ladder)
     );
     drop(service);
