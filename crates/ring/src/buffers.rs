@@ -18,10 +18,14 @@ use crate::queues::Queues;
 
 /// The buffer group the server's RECVs name.
 pub const GROUP: u16 = 0;
-/// Bytes in a buffer. A request head is a few hundred bytes; a longer one, or several
-/// pipelined, fill several buffers, each a completion of its own.
+/// Bytes in a buffer of the server's and the http client's pools. A request head or an
+/// answer is a few hundred bytes; a longer one, or several pipelined, fill several buffers,
+/// each a completion of its own.
 pub const SIZE: usize = 2048;
-/// Entries of the ring: the most buffers the pool grows to (4 MiB of them).
+/// Bytes in a buffer of the crawl's pool: a page is tens of kilobytes, read as the
+/// connection's own 16 KiB buffer read it before, in as many RECVs.
+pub const PAGE_SIZE: usize = 16 * 1024;
+/// Entries of the ring: the most buffers the pool grows to (4 MiB of them at [`SIZE`]).
 const ENTRIES: u16 = 2048;
 /// Buffers added at the start and each time the kernel found none left.
 const STEP: u16 = 32;
@@ -32,6 +36,8 @@ pub struct ProvidedBuffers {
     ring: *mut BufRingEntry,
     /// The buffers, [`STEP`] to a chunk: buffer `id` is chunk `id / STEP`, at `id % STEP`.
     chunks: Vec<Box<[u8]>>,
+    /// Bytes in each buffer.
+    size: usize,
     /// The tail as the loop has written it, published to the kernel by [`Self::publish`].
     tail: u16,
 }
@@ -42,14 +48,14 @@ fn ring_layout() -> Layout {
 }
 
 impl ProvidedBuffers {
-    /// A pool of [`STEP`] buffers, registered with `queues` as group [`GROUP`].
-    pub fn register(queues: &mut Queues) -> io::Result<ProvidedBuffers> {
+    /// A pool of [`STEP`] buffers of `size` bytes, registered with `queues` as group [`GROUP`].
+    pub fn register(queues: &mut Queues, size: usize) -> io::Result<ProvidedBuffers> {
         // SAFETY: the layout's size is not zero.
         let ring = unsafe { alloc_zeroed(ring_layout()) }.cast::<BufRingEntry>();
         if ring.is_null() {
             return Err(io::Error::from(io::ErrorKind::OutOfMemory));
         }
-        let mut buffers = ProvidedBuffers { ring, chunks: Vec::new(), tail: 0 };
+        let mut buffers = ProvidedBuffers { ring, chunks: Vec::new(), size, tail: 0 };
         // SAFETY: the ring is page-aligned and ENTRIES long, and it and every buffer it will
         // name live in `buffers`, which the server drops only after its io_uring (`Server`'s
         // fields drop in order, the queues first).
@@ -64,29 +70,34 @@ impl ProvidedBuffers {
         if made >= usize::from(ENTRIES) {
             return false;
         }
-        self.chunks.push(vec![0; usize::from(STEP) * SIZE].into_boxed_slice());
+        self.chunks.push(vec![0; usize::from(STEP) * self.size].into_boxed_slice());
         for id in made..made + usize::from(STEP) {
             self.give_back(id as u16);
         }
         true
     }
 
+    /// Bytes in each buffer: what a RECV from this pool may ask for.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// The `len` bytes the kernel put in buffer `id`.
     pub fn bytes(&self, id: u16, len: usize) -> &[u8] {
-        let (chunk, at) = (usize::from(id / STEP), usize::from(id % STEP) * SIZE);
+        let (chunk, at) = (usize::from(id / STEP), usize::from(id % STEP) * self.size);
         &self.chunks[chunk][at..at + len]
     }
 
     /// Buffer `id` is the kernel's to fill again.
     pub fn give_back(&mut self, id: u16) {
-        let (chunk, at) = (usize::from(id / STEP), usize::from(id % STEP) * SIZE);
+        let (chunk, at) = (usize::from(id / STEP), usize::from(id % STEP) * self.size);
         let addr = self.chunks[chunk][at..].as_ptr() as u64;
         let slot = usize::from(self.tail & (ENTRIES - 1));
         // SAFETY: `slot` < ENTRIES, inside the ring; the kernel reads only entries between
         // its head and the published tail, and this one is past the tail until `publish`.
         let entry = unsafe { &mut *self.ring.add(slot) };
         entry.set_addr(addr);
-        entry.set_len(SIZE as u32);
+        entry.set_len(self.size as u32);
         entry.set_bid(id);
         self.tail = self.tail.wrapping_add(1);
         self.publish();

@@ -60,9 +60,10 @@ impl Cx<'_> {
         self.queues.register_empty_files(slots)
     }
 
-    /// A pool of provided buffers, registered with the ring, for RECVs to take from.
-    pub fn provided_buffers(&mut self) -> io::Result<crate::buffers::ProvidedBuffers> {
-        crate::buffers::ProvidedBuffers::register(self.queues)
+    /// A pool of provided buffers of `size` bytes, registered with the ring, for RECVs to
+    /// take from.
+    pub fn provided_buffers(&mut self, size: usize) -> io::Result<crate::buffers::ProvidedBuffers> {
+        crate::buffers::ProvidedBuffers::register(self.queues, size)
     }
 
     /// Hand what is queued to the kernel now if `batch` or more entries wait, rather than at

@@ -9,10 +9,15 @@
 //! The pages are parsed on the loop's thread; `--offload` hands the parsing to a pool of one
 //! thread per core, whose results wake the loop through a posted eventfd READ (`wake.rs`).
 //!
+//! A RECV names the loop's pool of provided buffers (`buffers.rs`, 16 KiB each) rather than
+//! a buffer of the connection's own: the kernel takes one only when bytes come, and the loop
+//! gives it back once the parser has them, so a connection waiting for its answer or idle
+//! between requests holds no buffer (with its own, W = 10,000 held 160 MiB).
+//!
 //! While an operation is in flight the kernel holds pointers into its connection — the
-//! request, the receive buffer — and to its origin's address; each lives on the heap (the
-//! addresses leaked once an origin, for the run), and a connection leaves its slot only once
-//! nothing of it is in flight.
+//! request — and to its origin's address; each lives on the heap (the addresses leaked once
+//! an origin, for the run), and a connection leaves its slot only once nothing of it is in
+//! flight.
 //!
 //! Under `strace -f -c`: `io_uring_enter` and nothing else — no `socket`, `connect`,
 //! `sendto` or `recvfrom`.
@@ -31,6 +36,7 @@ use workload::timers::Due;
 use workload::{Runner, TaskError, Width};
 
 use super::http::{connect, socket};
+use crate::buffers::{self, ProvidedBuffers};
 use crate::event_loop::{Cx, Part};
 use crate::queues::{Completion, Op, Tag};
 use crate::socket::Socket;
@@ -51,6 +57,9 @@ pub struct Crawl {
     /// The retry timer, and whether the crawl's end has been told.
     upkeep: crawl::Upkeep,
     runner: Runner,
+    /// The buffers every RECV takes from when bytes come: a connection holds none while it
+    /// waits for its answer, or idles kept alive between requests.
+    buffers: ProvidedBuffers,
 }
 
 struct Connection {
@@ -62,7 +71,6 @@ struct Connection {
     fetch: Option<(Fetch, Instant)>,
     request: Vec<u8>,
     sent: usize,
-    buf: Box<[u8]>,
     parser: ResponseParser,
     got_any: bool,
     /// It carried a request before: a close before any answer means the server had closed
@@ -74,7 +82,7 @@ struct Connection {
 
 /// What a completion of a connection led to.
 enum Next {
-    Submit(Op, squeue::Entry),
+    Submit((Op, squeue::Entry)),
     Answered(Response),
     /// No whole response, and whether not one byte of an answer came.
     Failed(Fetched, bool),
@@ -105,6 +113,7 @@ impl Crawl {
             parsing,
             upkeep: crawl::Upkeep::default(),
             runner: Runner::here(),
+            buffers: cx.provided_buffers(buffers::PAGE_SIZE)?,
         };
         part.pump(cx)?;
         Ok(part)
@@ -211,18 +220,40 @@ impl Crawl {
 
 impl Part for Crawl {
     fn on_complete(&mut self, done: Completion, cx: &mut Cx) -> io::Result<()> {
-        let Completion { tag, res, .. } = done;
+        let Completion { tag, res, buffer, .. } = done;
         if tag.op == Op::Wake {
             return self.parsed(cx);
         }
         let slot = tag.slot as usize;
         let conn = &mut self.conns[slot];
         conn.in_flight = None;
-        if conn.timed_out {
-            return self.close(slot, cx);
+        // The page's bytes, in a buffer of the pool: read below, and given back at once.
+        let bytes = match buffer {
+            Some(id) => self.buffers.bytes(id, res.max(0) as usize),
+            None => &[],
+        };
+        let next = match conn.timed_out {
+            true => None,
+            // The pool was empty when bytes came: grow it and ask again.
+            false if res == -libc::ENOBUFS => {
+                self.buffers.grow();
+                Some(Next::Submit(conn.receive(self.buffers.size())))
+            }
+            false => Some(conn.on_complete(
+                tag.op,
+                res,
+                bytes,
+                self.addrs[&conn.origin],
+                self.buffers.size(),
+            )),
+        };
+        if let Some(id) = buffer {
+            self.buffers.give_back(id);
         }
-        match conn.on_complete(tag.op, res, self.addrs[&conn.origin]) {
-            Next::Submit(op, entry) => self.submit(slot, (op, entry), cx),
+        let Some(next) = next else { return self.close(slot, cx) };
+        let conn = &mut self.conns[slot];
+        match next {
+            Next::Submit(step) => self.submit(slot, step, cx),
             Next::Answered(response) => {
                 let (fetch, _) = conn.fetch.take().expect("a request in flight");
                 if response.close {
@@ -281,7 +312,6 @@ impl Connection {
             fetch: None,
             request,
             sent: 0,
-            buf: vec![0u8; 16 * 1024].into_boxed_slice(),
             parser: ResponseParser::any_status(crawl::MAX_BODY),
             got_any: false,
             reused: false,
@@ -304,18 +334,30 @@ impl Connection {
         (Op::Send, opcode::Send::new(fd, rest.as_ptr(), rest.len() as u32).build())
     }
 
-    fn receive(&mut self) -> (Op, squeue::Entry) {
+    /// A RECV into a buffer the kernel takes from the pool (of buffers of `size` bytes) when
+    /// bytes come.
+    fn receive(&mut self, size: usize) -> (Op, squeue::Entry) {
         let fd = types::Fd(self.fd.expect("connected"));
-        (Op::Recv, opcode::Recv::new(fd, self.buf.as_mut_ptr(), self.buf.len() as u32).build())
+        let recv =
+            opcode::Recv::new(fd, std::ptr::null_mut(), size as u32).buf_group(buffers::GROUP);
+        (Op::Recv, recv.build().flags(squeue::Flags::BUFFER_SELECT))
     }
 
-    /// Its operation `op` completed with `res`.
-    fn on_complete(&mut self, op: Op, res: i32, sockaddr: &SockAddr) -> Next {
+    /// Its operation `op` completed with `res`; `bytes`, what a RECV brought. `size`: the
+    /// pool's buffers', for the next RECV.
+    fn on_complete(
+        &mut self,
+        op: Op,
+        res: i32,
+        bytes: &[u8],
+        sockaddr: &SockAddr,
+        size: usize,
+    ) -> Next {
         let error = || io::Error::from_raw_os_error(-res);
         let failed = |stage: &str, no_answer: bool| {
             Next::Failed(Fetched::from_io(self.addr, stage, &error()), no_answer)
         };
-        let next = |(op, entry): (Op, squeue::Entry)| Next::Submit(op, entry);
+        let next = Next::Submit;
         match op {
             Op::Socket if res < 0 => Next::Failed(
                 Fetched::Failed(Failure::Refused, TaskError::starting("socket", &error())),
@@ -323,7 +365,7 @@ impl Connection {
             ),
             Op::Socket => {
                 self.fd = Some(res);
-                Next::Submit(Op::Connect, connect(Socket::Fd(res), sockaddr))
+                Next::Submit((Op::Connect, connect(Socket::Fd(res), sockaddr)))
             }
             Op::Connect if res < 0 => failed("connect to", false),
             Op::Connect => next(self.send()),
@@ -331,7 +373,7 @@ impl Connection {
             Op::Send => {
                 self.sent += res as usize;
                 match self.sent == self.request.len() {
-                    true => next(self.receive()),
+                    true => next(self.receive(size)),
                     false => next(self.send()),
                 }
             }
@@ -342,9 +384,9 @@ impl Connection {
             },
             Op::Recv => {
                 self.got_any = true;
-                match self.parser.feed_response(&self.buf[..res as usize]) {
+                match self.parser.feed_response(bytes) {
                     Ok(Some(response)) => Next::Answered(response),
-                    Ok(None) => next(self.receive()),
+                    Ok(None) => next(self.receive(size)),
                     Err(e) => Next::Failed(Fetched::from_http(e), false),
                 }
             }

@@ -86,7 +86,8 @@ impl Http {
         // Leaked once for the run: the kernel reads it during every CONNECT, and it must
         // outlive them all.
         let addr: &'static SockAddr = Box::leak(Box::new(SockAddr::from(args.addr)));
-        let buffers = (path >= ClientPath::ProvidedBuffers).then(|| cx.provided_buffers());
+        let buffers =
+            (path >= ClientPath::ProvidedBuffers).then(|| cx.provided_buffers(buffers::SIZE));
         // A slot of the registered files for each request that may be open at once: as many
         // as the process may hold descriptors, the kernel's bound on the table.
         let slots = args.tasks.min(crate::socket::most_files()?);

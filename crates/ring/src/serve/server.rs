@@ -47,7 +47,7 @@ impl Server {
         // connection (and none could name a direct descriptor).
         SockRef::from(&listener).set_nodelay(true)?;
         let buffers = if path >= ServePath::ProvidedBuffers {
-            Some(ProvidedBuffers::register(&mut queues)?)
+            Some(ProvidedBuffers::register(&mut queues, crate::buffers::SIZE)?)
         } else {
             None
         };
