@@ -339,7 +339,11 @@ impl ResponseParser {
     fn parse_head(&mut self) -> Result<Option<(usize, State)>, HttpError> {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut head = httparse::Response::new(&mut headers);
-        let parsed = head.parse(&self.pending).map_err(|e| e.to_string());
+        // A field line continued on the next (obs-fold): RFC 9112 §5.2 has a user agent take
+        // it, each fold read as spaces, where a server must refuse it.
+        let mut config = httparse::ParserConfig::default();
+        config.allow_obsolete_multiline_headers_in_responses(true);
+        let parsed = config.parse_response(&mut head, &self.pending).map_err(|e| e.to_string());
         let Some(used) = self.bounded(parsed, |&used| used, "header section")? else {
             return Ok(None);
         };
@@ -607,6 +611,15 @@ mod tests {
             let got = p.feed(case).and_then(|_| p.eof());
             assert!(got.is_err(), "{:?} gave {got:?}", String::from_utf8_lossy(case));
         }
+    }
+
+    /// A field line folded onto the next (obs-fold), which the fuzzer's differential against
+    /// h11 found refused: a user agent reads it (RFC 9112 §5.2).
+    #[test]
+    fn a_folded_field_line_is_read() {
+        let folded = b"HTTP/1.1 200 OK\r\nX: a\r\n\tb\r\ncontent-length: 12\r\n\r\n{\"value\": 7}";
+        let mut p = ResponseParser::new();
+        assert_eq!(p.feed(folded), Ok(Progress::Done(7)));
     }
 
     #[test]

@@ -67,10 +67,13 @@ pub fn parse(buf: &[u8]) -> Parsed {
     // No route takes a body, and one we did not read would be parsed as the next request.
     let has_body = header("transfer-encoding").next().is_some()
         || header("content-length").any(|v| v.trim_ascii() != b"0");
-    if req.method != Some("GET") || has_body {
+    // A request target is ASCII (RFC 9112 §3.2, RFC 3986); httparse takes bytes past it, as
+    // nginx does, but a line that is not a request line is answered 400 (RFC 9112 §3).
+    let target = req.path.unwrap_or("");
+    if req.method != Some("GET") || has_body || !target.is_ascii() {
         return Parsed::Bad(400);
     }
-    let route = route(req.path.unwrap_or(""));
+    let route = route(target);
     Parsed::Request { len, route, keep_alive, http10 }
 }
 
@@ -479,6 +482,8 @@ mod tests {
             Parsed::Bad(400)
         );
         assert_eq!(parse(b"\x01\x02 / HTTP/1.1\r\n\r\n"), Parsed::Bad(400));
+        // A target past ASCII, which the fuzzer's differential against h11 found answered 404.
+        assert_eq!(parse("GET /\u{44f}eal HTTP/1.1\r\n\r\n".as_bytes()), Parsed::Bad(400));
         assert_eq!(parse(b"GET /health HTTP/1.1\r\nHost: x\r\n"), Parsed::Partial);
         let big = format!("GET /health HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD));
         assert_eq!(parse(big.as_bytes()), Parsed::Bad(431));
