@@ -81,6 +81,13 @@ pub trait Part {
     /// `-errno`), whether it stays in flight (a multishot), the provided buffer it filled.
     fn on_complete(&mut self, completion: Completion, cx: &mut Cx) -> io::Result<()>;
 
+    /// An ASYNC_CANCEL the part submitted completed: 0, it found its entry; -ENOENT, it
+    /// found none (the entry had completed, or had not started); -EALREADY, the entry is
+    /// running and completes on its own.
+    fn on_cancelled(&mut self, _done: Completion, _cx: &mut Cx) -> io::Result<()> {
+        Ok(())
+    }
+
     /// A timer the part set is due.
     fn on_timer(&mut self, _due: Due, _cx: &mut Cx) -> io::Result<()> {
         Ok(())
@@ -156,13 +163,17 @@ impl EventLoop {
         self.queues.submit_and_wait(at_most)
     }
 
-    /// Hand every completion taken off the ring to the part; a close's or a cancel's own
-    /// result changes nothing (the cancelled operation completes on its own).
+    /// Hand every completion taken off the ring to the part: a cancel's to `on_cancelled`
+    /// (the cancelled operation completes on its own, to `on_complete`); a close's own result
+    /// changes nothing.
     pub fn dispatch_completions(&mut self) -> io::Result<()> {
         let EventLoop { queues, tasks, part, .. } = self;
         while let Some(completion) = queues.next_completion() {
-            if !matches!(completion.tag.op, Op::Close | Op::Cancel) {
-                part.on_complete(completion, &mut Cx { tasks, queues })?;
+            let cx = &mut Cx { tasks, queues };
+            match completion.tag.op {
+                Op::Close => {}
+                Op::Cancel => part.on_cancelled(completion, cx)?,
+                _ => part.on_complete(completion, cx)?,
             }
         }
         Ok(())

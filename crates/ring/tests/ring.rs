@@ -53,6 +53,22 @@ fn every_rung_of_the_client_path_keeps_the_contract() {
     }
 }
 
+/// Deadlines that pass while requests are still on their way in: every step the kernel
+/// holds is cancelled, on every rung, and the run ends. On the linked rung a cancel could
+/// arrive before the next step of a chain had started, find nothing, and leave that step to
+/// wait on a silent server for ever; the review that found it hung at these sizes.
+#[test]
+fn a_thousand_requests_past_a_short_deadline_end_on_every_rung() {
+    let addr = testkit::silent_server().to_string();
+    for rung in CLIENT_RUNGS {
+        let env = [("CONCLAB_RING_CLIENT_PATH", rung.to_string())];
+        let args = ["--workload", "http", "--tasks", "1000", "--timeout-ms", "5", "--addr", &addr];
+        let outcome = testkit::run_with_env(BIN, &[&args[..], &["--json"]].concat(), &env);
+        assert_eq!(outcome.code, Some(1), "{rung}: {}", outcome.stderr);
+        assert_eq!(outcome.report()["failed"], 1000, "{rung}");
+    }
+}
+
 /// A rung the variable does not name: one line, exit 2.
 #[test]
 fn an_unknown_client_path_is_refused() {

@@ -4,9 +4,10 @@
 //!
 //! The contract is the completion model's, since it is the stricter: a buffer is moved in,
 //! owned by the runtime (and the kernel) while its operation is in flight, and moved back
-//! with the result. A read fills the `Vec`'s spare capacity, from its length to its
-//! capacity, as tokio-uring's and monoio's reads do; tokio's socket meets it with
-//! `read_buf`, a readiness read into the same room.
+//! with the result. A read is handed an empty `Vec` whose capacity is the room, and gives it
+//! back holding what it read: tokio-uring and monoio read into a buffer from its start (and
+//! would overwrite what a non-empty one held), tokio's `read_buf` after its end, which for an
+//! empty `Vec` is the same.
 
 use std::io;
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ pub trait Wire: Sized {
     async fn connect(addr: SocketAddr) -> io::Result<Self>;
     /// Write all of `bytes`; they come back with the result, for the next write to reuse.
     async fn write_all(&mut self, bytes: Vec<u8>) -> (io::Result<()>, Vec<u8>);
-    /// Read into `buf`'s spare capacity; the count, and `buf` back with it added.
+    /// Read into `buf`, empty, up to its capacity; the count, and `buf` back holding it.
     async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>);
     /// The connection is done with: end what the runtime may still hold of it. Nothing,
     /// unless the runtime keeps a cancelled read's socket open until the read completes.

@@ -232,10 +232,13 @@ impl Part for Crawl {
             Some(id) => self.buffers.bytes(id, res.max(0) as usize),
             None => &[],
         };
+        if conn.timed_out && tag.op == Op::Socket && res >= 0 {
+            conn.fd = Some(res); // made after the deadline: the close below closes it
+        }
         let next = match conn.timed_out {
             true => None,
             // The pool was empty when bytes came: grow it and ask again.
-            false if res == -libc::ENOBUFS => {
+            false if tag.op == Op::Recv && res == -libc::ENOBUFS => {
                 self.buffers.grow();
                 Some(Next::Submit(conn.receive(self.buffers.size())))
             }

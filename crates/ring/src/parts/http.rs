@@ -146,9 +146,13 @@ impl Part for Http {
         let conn = self.conns[id as usize].as_mut().expect("a connection per operation");
         conn.pending -= 1;
         if conn.finished {
-            // Give a provided buffer back, if the kernel filled one after all.
+            // Give a provided buffer back, if the kernel filled one after all; keep a socket
+            // made after the deadline, so that the close below closes it.
             if let (Some(pool), Some(buffer)) = (&mut self.buffers, done.buffer) {
                 pool.give_back(buffer);
+            }
+            if done.tag.op == Op::Socket && done.res >= 0 {
+                conn.socket = Some(opened(self.path, done));
             }
             return if conn.pending == 0 { self.close(id, cx) } else { Ok(()) };
         }
@@ -162,7 +166,7 @@ impl Part for Http {
                 next
             }
             // The pool was empty when the answer came: grow it and ask again.
-            (Some(pool), None) if done.res == -libc::ENOBUFS => {
+            (Some(pool), None) if done.tag.op == Op::Recv && done.res == -libc::ENOBUFS => {
                 pool.grow();
                 conn.receive()
             }
@@ -198,10 +202,28 @@ impl Part for Http {
         };
         conn.finished = true;
         cx.tasks.time_out(id, "the request");
-        // Every step the kernel holds: the one in flight, or the rest of a linked chain, each
-        // cancelled in the chain's order. The first still running takes the rest with it;
-        // one that completed meanwhile, its completion not read yet, leaves the next step to
-        // its own cancel.
+        self.cancel_the_rest(id, cx)
+    }
+
+    /// A cancel found nothing (ENOENT): the step it named had completed, or, in a linked
+    /// chain, the next step had not started yet — the kernel starts it only when the loop
+    /// next enters the ring, and a step not started cannot be cancelled. While the request
+    /// still has steps in the kernel, cancel them again: by then each has started or ended.
+    fn on_cancelled(&mut self, done: Completion, cx: &mut Cx) -> io::Result<()> {
+        let id = done.tag.slot;
+        let pending = self.conns[id as usize].as_ref().is_some_and(|c| c.pending > 0);
+        if done.res == -libc::ENOENT && pending {
+            return self.cancel_the_rest(id, cx);
+        }
+        Ok(())
+    }
+}
+
+impl Http {
+    /// Cancel every step the kernel holds of request `id`: the one in flight, or the rest of
+    /// a linked chain, in the chain's order; the first still running takes the rest with it.
+    fn cancel_the_rest(&mut self, id: u32, cx: &mut Cx) -> io::Result<()> {
+        let conn = self.conns[id as usize].as_ref().expect("a request with steps in flight");
         let in_flight = match conn.pending {
             1 => vec![conn.in_flight],
             rest => CHAIN[CHAIN.len() - usize::from(rest)..].to_vec(),
@@ -212,6 +234,15 @@ impl Part for Http {
             unsafe { cx.submit(Tag::new(Op::Cancel, id), cancel)? };
         }
         Ok(())
+    }
+}
+
+/// The socket a SOCKET entry made, as the rung names it.
+fn opened(path: ClientPath, done: Completion) -> Socket {
+    match path {
+        ClientPath::Linked => Socket::Fixed(done.tag.slot),
+        ClientPath::FixedFiles => Socket::Fixed(done.res as u32),
+        _ => Socket::Fd(done.res),
     }
 }
 
@@ -292,11 +323,7 @@ impl Connection {
             }
             Op::Socket if res < 0 => Next::Done(Err(TaskError::starting("socket", &error()))),
             Op::Socket => {
-                let socket = match path {
-                    ClientPath::Linked => Socket::Fixed(done.tag.slot),
-                    ClientPath::FixedFiles => Socket::Fixed(res as u32),
-                    _ => Socket::Fd(res),
-                };
+                let socket = opened(path, done);
                 self.socket = Some(socket);
                 if linked {
                     Next::Wait
