@@ -68,6 +68,8 @@ struct Connection {
     /// Its result is recorded (an answer, an error, or its deadline): whatever completes
     /// now only brings its close nearer.
     finished: bool,
+    /// The ASYNC_CANCELs of its steps still to come back.
+    cancels: u8,
 }
 
 /// What a completion leads to: the next operation, its task's result, or (the rest of a
@@ -145,6 +147,9 @@ impl Part for Http {
         let id = done.tag.slot;
         let conn = self.conns[id as usize].as_mut().expect("a connection per operation");
         conn.pending -= 1;
+        // The next step of the chain is now the first the kernel holds, if any: what a
+        // deadline cancels, finished or not.
+        conn.in_flight = next_in_chain(done.tag.op);
         if conn.finished {
             // Give a provided buffer back, if the kernel filled one after all; keep a socket
             // made after the deadline, so that the close below closes it.
@@ -205,14 +210,17 @@ impl Part for Http {
         self.cancel_the_rest(id, cx)
     }
 
-    /// A cancel found nothing (ENOENT): the step it named had completed, or, in a linked
-    /// chain, the next step had not started yet — the kernel starts it only when the loop
-    /// next enters the ring, and a step not started cannot be cancelled. While the request
-    /// still has steps in the kernel, cancel them again: by then each has started or ended.
+    /// A cancel came back. One finds nothing (ENOENT) when the step it named had completed,
+    /// or, in a linked chain, when the next step had not started yet — the kernel starts it
+    /// only when the loop next enters the ring, and a step not started cannot be cancelled.
+    /// So once the last cancel of a round is back, if the request still has steps in the
+    /// kernel, cancel them again: by then each has started or ended. One round at a time,
+    /// however many of its cancels found nothing.
     fn on_cancelled(&mut self, done: Completion, cx: &mut Cx) -> io::Result<()> {
         let id = done.tag.slot;
-        let pending = self.conns[id as usize].as_ref().is_some_and(|c| c.pending > 0);
-        if done.res == -libc::ENOENT && pending {
+        let Some(conn) = self.conns[id as usize].as_mut() else { return Ok(()) };
+        conn.cancels -= 1;
+        if conn.cancels == 0 && conn.pending > 0 {
             return self.cancel_the_rest(id, cx);
         }
         Ok(())
@@ -223,11 +231,12 @@ impl Http {
     /// Cancel every step the kernel holds of request `id`: the one in flight, or the rest of
     /// a linked chain, in the chain's order; the first still running takes the rest with it.
     fn cancel_the_rest(&mut self, id: u32, cx: &mut Cx) -> io::Result<()> {
-        let conn = self.conns[id as usize].as_ref().expect("a request with steps in flight");
+        let conn = self.conns[id as usize].as_mut().expect("a request with steps in flight");
         let in_flight = match conn.pending {
             1 => vec![conn.in_flight],
             rest => CHAIN[CHAIN.len() - usize::from(rest)..].to_vec(),
         };
+        conn.cancels = in_flight.len() as u8;
         for op in in_flight {
             let cancel = Tag::new(op, id).cancel();
             // SAFETY: an ASYNC_CANCEL points to nothing.
@@ -282,6 +291,7 @@ impl Connection {
             in_flight: Op::Socket,
             pending: 1,
             finished: false,
+            cancels: 0,
         }
     }
 
@@ -314,7 +324,6 @@ impl Connection {
         let res = done.res;
         let error = || io::Error::from_raw_os_error(-res);
         let linked = path == ClientPath::Linked;
-        self.in_flight = next_in_chain(done.tag.op);
         match done.tag.op {
             Op::Socket if res == -libc::ENFILE && path >= ClientPath::FixedFiles => {
                 // The registered files are full: as many as RLIMIT_NOFILE allows.
