@@ -13,6 +13,7 @@ use crate::programs::Programs;
 use crate::run::{read_json, Bench, Row, Timing};
 use crate::stats::median;
 use crate::table::{thousands, Table, DASH};
+use crate::trace::Calls;
 use workload::Report;
 
 /// The rungs, in order, as `CONCLAB_RING_CLIENT_PATH` names them (`ClientPath::name`).
@@ -40,13 +41,6 @@ pub struct Rung {
     pub calls: Option<Calls>,
 }
 
-/// What `strace -f -c` counted.
-#[derive(Serialize, Deserialize)]
-pub struct Calls {
-    pub io_uring_enter: u64,
-    pub all: u64,
-}
-
 /// `ring` on `path` against the service at `addr`.
 fn row(programs: &Programs, path: &str, addr: &str) -> Row {
     let args = format!("--workload http --tasks {N} --ms 100 --addr {addr}");
@@ -59,7 +53,6 @@ fn row(programs: &Programs, path: &str, addr: &str) -> Row {
 
 /// Every rung, [`ROUNDS`] times.
 pub fn run(bench: &Bench, programs: &Programs, addr: &str) -> anyhow::Result<Vec<Rung>> {
-    let scratch = std::env::temp_dir().join(format!("conclab-ladder-{}", std::process::id()));
     let mut out = Vec::new();
     for round in 0..ROUNDS {
         eprintln!("bench http: the io_uring client path, round {}", round + 1);
@@ -67,31 +60,15 @@ pub fn run(bench: &Bench, programs: &Programs, addr: &str) -> anyhow::Result<Vec
         let label = format!("ladder-r{}", round + 1);
         let measured = bench.time(&label, bench.reports(rows), 1, RUNS)?;
         for (path, m) in RUNGS.iter().zip(measured) {
-            // The same command without `env`: strace sets the variable itself (-E), so that
-            // env's own calls are not counted.
+            // The same command without `env`.
             let argv = m.row.argv[2..].to_vec();
-            let variable = format!("{VARIABLE}={path}");
-            let counted =
-                crate::trace::strace(&["-f", "-c", "-E", &variable], &scratch, argv, None)
-                    .map(|text| crate::trace::parse_strace_summary(&text));
-            let calls = match counted {
-                Ok(calls) => Some(Calls {
-                    io_uring_enter: calls
-                        .iter()
-                        .find(|c| c.0 == "io_uring_enter")
-                        .map_or(0, |c| c.1),
-                    all: calls.iter().map(|c| c.1).sum(),
-                }),
-                Err(e) => {
-                    eprintln!("{}: not counted: {e:#}", m.row.name);
-                    None
-                }
-            };
+            let calls = Calls::counted(&format!("{VARIABLE}={path}"), argv)
+                .inspect_err(|e| eprintln!("{}: not counted: {e:#}", m.row.name))
+                .ok();
             let (timing, report) = (m.timing, m.report);
             out.push(Rung { path: path.to_string(), round, timing, report, calls });
         }
     }
-    let _ = std::fs::remove_file(&scratch);
     Ok(out)
 }
 
@@ -199,6 +176,13 @@ pub fn render(rungs: &[Rung]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_crawls_rungs_are_rings_own() {
+        let file = "ring/src/parts/crawl_path.rs";
+        let (rungs, default) = (crate::crawl::RUNGS, crate::crawl::DEFAULT_RUNG);
+        crate::rungs::assert_declared(file, "CrawlPath", &rungs, default);
+    }
 
     #[test]
     fn the_rungs_are_rings_own() {

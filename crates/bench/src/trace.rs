@@ -131,6 +131,27 @@ pub fn strace(
     std::fs::read_to_string(scratch).map_err(|e| anyhow::anyhow!("strace wrote nothing: {e}"))
 }
 
+/// What `strace -f -c` counted of one run on a ladder's rung: the calls into the ring, and
+/// every call.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Calls {
+    pub io_uring_enter: u64,
+    pub all: u64,
+}
+
+impl Calls {
+    /// `argv` run once under `strace -f -c`, with `variable` (`NAME=value`) set by strace
+    /// itself (-E), so that no `env` of its own is counted.
+    pub fn counted(variable: &str, argv: Vec<String>) -> anyhow::Result<Calls> {
+        let scratch = std::env::temp_dir().join(format!("conclab-calls-{}", std::process::id()));
+        let text = strace(&["-f", "-c", "-E", variable], &scratch, argv, None);
+        let _ = std::fs::remove_file(&scratch);
+        let calls = parse_strace_summary(&text?);
+        let count = |name: &str| calls.iter().find(|c| c.0 == name).map_or(0, |c| c.1);
+        Ok(Calls { io_uring_enter: count("io_uring_enter"), all: calls.iter().map(|c| c.1).sum() })
+    }
+}
+
 /// What one model did under strace for one workload; `results/syscalls.json` holds them all.
 #[derive(Serialize, Deserialize)]
 pub struct Counts {

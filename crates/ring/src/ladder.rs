@@ -1,6 +1,7 @@
 //! A ladder of rungs, plain to modern, each adding one io_uring feature to the rung below,
 //! so that what each costs and saves is measured alone. The server has one
-//! (`serve/path.rs`), the http client another (`parts/client_path.rs`); an environment
+//! (`serve/path.rs`), the http client another (`parts/client_path.rs`), the crawl a third
+//! (`parts/crawl_path.rs`); an environment
 //! variable picks a rung, for the benchmark's variant tables, else the rung the tables
 //! measured best runs.
 

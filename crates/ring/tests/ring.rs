@@ -78,6 +78,36 @@ fn an_unknown_client_path_is_refused() {
     assert!(outcome.stderr.contains("no path \"fastest\""), "{}", outcome.stderr);
 }
 
+/// The rungs of the crawl's reads (`src/parts/crawl_path.rs`).
+const CRAWL_RUNGS: [&str; 2] = ["one-shot", "multishot-recv"];
+
+/// Every rung of the crawl crawls each web to its sheet, survives the fault profile (resets,
+/// drips, hosts that never answer: RECVs cancelled past their deadline) and holds
+/// `--per-host`, with its pages parsed on the loop and on a pool.
+#[test]
+fn every_rung_of_the_crawl_path_keeps_the_contract() {
+    use testkit::crawl_checks as check;
+    for rung in CRAWL_RUNGS {
+        let var = format!("CONCLAB_RING_CRAWL_PATH={rung}");
+        let leading = [var.as_str(), BIN];
+        let workers = ["--workers", "20"];
+        check::crawls_every_web_to_its_sheet("env", &leading, &workers);
+        check::crawls_every_web_to_its_sheet("env", &leading, &["--workers", "20", "--offload"]);
+        check::survives_the_fault_profile("env", &leading, &workers);
+        check::holds_per_host("env", &leading, &workers);
+    }
+}
+
+/// A rung the variable does not name: one line, exit 2.
+#[test]
+fn an_unknown_crawl_path_is_refused() {
+    let env = [("CONCLAB_RING_CRAWL_PATH", "fastest".to_string())];
+    let args = ["--workload", "crawl", "--seed", "http://127.0.0.1:9/"];
+    let outcome = testkit::run_with_env(BIN, &args, &env);
+    assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("no path \"fastest\""), "{}", outcome.stderr);
+}
+
 /// The rungs of the server's io_uring path (`src/serve/path.rs`), as the variable names them.
 const RUNGS: [&str; 5] =
     ["plain", "multishot-accept", "provided-buffers", "multishot-recv", "fixed-files"];

@@ -11,6 +11,9 @@
 //!   limit at some W is not run at larger ones, and the table says why.
 //! - **Memory at W = 5,000**, L = 50 ms: every concurrent program, its peak RSS against
 //!   what its pages in flight need.
+//! - **The io_uring crawl path**: `ring` at L = 0, W = 100 on each rung of its crawl ladder
+//!   (`crates/ring/src/parts/crawl_path.rs`: one-shot and multishot RECVs), the rungs
+//!   interleaved round after round, each run's system calls counted under strace once.
 //! - **The fault profile**: a fresh web with `--faults` for each program (a page answers
 //!   503 or resets only on its first request since the web started), its counts against the
 //!   answer sheet; and its trap, crawled with `--tasks 1,000`.
@@ -65,6 +68,13 @@ const QUICK: Budget = Budget { seconds: 1.0, round_trips: 30.0, fewest: 100, mos
 /// The offload case: the hand-written loops with and without `--offload`, the crawler on
 /// both cores (the web keeps its own pinned), at (L, W).
 pub const OFFLOAD_AT: [(&str, u32); 2] = [("0", 100), ("10ms", 1_000)];
+/// The ladder's web and W, its rounds, and the rungs as `CONCLAB_RING_CRAWL_PATH` names
+/// them (`CrawlPath::name`), the default (`CrawlPath::BEST`) last.
+pub const LADDER_AT: (&str, u32) = ("0", 100);
+const LADDER_ROUNDS: u32 = 5;
+pub const RUNGS: [&str; 2] = ["one-shot", "multishot-recv"];
+pub const DEFAULT_RUNG: &str = "multishot-recv";
+const LADDER_VARIABLE: &str = "CONCLAB_RING_CRAWL_PATH";
 /// A run is killed past this.
 const LIMIT: Duration = Duration::from_secs(150);
 
@@ -87,6 +97,9 @@ pub struct Results {
     /// The offload case, the crawler unpinned.
     #[serde(default)]
     pub offload: Vec<Point>,
+    /// `ring` on each rung of its crawl ladder, round after round.
+    #[serde(default)]
+    pub ladder: Vec<Point>,
     /// Scrapy's whole crawl of the fault profile's web without its faults: its page set
     /// against the answer sheet.
     #[serde(default)]
@@ -112,6 +125,11 @@ pub struct Point {
     pub report: Option<Value>,
     /// The web's answer sheet, for the fault profile's runs.
     pub sheet: Option<Value>,
+    /// The ladder's runs: the rung, and the system calls of one run of it under strace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<crate::trace::Calls>,
 }
 
 crate::table::sweep_point!(Point);
@@ -211,7 +229,7 @@ struct At {
 /// One crawl by `p` of `web` from `scope` (its `--seed` and `--allow`), `at` its limits,
 /// `extra` arguments beside, on the crawlers' core.
 fn crawl(p: &Program, web: &Web, scope: &[String], at: At, extra: &[&str]) -> Point {
-    crawl_on(child::client_core(), p, web, scope, at, extra)
+    crawl_on(child::client_core(), p, web, scope, at, extra, &[])
 }
 
 /// The same, on `core` (or on any).
@@ -222,6 +240,7 @@ fn crawl_on(
     scope: &[String],
     at: At,
     extra: &[&str],
+    env: &[(&str, String)],
 ) -> Point {
     let At { workers: w, per_host: c, tasks } = at;
     let mut point = Point {
@@ -236,18 +255,9 @@ fn crawl_on(
         point.status = why.clone();
         return point;
     }
-    let mut argv = p.argv.clone();
-    if p.name != SCRAPY {
-        argv.extend(["--workload", "crawl", "--json"].map(String::from));
-    }
-    argv.extend(scope.iter().cloned());
-    if !p.serial {
-        argv.extend(["--workers".into(), w.to_string()]);
-    }
-    argv.extend(["--per-host".into(), c.to_string(), "--tasks".into(), tasks.to_string()]);
-    argv.extend(extra.iter().map(|s| s.to_string()));
+    let argv = command(p, scope, at, extra);
     let before = web.cpu_s();
-    let ran = match child::run_argv(&child::on_core(core, &argv), &[], LIMIT) {
+    let ran = match child::run_argv(&child::on_core(core, &argv), env, LIMIT) {
         Ok(ran) => ran,
         Err(e) => {
             point.status = format!("cannot run {}: {e}", argv[0]);
@@ -258,6 +268,55 @@ fn crawl_on(
     point.status = ran.outcome(LIMIT);
     point.report = ran.stdout.lines().find_map(|l| serde_json::from_str(l).ok());
     point
+}
+
+/// `p`'s command line for one crawl.
+fn command(p: &Program, scope: &[String], at: At, extra: &[&str]) -> Vec<String> {
+    let mut argv = p.argv.clone();
+    if p.name != SCRAPY {
+        argv.extend(["--workload", "crawl", "--json"].map(String::from));
+    }
+    argv.extend(scope.iter().cloned());
+    if !p.serial {
+        argv.extend(["--workers".into(), at.workers.to_string()]);
+    }
+    let limits =
+        ["--per-host".into(), at.per_host.to_string(), "--tasks".into(), at.tasks.to_string()];
+    argv.extend(limits);
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    argv
+}
+
+/// `ring` on every rung of its crawl ladder at [`LADDER_AT`], `rounds` times, the rungs
+/// interleaved so that the machine's drift touches each alike; each run's calls counted once
+/// more under strace.
+/// `rate`: the pages a second `ring` reached at L = 0, to size the runs by.
+fn ladder(
+    p: &Program,
+    pages: u32,
+    budget: Budget,
+    rate: f64,
+    rounds: u32,
+) -> anyhow::Result<Vec<Point>> {
+    let (latency, w) = LADDER_AT;
+    let web = Web::start(pages, HOSTS, latency, false)?;
+    let urls = urls_for(budget, rate, median_latency(latency), w, web.urls());
+    let at = At { workers: w, per_host: per_host(w, HOSTS), tasks: urls };
+    let mut out = vec![];
+    for round in 1..=rounds {
+        for rung in RUNGS {
+            eprintln!("bench crawl: the io_uring crawl path, round {round}, {rung}");
+            let env = [(LADDER_VARIABLE, rung.to_string())];
+            let mut point = crawl_on(child::client_core(), p, &web, &web.scope(), at, &[], &env);
+            let argv = command(p, &web.scope(), at, &[]);
+            point.calls = crate::trace::Calls::counted(&format!("{LADDER_VARIABLE}={rung}"), argv)
+                .inspect_err(|e| eprintln!("{rung}: not counted: {e:#}"))
+                .ok();
+            point.rung = Some(rung.into());
+            out.push(point);
+        }
+    }
+    Ok(out)
 }
 
 /// The URLs a run requests at `rate` on a web of median latency `l` seconds: the budget's
@@ -300,6 +359,7 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
         faults: vec![],
         trap: vec![],
         offload: vec![],
+        ladder: vec![],
         scrapy_whole: None,
     };
     // Each program's own rate at L = 0, once measured: what it can reach at any latency.
@@ -355,8 +415,14 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
                 per_host: per_host(w, HOSTS),
                 tasks: urls_for(budget, rate, median_latency(latency), w, web.urls()),
             };
-            r.offload.push(crawl_on(None, p, &web, &web.scope(), at, &[]));
+            r.offload.push(crawl_on(None, p, &web, &web.scope(), at, &[], &[]));
         }
+    }
+    // The io_uring crawl path, one feature at a time.
+    if let Some(ring) = programs.iter().find(|p| p.name == "ring") {
+        let rate = ceiling.get(&ring.name).copied().unwrap_or(1_000.0);
+        let rounds = if o.quick { 1 } else { LADDER_ROUNDS };
+        r.ladder = ladder(ring, pages, budget, rate, rounds)?;
     }
     // Memory at W = 5,000: every concurrent program.
     let web = Web::start(pages, HOSTS, MEMORY_LATENCY, false)?;

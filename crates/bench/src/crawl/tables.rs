@@ -2,6 +2,7 @@
 //! results page, and the README's section.
 
 use super::{median_latency, Point, Results, MEMORY_W, SCRAPY, TRAP_TASKS};
+use crate::stats::median;
 use crate::suite::{Drawn, Templates};
 use crate::svg::{loglog, Series};
 use crate::table::{names, short, verdict_table, Table, Verdict, DASH};
@@ -243,6 +244,61 @@ fn offload_table(r: &Results) -> String {
         ]);
     }
     t.render()
+}
+
+/// `ring`'s crawl ladder: each rung's medians over the rounds — pages a second, CPU a page,
+/// the calls into the ring and in all — and what the multishot RECV changed.
+fn ladder_table(r: &Results) -> String {
+    if r.ladder.is_empty() {
+        return "Not measured in this run: the next `make bench-crawl` runs the ladder.\n".into();
+    }
+    let mut t = Table::headed(
+        "crawl path | pages/s | user a page | sys a page | CPU a page | against the rung below | io_uring_enter | all syscalls | peak memory",
+    );
+    let mut below: Option<f64> = None;
+    for rung in super::RUNGS {
+        let runs: Vec<&Point> =
+            r.ladder.iter().filter(|p| p.rung.as_deref() == Some(rung) && p.ok()).collect();
+        let of = |f: &dyn Fn(&Point) -> Option<f64>| median(runs.iter().filter_map(|p| f(p)));
+        let a_page = |key: &'static str| {
+            move |p: &Point| Some(p.figure(&[key])? / p.figure(&["crawl", "pages"])?.max(1.0) * 1e6)
+        };
+        let figures = (
+            of(&|p| p.pages_per_s()),
+            of(&a_page("user_s")),
+            of(&a_page("sys_s")),
+            of(&|p| p.calls.as_ref().map(|c| c.io_uring_enter as f64)),
+            of(&|p| p.calls.as_ref().map(|c| c.all as f64)),
+            of(&|p| p.rss_kib()),
+        );
+        let name = format!("`ring` {rung}");
+        let (Some(rate_), Some(user), Some(sys), Some(enters), Some(all), Some(rss)) = figures
+        else {
+            t.push_without_figures(vec![name]);
+            continue;
+        };
+        let cpu = user + sys;
+        let against = below.map_or(DASH.into(), |b| format!("{:+.1} µs", cpu - b));
+        below = Some(cpu);
+        t.push(vec![
+            name,
+            rate(rate_),
+            format!("{user:.1} µs"),
+            format!("{sys:.1} µs"),
+            format!("{cpu:.1} µs"),
+            against,
+            format!("{enters:.0}"),
+            format!("{all:.0}"),
+            mib(rss),
+        ]);
+    }
+    let rounds = r.ladder.len() / super::RUNGS.len();
+    let (latency, w) = super::LADDER_AT;
+    t.render()
+        + &format!(
+            "\nMedians of {rounds} rounds at L = {latency}, W = {w}, the rungs interleaved; each run's calls counted once more under strace. `ring` runs {} unless `CONCLAB_RING_CRAWL_PATH` says otherwise.\n",
+            super::DEFAULT_RUNG
+        )
 }
 
 /// Scrapy's whole crawl against the sheet: the same pages and checksum, or by how much not.
@@ -609,6 +665,7 @@ fn values(r: &Results) -> crate::suite::Slots {
         ("faults", faults_table(r)),
         ("trap", trap_table(r)),
         ("offload", offload_table(r)),
+        ("ladder", ladder_table(r)),
         ("scrapy_set", scrapy_set(r)),
         ("verdicts", verdict_table(verdicts(r))),
         ("readings", readings(r)),

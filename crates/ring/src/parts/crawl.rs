@@ -1,6 +1,9 @@
 //! The crawl on the completion loop: every connection a chain of io_uring operations —
 //! SOCKET, CONNECT, then a SEND and RECVs for each request it carries, and a CLOSE — kept
-//! alive between requests to its origin, with no operation in flight while it is idle. The
+//! alive between requests to its origin. On the multishot rung (`crawl_path.rs`, the
+//! default) one RECV, posted when the connection opens, reads every page it carries and
+//! stays posted while it idles; one-shot, a RECV is posted for each read, and nothing is in
+//! flight while the connection idles. The
 //! frontier is the loop's own (`workload::crawl`), as in `epoll`: a page's links are queued
 //! in the turn its last bytes complete, and the next requests submitted in the same batch.
 //! A request's `--timeout-ms` is a timer in the loop's heap that cancels the operation in
@@ -16,8 +19,10 @@
 //!
 //! While an operation is in flight the kernel holds pointers into its connection — the
 //! request — and to its origin's address; each lives on the heap (the addresses leaked once
-//! an origin, for the run), and a connection leaves its slot only once nothing of it is in
-//! flight.
+//! an origin, for the run). A connection has at most two operations in flight, a step of
+//! its chain (SOCKET, CONNECT or SEND) and a RECV; it leaves its slot only once neither is.
+//! Retired — past its deadline, failed, told to close, or at the crawl's end — it cancels
+//! what it has in flight, and closes when the last of it completes.
 //!
 //! Under `strace -f -c`: `io_uring_enter` and nothing else — no `socket`, `connect`,
 //! `sendto` or `recvfrom`.
@@ -35,6 +40,7 @@ use workload::http::{Response, ResponseParser};
 use workload::timers::Due;
 use workload::{Runner, TaskError, Width};
 
+use super::crawl_path::CrawlPath;
 use super::http::{connect, socket};
 use crate::buffers::{self, ProvidedBuffers};
 use crate::event_loop::{Cx, Part};
@@ -60,13 +66,19 @@ pub struct Crawl {
     /// The buffers every RECV takes from when bytes come: a connection holds none while it
     /// waits for its answer, or idles kept alive between requests.
     buffers: ProvidedBuffers,
+    /// One-shot or multishot RECVs.
+    path: CrawlPath,
 }
 
 struct Connection {
     origin: usize,
     addr: std::net::SocketAddr,
     fd: Option<RawFd>,
-    in_flight: Option<Op>,
+    /// The step of its chain in flight: its SOCKET, CONNECT or SEND.
+    step: Option<Op>,
+    /// A RECV is in flight: a one-shot one until it completes, a multishot one until a
+    /// completion says it will not complete again.
+    receiving: bool,
     /// Its request, and when that must be answered.
     fetch: Option<(Fetch, Instant)>,
     request: Vec<u8>,
@@ -76,16 +88,21 @@ struct Connection {
     /// It carried a request before: a close before any answer means the server had closed
     /// it while idle, and the request goes on a new connection.
     reused: bool,
-    /// Past its deadline: its request has failed, and whatever completes next closes it.
-    timed_out: bool,
+    /// Retired: it carries no more requests, and closes once nothing of it is in flight.
+    retired: bool,
 }
 
 /// What a completion of a connection led to.
 enum Next {
     Submit((Op, squeue::Entry)),
+    /// Nothing to submit: the multishot RECV in flight reads what comes next.
+    Wait,
     Answered(Response),
     /// No whole response, and whether not one byte of an answer came.
     Failed(Fetched, bool),
+    /// It cannot carry a request: an idle connection's server closed it, or sent bytes
+    /// that answer nothing.
+    Retire,
 }
 
 impl Crawl {
@@ -114,6 +131,7 @@ impl Crawl {
             upkeep: crawl::Upkeep::default(),
             runner: Runner::here(),
             buffers: cx.provided_buffers(buffers::PAGE_SIZE)?,
+            path: crate::ladder::chosen(),
         };
         part.pump(cx)?;
         Ok(part)
@@ -129,6 +147,13 @@ impl Crawl {
         if ended && self.parsing.is_some() {
             // SAFETY: an ASYNC_CANCEL points to nothing.
             unsafe { cx.submit(Tag::new(Op::Cancel, 0u32), Wake::TAG.cancel())? };
+        }
+        if ended {
+            // The idle connections' multishot RECVs would keep the loop waiting.
+            let idle: Vec<usize> = self.idle.values().flatten().copied().collect();
+            for slot in idle {
+                self.retire(slot, cx)?;
+            }
         }
         Ok(())
     }
@@ -164,27 +189,63 @@ impl Crawl {
         self.submit(slot, entry, cx)
     }
 
-    /// Submit connection `slot`'s next operation.
+    /// Submit connection `slot`'s next operation; with its first SEND on the multishot rung,
+    /// the RECV that reads every answer the connection will carry.
     fn submit(
         &mut self,
         slot: usize,
         (op, entry): (Op, squeue::Entry),
         cx: &mut Cx,
     ) -> io::Result<()> {
-        self.conns[slot].in_flight = Some(op);
-        // SAFETY: the entry points into the connection's request and boxed buffer, which
-        // stay put in the slab until nothing of it is in flight, or to its origin's leaked
-        // address.
-        unsafe { cx.submit(Tag::new(op, slot), entry) }
+        let conn = &mut self.conns[slot];
+        match op {
+            Op::Recv => conn.receiving = true,
+            _ => conn.step = Some(op),
+        }
+        // SAFETY: the entry points into the connection's request, which stays put in the
+        // slab until nothing of it is in flight, or to its origin's leaked address.
+        unsafe { cx.submit(Tag::new(op, slot), entry)? };
+        if op == Op::Send && self.path == CrawlPath::MultishotRecv {
+            self.listen(slot, cx)?;
+        }
+        Ok(())
+    }
+
+    /// On the multishot rung, post connection `slot`'s RECV, unless it is in flight.
+    fn listen(&mut self, slot: usize, cx: &mut Cx) -> io::Result<()> {
+        let conn = &mut self.conns[slot];
+        if self.path != CrawlPath::MultishotRecv || conn.receiving {
+            return Ok(());
+        }
+        let entry = conn.receive(self.path, self.buffers.size());
+        self.submit(slot, entry, cx)
+    }
+
+    /// Connection `slot` carries no more requests: cancel what it has in flight, or close it
+    /// now if nothing is.
+    fn retire(&mut self, slot: usize, cx: &mut Cx) -> io::Result<()> {
+        let conn = &mut self.conns[slot];
+        conn.retired = true;
+        if let Some(idle) = self.idle.get_mut(&conn.origin) {
+            idle.retain(|&s| s != slot);
+        }
+        let in_flight = conn.step.into_iter().chain(conn.receiving.then_some(Op::Recv));
+        let mut any = false;
+        for op in in_flight {
+            any = true;
+            // SAFETY: an ASYNC_CANCEL points to nothing.
+            unsafe { cx.submit(Tag::new(Op::Cancel, slot), Tag::new(op, slot).cancel())? };
+        }
+        match any {
+            true => Ok(()),
+            false => self.close(slot, cx),
+        }
     }
 
     /// Close connection `slot`, nothing of it in flight: it leaves its slot, and its
     /// socket's CLOSE is submitted.
     fn close(&mut self, slot: usize, cx: &mut Cx) -> io::Result<()> {
         let conn = self.conns.remove(slot);
-        if let Some(idle) = self.idle.get_mut(&conn.origin) {
-            idle.retain(|&s| s != slot);
-        }
         self.crawl.closed(conn.origin);
         match conn.fd {
             // SAFETY: a CLOSE points to nothing.
@@ -220,57 +281,70 @@ impl Crawl {
 
 impl Part for Crawl {
     fn on_complete(&mut self, done: Completion, cx: &mut Cx) -> io::Result<()> {
-        let Completion { tag, res, buffer, .. } = done;
+        let Completion { tag, res, more, buffer } = done;
         if tag.op == Op::Wake {
             return self.parsed(cx);
         }
         let slot = tag.slot as usize;
         let conn = &mut self.conns[slot];
-        conn.in_flight = None;
+        match tag.op {
+            Op::Recv => conn.receiving = more,
+            _ => conn.step = None,
+        }
         // The page's bytes, in a buffer of the pool: read below, and given back at once.
         let bytes = match buffer {
             Some(id) => self.buffers.bytes(id, res.max(0) as usize),
             None => &[],
         };
-        if conn.timed_out && tag.op == Op::Socket && res >= 0 {
-            conn.fd = Some(res); // made after the deadline: the close below closes it
+        if conn.retired && tag.op == Op::Socket && res >= 0 {
+            conn.fd = Some(res); // made after it was retired: the close below closes it
         }
-        let next = match conn.timed_out {
+        let next = match conn.retired {
             true => None,
             // The pool was empty when bytes came: grow it and ask again.
             false if tag.op == Op::Recv && res == -libc::ENOBUFS => {
                 self.buffers.grow();
-                Some(Next::Submit(conn.receive(self.buffers.size())))
+                Some(Next::Submit(conn.receive(self.path, self.buffers.size())))
             }
             false => Some(conn.on_complete(
                 tag.op,
                 res,
                 bytes,
                 self.addrs[&conn.origin],
-                self.buffers.size(),
+                (self.path, self.buffers.size()),
             )),
         };
         if let Some(id) = buffer {
             self.buffers.give_back(id);
         }
-        let Some(next) = next else { return self.close(slot, cx) };
         let conn = &mut self.conns[slot];
+        let Some(next) = next else {
+            // Retired: closed once the last of it completes.
+            return match conn.step.is_none() && !conn.receiving {
+                true => self.close(slot, cx),
+                false => Ok(()),
+            };
+        };
         match next {
             Next::Submit(step) => self.submit(slot, step, cx),
+            Next::Wait => Ok(()),
+            Next::Retire => self.retire(slot, cx),
             Next::Answered(response) => {
                 let (fetch, _) = conn.fetch.take().expect("a request in flight");
-                if response.close {
-                    self.close(slot, cx)?;
+                // An answer before its request was all sent leaves the connection unsure.
+                if response.close || conn.step.is_some() {
+                    self.retire(slot, cx)?;
                 } else {
                     conn.reused = true;
                     self.idle.entry(conn.origin).or_default().push(slot);
+                    self.listen(slot, cx)?;
                 }
                 self.done(fetch, Fetched::Answer(response), cx)
             }
             Next::Failed(fetched, no_answer) => {
                 let (fetch, _) = conn.fetch.take().expect("a request in flight");
                 let reused = conn.reused;
-                self.close(slot, cx)?;
+                self.retire(slot, cx)?;
                 if no_answer && reused {
                     // The server had closed it while it was idle: a new connection.
                     return self.start_fetch(fetch, cx);
@@ -289,17 +363,11 @@ impl Part for Crawl {
         let slot = key as usize;
         let Some(conn) = self.conns.get_mut(slot) else { return Ok(()) };
         let late = conn.fetch.as_ref().is_some_and(|(_, by)| *by <= Instant::now());
-        if !late || conn.timed_out {
+        if !late || conn.retired {
             return Ok(());
         }
-        conn.timed_out = true;
         let (fetch, _) = conn.fetch.take().expect("checked");
-        if let Some(op) = conn.in_flight {
-            // SAFETY: an ASYNC_CANCEL points to nothing.
-            unsafe { cx.submit(Tag::new(Op::Cancel, slot), Tag::new(op, slot).cancel())? };
-        } else {
-            self.close(slot, cx)?;
-        }
+        self.retire(slot, cx)?;
         let why = TaskError::timed_out("the request", cx.tasks.args.timeout());
         self.done(fetch, Fetched::Failed(Failure::Timeout, why), cx)
     }
@@ -311,14 +379,15 @@ impl Connection {
             origin,
             addr,
             fd: None,
-            in_flight: None,
+            step: None,
+            receiving: false,
             fetch: None,
             request,
             sent: 0,
             parser: ResponseParser::any_status(crawl::MAX_BODY),
             got_any: false,
             reused: false,
-            timed_out: false,
+            retired: false,
         }
     }
 
@@ -338,29 +407,46 @@ impl Connection {
     }
 
     /// A RECV into a buffer the kernel takes from the pool (of buffers of `size` bytes) when
-    /// bytes come.
-    fn receive(&mut self, size: usize) -> (Op, squeue::Entry) {
+    /// bytes come: one read, or on the multishot rung every read until it fails or EOF.
+    fn receive(&mut self, path: CrawlPath, size: usize) -> (Op, squeue::Entry) {
         let fd = types::Fd(self.fd.expect("connected"));
-        let recv =
-            opcode::Recv::new(fd, std::ptr::null_mut(), size as u32).buf_group(buffers::GROUP);
-        (Op::Recv, recv.build().flags(squeue::Flags::BUFFER_SELECT))
+        let recv = match path {
+            CrawlPath::OneShot => opcode::Recv::new(fd, std::ptr::null_mut(), size as u32)
+                .buf_group(buffers::GROUP)
+                .build()
+                .flags(squeue::Flags::BUFFER_SELECT),
+            CrawlPath::MultishotRecv => opcode::RecvMulti::new(fd, buffers::GROUP).build(),
+        };
+        (Op::Recv, recv)
     }
 
-    /// Its operation `op` completed with `res`; `bytes`, what a RECV brought. `size`: the
-    /// pool's buffers', for the next RECV.
+    /// A RECV, unless one is in flight that will read what comes next.
+    fn read_on(&mut self, (path, size): (CrawlPath, usize)) -> Next {
+        match self.receiving {
+            true => Next::Wait,
+            false => Next::Submit(self.receive(path, size)),
+        }
+    }
+
+    /// Its operation `op` completed with `res`; `bytes`, what a RECV brought. `reading`: the
+    /// rung and the pool's buffers' size, for the next RECV.
     fn on_complete(
         &mut self,
         op: Op,
         res: i32,
         bytes: &[u8],
         sockaddr: &SockAddr,
-        size: usize,
+        reading: (CrawlPath, usize),
     ) -> Next {
         let error = || io::Error::from_raw_os_error(-res);
         let failed = |stage: &str, no_answer: bool| {
             Next::Failed(Fetched::from_io(self.addr, stage, &error()), no_answer)
         };
         let next = Next::Submit;
+        if op == Op::Recv && self.fetch.is_none() {
+            // Idle, kept alive: its server closed it, or sent what no request asked for.
+            return Next::Retire;
+        }
         match op {
             Op::Socket if res < 0 => Next::Failed(
                 Fetched::Failed(Failure::Refused, TaskError::starting("socket", &error())),
@@ -376,7 +462,7 @@ impl Connection {
             Op::Send => {
                 self.sent += res as usize;
                 match self.sent == self.request.len() {
-                    true => next(self.receive(size)),
+                    true => self.read_on(reading),
                     false => next(self.send()),
                 }
             }
@@ -389,7 +475,7 @@ impl Connection {
                 self.got_any = true;
                 match self.parser.feed_response(bytes) {
                     Ok(Some(response)) => Next::Answered(response),
-                    Ok(None) => next(self.receive(size)),
+                    Ok(None) => self.read_on(reading),
                     Err(e) => Next::Failed(Fetched::from_http(e), false),
                 }
             }

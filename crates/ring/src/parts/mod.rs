@@ -11,13 +11,15 @@
 //! - disk: [`disk.rs`](disk.rs), each read an entry, where epoll must use threads;
 //! - brigade: [`brigade.rs`](brigade.rs), pipe reads and writes on the ring;
 //! - db: [`db.rs`](db.rs), PostgreSQL connections as chains of entries, and a queue for a pool;
-//! - crawl: [`crawl.rs`](crawl.rs), kept-alive connections as chains of entries,
-//!   the frontier the loop's own, each page parsed on the loop (`--offload`: on a pool).
+//! - crawl: [`crawl.rs`](crawl.rs), kept-alive connections as chains of entries, read
+//!   one-shot or multishot as [`crawl_path.rs`](crawl_path.rs) picks, the frontier the
+//!   loop's own, each page parsed on the loop (`--offload`: on a pool).
 
 mod brigade;
 mod client_path;
 mod cpu;
 mod crawl;
+mod crawl_path;
 mod db;
 mod disk;
 mod http;
