@@ -9,21 +9,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ladder::{median_of, Climb, CLIENT};
 use crate::programs::Programs;
 use crate::run::{read_json, Bench, Row, Timing};
-use crate::stats::median;
-use crate::table::{thousands, Table, DASH};
+use crate::table::{thousands, Table};
 use crate::trace::Calls;
 use workload::Report;
-
-/// The rungs, in order, as `CONCLAB_RING_CLIENT_PATH` names them (`ClientPath::name`).
-pub const RUNGS: [&str; 4] = ["plain", "provided-buffers", "fixed-files", "linked"];
-
-/// The rung `ring` runs unless told (`ClientPath::BEST`): the targets judge it.
-pub const DEFAULT: &str = "provided-buffers";
-
-/// The variable that picks a rung.
-const VARIABLE: &str = "CONCLAB_RING_CLIENT_PATH";
 
 /// Requests at once: the issue's N.
 pub const N: u32 = 10_000;
@@ -32,10 +23,10 @@ const ROUNDS: u32 = 3;
 const RUNS: u32 = 3;
 
 /// One rung in one round: hyperfine's timing, the run's own report, its system calls.
+pub type Rung = crate::ladder::Rung<Measured>;
+
 #[derive(Serialize, Deserialize)]
-pub struct Rung {
-    pub path: String,
-    pub round: u32,
+pub struct Measured {
     pub timing: Option<Timing>,
     pub report: Option<Report>,
     pub calls: Option<Calls>,
@@ -47,7 +38,7 @@ fn row(programs: &Programs, path: &str, addr: &str) -> Row {
     let args: Vec<String> = args.split_whitespace().map(String::from).collect();
     let mut row = programs.row("ring", &args);
     row.name = format!("ring ({path})");
-    row.argv.splice(0..0, ["env".into(), format!("{VARIABLE}={path}")]);
+    row.argv = CLIENT.on(path, row.argv);
     row
 }
 
@@ -56,17 +47,18 @@ pub fn run(bench: &Bench, programs: &Programs, addr: &str) -> anyhow::Result<Vec
     let mut out = Vec::new();
     for round in 0..ROUNDS {
         eprintln!("bench http: the io_uring client path, round {}", round + 1);
-        let rows = RUNGS.iter().map(|p| row(programs, p, addr)).collect();
+        let rows = CLIENT.rungs.iter().map(|p| row(programs, p, addr)).collect();
         let label = format!("ladder-r{}", round + 1);
         let measured = bench.time(&label, bench.reports(rows), 1, RUNS)?;
-        for (path, m) in RUNGS.iter().zip(measured) {
+        for (path, m) in CLIENT.rungs.iter().zip(measured) {
             // The same command without `env`.
             let argv = m.row.argv[2..].to_vec();
-            let calls = Calls::counted(&format!("{VARIABLE}={path}"), argv)
+            let calls = Calls::counted(&CLIENT.setting(path), argv)
                 .inspect_err(|e| eprintln!("{}: not counted: {e:#}", m.row.name))
                 .ok();
             let (timing, report) = (m.timing, m.report);
-            out.push(Rung { path: path.to_string(), round, timing, report, calls });
+            let measured = Measured { timing, report, calls };
+            out.push(Rung { path: path.to_string(), round, measured });
         }
     }
     Ok(out)
@@ -85,9 +77,9 @@ struct Medians {
 
 fn medians(rungs: &[Rung], path: &str) -> Option<Medians> {
     // A round in which a request failed measures something else: left out.
-    let ok = |r: &&Rung| r.path == path && r.report.as_ref().is_some_and(|rep| rep.failed == 0);
-    let rows: Vec<&Rung> = rungs.iter().filter(ok).collect();
-    let of = |f: &dyn Fn(&Rung) -> Option<f64>| median(rows.iter().filter_map(|r| f(r)));
+    let ok = |m: &Measured| m.report.as_ref().is_some_and(|rep| rep.failed == 0);
+    let of =
+        |f: &dyn Fn(&Measured) -> Option<f64>| median_of(rungs, path, |m| f(m).filter(|_| ok(m)));
     let a_request = |s: f64| s / f64::from(N) * 1e6;
     Some(Medians {
         wall_s: of(&|r| r.timing.as_ref().map(|t| t.median))?,
@@ -106,16 +98,15 @@ pub fn table(rungs: &[Rung]) -> String {
         "client | wall | user a request | sys a request | CPU a request | against the rung below | io_uring_enter | all syscalls | peak memory",
     );
     let us = |v: f64| format!("{v:.2} µs");
-    let mut below: Option<f64> = None;
-    for path in RUNGS {
+    let mut climb = Climb::default();
+    for path in CLIENT.rungs {
         let name = format!("`ring` {path}");
         let Some(m) = medians(rungs, path) else {
             t.push_without_figures(vec![name]);
             continue;
         };
         let cpu = m.user_us + m.sys_us;
-        let against = below.map_or(DASH.into(), |b| format!("{:+.2} µs", cpu - b));
-        below = Some(cpu);
+        let against = climb.step(cpu, 2);
         t.push(vec![
             name,
             format!("{:.4} s", m.wall_s),
@@ -128,7 +119,7 @@ pub fn table(rungs: &[Rung]) -> String {
             format!("{:.1} MiB", m.max_rss_mib),
         ]);
     }
-    let rounds = rungs.iter().map(|r| r.round).max().unwrap_or(0) + 1;
+    let rounds = crate::ladder::rounds(rungs);
     t.render()
         + &format!(
             "\nMedians of {rounds} rounds at N = {}; each round times every rung in one \
@@ -143,13 +134,14 @@ pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
     let n = thousands(u64::from(N));
     let target =
         format!("http, N = {n}: `ring`'s syscalls ≤ the plain path's, and its wall no worse");
-    let (Some(m), Some(plain)) = (medians(rungs, DEFAULT), medians(rungs, "plain")) else {
+    let default = CLIENT.default;
+    let (Some(m), Some(plain)) = (medians(rungs, default), medians(rungs, "plain")) else {
         return vec![vec![target, "not measured".into(), "the ladder did not run".into()]];
     };
     let (calls, wall) = (m.syscalls / plain.syscalls, m.wall_s / plain.wall_s);
     let verdict = if calls <= 1.0 && wall <= 1.0 { "met" } else { "missed" };
     let says = format!(
-        "`ring` ({DEFAULT}) {:.0} syscalls, {calls:.2} × plain's {:.0}; wall {:.4} s, {wall:.2} × plain's {:.4} s",
+        "`ring` ({default}) {:.0} syscalls, {calls:.2} × plain's {:.0}; wall {:.4} s, {wall:.2} × plain's {:.4} s",
         m.syscalls, plain.syscalls, m.wall_s, plain.wall_s
     );
     vec![vec![target, verdict.into(), says]]
@@ -177,19 +169,6 @@ pub fn render(rungs: &[Rung]) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_crawls_rungs_are_rings_own() {
-        let file = "ring/src/parts/crawl_path.rs";
-        let (rungs, default) = (crate::crawl::RUNGS, crate::crawl::DEFAULT_RUNG);
-        crate::rungs::assert_declared(file, "CrawlPath", &rungs, default);
-    }
-
-    #[test]
-    fn the_rungs_are_rings_own() {
-        let file = "ring/src/parts/client_path.rs";
-        crate::rungs::assert_declared(file, "ClientPath", &RUNGS, DEFAULT);
-    }
-
     fn rung(path: &str, round: u32, wall: f64, calls: u64) -> Rung {
         let timing = Timing {
             command: path.into(),
@@ -204,13 +183,8 @@ mod tests {
         };
         let report = crate::table::tests::report(serde_json::json!({"max_rss_kib": 8192}));
         let calls = Calls { io_uring_enter: calls - 100, all: calls };
-        Rung {
-            path: path.into(),
-            round,
-            timing: Some(timing),
-            report: Some(report),
-            calls: Some(calls),
-        }
+        let measured = Measured { timing: Some(timing), report: Some(report), calls: Some(calls) };
+        Rung { path: path.into(), round, measured }
     }
 
     #[test]
@@ -218,11 +192,11 @@ mod tests {
         let mut rungs = vec![];
         for round in 0..3 {
             rungs.push(rung("plain", round, 0.40, 700));
-            rungs.push(rung(DEFAULT, round, 0.39, 600));
+            rungs.push(rung(CLIENT.default, round, 0.39, 600));
         }
         assert_eq!(verdicts(&rungs)[0][1], "met");
         for round in 3..7 {
-            rungs.push(rung(DEFAULT, round, 0.5, 900));
+            rungs.push(rung(CLIENT.default, round, 0.5, 900));
         }
         assert_eq!(verdicts(&rungs)[0][1], "missed", "the median moved past plain's");
         assert!(table(&rungs).contains("`ring` fixed-files | —"), "{}", table(&rungs));

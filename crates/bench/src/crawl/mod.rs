@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cli;
+use crate::ladder::CRAWL;
 use crate::programs::Programs;
 use crate::suite::Suite;
 use roster::Workload;
@@ -68,13 +69,9 @@ const QUICK: Budget = Budget { seconds: 1.0, round_trips: 30.0, fewest: 100, mos
 /// The offload case: the hand-written loops with and without `--offload`, the crawler on
 /// both cores (the web keeps its own pinned), at (L, W).
 pub const OFFLOAD_AT: [(&str, u32); 2] = [("0", 100), ("10ms", 1_000)];
-/// The ladder's web and W, its rounds, and the rungs as `CONCLAB_RING_CRAWL_PATH` names
-/// them (`CrawlPath::name`), the default (`CrawlPath::BEST`) last.
+/// The ladder's web and W (`crate::ladder::CRAWL`), and its rounds.
 pub const LADDER_AT: (&str, u32) = ("0", 100);
 const LADDER_ROUNDS: u32 = 5;
-pub const RUNGS: [&str; 2] = ["one-shot", "multishot-recv"];
-pub const DEFAULT_RUNG: &str = "multishot-recv";
-const LADDER_VARIABLE: &str = "CONCLAB_RING_CRAWL_PATH";
 /// A run is killed past this.
 const LIMIT: Duration = Duration::from_secs(150);
 
@@ -304,15 +301,15 @@ fn ladder(
     let at = At { workers: w, per_host: per_host(w, HOSTS), tasks: urls };
     let mut out = vec![];
     for round in 1..=rounds {
-        for rung in RUNGS {
+        for rung in CRAWL.rungs {
             eprintln!("bench crawl: the io_uring crawl path, round {round}, {rung}");
-            let env = [(LADDER_VARIABLE, rung.to_string())];
+            let env = [(CRAWL.variable, rung.to_string())];
             let mut point = crawl_on(child::client_core(), p, &web, &web.scope(), at, &[], &env);
             let argv = command(p, &web.scope(), at, &[]);
-            point.calls = crate::trace::Calls::counted(&format!("{LADDER_VARIABLE}={rung}"), argv)
+            point.calls = crate::trace::Calls::counted(&CRAWL.setting(rung), argv)
                 .inspect_err(|e| eprintln!("{rung}: not counted: {e:#}"))
                 .ok();
-            point.rung = Some(rung.into());
+            point.rung = Some(rung.to_string());
             out.push(point);
         }
     }

@@ -2,6 +2,7 @@
 //! results page, and the README's section.
 
 use super::{median_latency, Point, Results, MEMORY_W, SCRAPY, TRAP_TASKS};
+use crate::ladder::{Climb, CRAWL};
 use crate::stats::median;
 use crate::suite::{Drawn, Templates};
 use crate::svg::{loglog, Series};
@@ -255,8 +256,8 @@ fn ladder_table(r: &Results) -> String {
     let mut t = Table::headed(
         "crawl path | pages/s | user a page | sys a page | CPU a page | against the rung below | io_uring_enter | all syscalls | peak memory",
     );
-    let mut below: Option<f64> = None;
-    for rung in super::RUNGS {
+    let mut climb = Climb::default();
+    for rung in CRAWL.rungs {
         let runs: Vec<&Point> =
             r.ladder.iter().filter(|p| p.rung.as_deref() == Some(rung) && p.ok()).collect();
         let of = |f: &dyn Fn(&Point) -> Option<f64>| median(runs.iter().filter_map(|p| f(p)));
@@ -278,8 +279,7 @@ fn ladder_table(r: &Results) -> String {
             continue;
         };
         let cpu = user + sys;
-        let against = below.map_or(DASH.into(), |b| format!("{:+.1} µs", cpu - b));
-        below = Some(cpu);
+        let against = climb.step(cpu, 1);
         t.push(vec![
             name,
             rate(rate_),
@@ -292,12 +292,12 @@ fn ladder_table(r: &Results) -> String {
             mib(rss),
         ]);
     }
-    let rounds = r.ladder.len() / super::RUNGS.len();
+    let rounds = r.ladder.len() / CRAWL.rungs.len();
     let (latency, w) = super::LADDER_AT;
     t.render()
         + &format!(
-            "\nMedians of {rounds} rounds at L = {latency}, W = {w}, the rungs interleaved; each run's calls counted once more under strace. `ring` runs {} unless `CONCLAB_RING_CRAWL_PATH` says otherwise.\n",
-            super::DEFAULT_RUNG
+            "\nMedians of {rounds} rounds at L = {latency}, W = {w}, the rungs interleaved; each run's calls counted once more under strace. `ring` runs {} unless `{}` says otherwise.\n",
+            CRAWL.default, CRAWL.variable
         )
 }
 

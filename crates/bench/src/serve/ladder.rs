@@ -14,15 +14,8 @@ use super::load::Latency;
 use super::servers::{self, Spec};
 use super::Served;
 use crate::cli;
-use crate::stats::median;
+use crate::ladder::{median_of, Climb, SERVE};
 use crate::table::{Table, DASH};
-
-/// The rungs, in order, as `CONCLAB_RING_SERVE_PATH` names them (`ServePath::name`).
-pub const RUNGS: [&str; 5] =
-    ["plain", "multishot-accept", "provided-buffers", "multishot-recv", "fixed-files"];
-
-/// The rung `ring` runs unless told (`ServePath::BEST`): the targets judge it.
-pub const DEFAULT: &str = "multishot-recv";
 
 /// The readiness loop each rung is measured against.
 const ANCHOR: &str = "epoll";
@@ -31,11 +24,10 @@ const ANCHOR: &str = "epoll";
 const CONNECTIONS: u32 = 1_000;
 
 /// One server of one round: a rung (or the anchor) under wrk, then under fresh connections.
+pub type Rung = crate::ladder::Rung<Measured>;
+
 #[derive(Serialize, Deserialize)]
-pub struct Rung {
-    /// A rung's name, or the anchor's.
-    pub path: String,
-    pub round: u32,
+pub struct Measured {
     pub throughput: Served<Latency>,
     pub fresh: Served<Report>,
 }
@@ -44,7 +36,7 @@ pub struct Rung {
 fn spec(path: &str) -> Spec {
     let mut spec = servers::model("ring");
     spec.name = format!("ring ({path})");
-    spec.argv.splice(0..0, ["env".into(), format!("CONCLAB_RING_SERVE_PATH={path}")]);
+    spec.argv = SERVE.on(path, spec.argv);
     spec
 }
 
@@ -52,13 +44,13 @@ fn spec(path: &str) -> Spec {
 pub fn run(rounds: u32, secs: u32, o: &cli::Serve, scratch: &Path) -> Vec<Rung> {
     let mut out = vec![];
     for round in 0..rounds {
-        let servers = RUNGS.iter().map(|p| (p.to_string(), spec(p)));
+        let servers = SERVE.rungs.iter().map(|p| (p.to_string(), spec(p)));
         for (path, spec) in servers.chain([(ANCHOR.to_string(), servers::model(ANCHOR))]) {
             eprintln!("bench serve: the io_uring path, round {}: {}", round + 1, spec.name);
             // The throughput and C10K cases of the suite, on this server.
             let throughput = super::throughput(&spec, 100, secs, o, scratch).served;
             let fresh = super::c10k(&spec, CONNECTIONS, &[], scratch).served;
-            out.push(Rung { path, round, throughput, fresh });
+            out.push(Rung { path, round, measured: Measured { throughput, fresh } });
         }
     }
     out
@@ -76,14 +68,13 @@ struct Medians {
 }
 
 fn medians(rungs: &[Rung], path: &str) -> Option<Medians> {
-    let rows: Vec<&Rung> = rungs.iter().filter(|r| r.path == path).collect();
-    let of = |f: &dyn Fn(&Rung) -> Option<f64>| median(rows.iter().filter_map(|r| f(r)));
-    let load = |r: &Rung| r.throughput.load.as_ref().map(|l| (l.req_per_s, l.p99_ms));
-    let cpu = |r: &Rung| {
+    let of = |f: &dyn Fn(&Measured) -> Option<f64>| median_of(rungs, path, f);
+    let load = |r: &Measured| r.throughput.load.as_ref().map(|l| (l.req_per_s, l.p99_ms));
+    let cpu = |r: &Measured| {
         let rep = r.throughput.server_report.as_ref().filter(|rep| rep.requests > 0)?;
         Some((rep.user_s / rep.requests as f64 * 1e6, rep.sys_s / rep.requests as f64 * 1e6))
     };
-    let memory = |r: &Rung| {
+    let memory = |r: &Measured| {
         let rep = r.fresh.server_report.as_ref()?;
         r.fresh.load.as_ref().filter(|l| l.failed == 0)?;
         let grown = rep.max_rss_kib.saturating_sub(r.fresh.baseline_rss_kib);
@@ -104,26 +95,23 @@ pub fn table(rungs: &[Rung]) -> String {
     if rungs.is_empty() {
         return "Not measured in this run.\n".into();
     }
-    let rounds = rungs.iter().map(|r| r.round).max().unwrap_or(0) + 1;
+    let rounds = crate::ladder::rounds(rungs);
     let mut t = Table::headed(
         "server | req/s | p99 | user a request | sys a request | CPU a request | against the rung below | memory a connection",
     );
     let us = |v: f64| format!("{v:.2} µs");
-    let mut below: Option<f64> = None;
-    for path in RUNGS.iter().copied().chain([ANCHOR]) {
+    let mut climb = Climb::default();
+    for path in SERVE.rungs.iter().copied().chain([ANCHOR]) {
         let name = if path == ANCHOR { format!("`{ANCHOR}`") } else { format!("`ring` {path}") };
         let Some(m) = medians(rungs, path) else {
             t.push_without_figures(vec![name]);
             continue;
         };
         let cpu = m.user_us + m.sys_us;
-        let against = match below.filter(|_| path != ANCHOR) {
-            Some(b) => format!("{:+.2} µs", cpu - b),
-            None => DASH.into(),
+        let against = match path {
+            ANCHOR => DASH.into(),
+            _ => climb.step(cpu, 2),
         };
-        if path != ANCHOR {
-            below = Some(cpu);
-        }
         t.push(vec![
             name,
             format!("{:.1}k", m.req_per_s / 1000.0),
@@ -142,7 +130,8 @@ pub fn table(rungs: &[Rung]) -> String {
 /// a request against the anchor's, and its memory a connection against the plain path's.
 pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
     let cpu = |m: &Medians| m.user_us + m.sys_us;
-    let (default, plain) = (medians(rungs, DEFAULT), medians(rungs, "plain"));
+    let (default, plain) = (medians(rungs, SERVE.default), medians(rungs, "plain"));
+    let best = SERVE.default;
     let cpu_line = match (&default, medians(rungs, ANCHOR)) {
         (Some(m), Some(e)) => {
             let ratio = cpu(m) / cpu(&e);
@@ -150,7 +139,7 @@ pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
             (
                 verdict,
                 format!(
-                    "`ring` ({DEFAULT}) {:.2} µs, {ratio:.2} × `{ANCHOR}`'s {:.2} µs",
+                    "`ring` ({best}) {:.2} µs, {ratio:.2} × `{ANCHOR}`'s {:.2} µs",
                     cpu(m),
                     cpu(&e)
                 ),
@@ -165,7 +154,7 @@ pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
             (
                 verdict,
                 format!(
-                    "`ring` ({DEFAULT}) {:.2} KiB, {ratio:.2} × plain's {:.2} KiB",
+                    "`ring` ({best}) {:.2} KiB, {ratio:.2} × plain's {:.2} KiB",
                     m.kib_a_connection, plain.kib_a_connection
                 ),
             )
@@ -186,16 +175,4 @@ pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
             memory_line.1,
         ],
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A rung renamed in ring must be renamed here, or the ladder would measure a server
-    /// that refuses to start.
-    #[test]
-    fn the_rungs_are_rings_own() {
-        crate::rungs::assert_declared("ring/src/serve/path.rs", "ServePath", &RUNGS, DEFAULT);
-    }
 }

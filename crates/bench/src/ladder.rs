@@ -1,0 +1,127 @@
+//! `ring`'s ladders as bench climbs them: the server's (`serve/ladder.rs`), the http
+//! client's (`client_ladder.rs`) and the crawl's (`crawl/`). Each rung adds one io_uring
+//! feature to the rung below it; bench runs `ring` on every rung once a round, the rung named
+//! in an environment variable, and a variant table gives each rung's medians over the rounds
+//! and what its feature changed. A name `ring` does not know makes it refuse to start, so the
+//! tests hold these lists to the source that declares the rungs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::median;
+use crate::table::DASH;
+
+/// One of `ring`'s ladders.
+pub struct Ladder {
+    /// The environment variable that picks a rung.
+    pub variable: &'static str,
+    /// Its rungs, plain to modern, as `ring` names them.
+    pub rungs: &'static [&'static str],
+    /// The rung `ring` runs unless told (its `BEST`): the targets judge it.
+    pub default: &'static str,
+    /// The file under `crates/` that declares the rungs, and its enum: the tests read it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub declared: (&'static str, &'static str),
+}
+
+/// The server's: `crates/ring/src/serve/path.rs`.
+pub const SERVE: Ladder = Ladder {
+    variable: "CONCLAB_RING_SERVE_PATH",
+    rungs: &["plain", "multishot-accept", "provided-buffers", "multishot-recv", "fixed-files"],
+    default: "multishot-recv",
+    declared: ("ring/src/serve/path.rs", "ServePath"),
+};
+
+/// The http client's: `crates/ring/src/parts/client_path.rs`.
+pub const CLIENT: Ladder = Ladder {
+    variable: "CONCLAB_RING_CLIENT_PATH",
+    rungs: &["plain", "provided-buffers", "fixed-files", "linked"],
+    default: "provided-buffers",
+    declared: ("ring/src/parts/client_path.rs", "ClientPath"),
+};
+
+/// The crawl's: `crates/ring/src/parts/crawl_path.rs`.
+pub const CRAWL: Ladder = Ladder {
+    variable: "CONCLAB_RING_CRAWL_PATH",
+    rungs: &["one-shot", "multishot-recv"],
+    default: "multishot-recv",
+    declared: ("ring/src/parts/crawl_path.rs", "CrawlPath"),
+};
+
+impl Ladder {
+    /// `VARIABLE=rung`, as `env` and strace's `-E` take it.
+    pub fn setting(&self, rung: &str) -> String {
+        format!("{}={rung}", self.variable)
+    }
+
+    /// `argv` on `rung`: `env VARIABLE=rung argv…`.
+    pub fn on(&self, rung: &str, argv: Vec<String>) -> Vec<String> {
+        ["env".into(), self.setting(rung)].into_iter().chain(argv).collect()
+    }
+}
+
+/// One rung (or an anchor measured beside the rungs) in one round, and what was measured.
+#[derive(Serialize, Deserialize)]
+pub struct Rung<T> {
+    /// The rung's name, or the anchor's.
+    pub path: String,
+    pub round: u32,
+    #[serde(flatten)]
+    pub measured: T,
+}
+
+/// The median over the rounds of `path` of what `f` finds in each, where it finds one.
+pub fn median_of<T>(rungs: &[Rung<T>], path: &str, f: impl Fn(&T) -> Option<f64>) -> Option<f64> {
+    median(rungs.iter().filter(|r| r.path == path).filter_map(|r| f(&r.measured)))
+}
+
+/// The rounds `rungs` ran.
+pub fn rounds<T>(rungs: &[Rung<T>]) -> u32 {
+    rungs.iter().map(|r| r.round + 1).max().unwrap_or(0)
+}
+
+/// The column "against the rung below": each rung's CPU a unit of work less the last one's.
+#[derive(Default)]
+pub struct Climb(Option<f64>);
+
+impl Climb {
+    /// `cpu`'s cell, in µs to `decimals` places (a dash on the first rung); it is the next
+    /// rung's "below".
+    pub fn step(&mut self, cpu: f64, decimals: usize) -> String {
+        let cell = self.0.map_or(DASH.into(), |below| format!("{:+.*} µs", decimals, cpu - below));
+        self.0 = Some(cpu);
+        cell
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each ladder's source declares every one of its rungs by name, and its default as
+    /// `BEST`: a rung renamed in ring must be renamed here, or the ladder would measure a
+    /// program that refuses to start.
+    #[test]
+    fn every_ladder_is_rings_own() {
+        for ladder in [SERVE, CLIENT, CRAWL] {
+            let (file, kind) = ladder.declared;
+            let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
+            let source = std::fs::read_to_string(&path).expect("the file that declares the rungs");
+            for rung in ladder.rungs {
+                let named = format!("=> \"{rung}\"");
+                assert!(source.contains(&named), "{rung} is not a rung of {file}");
+            }
+            let camel: String =
+                ladder.default.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
+            let best = format!("BEST: {kind} = {kind}::{camel};");
+            assert!(source.contains(&best), "BEST is not {} in {file}", ladder.default);
+        }
+    }
+
+    #[test]
+    fn a_climb_says_what_each_rung_changed() {
+        let mut climb = Climb::default();
+        assert_eq!(climb.step(5.0, 2), DASH);
+        assert_eq!(climb.step(4.5, 2), "-0.50 µs");
+        assert_eq!(climb.step(4.8, 1), "+0.3 µs");
+    }
+}
