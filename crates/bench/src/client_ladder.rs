@@ -22,15 +22,17 @@ const ROUNDS: u32 = 3;
 /// hyperfine's runs of each rung in a round.
 const RUNS: u32 = 3;
 
-/// One rung in one round: hyperfine's timing, the run's own report, its system calls.
-pub type Rung = crate::ladder::Rung<Measured>;
-
+/// What one run of a rung measured: hyperfine's timing, the run's own report (its peak
+/// memory, and whether every request was answered), and its system calls under strace.
 #[derive(Serialize, Deserialize)]
 pub struct Measured {
     pub timing: Option<Timing>,
     pub report: Option<Report>,
     pub calls: Option<Calls>,
 }
+
+/// One rung in one round.
+pub type Rung = crate::ladder::Rung<Measured>;
 
 /// `ring` on `path` against the service at `addr`.
 fn row(programs: &Programs, path: &str, addr: &str) -> Row {
@@ -97,7 +99,6 @@ pub fn table(rungs: &[Rung]) -> String {
     let mut t = Table::headed(
         "client | wall | user a request | sys a request | CPU a request | against the rung below | io_uring_enter | all syscalls | peak memory",
     );
-    let us = |v: f64| format!("{v:.2} µs");
     let mut climb = Climb::default();
     for path in CLIENT.rungs {
         let name = format!("`ring` {path}");
@@ -105,19 +106,14 @@ pub fn table(rungs: &[Rung]) -> String {
             t.push_without_figures(vec![name]);
             continue;
         };
-        let cpu = m.user_us + m.sys_us;
-        let against = climb.step(cpu, 2);
-        t.push(vec![
-            name,
-            format!("{:.4} s", m.wall_s),
-            us(m.user_us),
-            us(m.sys_us),
-            us(cpu),
-            against,
+        let mut row = vec![name, format!("{:.4} s", m.wall_s)];
+        row.extend(climb.step(m.user_us, m.sys_us, 2));
+        row.extend([
             format!("{:.0}", m.enters),
             format!("{:.0}", m.syscalls),
             format!("{:.1} MiB", m.max_rss_mib),
         ]);
+        t.push(row);
     }
     let rounds = crate::ladder::rounds(rungs);
     t.render()

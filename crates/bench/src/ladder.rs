@@ -79,17 +79,29 @@ pub fn rounds<T>(rungs: &[Rung<T>]) -> u32 {
     rungs.iter().map(|r| r.round + 1).max().unwrap_or(0)
 }
 
-/// The column "against the rung below": each rung's CPU a unit of work less the last one's.
+/// The CPU columns of a variant table — user, system, both, in µs a unit of work — and the
+/// last, "against the rung below": each rung's CPU less the last rung's.
 #[derive(Default)]
 pub struct Climb(Option<f64>);
 
 impl Climb {
-    /// `cpu`'s cell, in µs to `decimals` places (a dash on the first rung); it is the next
-    /// rung's "below".
-    pub fn step(&mut self, cpu: f64, decimals: usize) -> String {
-        let cell = self.0.map_or(DASH.into(), |below| format!("{:+.*} µs", decimals, cpu - below));
+    /// A rung's CPU cells, to `decimals` places (a dash against the first rung); its CPU is
+    /// the next rung's "below".
+    pub fn step(&mut self, user: f64, sys: f64, decimals: usize) -> [String; 4] {
+        let cpu = user + sys;
+        let against =
+            self.0.map_or(DASH.into(), |below| format!("{:+.*} µs", decimals, cpu - below));
         self.0 = Some(cpu);
-        cell
+        let us = |v: f64| format!("{v:.*} µs", decimals);
+        [us(user), us(sys), us(cpu), against]
+    }
+
+    /// The same cells for a row beside the ladder (an anchor): nothing against a rung, and
+    /// the climb goes on past it.
+    pub fn beside(&self, user: f64, sys: f64, decimals: usize) -> [String; 4] {
+        let mut cells = Climb::default().step(user, sys, decimals);
+        cells[3] = DASH.into();
+        cells
     }
 }
 
@@ -120,8 +132,9 @@ mod tests {
     #[test]
     fn a_climb_says_what_each_rung_changed() {
         let mut climb = Climb::default();
-        assert_eq!(climb.step(5.0, 2), DASH);
-        assert_eq!(climb.step(4.5, 2), "-0.50 µs");
-        assert_eq!(climb.step(4.8, 1), "+0.3 µs");
+        assert_eq!(climb.step(1.0, 4.0, 2), ["1.00 µs", "4.00 µs", "5.00 µs", DASH]);
+        assert_eq!(climb.beside(9.0, 9.0, 2)[3], DASH);
+        assert_eq!(climb.step(1.0, 3.5, 2)[3], "-0.50 µs");
+        assert_eq!(climb.step(1.0, 3.8, 1)[3], "+0.3 µs");
     }
 }

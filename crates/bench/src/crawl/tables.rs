@@ -278,19 +278,10 @@ fn ladder_table(r: &Results) -> String {
             t.push_without_figures(vec![name]);
             continue;
         };
-        let cpu = user + sys;
-        let against = climb.step(cpu, 1);
-        t.push(vec![
-            name,
-            rate(rate_),
-            format!("{user:.1} µs"),
-            format!("{sys:.1} µs"),
-            format!("{cpu:.1} µs"),
-            against,
-            format!("{enters:.0}"),
-            format!("{all:.0}"),
-            mib(rss),
-        ]);
+        let mut row = vec![name, rate(rate_)];
+        row.extend(climb.step(user, sys, 1));
+        row.extend([format!("{enters:.0}"), format!("{all:.0}"), mib(rss)]);
+        t.push(row);
     }
     let rounds = r.ladder.len() / CRAWL.rungs.len();
     let (latency, w) = super::LADDER_AT;

@@ -15,7 +15,7 @@ use super::servers::{self, Spec};
 use super::Served;
 use crate::cli;
 use crate::ladder::{median_of, Climb, SERVE};
-use crate::table::{Table, DASH};
+use crate::table::Table;
 
 /// The readiness loop each rung is measured against.
 const ANCHOR: &str = "epoll";
@@ -26,6 +26,8 @@ const CONNECTIONS: u32 = 1_000;
 /// One server of one round: a rung (or the anchor) under wrk, then under fresh connections.
 pub type Rung = crate::ladder::Rung<Measured>;
 
+/// What its two loads measured: wrk's closed loop at c = 100, with the server's CPU a
+/// request, and [`CONNECTIONS`] fresh connections, with its memory a connection.
 #[derive(Serialize, Deserialize)]
 pub struct Measured {
     pub throughput: Served<Latency>,
@@ -99,7 +101,6 @@ pub fn table(rungs: &[Rung]) -> String {
     let mut t = Table::headed(
         "server | req/s | p99 | user a request | sys a request | CPU a request | against the rung below | memory a connection",
     );
-    let us = |v: f64| format!("{v:.2} µs");
     let mut climb = Climb::default();
     for path in SERVE.rungs.iter().copied().chain([ANCHOR]) {
         let name = if path == ANCHOR { format!("`{ANCHOR}`") } else { format!("`ring` {path}") };
@@ -107,21 +108,14 @@ pub fn table(rungs: &[Rung]) -> String {
             t.push_without_figures(vec![name]);
             continue;
         };
-        let cpu = m.user_us + m.sys_us;
-        let against = match path {
-            ANCHOR => DASH.into(),
-            _ => climb.step(cpu, 2),
-        };
-        t.push(vec![
-            name,
-            format!("{:.1}k", m.req_per_s / 1000.0),
-            format!("{:.2} ms", m.p99_ms),
-            us(m.user_us),
-            us(m.sys_us),
-            us(cpu),
-            against,
-            format!("{:.2} KiB", m.kib_a_connection),
-        ]);
+        let mut row =
+            vec![name, format!("{:.1}k", m.req_per_s / 1000.0), format!("{:.2} ms", m.p99_ms)];
+        row.extend(match path {
+            ANCHOR => climb.beside(m.user_us, m.sys_us, 2),
+            _ => climb.step(m.user_us, m.sys_us, 2),
+        });
+        row.push(format!("{:.2} KiB", m.kib_a_connection));
+        t.push(row);
     }
     t.render() + &format!("\nMedians of {rounds} rounds; every rung and `{ANCHOR}` ran once a round, one after another.\n")
 }
