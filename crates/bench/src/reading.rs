@@ -8,7 +8,8 @@ fn find<'a>(rows: &'a [Measured], name: &str) -> Option<&'a Measured> {
     rows.iter().find(|m| m.row.name == name)
 }
 
-pub fn median(rows: &[Measured], name: &str) -> Option<f64> {
+/// The wall time hyperfine gave the row named `name`: the median of its runs.
+pub fn wall(rows: &[Measured], name: &str) -> Option<f64> {
     find(rows, name)?.timing.as_ref().map(|t| t.median)
 }
 
@@ -20,7 +21,7 @@ pub fn seed(rows: &[Measured], each: f64) -> String {
     let concurrent: Vec<&str> =
         crate::programs::models().into_iter().filter(|m| *m != one).collect();
     let medians: Vec<(&str, f64)> =
-        concurrent.iter().filter_map(|n| Some((*n, median(rows, n)?))).collect();
+        concurrent.iter().filter_map(|n| Some((*n, wall(rows, n)?))).collect();
     if let (Some(best), Some(worst)) = (
         medians.iter().min_by(|a, b| a.1.total_cmp(&b.1)),
         medians.iter().max_by(|a, b| a.1.total_cmp(&b.1)),
@@ -40,7 +41,7 @@ pub fn seed(rows: &[Measured], each: f64) -> String {
              `epoll_wait` takes whole milliseconds.\n"
         );
     }
-    if let (Some(rust), Some(py)) = (median(rows, "serial"), median(rows, "py-serial")) {
+    if let (Some(rust), Some(py)) = (wall(rows, "serial"), wall(rows, "py-serial")) {
         out += &format!("- Serial is serial in any language: {} in Rust, {} in Python, against the article's 10.0751 s for 1 s tasks.\n", table::seconds(rust), table::seconds(py));
     }
     for (name, what, article) in [
@@ -60,8 +61,7 @@ pub fn seed(rows: &[Measured], each: f64) -> String {
             }
         }
     }
-    let startup =
-        |name: &str| Some(median(rows, name)? - find(rows, name)?.report.as_ref()?.wall_s);
+    let startup = |name: &str| Some(wall(rows, name)? - find(rows, name)?.report.as_ref()?.wall_s);
     if let (Some(rust), Some(py)) = (startup("tokio"), startup("py-asyncio")) {
         out += &format!(
             "- hyperfine times the whole process. Outside the tasks' own wall time, `tokio` spends {:.1} ms (start, \
@@ -92,9 +92,8 @@ pub fn seed(rows: &[Measured], each: f64) -> String {
 
 /// The cpu page's reading: parallelism without a GIL, and what blocking the loop costs.
 pub fn cpu(rust: &[Measured], python: &[Measured], others: &[Measured], cores: usize) -> String {
-    let speedup = |rows: &[Measured], serial: &str, name: &str| {
-        Some(median(rows, serial)? / median(rows, name)?)
-    };
+    let speedup =
+        |rows: &[Measured], serial: &str, name: &str| Some(wall(rows, serial)? / wall(rows, name)?);
     let mut out = String::from("## Reading\n\n");
     let parallel = [
         "procs",

@@ -177,7 +177,7 @@ pub fn cpu(options: &Timed) -> anyhow::Result<()> {
     let (rust, python, others) = (of("rust"), of("python"), of("others"));
     let table = |rows: &[Measured]| {
         let serial = |m: &Measured| programs::one_at_a_time(&m.row.name).unwrap_or("");
-        table::cpu_table(rows, cores, |m| reading::median(rows, serial(m)))
+        table::cpu_table(rows, cores, |m| reading::wall(rows, serial(m)))
     };
     let (rust_table, python_table, others_table) = (table(&rust), table(&python), table(&others));
     let reading = reading::cpu(&rust, &python, &others, cores);
@@ -338,7 +338,7 @@ fn compact_table(rows: &[Measured], article: bool) -> String {
 /// The GIL contrast: speedup over each language's serial row, and the loop's lag.
 pub fn cpu_section(results: &Path) -> anyhow::Result<String> {
     let rows = load(&results.join("cpu"), "", "reports.json")?;
-    let median_of = |name: &str| crate::reading::median(&rows, name);
+    let median_of = |name: &str| crate::reading::wall(&rows, name);
     let mut t = Table::headed(
         "model | median | speedup over its serial | CPU / wall | loop's 10 ms timer: max lag",
     );
