@@ -247,6 +247,34 @@ fn offload_table(r: &Results) -> String {
     t.render()
 }
 
+/// One rung of `ring`'s crawl ladder: its medians over the rounds in which it crawled to
+/// its end. CPU in µs a page.
+struct RungMedians {
+    pages_per_s: f64,
+    user_us: f64,
+    sys_us: f64,
+    enters: f64,
+    syscalls: f64,
+    rss_kib: f64,
+}
+
+fn rung_medians(r: &Results, rung: &str) -> Option<RungMedians> {
+    let runs: Vec<&Point> =
+        r.ladder.iter().filter(|p| p.rung.as_deref() == Some(rung) && p.ok()).collect();
+    let of = |f: &dyn Fn(&Point) -> Option<f64>| median(runs.iter().filter_map(|p| f(p)));
+    let a_page = |key: &'static str| {
+        move |p: &Point| Some(p.figure(&[key])? / p.figure(&["crawl", "pages"])?.max(1.0) * 1e6)
+    };
+    Some(RungMedians {
+        pages_per_s: of(&|p| p.pages_per_s())?,
+        user_us: of(&a_page("user_s"))?,
+        sys_us: of(&a_page("sys_s"))?,
+        enters: of(&|p| p.calls.as_ref().map(|c| c.io_uring_enter as f64))?,
+        syscalls: of(&|p| p.calls.as_ref().map(|c| c.all as f64))?,
+        rss_kib: of(&|p| p.rss_kib())?,
+    })
+}
+
 /// `ring`'s crawl ladder: each rung's medians over the rounds — pages a second, CPU a page,
 /// the calls into the ring and in all — and what the multishot RECV changed.
 fn ladder_table(r: &Results) -> String {
@@ -258,29 +286,14 @@ fn ladder_table(r: &Results) -> String {
     );
     let mut climb = Climb::default();
     for rung in CRAWL.rungs {
-        let runs: Vec<&Point> =
-            r.ladder.iter().filter(|p| p.rung.as_deref() == Some(rung) && p.ok()).collect();
-        let of = |f: &dyn Fn(&Point) -> Option<f64>| median(runs.iter().filter_map(|p| f(p)));
-        let a_page = |key: &'static str| {
-            move |p: &Point| Some(p.figure(&[key])? / p.figure(&["crawl", "pages"])?.max(1.0) * 1e6)
-        };
-        let figures = (
-            of(&|p| p.pages_per_s()),
-            of(&a_page("user_s")),
-            of(&a_page("sys_s")),
-            of(&|p| p.calls.as_ref().map(|c| c.io_uring_enter as f64)),
-            of(&|p| p.calls.as_ref().map(|c| c.all as f64)),
-            of(&|p| p.rss_kib()),
-        );
         let name = format!("`ring` {rung}");
-        let (Some(rate_), Some(user), Some(sys), Some(enters), Some(all), Some(rss)) = figures
-        else {
+        let Some(m) = rung_medians(r, rung) else {
             t.push_without_figures(vec![name]);
             continue;
         };
-        let mut row = vec![name, rate(rate_)];
-        row.extend(climb.step(user, sys, 1));
-        row.extend([format!("{enters:.0}"), format!("{all:.0}"), mib(rss)]);
+        let mut row = vec![name, rate(m.pages_per_s)];
+        row.extend(climb.step(m.user_us, m.sys_us, 1));
+        row.extend([format!("{:.0}", m.enters), format!("{:.0}", m.syscalls), mib(m.rss_kib)]);
         t.push(row);
     }
     let rounds = r.ladder.len() / CRAWL.rungs.len();
@@ -290,6 +303,23 @@ fn ladder_table(r: &Results) -> String {
             "\nMedians of {rounds} rounds at L = {latency}, W = {w}, the rungs interleaved; each run's calls counted once more under strace. `ring` runs {} unless `{}` says otherwise.\n",
             CRAWL.default, CRAWL.variable
         )
+}
+
+/// What the multishot RECV changed for the crawl, from the ladder, if it ran.
+fn ladder_reading(r: &Results) -> Option<String> {
+    let (one, multi) = (rung_medians(r, "one-shot")?, rung_medians(r, "multishot-recv")?);
+    let cpu = |m: &RungMedians| m.user_us + m.sys_us;
+    let (latency, w) = super::LADDER_AT;
+    Some(format!(
+        "- **One multishot RECV a connection** (`ring`, L = {latency}, W = {w}): {:.1} µs of CPU a page against {:.1} µs with a RECV posted for each read ({:+.1} %), {:.0} `io_uring_enter` calls a run against {:.0}, and {} pages/s against {}. A page of a median near 16 KiB may need more than one read of a 16 KiB buffer, and the one-shot rung posts an entry for each, after the request's SEND has completed; multishot, each arrival is a completion and no entry.",
+        cpu(&multi),
+        cpu(&one),
+        (cpu(&multi) / cpu(&one) - 1.0) * 100.0,
+        multi.enters,
+        one.enters,
+        rate(multi.pages_per_s),
+        rate(one.pages_per_s),
+    ))
 }
 
 /// Scrapy's whole crawl against the sheet: the same pages and checksum, or by how much not.
@@ -545,6 +575,7 @@ fn readings(r: &Results) -> String {
             if free.is_empty() { DASH.to_string() } else { free.join("; ") }
         ));
     }
+    out.extend(ladder_reading(r));
     // Which to pick: what a page's CPU caps each at, against what the wait allows. The
     // Python peer's CPU a page is read where its rate is, at the target's L and W.
     let cpu = |m: &str| cost_point(r, m).and_then(Point::cpu_us_per_page);
