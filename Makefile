@@ -152,7 +152,7 @@ perf: build ## one binary under perf stat, software events (MODEL, WORKLOAD, TAS
 flame: build $(INFERNO) ## one binary's flame graph: perf record on the software clock, user and kernel stacks, drawn by inferno (MODEL, WORKLOAD, TASKS, MS; WORK, WORKERS, OFFLOAD=1) -> target/flame/MODEL-WORKLOAD.svg
 	$(BIN)/bench trace --tool flame $(TRACE_ARGS)
 
-bench-flames: build tools $(INFERNO) ## every model under perf record, as the http client (N = 10,000) and as a server (c = 100), one flame graph each and where its time goes -> results/flames/
+bench-flames: build tools postgresql $(INFERNO) ## every model under perf record, as the http client (N = 10,000), as a server (c = 100) and as PostgreSQL's client (point selects, W = 10, beside pgbench), one flame graph each and where its time goes -> results/flames/
 	$(BIN)/bench flames --wrk $$(command -v wrk || echo wrk) --inferno .tools/bin --out results/flames
 	$(BIN)/bench readme
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::ladder::{median_of, Climb, CLIENT};
 use crate::programs::Programs;
 use crate::run::{read_json, Bench, Row, Timing};
-use crate::table::{thousands, Table};
+use crate::table::{thousands, Table, DASH};
 use crate::trace::Calls;
 use workload::Report;
 
@@ -137,10 +137,28 @@ pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
     let (calls, wall) = (m.syscalls / plain.syscalls, m.wall_s / plain.wall_s);
     let verdict = if calls <= 1.0 && wall <= 1.0 { "met" } else { "missed" };
     let says = format!(
-        "`ring` ({default}) {:.0} syscalls, {calls:.2} × plain's {:.0}; wall {:.4} s, {wall:.2} × plain's {:.4} s",
-        m.syscalls, plain.syscalls, m.wall_s, plain.wall_s
+        "`ring` ({default}) {:.0} syscalls, {calls:.2} × plain's {:.0}; wall {:.4} s, {wall:.2} × plain's {:.4} s (the rounds' walls: {default} {}, plain {})",
+        m.syscalls,
+        plain.syscalls,
+        m.wall_s,
+        plain.wall_s,
+        spread(rungs, default),
+        spread(rungs, "plain"),
     );
     vec![vec![target, verdict.into(), says]]
+}
+
+/// The lowest and the highest of `path`'s rounds' walls: how far the machine moved one rung
+/// from round to round, beside what set the rungs apart.
+fn spread(rungs: &[Rung], path: &str) -> String {
+    let walls = rungs.iter().filter(|r| r.path == path);
+    let walls: Vec<f64> = walls.filter_map(|r| Some(r.measured.timing.as_ref()?.median)).collect();
+    let low = walls.iter().copied().reduce(f64::min);
+    let high = walls.iter().copied().reduce(f64::max);
+    match (low, high) {
+        (Some(low), Some(high)) => format!("{low:.4}–{high:.4} s"),
+        _ => DASH.into(),
+    }
 }
 
 /// The book's section: the table and its verdict, or that no run has made them yet.

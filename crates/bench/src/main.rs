@@ -158,7 +158,7 @@ type Section = fn(&Path) -> anyhow::Result<String>;
 
 /// The README's result sections, in its order: each section's name (its markers, `<!--
 /// NAME:start -->`) and what writes it from results/.
-pub const SECTIONS: [(&str, Section); 17] = [
+pub const SECTIONS: [(&str, Section); 18] = [
     ("peers", list::peers_section),
     ("seed", timed::seed_section),
     ("http", timed::http_section),
@@ -176,6 +176,7 @@ pub const SECTIONS: [(&str, Section); 17] = [
     ("crawl", |results| crawl::SUITE.section(results)),
     ("reliability", soak::tables::reliability),
     ("flames", |results| flames::SUITE.section(results)),
+    ("db-flames", flames::db_section),
 ];
 
 fn main() -> ExitCode {

@@ -17,7 +17,7 @@
 //! - `pgbench.rs`: the anchor's runs and what they measured.
 //! - `tables.rs`: the tables, the plot, the targets' verdicts and the README section.
 
-mod pgbench;
+pub mod pgbench;
 pub mod tables;
 
 use std::time::Duration;

@@ -57,18 +57,23 @@ impl Pgbench {
         self.run(core, n, clients, if write { "update.sql" } else { "select.sql" }, &[])
     }
 
-    fn run(&self, core: Option<usize>, n: u32, clients: u32, script: &str, more: &[&str]) -> Point {
+    /// pgbench's command for ⌈n / clients⌉ transactions of `script` from each of `clients`.
+    pub fn argv(&self, n: u32, clients: u32, script: &str, more: &[&str]) -> Vec<String> {
         let each = n.div_ceil(clients);
         let script = self.dir.join(script);
-        let argv: Vec<String> = ["pgbench", "-n", "-M", "prepared", "-j", "1", "-h", "127.0.0.1"]
+        ["pgbench", "-n", "-M", "prepared", "-j", "1", "-h", "127.0.0.1"]
             .into_iter()
             .chain(more.iter().copied())
             .map(String::from)
             .chain(["-p".into(), self.port.clone(), "-U".into(), "conclab".into()])
             .chain(["-c".into(), clients.to_string(), "-t".into(), each.to_string()])
             .chain(["-f".into(), script.display().to_string(), "conclab".into()])
-            .collect();
-        let total = each * clients;
+            .collect()
+    }
+
+    fn run(&self, core: Option<usize>, n: u32, clients: u32, script: &str, more: &[&str]) -> Point {
+        let argv = self.argv(n, clients, script, more);
+        let total = n.div_ceil(clients) * clients;
         let mut point = Point::missing("pgbench", total, Some(clients), String::new());
         let before = getrusage(UsageWho::RUSAGE_CHILDREN).ok();
         let limit = Duration::from_secs(300);

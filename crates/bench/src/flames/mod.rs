@@ -1,9 +1,11 @@
-//! `make bench-flames`: where every model's CPU goes, drawn. Each model runs twice under
+//! `make bench-flames`: where every model's CPU goes, drawn. Each model runs three times under
 //! `perf record` (the software clock, user and kernel stacks; `flame.rs`): as a client, the
-//! http workload at N = 10,000 against the service, and as a server, at c = 100 under wrk
-//! with the server on core 0. Each run gives one flame graph in results/flames/ and one line
-//! that says where its samples fell — TCP, io_uring, epoll, futexes, the scheduler, memory,
-//! the program's own code — computed from its folded stacks (`flame::shares`).
+//! http workload at N = 10,000 against the service; as a server, at c = 100 under wrk with the
+//! server on core 0; and as the db workload's client, point selects at W = 10 against
+//! PostgreSQL, with pgbench profiled beside the models. Each run gives one flame graph in
+//! results/flames/ and one line that says where its samples fell — TCP, io_uring, epoll,
+//! futexes, the scheduler, memory, the program's own code — computed from its folded stacks
+//! (`flame::shares`).
 
 use std::path::{Path, PathBuf};
 
@@ -16,13 +18,19 @@ use crate::programs::models;
 use crate::run::model_program;
 use crate::serve::servers::{Running, Spec};
 use crate::suite::{Drawn, Plots, Suite, Templates};
-use crate::table::{Table, DASH};
+use crate::table::{thousands, Table, DASH};
+use testkit::postgres::Cluster;
+
+/// The db case: point selects from a pool of [`DB_POOL`] connections (one, for a model that
+/// runs one task at a time), as results/db's CPU a query is read at W = 10.
+const DB_QUERIES: u32 = 30_000;
+const DB_POOL: u32 = 10;
 
 /// One flame graph: which model, which case, and where its samples fell.
 #[derive(Serialize, Deserialize)]
 pub struct Flame {
     pub model: String,
-    /// `http` (the client) or `serve` (the server).
+    /// `http` (the client), `serve` (the server) or `db` (PostgreSQL's client).
     pub case: String,
     /// What ran, in words: "http, N = 10,000, 100 ms".
     pub what: String,
@@ -59,6 +67,15 @@ fn run(o: &Flames) -> anyhow::Result<Results> {
         eprintln!("bench flames: {model}, serve");
         flames.push(server(o, model));
     }
+    // The db client: one cluster for every model, the server on its own core.
+    let cluster = Cluster::serve(crate::db::ROWS, child::server_core());
+    for model in models() {
+        eprintln!("bench flames: {model}, db");
+        flames.push(db_client(o, model, &cluster));
+    }
+    eprintln!("bench flames: pgbench, db");
+    flames.push(pgbench(o, &cluster));
+    drop(cluster);
     Ok(Results { facts: crate::facts::json(&crate::facts::collect(None, more)), flames })
 }
 
@@ -120,6 +137,41 @@ fn server(o: &Flames, model: &str) -> Flame {
     flame(model, "serve", what, folded)
 }
 
+/// The model as the db workload's client on core 1, point selects from its pool, under perf
+/// record from start to end.
+fn db_client(o: &Flames, model: &str, cluster: &Result<Cluster, String>) -> Flame {
+    let w = if crate::programs::is_serial(model) { 1 } else { DB_POOL };
+    let what = format!("db, {} point selects, W = {w}", thousands(u64::from(DB_QUERIES)));
+    let folded = (|| {
+        let cluster = cluster.as_ref().map_err(|e| anyhow::anyhow!("no PostgreSQL: {e}"))?;
+        let mut argv = model_program(model);
+        let queries = DB_QUERIES.to_string();
+        let args = ["--workload", "db", "--db-url", &cluster.url, "--tasks", &queries];
+        argv.extend(args.into_iter().chain(["--ms", "0"]).map(String::from));
+        if w > 1 {
+            argv.extend(["--workers".into(), w.to_string()]);
+        }
+        flame::record(&child::on_core(child::client_core(), &argv), &data(o, model, "db"))?;
+        draw_one(o, model, "db", &format!("{model} · the db client · point selects, W = {w}"))
+    })();
+    flame(model, "db", what, folded)
+}
+
+/// pgbench, the anchor of results/db, as the models' db client runs: the same selects,
+/// prepared, W clients on one thread.
+fn pgbench(o: &Flames, cluster: &Result<Cluster, String>) -> Flame {
+    let name = "pgbench";
+    let what = format!("db, {} point selects, W = {DB_POOL}", thousands(u64::from(DB_QUERIES)));
+    let folded = (|| {
+        let cluster = cluster.as_ref().map_err(|e| anyhow::anyhow!("no PostgreSQL: {e}"))?;
+        let pgbench = crate::db::pgbench::Pgbench::new(cluster.port())?;
+        let argv = pgbench.argv(DB_QUERIES, DB_POOL, "select.sql", &[]);
+        flame::record(&child::on_core(child::client_core(), &argv), &data(o, name, "db"))?;
+        draw_one(o, name, "db", &format!("pgbench · point selects, W = {DB_POOL}"))
+    })();
+    flame(name, "db", what, folded)
+}
+
 /// Where perf writes a run's samples: scratch, beside the page.
 fn data(o: &Flames, model: &str, case: &str) -> PathBuf {
     o.out.join(format!("{model}-{case}.perf.data"))
@@ -162,8 +214,19 @@ fn draw(r: &Results) -> Drawn {
         ("facts", crate::facts::markdown_of_json(&r.facts)),
         ("client", table(r, "http", Path::new("."))),
         ("server", table(r, "serve", Path::new("."))),
+        ("db", table(r, "db", Path::new("."))),
         ("client_readme", table(r, "http", Path::new("results/flames"))),
         ("server_readme", table(r, "serve", Path::new("results/flames"))),
     ];
     Drawn::new(slots, Plots::new())
+}
+
+/// The book's databases chapter: the db client's profiles, linked from `book/src/`.
+pub fn db_section(results: &Path) -> anyhow::Result<String> {
+    let file = results.join("flames").join("flames.json");
+    let r: Results = crate::run::read_json(&file)?;
+    if !r.flames.iter().any(|f| f.case == "db") {
+        return Ok("Not profiled yet: `make bench-flames` profiles the db client.\n".into());
+    }
+    Ok(table(&r, "db", Path::new("../../results/flames")))
 }
