@@ -366,6 +366,14 @@ pub fn shares(folded: &str) -> Vec<(Where, f64)> {
     shares
 }
 
+/// The CPU time `folded`'s stacks stand for, in seconds: perf's software clock takes a
+/// sample each 1/[`HZ`] s that a thread of the program runs.
+pub fn cpu_seconds(folded: &str) -> f64 {
+    let weight = |line: &str| line.rsplit_once(' ')?.1.parse::<f64>().ok();
+    let samples: f64 = folded.lines().filter_map(weight).sum();
+    samples / HZ.parse::<f64>().expect("HZ is a number")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

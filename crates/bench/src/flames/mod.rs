@@ -23,7 +23,7 @@ use testkit::postgres::Cluster;
 
 /// The db case: point selects from a pool of [`DB_POOL`] connections (one, for a model that
 /// runs one task at a time), as results/db's CPU a query is read at W = 10.
-const DB_QUERIES: u32 = 30_000;
+const DB_QUERIES: u32 = 100_000;
 const DB_POOL: u32 = 10;
 
 /// One flame graph: which model, which case, and where its samples fell.
@@ -38,6 +38,9 @@ pub struct Flame {
     pub svg: String,
     /// Each category's share of the samples, largest first.
     pub shares: Vec<(Where, f64)>,
+    /// The CPU time the samples stand for, in seconds (`flame::cpu_seconds`).
+    #[serde(default)]
+    pub cpu_s: f64,
     /// Why there is no graph, if there is none.
     pub note: Option<String>,
 }
@@ -88,6 +91,7 @@ fn flame(model: &str, case: &str, what: String, result: anyhow::Result<String>) 
             what,
             svg,
             shares: flame::shares(&folded),
+            cpu_s: flame::cpu_seconds(&folded),
             note: None,
         },
         Err(e) => Flame {
@@ -96,6 +100,7 @@ fn flame(model: &str, case: &str, what: String, result: anyhow::Result<String>) 
             what,
             svg,
             shares: vec![],
+            cpu_s: 0.0,
             note: Some(format!("{e:#}")),
         },
     }
@@ -215,18 +220,74 @@ fn draw(r: &Results) -> Drawn {
         ("client", table(r, "http", Path::new("."))),
         ("server", table(r, "serve", Path::new("."))),
         ("db", table(r, "db", Path::new("."))),
+        ("db_costs", db_costs(r)),
         ("client_readme", table(r, "http", Path::new("results/flames"))),
         ("server_readme", table(r, "serve", Path::new("results/flames"))),
     ];
     Drawn::new(slots, Plots::new())
 }
 
-/// The book's databases chapter: the db client's profiles, linked from `book/src/`.
+/// Where a db client's CPU goes, in µs a query: what perf's samples stand for, split as
+/// the shares split them; the rest is every category not named.
+const DB_COLUMNS: [Where; 4] = [Where::Tcp, Where::Scheduler, Where::OwnCode, Where::Memory];
+
+/// The db flames as µs a query, by where, beside pgbench's; and what the Rust event loops
+/// spend past pgbench, by where.
+fn db_costs(r: &Results) -> String {
+    let db: Vec<&Flame> = r.flames.iter().filter(|f| f.case == "db" && f.cpu_s > 0.0).collect();
+    if db.is_empty() {
+        return String::new();
+    }
+    let a_query = |f: &Flame, w: Option<Where>| {
+        let share = match w {
+            Some(w) => f.shares.iter().find(|s| s.0 == w).map_or(0.0, |s| s.1),
+            None => {
+                1.0 - f
+                    .shares
+                    .iter()
+                    .filter(|s| DB_COLUMNS.contains(&s.0))
+                    .map(|s| s.1)
+                    .sum::<f64>()
+            }
+        };
+        f.cpu_s * share / f64::from(DB_QUERIES) * 1e6
+    };
+    let mut head = String::from("model | CPU a query, by the samples");
+    for w in DB_COLUMNS {
+        head += &format!(" | {}", w.words());
+    }
+    let mut t = Table::headed(&(head + " | the rest"));
+    for f in &db {
+        let all = f.cpu_s / f64::from(DB_QUERIES) * 1e6;
+        let mut row = vec![format!("`{}`", f.model), format!("{all:.1} µs")];
+        row.extend(DB_COLUMNS.iter().map(|w| format!("{:.1} µs", a_query(f, Some(*w)))));
+        row.push(format!("{:.1} µs", a_query(f, None)));
+        t.push(row);
+    }
+    let mut out = t.render();
+    let Some(anchor) = db.iter().find(|f| f.model == "pgbench") else { return out };
+    for model in ["tokio", "uring"] {
+        let Some(f) = db.iter().find(|f| f.model == model) else { continue };
+        let mut past: Vec<(String, f64)> = DB_COLUMNS
+            .iter()
+            .map(|w| (w.words().to_string(), a_query(f, Some(*w)) - a_query(anchor, Some(*w))))
+            .chain([("the rest".to_string(), a_query(f, None) - a_query(anchor, None))])
+            .collect();
+        past.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let said: Vec<String> = past.iter().map(|(w, d)| format!("{w} {d:+.1} µs")).collect();
+        out += &format!("\n`{model}` against pgbench, µs a query by where: {}.\n", said.join(", "));
+    }
+    out
+}
+
+/// The book's databases chapter: the db client's profiles, linked from `book/src/`, and what
+/// they come to a query.
 pub fn db_section(results: &Path) -> anyhow::Result<String> {
     let file = results.join("flames").join("flames.json");
     let r: Results = crate::run::read_json(&file)?;
     if !r.flames.iter().any(|f| f.case == "db") {
         return Ok("Not profiled yet: `make bench-flames` profiles the db client.\n".into());
     }
-    Ok(table(&r, "db", Path::new("../../results/flames")))
+    let costs = db_costs(&r);
+    Ok(table(&r, "db", Path::new("../../results/flames")) + "\n" + &costs)
 }
