@@ -1,8 +1,8 @@
 //! The crawl on the completion loop: every connection a chain of io_uring operations —
 //! SOCKET, CONNECT, then a SEND and RECVs for each request it carries, and a CLOSE — kept
 //! alive between requests to its origin. On the multishot rung (`crawl_path.rs`, the
-//! default) one RECV, posted when the connection opens, reads every page it carries and
-//! stays posted while it idles; one-shot, a RECV is posted for each read, and nothing is in
+//! default) one RECV, posted with the connection's first SEND, reads every page it carries
+//! and stays posted while it idles; one-shot, a RECV is posted for each read, and nothing is in
 //! flight while the connection idles. The
 //! frontier is the loop's own (`workload::crawl`), as in `epoll`: a page's links are queued
 //! in the turn its last bytes complete, and the next requests submitted in the same batch.
@@ -222,10 +222,12 @@ impl Crawl {
     }
 
     /// Connection `slot` carries no more requests: cancel what it has in flight, or close it
-    /// now if nothing is.
+    /// now if nothing is. It stops counting against its origin's `--per-host` here, not when
+    /// its socket closes a turn later: a request that takes its place may start in this turn.
     fn retire(&mut self, slot: usize, cx: &mut Cx) -> io::Result<()> {
         let conn = &mut self.conns[slot];
         conn.retired = true;
+        self.crawl.closed(conn.origin);
         if let Some(idle) = self.idle.get_mut(&conn.origin) {
             idle.retain(|&s| s != slot);
         }
@@ -246,7 +248,6 @@ impl Crawl {
     /// socket's CLOSE is submitted.
     fn close(&mut self, slot: usize, cx: &mut Cx) -> io::Result<()> {
         let conn = self.conns.remove(slot);
-        self.crawl.closed(conn.origin);
         match conn.fd {
             // SAFETY: a CLOSE points to nothing.
             Some(fd) => unsafe { cx.submit(Tag::new(Op::Close, slot), Socket::Fd(fd).close()) },
@@ -301,8 +302,9 @@ impl Part for Crawl {
         }
         let next = match conn.retired {
             true => None,
-            // The pool was empty when bytes came: grow it and ask again.
-            false if tag.op == Op::Recv && res == -libc::ENOBUFS => {
+            // The pool was empty when bytes came: grow it and ask again. (The kernel ends a
+            // multishot RECV on ENOBUFS; one that said it goes on needs no second.)
+            false if tag.op == Op::Recv && res == -libc::ENOBUFS && !more => {
                 self.buffers.grow();
                 Some(Next::Submit(conn.receive(self.path, self.buffers.size())))
             }

@@ -3,12 +3,12 @@
 //! rungs take their buffers from the crawl's provided pool (`../buffers.rs`).
 //!
 //! A crawl's connection carries request after request to its origin, and a page comes in
-//! several reads of 16 KiB. One-shot, each read is an entry the loop posts when the one
+//! one or more reads of 16 KiB. One-shot, each read is an entry the loop posts when the one
 //! before it completes: a SEND's completion posts the first, each partial page the next.
-//! Multishot, one RECV is posted when the connection opens and stays posted through every
-//! request it carries and the idle time between them: each arrival is a completion, none an
-//! entry, and a server that closes an idle connection is seen at once, not on the next
-//! request's SEND.
+//! Multishot, one RECV is posted with the connection's first SEND and stays posted through
+//! every request it carries and the idle time between them: each arrival is a completion,
+//! none an entry, and a server that closes an idle connection is seen at once, not on the
+//! next request's SEND.
 //!
 //! The crawl takes the rung named by `CONCLAB_RING_CRAWL_PATH`, else the best.
 
