@@ -366,12 +366,13 @@ pub fn shares(folded: &str) -> Vec<(Where, f64)> {
     shares
 }
 
-/// The CPU time `folded`'s stacks stand for, in seconds: perf's software clock takes a
-/// sample each 1/[`HZ`] s that a thread of the program runs.
+/// The CPU time `folded`'s stacks stand for, in seconds. inferno's collapse-perf weighs each
+/// stack by its samples' period, and cpu-clock counts its period in nanoseconds of CPU (about
+/// 1/[`HZ`] s a sample): the weights' sum is the time the program's threads ran.
 pub fn cpu_seconds(folded: &str) -> f64 {
     let weight = |line: &str| line.rsplit_once(' ')?.1.parse::<f64>().ok();
-    let samples: f64 = folded.lines().filter_map(weight).sum();
-    samples / HZ.parse::<f64>().expect("HZ is a number")
+    let nanoseconds: f64 = folded.lines().filter_map(weight).sum();
+    nanoseconds / 1e9
 }
 
 #[cfg(test)]

@@ -145,10 +145,18 @@ pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
         (Some(m), Some(plain)) => {
             let ratio = m.kib_a_connection / plain.kib_a_connection;
             let verdict = if ratio <= 0.5 { "met" } else { "missed" };
+            // What is left is the connection's own state, which the readiness loop holds
+            // too: said beside the verdict, so that a miss shows what it is made of.
+            let anchor = medians(rungs, ANCHOR).map_or(String::new(), |e| {
+                format!(
+                    "; `{ANCHOR}`, which holds no buffer between reads either, {:.2} KiB",
+                    e.kib_a_connection
+                )
+            });
             (
                 verdict,
                 format!(
-                    "`ring` ({best}) {:.2} KiB, {ratio:.2} × plain's {:.2} KiB",
+                    "`ring` ({best}) {:.2} KiB, {ratio:.2} × plain's {:.2} KiB{anchor}",
                     m.kib_a_connection, plain.kib_a_connection
                 ),
             )
