@@ -153,9 +153,8 @@ fn db_client(o: &Flames, model: &str, cluster: &Result<Cluster, String>) -> Flam
         let queries = DB_QUERIES.to_string();
         let args = ["--workload", "db", "--db-url", &cluster.url, "--tasks", &queries];
         argv.extend(args.into_iter().chain(["--ms", "0"]).map(String::from));
-        if w > 1 {
-            argv.extend(["--workers".into(), w.to_string()]);
-        }
+        // A pool even of one: without --workers each query would open its own connection.
+        argv.extend(["--workers".into(), w.to_string()]);
         flame::record(&child::on_core(child::client_core(), &argv), &data(o, model, "db"))?;
         draw_one(o, model, "db", &format!("{model} · the db client · point selects, W = {w}"))
     })();
@@ -280,8 +279,8 @@ fn db_costs(r: &Results) -> String {
     out
 }
 
-/// The book's databases chapter: the db client's profiles, linked from `book/src/`, and what
-/// they come to a query.
+/// The book's databases chapter: the db client's profiles (linked from the repository's
+/// root, as every section is, and rebased for the book), and what they come to a query.
 pub fn db_section(results: &Path) -> anyhow::Result<String> {
     let file = results.join("flames").join("flames.json");
     let r: Results = crate::run::read_json(&file)?;
@@ -289,5 +288,5 @@ pub fn db_section(results: &Path) -> anyhow::Result<String> {
         return Ok("Not profiled yet: `make bench-flames` profiles the db client.\n".into());
     }
     let costs = db_costs(&r);
-    Ok(table(&r, "db", Path::new("../../results/flames")) + "\n" + &costs)
+    Ok(table(&r, "db", Path::new("results/flames")) + "\n" + &costs)
 }
