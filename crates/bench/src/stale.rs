@@ -129,6 +129,9 @@ fn commits_since(root: &Path, folder: &str, measured: &Measured) -> Option<usize
     argv.extend(["log".into(), "--oneline".into()]);
     argv.push(match &measured.commit {
         Some(commit) => format!("{commit}..HEAD"),
+        // A day without a time is its start: git reads a bare date as that day at the
+        // current time of day, which would leave out the day's earlier commits.
+        None if !measured.date.contains(':') => format!("--since={} 00:00 UTC", measured.date),
         None => format!("--since={}", measured.date),
     });
     argv.push("--".into());
