@@ -66,8 +66,16 @@ pub struct Crawl {
     /// The buffers every RECV takes from when bytes come: a connection holds none while it
     /// waits for its answer, or idles kept alive between requests.
     buffers: ProvidedBuffers,
-    /// One-shot or multishot RECVs.
+    /// How its RECVs read.
+    reads: Reads,
+}
+
+/// How the crawl's RECVs read: one-shot or multishot, into the pool's buffers of `size`
+/// bytes.
+#[derive(Clone, Copy)]
+struct Reads {
     path: CrawlPath,
+    size: usize,
 }
 
 struct Connection {
@@ -122,6 +130,7 @@ impl Crawl {
             }
             false => None,
         };
+        let buffers = cx.provided_buffers(buffers::PAGE_SIZE)?;
         let mut part = Crawl {
             crawl,
             conns: Slab::new(),
@@ -130,8 +139,8 @@ impl Crawl {
             parsing,
             upkeep: crawl::Upkeep::default(),
             runner: Runner::here(),
-            buffers: cx.provided_buffers(buffers::PAGE_SIZE)?,
-            path: crate::ladder::chosen(),
+            reads: Reads { path: crate::ladder::chosen(), size: buffers.size() },
+            buffers,
         };
         part.pump(cx)?;
         Ok(part)
@@ -205,7 +214,7 @@ impl Crawl {
         // SAFETY: the entry points into the connection's request, which stays put in the
         // slab until nothing of it is in flight, or to its origin's leaked address.
         unsafe { cx.submit(Tag::new(op, slot), entry)? };
-        if op == Op::Send && self.path == CrawlPath::MultishotRecv {
+        if op == Op::Send && self.reads.path == CrawlPath::MultishotRecv {
             self.listen(slot, cx)?;
         }
         Ok(())
@@ -214,10 +223,10 @@ impl Crawl {
     /// On the multishot rung, post connection `slot`'s RECV, unless it is in flight.
     fn listen(&mut self, slot: usize, cx: &mut Cx) -> io::Result<()> {
         let conn = &mut self.conns[slot];
-        if self.path != CrawlPath::MultishotRecv || conn.receiving {
+        if self.reads.path != CrawlPath::MultishotRecv || conn.receiving {
             return Ok(());
         }
-        let entry = conn.receive(self.path, self.buffers.size());
+        let entry = conn.receive(self.reads);
         self.submit(slot, entry, cx)
     }
 
@@ -231,16 +240,14 @@ impl Crawl {
         if let Some(idle) = self.idle.get_mut(&conn.origin) {
             idle.retain(|&s| s != slot);
         }
-        let in_flight = conn.step.into_iter().chain(conn.receiving.then_some(Op::Recv));
-        let mut any = false;
-        for op in in_flight {
-            any = true;
+        let in_flight: Vec<Op> = conn.in_flight().collect();
+        for &op in &in_flight {
             // SAFETY: an ASYNC_CANCEL points to nothing.
             unsafe { cx.submit(Tag::new(Op::Cancel, slot), Tag::new(op, slot).cancel())? };
         }
-        match any {
-            true => Ok(()),
-            false => self.close(slot, cx),
+        match in_flight.is_empty() {
+            true => self.close(slot, cx),
+            false => Ok(()),
         }
     }
 
@@ -306,15 +313,11 @@ impl Part for Crawl {
             // multishot RECV on ENOBUFS; one that said it goes on needs no second.)
             false if tag.op == Op::Recv && res == -libc::ENOBUFS && !more => {
                 self.buffers.grow();
-                Some(Next::Submit(conn.receive(self.path, self.buffers.size())))
+                Some(Next::Submit(conn.receive(self.reads)))
             }
-            false => Some(conn.on_complete(
-                tag.op,
-                res,
-                bytes,
-                self.addrs[&conn.origin],
-                (self.path, self.buffers.size()),
-            )),
+            false => {
+                Some(conn.on_complete(tag.op, res, bytes, self.addrs[&conn.origin], self.reads))
+            }
         };
         if let Some(id) = buffer {
             self.buffers.give_back(id);
@@ -322,7 +325,7 @@ impl Part for Crawl {
         let conn = &mut self.conns[slot];
         let Some(next) = next else {
             // Retired: closed once the last of it completes.
-            return match conn.step.is_none() && !conn.receiving {
+            return match conn.in_flight().next().is_none() {
                 true => self.close(slot, cx),
                 false => Ok(()),
             };
@@ -408,12 +411,17 @@ impl Connection {
         (Op::Send, opcode::Send::new(fd, rest.as_ptr(), rest.len() as u32).build())
     }
 
-    /// A RECV into a buffer the kernel takes from the pool (of buffers of `size` bytes) when
-    /// bytes come: one read, or on the multishot rung every read until it fails or EOF.
-    fn receive(&mut self, path: CrawlPath, size: usize) -> (Op, squeue::Entry) {
+    /// What of it the kernel holds: the step of its chain, its RECV.
+    fn in_flight(&self) -> impl Iterator<Item = Op> {
+        self.step.into_iter().chain(self.receiving.then_some(Op::Recv))
+    }
+
+    /// A RECV into a buffer the kernel takes from the pool when bytes come: one read, or on
+    /// the multishot rung every read until it fails or EOF.
+    fn receive(&mut self, reads: Reads) -> (Op, squeue::Entry) {
         let fd = types::Fd(self.fd.expect("connected"));
-        let recv = match path {
-            CrawlPath::OneShot => opcode::Recv::new(fd, std::ptr::null_mut(), size as u32)
+        let recv = match reads.path {
+            CrawlPath::OneShot => opcode::Recv::new(fd, std::ptr::null_mut(), reads.size as u32)
                 .buf_group(buffers::GROUP)
                 .build()
                 .flags(squeue::Flags::BUFFER_SELECT),
@@ -423,22 +431,22 @@ impl Connection {
     }
 
     /// A RECV, unless one is in flight that will read what comes next.
-    fn read_on(&mut self, (path, size): (CrawlPath, usize)) -> Next {
+    fn read_on(&mut self, reads: Reads) -> Next {
         match self.receiving {
             true => Next::Wait,
-            false => Next::Submit(self.receive(path, size)),
+            false => Next::Submit(self.receive(reads)),
         }
     }
 
-    /// Its operation `op` completed with `res`; `bytes`, what a RECV brought. `reading`: the
-    /// rung and the pool's buffers' size, for the next RECV.
+    /// Its operation `op` completed with `res`; `bytes`, what a RECV brought; `reads`, how
+    /// the next RECV reads.
     fn on_complete(
         &mut self,
         op: Op,
         res: i32,
         bytes: &[u8],
         sockaddr: &SockAddr,
-        reading: (CrawlPath, usize),
+        reads: Reads,
     ) -> Next {
         let error = || io::Error::from_raw_os_error(-res);
         let failed = |stage: &str, no_answer: bool| {
@@ -464,7 +472,7 @@ impl Connection {
             Op::Send => {
                 self.sent += res as usize;
                 match self.sent == self.request.len() {
-                    true => self.read_on(reading),
+                    true => self.read_on(reads),
                     false => next(self.send()),
                 }
             }
@@ -477,7 +485,7 @@ impl Connection {
                 self.got_any = true;
                 match self.parser.feed_response(bytes) {
                     Ok(Some(response)) => Next::Answered(response),
-                    Ok(None) => self.read_on(reading),
+                    Ok(None) => self.read_on(reads),
                     Err(e) => Next::Failed(Fetched::from_http(e), false),
                 }
             }
