@@ -11,12 +11,14 @@ use std::path::Path;
 
 /// What the results measure, as git pathspecs: the models and what they share, the peers,
 /// the roster — a commit touching these may change a figure. Not the harness that runs and
-/// draws them (`crates/bench`, `crates/testkit`): a page it would draw differently is
-/// redrawn from its JSON (`--redraw`), and a figure it adds shows as "—" until the next run.
-pub const MEASURED: [&str; 5] = [
+/// draws them (`crates/bench`, `crates/testkit`) nor the crates' tests, which no benchmark
+/// runs: a page the harness would draw differently is redrawn from its JSON (`--redraw`),
+/// and a figure it adds shows as "—" until the next run.
+pub const MEASURED: [&str; 6] = [
     "crates",
     ":(exclude)crates/bench",
     ":(exclude)crates/testkit",
+    ":(exclude,glob)crates/*/tests/**",
     "scripts/peers",
     "roster.toml",
 ];
@@ -122,11 +124,11 @@ fn measured_on(folder: &Path) -> Option<Measured> {
 }
 
 /// The commits to the measured code since the measurement — after its commit, or where
-/// that is not recorded, since its date — counted by git in the repository at `root`;
-/// `None` where git cannot tell (no repository, a shallow clone, a commit it does not have).
+/// that is not recorded, since its date — counted by git in the repository at `root`,
+/// leaving out those that change only comments there; `None` where git cannot tell (no
+/// repository, a shallow clone, a commit it does not have).
 fn commits_since(root: &Path, folder: &str, measured: &Measured) -> Option<usize> {
-    let mut argv = vec!["git".to_string(), "-C".into(), root.display().to_string()];
-    argv.extend(["log".into(), "--oneline".into()]);
+    let mut argv = git(root, &["log", "--format=%H"]);
     argv.push(match &measured.commit {
         Some(commit) => format!("{commit}..HEAD"),
         // A day without a time is its start: git reads a bare date as that day at the
@@ -134,9 +136,56 @@ fn commits_since(root: &Path, folder: &str, measured: &Measured) -> Option<usize
         None if !measured.date.contains(':') => format!("--since={} 00:00 UTC", measured.date),
         None => format!("--since={}", measured.date),
     });
+    let pathspecs = measured_by(folder);
     argv.push("--".into());
-    argv.extend(measured_by(folder).into_iter().map(String::from));
-    child::output(&argv, false).ok().map(|log| log.lines().count())
+    argv.extend(pathspecs.iter().map(|p| p.to_string()));
+    let log = child::output(&argv, false).ok()?;
+    let mut counted = 0;
+    for commit in log.lines() {
+        let mut show = git(root, &["show", "--format=", "--unified=0", "--no-renames", commit]);
+        show.push("--".into());
+        show.extend(pathspecs.iter().map(|p| p.to_string()));
+        if !only_comments(&child::output(&show, false).ok()?) {
+            counted += 1;
+        }
+    }
+    Some(counted)
+}
+
+/// `git -C root` and `args`, as an argv.
+fn git(root: &Path, args: &[&str]) -> Vec<String> {
+    let mut argv = vec!["git".to_string(), "-C".into(), root.display().to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv
+}
+
+/// Whether a diff (`git show --unified=0`) changes nothing but comments of Rust files —
+/// text the compiler never reads, which can change no figure (a doc moved from one file to
+/// another, say). Any other file, a file added or removed, or a line that is not blank and
+/// not `//` after its indent, and the commit counts. (A line inside a string literal that
+/// happens to begin `//` would read as a comment: no measured code has one.)
+fn only_comments(diff: &str) -> bool {
+    let mut in_hunk = false;
+    for line in diff.lines() {
+        if let Some(files) = line.strip_prefix("diff --git ") {
+            if !files.ends_with(".rs") {
+                return false;
+            }
+            in_hunk = false;
+        } else if line.starts_with("@@") {
+            in_hunk = true;
+        } else if !in_hunk {
+            if line.starts_with("new file") || line.starts_with("deleted file") {
+                return false;
+            }
+        } else if let Some(changed) = line.strip_prefix(['+', '-']) {
+            let code = changed.trim();
+            if !code.is_empty() && !code.starts_with("//") {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Every folder of `results` with its measurement and the commits since, stale or not.
@@ -204,5 +253,21 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(renew("seed"), "make bench");
         assert_eq!(renew("scale"), "make bench-scale");
+    }
+
+    #[test]
+    fn a_commit_to_comments_alone_changes_no_figure() {
+        let diff = |file: &str, hunk: &str| {
+            format!("diff --git a/{file} b/{file}\nindex 1..2 100644\n--- a/{file}\n+++ b/{file}\n@@ -1 +1 @@\n{hunk}\n")
+        };
+        let docs =
+            diff("crates/ring/src/main.rs", "-//! old words\n+//! new words\n+   // and more\n+");
+        assert!(only_comments(&docs));
+        assert!(only_comments(&(docs.clone() + &diff("crates/ring/src/a.rs", "-    /// a doc"))));
+        assert!(!only_comments(&diff("crates/ring/src/main.rs", "+    let x = 1; // a value")));
+        assert!(!only_comments(&diff("crates/ring/src/main.rs", "---x")));
+        assert!(!only_comments(&(docs + &diff("scripts/peers/go.py", "+# a comment"))));
+        let added = "diff --git a/crates/x.rs b/crates/x.rs\nnew file mode 100644\n@@ -0,0 +1 @@\n+// only\n";
+        assert!(!only_comments(added));
     }
 }
