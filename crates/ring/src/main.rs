@@ -49,13 +49,9 @@
 //! ([`buffers.rs`](buffers.rs)), so an idle connection holds no buffer.
 //! results/serve's variant table measures what each rung costs and saves a request.
 //!
-//! The http client has a ladder of its own ([`parts/client_path.rs`](parts/client_path.rs)):
-//! the plain chain of entries, then provided buffers, registered files, and the whole
-//! request linked into one submission (`CONCLAB_RING_CLIENT_PATH` picks a rung);
-//! results/http's variant table measures each at N = 10,000. So has the crawl's
-//! ([`parts/crawl_path.rs`](parts/crawl_path.rs)): a kept-alive connection read by a RECV a
-//! read, or by one multishot RECV for its life (`CONCLAB_RING_CRAWL_PATH`); results/crawl
-//! measures both.
+//! Two parts climb ladders of their own, from a plain chain of entries to the modern one,
+//! each rung picked by an environment variable ([`parts/mod.rs`](parts/mod.rs) names them):
+//! the results' variant tables measure every rung.
 
 mod buffers;
 mod event_loop;

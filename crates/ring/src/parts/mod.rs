@@ -5,15 +5,17 @@
 //! In the order to read them:
 //! - sleep: [`sleep.rs`](sleep.rs), a timer per task;
 //! - http: [`http.rs`](http.rs), a request as a chain of ring entries, on the rung of
-//!   [`client_path.rs`](client_path.rs) a run picks;
+//!   [`client_path.rs`](client_path.rs) that `CONCLAB_RING_CLIENT_PATH` picks (results/http's
+//!   variant table measures each at N = 10,000);
 //! - cpu: [`cpu.rs`](cpu.rs), hashing on the loop's thread, or with `--offload` on a pool
 //!   that wakes the loop through a posted READ (`../wake.rs`);
 //! - disk: [`disk.rs`](disk.rs), each read an entry, where epoll must use threads;
 //! - brigade: [`brigade.rs`](brigade.rs), pipe reads and writes on the ring;
 //! - db: [`db.rs`](db.rs), PostgreSQL connections as chains of entries, and a queue for a pool;
 //! - crawl: [`crawl.rs`](crawl.rs), kept-alive connections as chains of entries, read
-//!   one-shot or multishot as [`crawl_path.rs`](crawl_path.rs) picks, the frontier the
-//!   loop's own, each page parsed on the loop (`--offload`: on a pool).
+//!   one-shot or multishot as [`crawl_path.rs`](crawl_path.rs) and
+//!   `CONCLAB_RING_CRAWL_PATH` pick (results/crawl measures both), the frontier the loop's
+//!   own, each page parsed on the loop (`--offload`: on a pool).
 
 mod brigade;
 mod client_path;
