@@ -3,6 +3,8 @@
 
 testkit::suites!("ring": contract_tests, brigade_tests, concurrent_tests, socket_limit_tests, event_loop_tests, serve_tests, concurrent_serve_tests, serve_nofile_tests);
 
+use testkit::Needs;
+
 const BIN: &str = env!("CARGO_BIN_EXE_ring");
 
 #[test]
@@ -34,23 +36,60 @@ fn offload_takes_a_pool_size() {
     testkit::offload_takes_a_pool_size(env!("CARGO_BIN_EXE_ring"));
 }
 
-/// The rungs of the http client's io_uring path (`src/parts/client_path.rs`).
-const CLIENT_RUNGS: [&str; 4] = ["plain", "provided-buffers", "fixed-files", "linked"];
+/// One of `ring`'s ladders, as its tests climb it: the variable that picks a rung, and the
+/// rungs, plain to modern (bench's `ladder.rs` holds the same lists to the source).
+struct Ladder {
+    variable: &'static str,
+    rungs: &'static [&'static str],
+}
 
-/// Every rung of the client gets every answer and fails as the contract says, not only the
-/// one `ring` runs by default: the variant table in results/http measures each.
+/// The http client's io_uring path (`src/parts/client_path.rs`).
+const CLIENT: Ladder = Ladder {
+    variable: "CONCLAB_RING_CLIENT_PATH",
+    rungs: &["plain", "provided-buffers", "fixed-files", "linked"],
+};
+
+/// The crawl's reads (`src/parts/crawl_path.rs`).
+const CRAWL: Ladder =
+    Ladder { variable: "CONCLAB_RING_CRAWL_PATH", rungs: &["one-shot", "multishot-recv"] };
+
+/// The server's io_uring path (`src/serve/path.rs`).
+const SERVE: Ladder = Ladder {
+    variable: "CONCLAB_RING_SERVE_PATH",
+    rungs: &["plain", "multishot-accept", "provided-buffers", "multishot-recv", "fixed-files"],
+};
+
+impl Ladder {
+    /// `check(rung, leading)` on every rung: `env` runs `leading`, `VARIABLE=rung ring`.
+    fn on_every_rung(&self, check: impl Fn(&str, &[&str])) {
+        for rung in self.rungs {
+            let setting = format!("{}={rung}", self.variable);
+            check(rung, &[setting.as_str(), BIN]);
+        }
+    }
+
+    /// A rung the variable does not name: one line, exit 2.
+    fn refuses_an_unknown_rung(&self, args: &[&str]) {
+        let env = [(self.variable, "fastest".to_string())];
+        let outcome = testkit::run_with_env(BIN, args, &env);
+        assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
+        assert!(outcome.stderr.contains("no path \"fastest\""), "{}", outcome.stderr);
+    }
+}
+
+/// Every rung of the client passes every http check of the contract, not only the rung
+/// `ring` runs by default: the variant table in results/http measures each.
 #[test]
 fn every_rung_of_the_client_path_keeps_the_contract() {
-    use testkit::contract_checks as check;
-    for rung in CLIENT_RUNGS {
-        let var = format!("CONCLAB_RING_CLIENT_PATH={rung}");
-        let leading = [var.as_str(), BIN];
-        check::http_tasks_get_their_values_from_the_service("env", &leading);
-        check::chunked_responses_streamed_in_pieces_are_read_whole("env", &leading);
-        check::refused_connection_fails_fast_with_exit_1("env", &leading);
-        check::truncated_response_is_an_error_not_a_hang("env", &leading);
-        check::silent_service_is_bounded_by_the_timeout("env", &leading);
-    }
+    let checks = testkit::contract_checks::CHECKS.iter();
+    let http: Vec<_> = checks.filter(|(_, needs, _)| *needs == Needs::HTTP).collect();
+    assert!(!http.is_empty(), "the contract has http checks");
+    CLIENT.on_every_rung(|rung, leading| {
+        for (name, _, check) in &http {
+            eprintln!("{rung}: {name}");
+            check("env", leading);
+        }
+    });
 }
 
 /// Deadlines that pass while requests are still on their way in: every step the kernel
@@ -60,26 +99,18 @@ fn every_rung_of_the_client_path_keeps_the_contract() {
 #[test]
 fn a_thousand_requests_past_a_short_deadline_end_on_every_rung() {
     let addr = testkit::silent_server().to_string();
-    for rung in CLIENT_RUNGS {
-        let env = [("CONCLAB_RING_CLIENT_PATH", rung.to_string())];
-        let args = ["--workload", "http", "--tasks", "1000", "--timeout-ms", "5", "--addr", &addr];
-        let outcome = testkit::run_with_env(BIN, &[&args[..], &["--json"]].concat(), &env);
+    let args = ["--workload", "http", "--tasks", "1000", "--timeout-ms", "5", "--addr", &addr];
+    CLIENT.on_every_rung(|rung, leading| {
+        let outcome = testkit::run("env", &[leading, &args[..], &["--json"]].concat());
         assert_eq!(outcome.code, Some(1), "{rung}: {}", outcome.stderr);
         assert_eq!(outcome.report()["failed"], 1000, "{rung}");
-    }
+    });
 }
 
-/// A rung the variable does not name: one line, exit 2.
 #[test]
 fn an_unknown_client_path_is_refused() {
-    let env = [("CONCLAB_RING_CLIENT_PATH", "fastest".to_string())];
-    let outcome = testkit::run_with_env(BIN, &["--workload", "http", "--tasks", "1"], &env);
-    assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
-    assert!(outcome.stderr.contains("no path \"fastest\""), "{}", outcome.stderr);
+    CLIENT.refuses_an_unknown_rung(&["--workload", "http", "--tasks", "1"]);
 }
-
-/// The rungs of the crawl's reads (`src/parts/crawl_path.rs`).
-const CRAWL_RUNGS: [&str; 2] = ["one-shot", "multishot-recv"];
 
 /// Every rung of the crawl crawls each web to its sheet, survives the fault profile (resets,
 /// drips, hosts that never answer: RECVs cancelled past their deadline) and holds
@@ -87,47 +118,29 @@ const CRAWL_RUNGS: [&str; 2] = ["one-shot", "multishot-recv"];
 #[test]
 fn every_rung_of_the_crawl_path_keeps_the_contract() {
     use testkit::crawl_checks as check;
-    for rung in CRAWL_RUNGS {
-        let var = format!("CONCLAB_RING_CRAWL_PATH={rung}");
-        let leading = [var.as_str(), BIN];
-        let workers = ["--workers", "20"];
-        check::crawls_every_web_to_its_sheet("env", &leading, &workers);
-        check::crawls_every_web_to_its_sheet("env", &leading, &["--workers", "20", "--offload"]);
-        check::survives_the_fault_profile("env", &leading, &workers);
-        check::holds_per_host("env", &leading, &workers);
-    }
+    let workers = ["--workers", "20"];
+    CRAWL.on_every_rung(|_, leading| {
+        check::crawls_every_web_to_its_sheet("env", leading, &workers);
+        check::crawls_every_web_to_its_sheet("env", leading, &["--workers", "20", "--offload"]);
+        check::survives_the_fault_profile("env", leading, &workers);
+        check::holds_per_host("env", leading, &workers);
+    });
 }
 
-/// A rung the variable does not name: one line, exit 2.
 #[test]
 fn an_unknown_crawl_path_is_refused() {
-    let env = [("CONCLAB_RING_CRAWL_PATH", "fastest".to_string())];
-    let args = ["--workload", "crawl", "--seed", "http://127.0.0.1:9/"];
-    let outcome = testkit::run_with_env(BIN, &args, &env);
-    assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
-    assert!(outcome.stderr.contains("no path \"fastest\""), "{}", outcome.stderr);
+    CRAWL.refuses_an_unknown_rung(&["--workload", "crawl", "--seed", "http://127.0.0.1:9/"]);
 }
 
-/// The rungs of the server's io_uring path (`src/serve/path.rs`), as the variable names them.
-const RUNGS: [&str; 5] =
-    ["plain", "multishot-accept", "provided-buffers", "multishot-recv", "fixed-files"];
-
-/// Every rung serves as the contract says, not only the one the server runs by default: the
-/// variant table in results/serve measures each.
+/// Every rung passes every check a server passes, not only the rung the server runs by
+/// default: the variant table in results/serve measures each.
 #[test]
 fn every_rung_of_the_serve_path_keeps_the_contract() {
-    use testkit::serve_checks as check;
-    for rung in RUNGS {
-        let var = format!("CONCLAB_RING_SERVE_PATH={rung}");
-        let leading = [var.as_str(), BIN];
-        check::routes_answer_on_one_keep_alive_connection("env", &leading);
-        check::pipelined_requests_are_answered_in_order("env", &leading);
-        check::an_oversized_head_gets_431_and_garbage_400("env", &leading);
-        check::a_reset_client_leaves_the_server_serving("env", &leading);
-        check::sigterm_finishes_the_request_in_flight_and_reports("env", &leading);
-        check::fifty_clients_are_served_at_once("env", &leading);
-        a_silent_and_a_slow_client_count_one_error_each(&leading);
-    }
+    SERVE.on_every_rung(|_, leading| {
+        testkit::every_serve_check!([testkit::run_checks] "env", leading,);
+        testkit::serve_checks::fifty_clients_are_served_at_once("env", leading);
+        a_silent_and_a_slow_client_count_one_error_each(leading);
+    });
 }
 
 /// A client that sends nothing, and one that sends half a request, are each closed at the
@@ -153,15 +166,10 @@ fn a_silent_and_a_slow_client_count_one_error_each(leading: &[&str]) {
 #[test]
 fn a_client_that_never_reads_cannot_fill_the_servers_memory() {
     use std::io::Write;
-    for rung in RUNGS {
-        let var = format!("CONCLAB_RING_SERVE_PATH={rung}");
-        let server = testkit::serving::Server::start(
-            "env",
-            &[var.as_str(), BIN],
-            &[],
-            testkit::serving::Limit::None,
-        )
-        .expect("no limit to set");
+    SERVE.on_every_rung(|rung, leading| {
+        let server =
+            testkit::serving::Server::start("env", leading, &[], testkit::serving::Limit::None)
+                .expect("no limit to set");
         let rss = || {
             let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
                 .expect("the server's status");
@@ -186,5 +194,5 @@ fn a_client_that_never_reads_cannot_fill_the_servers_memory() {
         let (status, _) = testkit::serving::get(server.addr, "/health");
         assert_eq!(status, 200, "{rung}");
         testkit::serve_checks::stop_cleanly(server);
-    }
+    });
 }

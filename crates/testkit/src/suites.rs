@@ -49,6 +49,16 @@ macro_rules! checks_as_tests {
     };
 }
 
+/// A list of checks called in turn on a program and its leading arguments, where a test
+/// holds a variant of a program to them all: `every_serve_check!([testkit::run_checks]
+/// "env", leading,)`.
+#[macro_export]
+macro_rules! run_checks {
+    ($program:expr, $leading:expr, $module:ident: [$($check:ident),+ $(,)?]) => {
+        $($crate::$module::$check($program, $leading);)+
+    };
+}
+
 /// Whether the model `bin`'s roster.toml entry (as built into the binaries) says `what`.
 pub fn declares(bin: &str, what: impl Fn(&roster::Program) -> bool) -> bool {
     roster::Roster::embedded().program(bin).is_some_and(what)
