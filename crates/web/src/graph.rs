@@ -387,14 +387,35 @@ pub fn trap_html(g: &Graph, n: u64) -> String {
 /// What a full crawl from the root, entering `allow`, must find.
 #[derive(Debug, Serialize)]
 pub struct Sheet {
+    #[serde(flatten)]
+    pub found: Found,
     pub seed: String,
     pub allow: Vec<String>,
     pub trap: Option<String>,
+}
+
+/// What a crawl finds, in the figures of its report (`CONTRACT.md`, "crawl").
+#[derive(Debug, Default, Serialize)]
+pub struct Found {
     pub pages: u32,
     pub failed: u32,
     pub redirects: u32,
+    /// Failed URLs by kind: "status", "timeout", "refused".
     pub failures: std::collections::BTreeMap<String, u32>,
+    /// The sum of the pages' values (`value`), wrapping.
     pub checksum: u64,
+}
+
+impl Found {
+    fn page(&mut self, url: &str) {
+        self.pages += 1;
+        self.checksum = self.checksum.wrapping_add(value(url));
+    }
+
+    fn failure(&mut self, kind: &str) {
+        self.failed += 1;
+        *self.failures.entry(kind.to_string()).or_default() += 1;
+    }
 }
 
 /// A URL of the web, by its parts: a host's index, a path and a query (empty for none).
@@ -457,38 +478,26 @@ pub fn answer(g: &Graph, ports: &Ports) -> Sheet {
     }
     let seed = format!("{}/", ports.origin(0));
     let mut sheet = Sheet {
+        found: Found::default(),
         seed: seed.clone(),
         allow,
         trap: g.shape.faults.then(|| ports.extra(Extra::Trap)),
-        pages: 0,
-        failed: 0,
-        redirects: 0,
-        failures: Default::default(),
-        checksum: 0,
     };
     // A URL is known by (host, path, query); its value by its string.
     let mut seen: HashSet<String> = HashSet::from([seed.clone()]);
     let mut queue = VecDeque::from([Place::new(0, "/".to_string())]);
-    let fail = |sheet: &mut Sheet, kind: &str| {
-        sheet.failed += 1;
-        *sheet.failures.entry(kind.to_string()).or_default() += 1;
-    };
     while let Some(place) = queue.pop_front() {
         let url = place.url(ports);
         let mut found: Vec<Place> = Vec::new();
         match g.resource(place.host, &place.path) {
-            Resource::Missing => fail(&mut sheet, "status"),
-            Resource::Image => {
-                sheet.pages += 1;
-                sheet.checksum = sheet.checksum.wrapping_add(value(&url));
-            }
+            Resource::Missing => sheet.found.failure("status"),
+            Resource::Image => sheet.found.page(&url),
             Resource::Redirect(t) => {
-                sheet.redirects += 1;
+                sheet.found.redirects += 1;
                 found.push(Place::page(g, t));
             }
             Resource::Page(j) => {
-                sheet.pages += 1;
-                sheet.checksum = sheet.checksum.wrapping_add(value(&url));
+                sheet.found.page(&url);
                 found = links_found(g, j);
                 if g.shape.faults && j == 0 {
                     for (extra, kind) in [
@@ -498,7 +507,7 @@ pub fn answer(g: &Graph, ports: &Ports) -> Sheet {
                     ] {
                         let url = format!("{}/", ports.extra(extra));
                         if seen.insert(url) {
-                            fail(&mut sheet, kind);
+                            sheet.found.failure(kind);
                         }
                     }
                 }

@@ -23,7 +23,7 @@ use slab::Slab;
 use workload::crawl::{self, Fetch, Fetched, Parsing};
 use workload::http::ResponseParser;
 use workload::timers::Due;
-use workload::{Runner, TaskError, Width};
+use workload::{Runner, TaskError};
 
 use crate::event_loop::{Cx, Part, WAKER};
 
@@ -66,9 +66,7 @@ enum State {
 impl Crawl {
     pub fn start(cx: &mut Cx) -> std::io::Result<Crawl> {
         let args = cx.tasks.args;
-        let crawl = crawl::Crawl::new(&args);
-        cx.tasks.set_width(Width { workers: 1, at_once: crawl.most_in_flight() });
-        cx.tasks.open_ended();
+        let crawl = crawl::Crawl::on_loop(cx.tasks);
         let parsing = match args.offload {
             true => {
                 let threads = std::thread::available_parallelism()?.get();

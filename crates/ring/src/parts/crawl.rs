@@ -38,7 +38,7 @@ use socket2::SockAddr;
 use workload::crawl::{self, Failure, Fetch, Fetched, Parsing};
 use workload::http::{Response, ResponseParser};
 use workload::timers::Due;
-use workload::{Runner, TaskError, Width};
+use workload::{Runner, TaskError};
 
 use super::crawl_path::CrawlPath;
 use super::http::{connect, socket};
@@ -116,9 +116,7 @@ enum Next {
 impl Crawl {
     pub fn start(cx: &mut Cx) -> io::Result<Crawl> {
         let args = cx.tasks.args;
-        let crawl = crawl::Crawl::new(&args);
-        cx.tasks.set_width(Width { workers: 1, at_once: crawl.most_in_flight() });
-        cx.tasks.open_ended();
+        let crawl = crawl::Crawl::on_loop(cx.tasks);
         let parsing = match args.offload {
             true => {
                 let mut wake = Wake::new()?;

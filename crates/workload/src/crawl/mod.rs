@@ -31,7 +31,7 @@ use crate::error::TaskError;
 use crate::http::{HttpError, Response};
 use crate::loop_tasks::LoopTasks;
 use crate::measure::Percentiles;
-use crate::report::{CrawlEnd, Done, Runner, Tally};
+use crate::report::{CrawlEnd, Done, Runner, Tally, Width};
 use crate::timers::Due;
 
 /// The default seed: the project's web (`web`, `CONTRACT.md` "The web").
@@ -345,6 +345,16 @@ impl Crawl {
             crawl.queue(seed, 0);
         }
         crawl.seed_tasks = crawl.waiting;
+        crawl
+    }
+
+    /// The crawl of a hand-written loop (`epoll`, `ring`): as many requests in flight on
+    /// its one thread as the crawl allows, and a run that ends when the crawl says so, not
+    /// after a count of tasks.
+    pub fn on_loop(tasks: &mut LoopTasks) -> Crawl {
+        let crawl = Crawl::new(&tasks.args);
+        tasks.set_width(Width { workers: 1, at_once: crawl.most_in_flight() });
+        tasks.open_ended();
         crawl
     }
 
