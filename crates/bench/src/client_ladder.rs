@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ladder::{median_of, Climb, CLIENT};
+use crate::ladder::{costs_table, median_of, Costs, CLIENT};
 use crate::programs::Programs;
 use crate::run::{read_json, Bench, Row, Timing};
 use crate::table::{thousands, Table, DASH};
@@ -66,15 +66,10 @@ pub fn run(bench: &Bench, programs: &Programs, addr: &str) -> anyhow::Result<Vec
     Ok(out)
 }
 
-/// A rung's figures, the medians of its rounds.
+/// A rung's figures, the medians of its rounds: CPU in µs a request.
 struct Medians {
     wall_s: f64,
-    /// CPU time a request, in µs.
-    user_us: f64,
-    sys_us: f64,
-    enters: f64,
-    syscalls: f64,
-    max_rss_mib: f64,
+    costs: Costs,
 }
 
 fn medians(rungs: &[Rung], path: &str) -> Option<Medians> {
@@ -85,36 +80,24 @@ fn medians(rungs: &[Rung], path: &str) -> Option<Medians> {
     let a_request = |s: f64| s / f64::from(N) * 1e6;
     Some(Medians {
         wall_s: of(&|r| r.timing.as_ref().map(|t| t.median))?,
-        user_us: of(&|r| r.timing.as_ref().map(|t| a_request(t.user)))?,
-        sys_us: of(&|r| r.timing.as_ref().map(|t| a_request(t.system)))?,
-        enters: of(&|r| r.calls.as_ref().map(|c| c.io_uring_enter as f64))?,
-        syscalls: of(&|r| r.calls.as_ref().map(|c| c.all as f64))?,
-        max_rss_mib: of(&|r| r.report.as_ref().map(|rep| rep.max_rss_kib as f64 / 1024.0))?,
+        costs: Costs {
+            user_us: of(&|r| r.timing.as_ref().map(|t| a_request(t.user)))?,
+            sys_us: of(&|r| r.timing.as_ref().map(|t| a_request(t.system)))?,
+            enters: of(&|r| r.calls.as_ref().map(|c| c.io_uring_enter as f64))?,
+            syscalls: of(&|r| r.calls.as_ref().map(|c| c.all as f64))?,
+            rss_kib: of(&|r| r.report.as_ref().map(|rep| rep.max_rss_kib as f64))?,
+        },
     })
 }
 
 /// The variant table: each rung's medians, and what its feature changed against the rung
 /// below it.
 pub fn table(rungs: &[Rung]) -> String {
-    let mut t = Table::headed(
-        "client | wall | user a request | sys a request | CPU a request | against the rung below | io_uring_enter | all syscalls | peak memory",
-    );
-    let mut climb = Climb::default();
-    for path in CLIENT.rungs {
-        let name = format!("`ring` {path}");
-        let Some(m) = medians(rungs, path) else {
-            t.push_without_figures(vec![name]);
-            continue;
-        };
-        let mut row = vec![name, format!("{:.4} s", m.wall_s)];
-        row.extend(climb.step(m.user_us, m.sys_us, 2));
-        row.extend([
-            format!("{:.0}", m.enters),
-            format!("{:.0}", m.syscalls),
-            format!("{:.1} MiB", m.max_rss_mib),
-        ]);
-        t.push(row);
-    }
+    let header = "client | wall | user a request | sys a request | CPU a request | against the rung below | io_uring_enter | all syscalls | peak memory";
+    let t = costs_table(header, &CLIENT, 2, |path| {
+        let m = medians(rungs, path)?;
+        Some((format!("{:.4} s", m.wall_s), m.costs))
+    });
     let rounds = crate::ladder::rounds(rungs);
     t.render()
         + &format!(
@@ -134,12 +117,12 @@ pub fn verdicts(rungs: &[Rung]) -> Vec<Vec<String>> {
     let (Some(m), Some(plain)) = (medians(rungs, default), medians(rungs, "plain")) else {
         return vec![vec![target, "not measured".into(), "the ladder did not run".into()]];
     };
-    let (calls, wall) = (m.syscalls / plain.syscalls, m.wall_s / plain.wall_s);
+    let (calls, wall) = (m.costs.syscalls / plain.costs.syscalls, m.wall_s / plain.wall_s);
     let verdict = if calls <= 1.0 && wall <= 1.0 { "met" } else { "missed" };
     let says = format!(
         "`ring` ({default}) {:.0} syscalls, {calls:.2} × plain's {:.0}; wall {:.4} s, {wall:.2} × plain's {:.4} s (the rounds' walls: {default} {}, plain {})",
-        m.syscalls,
-        plain.syscalls,
+        m.costs.syscalls,
+        plain.costs.syscalls,
         m.wall_s,
         plain.wall_s,
         spread(rungs, default),

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::stats::median;
-use crate::table::DASH;
+use crate::table::{Table, DASH};
 
 /// One of `ring`'s ladders.
 pub struct Ladder {
@@ -77,6 +77,49 @@ pub fn median_of<T>(rungs: &[Rung<T>], path: &str, f: impl Fn(&T) -> Option<f64>
 /// The rounds `rungs` ran.
 pub fn rounds<T>(rungs: &[Rung<T>]) -> u32 {
     rungs.iter().map(|r| r.round + 1).max().unwrap_or(0)
+}
+
+/// What a variant table gives of a rung after its first figure (its wall, its rate): its
+/// CPU in µs a unit of work, its calls into the kernel, its peak memory.
+pub struct Costs {
+    pub user_us: f64,
+    pub sys_us: f64,
+    /// `io_uring_enter` calls, and system calls in all, in one run under strace.
+    pub enters: f64,
+    pub syscalls: f64,
+    pub rss_kib: f64,
+}
+
+impl Costs {
+    pub fn cpu_us(&self) -> f64 {
+        self.user_us + self.sys_us
+    }
+}
+
+/// A variant table under `header`: a row a rung of `ladder`, plain to modern, from what
+/// `figures` finds of it — the first figure's cell and its [`Costs`], CPU to `decimals`
+/// places — or the rung's name alone where it finds none.
+pub fn costs_table(
+    header: &str,
+    ladder: &Ladder,
+    decimals: usize,
+    figures: impl Fn(&str) -> Option<(String, Costs)>,
+) -> Table {
+    let mut t = Table::headed(header);
+    let mut climb = Climb::default();
+    for rung in ladder.rungs {
+        let name = format!("`ring` {rung}");
+        let Some((first, c)) = figures(rung) else {
+            t.push_without_figures(vec![name]);
+            continue;
+        };
+        let mut row = vec![name, first];
+        row.extend(climb.step(c.user_us, c.sys_us, decimals));
+        let rss = format!("{:.1} MiB", c.rss_kib / 1024.0);
+        row.extend([format!("{:.0}", c.enters), format!("{:.0}", c.syscalls), rss]);
+        t.push(row);
+    }
+    t
 }
 
 /// The CPU columns of a variant table — user, system, both, in µs a unit of work — and the

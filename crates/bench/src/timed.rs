@@ -179,24 +179,19 @@ pub fn cpu(options: &Timed) -> anyhow::Result<()> {
         let serial = |m: &Measured| programs::one_at_a_time(&m.row.name).unwrap_or("");
         table::cpu_table(rows, cores, |m| reading::wall(rows, serial(m)))
     };
-    let (rust_table, python_table, others_table) = (table(&rust), table(&python), table(&others));
+    let tables = [
+        ("rust_table", table(&rust)),
+        ("python_table", table(&python)),
+        ("others_table", table(&others)),
+    ];
     let reading = reading::cpu(&rust, &python, &others, cores);
     let (tasks, work, cores) = (CPU_TASKS.to_string(), CPU_WORK.to_string(), cores.to_string());
-    write_page(
-        &bench,
-        ("cpu.md", template::CPU),
-        &facts,
-        &[
-            ("tasks", &tasks),
-            ("work", &work),
-            ("cores", &cores),
-            ("rust_table", &rust_table),
-            ("python_table", &python_table),
-            ("others_table", &others_table),
-            ("reading", &reading),
-        ],
-    )?;
-    println!("\n{rust_table}\n{python_table}\n{others_table}\n{reading}");
+    let mut slots = vec![("tasks", &*tasks), ("work", &*work), ("cores", &*cores)];
+    slots.extend(tables.iter().map(|(slot, table)| (*slot, table.as_str())));
+    slots.push(("reading", &reading));
+    write_page(&bench, ("cpu.md", template::CPU), &facts, &slots)?;
+    let shown: Vec<&str> = tables.iter().map(|(_, table)| table.as_str()).collect();
+    println!("\n{}\n{reading}", shown.join("\n"));
     Ok(())
 }
 

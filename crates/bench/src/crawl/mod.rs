@@ -109,11 +109,9 @@ pub struct Point {
     pub program: String,
     /// `web --latency`'s value.
     pub latency: String,
-    /// Requests in flight (`--workers`), and connections an origin (`--per-host`).
-    pub workers: u32,
-    pub per_host: u32,
-    /// `--tasks`: the most URLs it may request.
-    pub tasks: u32,
+    /// How the crawler was run.
+    #[serde(flatten)]
+    pub at: At,
     /// "ok", "exit 1: …", "timed out after N s", or why it did not run.
     pub status: String,
     /// The web's CPU seconds (user + system) while it ran.
@@ -215,12 +213,13 @@ fn most_workers(p: &Program) -> (u32, &'static str) {
     }
 }
 
-/// How a crawl is run: W requests in flight, C connections an origin, at most N URLs.
-#[derive(Clone, Copy)]
-struct At {
-    workers: u32,
-    per_host: u32,
-    tasks: u32,
+/// How a crawl is run: W requests in flight (`--workers`), C connections an origin
+/// (`--per-host`), at most N URLs (`--tasks`).
+#[derive(Clone, Copy, Default, Serialize, Deserialize)]
+pub struct At {
+    pub workers: u32,
+    pub per_host: u32,
+    pub tasks: u32,
 }
 
 /// One crawl by `p` of `web` from `scope` (its `--seed` and `--allow`), `at` its limits,
@@ -239,15 +238,8 @@ fn crawl_on(
     extra: &[&str],
     env: &[(&str, String)],
 ) -> Point {
-    let At { workers: w, per_host: c, tasks } = at;
-    let mut point = Point {
-        program: p.name.clone(),
-        latency: web.latency.clone(),
-        workers: w,
-        per_host: c,
-        tasks,
-        ..Point::default()
-    };
+    let mut point =
+        Point { program: p.name.clone(), latency: web.latency.clone(), at, ..Point::default() };
     if let Some(why) = &p.missing {
         point.status = why.clone();
         return point;
@@ -375,7 +367,7 @@ fn run(o: &cli::Sweep) -> anyhow::Result<Results> {
                     r.sweep.push(Point {
                         program: p.name.clone(),
                         latency: latency.into(),
-                        workers: w,
+                        at: At { workers: w, ..At::default() },
                         status: why,
                         ..Point::default()
                     });

@@ -2,7 +2,7 @@
 //! results page, and the README's section.
 
 use super::{median_latency, Point, Results, MEMORY_W, SCRAPY, TRAP_TASKS};
-use crate::ladder::{Climb, CRAWL};
+use crate::ladder::{costs_table, Costs, CRAWL};
 use crate::stats::median;
 use crate::suite::{Drawn, Templates};
 use crate::svg::{loglog, Series};
@@ -18,14 +18,14 @@ const COST_W: u32 = 100;
 const OFFLOAD_W: u32 = 1_000;
 
 fn at<'a>(points: &'a [Point], program: &str, latency: &str, w: u32) -> Option<&'a Point> {
-    points.iter().find(|p| p.program == program && p.latency == latency && p.workers == w)
+    points.iter().find(|p| p.program == program && p.latency == latency && p.at.workers == w)
 }
 
 /// The cost point of a program: L = 0 at W = 100, or its one W.
 fn cost_point<'a>(r: &'a Results, program: &str) -> Option<&'a Point> {
     at(&r.sweep, program, "0", COST_W)
         .filter(|p| p.ok())
-        .or_else(|| at(&r.sweep, program, "0", 1).filter(|p| p.ok() && p.per_host > 0))
+        .or_else(|| at(&r.sweep, program, "0", 1).filter(|p| p.ok() && p.at.per_host > 0))
 }
 
 fn rate(x: f64) -> String {
@@ -54,7 +54,7 @@ fn cell(point: Option<&Point>, shown: impl Fn(&Point) -> Option<String>) -> Stri
 
 /// The W of the sweep, as run.
 fn workers(r: &Results) -> Vec<u32> {
-    let mut w: Vec<u32> = r.sweep.iter().map(|p| p.workers).collect();
+    let mut w: Vec<u32> = r.sweep.iter().map(|p| p.at.workers).collect();
     w.sort_unstable();
     w.dedup();
     w
@@ -95,13 +95,13 @@ fn stops(r: &Results) -> String {
     let mut out: Vec<String> = Vec::new();
     for name in names(&r.sweep) {
         let failed = r.sweep.iter().find(|p| {
-            p.program == name && !p.ok() && !p.status.starts_with("not run") && p.per_host > 0
+            p.program == name && !p.ok() && !p.status.starts_with("not run") && p.at.per_host > 0
         });
         if let Some(p) = failed {
             out.push(format!(
                 "- `{name}` at L = {}, W = {}: {}",
                 p.latency,
-                p.workers,
+                p.at.workers,
                 short(&p.status, 160)
             ));
         }
@@ -129,7 +129,7 @@ fn cost_table(r: &Results) -> String {
         let num = |path: &[&str]| p.figure(path).map_or(DASH.into(), |v| format!("{v:.0}"));
         t.push(vec![
             format!("`{name}`"),
-            p.workers.to_string(),
+            p.at.workers.to_string(),
             p.pages_per_s().map_or(DASH.into(), rate),
             cpu.map_or(DASH.into(), |c| format!("{c:.0} µs{split}")),
             cpu.zip(scrapy).map_or(DASH.into(), |(c, s)| format!("{:.3}", c / s)),
@@ -170,7 +170,7 @@ fn memory_table(r: &Results) -> String {
 /// The target's bound on peak RSS, in KiB: 32 MiB + W × 2 × the mean page size.
 fn memory_bound(p: &Point) -> Option<f64> {
     let mean = p.figure(&["crawl", "bytes"])? / p.figure(&["tasks"])?.max(1.0);
-    Some(32.0 * 1024.0 + f64::from(p.workers) * 2.0 * mean / 1024.0)
+    Some(32.0 * 1024.0 + f64::from(p.at.workers) * 2.0 * mean / 1024.0)
 }
 
 /// The most a URL may take under the fault profile: three tries of --timeout-ms, and two
@@ -235,7 +235,7 @@ fn offload_table(r: &Results) -> String {
             p.figure(&["crawl", "latency_ms", q]).map_or(DASH.into(), |v| format!("{v:.1} ms"))
         };
         t.push(vec![
-            format!("L = {}, W = {}", p.latency, p.workers),
+            format!("L = {}, W = {}", p.latency, p.at.workers),
             format!("`{}`", p.program),
             cell(Some(p), |p| p.pages_per_s().map(rate)),
             cell(Some(p), |p| p.cpu_us_per_page().map(|c| format!("{c:.0} µs"))),
@@ -251,11 +251,7 @@ fn offload_table(r: &Results) -> String {
 /// its end. CPU in µs a page.
 struct RungMedians {
     pages_per_s: f64,
-    user_us: f64,
-    sys_us: f64,
-    enters: f64,
-    syscalls: f64,
-    rss_kib: f64,
+    costs: Costs,
 }
 
 fn rung_medians(r: &Results, rung: &str) -> Option<RungMedians> {
@@ -267,11 +263,13 @@ fn rung_medians(r: &Results, rung: &str) -> Option<RungMedians> {
     };
     Some(RungMedians {
         pages_per_s: of(&|p| p.pages_per_s())?,
-        user_us: of(&a_page("user_s"))?,
-        sys_us: of(&a_page("sys_s"))?,
-        enters: of(&|p| p.calls.as_ref().map(|c| c.io_uring_enter as f64))?,
-        syscalls: of(&|p| p.calls.as_ref().map(|c| c.all as f64))?,
-        rss_kib: of(&|p| p.rss_kib())?,
+        costs: Costs {
+            user_us: of(&a_page("user_s"))?,
+            sys_us: of(&a_page("sys_s"))?,
+            enters: of(&|p| p.calls.as_ref().map(|c| c.io_uring_enter as f64))?,
+            syscalls: of(&|p| p.calls.as_ref().map(|c| c.all as f64))?,
+            rss_kib: of(&|p| p.rss_kib())?,
+        },
     })
 }
 
@@ -281,21 +279,11 @@ fn ladder_table(r: &Results) -> String {
     if r.ladder.is_empty() {
         return "Not measured in this run: the next `make bench-crawl` runs the ladder.\n".into();
     }
-    let mut t = Table::headed(
-        "crawl path | pages/s | user a page | sys a page | CPU a page | against the rung below | io_uring_enter | all syscalls | peak memory",
-    );
-    let mut climb = Climb::default();
-    for rung in CRAWL.rungs {
-        let name = format!("`ring` {rung}");
-        let Some(m) = rung_medians(r, rung) else {
-            t.push_without_figures(vec![name]);
-            continue;
-        };
-        let mut row = vec![name, rate(m.pages_per_s)];
-        row.extend(climb.step(m.user_us, m.sys_us, 1));
-        row.extend([format!("{:.0}", m.enters), format!("{:.0}", m.syscalls), mib(m.rss_kib)]);
-        t.push(row);
-    }
+    let header = "crawl path | pages/s | user a page | sys a page | CPU a page | against the rung below | io_uring_enter | all syscalls | peak memory";
+    let t = costs_table(header, &CRAWL, 1, |rung| {
+        let m = rung_medians(r, rung)?;
+        Some((rate(m.pages_per_s), m.costs))
+    });
     let rounds = r.ladder.len() / CRAWL.rungs.len();
     let (latency, w) = super::LADDER_AT;
     t.render()
@@ -308,15 +296,15 @@ fn ladder_table(r: &Results) -> String {
 /// What the multishot RECV changed for the crawl, from the ladder, if it ran.
 fn ladder_reading(r: &Results) -> Option<String> {
     let (one, multi) = (rung_medians(r, "one-shot")?, rung_medians(r, "multishot-recv")?);
-    let cpu = |m: &RungMedians| m.user_us + m.sys_us;
+    let cpu = |m: &RungMedians| m.costs.cpu_us();
     let (latency, w) = super::LADDER_AT;
     Some(format!(
         "- **One multishot RECV a connection** (`ring`, L = {latency}, W = {w}): {:.1} µs of CPU a page against {:.1} µs with a RECV posted for each read ({:+.1} %), {:.0} `io_uring_enter` calls a run against {:.0}, and {} pages/s against {}. A page of a median near 16 KiB may need more than one read of a 16 KiB buffer, and the one-shot rung posts an entry for each, after the request's SEND has completed; multishot, each arrival is a completion and no entry.",
         cpu(&multi),
         cpu(&one),
         (cpu(&multi) / cpu(&one) - 1.0) * 100.0,
-        multi.enters,
-        one.enters,
+        multi.costs.enters,
+        one.costs.enters,
         rate(multi.pages_per_s),
         rate(one.pages_per_s),
     ))
@@ -562,7 +550,7 @@ fn readings(r: &Results) -> String {
                     rate(p.pages_per_s()?),
                     rate(off.pages_per_s()?),
                     p.latency,
-                    p.workers
+                    p.at.workers
                 ))
             })
             .collect();

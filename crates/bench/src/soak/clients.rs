@@ -34,6 +34,9 @@ pub struct Tally {
     /// Checked keep-alive requests' round trips, in µs: soak.json keeps their p50 and p99.
     #[serde(skip)]
     pub latencies_us: Mutex<Vec<u32>>,
+    /// Their p50 and p99 in ms, taken when the load ends.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
 }
 
 impl Tally {

@@ -38,12 +38,28 @@ pub struct Soaked {
     pub crashed: Option<String>,
     #[serde(flatten)]
     pub clients: Tally,
-    pub p50_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
+    #[serde(flatten)]
+    pub rest: Rest,
+    #[serde(flatten)]
+    pub memory: Memory,
+    pub samples: Vec<Sample>,
+}
+
+/// The return to rest: what the server's process tree held before the load and once it had
+/// stopped, and how long after the stop its descriptors were back to their count before.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Rest {
     pub fds_before: u64,
     pub fds_after: u64,
-    /// How long after the load stopped the descriptors were back to `fds_before`.
     pub fds_back_ms: Option<u64>,
+    pub threads_before: u64,
+    pub threads_after: u64,
+}
+
+/// Resident memory over the soak, from the samples taken with no flood open
+/// (`tables::tally_into`).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Memory {
     pub rss_after_warmup_kib: u64,
     pub rss_end_kib: u64,
     /// The judged drift: what the server settles at between floods (the 90th percentile of
@@ -52,9 +68,6 @@ pub struct Soaked {
     /// The rise of the least-squares line through the same samples, for comparison.
     #[serde(default)]
     pub rss_fitted_rise_kib: i64,
-    pub threads_before: u64,
-    pub threads_after: u64,
-    pub samples: Vec<Sample>,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -133,7 +146,8 @@ pub fn run(o: &crate::cli::Soak) -> anyhow::Result<SoakReport> {
     std::thread::sleep(Duration::from_secs(1));
     for (i, r, _) in &running {
         let before = probe::sample(r.pid(), 0.0);
-        (soaked[*i].fds_before, soaked[*i].threads_before) = (before.fds, before.threads);
+        let rest = &mut soaked[*i].rest;
+        (rest.fds_before, rest.threads_before) = (before.fds, before.threads);
     }
     let (warmup, window) = (tables::warmup(o.seconds), tables::window(o.seconds));
     let flood_every = Duration::from_secs((o.seconds / 10).clamp(5, 60));
@@ -260,14 +274,14 @@ fn back_to_rest(running: &mut [Started], soaked: &mut [Soaked]) {
     let stopped = Instant::now();
     while stopped.elapsed() < Duration::from_secs(5) {
         for (i, r, _) in running.iter() {
-            let s = &mut soaked[*i];
+            let rest = &mut soaked[*i].rest;
             let now = probe::sample(r.pid(), 0.0);
-            (s.fds_after, s.threads_after) = (now.fds, now.threads);
-            if s.fds_back_ms.is_none() && now.fds <= s.fds_before {
-                s.fds_back_ms = Some(stopped.elapsed().as_millis() as u64);
+            (rest.fds_after, rest.threads_after) = (now.fds, now.threads);
+            if rest.fds_back_ms.is_none() && now.fds <= rest.fds_before {
+                rest.fds_back_ms = Some(stopped.elapsed().as_millis() as u64);
             }
         }
-        if running.iter().all(|(i, _, _)| soaked[*i].fds_back_ms.is_some()) {
+        if running.iter().all(|(i, _, _)| soaked[*i].rest.fds_back_ms.is_some()) {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -19,8 +19,8 @@ pub fn holds(s: &Soaked, _report: &SoakReport) -> bool {
     s.missing.is_some()
         || (s.crashed.is_none()
             && s.clients.wrong.load(Relaxed) == 0
-            && s.rss_drift_kib <= MAX_DRIFT_KIB
-            && s.fds_back_ms.is_some_and(|ms| ms <= MAX_FDS_BACK_MS))
+            && s.memory.rss_drift_kib <= MAX_DRIFT_KIB
+            && s.rest.fds_back_ms.is_some_and(|ms| ms <= MAX_FDS_BACK_MS))
 }
 
 /// The warm-up: a tenth of the soak, at least 8 s; it holds each server's first flood.
@@ -40,32 +40,32 @@ pub fn window(seconds: u64) -> u64 {
 /// while an allocator that settles at one of two levels after each flood (uring's does)
 /// does not, and one sample caught mid-release does not decide it. The rise of the
 /// least-squares line through the same samples is kept beside it.
-pub fn tally_into(s: &mut Soaked, tally: Tally, seconds: u64) {
+pub fn tally_into(s: &mut Soaked, mut tally: Tally, seconds: u64) {
     let (warmup, window, seconds) =
         (warmup(seconds) as f64, window(seconds) as f64, seconds as f64);
     let lat = std::mem::take(&mut *tally.latencies_us.lock().unwrap_or_else(|e| e.into_inner()));
-    s.clients = tally;
     let at = |q: f64| quantile(lat.iter().copied(), q).map(|us| us as f64 / 1000.0);
-    (s.p50_ms, s.p99_ms) = (at(0.50), at(0.99));
+    (tally.p50_ms, tally.p99_ms) = (at(0.50), at(0.99));
+    s.clients = tally;
     let rss_in = |from: f64, to: f64| {
         let quiet = s.samples.iter().filter(|x| x.t >= from && x.t < to && !x.flood);
         median(quiet.map(|x| x.rss_kib)).unwrap_or(0)
     };
-    s.rss_after_warmup_kib = rss_in(warmup, warmup + window);
-    s.rss_end_kib = rss_in(seconds - window, seconds + 1.0);
+    s.memory.rss_after_warmup_kib = rss_in(warmup, warmup + window);
+    s.memory.rss_end_kib = rss_in(seconds - window, seconds + 1.0);
     let quiet: Vec<(f64, f64)> = s
         .samples
         .iter()
         .filter(|x| x.t >= warmup && !x.flood)
         .map(|x| (x.t, x.rss_kib as f64))
         .collect();
-    s.rss_fitted_rise_kib = fitted_rise(&quiet).round() as i64;
+    s.memory.rss_fitted_rise_kib = fitted_rise(&quiet).round() as i64;
     let middle = (warmup + seconds) / 2.0;
     let p90 = |first: bool| {
         let half = quiet.iter().filter(|q| (q.0 < middle) == first).map(|q| q.1 as u64);
         quantile(half, 0.9).unwrap_or(0) as i64
     };
-    s.rss_drift_kib = p90(false) - p90(true);
+    s.memory.rss_drift_kib = p90(false) - p90(true);
 }
 
 /// The rise over its span of the least-squares line through `points` (0 for fewer than 3).
@@ -121,15 +121,15 @@ pub fn table(report: &SoakReport) -> String {
             count(&c.answered),
             count(&c.wrong),
             s.crashed.as_ref().map_or("0".into(), |c| format!("1 ({c})")),
-            s.p99_ms.map_or(DASH.into(), |ms| format!("{ms:.1} ms")),
+            s.clients.p99_ms.map_or(DASH.into(), |ms| format!("{ms:.1} ms")),
             count(&c.unanswered),
             count(&c.refused),
             count(&c.slow_closed),
             count(&c.flood_peak),
-            mib(s.rss_drift_kib),
-            mib(s.rss_fitted_rise_kib),
-            format!("{} → {}", s.fds_before, s.fds_after),
-            s.fds_back_ms.map_or("not in 5 s".into(), |ms| format!("{ms} ms")),
+            mib(s.memory.rss_drift_kib),
+            mib(s.memory.rss_fitted_rise_kib),
+            format!("{} → {}", s.rest.fds_before, s.rest.fds_after),
+            s.rest.fds_back_ms.map_or("not in 5 s".into(), |ms| format!("{ms} ms")),
             if holds(s, report) { "yes".into() } else { "**no**".into() },
         ]);
     }
