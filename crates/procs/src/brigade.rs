@@ -2,6 +2,9 @@
 //! in `read` on its own pipe until the token comes, then `write`s it on to the next child's:
 //! every hand-off is the kernel waking another process, in another address space. Each child
 //! reports its value over the shared results pipe, as every `procs` task does.
+//!
+//! Under `strace -f -c`: the `clone`s of the children, and per hand-off a `write` and the
+//! `read` it wakes, in another process.
 
 use std::fs::File;
 use std::io::{self, BufReader};

@@ -20,25 +20,18 @@
 //! Under `strace -f -c`: one `clone` (fork) and `wait4` per child, each child's `write`
 //! and `exit_group`, the parent's `read`s of the pipe, and each task's own syscalls.
 //!
-//! On disk, each child `pread`s its block from the descriptor it inherited across `fork` (no
-//! shared file offset: `pread` takes its own); `--workers W` is W children reading at once.
-//! Under `strace -f -c`: the `clone`s and `wait4`s, and a `pread64` per task.
-//!
-//! On the brigade (`brigade.rs`): a child per task and a pipe per pair; every hand-off is a
-//! `write` that wakes another process out of its `read`.
-//!
-//! On db: a child per task, each connecting for its one query, or with `--workers W` W
-//! children each keeping one connection across the tasks it takes. A child that connects
-//! pays a fork and a login; the kept connection only the query. Under `strace -f -c`: `clone`
-//! (fork) per child, and a `sendto` and `recvfrom` a query in the children.
-//!
-//! On the crawl (`crawl.rs`): W children fetching and parsing, the parent holding the
-//! frontier and the seen set; each URL and each page's links cross a pipe as a JSON line.
-//!
-//! With `--serve ADDR` (`serve.rs`): a forked child per connection, or with `--workers W` W
-//! pre-forked children accepting on the shared socket; children report their counts over a
-//! pipe and are reaped as they exit. Under `strace -f -c`: a `clone` (fork) and a `wait4` per
-//! connection, and each child's `poll`/`recvfrom`/`sendto`.
+//! Where each workload lives:
+//! - sleep, http, cpu, disk and db: the blocking task of `crates/workload`
+//!   (`task::run_blocking`), in a child each here in `run`, or in the pool's. On disk each
+//!   child `pread`s its block from the descriptor it inherited across `fork` (`pread` takes its
+//!   own offset); `--workers W` is W children reading at once; under `strace -f -c`, the
+//!   `clone`s and `wait4`s, and a `pread64` per task. On db a child connects for its one
+//!   query, paying a fork and a login, or with `--workers W` each of W children keeps one
+//!   connection across the tasks it takes; under `strace -f -c`, a `clone` per child, and a
+//!   `sendto` and a `recvfrom` a query in the children.
+//! - brigade: `brigade.rs`, a child per task and a pipe per pair;
+//! - crawl: `crawl.rs`, W children fetching and parsing, the parent holding the frontier;
+//! - `--serve ADDR`: `serve.rs`, a forked child per connection, or W pre-forked.
 
 use std::error::Error;
 use std::fs::File;

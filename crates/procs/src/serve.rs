@@ -7,6 +7,9 @@
 //! The parent reaps each child as it exits — at least once a second — so none is left a
 //! zombie. A `fork` refused with EAGAIN (RLIMIT_NPROC, pid_max) refuses that connection and
 //! names the limit; the children already serving go on.
+//!
+//! Under `strace -f -c`: a `clone` (fork) and a `wait4` per connection, and each child's
+//! `poll`/`recvfrom`/`sendto`.
 
 use std::error::Error;
 use std::fs::File;

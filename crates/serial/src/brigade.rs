@@ -2,6 +2,8 @@
 //! through a pipe per task as in the threaded circle — written to task i's pipe, then read back
 //! from it — but one thread does every read and write, so no hand-off ever waits or wakes
 //! anyone. What a switch costs is read by subtracting this from the others.
+//!
+//! Under `strace -f -c`: a `write` and a `read` per hand-off, nothing else.
 
 use std::time::Instant;
 

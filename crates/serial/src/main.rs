@@ -15,26 +15,18 @@
 //! socket to non-blocking and back), two `setsockopt`s for the read and write timeouts, a
 //! `sendto`, a `recvfrom` or two and a `close`; no `clone`, no `futex`.
 //!
-//! On disk, one `pread` after another on the file opened once (O_DIRECT unless `--buffered`):
-//! one read in flight, so it runs at the device's speed at depth 1. Under `strace -f -c`: a
-//! `pread64` per task, nothing else.
-//!
-//! On the brigade (`brigade.rs`) it is the baseline: the token goes through a pipe per task,
-//! written and read back by the one thread, so every hand-off costs its two system calls and
-//! no switch. Under `strace -f -c`: a `write` and a `read` per hand-off, nothing else.
-//!
-//! On db: one query at a time on a blocking socket (`workload::db::blocking`), on a connection
-//! of its own or with `--workers` on the one connection it keeps; N queries that each wait in
-//! the server take N waits. Under `strace -f -c`: a `sendto` and a `recvfrom` a query, and a
-//! `connect` and the login's round trips for each connection.
-//!
-//! On the crawl (`crawl.rs`): one page after another, on a kept-alive connection to its
-//! origin; a web of P pages at L ms each takes P × L.
-//!
-//! With `--serve ADDR` (`serve.rs`) it is the iterative server: one connection at a time, from
-//! accept to close, so a keep-alive client holds everyone else in the accept queue. Under
-//! `strace -f -c`: `poll`, `accept4`, then `poll`/`recvfrom`/`sendto` per request and
-//! `clock_nanosleep` for a delay — one thread, no `clone`.
+//! Where each workload lives:
+//! - sleep, http, cpu, disk and db: the blocking task of `crates/workload`
+//!   (`task::run_blocking`), run here one after another. On disk that is one `pread` after
+//!   another on the file opened once (O_DIRECT unless `--buffered`): one read in flight, the
+//!   device's speed at depth 1; under `strace -f -c`, a `pread64` per task and nothing else.
+//!   On db (`workload::db::blocking`), one query at a time on a blocking socket, on a
+//!   connection of its own or with `--workers` on the one it keeps: N queries that each wait
+//!   in the server take N waits; under `strace -f -c`, a `sendto` and a `recvfrom` a query,
+//!   and a `connect` and the login's round trips a connection.
+//! - brigade: `brigade.rs`, the baseline with the pipes and no switch;
+//! - crawl: `crawl.rs`, one page after another;
+//! - `--serve ADDR`: `serve.rs`, the iterative server.
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -3,6 +3,9 @@
 //! keep-alive, until it closes or goes quiet for `--timeout-ms`. A `/query` delay is a
 //! `thread::sleep` that holds up everyone, which is the point: N clients of 100 ms take
 //! N × 100 ms.
+//!
+//! Under `strace -f -c`: `poll`, `accept4`, then `poll`/`recvfrom`/`sendto` per request and
+//! `clock_nanosleep` for a delay — one thread, no `clone`.
 
 use std::error::Error;
 

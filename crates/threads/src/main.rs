@@ -20,27 +20,18 @@
 //! Under `strace -f -c`: one `clone3` and a few `mmap`/`mprotect`/`sigaltstack` per
 //! thread, `futex` for the channel hand-offs and joins, and each task's own syscalls.
 //!
-//! On disk, each thread blocks in `pread` on the one shared descriptor; `--workers W` keeps W
-//! reads in flight — fio's `psync` with W jobs. A thread per task at large N stops where
-//! every thread does, at vm.max_map_count. Under `strace -f -c`: a `pread64` per task beside
-//! the threads' `clone3`s and `futex`es.
-//!
-//! On the brigade (`brigade.rs`), a thread per task, each asleep until the token reaches it:
-//! every hand-off is the kernel waking another thread — a `futex` wake and wait on the
-//! channel, or with `--pipes` a `write` and a `read` — and, on a busy core, a switch.
-//!
-//! On db: a thread per task, each with a connection of its own, or with `--workers W` W
-//! threads each keeping one connection (thread-local) for every task it takes: the pool of W
-//! connections. A thread per connection past `max_connections` meets the server's refusal
-//! (53300), which names the limit. Under `strace -f -c`: a `sendto` and `recvfrom` a query,
-//! `futex` as the pool's threads take tasks.
-//!
-//! On the crawl (`crawl.rs`): W threads (`--workers`), the frontier and the seen set behind
-//! one lock — the article's queue and lock — each thread fetching on its blocking socket.
-//!
-//! With `--serve ADDR` (`serve.rs`): a thread per connection, or with `--workers W` W threads
-//! accepting on the shared socket. An idle keep-alive client holds its whole thread. Under
-//! `strace -f -c`: a `clone3` per connection, then `poll`/`recvfrom`/`sendto` per request.
+//! Where each workload lives:
+//! - sleep, http, cpu, disk and db: the blocking task of `crates/workload`
+//!   (`task::run_blocking`), on a thread each here in `run`, or on the pool's. On disk each
+//!   thread blocks in `pread` on the one shared descriptor — fio's `psync` with W jobs; under
+//!   `strace -f -c`, a `pread64` per task beside the threads' `clone3`s and `futex`es. On db
+//!   each thread has a connection of its own, or with `--workers W` keeps one (thread-local)
+//!   for every task it takes: the pool of W connections; a connection past `max_connections`
+//!   meets the server's refusal (53300), which names the limit; under `strace -f -c`, a
+//!   `sendto` and a `recvfrom` a query, and `futex` as the pool's threads take tasks.
+//! - brigade: `brigade.rs`, a thread per task, every hand-off a wake-up by the kernel;
+//! - crawl: `crawl.rs`, W threads and the frontier behind one lock;
+//! - `--serve ADDR`: `serve.rs`, a thread per connection, or W accepting.
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -2,6 +2,9 @@
 //! waits in `recv`, a future; handing the token on wakes the next task's waker, which puts it
 //! on a run queue — in user space, unless a worker thread has to be woken to run it. With one
 //! worker (`--workers 1`) no hand-off leaves the thread.
+//!
+//! Under `strace -f -c`: no system call per hand-off while the next task's worker is
+//! awake; a `futex` wake when an idle worker must be woken to run it.
 
 use std::time::Instant;
 

@@ -26,28 +26,22 @@
 //! `futex` as idle workers park and wake, a handful of `clone`s for the workers, and for
 //! http a non-blocking `socket`, `connect`, `epoll_ctl`, `sendto` and `recvfrom` per task.
 //!
-//! On disk, what tokio's documentation tells users to do with files: blocking calls on the
-//! blocking pool (`spawn_blocking`; `tokio::fs` is itself that, a hop per call, and reads
-//! into a buffer of its own that O_DIRECT refuses). The pool grows to 512 threads by default,
-//! and each read in flight holds one; `--workers W` caps it at W. Under `strace -f -c`: a
-//! `pread64` per task on the pool's threads, `futex` for every hand-off to and from them,
-//! and a `clone3` per pool thread.
-//!
-//! On the brigade (`brigade.rs`): a task per link and a `tokio::sync::mpsc` channel per pair;
-//! a hand-off wakes a future, not a thread, unless an idle worker must be woken to run it.
-//!
-//! On db: a task per query, on a connection of its own, or with `--workers W` on one of a
-//! pool of W (`tokio_task::db`: a semaphore and a stack of idle connections); `--workers`
-//! sizes the pool, and the runtime keeps a worker per core. Under `strace -f -c`: a
-//! `sendto` and a `recvfrom` per query, and for each connection opened a `connect` and the
-//! login's few round trips.
-//!
-//! On the crawl (`crawl.rs`): a task per request, each parsing its page on the worker it ran
-//! on; a dispatcher task owns the frontier (`tokio_task::crawl`).
-//!
-//! With `--serve ADDR` (`serve.rs`): a task per connection on the workers; `/cpu` holds a
-//! worker unless `--offload` sends it to the blocking pool. Under `strace -f -c`:
-//! `epoll_wait`, `accept4`, `recvfrom`/`sendto` per request, and `futex` between the workers.
+//! Where each workload lives:
+//! - sleep, cpu and disk: the task of `tokio_task::one_task` (`crates/tokio-task`). On disk
+//!   that is what tokio's documentation tells users to do with files: blocking calls on the
+//!   blocking pool (`tokio_task::blocking_disk`, `spawn_blocking`; `tokio::fs` is itself
+//!   that, a hop per call, into a buffer of its own that O_DIRECT refuses). The pool grows to
+//!   512 threads by default, each read in flight holding one; `--workers W` caps it at W.
+//!   Under `strace -f -c`: a `pread64` per task on the pool's threads, `futex` for every
+//!   hand-off to and from them, and a `clone3` per pool thread.
+//! - http: `http_get` below, a non-blocking socket written and read with `.await`.
+//! - db: `db` below, a task per query on a connection of its own, or with `--workers W` on one
+//!   of a pool of W (`tokio_task::db`: a semaphore and a stack of idle connections); the
+//!   runtime keeps a worker per core. Under `strace -f -c`: a `sendto` and a `recvfrom` a
+//!   query, and for each connection opened a `connect` and the login's few round trips.
+//! - brigade: `brigade.rs`, a task per link and a channel per pair;
+//! - crawl: `crawl.rs`, a task per request, a dispatcher task owning the frontier;
+//! - `--serve ADDR`: `serve.rs`, a task per connection on the workers.
 
 use std::error::Error;
 use std::process::ExitCode;

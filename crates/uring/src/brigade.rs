@@ -1,6 +1,9 @@
 //! The brigade on tokio-uring: a task per link and a pipe per pair, each task's `read` and
 //! the `write` that hands the token on both io_uring operations with owned buffers. One thread,
 //! no switch; the pipe I/O goes through `io_uring_enter`.
+//!
+//! Under `strace -f -c`: `io_uring_enter` for the pipes' reads and writes, no `read` or
+//! `write`, and no `clone`.
 
 use std::rc::Rc;
 use std::time::Instant;

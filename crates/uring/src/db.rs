@@ -1,6 +1,9 @@
 //! db on tokio-uring: the shared task and pool of `tokio_task::db`, over sockets whose
 //! reads and writes are io_uring entries. The ring owns a buffer while its operation is in
 //! flight and hands it back with the result (`wire.rs`).
+//!
+//! Under `strace -f -c`: `io_uring_enter` where `tokio` shows `sendto`, `recvfrom` and
+//! `epoll_wait`.
 
 use std::cell::OnceCell;
 use std::rc::Rc;

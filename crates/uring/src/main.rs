@@ -28,25 +28,15 @@
 //! Under `strace -f -c`: `io_uring_enter` (and one `io_uring_setup`), `epoll_wait` for the
 //! timers, a `socket` per http task; no `clone` unless `--offload` starts the blocking pool.
 //!
-//! On disk (`disk.rs`), the read itself is the ring entry: tokio-uring's `File::read_exact_at`
-//! (`write_all_at` with `--write`) with an owned, 4 KiB-aligned buffer, no thread blocking in
-//! `pread`; a semaphore caps the reads in flight at `--workers` (all N by default). Under
-//! `strace -f -c`: `io_uring_enter`, and no `pread64`.
-//!
-//! On the brigade (`brigade.rs`): a task per link, and a pipe per pair read and written on
-//! the ring; one thread, no switch.
-//!
-//! On db (`db.rs`): the shared task and pool of `tokio_task::db` — a connection per task, or
-//! a semaphore of W and a stack of idle connections — over tokio-uring sockets, each read
-//! and write an io_uring entry with an owned buffer. Under `strace -f -c`: `io_uring_enter`
-//! where `tokio` shows `sendto`, `recvfrom` and `epoll_wait`.
-//!
-//! On the crawl (`crawl.rs`): a task per request on the one thread, as in `tokio`, every
-//! read and write an io_uring entry; each page parsed on the one thread.
-//!
-//! With `--serve ADDR` (`serve.rs`): a task per connection on the one thread, each read and
-//! write a ring operation with an owned buffer. Under `strace -f -c`: `io_uring_enter` and
-//! `epoll_wait` (tokio's timers and wake-ups), and no `recvfrom` or `sendto`.
+//! Where each workload lives:
+//! - sleep and cpu: the task of `tokio_task::one_task` (`crates/tokio-task`), as in `tokio`;
+//! - http: `tokio_task::wire::http_get` over `wire.rs`, the socket's reads and writes ring
+//!   entries with owned buffers;
+//! - disk: `disk.rs`, the read itself the ring entry, no thread blocking in `pread`;
+//! - db: `db.rs`, the shared task and pool of `tokio_task::db` over the ring's sockets;
+//! - brigade: `brigade.rs`, a task per link and a pipe per pair read and written on the ring;
+//! - crawl: `crawl.rs`, a task per request on the one thread;
+//! - `--serve ADDR`: `serve.rs`, a task per connection on the one thread.
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -7,6 +7,9 @@
 //! `tokio_task::serving`, which `monoio` shares. The wait for a `/query`
 //! delay is tokio's timer — tokio-uring 0.5 has no timeout operation — and `--offload` is
 //! tokio's blocking pool, as in `tokio`.
+//!
+//! Under `strace -f -c`: `io_uring_enter` and `epoll_wait` (tokio's timers and wake-ups),
+//! and no `recvfrom` or `sendto`.
 
 use std::error::Error;
 use std::os::fd::AsFd;
