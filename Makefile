@@ -38,7 +38,7 @@ WORKLOAD ?= sleep
 TASKS    ?= 10000
 MS       ?= 100
 TRACE_ARGS = --model $(MODEL) --workload $(WORKLOAD) --tasks $(TASKS) \
-  $(if $(filter sleep http,$(WORKLOAD)),--ms $(MS)) $(if $(WORK),--work $(WORK)) \
+  $(if $(filter sleep http db,$(WORKLOAD)),--ms $(MS)) $(if $(WORK),--work $(WORK)) \
   $(if $(WORKERS),--workers $(WORKERS)) $(if $(OFFLOAD),--offload)
 SERVICE_ADDR ?= 127.0.0.1:7878
 FUZZ_RUNS ?= 10000000

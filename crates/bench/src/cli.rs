@@ -264,7 +264,8 @@ pub struct Trace {
     /// How many tasks
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub tasks: u32,
-    /// sleep and http: each task's wait
+    /// Each task's wait (sleep, http, db: the model refuses it elsewhere); the model's default
+    /// unless given
     #[arg(long, value_name = "MS")]
     pub ms: Option<u64>,
     /// cpu: SHA-256 rounds per task

@@ -13,20 +13,19 @@ use crate::stats::median;
 use crate::table::{Table, DASH};
 
 /// `program` (a model binary, or a peer and its script) with the contract's arguments for the
-/// workload — `--ms MS` where the workload waits, and `extra` — and the service when it
-/// needs one.
+/// workload — `--ms MS` where given, and `extra` — and the service when it needs one.
 pub fn command(
     program: &[String],
     workload: Workload,
     tasks: u64,
-    ms: u64,
+    ms: Option<u64>,
     extra: &[String],
 ) -> anyhow::Result<(Vec<String>, Option<Service>)> {
     let http = workload == Workload::Http;
     let service = if http { Some(Service::start()?) } else { None };
     let mut argv = program.to_vec();
     argv.extend(["--workload", workload.name(), "--tasks", &tasks.to_string()].map(String::from));
-    if matches!(workload, Workload::Sleep | Workload::Http) {
+    if let Some(ms) = ms {
         argv.extend(["--ms".to_string(), ms.to_string()]);
     }
     if let Some(s) = &service {
@@ -37,7 +36,8 @@ pub fn command(
 }
 
 pub fn one(options: &Trace) -> anyhow::Result<()> {
-    // The flags that do not apply to the workload are the model's to refuse, with the reason.
+    // The flags that do not apply to the workload (`--ms` on cpu, say) are the model's to
+    // refuse, with the reason: one table of them, the models'.
     let mut extra = Vec::new();
     if let Some(work) = options.work {
         extra.extend(["--work".to_string(), work.to_string()]);
@@ -48,19 +48,11 @@ pub fn one(options: &Trace) -> anyhow::Result<()> {
     if options.offload {
         extra.push("--offload".to_string());
     }
-    if options.ms.is_some() && !matches!(options.workload, Workload::Sleep | Workload::Http) {
-        // Bad input, as the models say it: exit 2.
-        eprintln!(
-            "Error: --ms does not apply to the {} workload: it belongs to sleep and http",
-            options.workload.name()
-        );
-        std::process::exit(2);
-    }
     let (argv, _service) = command(
         &Programs::with(crate::programs::places(None)).row(&options.model, &[]).argv,
         options.workload,
         options.tasks.into(),
-        options.ms.unwrap_or(100),
+        options.ms,
         &extra,
     )?;
     if options.tool == Tool::Flame {
@@ -84,6 +76,9 @@ pub fn one(options: &Trace) -> anyhow::Result<()> {
     let limit = child::limit();
     match child::run_attached(command, limit) {
         Ok(Some(status)) if status.success() => Ok(()),
+        // The program refused its arguments (strace and perf pass its status on), and said
+        // why above: bad input, exit 2, as it does.
+        Ok(Some(status)) if status.code() == Some(2) => std::process::exit(2),
         Ok(Some(status)) => Err(anyhow::anyhow!("{} exited with {status}", tool[0])),
         Ok(None) => Err(anyhow::anyhow!("{} timed out after {} s", tool[0], limit.as_secs())),
         Err(e) => Err(anyhow::anyhow!("cannot run {}: {e}", tool[0])),
@@ -184,7 +179,7 @@ fn measure(
     scratch: &std::path::Path,
 ) -> anyhow::Result<Counts> {
     let summary = || -> anyhow::Result<Vec<(String, u64, u64)>> {
-        let (argv, service) = command(program, workload, tasks, 100, &[])?;
+        let (argv, service) = command(program, workload, tasks, Some(100), &[])?;
         Ok(parse_strace_summary(&strace(&["-f", "-c"], scratch, argv, service)?))
     };
     let calls = summary()?;
@@ -203,7 +198,7 @@ fn measure(
     }
     let socket_io = if workload == Workload::Http {
         // A second run that names every descriptor (-y): count the calls made on sockets.
-        let (argv, service) = command(program, workload, tasks, 100, &[])?;
+        let (argv, service) = command(program, workload, tasks, Some(100), &[])?;
         let trace =
             strace(&["-f", "-y", "-e", &format!("trace={SOCKET_IO}")], scratch, argv, service)?;
         Some(trace.lines().filter(|l| l.contains("<socket:[") || l.contains("<TCP")).count() as u64)

@@ -204,8 +204,9 @@ impl Program {
         self.workers.contains(&what)
     }
 
-    /// Whether its tasks run on a pool that `--workers` sizes (procs, threads, tokio, and
-    /// the peers' executors): what the pools suite sweeps.
+    /// Whether its tasks run on a pool that `--workers` sizes (procs, threads, tokio's
+    /// workers, and the peers' executors). The pools suite sweeps the peers' by this, and
+    /// picks the models' pools itself (`crates/bench/src/pools`).
     pub fn has_pool(&self) -> bool {
         self.sizes(Sizes::Tasks)
     }

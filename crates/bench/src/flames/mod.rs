@@ -112,7 +112,7 @@ fn client(o: &Flames, model: &str) -> Flame {
     let what = format!("http, N = {n}, each answered after 100 ms");
     let folded = (|| {
         let (argv, service) =
-            crate::trace::command(&model_program(model), Workload::Http, n, 100, &[])?;
+            crate::trace::command(&model_program(model), Workload::Http, n, Some(100), &[])?;
         flame::record(&argv, &data(o, model, "http"))?;
         drop(service);
         draw_one(o, model, "http", &format!("{model} · the http client · N = {n}"))

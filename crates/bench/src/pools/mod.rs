@@ -70,6 +70,10 @@ struct Program {
     max: u32,
 }
 
+/// The workloads the suite sweeps: its `cases`. Of the models, the blocking pools run them
+/// all and `epoll`'s two pools their own one; tokio's runtime workers are measured at one a
+/// core in results/cpu, and the rings' `--workers` on disk caps the reads in flight on one
+/// thread: no pool.
 const ALL: &[&str] = &["sleep", "http", "cpu", "disk"];
 
 fn programs(programs: &Programs) -> Vec<Program> {
