@@ -9,7 +9,7 @@
 //!
 //! What it costs: no stack, no future and no thread per task — a task is whatever its
 //! workload keeps (a 16-byte timer for a wait, a socket and a small state machine for a
-//! request), which is why this loop runs a million sleeping tasks in a few dozen MiB. Its
+//! request), which is why this loop holds a million waiting tasks in a few dozen MiB. Its
 //! timers are only as fine as `epoll_wait`'s timeout, which is whole milliseconds: a timer
 //! fires up to a millisecond late.
 //!

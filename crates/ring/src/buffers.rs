@@ -22,9 +22,6 @@ pub const GROUP: u16 = 0;
 /// answer is a few hundred bytes; a longer one, or several pipelined, fill several buffers,
 /// each a completion of its own.
 pub const SIZE: usize = 2048;
-/// Bytes in a buffer of the crawl's pool: a page is tens of kilobytes, read as the
-/// connection's own 16 KiB buffer read it before, in as many RECVs.
-pub const PAGE_SIZE: usize = 16 * 1024;
 /// Entries of the ring: the most buffers the pool grows to (4 MiB of them at [`SIZE`]).
 const ENTRIES: u16 = 2048;
 /// Buffers added at the start and each time the kernel found none left.

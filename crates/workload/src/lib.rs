@@ -36,8 +36,10 @@
 //! - [`report`]: the [`Tally`] of results, the [`Report`] (printed as one human line or one
 //!   JSON line, and read back by `bench`), and the exit status.
 //! - [`timers`]: the heap of deadlines the hand-written loops (`epoll`, `ring`) sleep on.
-//! - [`loop_tasks`]: what those two loops share besides: the tally, the cpu tasks waiting
-//!   for the loop's thread, the pulse — so that they differ only in how they wait and do I/O.
+//! - [`loop_tasks`]: what those two loops share besides, naming no workload: the tally, the
+//!   clock and the timers. Beside it, what a part hands such a loop: [`cpu_turns`], cpu tasks
+//!   taking turns on the loop's thread; [`offload`], work handed to a pool of threads;
+//!   [`sleep`], the sleep workload's timers on them.
 //! - [`serve`]: `--serve`: one connection's HTTP sans I/O, the stop signals, the listener,
 //!   the server's tally and report, and the blocking models' connection loop.
 //!
@@ -47,6 +49,7 @@
 
 pub mod brigade;
 pub mod cli;
+pub mod cpu_turns;
 pub mod crawl;
 pub mod db;
 pub mod db_url;
@@ -56,8 +59,10 @@ pub mod http;
 pub mod limits;
 pub mod loop_tasks;
 pub mod measure;
+pub mod offload;
 pub mod report;
 pub mod serve;
+pub mod sleep;
 pub mod task;
 pub mod timeline;
 pub mod timers;

@@ -9,7 +9,8 @@
 
 use std::io;
 
-use workload::loop_tasks::{CpuTurns, Offload};
+use workload::cpu_turns::CpuTurns;
+use workload::offload::Offload;
 use workload::task;
 use workload::timers::Due;
 

@@ -10,7 +10,7 @@
 use std::io;
 
 use mio::Token;
-use workload::loop_tasks::Offload;
+use workload::offload::Offload;
 use workload::{task, Width};
 
 use crate::event_loop::{Cx, Part, WAKER};

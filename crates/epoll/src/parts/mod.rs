@@ -29,10 +29,7 @@ use crate::event_loop::{Cx, Part};
 /// Start the run's workload on the loop.
 pub fn start(cx: &mut Cx) -> io::Result<Box<dyn Part>> {
     Ok(match cx.tasks.args.workload {
-        Workload::Sleep => {
-            cx.tasks.start_sleeps();
-            Box::new(sleep::Sleep)
-        }
+        Workload::Sleep => Box::new(sleep::Sleep::start(cx)),
         Workload::Http => Box::new(http::Http::start(cx)),
         Workload::Cpu => Box::new(cpu::Cpu::start(cx)?),
         Workload::Disk => Box::new(disk::Disk::start(cx)?),

@@ -9,7 +9,9 @@
 
 use std::io;
 
-use workload::loop_tasks::{CpuTurns, LoopTasks, Offload};
+use workload::cpu_turns::CpuTurns;
+use workload::loop_tasks::LoopTasks;
+use workload::offload::Offload;
 use workload::task;
 use workload::timers::Due;
 

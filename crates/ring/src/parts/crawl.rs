@@ -48,6 +48,10 @@ use crate::queues::{Completion, Op, Tag};
 use crate::socket::Socket;
 use crate::wake::Wake;
 
+/// Bytes in a buffer of the crawl's pool: a page is tens of kilobytes, read as the
+/// connection's own 16 KiB buffer read it before, in as many RECVs.
+const PAGE_SIZE: usize = 16 * 1024;
+
 /// The timer key of the next retry's wake-up; every other key is a connection's slot.
 const RETRY: u32 = u32::MAX;
 
@@ -128,7 +132,7 @@ impl Crawl {
             }
             false => None,
         };
-        let buffers = cx.provided_buffers(buffers::PAGE_SIZE)?;
+        let buffers = cx.provided_buffers(PAGE_SIZE)?;
         let mut part = Crawl {
             crawl,
             conns: Slab::new(),

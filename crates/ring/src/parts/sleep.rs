@@ -8,13 +8,20 @@
 
 use std::io;
 
+use workload::sleep::SleepingTasks;
 use workload::timers::Due;
 
 use crate::event_loop::{Cx, Part};
 use crate::queues::Completion;
 
-/// Every task's timer is set when the run starts (`LoopTasks::start_sleeps`).
-pub struct Sleep;
+/// Every task is a timer, set when the run starts: its sleep counts from there.
+pub struct Sleep(SleepingTasks);
+
+impl Sleep {
+    pub fn start(cx: &mut Cx) -> Sleep {
+        Sleep(SleepingTasks::start(cx.tasks))
+    }
+}
 
 impl Part for Sleep {
     fn on_complete(&mut self, done: Completion, _: &mut Cx) -> io::Result<()> {
@@ -23,7 +30,7 @@ impl Part for Sleep {
     }
 
     fn on_timer(&mut self, due: Due, cx: &mut Cx) -> io::Result<()> {
-        cx.tasks.sleep_ends(due);
+        self.0.on_timer(cx.tasks, due);
         Ok(())
     }
 }
