@@ -45,38 +45,19 @@ pub struct List {
     pub runtime: Option<String>,
 }
 
-/// The groups of contract checks `conform` can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Group {
-    /// Tasks, checksums, the report, exit statuses, the http task against good and bad servers
-    Contract,
-    /// Flags that do not apply refused, saying where they belong
-    Cli,
-    /// `--serve`: routes, keep-alive, pipelining, 431/400, slow and reset clients, SIGTERM
-    Serve,
-    /// The disk workload, in a scratch folder
-    Disk,
-    /// The bucket brigade
-    Brigade,
-    /// The db workload, against a PostgreSQL the checks start (needs PostgreSQL installed)
-    Db,
-    /// The crawl workload, against the project's web served in-process, faults on and off
-    Crawl,
-}
-
-impl std::fmt::Display for Group {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = clap::ValueEnum::to_possible_value(self).expect("no variant is skipped");
-        f.pad(name.get_name())
-    }
+/// The groups of contract checks `conform` can run: testkit's, each with what it checks.
+fn check_groups() -> clap::builder::PossibleValuesParser {
+    let named =
+        testkit::check_groups().map(|g| clap::builder::PossibleValue::new(g.name).help(g.about));
+    clap::builder::PossibleValuesParser::new(named)
 }
 
 #[derive(Args)]
 pub struct Conform {
-    /// Which groups of checks, comma-separated [default: contract,cli,serve,disk,brigade; with
-    /// --program, those its roster entry takes]
-    #[arg(long, value_delimiter = ',')]
-    pub groups: Option<Vec<Group>>,
+    /// Which groups of checks, comma-separated [default: every group but db, which starts a
+    /// PostgreSQL; with --program, those of them its roster entry takes]
+    #[arg(long, value_name = "GROUP", value_delimiter = ',', value_parser = check_groups())]
+    pub groups: Option<Vec<String>>,
     /// A program of the roster (`bench list`) instead of a command: its command line, and the
     /// groups its entry says it takes (serve only if it serves)
     #[arg(long, value_name = "ID", value_parser = roster_id, conflicts_with = "command")]

@@ -1,9 +1,9 @@
 //! `bench conform -- CMD…`: every contract check of `CONTRACT.md`, against any program —
 //! a model, a peer, or a runtime of your own — one line a check, then `N passed, N failed`.
 //!
-//! The checks are the ones the models' suites and the peers' tests run
-//! (`testkit::contract_checks`, `cli_checks`, `serve_checks`, `disk_checks`,
-//! `brigade_checks`, `db_checks`, `crawl_checks`), each given the command's program and leading arguments.
+//! The checks are the ones the models' suites and the peers' tests run, in the groups
+//! `testkit::check_groups` lists (contract, cli, serve, then one a workload), each given the
+//! command's program and leading arguments.
 //! Each runs on a thread of its own, so that one that panics only fails its line; every run
 //! of the program inside a check is killed after `--timeout` seconds, so a program that
 //! hangs gives "timed out" lines, and the run goes on.
@@ -16,97 +16,25 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use testkit::{
-    brigade_checks, cli_checks, contract_checks, crawl_checks, db_checks, disk_checks,
-    serve_checks, Needs,
-};
+use testkit::checks::CheckGroup;
 
-use crate::cli::{Conform, Group};
-use roster::{Flag, Program, Workload};
+use crate::cli::Conform;
+use roster::Program;
 
-/// A check: its name, what it needs of a program (a partial one is checked on what it
-/// takes), and the check.
-type Check = (&'static str, Needs, CheckFn);
-type CheckFn = fn(&str, &[&str]);
-
-/// A [`Check`] named as its function: `check!(needs, module::name)`, or with arguments after
-/// the program's leading ones, `check!(needs, module::name, extra…)`.
-macro_rules! check {
-    ($needs:expr, $module:ident :: $name:ident) => {
-        (stringify!($name), $needs, $module::$name as CheckFn)
+/// The command and the groups: as given, or from the roster entry `--program` names (every
+/// group its entry takes of those run unasked; db, which starts a PostgreSQL, only when
+/// asked).
+fn what_to_check(o: &Conform) -> (Vec<String>, Vec<CheckGroup>, Option<&'static Program>) {
+    let entry = o.program.as_deref().and_then(|id| crate::programs::roster().program(id));
+    let groups = testkit::check_groups().into_iter().filter(|g| match &o.groups {
+        Some(asked) => asked.iter().any(|name| name == g.name),
+        None => g.by_default && entry.is_none_or(|p| g.needs.met_by(p)),
+    });
+    let command = match entry {
+        Some(p) => p.argv(&crate::programs::places(None)),
+        None => o.command.clone(),
     };
-    ($needs:expr, $module:ident :: $name:ident, $($extra:expr),+) => {
-        (stringify!($name), $needs, (|p, l| $module::$name(p, l, $($extra),+)) as CheckFn)
-    };
-}
-
-/// The [`Check`]s of one module that need the same: `checks!(needs, module: [name, …])`,
-/// a name followed by `(extra…)` where the check takes more.
-macro_rules! checks {
-    ($needs:expr, $module:ident: [$($name:ident $(($($extra:expr),+))?),+ $(,)?]) => {
-        vec![$(check!($needs, $module::$name $(, $($extra),+)?)),+]
-    };
-}
-
-/// The checks of one group, by name.
-fn checks(group: Group) -> Vec<Check> {
-    let (serve, disk, db) = (Needs::SERVE, Needs::DISK, Needs::DB);
-    let (brigade, crawl) = (Needs::BRIGADE, Needs::workload(&[Workload::Crawl]));
-    match group {
-        Group::Contract => contract_checks::CHECKS.to_vec(),
-        Group::Cli => vec![
-            check!(Needs::NOTHING, cli_checks::a_flag_that_does_not_apply_is_refused_saying_why),
-            check!(Needs::CPU, cli_checks::a_flag_that_does_not_apply_to_cpu_is_refused_saying_why),
-            check!(serve, cli_checks::a_flag_that_does_not_apply_to_serving_is_refused_saying_why),
-        ],
-        Group::Serve => testkit::every_serve_check!([checks] serve,),
-        Group::Disk => checks!(disk, disk_checks: [
-            reads_yield_the_checksum(&[]),
-            writes_read_back_as_the_definition,
-            a_missing_file_is_made_from_the_definition,
-            bad_disk_input_exits_2,
-            an_unusable_file_exits_1_naming_it,
-        ]),
-        Group::Brigade => checks!(brigade, brigade_checks: [
-            the_token_goes_round_every_ring(&[]),
-            what_does_not_apply_to_the_ring_is_refused(false),
-        ]),
-        Group::Db => {
-            let mut list = testkit::every_db_check!([checks] db,);
-            list.push(check!(db, db_checks::past_max_connections_names_the_limit));
-            list
-        }
-        Group::Crawl => checks!(crawl, crawl_checks: [
-            crawls_every_web_to_its_sheet(&[]),
-            survives_the_fault_profile(&[]),
-            stops_at_tasks_in_the_trap(&[]),
-            holds_per_host(&[]),
-            bad_crawl_input_exits_2_and_no_seed_exits_1,
-        ]),
-    }
-}
-
-/// The command and the groups: as given, or from the roster entry `--program` names (the
-/// contract and the command line always; serving, the disk and the brigade where the entry
-/// takes them; db only when asked, since it starts a PostgreSQL).
-fn what_to_check(o: &Conform) -> (Vec<String>, Vec<Group>, Option<&'static Program>) {
-    let every =
-        vec![Group::Contract, Group::Cli, Group::Serve, Group::Disk, Group::Brigade, Group::Crawl];
-    let Some(p) = o.program.as_deref().and_then(|id| crate::programs::roster().program(id)) else {
-        return (o.command.clone(), o.groups.clone().unwrap_or(every), None);
-    };
-    let taken = |g: &Group| match g {
-        Group::Serve => p.takes(Flag::Serve),
-        Group::Disk => p.runs(Workload::Disk),
-        Group::Brigade => p.runs(Workload::Brigade),
-        Group::Crawl => p.runs(Workload::Crawl),
-        _ => true,
-    };
-    (
-        p.argv(&crate::programs::places(None)),
-        o.groups.clone().unwrap_or_else(|| every.into_iter().filter(taken).collect()),
-        Some(p),
-    )
+    (command, groups.collect(), entry)
 }
 
 /// The first line of a panic's message: what the check says failed.
@@ -157,8 +85,8 @@ pub fn conform(o: &Conform) -> anyhow::Result<()> {
     // Each reason a check failed for, and the checks after the first that gave it again.
     let mut reasons: Vec<(String, Vec<&str>)> = Vec::new();
     let mut stragglers = Vec::new();
-    for &group in &groups {
-        for (name, needs, check) in checks(group) {
+    for group in &groups {
+        for testkit::checks::Check { name, needs, run: check } in (group.checks)() {
             // A partial program is checked on what its roster entry says it takes.
             if entry.is_some_and(|p| !needs.met_by(p)) {
                 not_taken += 1;
@@ -186,14 +114,14 @@ pub fn conform(o: &Conform) -> anyhow::Result<()> {
             match line {
                 Ok(()) => {
                     passed += 1;
-                    println!("ok    {group:<8} {name} ({took:.1} s)");
+                    println!("ok    {:<8} {name} ({took:.1} s)", group.name);
                 }
                 Err(why) => {
                     failed += 1;
                     match reasons.iter_mut().find(|(seen, _)| *seen == why) {
                         Some((_, again)) => again.push(name),
                         None => {
-                            println!("FAIL  {group:<8} {name}: {why}");
+                            println!("FAIL  {:<8} {name}: {why}", group.name);
                             reasons.push((why, Vec::new()));
                         }
                     }

@@ -253,4 +253,16 @@ mod tests {
         let ok = ["bench", "scale", "--smoke", "--python", "p", "--out", "o"];
         assert!(Cli::try_parse_from(ok).is_ok());
     }
+
+    /// "Adding a workload" (book/src/adding.md), held: every workload is measured by a suite
+    /// of its name, its subcommand and its section (sleep's is the article's table: `seed`).
+    #[test]
+    fn every_workload_has_a_subcommand_and_a_section_of_its_name() {
+        for w in roster::Workload::ALL.into_iter().filter(|&w| w != roster::Workload::Sleep) {
+            let name = w.name();
+            assert!(Cli::command().find_subcommand(name).is_some(), "no `bench {name}`");
+            let section = SECTIONS.iter().any(|(s, _)| *s == name);
+            assert!(section, "no section <!-- {name}:start --> in SECTIONS");
+        }
+    }
 }

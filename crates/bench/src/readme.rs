@@ -4,6 +4,9 @@
 //! `make bench-NAME` run it at their end, so no page shows a figure by hand (`bench-quick`
 //! writes only to results/tmp/).
 //!
+//! The README's map of the book's questions is made the same way, from the book's own list of
+//! chapters (`documents::chapters`): a chapter is added to SUMMARY.md alone.
+//!
 //! A section is made once, with links relative to the repository's root, as the README reads
 //! them; a chapter of the book, two folders down (`book/src/`), gets the same links with
 //! `../../` before each.
@@ -64,8 +67,12 @@ pub fn readme(options: &Readme) -> anyhow::Result<()> {
         docs.push((path, depth, text));
     }
     let mut stale = Vec::new();
-    for (name, write) in crate::SECTIONS {
-        let content = match write(results) {
+    let root = crate::documents::root(readme);
+    // The README's map of the book first: from SUMMARY.md and each chapter's question.
+    let map = ("map", crate::documents::map_section(root));
+    let sections = crate::SECTIONS.iter().map(|(name, write)| (*name, write(results)));
+    for (name, content) in std::iter::once(map).chain(sections) {
+        let content = match content {
             Ok(content) => content,
             Err(e) => {
                 eprintln!("section {name} left as it was: {e}");
@@ -90,7 +97,6 @@ pub fn readme(options: &Readme) -> anyhow::Result<()> {
         }
     }
     // Which results are older than the code: said, never a failure (`stale`).
-    let root = crate::documents::root(readme);
     for s in crate::stale::report(root, results) {
         println!(
             "{}: measured {}, before {} commits to the code it measures (`{}` renews it)",

@@ -86,3 +86,17 @@ macro_rules! brigade_tests {
         }
     };
 }
+
+/// The brigade's checks, where the program runs it.
+pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
+    name: "brigade",
+    about: "The bucket brigade",
+    needs: crate::Needs::BRIGADE,
+    by_default: true,
+    checks: || {
+        crate::checks!(crate::Needs::BRIGADE, brigade_checks: [
+            the_token_goes_round_every_ring(&[]),
+            what_does_not_apply_to_the_ring_is_refused(false),
+        ])
+    },
+};

@@ -6,6 +6,11 @@
 
 use std::net::TcpListener;
 
+use roster::Flag;
+
+use crate::checks::CheckGroup;
+use crate::{checks, Needs};
+
 fn run(program: &str, lead: &[&str], args: &[&str]) -> crate::Outcome {
     crate::run(program, &[lead, args].concat())
 }
@@ -199,3 +204,34 @@ pub fn a_bind_error_gets_a_bind_error_s_advice(program: &str, lead: &[&str]) {
         eprintln!("SKIPPED the port-80 case: this user may bind it");
     }
 }
+
+/// What every command line must do, each check where the program takes what it tries.
+pub const GROUP: CheckGroup = CheckGroup {
+    name: "cli",
+    about:
+        "Flags that do not apply refused saying where they belong, bind errors, --version, secrets",
+    needs: Needs::NOTHING,
+    by_default: true,
+    checks: || {
+        [
+            checks!(Needs::NOTHING, cli_checks: [
+                a_flag_that_does_not_apply_is_refused_saying_why,
+                version_is_one_line_and_exit_0,
+                a_password_is_never_printed,
+            ]),
+            checks!(Needs::CPU, cli_checks: [
+                a_flag_that_does_not_apply_to_cpu_is_refused_saying_why
+            ]),
+            checks!(Needs::SERVE, cli_checks: [
+                a_flag_that_does_not_apply_to_serving_is_refused_saying_why,
+                a_bind_error_gets_a_bind_error_s_advice,
+            ]),
+            checks!(Needs::flag(&[Flag::Timeline]), cli_checks: [
+                a_rejected_command_leaves_the_timeline_file_untouched
+            ]),
+            checks!(Needs::DB, cli_checks: [a_host_no_resolver_knows_exits_1_naming_it]),
+            checks!(Needs::DB, pool_checks: [a_pool_no_machine_can_hold_is_bad_input]),
+        ]
+        .concat()
+    },
+};

@@ -3,7 +3,10 @@
 //! Each takes the program and its leading arguments (a Python peer's script, say), so that
 //! the models' suites, the peers' tests and `bench conform` share them.
 
-use crate::{run, Needs, Outcome};
+use roster::{Flag, Workload};
+
+use crate::checks::CheckGroup;
+use crate::{checks, run, Needs, Outcome};
 
 fn run_with(program: &str, lead: &[&str], args: &[&str]) -> Outcome {
     run(program, &[lead, args].concat())
@@ -116,68 +119,37 @@ pub fn silent_service_is_bounded_by_the_timeout(program: &str, lead: &[&str]) {
     crate::assert_http_fails(program, lead, addr, &["--timeout-ms", "300"], "timed out");
 }
 
-/// A check: it panics, saying why, if the program (with its leading arguments) fails it.
-pub type Check = fn(&str, &[&str]);
-
-/// Every check above, by name and what it needs of a program, in the order the contract
-/// states them: what `bench conform` runs first for any program.
-pub const CHECKS: [(&str, Needs, Check); 14] = [
-    (
-        "twenty_sleeping_tasks_yield_every_value",
-        Needs::SLEEP,
-        twenty_sleeping_tasks_yield_every_value,
-    ),
-    (
-        "json_report_holds_every_contract_field",
-        Needs::SLEEP,
-        json_report_holds_every_contract_field,
-    ),
-    (
-        "human_report_is_one_line_with_the_checksum",
-        Needs::SLEEP,
-        human_report_is_one_line_with_the_checksum,
-    ),
-    ("timeline_has_a_span_per_task", Needs::SLEEP_TIMELINE, timeline_has_a_span_per_task),
-    (
-        "cpu_timeline_has_a_span_per_task",
-        Needs { workloads: &[roster::Workload::Cpu], flags: &[roster::Flag::Timeline] },
-        cpu_timeline_has_a_span_per_task,
-    ),
-    ("verbose_names_every_task_on_stderr", Needs::SLEEP, verbose_names_every_task_on_stderr),
-    (
-        "bad_input_exits_2_with_a_reason_and_nothing_on_stdout",
-        Needs::NOTHING,
-        bad_input_exits_2_with_a_reason_and_nothing_on_stdout,
-    ),
-    ("cpu_tasks_yield_the_known_checksum", Needs::CPU, cpu_tasks_yield_the_known_checksum),
-    (
-        "http_tasks_get_their_values_from_the_service",
-        Needs::HTTP,
-        http_tasks_get_their_values_from_the_service,
-    ),
-    (
-        "chunked_responses_streamed_in_pieces_are_read_whole",
-        Needs::HTTP,
-        chunked_responses_streamed_in_pieces_are_read_whole,
-    ),
-    (
-        "refused_connection_fails_fast_with_exit_1",
-        Needs::HTTP,
-        refused_connection_fails_fast_with_exit_1,
-    ),
-    (
-        "truncated_response_is_an_error_not_a_hang",
-        Needs::HTTP,
-        truncated_response_is_an_error_not_a_hang,
-    ),
-    (
-        "silent_service_is_bounded_by_the_timeout",
-        Needs::HTTP,
-        silent_service_is_bounded_by_the_timeout,
-    ),
-    (
-        "a_rejected_command_leaves_the_timeline_file_untouched",
-        Needs::flag(&[roster::Flag::Timeline]),
-        crate::cli_checks::a_rejected_command_leaves_the_timeline_file_untouched,
-    ),
-];
+/// Every check above, by what it needs of a program, in the order the contract states them:
+/// what `bench conform` runs first for any program.
+pub const GROUP: CheckGroup = CheckGroup {
+    name: "contract",
+    about:
+        "Tasks, checksums, the report, exit statuses, the http task against good and bad servers",
+    needs: Needs::NOTHING,
+    by_default: true,
+    checks: || {
+        let cpu_timeline = Needs { workloads: &[Workload::Cpu], flags: &[Flag::Timeline] };
+        [
+            checks!(Needs::SLEEP, contract_checks: [
+                twenty_sleeping_tasks_yield_every_value,
+                json_report_holds_every_contract_field,
+                human_report_is_one_line_with_the_checksum,
+            ]),
+            checks!(Needs::SLEEP_TIMELINE, contract_checks: [timeline_has_a_span_per_task]),
+            checks!(cpu_timeline, contract_checks: [cpu_timeline_has_a_span_per_task]),
+            checks!(Needs::SLEEP, contract_checks: [verbose_names_every_task_on_stderr]),
+            checks!(Needs::NOTHING, contract_checks: [
+                bad_input_exits_2_with_a_reason_and_nothing_on_stdout
+            ]),
+            checks!(Needs::CPU, contract_checks: [cpu_tasks_yield_the_known_checksum]),
+            checks!(Needs::HTTP, contract_checks: [
+                http_tasks_get_their_values_from_the_service,
+                chunked_responses_streamed_in_pieces_are_read_whole,
+                refused_connection_fails_fast_with_exit_1,
+                truncated_response_is_an_error_not_a_hang,
+                silent_service_is_bounded_by_the_timeout,
+            ]),
+        ]
+        .concat()
+    },
+};

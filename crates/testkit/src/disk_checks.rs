@@ -239,3 +239,20 @@ macro_rules! disk_tests {
         }
     };
 }
+
+/// The disk workload's checks, where the program runs it.
+pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
+    name: "disk",
+    about: "The disk workload, in a scratch folder",
+    needs: crate::Needs::DISK,
+    by_default: true,
+    checks: || {
+        crate::checks!(crate::Needs::DISK, disk_checks: [
+            reads_yield_the_checksum(&[]),
+            writes_read_back_as_the_definition,
+            a_missing_file_is_made_from_the_definition,
+            bad_disk_input_exits_2,
+            an_unusable_file_exits_1_naming_it,
+        ])
+    },
+};

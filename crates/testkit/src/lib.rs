@@ -38,6 +38,9 @@
 //!   `crawl_tests!` and the peers alike.
 //! - [`serve_checks`]: what every server must do, for the models' `serve_tests!` and the
 //!   peers alike.
+//! - [`mod@checks`]: a [`Check`](checks::Check) and the [`CheckGroup`](checks::CheckGroup)
+//!   it belongs to; [`check_groups`] lists every group, for the peers' tests and
+//!   `bench conform`.
 //! - [`mod@suites`]: the test suites as macros, each taking the binary's name —
 //!   [`contract_tests!`] for every model, [`concurrent_tests!`], [`socket_limit_tests!`] and
 //!   [`event_loop_tests!`] for the models of each kind; [`pool_tests!`] and
@@ -49,6 +52,7 @@
 //! program: a process group of its own, one time limit, the group killed after.
 
 pub mod brigade_checks;
+pub mod checks;
 pub mod cli_checks;
 pub mod contract_checks;
 pub mod crawl_checks;
@@ -65,6 +69,21 @@ pub mod signal_checks;
 pub mod suites;
 pub use needs::Needs;
 pub use roster;
+
+/// Every group of checks, in the order `bench conform` runs them: each `NAME_checks.rs`
+/// declares its own, and the peers' tests and `bench conform` read this list alone. A new
+/// workload's group is named here, once.
+pub fn check_groups() -> [checks::CheckGroup; 7] {
+    [
+        contract_checks::GROUP,
+        cli_checks::GROUP,
+        serve_checks::GROUP,
+        disk_checks::GROUP,
+        brigade_checks::GROUP,
+        db_checks::GROUP,
+        crawl_checks::GROUP,
+    ]
+}
 
 /// The suites a model passes, in one line:
 /// `testkit::suites!("tokio": contract_tests, concurrent_tests, event_loop_tests);`
@@ -212,4 +231,26 @@ pub fn offload_takes_a_pool_size(bin: &str) {
     let report = run(bin, &[&args[..], &["--json"]].concat()).success();
     assert_eq!(report["checksum"], CPU_CHECKSUM_4_X_1000);
     assert!(report["peak_threads"].as_u64() >= Some(4), "the loop and 3 pool threads: {report}");
+}
+
+#[cfg(test)]
+mod tests {
+    use roster::Workload;
+
+    /// "Adding a workload" (book/src/adding.md), held: every workload has checks — the
+    /// contract's own, or a group of its name — so that none reaches the peers and
+    /// `bench conform` unchecked.
+    #[test]
+    fn every_workload_has_checks_of_its_own() {
+        let contract = (crate::contract_checks::GROUP.checks)();
+        for w in Workload::ALL {
+            let in_contract = contract.iter().any(|c| c.needs.workloads.contains(&w));
+            let grouped = crate::check_groups().iter().any(|g| g.name == w.name());
+            assert!(
+                in_contract || grouped,
+                "{} has no checks: a GROUP in its NAME_checks.rs",
+                w.name()
+            );
+        }
+    }
 }

@@ -19,6 +19,7 @@ impl Needs {
     pub const DISK: Needs = Needs::workload(&[Workload::Disk]);
     pub const BRIGADE: Needs = Needs::workload(&[Workload::Brigade]);
     pub const DB: Needs = Needs::workload(&[Workload::Db]);
+    pub const CRAWL: Needs = Needs::workload(&[Workload::Crawl]);
     pub const SERVE: Needs = Needs::flag(&[Flag::Serve]);
     /// Sleeping tasks drawn on `--timeline FILE`.
     pub const SLEEP_TIMELINE: Needs =

@@ -294,3 +294,12 @@ pub fn at_a_limit_it_refuses_names_it_and_keeps_serving(
     assert!(outcome.stderr.contains(named), "want {named:?} named in {}", outcome.stderr);
     assert!(outcome.report()["refused"].as_u64() > Some(0), "{}", outcome.stdout);
 }
+
+/// What every server must do, where the program serves.
+pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
+    name: "serve",
+    about: "`--serve`: routes, keep-alive, pipelining, 431/400, slow and reset clients, SIGTERM",
+    needs: crate::Needs::SERVE,
+    by_default: true,
+    checks: || crate::every_serve_check!([crate::checks] crate::Needs::SERVE,),
+};
