@@ -235,9 +235,8 @@ pub fn compare(o: &cli::Compare) -> anyhow::Result<()> {
     let mut differing = 0;
     for page in pages(&o.results) {
         let now = std::fs::read_to_string(&page)?;
-        let argv: Vec<String> =
-            ["git".into(), "show".into(), format!("{}:{}", o.rev, page.display())].into();
-        let Ok(then) = child::output(&argv, false) else {
+        let asked = ["show".to_string(), format!("{}:{}", o.rev, page.display())];
+        let Ok(then) = crate::git::output(std::path::Path::new("."), &asked) else {
             println!("{}: not in {} (new since)", page.display(), o.rev);
             continue;
         };

@@ -86,10 +86,7 @@ pub fn collect(hyperfine: Option<&str>, more: Facts) -> Facts {
 /// The commit the run was made at, and whether the code it measures (`stale::MEASURED`)
 /// was as committed ("clean") or had changes of its own; nothing outside a git checkout.
 fn commit() -> Vec<(&'static str, String)> {
-    let git = |args: &[&str]| {
-        let argv: Vec<String> = ["git"].iter().chain(args).map(|s| s.to_string()).collect();
-        child::output(&argv, false).ok()
-    };
+    let git = |args: &[&str]| crate::git::output(std::path::Path::new("."), args).ok();
     let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else { return Vec::new() };
     let mut status = vec!["status", "--porcelain", "--"];
     status.extend(crate::stale::MEASURED);

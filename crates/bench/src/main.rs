@@ -32,10 +32,10 @@
 //! - [`conform`]: every contract check against any command, one line a check.
 //! - [`compare`]: your run's pages beside the reference's, figure by figure.
 //! - [`readme`]: the result sections of the README and the book (the [`documents`]), from
-//!   `results/`, and [`drift`]: `--check`,
-//!   every figure of the prose found in `results/`, and [`stale`], which results are older
-//!   than the code they measure; [`loops`]: its side-by-side
-//!   of `epoll` and `ring`; [`claim`]: uvloop's claim about Node and Go, measured.
+//!   `results/`, and [`drift`]: `--check`, every figure of the prose found in `results/`,
+//!   and [`stale`], which results are older than the code they measure (through [`git`],
+//!   every git command bench runs); [`loops`]: its side-by-side of `epoll` and `ring`;
+//!   [`claim`]: uvloop's claim about Node and Go, measured.
 //! - [`table`], [`template`], [`facts`], [`service`]: Markdown tables, filling a template, the
 //!   machine facts beside every result, and the service the http benchmarks start.
 
@@ -53,6 +53,7 @@ mod drift;
 mod facts;
 mod flame;
 mod flames;
+mod git;
 mod ladder;
 mod list;
 mod loom;

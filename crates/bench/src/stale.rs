@@ -128,8 +128,8 @@ fn measured_on(folder: &Path) -> Option<Measured> {
 /// leaving out those that change only comments there; `None` where git cannot tell (no
 /// repository, a shallow clone, a commit it does not have).
 fn commits_since(root: &Path, folder: &str, measured: &Measured) -> Option<usize> {
-    let mut argv = git(root, &["log", "--format=%H"]);
-    argv.push(match &measured.commit {
+    let mut args = vec!["log".to_string(), "--format=%H".into()];
+    args.push(match &measured.commit {
         Some(commit) => format!("{commit}..HEAD"),
         // A day without a time is its start: git reads a bare date as that day at the
         // current time of day, which would leave out the day's earlier commits.
@@ -137,26 +137,18 @@ fn commits_since(root: &Path, folder: &str, measured: &Measured) -> Option<usize
         None => format!("--since={}", measured.date),
     });
     let pathspecs = measured_by(folder);
-    argv.push("--".into());
-    argv.extend(pathspecs.iter().map(|p| p.to_string()));
-    let log = child::output(&argv, false).ok()?;
+    args.push("--".into());
+    args.extend(pathspecs.iter().map(|p| p.to_string()));
+    let log = crate::git::output(root, &args).ok()?;
     let mut counted = 0;
     for commit in log.lines() {
-        let mut show = git(root, &["show", "--format=", "--unified=0", "--no-renames", commit]);
-        show.push("--".into());
-        show.extend(pathspecs.iter().map(|p| p.to_string()));
-        if !only_comments(&child::output(&show, false).ok()?) {
+        let mut show = vec!["show", "--format=", "--unified=0", "--no-renames", commit, "--"];
+        show.extend(pathspecs.iter().copied());
+        if !only_comments(&crate::git::output(root, &show).ok()?) {
             counted += 1;
         }
     }
     Some(counted)
-}
-
-/// `git -C root` and `args`, as an argv.
-fn git(root: &Path, args: &[&str]) -> Vec<String> {
-    let mut argv = vec!["git".to_string(), "-C".into(), root.display().to_string()];
-    argv.extend(args.iter().map(|a| a.to_string()));
-    argv
 }
 
 /// Whether a diff (`git show --unified=0`) changes nothing but comments of Rust files —

@@ -29,10 +29,31 @@ fn main() {
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }
 
-/// Every peer of the roster (roster.toml, or the file CONCLAB_ROSTER names), as (id,
-/// program, leading arguments): a peer added there is tested here with no change to this
-/// file. CONCLAB_PEERS_ONLY=ID,… keeps those (the partial peer's test below runs them so).
-fn peers() -> Vec<(String, String, Vec<String>)> {
+/// A peer of the roster, as the tests run it.
+struct Peer {
+    id: String,
+    program: String,
+    /// Its leading arguments: a Python peer's script, say.
+    lead: Vec<String>,
+    /// What its roster entry says it runs and takes.
+    entry: roster::Program,
+}
+
+impl Peer {
+    fn lead(&self) -> Vec<&str> {
+        self.lead.iter().map(String::as_str).collect()
+    }
+
+    /// Run it with `args` after its leading arguments.
+    fn run(&self, args: &[&str]) -> testkit::Outcome {
+        testkit::run(&self.program, &[&self.lead()[..], args].concat())
+    }
+}
+
+/// Every peer of the roster (roster.toml, or the file CONCLAB_ROSTER names): a peer added
+/// there is tested here with no change to this file. CONCLAB_PEERS_ONLY=ID,… keeps those
+/// (the partial peer's test below runs them so).
+fn peers() -> Vec<Peer> {
     let roster = roster::Roster::load().expect("roster.toml");
     let python = std::env::var("CONCLAB_PEER_PYTHON").ok().map(PathBuf::from);
     let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release");
@@ -42,27 +63,11 @@ fn peers() -> Vec<(String, String, Vec<String>)> {
         .peers()
         .filter(|p| only.as_ref().is_none_or(|ids| ids.split(',').any(|id| id == p.id)))
         .map(|p| {
-            let mut argv = p.argv(&places);
-            let program = argv.remove(0);
-            (p.id.clone(), program, argv)
+            let mut lead = p.argv(&places);
+            let program = lead.remove(0);
+            Peer { id: p.id.clone(), program, lead, entry: p.clone() }
         })
         .collect()
-}
-
-/// The roster entry of peer `id`: what it runs and takes.
-fn entry(id: &str) -> roster::Program {
-    let roster = roster::Roster::load().expect("roster.toml");
-    roster.program(id).expect("in the roster").clone()
-}
-
-fn run_peer(program: &str, leading: &[String], args: &[&str]) -> testkit::Outcome {
-    let mut argv: Vec<&str> = leading.iter().map(String::as_str).collect();
-    argv.extend_from_slice(args);
-    testkit::run(program, &argv)
-}
-
-fn leading(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
 }
 
 /// The README's recipe ("Adding a model or a peer"), followed: a peer of a few lines on
@@ -99,21 +104,21 @@ fn a_partial_peer_added_by_the_recipe_passes_conform_and_the_peer_tests() {
 }
 
 fn every_peer_names_the_runner_of_each_task() {
-    for (peer, program, lead) in peers() {
-        let outcome = run_peer(&program, &lead, &["--tasks", "3", "--ms", "10", "--verbose"]);
-        assert_eq!(outcome.code, Some(0), "{peer}: {}", outcome.stderr);
+    for peer in peers() {
+        let (id, outcome) = (&peer.id, peer.run(&["--tasks", "3", "--ms", "10", "--verbose"]));
+        assert_eq!(outcome.code, Some(0), "{id}: {}", outcome.stderr);
         let lines: Vec<&str> = outcome.stderr.lines().collect();
-        assert_eq!(lines.len(), 3, "{peer}: {}", outcome.stderr);
-        assert!(lines.iter().all(|l| l.contains("pid ")), "{peer}: {}", outcome.stderr);
+        assert_eq!(lines.len(), 3, "{id}: {}", outcome.stderr);
+        assert!(lines.iter().all(|l| l.contains("pid ")), "{id}: {}", outcome.stderr);
     }
 }
 
 fn a_pool_of_goroutines_runs_four_tasks_in_two_rounds() {
-    let Some((_, program, lead)) = peers().into_iter().find(|p| p.0 == "go-goroutines") else {
+    let Some(go) = peers().into_iter().find(|p| p.id == "go-goroutines") else {
         return; // not among the peers tested (CONCLAB_PEERS_ONLY)
     };
     let args = ["--tasks", "4", "--ms", "200", "--workers", "2", "--json"];
-    let outcome = run_peer(&program, &lead, &args);
+    let outcome = go.run(&args);
     assert_eq!(outcome.success()["workers"], 2);
     let wall = outcome.wall_s();
     assert!((0.4..2.0).contains(&wall), "4 x 200 ms on 2 goroutine workers in {wall} s");
@@ -121,12 +126,11 @@ fn a_pool_of_goroutines_runs_four_tasks_in_two_rounds() {
 
 fn offloading_keeps_the_python_and_node_loops_ticking() {
     let args = ["--workload", "cpu", "--tasks", "2", "--work", "400000", "--json"];
-    for (peer, program, lead) in peers() {
-        if peer != "py-asyncio" && peer != "node-promises" {
-            continue;
-        }
-        let blocked = run_peer(&program, &lead, &args).success();
-        let offloaded = run_peer(&program, &lead, &[&args[..], &["--offload"]].concat()).success();
+    let loops = ["py-asyncio", "node-promises"];
+    for peer in peers().into_iter().filter(|p| loops.contains(&p.id.as_str())) {
+        let blocked = peer.run(&args).success();
+        let offloaded = peer.run(&[&args[..], &["--offload"]].concat()).success();
+        let peer = &peer.id;
         assert_eq!(offloaded["checksum"], blocked["checksum"], "{peer}");
         let max = |r: &serde_json::Value| r["loop_lag_ms"]["max"].as_f64().unwrap_or(0.0);
         // Each task hashes for roughly 0.1 s or more; on the loop, the ticker waits for it.
@@ -149,12 +153,9 @@ fn every_peer(
     check: impl Fn(&str, &[&str]),
 ) -> Result<(), Failed> {
     let mut failed = Vec::new();
-    for (peer, program, lead) in peers() {
-        if !fits(&entry(&peer)) {
-            continue;
-        }
+    for peer in peers().into_iter().filter(|p| fits(&p.entry)) {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            check(&program, &leading(&lead))
+            check(&peer.program, &peer.lead())
         }));
         if let Err(e) = outcome {
             let why = e
@@ -162,7 +163,7 @@ fn every_peer(
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            failed.push(format!("{peer}: {why}"));
+            failed.push(format!("{}: {why}", peer.id));
         }
     }
     match failed.is_empty() {
@@ -172,18 +173,16 @@ fn every_peer(
 }
 
 fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
-    for (peer, program, lead) in peers() {
-        let lead = leading(&lead);
-        if !Needs::SLEEP_TIMELINE.met_by(&entry(&peer)) {
-            continue;
-        }
-        let sleep = testkit::timeline_of(&program, &lead, &["--tasks", "4", "--ms", "50"], 4);
-        if entry(&peer).runs(Workload::Cpu) {
+    for peer in peers().into_iter().filter(|p| Needs::SLEEP_TIMELINE.met_by(&p.entry)) {
+        let (program, lead) = (&peer.program, peer.lead());
+        let sleep = testkit::timeline_of(program, &lead, &["--tasks", "4", "--ms", "50"], 4);
+        if peer.entry.runs(Workload::Cpu) {
             let cpu = ["--workload", "cpu", "--tasks", "3", "--work", "1000"];
-            testkit::timeline_of(&program, &lead, &cpu, 3);
+            testkit::timeline_of(program, &lead, &cpu, 3);
         }
         // Every peer but the serial one runs the four sleeps at once.
-        assert_eq!(testkit::any_overlap(&sleep), peer != "py-serial", "{peer}: {sleep:?}");
+        let at_once = !serial(&peer.entry);
+        assert_eq!(testkit::any_overlap(&sleep), at_once, "{}: {sleep:?}", peer.id);
     }
 }
 

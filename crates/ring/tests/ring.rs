@@ -37,32 +37,38 @@ fn offload_takes_a_pool_size() {
 }
 
 /// One of `ring`'s ladders, as its tests climb it: the variable that picks a rung, and the
-/// rungs, plain to modern (bench's `ladder.rs` holds the same lists to the source).
+/// rungs, plain to modern — read from the file that declares them, so that a rung added
+/// there is climbed here.
 struct Ladder {
-    variable: &'static str,
-    rungs: &'static [&'static str],
+    variable: String,
+    rungs: Vec<String>,
 }
 
-/// The http client's io_uring path (`src/parts/client_path.rs`).
-const CLIENT: Ladder = Ladder {
-    variable: "CONCLAB_RING_CLIENT_PATH",
-    rungs: &["plain", "provided-buffers", "fixed-files", "linked"],
-};
-
-/// The crawl's reads (`src/parts/crawl_path.rs`).
-const CRAWL: Ladder =
-    Ladder { variable: "CONCLAB_RING_CRAWL_PATH", rungs: &["one-shot", "multishot-recv"] };
-
-/// The server's io_uring path (`src/serve/path.rs`).
-const SERVE: Ladder = Ladder {
-    variable: "CONCLAB_RING_SERVE_PATH",
-    rungs: &["plain", "multishot-accept", "provided-buffers", "multishot-recv", "fixed-files"],
-};
+/// The http client's io_uring path.
+const CLIENT: &str = "src/parts/client_path.rs";
+/// The crawl's reads.
+const CRAWL: &str = "src/parts/crawl_path.rs";
+/// The server's io_uring path.
+const SERVE: &str = "src/serve/path.rs";
 
 impl Ladder {
+    /// The ladder `file` declares: its `VARIABLE`, and the name of each rung (`Path::X =>
+    /// "name"`), in the order it gives them.
+    fn of(file: &str) -> Ladder {
+        let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+        let source = std::fs::read_to_string(&path).expect("the file that declares the rungs");
+        let quoted = |line: &str| line.split('"').nth(1).map(str::to_string);
+        let lines = || source.lines().map(str::trim);
+        let variable = lines().find(|l| l.starts_with("const VARIABLE")).and_then(quoted);
+        let rungs: Vec<String> =
+            lines().filter(|l| l.contains(" => \"")).filter_map(quoted).collect();
+        assert!(rungs.len() >= 2, "{file}: a ladder has rungs, found {rungs:?}");
+        Ladder { variable: variable.expect("the ladder's VARIABLE"), rungs }
+    }
+
     /// `check(rung, leading)` on every rung: `env` runs `leading`, `VARIABLE=rung ring`.
     fn on_every_rung(&self, check: impl Fn(&str, &[&str])) {
-        for rung in self.rungs {
+        for rung in &self.rungs {
             let setting = format!("{}={rung}", self.variable);
             check(rung, &[setting.as_str(), BIN]);
         }
@@ -70,7 +76,7 @@ impl Ladder {
 
     /// A rung the variable does not name: one line, exit 2.
     fn refuses_an_unknown_rung(&self, args: &[&str]) {
-        let env = [(self.variable, "fastest".to_string())];
+        let env = [(self.variable.as_str(), "fastest".to_string())];
         let outcome = testkit::run_with_env(BIN, args, &env);
         assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
         assert!(outcome.stderr.contains("no path \"fastest\""), "{}", outcome.stderr);
@@ -84,7 +90,7 @@ fn every_rung_of_the_client_path_keeps_the_contract() {
     let checks = (testkit::contract_checks::GROUP.checks)();
     let http: Vec<_> = checks.into_iter().filter(|c| c.needs == Needs::HTTP).collect();
     assert!(!http.is_empty(), "the contract has http checks");
-    CLIENT.on_every_rung(|rung, leading| {
+    Ladder::of(CLIENT).on_every_rung(|rung, leading| {
         for check in &http {
             eprintln!("{rung}: {}", check.name);
             (check.run)("env", leading);
@@ -100,7 +106,7 @@ fn every_rung_of_the_client_path_keeps_the_contract() {
 fn a_thousand_requests_past_a_short_deadline_end_on_every_rung() {
     let addr = testkit::silent_server().to_string();
     let args = ["--workload", "http", "--tasks", "1000", "--timeout-ms", "5", "--addr", &addr];
-    CLIENT.on_every_rung(|rung, leading| {
+    Ladder::of(CLIENT).on_every_rung(|rung, leading| {
         let outcome = testkit::run("env", &[leading, &args[..], &["--json"]].concat());
         assert_eq!(outcome.code, Some(1), "{rung}: {}", outcome.stderr);
         assert_eq!(outcome.report()["failed"], 1000, "{rung}");
@@ -109,7 +115,7 @@ fn a_thousand_requests_past_a_short_deadline_end_on_every_rung() {
 
 #[test]
 fn an_unknown_client_path_is_refused() {
-    CLIENT.refuses_an_unknown_rung(&["--workload", "http", "--tasks", "1"]);
+    Ladder::of(CLIENT).refuses_an_unknown_rung(&["--workload", "http", "--tasks", "1"]);
 }
 
 /// Every rung of the crawl crawls each web to its sheet, survives the fault profile (resets,
@@ -119,7 +125,7 @@ fn an_unknown_client_path_is_refused() {
 fn every_rung_of_the_crawl_path_keeps_the_contract() {
     use testkit::crawl_checks as check;
     let workers = ["--workers", "20"];
-    CRAWL.on_every_rung(|_, leading| {
+    Ladder::of(CRAWL).on_every_rung(|_, leading| {
         check::crawls_every_web_to_its_sheet("env", leading, &workers);
         check::crawls_every_web_to_its_sheet("env", leading, &["--workers", "20", "--offload"]);
         check::survives_the_fault_profile("env", leading, &workers);
@@ -129,14 +135,19 @@ fn every_rung_of_the_crawl_path_keeps_the_contract() {
 
 #[test]
 fn an_unknown_crawl_path_is_refused() {
-    CRAWL.refuses_an_unknown_rung(&["--workload", "crawl", "--seed", "http://127.0.0.1:9/"]);
+    Ladder::of(CRAWL).refuses_an_unknown_rung(&[
+        "--workload",
+        "crawl",
+        "--seed",
+        "http://127.0.0.1:9/",
+    ]);
 }
 
 /// Every rung passes every check a server passes, not only the rung the server runs by
 /// default: the variant table in results/serve measures each.
 #[test]
 fn every_rung_of_the_serve_path_keeps_the_contract() {
-    SERVE.on_every_rung(|_, leading| {
+    Ladder::of(SERVE).on_every_rung(|_, leading| {
         testkit::every_serve_check!([testkit::run_checks] "env", leading,);
         testkit::serve_checks::fifty_clients_are_served_at_once("env", leading);
         a_silent_and_a_slow_client_count_one_error_each(leading);
@@ -166,7 +177,7 @@ fn a_silent_and_a_slow_client_count_one_error_each(leading: &[&str]) {
 #[test]
 fn a_client_that_never_reads_cannot_fill_the_servers_memory() {
     use std::io::Write;
-    SERVE.on_every_rung(|rung, leading| {
+    Ladder::of(SERVE).on_every_rung(|rung, leading| {
         let server =
             testkit::serving::Server::start("env", leading, &[], testkit::serving::Limit::None)
                 .expect("no limit to set");
