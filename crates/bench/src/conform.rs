@@ -28,7 +28,7 @@ fn what_to_check(o: &Conform) -> (Vec<String>, Vec<CheckGroup>, Option<&'static 
     let entry = o.program.as_deref().and_then(|id| crate::programs::roster().program(id));
     let groups = testkit::check_groups().into_iter().filter(|g| match &o.groups {
         Some(asked) => asked.iter().any(|name| name == g.name),
-        None => g.by_default && entry.is_none_or(|p| g.needs.met_by(p)),
+        None => g.by_default && entry.is_none_or(|p| g.taken_by(p)),
     });
     let command = match entry {
         Some(p) => p.argv(&crate::programs::places(None)),

@@ -91,7 +91,6 @@ macro_rules! brigade_tests {
 pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
     name: "brigade",
     about: "The bucket brigade",
-    needs: crate::Needs::BRIGADE,
     by_default: true,
     checks: || {
         crate::checks!(crate::Needs::BRIGADE, brigade_checks: [

@@ -22,12 +22,18 @@ pub struct CheckGroup {
     pub name: &'static str,
     /// What `bench conform --help` says it checks.
     pub about: &'static str,
-    /// What a program must take for the group to be run on it at all.
-    pub needs: Needs,
     /// Whether `bench conform` runs it unasked: a group that starts a server of its own
     /// (db's PostgreSQL) runs only when named.
     pub by_default: bool,
     pub checks: fn() -> Vec<Check>,
+}
+
+impl CheckGroup {
+    /// Whether a program whose roster entry is `p` takes any of the group's checks: a group
+    /// it takes none of (serving, for a program that does not serve) is not run on it.
+    pub fn taken_by(&self, p: &roster::Program) -> bool {
+        (self.checks)().iter().any(|c| c.needs.met_by(p))
+    }
 }
 
 /// A [`Check`] named as its function: `check!(needs, module::name)`, or with arguments after

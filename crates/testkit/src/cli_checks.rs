@@ -210,7 +210,6 @@ pub const GROUP: CheckGroup = CheckGroup {
     name: "cli",
     about:
         "Flags that do not apply refused saying where they belong, bind errors, --version, secrets",
-    needs: Needs::NOTHING,
     by_default: true,
     checks: || {
         [

@@ -125,7 +125,6 @@ pub const GROUP: CheckGroup = CheckGroup {
     name: "contract",
     about:
         "Tasks, checksums, the report, exit statuses, the http task against good and bad servers",
-    needs: Needs::NOTHING,
     by_default: true,
     checks: || {
         let cpu_timeline = Needs { workloads: &[Workload::Cpu], flags: &[Flag::Timeline] };

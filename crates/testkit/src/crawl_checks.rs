@@ -203,7 +203,6 @@ macro_rules! crawl_tests {
 pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
     name: "crawl",
     about: "The crawl workload, against the project's web served in-process, faults on and off",
-    needs: crate::Needs::CRAWL,
     by_default: true,
     checks: || {
         crate::checks!(crate::Needs::CRAWL, crawl_checks: [

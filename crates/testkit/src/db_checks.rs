@@ -211,7 +211,6 @@ macro_rules! db_tests {
 pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
     name: "db",
     about: "The db workload, against a PostgreSQL the checks start (needs PostgreSQL installed)",
-    needs: crate::Needs::DB,
     by_default: false,
     checks: || crate::every_db_check!([crate::checks] crate::Needs::DB,),
 };

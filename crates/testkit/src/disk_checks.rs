@@ -244,7 +244,6 @@ macro_rules! disk_tests {
 pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
     name: "disk",
     about: "The disk workload, in a scratch folder",
-    needs: crate::Needs::DISK,
     by_default: true,
     checks: || {
         crate::checks!(crate::Needs::DISK, disk_checks: [

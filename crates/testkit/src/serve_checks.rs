@@ -299,7 +299,6 @@ pub fn at_a_limit_it_refuses_names_it_and_keeps_serving(
 pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
     name: "serve",
     about: "`--serve`: routes, keep-alive, pipelining, 431/400, slow and reset clients, SIGTERM",
-    needs: crate::Needs::SERVE,
     by_default: true,
     checks: || crate::every_serve_check!([crate::checks] crate::Needs::SERVE,),
 };
