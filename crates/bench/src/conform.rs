@@ -39,11 +39,7 @@ fn what_to_check(o: &Conform) -> (Vec<String>, Vec<CheckGroup>, Option<&'static 
 
 /// The first line of a panic's message: what the check says failed.
 fn reason(payload: Box<dyn std::any::Any + Send>) -> String {
-    let text = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panicked".into());
+    let text = testkit::checks::what_it_said(payload);
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
     line.chars().take(200).collect()
 }

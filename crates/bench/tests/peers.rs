@@ -73,9 +73,9 @@ fn peers() -> Vec<Peer> {
 /// contract.py that runs sleep alone (`tests/fixtures/py_sleep_only.py`), added to a copy of
 /// the roster, passes `bench conform --program` and every test of this file that applies to
 /// it — this binary, run again on that roster and that peer alone.
-fn a_partial_peer_added_by_the_recipe_passes_conform_and_the_peer_tests() {
+fn a_partial_peer_added_by_the_recipe_passes_conform_and_the_peer_tests() -> Result<(), Failed> {
     if std::env::var_os("CONCLAB_PEERS_ONLY").is_some() {
-        return; // the run below, on the partial peer alone
+        return Ok(()); // the run below, on the partial peer alone
     }
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py_sleep_only.py");
     let entry = format!(
@@ -100,9 +100,10 @@ fn a_partial_peer_added_by_the_recipe_passes_conform_and_the_peer_tests() {
     let tests = testkit::run_with_env(&me, &["--test-threads", "4"], &only);
     assert_eq!(tests.code, Some(0), "{}\n{}", tests.stdout, tests.stderr);
     assert!(tests.stdout.contains(" 0 failed"), "{}", tests.stdout);
+    Ok(())
 }
 
-fn every_peer_names_the_runner_of_each_task() {
+fn every_peer_names_the_runner_of_each_task() -> Result<(), Failed> {
     for peer in peers() {
         let (id, outcome) = (&peer.id, peer.run(&["--tasks", "3", "--ms", "10", "--verbose"]));
         assert_eq!(outcome.code, Some(0), "{id}: {}", outcome.stderr);
@@ -110,20 +111,22 @@ fn every_peer_names_the_runner_of_each_task() {
         assert_eq!(lines.len(), 3, "{id}: {}", outcome.stderr);
         assert!(lines.iter().all(|l| l.contains("pid ")), "{id}: {}", outcome.stderr);
     }
+    Ok(())
 }
 
-fn a_pool_of_goroutines_runs_four_tasks_in_two_rounds() {
+fn a_pool_of_goroutines_runs_four_tasks_in_two_rounds() -> Result<(), Failed> {
     let Some(go) = peers().into_iter().find(|p| p.id == "go-goroutines") else {
-        return; // not among the peers tested (CONCLAB_PEERS_ONLY)
+        return Ok(()); // not among the peers tested (CONCLAB_PEERS_ONLY)
     };
     let args = ["--tasks", "4", "--ms", "200", "--workers", "2", "--json"];
     let outcome = go.run(&args);
     assert_eq!(outcome.success()["workers"], 2);
     let wall = outcome.wall_s();
     assert!((0.4..2.0).contains(&wall), "4 x 200 ms on 2 goroutine workers in {wall} s");
+    Ok(())
 }
 
-fn offloading_keeps_the_python_and_node_loops_ticking() {
+fn offloading_keeps_the_python_and_node_loops_ticking() -> Result<(), Failed> {
     let args = ["--workload", "cpu", "--tasks", "2", "--work", "400000", "--json"];
     let loops = ["py-asyncio", "node-promises"];
     for peer in peers().into_iter().filter(|p| loops.contains(&p.id.as_str())) {
@@ -143,6 +146,7 @@ fn offloading_keeps_the_python_and_node_loops_ticking() {
             blocked["loop_lag_ms"]
         );
     }
+    Ok(())
 }
 
 /// Run `check` on every peer whose roster entry it `fits`; every peer that fails it is named,
@@ -157,12 +161,7 @@ fn every_peer(
             check(&peer.program, &peer.lead())
         }));
         if let Err(e) = outcome {
-            let why = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failed.push(format!("{}: {why}", peer.id));
+            failed.push(format!("{}: {}", peer.id, testkit::checks::what_it_said(e)));
         }
     }
     match failed.is_empty() {
@@ -171,7 +170,7 @@ fn every_peer(
     }
 }
 
-fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
+fn every_peer_writes_a_timeline_on_the_runners_verbose_names() -> Result<(), Failed> {
     for peer in peers().into_iter().filter(|p| Needs::SLEEP_TIMELINE.met_by(&p.entry)) {
         let (program, lead) = (&peer.program, peer.lead());
         let sleep = testkit::timeline_of(program, &lead, &["--tasks", "4", "--ms", "50"], 4);
@@ -183,6 +182,7 @@ fn every_peer_writes_a_timeline_on_the_runners_verbose_names() {
         let at_once = !serial(&peer.entry);
         assert_eq!(testkit::any_overlap(&sleep), at_once, "{}: {sleep:?}", peer.id);
     }
+    Ok(())
 }
 
 /// Whether the peer runs one task after another: the tests of doing things at once pass it by.
@@ -283,26 +283,12 @@ fn every_peer_that_sizes_its_crawl_crawls_with_twenty_in_flight() -> Result<(), 
     )
 }
 
-/// A test of this file's own, named as its function: one that panics, or returns a failure.
+/// The tests of this file's own, each named as its function: one fails by panicking or by
+/// returning the failures it found.
 macro_rules! own {
     ($($test:ident),+ $(,)?) => {
-        vec![$(Trial::test(stringify!($test), || Outcome::from($test()).0)),+]
+        vec![$(Trial::test(stringify!($test), $test)),+]
     };
-}
-
-/// What a test of this file's own gives: nothing (it panics if it fails), or its failures.
-struct Outcome(Result<(), Failed>);
-
-impl From<()> for Outcome {
-    fn from(_: ()) -> Outcome {
-        Outcome(Ok(()))
-    }
-}
-
-impl From<Result<(), Failed>> for Outcome {
-    fn from(result: Result<(), Failed>) -> Outcome {
-        Outcome(result)
-    }
 }
 
 /// The tests that are the peers' own, beyond the checks of the groups.

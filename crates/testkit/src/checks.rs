@@ -64,3 +64,12 @@ macro_rules! checks {
         vec![$($crate::check!($needs, $module::$name $(, $($extra),+)?)),+]
     };
 }
+
+/// What a failed check said: the message it panicked with (a check fails by panicking).
+pub fn what_it_said(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panicked".into())
+}
