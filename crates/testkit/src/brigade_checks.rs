@@ -88,14 +88,10 @@ macro_rules! brigade_tests {
 }
 
 /// The brigade's checks, where the program runs it.
-pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
-    name: "brigade",
-    about: "The bucket brigade",
-    by_default: true,
-    checks: || {
+pub const GROUP: crate::checks::CheckGroup =
+    crate::checks::CheckGroup::new("brigade", "The bucket brigade", || {
         crate::checks!(crate::Needs::BRIGADE, brigade_checks: [
             the_token_goes_round_every_ring(&[]),
             what_does_not_apply_to_the_ring_is_refused(false),
         ])
-    },
-};
+    });

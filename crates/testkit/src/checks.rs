@@ -29,6 +29,16 @@ pub struct CheckGroup {
 }
 
 impl CheckGroup {
+    /// A group that `bench conform` runs unasked.
+    pub const fn new(name: &'static str, about: &'static str, checks: fn() -> Vec<Check>) -> Self {
+        CheckGroup { name, about, by_default: true, checks }
+    }
+
+    /// The same group, run only when named: one that starts a server of its own.
+    pub const fn only_when_named(self) -> Self {
+        CheckGroup { by_default: false, ..self }
+    }
+
     /// Whether a program whose roster entry is `p` takes any of the group's checks: a group
     /// it takes none of (serving, for a program that does not serve) is not run on it.
     pub fn taken_by(&self, p: &roster::Program) -> bool {

@@ -206,12 +206,10 @@ pub fn a_bind_error_gets_a_bind_error_s_advice(program: &str, lead: &[&str]) {
 }
 
 /// What every command line must do, each check where the program takes what it tries.
-pub const GROUP: CheckGroup = CheckGroup {
-    name: "cli",
-    about:
-        "Flags that do not apply refused saying where they belong, bind errors, --version, secrets",
-    by_default: true,
-    checks: || {
+pub const GROUP: CheckGroup = CheckGroup::new(
+    "cli",
+    "Flags that do not apply refused saying where they belong, bind errors, --version, secrets",
+    || {
         [
             checks!(Needs::NOTHING, cli_checks: [
                 a_flag_that_does_not_apply_is_refused_saying_why,
@@ -233,4 +231,4 @@ pub const GROUP: CheckGroup = CheckGroup {
         ]
         .concat()
     },
-};
+);

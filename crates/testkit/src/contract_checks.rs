@@ -121,12 +121,10 @@ pub fn silent_service_is_bounded_by_the_timeout(program: &str, lead: &[&str]) {
 
 /// Every check above, by what it needs of a program, in the order the contract states them:
 /// what `bench conform` runs first for any program.
-pub const GROUP: CheckGroup = CheckGroup {
-    name: "contract",
-    about:
-        "Tasks, checksums, the report, exit statuses, the http task against good and bad servers",
-    by_default: true,
-    checks: || {
+pub const GROUP: CheckGroup = CheckGroup::new(
+    "contract",
+    "Tasks, checksums, the report, exit statuses, the http task against good and bad servers",
+    || {
         let cpu_timeline = Needs { workloads: &[Workload::Cpu], flags: &[Flag::Timeline] };
         [
             checks!(Needs::SLEEP, contract_checks: [
@@ -151,4 +149,4 @@ pub const GROUP: CheckGroup = CheckGroup {
         ]
         .concat()
     },
-};
+);

@@ -200,11 +200,10 @@ macro_rules! crawl_tests {
 }
 
 /// The crawl's checks, where the program runs it, with no `--workers` of the checks' own.
-pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
-    name: "crawl",
-    about: "The crawl workload, against the project's web served in-process, faults on and off",
-    by_default: true,
-    checks: || {
+pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup::new(
+    "crawl",
+    "The crawl workload, against the project's web served in-process, faults on and off",
+    || {
         crate::checks!(crate::Needs::CRAWL, crawl_checks: [
             crawls_every_web_to_its_sheet(&[]),
             survives_the_fault_profile(&[]),
@@ -213,4 +212,4 @@ pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
             bad_crawl_input_exits_2_and_no_seed_exits_1,
         ])
     },
-};
+);

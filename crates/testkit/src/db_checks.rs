@@ -208,9 +208,9 @@ macro_rules! db_tests {
 /// The db workload's checks, where the program runs it; only when asked, since they start a
 /// PostgreSQL. Past max_connections is apart: it needs a program that holds 130 connections
 /// at once, which serial never does and a roster entry does not say.
-pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
-    name: "db",
-    about: "The db workload, against a PostgreSQL the checks start (needs PostgreSQL installed)",
-    by_default: false,
-    checks: || crate::every_db_check!([crate::checks] crate::Needs::DB,),
-};
+pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup::new(
+    "db",
+    "The db workload, against a PostgreSQL the checks start (needs PostgreSQL installed)",
+    || crate::every_db_check!([crate::checks] crate::Needs::DB,),
+)
+.only_when_named();

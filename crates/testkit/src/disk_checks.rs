@@ -241,11 +241,8 @@ macro_rules! disk_tests {
 }
 
 /// The disk workload's checks, where the program runs it.
-pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
-    name: "disk",
-    about: "The disk workload, in a scratch folder",
-    by_default: true,
-    checks: || {
+pub const GROUP: crate::checks::CheckGroup =
+    crate::checks::CheckGroup::new("disk", "The disk workload, in a scratch folder", || {
         crate::checks!(crate::Needs::DISK, disk_checks: [
             reads_yield_the_checksum(&[]),
             writes_read_back_as_the_definition,
@@ -253,5 +250,4 @@ pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
             bad_disk_input_exits_2,
             an_unusable_file_exits_1_naming_it,
         ])
-    },
-};
+    });

@@ -296,9 +296,8 @@ pub fn at_a_limit_it_refuses_names_it_and_keeps_serving(
 }
 
 /// What every server must do, where the program serves.
-pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup {
-    name: "serve",
-    about: "`--serve`: routes, keep-alive, pipelining, 431/400, slow and reset clients, SIGTERM",
-    by_default: true,
-    checks: || crate::every_serve_check!([crate::checks] crate::Needs::SERVE,),
-};
+pub const GROUP: crate::checks::CheckGroup = crate::checks::CheckGroup::new(
+    "serve",
+    "`--serve`: routes, keep-alive, pipelining, 431/400, slow and reset clients, SIGTERM",
+    || crate::every_serve_check!([crate::checks] crate::Needs::SERVE,),
+);
